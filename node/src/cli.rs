@@ -1,0 +1,173 @@
+//! Command-line interface: the node's own flags, its subcommands, and the relay-chain
+//! arguments that follow `--`.
+
+use std::path::PathBuf;
+
+use polkadot_sdk::*;
+
+use clap::{CommandFactory, FromArgMatches};
+
+/// Where the LoRA service listens unless `--lora-service-url` says otherwise.
+pub const DEFAULT_LORA_SERVICE_URL: &str = "http://127.0.0.1:8181";
+
+/// Subcommands of `tributary-node`.
+#[derive(Debug, clap::Subcommand)]
+pub enum Subcommand {
+	/// Build a chain specification (`--chain dev|local|<path>`).
+	BuildSpec(sc_cli::BuildSpecCmd),
+
+	/// Validate blocks.
+	CheckBlock(sc_cli::CheckBlockCmd),
+
+	/// Export blocks.
+	ExportBlocks(sc_cli::ExportBlocksCmd),
+
+	/// Export the state of a given block into a chain spec.
+	ExportState(sc_cli::ExportStateCmd),
+
+	/// Import blocks.
+	ImportBlocks(sc_cli::ImportBlocksCmd),
+
+	/// Revert the chain to a previous state.
+	Revert(sc_cli::RevertCmd),
+
+	/// Remove the whole chain (and the embedded relay chain node's database).
+	PurgeChain(cumulus_client_cli::PurgeChainCmd),
+
+	/// Export the genesis head data of the parachain, for registering it on a relay chain.
+	#[command(alias = "export-genesis-state")]
+	ExportGenesisHead(cumulus_client_cli::ExportGenesisHeadCommand),
+
+	/// Export the genesis WASM of the parachain, for registering it on a relay chain.
+	ExportGenesisWasm(cumulus_client_cli::ExportGenesisWasmCommand),
+
+	/// Key management: generate, inspect and insert keys.
+	#[command(subcommand)]
+	Key(sc_cli::KeySubcommand),
+
+	/// Benchmarks (`pallet` needs a node built with `--features runtime-benchmarks`).
+	#[command(subcommand)]
+	Benchmark(frame_benchmarking_cli::BenchmarkCmd),
+}
+
+const AFTER_HELP_EXAMPLE: &str = r#"Examples:
+   tributary-node --dev
+           Run a standalone development chain: blocks every second, RPC on ws://127.0.0.1:9944.
+   tributary-node --dev --instant-seal --lora-service-url http://127.0.0.1:8181
+           A development chain that seals a block as soon as a transaction arrives.
+   tributary-node build-spec --chain local --disable-default-bootnode > local.json
+           Export the local testnet's chain spec.
+   tributary-node --collator --chain local.json --base-path /tmp/alice -- --chain rococo-local.json
+           Collate on a relay chain (arguments after `--` go to the embedded relay chain node).
+"#;
+
+/// A Tributary node.
+#[derive(Debug, clap::Parser)]
+#[command(
+	propagate_version = true,
+	args_conflicts_with_subcommands = true,
+	subcommand_negates_reqs = true
+)]
+#[clap(after_help = AFTER_HELP_EXAMPLE)]
+pub struct Cli {
+	#[command(subcommand)]
+	pub subcommand: Option<Subcommand>,
+
+	#[command(flatten)]
+	pub run: cumulus_client_cli::RunCmd,
+
+	/// With `--dev`: seal a block every this many milliseconds.
+	#[arg(long, value_name = "MS", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..))]
+	pub dev_block_time: u64,
+
+	/// With `--dev`: seal a block as soon as a transaction arrives, instead of on a timer.
+	#[arg(long)]
+	pub instant_seal: bool,
+
+	/// Where the off-chain worker reaches the local LoRA inference service.
+	///
+	/// The node stores it in its persistent off-chain storage under
+	/// `tributary_runtime::offchain::LORA_SERVICE_URL_KEY` when it starts.
+	#[arg(long, value_name = "URL", default_value = DEFAULT_LORA_SERVICE_URL, value_parser = parse_service_url)]
+	pub lora_service_url: String,
+
+	/// Skip the hardware benchmarks the node otherwise runs at start-up.
+	#[arg(long)]
+	pub no_hardware_benchmarks: bool,
+
+	/// Relay chain arguments (after `--`).
+	#[arg(raw = true)]
+	pub relay_chain_args: Vec<String>,
+}
+
+/// Accepts an `http://` or `https://` URL with a host.
+pub fn parse_service_url(url: &str) -> Result<String, String> {
+	let rest = url
+		.strip_prefix("http://")
+		.or_else(|| url.strip_prefix("https://"))
+		.ok_or_else(|| format!("`{url}` is not an http:// or https:// URL"))?;
+	if rest.is_empty() || rest.starts_with('/') || rest.contains(char::is_whitespace) {
+		return Err(format!("`{url}` names no host"));
+	}
+	Ok(url.trim_end_matches('/').to_string())
+}
+
+/// The relay chain node embedded in a collator, configured from the arguments after `--`.
+#[derive(Debug)]
+pub struct RelayChainCli {
+	/// The relay chain node's own command line.
+	pub base: polkadot_cli::RunCmd,
+	/// The relay chain spec named by the parachain's chain spec, unless `--chain` overrides it.
+	pub chain_id: Option<String>,
+	/// The relay chain node's base path: `<parachain base path>/polkadot`.
+	pub base_path: Option<PathBuf>,
+}
+
+impl RelayChainCli {
+	/// Parses the relay chain arguments in the light of the parachain's configuration.
+	pub fn new<'a>(
+		para_config: &sc_service::Configuration,
+		relay_chain_args: impl Iterator<Item = &'a String>,
+	) -> Self {
+		let command = polkadot_cli::RunCmd::command().no_binary_name(true);
+		let matches = command.get_matches_from(relay_chain_args);
+		let base = polkadot_cli::RunCmd::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+		let chain_id = crate::chain_spec::Extensions::try_get(&*para_config.chain_spec)
+			.map(|e| e.relay_chain.clone());
+		let base_path = para_config.base_path.path().join("polkadot");
+		Self { base, chain_id, base_path: Some(base_path) }
+	}
+}
+
+#[cfg(test)]
+mod tests {
+	use super::*;
+	use clap::Parser;
+
+	#[test]
+	fn service_url_accepts_http_and_https() {
+		assert_eq!(parse_service_url("http://127.0.0.1:8181/"), Ok("http://127.0.0.1:8181".into()));
+		assert_eq!(parse_service_url("https://lora.example"), Ok("https://lora.example".into()));
+	}
+
+	#[test]
+	fn service_url_rejects_other_schemes_and_missing_hosts() {
+		assert!(parse_service_url("ftp://x").is_err());
+		assert!(parse_service_url("127.0.0.1:8181").is_err());
+		assert!(parse_service_url("http://").is_err());
+		assert!(parse_service_url("http:///path").is_err());
+	}
+
+	#[test]
+	fn dev_flags_have_documented_defaults() {
+		let cli = Cli::parse_from(["tributary-node", "--dev"]);
+		assert_eq!(cli.dev_block_time, 1000);
+		assert!(!cli.instant_seal);
+		assert_eq!(cli.lora_service_url, DEFAULT_LORA_SERVICE_URL);
+	}
+
+	#[test]
+	fn zero_block_time_is_refused() {
+		assert!(Cli::try_parse_from(["tributary-node", "--dev", "--dev-block-time", "0"]).is_err());
+	}
+}

@@ -1,0 +1,29 @@
+//! The pallets `frame-omni-bencher` and `tributary-node benchmark pallet` can benchmark.
+
+use polkadot_sdk::*;
+
+pub use cumulus_pallet_session_benchmarking::Pallet as SessionBench;
+pub use frame_system_benchmarking::Pallet as SystemBench;
+
+frame_benchmarking::define_benchmarks!(
+	[frame_system, SystemBench::<Runtime>]
+	[cumulus_pallet_parachain_system, ParachainSystem]
+	[pallet_timestamp, Timestamp]
+	[pallet_balances, Balances]
+	[pallet_sudo, Sudo]
+	[pallet_utility, Utility]
+	[pallet_collator_selection, CollatorSelection]
+	[pallet_session, SessionBench::<Runtime>]
+	[cumulus_pallet_xcmp_queue, XcmpQueue]
+	[pallet_message_queue, MessageQueue]
+	[pallet_preimage, Preimage]
+	[pallet_scheduler, Scheduler]
+	[pallet_democracy, Democracy]
+	[pallet_collective, Council]
+	[pallet_treasury, Treasury]
+);
+
+use crate::{
+	Balances, CollatorSelection, Council, Democracy, MessageQueue, ParachainSystem, Preimage,
+	Runtime, Scheduler, Sudo, Timestamp, Treasury, Utility, XcmpQueue,
+};

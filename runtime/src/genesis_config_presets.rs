@@ -1,0 +1,101 @@
+//! The chains' genesis, as named presets. `chain-specs/` is generated from these by
+//! `scripts/chain-specs.sh`, and the node builds its `--dev` and `local` specs from them.
+//!
+//! - `development`: one collator (Alice), the well-known dev accounts endowed, Alice as sudo,
+//!   Alice, Bob and Charlie on the council and the technical committee.
+//! - `local_testnet`: the same, with Alice and Bob collating, for a local relay chain.
+
+use alloc::{vec, vec::Vec};
+
+use polkadot_sdk::{staging_xcm as xcm, *};
+
+use cumulus_primitives_core::ParaId;
+use frame_support::build_struct_json_patch;
+use sp_genesis_builder::{PresetId, DEV_RUNTIME_PRESET, LOCAL_TESTNET_RUNTIME_PRESET};
+use sp_keyring::Sr25519Keyring;
+
+use crate::{
+	AccountId, AuraId, Balance, BalancesConfig, CollatorSelectionConfig, CouncilConfig,
+	ParachainInfoConfig, PolkadotXcmConfig, RuntimeGenesisConfig, SessionConfig, SessionKeys,
+	SudoConfig, TechnicalCommitteeConfig, EXISTENTIAL_DEPOSIT, TRIB,
+};
+
+/// The parachain id both presets use; the relay chain must register the chain under it.
+pub const PARACHAIN_ID: u32 = 2000;
+
+/// What each endowed dev account starts with.
+pub const ENDOWMENT: Balance = 1_000_000 * TRIB;
+
+/// The XCM version the chain speaks until it learns a peer's.
+const SAFE_XCM_VERSION: u32 = xcm::prelude::XCM_VERSION;
+
+struct Genesis {
+	collators: Vec<Sr25519Keyring>,
+	endowed: Vec<AccountId>,
+	sudo: AccountId,
+	council: Vec<AccountId>,
+	technical_committee: Vec<AccountId>,
+	para_id: ParaId,
+}
+
+fn build(genesis: Genesis) -> serde_json::Value {
+	let Genesis { collators, endowed, sudo, council, technical_committee, para_id } = genesis;
+	build_struct_json_patch!(RuntimeGenesisConfig {
+		balances: BalancesConfig {
+			balances: endowed.iter().cloned().map(|account| (account, ENDOWMENT)).collect(),
+		},
+		parachain_info: ParachainInfoConfig { parachain_id: para_id },
+		collator_selection: CollatorSelectionConfig {
+			invulnerables: collators.iter().map(|k| k.to_account_id()).collect(),
+			candidacy_bond: EXISTENTIAL_DEPOSIT * 16,
+		},
+		session: SessionConfig {
+			keys: collators
+				.iter()
+				.map(|k| {
+					let aura: AuraId = k.public().into();
+					(k.to_account_id(), k.to_account_id(), SessionKeys { aura })
+				})
+				.collect(),
+		},
+		polkadot_xcm: PolkadotXcmConfig { safe_xcm_version: Some(SAFE_XCM_VERSION) },
+		sudo: SudoConfig { key: Some(sudo) },
+		council: CouncilConfig { members: council },
+		technical_committee: TechnicalCommitteeConfig { members: technical_committee },
+	})
+}
+
+fn governors() -> Vec<AccountId> {
+	[Sr25519Keyring::Alice, Sr25519Keyring::Bob, Sr25519Keyring::Charlie]
+		.iter()
+		.map(|k| k.to_account_id())
+		.collect()
+}
+
+fn genesis_with(collators: Vec<Sr25519Keyring>) -> serde_json::Value {
+	build(Genesis {
+		collators,
+		endowed: Sr25519Keyring::well_known().map(|k| k.to_account_id()).collect(),
+		sudo: Sr25519Keyring::Alice.to_account_id(),
+		council: governors(),
+		technical_committee: governors(),
+		para_id: PARACHAIN_ID.into(),
+	})
+}
+
+/// The genesis patch for a named preset, as JSON bytes.
+pub fn get_preset(id: &PresetId) -> Option<Vec<u8>> {
+	let patch = match id.as_str() {
+		DEV_RUNTIME_PRESET => genesis_with(vec![Sr25519Keyring::Alice]),
+		LOCAL_TESTNET_RUNTIME_PRESET => {
+			genesis_with(vec![Sr25519Keyring::Alice, Sr25519Keyring::Bob])
+		}
+		_ => return None,
+	};
+	Some(serde_json::to_string(&patch).ok()?.into_bytes())
+}
+
+/// The names of the presets this runtime offers.
+pub fn preset_names() -> Vec<PresetId> {
+	vec![PresetId::from(DEV_RUNTIME_PRESET), PresetId::from(LOCAL_TESTNET_RUNTIME_PRESET)]
+}

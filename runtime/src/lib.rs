@@ -1,0 +1,289 @@
+//! # Tributary runtime
+//!
+//! The parachain runtime of Tributary, a chain for open and attributed AI. This file is the
+//! table of contents: the types the rest of the runtime and the node share, the constants that
+//! fix time and money, and the list of pallets. Each pallet's configuration lives in
+//! [`configs`], the runtime APIs in [`apis`], and the chains' genesis in
+//! [`genesis_config_presets`].
+
+#![cfg_attr(not(feature = "std"), no_std)]
+// `construct_runtime` recurses deeply.
+#![recursion_limit = "256"]
+
+// The WASM blob built by `build.rs`, for the node to put in genesis.
+#[cfg(feature = "std")]
+include!(concat!(env!("OUT_DIR"), "/wasm_binary.rs"));
+
+pub mod apis;
+#[cfg(feature = "runtime-benchmarks")]
+mod benchmarks;
+pub mod configs;
+pub mod genesis_config_presets;
+pub mod offchain;
+#[cfg(test)]
+mod tests;
+
+extern crate alloc;
+
+use polkadot_sdk::{staging_parachain_info as parachain_info, *};
+
+use frame_support::weights::{
+	constants::{ExtrinsicBaseWeight, WEIGHT_REF_TIME_PER_SECOND},
+	Weight, WeightToFeeCoefficient, WeightToFeeCoefficients, WeightToFeePolynomial,
+};
+use smallvec::smallvec;
+use sp_runtime::{
+	generic, impl_opaque_keys,
+	traits::{BlakeTwo256, IdentifyAccount, Verify},
+	MultiSignature,
+};
+use sp_version::RuntimeVersion;
+
+pub use sp_consensus_aura::sr25519::AuthorityId as AuraId;
+pub use sp_runtime::{MultiAddress, Perbill, Permill};
+
+/// A transaction signature: sr25519, ed25519 or ecdsa, as polkadot.js signs.
+pub type Signature = MultiSignature;
+
+/// An account: the public key of the signature scheme.
+pub type AccountId = <<Signature as Verify>::Signer as IdentifyAccount>::AccountId;
+
+/// An amount of TRIB in its smallest unit (10^-12 TRIB).
+pub type Balance = u128;
+
+/// A transaction counter per account.
+pub type Nonce = u32;
+
+/// The hash of a block or of data on chain.
+pub type Hash = sp_core::H256;
+
+/// A block height.
+pub type BlockNumber = u32;
+
+/// How a transaction names an account.
+pub type Address = MultiAddress<AccountId, ()>;
+
+/// Block header type.
+pub type Header = generic::Header<BlockNumber, BlakeTwo256>;
+
+/// Block type.
+pub type Block = generic::Block<Header, UncheckedExtrinsic>;
+
+/// The checks every signed transaction goes through, wrapped in storage-weight reclaim so a
+/// transaction pays for the proof size it actually used.
+pub type TxExtension = cumulus_pallet_weight_reclaim::StorageWeightReclaim<
+	Runtime,
+	(
+		frame_system::CheckNonZeroSender<Runtime>,
+		frame_system::CheckSpecVersion<Runtime>,
+		frame_system::CheckTxVersion<Runtime>,
+		frame_system::CheckGenesis<Runtime>,
+		frame_system::CheckEra<Runtime>,
+		frame_system::CheckNonce<Runtime>,
+		frame_system::CheckWeight<Runtime>,
+		pallet_transaction_payment::ChargeTransactionPayment<Runtime>,
+	),
+>;
+
+/// A transaction as it arrives from outside.
+pub type UncheckedExtrinsic =
+	generic::UncheckedExtrinsic<Address, RuntimeCall, Signature, TxExtension>;
+
+/// Storage migrations run on a runtime upgrade, beyond those the pallets declare.
+type Migrations = ();
+
+/// Dispatches blocks and transactions to the pallets.
+pub type Executive = frame_executive::Executive<
+	Runtime,
+	Block,
+	frame_system::ChainContext<Runtime>,
+	Runtime,
+	AllPalletsWithSystem,
+	Migrations,
+>;
+
+/// Maps weight to fee: the base weight of one transaction costs 0.1 milli-TRIB.
+pub struct WeightToFee;
+impl WeightToFeePolynomial for WeightToFee {
+	type Balance = Balance;
+	fn polynomial() -> WeightToFeeCoefficients<Self::Balance> {
+		let p = MILLI_TRIB / 10;
+		let q = Balance::from(ExtrinsicBaseWeight::get().ref_time());
+		smallvec![WeightToFeeCoefficient {
+			degree: 1,
+			negative: false,
+			coeff_frac: Perbill::from_rational(p % q, q),
+			coeff_integer: p / q,
+		}]
+	}
+}
+
+/// Types the node needs without knowing the runtime's call type.
+pub mod opaque {
+	use super::*;
+	pub use polkadot_sdk::sp_runtime::OpaqueExtrinsic as UncheckedExtrinsic;
+
+	/// Opaque block header type.
+	pub type Header = generic::Header<BlockNumber, BlakeTwo256>;
+	/// Opaque block type.
+	pub type Block = generic::Block<Header, UncheckedExtrinsic>;
+}
+
+impl_opaque_keys! {
+	/// The keys a collator registers for its session.
+	pub struct SessionKeys {
+		pub aura: Aura,
+	}
+}
+
+#[sp_version::runtime_version]
+pub const VERSION: RuntimeVersion = RuntimeVersion {
+	spec_name: alloc::borrow::Cow::Borrowed("tributary"),
+	impl_name: alloc::borrow::Cow::Borrowed("tributary"),
+	authoring_version: 1,
+	spec_version: 1,
+	impl_version: 0,
+	apis: apis::RUNTIME_API_VERSIONS,
+	transaction_version: 1,
+	system_version: 1,
+};
+
+/// Target block time on a relay chain. `--dev` seals faster and mocks the relay chain, so a dev
+/// chain's clock runs ahead; time in the runtime is counted in blocks.
+pub const MILLI_SECS_PER_BLOCK: u64 = 6000;
+/// Aura slot length. Changing it on a live chain stops block production.
+pub const SLOT_DURATION: u64 = MILLI_SECS_PER_BLOCK;
+
+pub const MINUTES: BlockNumber = 60_000 / (MILLI_SECS_PER_BLOCK as BlockNumber);
+pub const HOURS: BlockNumber = MINUTES * 60;
+pub const DAYS: BlockNumber = HOURS * 24;
+
+/// The token symbol.
+pub const TOKEN_SYMBOL: &str = "TRIB";
+/// Decimal places of one TRIB.
+pub const TOKEN_DECIMALS: u8 = 12;
+/// The SS58 address format: 42, the generic Substrate prefix.
+pub const SS58_PREFIX: u16 = 42;
+
+/// One TRIB.
+pub const TRIB: Balance = 1_000_000_000_000;
+pub const MILLI_TRIB: Balance = TRIB / 1_000;
+pub const MICRO_TRIB: Balance = TRIB / 1_000_000;
+
+/// The least balance an account must hold to exist.
+pub const EXISTENTIAL_DEPOSIT: Balance = MILLI_TRIB;
+
+/// A deposit for `items` storage items taking `bytes` bytes.
+pub const fn deposit(items: u32, bytes: u32) -> Balance {
+	(items as Balance) * 20 * TRIB / 100 + (bytes as Balance) * 100 * MICRO_TRIB
+}
+
+/// The share of block weight `on_initialize` hooks are assumed to take.
+const AVERAGE_ON_INITIALIZE_RATIO: Perbill = Perbill::from_percent(5);
+
+/// Normal transactions may fill 75% of a block; the rest is kept for operational ones.
+const NORMAL_DISPATCH_RATIO: Perbill = Perbill::from_percent(75);
+
+/// Two seconds of compute per block, and the relay chain's proof-of-validity limit.
+const MAXIMUM_BLOCK_WEIGHT: Weight = Weight::from_parts(
+	WEIGHT_REF_TIME_PER_SECOND.saturating_mul(2),
+	cumulus_primitives_core::relay_chain::MAX_POV_SIZE as u64,
+);
+
+/// Blocks the runtime accepts before the relay chain includes them (async backing).
+const UNINCLUDED_SEGMENT_CAPACITY: u32 = 3;
+/// Parachain blocks per relay-chain block.
+const BLOCK_PROCESSING_VELOCITY: u32 = 1;
+/// Relay-chain slot length in milliseconds.
+const RELAY_CHAIN_SLOT_DURATION_MILLIS: u32 = 6000;
+
+/// Checks that each parachain block fits the relay chain's pace.
+type ConsensusHook = cumulus_pallet_aura_ext::FixedVelocityConsensusHook<
+	Runtime,
+	RELAY_CHAIN_SLOT_DURATION_MILLIS,
+	BLOCK_PROCESSING_VELOCITY,
+	UNINCLUDED_SEGMENT_CAPACITY,
+>;
+
+#[frame_support::runtime]
+mod runtime {
+	#[runtime::runtime]
+	#[runtime::derive(
+		RuntimeCall,
+		RuntimeEvent,
+		RuntimeError,
+		RuntimeOrigin,
+		RuntimeFreezeReason,
+		RuntimeHoldReason,
+		RuntimeSlashReason,
+		RuntimeLockId,
+		RuntimeTask,
+		RuntimeViewFunction
+	)]
+	pub struct Runtime;
+
+	// System.
+	#[runtime::pallet_index(0)]
+	pub type System = frame_system;
+	#[runtime::pallet_index(1)]
+	pub type ParachainSystem = cumulus_pallet_parachain_system;
+	#[runtime::pallet_index(2)]
+	pub type Timestamp = pallet_timestamp;
+	#[runtime::pallet_index(3)]
+	pub type ParachainInfo = parachain_info;
+	#[runtime::pallet_index(4)]
+	pub type WeightReclaim = cumulus_pallet_weight_reclaim;
+
+	// Money.
+	#[runtime::pallet_index(10)]
+	pub type Balances = pallet_balances;
+	#[runtime::pallet_index(11)]
+	pub type TransactionPayment = pallet_transaction_payment;
+
+	// Administration.
+	#[runtime::pallet_index(15)]
+	pub type Sudo = pallet_sudo;
+	#[runtime::pallet_index(16)]
+	pub type Utility = pallet_utility;
+
+	// Collators. Authorship must come before Session, and Session before Aura.
+	#[runtime::pallet_index(20)]
+	pub type Authorship = pallet_authorship;
+	#[runtime::pallet_index(21)]
+	pub type CollatorSelection = pallet_collator_selection;
+	#[runtime::pallet_index(22)]
+	pub type Session = pallet_session;
+	#[runtime::pallet_index(23)]
+	pub type Aura = pallet_aura;
+	#[runtime::pallet_index(24)]
+	pub type AuraExt = cumulus_pallet_aura_ext;
+
+	// XCM.
+	#[runtime::pallet_index(30)]
+	pub type XcmpQueue = cumulus_pallet_xcmp_queue;
+	#[runtime::pallet_index(31)]
+	pub type PolkadotXcm = pallet_xcm;
+	#[runtime::pallet_index(32)]
+	pub type CumulusXcm = cumulus_pallet_xcm;
+	#[runtime::pallet_index(33)]
+	pub type MessageQueue = pallet_message_queue;
+
+	// Governance.
+	#[runtime::pallet_index(40)]
+	pub type Preimage = pallet_preimage;
+	#[runtime::pallet_index(41)]
+	pub type Scheduler = pallet_scheduler;
+	#[runtime::pallet_index(42)]
+	pub type Democracy = pallet_democracy;
+	#[runtime::pallet_index(43)]
+	pub type Council = pallet_collective<Instance1>;
+	#[runtime::pallet_index(44)]
+	pub type TechnicalCommittee = pallet_collective<Instance2>;
+	#[runtime::pallet_index(45)]
+	pub type Treasury = pallet_treasury;
+}
+
+cumulus_pallet_parachain_system::register_validate_block! {
+	Runtime = Runtime,
+	BlockExecutor = cumulus_pallet_aura_ext::BlockExecutor::<Runtime, Executive>,
+}

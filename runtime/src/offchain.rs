@@ -1,0 +1,79 @@
+//! What the node hands the runtime's off-chain workers.
+//!
+//! The node writes the LoRA service's URL (its `--lora-service-url`) into its persistent
+//! off-chain storage when it starts, under [`LORA_SERVICE_URL_KEY`], as a SCALE-encoded
+//! `Vec<u8>` holding the URL's UTF-8 bytes. Off-chain workers read it with
+//! [`lora_service_url`]; clients can read it with the `offchain_localStorageGet` RPC
+//! (`PERSISTENT` storage).
+
+use alloc::vec::Vec;
+
+use polkadot_sdk::*;
+
+/// The persistent off-chain storage key of the LoRA service URL.
+pub const LORA_SERVICE_URL_KEY: &[u8] = b"tributary::lora-service-url";
+
+/// The LoRA service URL the node was started with, if it stored one.
+///
+/// Only callable from an off-chain context (an off-chain worker or a test with the off-chain
+/// extensions registered).
+pub fn lora_service_url() -> Option<Vec<u8>> {
+	sp_runtime::offchain::storage::StorageValueRef::persistent(LORA_SERVICE_URL_KEY)
+		.get::<Vec<u8>>()
+		.ok()
+		.flatten()
+}
+
+/// Stores the LoRA service URL where [`lora_service_url`] finds it. The node calls this with
+/// its off-chain database when it starts.
+#[cfg(feature = "std")]
+pub fn store_lora_service_url<S: sp_core::offchain::OffchainStorage>(storage: &mut S, url: &str) {
+	use codec::Encode;
+	storage.set(
+		sp_offchain::STORAGE_PREFIX,
+		LORA_SERVICE_URL_KEY,
+		&url.as_bytes().to_vec().encode(),
+	);
+}
+
+#[cfg(test)]
+mod tests {
+	use super::*;
+	use sp_core::offchain::{
+		storage::{InMemOffchainStorage, OffchainDb},
+		OffchainDbExt,
+	};
+
+	fn with_node_storage(storage: InMemOffchainStorage, check: impl FnOnce()) {
+		let mut ext = sp_io::TestExternalities::default();
+		// The same database wrapper the node gives its off-chain workers.
+		ext.register_extension(OffchainDbExt::new(OffchainDb::new(storage)));
+		ext.execute_with(check);
+	}
+
+	#[test]
+	fn url_stored_by_the_node_is_read_by_offchain_workers() {
+		let mut storage = InMemOffchainStorage::default();
+		store_lora_service_url(&mut storage, "http://127.0.0.1:8181");
+		with_node_storage(storage, || {
+			assert_eq!(lora_service_url(), Some(b"http://127.0.0.1:8181".to_vec()));
+		});
+	}
+
+	#[test]
+	fn a_restart_with_another_url_replaces_it() {
+		let mut storage = InMemOffchainStorage::default();
+		store_lora_service_url(&mut storage, "http://127.0.0.1:8181");
+		store_lora_service_url(&mut storage, "http://10.0.0.7:9000");
+		with_node_storage(storage, || {
+			assert_eq!(lora_service_url(), Some(b"http://10.0.0.7:9000".to_vec()));
+		});
+	}
+
+	#[test]
+	fn no_url_reads_as_none() {
+		with_node_storage(InMemOffchainStorage::default(), || {
+			assert_eq!(lora_service_url(), None);
+		});
+	}
+}

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Installs what building and testing Tributary needs, idempotently: the Rust target and
+# components the runtime's WASM build uses, the Debian packages the node's crates build with,
+# and the npm packages of the end-to-end tests.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+command -v cargo >/dev/null || die "cargo is not installed: install Rust with rustup (https://rustup.rs)"
+
+# rust-toolchain.toml names the channel, the wasm32 target and rust-src; rustup installs what
+# is missing the first time cargo runs in the repository. Ask for them explicitly so that a
+# missing piece shows up here rather than deep in a build.
+if command -v rustup >/dev/null; then
+	(cd "$ROOT" && rustup show active-toolchain >/dev/null)
+	installed_targets="$(cd "$ROOT" && rustup target list --installed)"
+	if ! grep -qx wasm32-unknown-unknown <<<"$installed_targets"; then
+		log "adding the wasm32-unknown-unknown target"
+		(cd "$ROOT" && rustup target add wasm32-unknown-unknown)
+	fi
+	if ! (cd "$ROOT" && rustup component list --installed) | grep -q '^rust-src'; then
+		log "adding the rust-src component"
+		(cd "$ROOT" && rustup component add rust-src)
+	fi
+fi
+
+# protoc for libp2p's protobuf code, clang/libclang for rocksdb's bindings, cmake and
+# pkg-config for the C libraries the node links.
+packages=(protobuf-compiler clang libclang-dev cmake pkg-config make g++)
+missing=()
+for package in "${packages[@]}"; do
+	dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" ||
+		missing+=("$package")
+done
+if ((${#missing[@]})); then
+	log "installing Debian packages: ${missing[*]}"
+	sudo_cmd=()
+	[[ $(id -u) -eq 0 ]] || sudo_cmd=(sudo)
+	"${sudo_cmd[@]}" apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq "${missing[@]}"
+fi
+
+command -v node >/dev/null || die "Node.js (20 or later) is needed for the end-to-end tests"
+stamp="$ROOT/e2e/node_modules/.package-lock.json"
+if [[ ! -f "$stamp" || "$ROOT/e2e/package-lock.json" -nt "$stamp" ]]; then
+	log "installing the end-to-end tests' npm packages"
+	(cd "$ROOT/e2e" && npm ci --no-audit --no-fund)
+fi
+
+log "set up"

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Every test: set up, build the release node, run the workspace's cargo tests (in the release
+# profile, so the dependency tree compiles once for the node and the tests), then the
+# end-to-end suite against the real node.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+"$ROOT/scripts/setup.sh"
+cd "$ROOT"
+
+start=$SECONDS
+build_node
+log "node built in $((SECONDS - start)) s"
+
+step=$SECONDS
+log "cargo tests (release profile)"
+cargo test --release --locked --workspace
+log "cargo tests done in $((SECONDS - step)) s"
+
+step=$SECONDS
+log "end-to-end tests against $NODE_BIN"
+(cd e2e && TRIBUTARY_NODE="$NODE_BIN" npm test)
+log "end-to-end tests done in $((SECONDS - step)) s"
+
+log "all tests passed in $((SECONDS - start)) s"
