@@ -125,12 +125,21 @@ export async function waitFor(predicate, timeoutMs, what = 'condition') {
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
 }
 
+/** A dispatch error as `section.Name` (for pallet errors) or its JSON. */
+export function describeError(api, dispatchError) {
+  if (dispatchError.isModule) {
+    const { section, name, docs } = api.registry.findMetaError(dispatchError.asModule);
+    return `${section}.${name}: ${docs.join(' ')}`;
+  }
+  return dispatchError.toString();
+}
+
 /** Signs and sends `tx`, resolving with the events of its block once it is finalized. */
 export function sendAndFinalize(api, tx, signer) {
   return new Promise((resolve, reject) => {
     tx.signAndSend(signer, ({ status, events, dispatchError }) => {
       if (dispatchError) {
-        reject(new Error(`dispatch failed: ${dispatchError.toString()}`));
+        reject(new Error(`dispatch failed: ${describeError(api, dispatchError)}`));
       } else if (status.isFinalized) {
         resolve({ blockHash: status.asFinalized, events });
       } else if (status.isInvalid || status.isDropped || status.isUsurped) {

@@ -4,6 +4,9 @@
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/tributary/target}"
 NODE_BIN="$CARGO_TARGET_DIR/release/tributary-node"
+# The runtime's WASM build looks for Cargo.lock upward from the target directory, which lives
+# outside the repository; point it at ours so the WASM build is locked too.
+export WASM_BUILD_WORKSPACE_HINT="$ROOT"
 
 log() {
 	printf '\033[1;34m[tributary]\033[0m %s\n' "$*" >&2

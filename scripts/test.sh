@@ -9,6 +9,9 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
 
 start=$SECONDS
+log "cargo fmt --check"
+cargo fmt --all -- --check
+
 build_node
 log "node built in $((SECONDS - start)) s"
 

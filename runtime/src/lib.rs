@@ -25,6 +25,7 @@ mod tests;
 
 extern crate alloc;
 
+use alloc::vec::Vec;
 use polkadot_sdk::{staging_parachain_info as parachain_info, *};
 
 use frame_support::weights::{
