@@ -273,7 +273,13 @@ impl_runtime_apis! {
 				}
 			}
 
-			impl cumulus_pallet_session_benchmarking::Config for Runtime {}
+			impl cumulus_pallet_session_benchmarking::Config for Runtime {
+				fn generate_session_keys_and_proof(owner: AccountId) -> (SessionKeys, Vec<u8>) {
+					use codec::Encode;
+					let generated = SessionKeys::generate(&owner.encode(), None);
+					(generated.keys, generated.proof.encode())
+				}
+			}
 
 			let whitelist = crate::AllPalletsWithSystem::whitelisted_storage_keys();
 			let mut batches = Vec::<BenchmarkBatch>::new();

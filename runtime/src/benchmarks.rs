@@ -23,7 +23,8 @@ frame_benchmarking::define_benchmarks!(
 	[pallet_treasury, Treasury]
 );
 
-use crate::{
+// Public, so that `apis` finds the pallets the benchmark macros name.
+pub use crate::{
 	Balances, CollatorSelection, Council, Democracy, MessageQueue, ParachainSystem, Preimage,
 	Runtime, Scheduler, Sudo, Timestamp, Treasury, Utility, XcmpQueue,
 };
