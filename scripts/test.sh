@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Every test: set up, build the release node, run the workspace's cargo tests (in the release
-# profile, so the dependency tree compiles once for the node and the tests), then the
-# end-to-end suite against the real node.
+# Every test: set up, check formatting, build the release node, run the workspace's cargo tests
+# (in the release profile, so the dependency tree compiles once for the node and the tests),
+# the pallets' benchmarks as tests, then the end-to-end suite against the real node.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -19,6 +19,15 @@ step=$SECONDS
 log "cargo tests (release profile)"
 cargo test --release --locked --workspace
 log "cargo tests done in $((SECONDS - step)) s"
+
+# The pallets' benchmarks, run as tests against their mock runtimes: every benchmark's setup
+# and its assertions must hold (the weights themselves come from scripts/benchmark.sh).
+step=$SECONDS
+for pallet in pallet-datasets; do
+	log "benchmarks of $pallet, as tests"
+	cargo test --release --locked -p "$pallet" --features runtime-benchmarks
+done
+log "benchmark tests done in $((SECONDS - step)) s"
 
 step=$SECONDS
 log "end-to-end tests against $NODE_BIN"

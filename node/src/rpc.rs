@@ -11,7 +11,9 @@ use sc_transaction_pool_api::TransactionPool;
 use sp_api::ProvideRuntimeApi;
 use sp_block_builder::BlockBuilder;
 use sp_blockchain::{Error as BlockChainError, HeaderBackend, HeaderMetadata};
-use tributary_runtime::{opaque::Block, AccountId, Balance, Nonce};
+use tributary_runtime::{
+	opaque::Block, AccountId, Balance, ContributionRecord, DatasetRecord, Nonce,
+};
 
 /// What the RPC modules need.
 pub struct FullDeps<C, P> {
@@ -34,15 +36,18 @@ where
 		+ 'static,
 	C::Api: pallet_transaction_payment_rpc::TransactionPaymentRuntimeApi<Block, Balance>
 		+ substrate_frame_rpc_system::AccountNonceApi<Block, AccountId, Nonce>
+		+ pallet_datasets_rpc::DatasetsRuntimeApi<Block, AccountId, DatasetRecord, ContributionRecord>
 		+ BlockBuilder<Block>,
 	P: TransactionPool + Sync + Send + 'static,
 {
+	use pallet_datasets_rpc::{Datasets, DatasetsApiServer};
 	use pallet_transaction_payment_rpc::{TransactionPayment, TransactionPaymentApiServer};
 	use substrate_frame_rpc_system::{System, SystemApiServer};
 
 	let FullDeps { client, pool } = deps;
 	let mut module = RpcModule::new(());
 	module.merge(System::new(client.clone(), pool).into_rpc())?;
-	module.merge(TransactionPayment::new(client).into_rpc())?;
+	module.merge(TransactionPayment::new(client.clone()).into_rpc())?;
+	module.merge(Datasets::new(client).into_rpc())?;
 	Ok(module)
 }

@@ -1,6 +1,7 @@
 //! The runtime APIs the node and clients call: the parachain template's set (block building,
 //! Aura, collation, transaction payment, nonces, genesis presets), metadata at every version
-//! the runtime supports (v14, v15 and v16), and the off-chain worker entry point.
+//! the runtime supports (v14, v15 and v16), the off-chain worker entry point, and Tributary's
+//! own: `DatasetsApi`.
 
 use alloc::vec::Vec;
 
@@ -21,10 +22,12 @@ use sp_runtime::{
 };
 use sp_version::RuntimeVersion;
 
+use pallet_datasets::{ContentHash, ContributionId, DatasetId};
+
 use crate::{
-	AccountId, AuraId, Balance, Block, ConsensusHook, Executive, InherentDataExt, Nonce,
-	ParachainInfo, ParachainSystem, Runtime, RuntimeCall, RuntimeGenesisConfig, SessionKeys,
-	System, TransactionPayment, SLOT_DURATION, VERSION,
+	AccountId, AuraId, Balance, Block, ConsensusHook, ContributionRecord, DatasetRecord, Datasets,
+	Executive, InherentDataExt, Nonce, ParachainInfo, ParachainSystem, Runtime, RuntimeCall,
+	RuntimeGenesisConfig, SessionKeys, System, TransactionPayment, SLOT_DURATION, VERSION,
 };
 
 impl_runtime_apis! {
@@ -125,6 +128,39 @@ impl_runtime_apis! {
 			block_hash: <Block as BlockT>::Hash,
 		) -> TransactionValidity {
 			Executive::validate_transaction(source, tx, block_hash)
+		}
+	}
+
+	impl pallet_datasets_runtime_api::DatasetsApi<Block, AccountId, DatasetRecord, ContributionRecord>
+		for Runtime
+	{
+		fn dataset(dataset_id: DatasetId) -> Option<DatasetRecord> {
+			pallet_datasets::Datasets::<Runtime>::get(dataset_id)
+		}
+
+		fn contribution(
+			dataset_id: DatasetId,
+			contribution_id: ContributionId,
+		) -> Option<ContributionRecord> {
+			pallet_datasets::Contributions::<Runtime>::get(dataset_id, contribution_id)
+		}
+
+		fn contribution_by_hash(
+			content_hash: ContentHash,
+		) -> Option<(DatasetId, ContributionId, ContributionRecord)> {
+			Datasets::contribution_by_hash(content_hash)
+		}
+
+		fn contributions_of(
+			contributor: AccountId,
+			start_after: Option<(DatasetId, ContributionId)>,
+			limit: u32,
+		) -> Vec<(DatasetId, ContributionId, ContributionRecord)> {
+			Datasets::contributions_of(&contributor, start_after, limit)
+		}
+
+		fn contributor_weight(dataset_id: DatasetId, contributor: AccountId) -> u64 {
+			pallet_datasets::ContributorWeight::<Runtime>::get(dataset_id, contributor)
 		}
 	}
 

@@ -2,10 +2,11 @@
 //! `scripts/chain-specs.sh`, and the node builds its `--dev` and `local` specs from them.
 //!
 //! - `development`: one collator (Alice), the well-known dev accounts endowed, Alice as sudo,
-//!   Alice, Bob and Charlie on the council and the technical committee.
+//!   Alice, Bob and Charlie on the council and the technical committee, and a sample curated
+//!   dataset (Alice curating; Bob, Charlie and Dave's records accepted).
 //! - `local_testnet`: the same, with Alice and Bob collating, for a local relay chain.
 
-use alloc::{vec, vec::Vec};
+use alloc::{string::String, vec, vec::Vec};
 
 use polkadot_sdk::{staging_xcm as xcm, *};
 
@@ -14,10 +15,12 @@ use frame_support::build_struct_json_patch;
 use sp_genesis_builder::{PresetId, DEV_RUNTIME_PRESET, LOCAL_TESTNET_RUNTIME_PRESET};
 use sp_keyring::Sr25519Keyring;
 
+use pallet_datasets::{GenesisContribution, GenesisDataset, Policy};
+
 use crate::{
 	AccountId, AuraId, Balance, BalancesConfig, CollatorSelectionConfig, CouncilConfig,
-	ParachainInfoConfig, PolkadotXcmConfig, RuntimeGenesisConfig, SessionConfig, SessionKeys,
-	SudoConfig, TechnicalCommitteeConfig, EXISTENTIAL_DEPOSIT, TRIB,
+	DatasetsConfig, ParachainInfoConfig, PolkadotXcmConfig, RuntimeGenesisConfig, SessionConfig,
+	SessionKeys, SudoConfig, TechnicalCommitteeConfig, EXISTENTIAL_DEPOSIT, TRIB,
 };
 
 /// The parachain id both presets use; the relay chain must register the chain under it.
@@ -25,6 +28,26 @@ pub const PARACHAIN_ID: u32 = 2000;
 
 /// What each endowed dev account starts with.
 pub const ENDOWMENT: Balance = 1_000_000 * TRIB;
+
+/// The records of the development chain's sample dataset, with their contributors. On chain
+/// each is its blake2-256 hash and its length in bytes.
+pub const SAMPLE_RECORDS: [(Sr25519Keyring, &str); 3] = [
+	(
+		Sr25519Keyring::Bob,
+		"A tributary is a stream or river that flows into a larger river or a lake.",
+	),
+	(
+		Sr25519Keyring::Charlie,
+		"The Rhine rises in the Swiss Alps and flows through six countries to the North Sea.",
+	),
+	(
+		Sr25519Keyring::Dave,
+		"Attribution names the sources a result drew on, so that each of them can be credited.",
+	),
+];
+
+/// The name of the development chain's sample dataset (dataset 0).
+pub const SAMPLE_DATASET_NAME: &str = "Tributary sample corpus";
 
 /// The XCM version the chain speaks until it learns a peer's.
 const SAFE_XCM_VERSION: u32 = xcm::prelude::XCM_VERSION;
@@ -36,10 +59,12 @@ struct Genesis {
 	council: Vec<AccountId>,
 	technical_committee: Vec<AccountId>,
 	para_id: ParaId,
+	datasets: Vec<GenesisDataset<AccountId>>,
 }
 
 fn build(genesis: Genesis) -> serde_json::Value {
-	let Genesis { collators, endowed, sudo, council, technical_committee, para_id } = genesis;
+	let Genesis { collators, endowed, sudo, council, technical_committee, para_id, datasets } =
+		genesis;
 	build_struct_json_patch!(RuntimeGenesisConfig {
 		balances: BalancesConfig {
 			balances: endowed.iter().cloned().map(|account| (account, ENDOWMENT)).collect(),
@@ -62,6 +87,7 @@ fn build(genesis: Genesis) -> serde_json::Value {
 		sudo: SudoConfig { key: Some(sudo) },
 		council: CouncilConfig { members: council },
 		technical_committee: TechnicalCommitteeConfig { members: technical_committee },
+		datasets: DatasetsConfig { datasets },
 	})
 }
 
@@ -72,7 +98,32 @@ fn governors() -> Vec<AccountId> {
 		.collect()
 }
 
-fn genesis_with(collators: Vec<Sr25519Keyring>) -> serde_json::Value {
+/// Dataset 0 of the development chain: Alice curates; the sample records are accepted.
+fn sample_dataset() -> GenesisDataset<AccountId> {
+	GenesisDataset {
+		curator: Sr25519Keyring::Alice.to_account_id(),
+		name: String::from(SAMPLE_DATASET_NAME),
+		metadata_uri: String::from(
+			"https://github.com/tributary-network/tributary/blob/main/docs/datasets.md",
+		),
+		license: String::from("CC-BY-4.0"),
+		policy: Policy::Curated,
+		contributions: SAMPLE_RECORDS
+			.iter()
+			.map(|(contributor, text)| GenesisContribution {
+				contributor: contributor.to_account_id(),
+				content_hash: sp_io::hashing::blake2_256(text.as_bytes()).into(),
+				length: text.len() as u64,
+				uri: None,
+			})
+			.collect(),
+	}
+}
+
+fn genesis_with(
+	collators: Vec<Sr25519Keyring>,
+	datasets: Vec<GenesisDataset<AccountId>>,
+) -> serde_json::Value {
 	build(Genesis {
 		collators,
 		endowed: Sr25519Keyring::well_known().map(|k| k.to_account_id()).collect(),
@@ -80,15 +131,16 @@ fn genesis_with(collators: Vec<Sr25519Keyring>) -> serde_json::Value {
 		council: governors(),
 		technical_committee: governors(),
 		para_id: PARACHAIN_ID.into(),
+		datasets,
 	})
 }
 
 /// The genesis patch for a named preset, as JSON bytes.
 pub fn get_preset(id: &PresetId) -> Option<Vec<u8>> {
 	let patch = match id.as_str() {
-		DEV_RUNTIME_PRESET => genesis_with(vec![Sr25519Keyring::Alice]),
+		DEV_RUNTIME_PRESET => genesis_with(vec![Sr25519Keyring::Alice], vec![sample_dataset()]),
 		LOCAL_TESTNET_RUNTIME_PRESET => {
-			genesis_with(vec![Sr25519Keyring::Alice, Sr25519Keyring::Bob])
+			genesis_with(vec![Sr25519Keyring::Alice, Sr25519Keyring::Bob], Vec::new())
 		}
 		_ => return None,
 	};

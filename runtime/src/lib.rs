@@ -73,6 +73,12 @@ pub type Header = generic::Header<BlockNumber, BlakeTwo256>;
 /// Block type.
 pub type Block = generic::Block<Header, UncheckedExtrinsic>;
 
+/// A dataset, as the runtime stores it and `DatasetsApi` returns it.
+pub type DatasetRecord = pallet_datasets::DatasetOf<Runtime>;
+
+/// A contribution, as the runtime stores it and `DatasetsApi` returns it.
+pub type ContributionRecord = pallet_datasets::ContributionOf<Runtime>;
+
 /// The checks every signed transaction goes through, wrapped in storage-weight reclaim so a
 /// transaction pays for the proof size it actually used.
 pub type TxExtension = cumulus_pallet_weight_reclaim::StorageWeightReclaim<
@@ -285,6 +291,10 @@ mod runtime {
 	pub type TechnicalCommittee = pallet_collective<Instance2>;
 	#[runtime::pallet_index(45)]
 	pub type Treasury = pallet_treasury;
+
+	// Tributary: data, models, compute and royalties.
+	#[runtime::pallet_index(50)]
+	pub type Datasets = pallet_datasets;
 }
 
 cumulus_pallet_parachain_system::register_validate_block! {

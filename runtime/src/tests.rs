@@ -12,7 +12,8 @@ use sp_keyring::Sr25519Keyring;
 use crate::{
 	configs::{CouncilCollective, TechnicalCommitteeCollective},
 	genesis_config_presets::{self, ENDOWMENT, PARACHAIN_ID},
-	AllPalletsWithSystem, Balances, ParachainInfo, Runtime, RuntimeGenesisConfig, Session,
+	AllPalletsWithSystem, Balances, Datasets, ParachainInfo, Runtime, RuntimeGenesisConfig,
+	Session,
 };
 
 /// Applies a JSON patch the way the node's genesis builder does: objects merge key by key,
@@ -56,7 +57,7 @@ fn development_genesis_endows_dev_accounts_and_seats_governance() {
 	genesis_of("development").execute_with(|| {
 		let alice = Sr25519Keyring::Alice.to_account_id();
 		for account in Sr25519Keyring::well_known() {
-			assert_eq!(Balances::balance(&account.to_account_id()), ENDOWMENT);
+			assert_eq!(Balances::total_balance(&account.to_account_id()), ENDOWMENT);
 		}
 		assert_eq!(pallet_sudo::Key::<Runtime>::get(), Some(alice.clone()));
 		assert_eq!(ParachainInfo::parachain_id(), PARACHAIN_ID.into());
@@ -78,6 +79,32 @@ fn development_genesis_endows_dev_accounts_and_seats_governance() {
 			pallet_collective::Members::<Runtime, TechnicalCommitteeCollective>::get(),
 			governors
 		);
+	});
+}
+
+#[test]
+fn development_genesis_has_the_sample_dataset() {
+	genesis_of("development").execute_with(|| {
+		let dataset = pallet_datasets::Datasets::<Runtime>::get(0).expect("dataset 0 exists");
+		assert_eq!(dataset.name.to_vec(), genesis_config_presets::SAMPLE_DATASET_NAME.as_bytes());
+		assert_eq!(dataset.curator, Sr25519Keyring::Alice.to_account_id());
+		assert_eq!(dataset.policy, pallet_datasets::Policy::Curated);
+		let mut total = 0;
+		for (contributor, text) in genesis_config_presets::SAMPLE_RECORDS {
+			let hash = sp_io::hashing::blake2_256(text.as_bytes()).into();
+			let (dataset_id, _, contribution) =
+				Datasets::contribution_by_hash(hash).expect("the record is registered");
+			assert_eq!(dataset_id, 0);
+			assert_eq!(contribution.contributor, contributor.to_account_id());
+			assert_eq!(contribution.status, pallet_datasets::ContributionStatus::Accepted);
+			assert_eq!(
+				pallet_datasets::ContributorWeight::<Runtime>::get(0, contributor.to_account_id()),
+				text.len() as u64
+			);
+			total += text.len() as u64;
+		}
+		assert_eq!(dataset.total_weight, total);
+		Datasets::do_try_state().expect("the datasets' invariants hold at genesis");
 	});
 }
 

@@ -1,6 +1,7 @@
 //! Configuration of each pallet in the runtime, grouped by concern.
 
 mod collators;
+mod datasets;
 mod governance;
 mod parachain;
 pub mod xcm_config;

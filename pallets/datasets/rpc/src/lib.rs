@@ -1,0 +1,149 @@
+//! JSON-RPC methods over [`DatasetsApi`]: `datasets_dataset`, `datasets_contribution`,
+//! `datasets_contributionByHash`, `datasets_contributionsOf` and `datasets_contributorWeight`.
+//! Each takes an optional block hash and answers at the best block otherwise.
+
+use std::{marker::PhantomData, sync::Arc};
+
+use codec::Codec;
+use jsonrpsee::{core::RpcResult, proc_macros::rpc, types::ErrorObjectOwned};
+pub use pallet_datasets_runtime_api::DatasetsApi as DatasetsRuntimeApi;
+use pallet_datasets_runtime_api::{ContentHash, ContributionId, DatasetId};
+use polkadot_sdk::{
+	sp_api::{ApiError, ProvideRuntimeApi},
+	sp_blockchain::HeaderBackend,
+	sp_runtime::traits::Block as BlockT,
+};
+use serde::{de::DeserializeOwned, Serialize};
+
+/// The error code of a runtime API call that failed.
+pub const RUNTIME_ERROR: i32 = 1;
+
+#[rpc(server)]
+pub trait DatasetsApi<BlockHash, AccountId, Dataset, Contribution> {
+	/// A dataset, or null.
+	#[method(name = "datasets_dataset")]
+	fn dataset(&self, dataset_id: DatasetId, at: Option<BlockHash>) -> RpcResult<Option<Dataset>>;
+
+	/// A contribution, or null.
+	#[method(name = "datasets_contribution")]
+	fn contribution(
+		&self,
+		dataset_id: DatasetId,
+		contribution_id: ContributionId,
+		at: Option<BlockHash>,
+	) -> RpcResult<Option<Contribution>>;
+
+	/// The live contribution that registered a content hash: `[datasetId, contributionId,
+	/// contribution]`, or null.
+	#[method(name = "datasets_contributionByHash")]
+	fn contribution_by_hash(
+		&self,
+		content_hash: ContentHash,
+		at: Option<BlockHash>,
+	) -> RpcResult<Option<(DatasetId, ContributionId, Contribution)>>;
+
+	/// A page of at most `limit` (the runtime caps it at 100) of a contributor's contributions,
+	/// after `start_after`, the `[datasetId, contributionId]` that ended the previous page.
+	#[method(name = "datasets_contributionsOf")]
+	fn contributions_of(
+		&self,
+		contributor: AccountId,
+		start_after: Option<(DatasetId, ContributionId)>,
+		limit: u32,
+		at: Option<BlockHash>,
+	) -> RpcResult<Vec<(DatasetId, ContributionId, Contribution)>>;
+
+	/// A contributor's accepted weight in a dataset.
+	#[method(name = "datasets_contributorWeight")]
+	fn contributor_weight(
+		&self,
+		dataset_id: DatasetId,
+		contributor: AccountId,
+		at: Option<BlockHash>,
+	) -> RpcResult<u64>;
+}
+
+/// Serves [`DatasetsApiServer`] from a client's runtime.
+pub struct Datasets<Client, Block> {
+	client: Arc<Client>,
+	_block: PhantomData<Block>,
+}
+
+impl<Client, Block> Datasets<Client, Block> {
+	pub fn new(client: Arc<Client>) -> Self {
+		Self { client, _block: PhantomData }
+	}
+}
+
+fn runtime_error(error: ApiError) -> ErrorObjectOwned {
+	ErrorObjectOwned::owned(RUNTIME_ERROR, "runtime API call failed", Some(error.to_string()))
+}
+
+impl<Client, Block, AccountId, Dataset, Contribution>
+	DatasetsApiServer<Block::Hash, AccountId, Dataset, Contribution> for Datasets<Client, Block>
+where
+	Block: BlockT,
+	Client: ProvideRuntimeApi<Block> + HeaderBackend<Block> + Send + Sync + 'static,
+	Client::Api: DatasetsRuntimeApi<Block, AccountId, Dataset, Contribution>,
+	AccountId: Codec + DeserializeOwned + Send + Sync + 'static,
+	Dataset: Codec + Serialize + Send + Sync + 'static,
+	Contribution: Codec + Serialize + Send + Sync + 'static,
+{
+	fn dataset(
+		&self,
+		dataset_id: DatasetId,
+		at: Option<Block::Hash>,
+	) -> RpcResult<Option<Dataset>> {
+		let at = at.unwrap_or_else(|| self.client.info().best_hash);
+		self.client.runtime_api().dataset(at, dataset_id).map_err(runtime_error)
+	}
+
+	fn contribution(
+		&self,
+		dataset_id: DatasetId,
+		contribution_id: ContributionId,
+		at: Option<Block::Hash>,
+	) -> RpcResult<Option<Contribution>> {
+		let at = at.unwrap_or_else(|| self.client.info().best_hash);
+		self.client
+			.runtime_api()
+			.contribution(at, dataset_id, contribution_id)
+			.map_err(runtime_error)
+	}
+
+	fn contribution_by_hash(
+		&self,
+		content_hash: ContentHash,
+		at: Option<Block::Hash>,
+	) -> RpcResult<Option<(DatasetId, ContributionId, Contribution)>> {
+		let at = at.unwrap_or_else(|| self.client.info().best_hash);
+		self.client.runtime_api().contribution_by_hash(at, content_hash).map_err(runtime_error)
+	}
+
+	fn contributions_of(
+		&self,
+		contributor: AccountId,
+		start_after: Option<(DatasetId, ContributionId)>,
+		limit: u32,
+		at: Option<Block::Hash>,
+	) -> RpcResult<Vec<(DatasetId, ContributionId, Contribution)>> {
+		let at = at.unwrap_or_else(|| self.client.info().best_hash);
+		self.client
+			.runtime_api()
+			.contributions_of(at, contributor, start_after, limit)
+			.map_err(runtime_error)
+	}
+
+	fn contributor_weight(
+		&self,
+		dataset_id: DatasetId,
+		contributor: AccountId,
+		at: Option<Block::Hash>,
+	) -> RpcResult<u64> {
+		let at = at.unwrap_or_else(|| self.client.info().best_hash);
+		self.client
+			.runtime_api()
+			.contributor_weight(at, dataset_id, contributor)
+			.map_err(runtime_error)
+	}
+}

@@ -1,0 +1,40 @@
+//! The runtime API of the datasets pallet: what a wallet, an indexer or the node's RPC may ask
+//! about datasets and contributions without decoding storage.
+
+#![cfg_attr(not(feature = "std"), no_std)]
+
+extern crate alloc;
+
+use alloc::vec::Vec;
+use codec::Codec;
+pub use pallet_datasets::{ContentHash, ContributionId, DatasetId};
+
+polkadot_sdk::sp_api::decl_runtime_apis! {
+	/// Datasets, their contributions and contributor weights.
+	pub trait DatasetsApi<AccountId, Dataset, Contribution>
+	where
+		AccountId: Codec,
+		Dataset: Codec,
+		Contribution: Codec,
+	{
+		/// A dataset, if it exists.
+		fn dataset(dataset_id: DatasetId) -> Option<Dataset>;
+
+		/// A contribution, if it exists.
+		fn contribution(dataset_id: DatasetId, contribution_id: ContributionId) -> Option<Contribution>;
+
+		/// The pending or accepted contribution that registered a content hash.
+		fn contribution_by_hash(content_hash: ContentHash) -> Option<(DatasetId, ContributionId, Contribution)>;
+
+		/// Up to `limit` (at most 100) of a contributor's contributions (pending or accepted),
+		/// after `start_after`, which is the last key of the previous page.
+		fn contributions_of(
+			contributor: AccountId,
+			start_after: Option<(DatasetId, ContributionId)>,
+			limit: u32,
+		) -> Vec<(DatasetId, ContributionId, Contribution)>;
+
+		/// A contributor's accepted weight in a dataset (0 if none).
+		fn contributor_weight(dataset_id: DatasetId, contributor: AccountId) -> u64;
+	}
+}

@@ -1,0 +1,595 @@
+//! What the calls do. Each checks everything first and writes last, so a refused call leaves
+//! no trace.
+
+use crate::*;
+use alloc::vec::Vec;
+use polkadot_sdk::{
+	frame_support::traits::{
+		fungible::{InspectHold, MutateHold},
+		tokens::Precision,
+		Imbalance,
+	},
+	frame_system,
+	sp_runtime::{traits::Saturating, ArithmeticError, SaturatedConversion},
+};
+
+impl<T: Config> Pallet<T> {
+	/// The deposit for a dataset whose name, URI and license take `bytes` bytes.
+	pub fn dataset_deposit(bytes: usize) -> BalanceOf<T> {
+		T::DatasetDeposit::get()
+			.saturating_add(T::DepositPerByte::get().saturating_mul(bytes.saturated_into()))
+	}
+
+	/// The deposit for a contribution declaring `length` bytes, with a URI of `uri_bytes`.
+	pub fn contribution_deposit(length: u64, uri_bytes: usize) -> BalanceOf<T> {
+		T::ContributionDeposit::get()
+			.saturating_add(T::DepositPerDataByte::get().saturating_mul(length.saturated_into()))
+			.saturating_add(T::DepositPerByte::get().saturating_mul(uri_bytes.saturated_into()))
+	}
+
+	fn hold(reason: HoldReason, who: &T::AccountId, amount: BalanceOf<T>) -> DispatchResult {
+		T::Currency::hold(&reason.into(), who, amount)
+			.map_err(|_| Error::<T>::InsufficientBalance.into())
+	}
+
+	/// Gives back a deposit. The amount was held by this pallet for this reason, so nothing
+	/// short of a bug elsewhere makes the release come up short; should it, the event and the
+	/// `try_state` check tell.
+	fn release(reason: HoldReason, who: &T::AccountId, amount: BalanceOf<T>) {
+		let _ = T::Currency::release(&reason.into(), who, amount, Precision::BestEffort);
+	}
+
+	fn dataset_of_curator(
+		who: &T::AccountId,
+		dataset_id: DatasetId,
+	) -> Result<DatasetOf<T>, DispatchError> {
+		let dataset = Datasets::<T>::get(dataset_id).ok_or(Error::<T>::UnknownDataset)?;
+		ensure!(dataset.curator == *who, Error::<T>::NotCurator);
+		Ok(dataset)
+	}
+
+	fn bounded<S: Get<u32>>(
+		bytes: Vec<u8>,
+		too_long: Error<T>,
+	) -> Result<BoundedVec<u8, S>, DispatchError> {
+		BoundedVec::try_from(bytes).map_err(|_| too_long.into())
+	}
+
+	fn checked_license(
+		license: Vec<u8>,
+	) -> Result<BoundedVec<u8, T::MaxLicenseLength>, DispatchError> {
+		let license = Self::bounded(license, Error::<T>::LicenseTooLong)?;
+		ensure!(is_spdx_expression(&license), Error::<T>::InvalidLicense);
+		Ok(license)
+	}
+
+	pub(crate) fn do_create_dataset(
+		curator: T::AccountId,
+		name: Vec<u8>,
+		metadata_uri: Vec<u8>,
+		license: Vec<u8>,
+		policy: Policy,
+	) -> Result<DatasetId, DispatchError> {
+		ensure!(!name.is_empty(), Error::<T>::EmptyName);
+		let name = Self::bounded(name, Error::<T>::NameTooLong)?;
+		let metadata_uri = Self::bounded(metadata_uri, Error::<T>::UriTooLong)?;
+		let license = Self::checked_license(license)?;
+		let dataset_id = NextDatasetId::<T>::get();
+		let next_id = dataset_id.checked_add(1).ok_or(ArithmeticError::Overflow)?;
+		let deposit = Self::dataset_deposit(name.len() + metadata_uri.len() + license.len());
+
+		Self::hold(HoldReason::DatasetDeposit, &curator, deposit)?;
+		Datasets::<T>::insert(
+			dataset_id,
+			Dataset {
+				curator: curator.clone(),
+				name,
+				metadata_uri,
+				license,
+				policy,
+				status: DatasetStatus::Open,
+				total_weight: 0,
+				next_contribution_id: 0,
+				contributions: 0,
+				deposit,
+				created_at: frame_system::Pallet::<T>::block_number(),
+			},
+		);
+		NextDatasetId::<T>::put(next_id);
+		Self::deposit_event(Event::DatasetCreated { dataset_id, curator, policy, deposit });
+		Ok(dataset_id)
+	}
+
+	pub(crate) fn do_update_dataset(
+		who: T::AccountId,
+		dataset_id: DatasetId,
+		metadata_uri: Vec<u8>,
+		license: Vec<u8>,
+	) -> DispatchResult {
+		let mut dataset = Self::dataset_of_curator(&who, dataset_id)?;
+		let metadata_uri = Self::bounded(metadata_uri, Error::<T>::UriTooLong)?;
+		let license = Self::checked_license(license)?;
+		let deposit =
+			Self::dataset_deposit(dataset.name.len() + metadata_uri.len() + license.len());
+
+		if deposit > dataset.deposit {
+			Self::hold(HoldReason::DatasetDeposit, &who, deposit.saturating_sub(dataset.deposit))?;
+		} else {
+			Self::release(
+				HoldReason::DatasetDeposit,
+				&who,
+				dataset.deposit.saturating_sub(deposit),
+			);
+		}
+		dataset.metadata_uri = metadata_uri;
+		dataset.license = license;
+		dataset.deposit = deposit;
+		Datasets::<T>::insert(dataset_id, dataset);
+		Self::deposit_event(Event::DatasetUpdated { dataset_id, deposit });
+		Ok(())
+	}
+
+	pub(crate) fn do_transfer_curatorship(
+		who: T::AccountId,
+		dataset_id: DatasetId,
+		new_curator: T::AccountId,
+	) -> DispatchResult {
+		Self::dataset_of_curator(&who, dataset_id)?;
+		ensure!(new_curator != who, Error::<T>::AlreadyCurator);
+
+		PendingCurator::<T>::insert(dataset_id, new_curator.clone());
+		Self::deposit_event(Event::CuratorshipOffered { dataset_id, from: who, to: new_curator });
+		Ok(())
+	}
+
+	pub(crate) fn do_accept_curatorship(
+		who: T::AccountId,
+		dataset_id: DatasetId,
+	) -> DispatchResult {
+		let mut dataset = Datasets::<T>::get(dataset_id).ok_or(Error::<T>::UnknownDataset)?;
+		ensure!(
+			PendingCurator::<T>::get(dataset_id).as_ref() == Some(&who),
+			Error::<T>::NotOfferedCuratorship
+		);
+
+		Self::hold(HoldReason::DatasetDeposit, &who, dataset.deposit)?;
+		let previous = core::mem::replace(&mut dataset.curator, who.clone());
+		Self::release(HoldReason::DatasetDeposit, &previous, dataset.deposit);
+		Datasets::<T>::insert(dataset_id, dataset);
+		PendingCurator::<T>::remove(dataset_id);
+		Self::deposit_event(Event::CuratorshipTransferred { dataset_id, from: previous, to: who });
+		Ok(())
+	}
+
+	pub(crate) fn do_close_dataset(who: T::AccountId, dataset_id: DatasetId) -> DispatchResult {
+		let mut dataset = Self::dataset_of_curator(&who, dataset_id)?;
+		ensure!(dataset.status == DatasetStatus::Open, Error::<T>::AlreadyClosed);
+
+		dataset.status = DatasetStatus::Closed;
+		Datasets::<T>::insert(dataset_id, dataset);
+		Self::deposit_event(Event::DatasetClosed { dataset_id });
+		Ok(())
+	}
+
+	pub(crate) fn do_contribute(
+		contributor: T::AccountId,
+		dataset_id: DatasetId,
+		content_hash: ContentHash,
+		length: u64,
+		uri: Option<Vec<u8>>,
+	) -> Result<ContributionId, DispatchError> {
+		let mut dataset = Datasets::<T>::get(dataset_id).ok_or(Error::<T>::UnknownDataset)?;
+		ensure!(dataset.status == DatasetStatus::Open, Error::<T>::DatasetClosed);
+		ensure!(length > 0, Error::<T>::ZeroLength);
+		ensure!(length <= T::MaxContributionLength::get(), Error::<T>::LengthTooLarge);
+		ensure!(!ContributionByHash::<T>::contains_key(content_hash), Error::<T>::DuplicateContent);
+		ensure!(
+			dataset.contributions < T::MaxContributionsPerDataset::get(),
+			Error::<T>::TooManyContributions
+		);
+		let contribution_id = dataset.next_contribution_id;
+		let next_contribution_id =
+			contribution_id.checked_add(1).ok_or(Error::<T>::TooManyContributions)?;
+		let uri = uri.map(|uri| Self::bounded(uri, Error::<T>::UriTooLong)).transpose()?;
+		let accept_now = dataset.policy == Policy::Open;
+		let status =
+			if accept_now { ContributionStatus::Accepted } else { ContributionStatus::Pending };
+		let deposit = Self::contribution_deposit(length, uri.as_ref().map_or(0, |uri| uri.len()));
+		let old_weight = ContributorWeight::<T>::get(dataset_id, &contributor);
+		let (new_weight, new_total) = if accept_now {
+			Self::weights_after_adding(&dataset, old_weight, length)?
+		} else {
+			(old_weight, dataset.total_weight)
+		};
+
+		Self::hold(HoldReason::ContributionDeposit, &contributor, deposit)?;
+		dataset.next_contribution_id = next_contribution_id;
+		dataset.contributions = dataset.contributions.saturating_add(1);
+		Contributions::<T>::insert(
+			dataset_id,
+			contribution_id,
+			Contribution {
+				contributor: contributor.clone(),
+				content_hash,
+				length,
+				uri,
+				status,
+				deposit,
+				submitted_at: frame_system::Pallet::<T>::block_number(),
+			},
+		);
+		ContributionByHash::<T>::insert(content_hash, (dataset_id, contribution_id));
+		ContributionsOf::<T>::insert(&contributor, (dataset_id, contribution_id), ());
+		Self::deposit_event(Event::ContributionSubmitted {
+			dataset_id,
+			contribution_id,
+			contributor: contributor.clone(),
+			content_hash,
+			length,
+			deposit,
+			status,
+		});
+		if accept_now {
+			Self::set_weight(
+				&mut dataset,
+				dataset_id,
+				&contributor,
+				old_weight,
+				new_weight,
+				new_total,
+			);
+			Self::deposit_event(Event::ContributionAccepted {
+				dataset_id,
+				contribution_id,
+				contributor,
+				contributor_weight: new_weight,
+				total_weight: new_total,
+			});
+		}
+		Datasets::<T>::insert(dataset_id, dataset);
+		Ok(contribution_id)
+	}
+
+	/// The contributor's and the dataset's weights once `length` more is accepted.
+	fn weights_after_adding(
+		dataset: &DatasetOf<T>,
+		old_weight: u64,
+		length: u64,
+	) -> Result<(u64, u64), DispatchError> {
+		let total = dataset.total_weight.checked_add(length).ok_or(Error::<T>::WeightOverflow)?;
+		// A contributor's weight is part of the total, so it cannot overflow when the total
+		// does not.
+		Ok((old_weight.saturating_add(length), total))
+	}
+
+	/// Records a contributor's new weight and the dataset's new total, telling the observer
+	/// first.
+	fn set_weight(
+		dataset: &mut DatasetOf<T>,
+		dataset_id: DatasetId,
+		who: &T::AccountId,
+		old: u64,
+		new: u64,
+		new_total: u64,
+	) {
+		T::WeightObserver::on_weight_change(dataset_id, who, old, new);
+		if new == 0 {
+			ContributorWeight::<T>::remove(dataset_id, who);
+		} else {
+			ContributorWeight::<T>::insert(dataset_id, who, new);
+		}
+		dataset.total_weight = new_total;
+	}
+
+	fn pending_contribution(
+		dataset_id: DatasetId,
+		contribution_id: ContributionId,
+	) -> Result<ContributionOf<T>, DispatchError> {
+		let contribution = Contributions::<T>::get(dataset_id, contribution_id)
+			.ok_or(Error::<T>::UnknownContribution)?;
+		ensure!(contribution.status == ContributionStatus::Pending, Error::<T>::NotPending);
+		Ok(contribution)
+	}
+
+	pub(crate) fn do_accept_contribution(
+		who: T::AccountId,
+		dataset_id: DatasetId,
+		contribution_id: ContributionId,
+	) -> DispatchResult {
+		let mut dataset = Self::dataset_of_curator(&who, dataset_id)?;
+		let mut contribution = Self::pending_contribution(dataset_id, contribution_id)?;
+		let contributor = contribution.contributor.clone();
+		let old_weight = ContributorWeight::<T>::get(dataset_id, &contributor);
+		let (new_weight, new_total) =
+			Self::weights_after_adding(&dataset, old_weight, contribution.length)?;
+
+		Self::set_weight(&mut dataset, dataset_id, &contributor, old_weight, new_weight, new_total);
+		contribution.status = ContributionStatus::Accepted;
+		Contributions::<T>::insert(dataset_id, contribution_id, contribution);
+		Datasets::<T>::insert(dataset_id, dataset);
+		Self::deposit_event(Event::ContributionAccepted {
+			dataset_id,
+			contribution_id,
+			contributor,
+			contributor_weight: new_weight,
+			total_weight: new_total,
+		});
+		Ok(())
+	}
+
+	pub(crate) fn do_reject_contribution(
+		who: T::AccountId,
+		dataset_id: DatasetId,
+		contribution_id: ContributionId,
+	) -> DispatchResult {
+		Self::dataset_of_curator(&who, dataset_id)?;
+		let contribution = Self::pending_contribution(dataset_id, contribution_id)?;
+		let contributor = contribution.contributor.clone();
+
+		Self::release(HoldReason::ContributionDeposit, &contributor, contribution.deposit);
+		Self::delete_contribution(dataset_id, contribution_id, &contribution);
+		Self::deposit_event(Event::ContributionRejected {
+			dataset_id,
+			contribution_id,
+			contributor,
+		});
+		Ok(())
+	}
+
+	pub(crate) fn do_withdraw_contribution(
+		who: T::AccountId,
+		dataset_id: DatasetId,
+		contribution_id: ContributionId,
+	) -> DispatchResult {
+		let contribution = Self::pending_contribution(dataset_id, contribution_id)?;
+		ensure!(contribution.contributor == who, Error::<T>::NotContributor);
+
+		Self::release(HoldReason::ContributionDeposit, &who, contribution.deposit);
+		Self::delete_contribution(dataset_id, contribution_id, &contribution);
+		Self::deposit_event(Event::ContributionWithdrawn {
+			dataset_id,
+			contribution_id,
+			contributor: who,
+		});
+		Ok(())
+	}
+
+	pub(crate) fn do_remove_contribution(
+		dataset_id: DatasetId,
+		contribution_id: ContributionId,
+	) -> DispatchResult {
+		let mut dataset = Datasets::<T>::get(dataset_id).ok_or(Error::<T>::UnknownDataset)?;
+		let contribution = Contributions::<T>::get(dataset_id, contribution_id)
+			.ok_or(Error::<T>::UnknownContribution)?;
+		let contributor = contribution.contributor.clone();
+
+		if contribution.status == ContributionStatus::Accepted {
+			let old_weight = ContributorWeight::<T>::get(dataset_id, &contributor);
+			let new_weight = old_weight.saturating_sub(contribution.length);
+			let new_total = dataset.total_weight.saturating_sub(contribution.length);
+			Self::set_weight(
+				&mut dataset,
+				dataset_id,
+				&contributor,
+				old_weight,
+				new_weight,
+				new_total,
+			);
+			Datasets::<T>::insert(dataset_id, dataset);
+		}
+		let (credit, _) = <T::Currency as fungible::BalancedHold<_>>::slash(
+			&HoldReason::ContributionDeposit.into(),
+			&contributor,
+			contribution.deposit,
+		);
+		let slashed = credit.peek();
+		T::Slash::on_unbalanced(credit);
+		Self::delete_contribution(dataset_id, contribution_id, &contribution);
+		Self::deposit_event(Event::ContributionRemoved {
+			dataset_id,
+			contribution_id,
+			contributor,
+			slashed,
+		});
+		Ok(())
+	}
+
+	/// Deletes a contribution and both of its index entries, freeing its slot in the dataset.
+	/// Its id is not reused.
+	fn delete_contribution(
+		dataset_id: DatasetId,
+		contribution_id: ContributionId,
+		contribution: &ContributionOf<T>,
+	) {
+		Datasets::<T>::mutate(dataset_id, |dataset| {
+			if let Some(dataset) = dataset {
+				dataset.contributions = dataset.contributions.saturating_sub(1);
+			}
+		});
+		Contributions::<T>::remove(dataset_id, contribution_id);
+		ContributionByHash::<T>::remove(contribution.content_hash);
+		ContributionsOf::<T>::remove(&contribution.contributor, (dataset_id, contribution_id));
+	}
+
+	/// Creates a genesis dataset with its contributions accepted, deposits held as usual.
+	pub(crate) fn create_genesis_dataset(
+		dataset: &GenesisDataset<T::AccountId>,
+	) -> Result<DatasetId, DispatchError> {
+		let dataset_id = Self::do_create_dataset(
+			dataset.curator.clone(),
+			dataset.name.clone().into_bytes(),
+			dataset.metadata_uri.clone().into_bytes(),
+			dataset.license.clone().into_bytes(),
+			dataset.policy,
+		)?;
+		for contribution in &dataset.contributions {
+			let contribution_id = Self::do_contribute(
+				contribution.contributor.clone(),
+				dataset_id,
+				contribution.content_hash,
+				contribution.length,
+				contribution.uri.clone().map(|uri| uri.into_bytes()),
+			)?;
+			if dataset.policy == Policy::Curated {
+				Self::do_accept_contribution(dataset.curator.clone(), dataset_id, contribution_id)?;
+			}
+		}
+		Ok(dataset_id)
+	}
+
+	/// A page of at most `limit` (capped at [`MAX_CONTRIBUTIONS_PAGE`]) of `who`'s
+	/// contributions, in storage order, after the key `start_after` (the last one of the
+	/// previous page).
+	pub fn contributions_of(
+		who: &T::AccountId,
+		start_after: Option<(DatasetId, ContributionId)>,
+		limit: u32,
+	) -> Vec<(DatasetId, ContributionId, ContributionOf<T>)> {
+		let keys = match start_after {
+			Some(key) => ContributionsOf::<T>::iter_key_prefix_from(
+				who,
+				ContributionsOf::<T>::hashed_key_for(who, key),
+			),
+			None => ContributionsOf::<T>::iter_key_prefix(who),
+		};
+		keys.take(limit.min(MAX_CONTRIBUTIONS_PAGE) as usize)
+			.filter_map(|(dataset_id, contribution_id)| {
+				Contributions::<T>::get(dataset_id, contribution_id)
+					.map(|contribution| (dataset_id, contribution_id, contribution))
+			})
+			.collect()
+	}
+
+	/// The contribution that registered `content_hash`, if any.
+	pub fn contribution_by_hash(
+		content_hash: ContentHash,
+	) -> Option<(DatasetId, ContributionId, ContributionOf<T>)> {
+		let (dataset_id, contribution_id) = ContributionByHash::<T>::get(content_hash)?;
+		let contribution = Contributions::<T>::get(dataset_id, contribution_id)?;
+		Some((dataset_id, contribution_id, contribution))
+	}
+
+	/// Checks the pallet's invariants: each dataset's total is the sum of its accepted
+	/// contributions and of its contributors' weights; its count is its records; held deposits
+	/// equal the recorded ones for every curator and contributor; the hash and contributor
+	/// indexes agree with the contributions. (Holds of accounts that no longer have a record
+	/// cannot be found from this pallet's storage; the tests check those balances directly.)
+	pub fn do_try_state() -> Result<(), polkadot_sdk::sp_runtime::TryRuntimeError> {
+		use alloc::collections::btree_map::BTreeMap;
+
+		let mut held: BTreeMap<T::AccountId, (BalanceOf<T>, BalanceOf<T>)> = BTreeMap::new();
+		for (dataset_id, dataset) in Datasets::<T>::iter() {
+			ensure!(dataset_id < NextDatasetId::<T>::get(), "dataset id beyond the counter");
+			let entry = held.entry(dataset.curator.clone()).or_default();
+			entry.0 = entry.0.saturating_add(dataset.deposit);
+
+			let mut accepted = 0u64;
+			let mut count = 0u32;
+			let mut weights: BTreeMap<T::AccountId, u64> = BTreeMap::new();
+			for (contribution_id, contribution) in Contributions::<T>::iter_prefix(dataset_id) {
+				count = count.saturating_add(1);
+				ensure!(
+					contribution_id < dataset.next_contribution_id,
+					"contribution id beyond the dataset's counter"
+				);
+				ensure!(
+					ContributionsOf::<T>::contains_key(
+						&contribution.contributor,
+						(dataset_id, contribution_id)
+					),
+					"contribution missing from its contributor's index"
+				);
+				ensure!(
+					ContributionByHash::<T>::get(contribution.content_hash)
+						== Some((dataset_id, contribution_id)),
+					"contribution missing from the hash index"
+				);
+				if contribution.status == ContributionStatus::Accepted {
+					accepted = accepted.saturating_add(contribution.length);
+					let weight = weights.entry(contribution.contributor.clone()).or_default();
+					*weight = weight.saturating_add(contribution.length);
+				}
+				let entry = held.entry(contribution.contributor.clone()).or_default();
+				entry.1 = entry.1.saturating_add(contribution.deposit);
+			}
+			ensure!(count == dataset.contributions, "contribution count differs from the records");
+			ensure!(
+				count <= T::MaxContributionsPerDataset::get(),
+				"more contributions than the dataset may hold"
+			);
+			ensure!(accepted == dataset.total_weight, "total weight differs from accepted lengths");
+			let recorded: BTreeMap<T::AccountId, u64> =
+				ContributorWeight::<T>::iter_prefix(dataset_id).collect();
+			ensure!(recorded == weights, "contributor weights differ from accepted lengths");
+		}
+		for (content_hash, (dataset_id, contribution_id)) in ContributionByHash::<T>::iter() {
+			let contribution = Contributions::<T>::get(dataset_id, contribution_id)
+				.ok_or("hash index points at no contribution")?;
+			ensure!(
+				contribution.content_hash == content_hash,
+				"hash index points at other content"
+			);
+		}
+		for (dataset_id, _) in PendingCurator::<T>::iter() {
+			ensure!(Datasets::<T>::contains_key(dataset_id), "curatorship offered for no dataset");
+		}
+		for (dataset_id, _, weight) in ContributorWeight::<T>::iter() {
+			ensure!(Datasets::<T>::contains_key(dataset_id), "weight in no dataset");
+			ensure!(weight > 0, "a zero weight is stored");
+		}
+		for (who, (dataset_id, contribution_id), ()) in ContributionsOf::<T>::iter() {
+			let contribution = Contributions::<T>::get(dataset_id, contribution_id)
+				.ok_or("contributor index points at no contribution")?;
+			ensure!(contribution.contributor == who, "contributor index names someone else");
+		}
+		for (who, (datasets, contributions)) in held {
+			ensure!(
+				T::Currency::balance_on_hold(&HoldReason::DatasetDeposit.into(), &who) == datasets,
+				"held dataset deposits differ from the recorded ones"
+			);
+			ensure!(
+				T::Currency::balance_on_hold(&HoldReason::ContributionDeposit.into(), &who)
+					== contributions,
+				"held contribution deposits differ from the recorded ones"
+			);
+		}
+		Ok(())
+	}
+}
+
+impl<T: Config> DatasetsInspect<T::AccountId> for Pallet<T> {
+	fn dataset_exists(dataset_id: DatasetId) -> bool {
+		Datasets::<T>::contains_key(dataset_id)
+	}
+
+	fn total_weight(dataset_id: DatasetId) -> Option<u64> {
+		Datasets::<T>::get(dataset_id).map(|dataset| dataset.total_weight)
+	}
+
+	fn contributor_weight(dataset_id: DatasetId, who: &T::AccountId) -> u64 {
+		ContributorWeight::<T>::get(dataset_id, who)
+	}
+
+	fn accepted_contributor(
+		dataset_id: DatasetId,
+		contribution_id: ContributionId,
+	) -> Option<T::AccountId> {
+		Contributions::<T>::get(dataset_id, contribution_id)
+			.filter(|contribution| contribution.status == ContributionStatus::Accepted)
+			.map(|contribution| contribution.contributor)
+	}
+}
+
+/// Whether `license` reads as an SPDX license expression: identifiers made of letters,
+/// digits, `.`, `-`, `+` and `:` (for `LicenseRef-` and `DocumentRef-` forms), joined by
+/// single spaces (`AND`, `OR`, `WITH`) and grouped by parentheses.
+pub fn is_spdx_expression(license: &[u8]) -> bool {
+	let allowed =
+		|b: &u8| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'+' | b':' | b'(' | b')');
+	!license.is_empty()
+		&& license.first() != Some(&b' ')
+		&& license.last() != Some(&b' ')
+		&& !license.windows(2).any(|pair| pair == b"  ")
+		&& license.iter().all(|b| allowed(b) || *b == b' ')
+		&& license.iter().any(|b| b.is_ascii_alphanumeric())
+}

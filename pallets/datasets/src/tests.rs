@@ -1,0 +1,686 @@
+use crate::{mock::*, *};
+// The pallet, not its storage item of the same name (`crate::Datasets`).
+use crate::mock::Datasets;
+use polkadot_sdk::{
+	frame_support::{
+		assert_noop, assert_ok,
+		traits::fungible::{Inspect, InspectHold},
+	},
+	sp_core::H256,
+	sp_runtime::{traits::BadOrigin, DispatchError},
+};
+
+fn hash(seed: u8) -> H256 {
+	H256::repeat_byte(seed)
+}
+
+fn held(reason: HoldReason, who: AccountId) -> Balance {
+	Balances::balance_on_hold(&reason.into(), &who)
+}
+
+fn free(who: AccountId) -> Balance {
+	Balances::free_balance(who)
+}
+
+fn last_event() -> RuntimeEvent {
+	System::events().pop().expect("an event was deposited").event
+}
+
+/// Alice creates a dataset named "wiki" (4 bytes) with URI "ipfs://x" (8) and license "MIT" (3).
+fn create(policy: Policy) -> DatasetId {
+	assert_ok!(Datasets::create_dataset(
+		RuntimeOrigin::signed(ALICE),
+		b"wiki".to_vec(),
+		b"ipfs://x".to_vec(),
+		b"MIT".to_vec(),
+		policy,
+	));
+	NextDatasetId::<Test>::get() - 1
+}
+
+fn contribute(who: AccountId, dataset_id: DatasetId, seed: u8, length: u64) -> ContributionId {
+	assert_ok!(Datasets::contribute(
+		RuntimeOrigin::signed(who),
+		dataset_id,
+		hash(seed),
+		length,
+		None
+	));
+	dataset(dataset_id).unwrap().next_contribution_id - 1
+}
+
+fn dataset(dataset_id: DatasetId) -> Option<DatasetOf<Test>> {
+	crate::Datasets::<Test>::get(dataset_id)
+}
+
+const WIKI_DEPOSIT: Balance = DATASET_DEPOSIT + PER_BYTE * (4 + 8 + 3);
+
+mod create_dataset {
+	use super::*;
+
+	#[test]
+	fn curator_pays_a_deposit_by_size() {
+		ExtBuilder::default().build_and_execute(|| {
+			let id = create(Policy::Curated);
+
+			let dataset = dataset(id).unwrap();
+			assert_eq!(id, 0);
+			assert_eq!(dataset.curator, ALICE);
+			assert_eq!(dataset.name.to_vec(), b"wiki".to_vec());
+			assert_eq!(dataset.policy, Policy::Curated);
+			assert_eq!(dataset.status, DatasetStatus::Open);
+			assert_eq!(dataset.total_weight, 0);
+			assert_eq!(dataset.deposit, WIKI_DEPOSIT);
+			assert_eq!(held(HoldReason::DatasetDeposit, ALICE), WIKI_DEPOSIT);
+			assert_eq!(free(ALICE), ENDOWMENT - WIKI_DEPOSIT);
+			assert_eq!(
+				last_event(),
+				Event::DatasetCreated {
+					dataset_id: 0,
+					curator: ALICE,
+					policy: Policy::Curated,
+					deposit: WIKI_DEPOSIT
+				}
+				.into()
+			);
+			assert_eq!(create(Policy::Open), 1);
+		});
+	}
+
+	#[test]
+	fn refuses_bad_descriptions() {
+		ExtBuilder::default().build_and_execute(|| {
+			let call = |name: &[u8], uri: &[u8], license: &[u8]| {
+				Datasets::create_dataset(
+					RuntimeOrigin::signed(ALICE),
+					name.to_vec(),
+					uri.to_vec(),
+					license.to_vec(),
+					Policy::Open,
+				)
+			};
+			assert_noop!(call(b"", b"u", b"MIT"), Error::<Test>::EmptyName);
+			assert_noop!(call(&[b'n'; 17], b"u", b"MIT"), Error::<Test>::NameTooLong);
+			assert_noop!(call(b"n", &[b'u'; 33], b"MIT"), Error::<Test>::UriTooLong);
+			assert_noop!(call(b"n", b"u", &[b'L'; 25]), Error::<Test>::LicenseTooLong);
+			assert_noop!(call(b"n", b"u", b""), Error::<Test>::InvalidLicense);
+			assert_noop!(call(b"n", b"u", b"MIT; rm"), Error::<Test>::InvalidLicense);
+			assert_noop!(call(b"n", b"u", b"MIT  OR X"), Error::<Test>::InvalidLicense);
+			assert_ok!(call(b"n", b"u", b"(MIT OR Apache-2.0)"));
+		});
+	}
+
+	#[test]
+	fn needs_a_signed_origin_and_the_deposit() {
+		ExtBuilder::default().build_and_execute(|| {
+			assert_noop!(
+				Datasets::create_dataset(
+					RuntimeOrigin::root(),
+					b"n".to_vec(),
+					vec![],
+					b"MIT".to_vec(),
+					Policy::Open
+				),
+				BadOrigin
+			);
+			assert_noop!(
+				Datasets::create_dataset(
+					RuntimeOrigin::signed(PAUPER),
+					b"n".to_vec(),
+					vec![],
+					b"MIT".to_vec(),
+					Policy::Open
+				),
+				Error::<Test>::InsufficientBalance
+			);
+			assert_eq!(free(PAUPER), 50);
+		});
+	}
+}
+
+mod update_and_close {
+	use super::*;
+
+	#[test]
+	fn update_moves_the_deposit_both_ways() {
+		ExtBuilder::default().build_and_execute(|| {
+			let id = create(Policy::Open);
+			assert_ok!(Datasets::update_dataset(
+				RuntimeOrigin::signed(ALICE),
+				id,
+				b"ipfs://longer-uri".to_vec(),
+				b"CC-BY-4.0".to_vec()
+			));
+			let bigger = DATASET_DEPOSIT + PER_BYTE * (4 + 17 + 9);
+			assert_eq!(dataset(id).unwrap().deposit, bigger);
+			assert_eq!(dataset(id).unwrap().license.to_vec(), b"CC-BY-4.0".to_vec());
+			assert_eq!(held(HoldReason::DatasetDeposit, ALICE), bigger);
+			assert_eq!(
+				last_event(),
+				Event::DatasetUpdated { dataset_id: id, deposit: bigger }.into()
+			);
+
+			assert_ok!(Datasets::update_dataset(
+				RuntimeOrigin::signed(ALICE),
+				id,
+				vec![],
+				b"MIT".to_vec()
+			));
+			let smaller = DATASET_DEPOSIT + PER_BYTE * (4 + 3);
+			assert_eq!(held(HoldReason::DatasetDeposit, ALICE), smaller);
+			assert_eq!(free(ALICE), ENDOWMENT - smaller);
+		});
+	}
+
+	#[test]
+	fn only_the_curator_updates_or_closes() {
+		ExtBuilder::default().build_and_execute(|| {
+			let id = create(Policy::Open);
+			assert_noop!(
+				Datasets::update_dataset(RuntimeOrigin::signed(BOB), id, vec![], b"MIT".to_vec()),
+				Error::<Test>::NotCurator
+			);
+			assert_noop!(
+				Datasets::update_dataset(RuntimeOrigin::signed(ALICE), 7, vec![], b"MIT".to_vec()),
+				Error::<Test>::UnknownDataset
+			);
+			assert_noop!(
+				Datasets::close_dataset(RuntimeOrigin::signed(BOB), id),
+				Error::<Test>::NotCurator
+			);
+		});
+	}
+
+	#[test]
+	fn closed_dataset_takes_no_contributions_but_decides_pending_ones() {
+		ExtBuilder::default().build_and_execute(|| {
+			let id = create(Policy::Curated);
+			let pending = contribute(BOB, id, 1, 100);
+			assert_ok!(Datasets::close_dataset(RuntimeOrigin::signed(ALICE), id));
+			assert_eq!(dataset(id).unwrap().status, DatasetStatus::Closed);
+			assert_eq!(last_event(), Event::DatasetClosed { dataset_id: id }.into());
+
+			assert_noop!(
+				Datasets::contribute(RuntimeOrigin::signed(CHARLIE), id, hash(2), 10, None),
+				Error::<Test>::DatasetClosed
+			);
+			assert_noop!(
+				Datasets::close_dataset(RuntimeOrigin::signed(ALICE), id),
+				Error::<Test>::AlreadyClosed
+			);
+			assert_ok!(Datasets::accept_contribution(RuntimeOrigin::signed(ALICE), id, pending));
+			assert_eq!(ContributorWeight::<Test>::get(id, BOB), 100);
+		});
+	}
+}
+
+mod curatorship {
+	use super::*;
+
+	#[test]
+	fn transfer_is_offered_then_accepted_and_the_deposit_follows() {
+		ExtBuilder::default().build_and_execute(|| {
+			let id = create(Policy::Curated);
+			assert_ok!(Datasets::transfer_curatorship(RuntimeOrigin::signed(ALICE), id, BOB));
+			assert_eq!(PendingCurator::<Test>::get(id), Some(BOB));
+			assert_eq!(dataset(id).unwrap().curator, ALICE);
+			assert_eq!(
+				last_event(),
+				Event::CuratorshipOffered { dataset_id: id, from: ALICE, to: BOB }.into()
+			);
+
+			assert_noop!(
+				Datasets::accept_curatorship(RuntimeOrigin::signed(CHARLIE), id),
+				Error::<Test>::NotOfferedCuratorship
+			);
+			assert_ok!(Datasets::accept_curatorship(RuntimeOrigin::signed(BOB), id));
+			assert_eq!(dataset(id).unwrap().curator, BOB);
+			assert_eq!(PendingCurator::<Test>::get(id), None);
+			assert_eq!(held(HoldReason::DatasetDeposit, ALICE), 0);
+			assert_eq!(free(ALICE), ENDOWMENT);
+			assert_eq!(held(HoldReason::DatasetDeposit, BOB), WIKI_DEPOSIT);
+			assert_eq!(
+				last_event(),
+				Event::CuratorshipTransferred { dataset_id: id, from: ALICE, to: BOB }.into()
+			);
+			// The new curator decides now; the old one cannot.
+			assert_noop!(
+				Datasets::close_dataset(RuntimeOrigin::signed(ALICE), id),
+				Error::<Test>::NotCurator
+			);
+			assert_ok!(Datasets::close_dataset(RuntimeOrigin::signed(BOB), id));
+		});
+	}
+
+	#[test]
+	fn transfer_refusals() {
+		ExtBuilder::default().build_and_execute(|| {
+			let id = create(Policy::Curated);
+			assert_noop!(
+				Datasets::transfer_curatorship(RuntimeOrigin::signed(BOB), id, CHARLIE),
+				Error::<Test>::NotCurator
+			);
+			assert_noop!(
+				Datasets::transfer_curatorship(RuntimeOrigin::signed(ALICE), id, ALICE),
+				Error::<Test>::AlreadyCurator
+			);
+			assert_noop!(
+				Datasets::accept_curatorship(RuntimeOrigin::signed(BOB), 9),
+				Error::<Test>::UnknownDataset
+			);
+			// A successor who cannot cover the deposit stays a successor-to-be.
+			assert_ok!(Datasets::transfer_curatorship(RuntimeOrigin::signed(ALICE), id, PAUPER));
+			assert_noop!(
+				Datasets::accept_curatorship(RuntimeOrigin::signed(PAUPER), id),
+				Error::<Test>::InsufficientBalance
+			);
+			assert_eq!(dataset(id).unwrap().curator, ALICE);
+		});
+	}
+}
+
+mod contributions {
+	use super::*;
+
+	const RECORD_DEPOSIT: Balance = CONTRIBUTION_DEPOSIT + PER_DATA_BYTE * 300;
+
+	#[test]
+	fn open_dataset_accepts_at_once_and_weights_add_up() {
+		ExtBuilder::default().build_and_execute(|| {
+			let id = create(Policy::Open);
+			assert_ok!(Datasets::contribute(
+				RuntimeOrigin::signed(BOB),
+				id,
+				hash(1),
+				300,
+				Some(b"ipfs://rec".to_vec())
+			));
+			let deposit = RECORD_DEPOSIT + PER_BYTE * 10;
+			let contribution = Contributions::<Test>::get(id, 0).unwrap();
+			assert_eq!(contribution.status, ContributionStatus::Accepted);
+			assert_eq!(contribution.deposit, deposit);
+			assert_eq!(contribution.uri.unwrap().to_vec(), b"ipfs://rec".to_vec());
+			assert_eq!(held(HoldReason::ContributionDeposit, BOB), deposit);
+			assert_eq!(ContributionByHash::<Test>::get(hash(1)), Some((id, 0)));
+			assert_eq!(ContributorWeight::<Test>::get(id, BOB), 300);
+			assert_eq!(
+				last_event(),
+				Event::ContributionAccepted {
+					dataset_id: id,
+					contribution_id: 0,
+					contributor: BOB,
+					contributor_weight: 300,
+					total_weight: 300,
+				}
+				.into()
+			);
+
+			contribute(BOB, id, 2, 50);
+			contribute(CHARLIE, id, 3, 25);
+			assert_eq!(ContributorWeight::<Test>::get(id, BOB), 350);
+			assert_eq!(ContributorWeight::<Test>::get(id, CHARLIE), 25);
+			assert_eq!(dataset(id).unwrap().total_weight, 375);
+			assert_eq!(
+				weight_changes(),
+				vec![(id, BOB, 0, 300), (id, BOB, 300, 350), (id, CHARLIE, 0, 25)]
+			);
+		});
+	}
+
+	#[test]
+	fn curated_dataset_waits_for_the_curator() {
+		ExtBuilder::default().build_and_execute(|| {
+			let id = create(Policy::Curated);
+			let first = contribute(BOB, id, 1, 300);
+			let second = contribute(CHARLIE, id, 2, 300);
+			assert_eq!(
+				Contributions::<Test>::get(id, first).unwrap().status,
+				ContributionStatus::Pending
+			);
+			assert_eq!(ContributorWeight::<Test>::get(id, BOB), 0);
+			assert!(weight_changes().is_empty());
+
+			assert_ok!(Datasets::accept_contribution(RuntimeOrigin::signed(ALICE), id, first));
+			assert_eq!(ContributorWeight::<Test>::get(id, BOB), 300);
+			assert_eq!(dataset(id).unwrap().total_weight, 300);
+			assert_eq!(weight_changes(), vec![(id, BOB, 0, 300)]);
+
+			assert_ok!(Datasets::reject_contribution(RuntimeOrigin::signed(ALICE), id, second));
+			assert_eq!(Contributions::<Test>::get(id, second), None);
+			assert_eq!(ContributionsOf::<Test>::get(CHARLIE, (id, second)), None);
+			assert_eq!(dataset(id).unwrap().contributions, 1);
+			assert_eq!(held(HoldReason::ContributionDeposit, CHARLIE), 0);
+			assert_eq!(free(CHARLIE), ENDOWMENT);
+			assert_eq!(ContributionByHash::<Test>::get(hash(2)), None);
+			assert_eq!(ContributorWeight::<Test>::get(id, CHARLIE), 0);
+			assert_eq!(
+				last_event(),
+				Event::ContributionRejected {
+					dataset_id: id,
+					contribution_id: second,
+					contributor: CHARLIE
+				}
+				.into()
+			);
+			// The rejected content may go elsewhere.
+			let other = create(Policy::Open);
+			contribute(CHARLIE, other, 2, 300);
+		});
+	}
+
+	#[test]
+	fn only_pending_contributions_are_decided_once() {
+		ExtBuilder::default().build_and_execute(|| {
+			let id = create(Policy::Curated);
+			let c = contribute(BOB, id, 1, 300);
+			assert_noop!(
+				Datasets::accept_contribution(RuntimeOrigin::signed(BOB), id, c),
+				Error::<Test>::NotCurator
+			);
+			assert_noop!(
+				Datasets::reject_contribution(RuntimeOrigin::signed(BOB), id, c),
+				Error::<Test>::NotCurator
+			);
+			assert_noop!(
+				Datasets::accept_contribution(RuntimeOrigin::signed(ALICE), id, 9),
+				Error::<Test>::UnknownContribution
+			);
+			assert_ok!(Datasets::accept_contribution(RuntimeOrigin::signed(ALICE), id, c));
+			assert_noop!(
+				Datasets::accept_contribution(RuntimeOrigin::signed(ALICE), id, c),
+				Error::<Test>::NotPending
+			);
+			assert_noop!(
+				Datasets::reject_contribution(RuntimeOrigin::signed(ALICE), id, c),
+				Error::<Test>::NotPending
+			);
+			assert_noop!(
+				Datasets::withdraw_contribution(RuntimeOrigin::signed(BOB), id, c),
+				Error::<Test>::NotPending
+			);
+			assert_eq!(ContributorWeight::<Test>::get(id, BOB), 300);
+		});
+	}
+
+	#[test]
+	fn contribution_refusals_change_nothing() {
+		ExtBuilder::default().build_and_execute(|| {
+			let id = create(Policy::Open);
+			contribute(BOB, id, 1, 300);
+			let call = |who, dataset, seed, length, uri: Option<Vec<u8>>| {
+				Datasets::contribute(RuntimeOrigin::signed(who), dataset, hash(seed), length, uri)
+			};
+			assert_noop!(call(CHARLIE, id, 1, 10, None), Error::<Test>::DuplicateContent);
+			assert_noop!(call(CHARLIE, 5, 2, 10, None), Error::<Test>::UnknownDataset);
+			assert_noop!(call(CHARLIE, id, 2, 0, None), Error::<Test>::ZeroLength);
+			assert_noop!(call(CHARLIE, id, 2, MAX_LENGTH + 1, None), Error::<Test>::LengthTooLarge);
+			assert_noop!(call(CHARLIE, id, 2, 10, Some(vec![b'u'; 33])), Error::<Test>::UriTooLong);
+			// 50 free covers the base deposit but not 100 declared bytes more.
+			assert_noop!(call(PAUPER, id, 2, 100, None), Error::<Test>::InsufficientBalance);
+			assert_noop!(
+				Datasets::contribute(RuntimeOrigin::none(), id, hash(2), 10, None),
+				BadOrigin
+			);
+			assert_ok!(call(CHARLIE, id, 2, MAX_LENGTH, None));
+		});
+	}
+
+	#[test]
+	fn a_dataset_holds_a_bounded_number_of_contributions() {
+		ExtBuilder::default().build_and_execute(|| {
+			let id = create(Policy::Open);
+			for seed in 0..MAX_CONTRIBUTIONS as u8 {
+				contribute(BOB, id, seed + 1, 10);
+			}
+			assert_noop!(
+				Datasets::contribute(RuntimeOrigin::signed(BOB), id, hash(100), 10, None),
+				Error::<Test>::TooManyContributions
+			);
+		});
+	}
+
+	#[test]
+	fn deposit_grows_with_the_declared_length() {
+		ExtBuilder::default().build_and_execute(|| {
+			let id = create(Policy::Curated);
+			contribute(BOB, id, 1, 10);
+			contribute(CHARLIE, id, 2, 1_000);
+			assert_eq!(held(HoldReason::ContributionDeposit, BOB), CONTRIBUTION_DEPOSIT + 10);
+			assert_eq!(
+				held(HoldReason::ContributionDeposit, CHARLIE),
+				CONTRIBUTION_DEPOSIT + 1_000
+			);
+		});
+	}
+
+	#[test]
+	fn withdraw_returns_the_deposit_and_frees_the_hash() {
+		ExtBuilder::default().build_and_execute(|| {
+			let id = create(Policy::Curated);
+			let c = contribute(BOB, id, 1, 300);
+			assert_noop!(
+				Datasets::withdraw_contribution(RuntimeOrigin::signed(CHARLIE), id, c),
+				Error::<Test>::NotContributor
+			);
+			assert_ok!(Datasets::withdraw_contribution(RuntimeOrigin::signed(BOB), id, c));
+			assert_eq!(Contributions::<Test>::get(id, c), None);
+			assert_eq!(ContributionByHash::<Test>::get(hash(1)), None);
+			assert_eq!(ContributionsOf::<Test>::get(BOB, (id, c)), None);
+			assert_eq!(free(BOB), ENDOWMENT);
+			assert_eq!(
+				last_event(),
+				Event::ContributionWithdrawn {
+					dataset_id: id,
+					contribution_id: c,
+					contributor: BOB
+				}
+				.into()
+			);
+			// Ids are not reused.
+			assert_eq!(contribute(BOB, id, 1, 300), c + 1);
+		});
+	}
+
+	#[test]
+	fn governance_takedown_removes_weight_and_slashes_to_the_treasury() {
+		ExtBuilder::default().build_and_execute(|| {
+			let id = create(Policy::Open);
+			let kept = contribute(BOB, id, 1, 300);
+			let taken = contribute(BOB, id, 2, 200);
+			assert_noop!(
+				Datasets::remove_contribution(RuntimeOrigin::signed(ALICE), id, taken),
+				BadOrigin
+			);
+			let deposit = CONTRIBUTION_DEPOSIT + 200;
+			assert_ok!(Datasets::remove_contribution(RuntimeOrigin::root(), id, taken));
+			assert_eq!(Contributions::<Test>::get(id, taken), None);
+			assert_eq!(ContributorWeight::<Test>::get(id, BOB), 300);
+			assert_eq!(dataset(id).unwrap().total_weight, 300);
+			assert_eq!(held(HoldReason::ContributionDeposit, BOB), CONTRIBUTION_DEPOSIT + 300);
+			assert_eq!(<Balances as Inspect<_>>::total_balance(&BOB), ENDOWMENT - deposit);
+			assert_eq!(free(TREASURY), EXISTENTIAL_DEPOSIT + deposit);
+			assert_eq!(weight_changes().last(), Some(&(id, BOB, 500, 300)));
+			assert_eq!(
+				last_event(),
+				Event::ContributionRemoved {
+					dataset_id: id,
+					contribution_id: taken,
+					contributor: BOB,
+					slashed: deposit,
+				}
+				.into()
+			);
+
+			assert_ok!(Datasets::remove_contribution(RuntimeOrigin::root(), id, kept));
+			assert!(!ContributorWeight::<Test>::contains_key(id, BOB));
+			assert_noop!(
+				Datasets::remove_contribution(RuntimeOrigin::root(), id, kept),
+				Error::<Test>::UnknownContribution
+			);
+		});
+	}
+
+	#[test]
+	fn a_rejected_contribution_is_gone() {
+		ExtBuilder::default().build_and_execute(|| {
+			let id = create(Policy::Curated);
+			let c = contribute(BOB, id, 1, 300);
+			assert_ok!(Datasets::reject_contribution(RuntimeOrigin::signed(ALICE), id, c));
+			assert_noop!(
+				Datasets::remove_contribution(RuntimeOrigin::root(), id, c),
+				Error::<Test>::UnknownContribution
+			);
+			assert_noop!(
+				Datasets::accept_contribution(RuntimeOrigin::signed(ALICE), id, c),
+				Error::<Test>::UnknownContribution
+			);
+		});
+	}
+
+	#[test]
+	fn withdrawn_and_rejected_contributions_free_their_slots() {
+		ExtBuilder::default().build_and_execute(|| {
+			let id = create(Policy::Curated);
+			// Many more rounds than the dataset has slots.
+			for round in 0..(MAX_CONTRIBUTIONS as u8 * 3) {
+				let c = contribute(BOB, id, round + 1, 10);
+				if round % 2 == 0 {
+					assert_ok!(Datasets::withdraw_contribution(RuntimeOrigin::signed(BOB), id, c));
+				} else {
+					assert_ok!(Datasets::reject_contribution(RuntimeOrigin::signed(ALICE), id, c));
+				}
+			}
+			let after = dataset(id).unwrap();
+			assert_eq!(after.contributions, 0);
+			assert_eq!(after.next_contribution_id, MAX_CONTRIBUTIONS * 3);
+			assert_eq!(free(BOB), ENDOWMENT);
+		});
+	}
+}
+
+mod queries {
+	use super::*;
+
+	#[test]
+	fn contributions_are_paged_per_contributor() {
+		ExtBuilder::default().build_and_execute(|| {
+			let first = create(Policy::Open);
+			let second = create(Policy::Curated);
+			contribute(BOB, first, 1, 10);
+			contribute(BOB, first, 2, 20);
+			contribute(CHARLIE, first, 3, 30);
+			contribute(BOB, second, 4, 40);
+
+			let mut seen = Vec::new();
+			let mut cursor = None;
+			loop {
+				let page = Datasets::contributions_of(&BOB, cursor, 2);
+				assert!(page.len() <= 2);
+				let Some((dataset_id, contribution_id, _)) = page.last() else { break };
+				cursor = Some((*dataset_id, *contribution_id));
+				seen.extend(page.into_iter().map(|(d, c, record)| (d, c, record.length)));
+			}
+			seen.sort();
+			assert_eq!(seen, vec![(first, 0, 10), (first, 1, 20), (second, 0, 40)]);
+			assert!(Datasets::contributions_of(&ALICE, None, 10).is_empty());
+		});
+	}
+
+	#[test]
+	fn a_hash_leads_to_its_contribution() {
+		ExtBuilder::default().build_and_execute(|| {
+			let id = create(Policy::Open);
+			contribute(CHARLIE, id, 9, 77);
+			let (dataset_id, contribution_id, record) =
+				Datasets::contribution_by_hash(hash(9)).unwrap();
+			assert_eq!(
+				(dataset_id, contribution_id, record.contributor, record.length),
+				(id, 0, CHARLIE, 77)
+			);
+			assert!(Datasets::contribution_by_hash(hash(8)).is_none());
+			assert_eq!(Datasets::accepted_contributor(id, 0), Some(CHARLIE));
+			assert_eq!(Datasets::total_weight(id), Some(77));
+			assert!(Datasets::dataset_exists(id));
+			assert!(!Datasets::dataset_exists(id + 1));
+		});
+	}
+}
+
+mod genesis {
+	use super::*;
+
+	#[test]
+	fn genesis_datasets_hold_deposits_and_accept_contributions() {
+		let sample = GenesisDataset {
+			curator: ALICE,
+			name: "sample".into(),
+			metadata_uri: "ipfs://sample".into(),
+			license: "CC-BY-4.0".into(),
+			policy: Policy::Curated,
+			contributions: vec![
+				GenesisContribution {
+					contributor: BOB,
+					content_hash: hash(1),
+					length: 120,
+					uri: None,
+				},
+				GenesisContribution {
+					contributor: CHARLIE,
+					content_hash: hash(2),
+					length: 80,
+					uri: Some("ipfs://r2".into()),
+				},
+			],
+		};
+		ExtBuilder::default().with_datasets(vec![sample]).build_and_execute(|| {
+			let dataset = dataset(0).unwrap();
+			assert_eq!(dataset.policy, Policy::Curated);
+			assert_eq!(dataset.total_weight, 200);
+			assert_eq!(ContributorWeight::<Test>::get(0, BOB), 120);
+			assert_eq!(ContributorWeight::<Test>::get(0, CHARLIE), 80);
+			assert_eq!(held(HoldReason::DatasetDeposit, ALICE), dataset.deposit);
+			assert_eq!(
+				held(HoldReason::ContributionDeposit, CHARLIE),
+				CONTRIBUTION_DEPOSIT + 80 + PER_BYTE * 9
+			);
+		});
+	}
+
+	#[test]
+	#[should_panic(expected = "genesis dataset")]
+	fn an_invalid_genesis_dataset_is_refused() {
+		let broken = GenesisDataset {
+			curator: ALICE,
+			name: String::new(),
+			metadata_uri: String::new(),
+			license: "MIT".into(),
+			policy: Policy::Open,
+			contributions: vec![],
+		};
+		ExtBuilder::default().with_datasets(vec![broken]).build();
+	}
+}
+
+#[test]
+fn try_state_catches_a_broken_total() {
+	ExtBuilder::default().build().execute_with(|| {
+		let id = create(Policy::Open);
+		contribute(BOB, id, 1, 10);
+		assert_ok!(Datasets::do_try_state());
+		crate::Datasets::<Test>::mutate(id, |dataset| dataset.as_mut().unwrap().total_weight = 11);
+		assert!(Datasets::do_try_state().is_err());
+	});
+}
+
+#[test]
+fn spdx_expressions() {
+	for good in
+		["MIT", "Apache-2.0", "GPL-3.0+", "MIT OR Apache-2.0", "LicenseRef-x:y", "(A AND B)"]
+	{
+		assert!(is_spdx_expression(good.as_bytes()), "{good}");
+	}
+	for bad in ["", " MIT", "MIT ", "MIT  OR X", "MIT,X", "()", "é"] {
+		assert!(!is_spdx_expression(bad.as_bytes()), "{bad}");
+	}
+	let _: DispatchError = Error::<Test>::InvalidLicense.into();
+}

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Regenerates the weights of Tributary's pallets from their benchmarks:
+#
+#   scripts/benchmark.sh                  every pallet of ours
+#   scripts/benchmark.sh pallet_datasets  one pallet
+#
+# Builds tributary-node with `--features runtime-benchmarks` (into the same target directory,
+# so crates the feature does not touch are shared with the normal build), runs `benchmark
+# pallet` against the runtime's `development` preset, and writes each pallet's
+# `src/weights.rs` from scripts/weight-template.hbs. Rare and slow: the feature rebuilds much
+# of FRAME, and the normal node rebuilds its runtime afterwards.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+# Our pallets and their directories.
+declare -A PALLETS=(
+	[pallet_datasets]=pallets/datasets
+)
+
+"$ROOT/scripts/setup.sh"
+cd "$ROOT"
+
+selected=("$@")
+[[ ${#selected[@]} -gt 0 ]] || selected=("${!PALLETS[@]}")
+for pallet in "${selected[@]}"; do
+	[[ -n "${PALLETS[$pallet]:-}" ]] || die "unknown pallet '$pallet' (known: ${!PALLETS[*]})"
+done
+
+log "building tributary-node with runtime-benchmarks (release)"
+cargo build --release --locked -p tributary-node --features runtime-benchmarks
+bench_node="$CARGO_TARGET_DIR/release/tributary-node-benchmarks"
+bench_wasm="$CARGO_TARGET_DIR/release/tributary-runtime-benchmarks.wasm"
+# The normal build writes the same paths; keep this build's copies apart.
+cp "$NODE_BIN" "$bench_node"
+cp "$CARGO_TARGET_DIR/release/wbuild/tributary-runtime/tributary_runtime.compact.compressed.wasm" \
+	"$bench_wasm"
+
+for pallet in "${selected[@]}"; do
+	output="${PALLETS[$pallet]}/src/weights.rs"
+	log "benchmarking $pallet into $output"
+	"$bench_node" benchmark pallet \
+		--runtime "$bench_wasm" \
+		--genesis-builder-preset development \
+		--pallet "$pallet" \
+		--extrinsic '*' \
+		--steps 50 \
+		--repeat 20 \
+		--template scripts/weight-template.hbs \
+		--output "$output"
+done
+log "weights written; the next normal build relinks tributary-node"
