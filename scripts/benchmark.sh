@@ -15,6 +15,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 # Our pallets and their directories.
 declare -A PALLETS=(
 	[pallet_datasets]=pallets/datasets
+	[pallet_models]=pallets/models
 )
 
 "$ROOT/scripts/setup.sh"

@@ -12,7 +12,8 @@ use sp_api::ProvideRuntimeApi;
 use sp_block_builder::BlockBuilder;
 use sp_blockchain::{Error as BlockChainError, HeaderBackend, HeaderMetadata};
 use tributary_runtime::{
-	opaque::Block, AccountId, Balance, ContributionRecord, DatasetRecord, Nonce,
+	opaque::Block, AccountId, AdapterRecord, Balance, ContributionRecord, DatasetRecord,
+	ModelRecord, Nonce,
 };
 
 /// What the RPC modules need.
@@ -37,10 +38,14 @@ where
 	C::Api: pallet_transaction_payment_rpc::TransactionPaymentRuntimeApi<Block, Balance>
 		+ substrate_frame_rpc_system::AccountNonceApi<Block, AccountId, Nonce>
 		+ pallet_datasets_rpc::DatasetsRuntimeApi<Block, AccountId, DatasetRecord, ContributionRecord>
+		+ pallet_models_rpc::ModelsRuntimeApi<Block, ModelRecord, AdapterRecord>
+		+ pallet_attribution_rpc::AttributionRuntimeApi<Block>
 		+ BlockBuilder<Block>,
 	P: TransactionPool + Sync + Send + 'static,
 {
+	use pallet_attribution_rpc::{Attribution, AttributionApiServer};
 	use pallet_datasets_rpc::{Datasets, DatasetsApiServer};
+	use pallet_models_rpc::{Models, ModelsApiServer};
 	use pallet_transaction_payment_rpc::{TransactionPayment, TransactionPaymentApiServer};
 	use substrate_frame_rpc_system::{System, SystemApiServer};
 
@@ -48,6 +53,8 @@ where
 	let mut module = RpcModule::new(());
 	module.merge(System::new(client.clone(), pool).into_rpc())?;
 	module.merge(TransactionPayment::new(client.clone()).into_rpc())?;
-	module.merge(Datasets::new(client).into_rpc())?;
+	module.merge(Datasets::new(client.clone()).into_rpc())?;
+	module.merge(Models::new(client.clone()).into_rpc())?;
+	module.merge(Attribution::new(client).into_rpc())?;
 	Ok(module)
 }

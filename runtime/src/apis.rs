@@ -1,7 +1,7 @@
 //! The runtime APIs the node and clients call: the parachain template's set (block building,
 //! Aura, collation, transaction payment, nonces, genesis presets), metadata at every version
 //! the runtime supports (v14, v15 and v16), the off-chain worker entry point, and Tributary's
-//! own: `DatasetsApi`.
+//! own: `DatasetsApi`, `ModelsApi` and `AttributionApi`.
 
 use alloc::vec::Vec;
 
@@ -18,16 +18,19 @@ use sp_core::{crypto::KeyTypeId, OpaqueMetadata};
 use sp_runtime::{
 	traits::Block as BlockT,
 	transaction_validity::{TransactionSource, TransactionValidity},
-	ApplyExtrinsicResult,
+	ApplyExtrinsicResult, Permill,
 };
 use sp_version::RuntimeVersion;
 
+use pallet_attribution::{AdapterId, LineageShare};
 use pallet_datasets::{ContentHash, ContributionId, DatasetId};
+use pallet_models::ModelId;
 
 use crate::{
-	AccountId, AuraId, Balance, Block, ConsensusHook, ContributionRecord, DatasetRecord, Datasets,
-	Executive, InherentDataExt, Nonce, ParachainInfo, ParachainSystem, Runtime, RuntimeCall,
-	RuntimeGenesisConfig, SessionKeys, System, TransactionPayment, SLOT_DURATION, VERSION,
+	AccountId, AdapterRecord, Attribution, AuraId, Balance, Block, ConsensusHook,
+	ContributionRecord, DatasetRecord, Datasets, Executive, InherentDataExt, ModelRecord, Models,
+	Nonce, ParachainInfo, ParachainSystem, Runtime, RuntimeCall, RuntimeGenesisConfig, SessionKeys,
+	System, TransactionPayment, SLOT_DURATION, VERSION,
 };
 
 impl_runtime_apis! {
@@ -161,6 +164,38 @@ impl_runtime_apis! {
 
 		fn contributor_weight(dataset_id: DatasetId, contributor: AccountId) -> u64 {
 			pallet_datasets::ContributorWeight::<Runtime>::get(dataset_id, contributor)
+		}
+	}
+
+	impl pallet_models_runtime_api::ModelsApi<Block, ModelRecord, AdapterRecord> for Runtime {
+		fn model(model_id: ModelId) -> Option<ModelRecord> {
+			pallet_models::Models::<Runtime>::get(model_id)
+		}
+
+		fn models(start: ModelId, limit: u32) -> Vec<(ModelId, ModelRecord)> {
+			Models::models(start, limit)
+		}
+
+		fn adapter(adapter_id: AdapterId) -> Option<AdapterRecord> {
+			pallet_models::Adapters::<Runtime>::get(adapter_id)
+		}
+
+		fn model_adapters(model_id: ModelId) -> Vec<(AdapterId, AdapterRecord)> {
+			Models::model_adapters(model_id)
+		}
+	}
+
+	impl pallet_attribution_runtime_api::AttributionApi<Block> for Runtime {
+		fn lineage(adapter_id: AdapterId) -> Option<Vec<LineageShare>> {
+			Attribution::lineage(adapter_id)
+		}
+
+		fn adapters_trained_on(
+			dataset_id: DatasetId,
+			start_after: Option<AdapterId>,
+			limit: u32,
+		) -> Vec<(AdapterId, Permill)> {
+			Attribution::adapters_trained_on(dataset_id, start_after, limit)
 		}
 	}
 

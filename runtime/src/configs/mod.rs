@@ -3,12 +3,14 @@
 mod collators;
 mod datasets;
 mod governance;
+mod models;
 mod parachain;
 pub mod xcm_config;
 
 pub use governance::{
-	CouncilCollective, EnsureCouncilMajority, EnsureTechnicalCommitteeTwoThirds,
-	TechnicalCommitteeCollective, FAST_TRACK_VOTING_PERIOD,
+	CouncilCollective, EnactmentPeriod, EnsureCouncilMajority, EnsureTechnicalCommitteeTwoThirds,
+	LaunchPeriod, MinimumDeposit, TechnicalCommitteeCollective, VotingPeriod,
+	FAST_TRACK_VOTING_PERIOD,
 };
 
 use polkadot_sdk::*;

@@ -1,0 +1,27 @@
+//! The runtime API of the attribution ledger: what a wallet, an indexer or the node's RPC may
+//! ask about adapters' lineage without decoding storage.
+
+#![cfg_attr(not(feature = "std"), no_std)]
+
+extern crate alloc;
+
+use alloc::vec::Vec;
+pub use pallet_attribution::{AdapterId, DatasetId, LineageShare};
+pub use polkadot_sdk::sp_runtime::Permill;
+
+polkadot_sdk::sp_api::decl_runtime_apis! {
+	/// Adapters' lineage: which datasets each was trained on, and which adapters drew on a
+	/// dataset.
+	pub trait AttributionApi {
+		/// An adapter's lineage: its datasets with their shares, which sum to one.
+		fn lineage(adapter_id: AdapterId) -> Option<Vec<LineageShare>>;
+
+		/// Up to `limit` (at most 100) adapters trained on a dataset, with the dataset's share
+		/// in each, after `start_after` (the last adapter of the previous page).
+		fn adapters_trained_on(
+			dataset_id: DatasetId,
+			start_after: Option<AdapterId>,
+			limit: u32,
+		) -> Vec<(AdapterId, Permill)>;
+	}
+}

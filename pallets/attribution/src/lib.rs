@@ -1,0 +1,222 @@
+//! # Attribution pallet
+//!
+//! The attribution ledger: where a model's outputs come from. This is its lineage half: for
+//! each LoRA adapter, the datasets it was trained on, as shares of one (parts per million)
+//! normalised from the weights its owner declared, and the reverse index that answers "which
+//! adapters were trained on dataset D". Royalties pay a model's data share to these datasets'
+//! contributors in proportion to the shares.
+//!
+//! Pallet-models writes lineage through [`LineageLedger`] when an adapter is registered;
+//! nothing else writes it, and it is never changed afterwards: an adapter is an artifact
+//! whose training data is fixed.
+
+#![cfg_attr(not(feature = "std"), no_std)]
+
+extern crate alloc;
+
+pub use pallet::*;
+pub use types::*;
+
+#[cfg(test)]
+mod mock;
+#[cfg(test)]
+mod tests;
+pub mod types;
+
+use alloc::vec::Vec;
+pub use pallet_datasets::DatasetId;
+use polkadot_sdk::{
+	frame_support::pallet_prelude::*, frame_system::pallet_prelude::BlockNumberFor,
+	sp_runtime::Permill,
+};
+
+/// The most entries one page of [`Pallet::adapters_trained_on`] holds.
+pub const MAX_ADAPTERS_PAGE: u32 = 100;
+
+/// An adapter's lineage as this runtime stores it.
+pub type LineageOf<T> = BoundedVec<LineageShare, <T as Config>::MaxLineage>;
+
+#[polkadot_sdk::frame_support::pallet]
+// The pallet macros spell out paths through the umbrella crate that the imports here shorten.
+#[allow(unused_qualifications)]
+pub mod pallet {
+	use super::*;
+
+	/// The in-code storage version.
+	const STORAGE_VERSION: StorageVersion = StorageVersion::new(0);
+
+	#[pallet::pallet]
+	#[pallet::storage_version(STORAGE_VERSION)]
+	pub struct Pallet<T>(_);
+
+	#[pallet::config]
+	pub trait Config: polkadot_sdk::frame_system::Config<RuntimeEvent: From<Event<Self>>> {
+		/// The most datasets one adapter's lineage names.
+		#[pallet::constant]
+		type MaxLineage: Get<u32>;
+	}
+
+	/// Each adapter's lineage: its training datasets and their shares, which sum to one.
+	#[pallet::storage]
+	pub type Lineages<T: Config> = StorageMap<_, Twox64Concat, AdapterId, LineageOf<T>>;
+
+	/// The reverse of [`Lineages`]: for each dataset, the adapters trained on it and the
+	/// dataset's share in each.
+	#[pallet::storage]
+	pub type AdaptersByDataset<T: Config> =
+		StorageDoubleMap<_, Twox64Concat, DatasetId, Twox64Concat, AdapterId, Permill, OptionQuery>;
+
+	#[pallet::event]
+	#[pallet::generate_deposit(pub(super) fn deposit_event)]
+	pub enum Event<T: Config> {
+		/// An adapter's lineage was recorded.
+		LineageRecorded { adapter_id: AdapterId, lineage: LineageOf<T> },
+	}
+
+	#[pallet::error]
+	pub enum Error<T> {
+		/// A lineage must name at least one dataset.
+		EmptyLineage,
+		/// A lineage names more than `MaxLineage` datasets.
+		LineageTooLong,
+		/// A lineage names the same dataset twice.
+		DuplicateLineageDataset,
+		/// Every dataset in a lineage needs a weight above zero.
+		ZeroLineageWeight,
+		/// This adapter's lineage is recorded already; lineage never changes.
+		LineageExists,
+	}
+
+	#[pallet::hooks]
+	impl<T: Config> Hooks<BlockNumberFor<T>> for Pallet<T> {
+		#[cfg(feature = "try-runtime")]
+		fn try_state(
+			_n: BlockNumberFor<T>,
+		) -> Result<(), polkadot_sdk::sp_runtime::TryRuntimeError> {
+			Self::do_try_state()
+		}
+	}
+}
+
+impl<T: Config> Pallet<T> {
+	/// Normalises declared weights into shares of one million parts that sum to exactly one
+	/// million: each dataset gets its weight's share rounded down, and the parts rounding left
+	/// over go one each to the datasets with the largest remainders (the earlier one on a tie),
+	/// so the result depends on nothing but the input.
+	pub fn normalise(weights: &[(DatasetId, u64)]) -> Result<Vec<LineageShare>, DispatchError> {
+		ensure!(!weights.is_empty(), Error::<T>::EmptyLineage);
+		ensure!(weights.len() <= T::MaxLineage::get() as usize, Error::<T>::LineageTooLong);
+		ensure!(weights.iter().all(|(_, weight)| *weight > 0), Error::<T>::ZeroLineageWeight);
+		for (index, (dataset_id, _)) in weights.iter().enumerate() {
+			ensure!(
+				!weights[..index].iter().any(|(earlier, _)| earlier == dataset_id),
+				Error::<T>::DuplicateLineageDataset
+			);
+		}
+
+		const ONE: u128 = 1_000_000;
+		// At most `MaxLineage` u64 weights: the sum fits in u128 with room to multiply by ONE.
+		let total: u128 = weights.iter().map(|(_, weight)| u128::from(*weight)).sum();
+		let mut parts: Vec<(u128, u128)> = weights
+			.iter()
+			.map(|(_, weight)| {
+				let scaled = u128::from(*weight) * ONE;
+				(scaled / total, scaled % total)
+			})
+			.collect();
+		let assigned: u128 = parts.iter().map(|(share, _)| *share).sum();
+		let mut by_remainder: Vec<usize> = (0..parts.len()).collect();
+		by_remainder.sort_by(|a, b| parts[*b].1.cmp(&parts[*a].1).then(a.cmp(b)));
+		// Fewer left-over parts than datasets: each remainder is below `total`.
+		for index in by_remainder.into_iter().take((ONE - assigned) as usize) {
+			parts[index].0 += 1;
+		}
+		Ok(weights
+			.iter()
+			.zip(parts)
+			.map(|((dataset_id, _), (share, _))| LineageShare {
+				dataset_id: *dataset_id,
+				share: Permill::from_parts(share as u32),
+			})
+			.collect())
+	}
+
+	/// An adapter's lineage, if recorded.
+	pub fn lineage(adapter_id: AdapterId) -> Option<Vec<LineageShare>> {
+		Lineages::<T>::get(adapter_id).map(BoundedVec::into_inner)
+	}
+
+	/// Up to `limit` (at most [`MAX_ADAPTERS_PAGE`]) adapters trained on a dataset, with the
+	/// dataset's share in each, after `start_after` (the last adapter of the previous page).
+	pub fn adapters_trained_on(
+		dataset_id: DatasetId,
+		start_after: Option<AdapterId>,
+		limit: u32,
+	) -> Vec<(AdapterId, Permill)> {
+		let entries = match start_after {
+			Some(adapter_id) => AdaptersByDataset::<T>::iter_prefix_from(
+				dataset_id,
+				AdaptersByDataset::<T>::hashed_key_for(dataset_id, adapter_id),
+			),
+			None => AdaptersByDataset::<T>::iter_prefix(dataset_id),
+		};
+		entries.take(limit.min(MAX_ADAPTERS_PAGE) as usize).collect()
+	}
+
+	/// Checks the ledger's invariants: every lineage is non-empty, names each dataset once and
+	/// has shares summing to exactly one; the reverse index holds exactly the lineages' entries.
+	pub fn do_try_state() -> Result<(), polkadot_sdk::sp_runtime::TryRuntimeError> {
+		let mut entries = 0usize;
+		for (adapter_id, lineage) in Lineages::<T>::iter() {
+			ensure!(!lineage.is_empty(), "a lineage is empty");
+			let total: u64 = lineage.iter().map(|entry| u64::from(entry.share.deconstruct())).sum();
+			ensure!(total == 1_000_000, "lineage shares do not sum to one");
+			for (index, entry) in lineage.iter().enumerate() {
+				ensure!(
+					!lineage[..index].iter().any(|earlier| earlier.dataset_id == entry.dataset_id),
+					"a lineage names a dataset twice"
+				);
+				ensure!(
+					AdaptersByDataset::<T>::get(entry.dataset_id, adapter_id) == Some(entry.share),
+					"the reverse index disagrees with a lineage"
+				);
+			}
+			entries += lineage.len();
+		}
+		ensure!(
+			AdaptersByDataset::<T>::iter().count() == entries,
+			"the reverse index holds entries no lineage has"
+		);
+		Ok(())
+	}
+}
+
+impl<T: Config> LineageLedger for Pallet<T> {
+	fn max_lineage() -> u32 {
+		T::MaxLineage::get()
+	}
+
+	fn check_lineage(weights: &[(DatasetId, u64)]) -> DispatchResult {
+		Self::normalise(weights).map(|_| ())
+	}
+
+	fn record_lineage(
+		adapter_id: AdapterId,
+		weights: &[(DatasetId, u64)],
+	) -> Result<Vec<LineageShare>, DispatchError> {
+		ensure!(!Lineages::<T>::contains_key(adapter_id), Error::<T>::LineageExists);
+		let shares = Self::normalise(weights)?;
+		let lineage =
+			LineageOf::<T>::try_from(shares.clone()).map_err(|_| Error::<T>::LineageTooLong)?;
+		for entry in &shares {
+			AdaptersByDataset::<T>::insert(entry.dataset_id, adapter_id, entry.share);
+		}
+		Lineages::<T>::insert(adapter_id, lineage.clone());
+		Self::deposit_event(Event::LineageRecorded { adapter_id, lineage });
+		Ok(shares)
+	}
+
+	fn lineage(adapter_id: AdapterId) -> Option<Vec<LineageShare>> {
+		Self::lineage(adapter_id)
+	}
+}

@@ -1,0 +1,51 @@
+//! A runtime with the system pallet and this one.
+
+use crate as pallet_attribution;
+use polkadot_sdk::{
+	frame_support::{derive_impl, traits::ConstU32},
+	frame_system, sp_io,
+	sp_runtime::BuildStorage,
+};
+
+type Block = frame_system::mocking::MockBlock<Test>;
+
+#[polkadot_sdk::frame_support::runtime]
+mod runtime {
+	#[runtime::runtime]
+	#[runtime::derive(
+		RuntimeCall,
+		RuntimeEvent,
+		RuntimeError,
+		RuntimeOrigin,
+		RuntimeTask,
+		RuntimeViewFunction
+	)]
+	pub struct Test;
+
+	#[runtime::pallet_index(0)]
+	pub type System = frame_system;
+	#[runtime::pallet_index(1)]
+	pub type Attribution = pallet_attribution;
+}
+
+#[derive_impl(frame_system::config_preludes::TestDefaultConfig)]
+impl frame_system::Config for Test {
+	type Block = Block;
+}
+
+pub const MAX_LINEAGE: u32 = 4;
+
+impl pallet_attribution::Config for Test {
+	type MaxLineage = ConstU32<MAX_LINEAGE>;
+}
+
+/// Runs `test` on an empty chain at block 1, then checks the ledger's invariants.
+pub fn build_and_execute(test: impl FnOnce()) {
+	let storage = frame_system::GenesisConfig::<Test>::default().build_storage().unwrap();
+	let mut ext = sp_io::TestExternalities::new(storage);
+	ext.execute_with(|| {
+		System::set_block_number(1);
+		test();
+		Attribution::do_try_state().expect("invariants hold after the test");
+	});
+}

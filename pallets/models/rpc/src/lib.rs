@@ -1,0 +1,107 @@
+//! JSON-RPC methods over [`ModelsApi`]: `models_model`, `models_models`, `models_adapter` and
+//! `models_modelAdapters`. Each takes an optional block hash and answers at the best block
+//! otherwise.
+
+use std::{marker::PhantomData, sync::Arc};
+
+use codec::Codec;
+use jsonrpsee::{core::RpcResult, proc_macros::rpc, types::ErrorObjectOwned};
+pub use pallet_models_runtime_api::ModelsApi as ModelsRuntimeApi;
+use pallet_models_runtime_api::{AdapterId, ModelId};
+use polkadot_sdk::{
+	sp_api::{ApiError, ProvideRuntimeApi},
+	sp_blockchain::HeaderBackend,
+	sp_runtime::traits::Block as BlockT,
+};
+use serde::Serialize;
+
+/// The error code of a runtime API call that failed.
+pub const RUNTIME_ERROR: i32 = 1;
+
+#[rpc(server)]
+pub trait ModelsApi<BlockHash, Model, Adapter> {
+	/// A model, or null.
+	#[method(name = "models_model")]
+	fn model(&self, model_id: ModelId, at: Option<BlockHash>) -> RpcResult<Option<Model>>;
+
+	/// `[modelId, model]` for the models with ids from `start` to `start + limit` (the runtime
+	/// caps `limit` at 100).
+	#[method(name = "models_models")]
+	fn models(
+		&self,
+		start: ModelId,
+		limit: u32,
+		at: Option<BlockHash>,
+	) -> RpcResult<Vec<(ModelId, Model)>>;
+
+	/// An adapter, or null.
+	#[method(name = "models_adapter")]
+	fn adapter(&self, adapter_id: AdapterId, at: Option<BlockHash>) -> RpcResult<Option<Adapter>>;
+
+	/// `[adapterId, adapter]` for each of a model's adapters, oldest first.
+	#[method(name = "models_modelAdapters")]
+	fn model_adapters(
+		&self,
+		model_id: ModelId,
+		at: Option<BlockHash>,
+	) -> RpcResult<Vec<(AdapterId, Adapter)>>;
+}
+
+/// Serves [`ModelsApiServer`] from a client's runtime.
+pub struct Models<Client, Block> {
+	client: Arc<Client>,
+	_block: PhantomData<Block>,
+}
+
+impl<Client, Block> Models<Client, Block> {
+	pub fn new(client: Arc<Client>) -> Self {
+		Self { client, _block: PhantomData }
+	}
+}
+
+fn runtime_error(error: ApiError) -> ErrorObjectOwned {
+	ErrorObjectOwned::owned(RUNTIME_ERROR, "runtime API call failed", Some(error.to_string()))
+}
+
+impl<Client, Block, Model, Adapter> ModelsApiServer<Block::Hash, Model, Adapter>
+	for Models<Client, Block>
+where
+	Block: BlockT,
+	Client: ProvideRuntimeApi<Block> + HeaderBackend<Block> + Send + Sync + 'static,
+	Client::Api: ModelsRuntimeApi<Block, Model, Adapter>,
+	Model: Codec + Serialize + Send + Sync + 'static,
+	Adapter: Codec + Serialize + Send + Sync + 'static,
+{
+	fn model(&self, model_id: ModelId, at: Option<Block::Hash>) -> RpcResult<Option<Model>> {
+		let at = at.unwrap_or_else(|| self.client.info().best_hash);
+		self.client.runtime_api().model(at, model_id).map_err(runtime_error)
+	}
+
+	fn models(
+		&self,
+		start: ModelId,
+		limit: u32,
+		at: Option<Block::Hash>,
+	) -> RpcResult<Vec<(ModelId, Model)>> {
+		let at = at.unwrap_or_else(|| self.client.info().best_hash);
+		self.client.runtime_api().models(at, start, limit).map_err(runtime_error)
+	}
+
+	fn adapter(
+		&self,
+		adapter_id: AdapterId,
+		at: Option<Block::Hash>,
+	) -> RpcResult<Option<Adapter>> {
+		let at = at.unwrap_or_else(|| self.client.info().best_hash);
+		self.client.runtime_api().adapter(at, adapter_id).map_err(runtime_error)
+	}
+
+	fn model_adapters(
+		&self,
+		model_id: ModelId,
+		at: Option<Block::Hash>,
+	) -> RpcResult<Vec<(AdapterId, Adapter)>> {
+		let at = at.unwrap_or_else(|| self.client.info().best_hash);
+		self.client.runtime_api().model_adapters(at, model_id).map_err(runtime_error)
+	}
+}

@@ -1,0 +1,72 @@
+//! Models, their adapters, and the attribution ledger that keeps adapters' lineage.
+//!
+//! Models are approved by referendum: `approve_model` needs Root, the origin an enacted
+//! pallet-democracy referendum dispatches with.
+
+use polkadot_sdk::*;
+
+use frame_support::{parameter_types, traits::ConstU32};
+use frame_system::EnsureRoot;
+use sp_runtime::Permill;
+
+use crate::{deposit, AccountId, Balance, Balances, Datasets, Runtime, RuntimeHoldReason};
+
+parameter_types! {
+	/// A model: one item, plus its fixed-size fields.
+	pub const ModelDeposit: Balance = deposit(1, 192);
+	/// An adapter: its record and its hash index entry.
+	pub const AdapterDeposit: Balance = deposit(2, 128);
+	pub const ModelDepositPerByte: Balance = deposit(0, 1);
+	/// A dataset named by a model, or a lineage entry with its reverse-index entry.
+	pub const DepositPerDataset: Balance = deposit(1, 48);
+	/// Contributors get at least a tenth of every fee.
+	pub const MinDataShare: Permill = Permill::from_percent(10);
+}
+
+/// The most datasets one model trains on (and one adapter's lineage names).
+pub const MAX_MODEL_DATASETS: u32 = 16;
+
+impl pallet_attribution::Config for Runtime {
+	type MaxLineage = ConstU32<MAX_MODEL_DATASETS>;
+}
+
+impl pallet_models::Config for Runtime {
+	type Currency = Balances;
+	type RuntimeHoldReason = RuntimeHoldReason;
+	type Datasets = Datasets;
+	type Lineage = crate::Attribution;
+	type GovernanceOrigin = EnsureRoot<AccountId>;
+	type ModelDeposit = ModelDeposit;
+	type AdapterDeposit = AdapterDeposit;
+	type DepositPerByte = ModelDepositPerByte;
+	type DepositPerDataset = DepositPerDataset;
+	type MinDataShare = MinDataShare;
+	type MaxNameLength = ConstU32<128>;
+	type MaxUriLength = ConstU32<256>;
+	type MaxModelDatasets = ConstU32<MAX_MODEL_DATASETS>;
+	type MaxAdaptersPerModel = ConstU32<32>;
+	type MaxLoraRank = ConstU32<256>;
+	type WeightInfo = pallet_models::weights::SubstrateWeight<Runtime>;
+	#[cfg(feature = "runtime-benchmarks")]
+	type BenchmarkHelper = BenchmarkDatasets;
+}
+
+/// Creates the datasets the models benchmarks train on, through the datasets pallet's call.
+#[cfg(feature = "runtime-benchmarks")]
+pub struct BenchmarkDatasets;
+
+#[cfg(feature = "runtime-benchmarks")]
+impl pallet_models::BenchmarkHelper<AccountId> for BenchmarkDatasets {
+	fn create_dataset(curator: &AccountId) -> pallet_datasets::DatasetId {
+		let dataset_id = pallet_datasets::NextDatasetId::<Runtime>::get();
+		let created = Datasets::create_dataset(
+			crate::RuntimeOrigin::signed(curator.clone()),
+			b"benchmark dataset".to_vec(),
+			b"ipfs://benchmark".to_vec(),
+			b"CC0-1.0".to_vec(),
+			pallet_datasets::Policy::Open,
+		);
+		assert!(created.is_ok(), "the benchmark dataset is valid: {created:?}");
+		dataset_id
+	}
+}
