@@ -16,6 +16,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 declare -A PALLETS=(
 	[pallet_datasets]=pallets/datasets
 	[pallet_models]=pallets/models
+	[pallet_providers]=pallets/providers
 )
 
 "$ROOT/scripts/setup.sh"

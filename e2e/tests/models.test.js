@@ -65,9 +65,10 @@ describe('models', () => {
     await node?.stop();
   });
 
-  it('the development chain starts with an approved sample model over the sample dataset', async () => {
+  it('the development chain starts with a sample model over the sample dataset, active with its adapter', async () => {
     const model = (await api.call.modelsApi.model(0)).unwrap();
-    assert.equal(model.status.toString(), 'Approved');
+    assert.equal(model.status.toString(), 'Active');
+    assert.equal(model.activeAdapter.unwrap().toNumber(), 0);
     assert.deepEqual(model.datasets.toJSON(), [0]);
     assert.equal(model.owner.toString(), alice.address);
     assert.equal(model.baseModel.toUtf8(), 'HuggingFaceTB/SmolLM2-135M-Instruct');

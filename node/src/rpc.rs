@@ -13,7 +13,7 @@ use sp_block_builder::BlockBuilder;
 use sp_blockchain::{Error as BlockChainError, HeaderBackend, HeaderMetadata};
 use tributary_runtime::{
 	opaque::Block, AccountId, AdapterRecord, Balance, ContributionRecord, DatasetRecord,
-	ModelRecord, Nonce,
+	ModelRecord, Nonce, PendingSlashRecord, ProviderRecord,
 };
 
 /// What the RPC modules need.
@@ -40,12 +40,18 @@ where
 		+ pallet_datasets_rpc::DatasetsRuntimeApi<Block, AccountId, DatasetRecord, ContributionRecord>
 		+ pallet_models_rpc::ModelsRuntimeApi<Block, ModelRecord, AdapterRecord>
 		+ pallet_attribution_rpc::AttributionRuntimeApi<Block>
-		+ BlockBuilder<Block>,
+		+ pallet_providers_rpc::ProvidersRuntimeApi<
+			Block,
+			AccountId,
+			ProviderRecord,
+			PendingSlashRecord,
+		> + BlockBuilder<Block>,
 	P: TransactionPool + Sync + Send + 'static,
 {
 	use pallet_attribution_rpc::{Attribution, AttributionApiServer};
 	use pallet_datasets_rpc::{Datasets, DatasetsApiServer};
 	use pallet_models_rpc::{Models, ModelsApiServer};
+	use pallet_providers_rpc::{Providers, ProvidersApiServer};
 	use pallet_transaction_payment_rpc::{TransactionPayment, TransactionPaymentApiServer};
 	use substrate_frame_rpc_system::{System, SystemApiServer};
 
@@ -55,6 +61,7 @@ where
 	module.merge(TransactionPayment::new(client.clone()).into_rpc())?;
 	module.merge(Datasets::new(client.clone()).into_rpc())?;
 	module.merge(Models::new(client.clone()).into_rpc())?;
-	module.merge(Attribution::new(client).into_rpc())?;
+	module.merge(Attribution::new(client.clone()).into_rpc())?;
+	module.merge(Providers::new(client).into_rpc())?;
 	Ok(module)
 }

@@ -1,7 +1,7 @@
 //! The runtime APIs the node and clients call: the parachain template's set (block building,
 //! Aura, collation, transaction payment, nonces, genesis presets), metadata at every version
 //! the runtime supports (v14, v15 and v16), the off-chain worker entry point, and Tributary's
-//! own: `DatasetsApi`, `ModelsApi` and `AttributionApi`.
+//! own: `DatasetsApi`, `ModelsApi`, `AttributionApi` and `ProvidersApi`.
 
 use alloc::vec::Vec;
 
@@ -29,8 +29,9 @@ use pallet_models::ModelId;
 use crate::{
 	AccountId, AdapterRecord, Attribution, AuraId, Balance, Block, ConsensusHook,
 	ContributionRecord, DatasetRecord, Datasets, Executive, InherentDataExt, ModelRecord, Models,
-	Nonce, ParachainInfo, ParachainSystem, Runtime, RuntimeCall, RuntimeGenesisConfig, SessionKeys,
-	System, TransactionPayment, SLOT_DURATION, VERSION,
+	Nonce, ParachainInfo, ParachainSystem, PendingSlashRecord, ProviderRecord, Providers, Runtime,
+	RuntimeCall, RuntimeGenesisConfig, SessionKeys, System, TransactionPayment, SLOT_DURATION,
+	VERSION,
 };
 
 impl_runtime_apis! {
@@ -196,6 +197,22 @@ impl_runtime_apis! {
 			limit: u32,
 		) -> Vec<(AdapterId, Permill)> {
 			Attribution::adapters_trained_on(dataset_id, start_after, limit)
+		}
+	}
+
+	impl pallet_providers_runtime_api::ProvidersApi<Block, AccountId, ProviderRecord, PendingSlashRecord>
+		for Runtime
+	{
+		fn provider(provider: AccountId) -> Option<ProviderRecord> {
+			Providers::provider_view(&provider)
+		}
+
+		fn providers_serving(model_id: ModelId, start: u32, limit: u32) -> Vec<(AccountId, ProviderRecord)> {
+			Providers::providers_serving(model_id, start, limit)
+		}
+
+		fn pending_slashes(provider: AccountId) -> Vec<PendingSlashRecord> {
+			pallet_providers::PendingSlashes::<Runtime>::get(provider).into_inner()
 		}
 	}
 

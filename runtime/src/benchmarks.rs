@@ -23,10 +23,12 @@ frame_benchmarking::define_benchmarks!(
 	[pallet_treasury, Treasury]
 	[pallet_datasets, Datasets]
 	[pallet_models, Models]
+	[pallet_providers, Providers]
 );
 
 // Public, so that `apis` finds the pallets the benchmark macros name.
 pub use crate::{
 	Balances, CollatorSelection, Council, Datasets, Democracy, MessageQueue, Models,
-	ParachainSystem, Preimage, Runtime, Scheduler, Sudo, Timestamp, Treasury, Utility, XcmpQueue,
+	ParachainSystem, Preimage, Providers, Runtime, Scheduler, Sudo, Timestamp, Treasury, Utility,
+	XcmpQueue,
 };

@@ -3,9 +3,11 @@
 //!
 //! - `development`: one collator (Alice), the well-known dev accounts endowed, Alice as sudo,
 //!   Alice, Bob and Charlie on the council and the technical committee, a sample curated
-//!   dataset (Alice curating; Bob, Charlie and Dave's records accepted) and an approved sample
-//!   model over it (Alice owning it; SmolLM2-135M-Instruct as its base).
-//! - `local_testnet`: the same, with Alice and Bob collating, for a local relay chain.
+//!   dataset (Alice curating; Bob, Charlie and Dave's records accepted), a sample model over it
+//!   (Alice owning it; SmolLM2-135M-Instruct as its base), active with the sample adapter, and
+//!   one GPU provider serving it (Alice, with Alice as operator).
+//! - `local_testnet`: the same accounts and governance without the samples, with Alice and Bob
+//!   collating, for a local relay chain.
 
 use alloc::{string::String, vec, vec::Vec};
 
@@ -17,14 +19,15 @@ use sp_genesis_builder::{PresetId, DEV_RUNTIME_PRESET, LOCAL_TESTNET_RUNTIME_PRE
 use sp_keyring::Sr25519Keyring;
 
 use pallet_datasets::{GenesisContribution, GenesisDataset, Policy};
-use pallet_models::{GenesisModel, Pricing, RoyaltySplit};
+use pallet_models::{GenesisAdapter, GenesisModel, Pricing, RoyaltySplit};
+use pallet_providers::{GenesisProvider, GenesisSpec};
 use sp_runtime::Permill;
 
 use crate::{
 	AccountId, AuraId, Balance, BalancesConfig, CollatorSelectionConfig, CouncilConfig,
-	DatasetsConfig, ModelsConfig, ParachainInfoConfig, PolkadotXcmConfig, RuntimeGenesisConfig,
-	SessionConfig, SessionKeys, SudoConfig, TechnicalCommitteeConfig, EXISTENTIAL_DEPOSIT,
-	MILLI_TRIB, TRIB,
+	DatasetsConfig, ModelsConfig, ParachainInfoConfig, PolkadotXcmConfig, ProvidersConfig,
+	RuntimeGenesisConfig, SessionConfig, SessionKeys, SudoConfig, TechnicalCommitteeConfig,
+	EXISTENTIAL_DEPOSIT, MILLI_TRIB, TRIB,
 };
 
 /// The parachain id both presets use; the relay chain must register the chain under it.
@@ -66,6 +69,16 @@ pub const SMOLLM2_BLAKE2_256: [u8; 32] = [
 	0x4f, 0x34, 0xc4, 0x1a, 0x91, 0x00, 0x41, 0x17, 0xdd, 0x24, 0x98, 0x15, 0x71, 0xd0, 0x2f, 0x79,
 ];
 
+/// The blake2-256 hash of the sample adapter's `adapter_model.safetensors`: the random rank-4
+/// LoRA adapter for SmolLM2 that `scripts/sample-adapter.py --seed 0 --rank 4` writes.
+pub const SAMPLE_ADAPTER_BLAKE2_256: [u8; 32] = [
+	0xc3, 0x5c, 0x8e, 0xc0, 0x5e, 0xea, 0x8a, 0x7d, 0x42, 0xb7, 0xf8, 0xb3, 0x07, 0x2f, 0xd1, 0x62,
+	0x67, 0xb8, 0x5d, 0xea, 0xe5, 0xd0, 0x80, 0xc3, 0xe1, 0x97, 0xf3, 0x74, 0x3f, 0xb6, 0x81, 0x5b,
+];
+
+/// What the development chain's provider bonds.
+pub const SAMPLE_PROVIDER_BOND: Balance = 10_000 * TRIB;
+
 /// The XCM version the chain speaks until it learns a peer's.
 const SAFE_XCM_VERSION: u32 = xcm::prelude::XCM_VERSION;
 
@@ -78,6 +91,7 @@ struct Genesis {
 	para_id: ParaId,
 	datasets: Vec<GenesisDataset<AccountId>>,
 	models: Vec<GenesisModel<AccountId, Balance>>,
+	providers: Vec<GenesisProvider<AccountId, Balance>>,
 }
 
 fn build(genesis: Genesis) -> serde_json::Value {
@@ -90,6 +104,7 @@ fn build(genesis: Genesis) -> serde_json::Value {
 		para_id,
 		datasets,
 		models,
+		providers,
 	} = genesis;
 	build_struct_json_patch!(RuntimeGenesisConfig {
 		balances: BalancesConfig {
@@ -115,6 +130,7 @@ fn build(genesis: Genesis) -> serde_json::Value {
 		technical_committee: TechnicalCommitteeConfig { members: technical_committee },
 		datasets: DatasetsConfig { datasets },
 		models: ModelsConfig { models },
+		providers: ProvidersConfig { providers },
 	})
 }
 
@@ -147,7 +163,8 @@ fn sample_dataset() -> GenesisDataset<AccountId> {
 	}
 }
 
-/// Model 0 of the development chain: approved, owned by Alice, trained on the sample dataset.
+/// Model 0 of the development chain: owned by Alice, trained on the sample dataset, active with
+/// the sample adapter (adapter 0).
 fn sample_model() -> GenesisModel<AccountId, Balance> {
 	GenesisModel {
 		owner: Sr25519Keyring::Alice.to_account_id(),
@@ -169,7 +186,32 @@ fn sample_model() -> GenesisModel<AccountId, Balance> {
 			data: Permill::from_percent(25),
 			treasury: Permill::from_percent(5),
 		},
-		adapters: Vec::new(),
+		adapters: vec![GenesisAdapter {
+			artifact_hash: SAMPLE_ADAPTER_BLAKE2_256.into(),
+			rank: 4,
+			alpha: 8,
+			uri: String::from(
+				"https://github.com/tributary-network/tributary/blob/main/scripts/sample-adapter.py",
+			),
+			lineage: vec![(0, 1)],
+		}],
+	}
+}
+
+/// The development chain's GPU provider: Alice, with Alice's key as operator, serving model 0.
+fn sample_provider() -> GenesisProvider<AccountId, Balance> {
+	GenesisProvider {
+		provider: Sr25519Keyring::Alice.to_account_id(),
+		operator: Sr25519Keyring::Alice.to_account_id(),
+		spec: GenesisSpec {
+			gpu_model: String::from("development machine"),
+			vram_gib: 8,
+			gpu_count: 1,
+			region: String::from("local"),
+			endpoint: None,
+		},
+		bond: SAMPLE_PROVIDER_BOND,
+		serves: vec![0],
 	}
 }
 
@@ -177,6 +219,7 @@ fn genesis_with(
 	collators: Vec<Sr25519Keyring>,
 	datasets: Vec<GenesisDataset<AccountId>>,
 	models: Vec<GenesisModel<AccountId, Balance>>,
+	providers: Vec<GenesisProvider<AccountId, Balance>>,
 ) -> serde_json::Value {
 	build(Genesis {
 		collators,
@@ -187,18 +230,25 @@ fn genesis_with(
 		para_id: PARACHAIN_ID.into(),
 		datasets,
 		models,
+		providers,
 	})
 }
 
 /// The genesis patch for a named preset, as JSON bytes.
 pub fn get_preset(id: &PresetId) -> Option<Vec<u8>> {
 	let patch = match id.as_str() {
-		DEV_RUNTIME_PRESET => {
-			genesis_with(vec![Sr25519Keyring::Alice], vec![sample_dataset()], vec![sample_model()])
-		}
-		LOCAL_TESTNET_RUNTIME_PRESET => {
-			genesis_with(vec![Sr25519Keyring::Alice, Sr25519Keyring::Bob], Vec::new(), Vec::new())
-		}
+		DEV_RUNTIME_PRESET => genesis_with(
+			vec![Sr25519Keyring::Alice],
+			vec![sample_dataset()],
+			vec![sample_model()],
+			vec![sample_provider()],
+		),
+		LOCAL_TESTNET_RUNTIME_PRESET => genesis_with(
+			vec![Sr25519Keyring::Alice, Sr25519Keyring::Bob],
+			Vec::new(),
+			Vec::new(),
+			Vec::new(),
+		),
 		_ => return None,
 	};
 	Some(serde_json::to_string(&patch).ok()?.into_bytes())

@@ -85,6 +85,12 @@ pub type ModelRecord = pallet_models::ModelOf<Runtime>;
 /// An adapter, as the runtime stores it and `ModelsApi` returns it.
 pub type AdapterRecord = pallet_models::AdapterOf<Runtime>;
 
+/// A provider with its status and capacity, as `ProvidersApi` returns it.
+pub type ProviderRecord = pallet_providers::ProviderView<pallet_providers::ProviderOf<Runtime>>;
+
+/// A pending slash, as `ProvidersApi` returns it.
+pub type PendingSlashRecord = pallet_providers::PendingSlashOf<Runtime>;
+
 /// The checks every signed transaction goes through, wrapped in storage-weight reclaim so a
 /// transaction pays for the proof size it actually used.
 pub type TxExtension = cumulus_pallet_weight_reclaim::StorageWeightReclaim<
@@ -305,6 +311,8 @@ mod runtime {
 	pub type Models = pallet_models;
 	#[runtime::pallet_index(52)]
 	pub type Attribution = pallet_attribution;
+	#[runtime::pallet_index(53)]
+	pub type Providers = pallet_providers;
 }
 
 cumulus_pallet_parachain_system::register_validate_block! {

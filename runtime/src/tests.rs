@@ -25,8 +25,8 @@ use crate::{
 	},
 	genesis_config_presets::{self, ENDOWMENT, PARACHAIN_ID},
 	AccountId, AllPalletsWithSystem, Balances, BlockNumber, Datasets, Democracy, Models,
-	ParachainInfo, Runtime, RuntimeCall, RuntimeGenesisConfig, RuntimeOrigin, Scheduler, Session,
-	System, TRIB,
+	ParachainInfo, Providers, Runtime, RuntimeCall, RuntimeGenesisConfig, RuntimeOrigin, Scheduler,
+	Session, System, TRIB,
 };
 
 /// Applies a JSON patch the way the node's genesis builder does: objects merge key by key,
@@ -162,15 +162,23 @@ fn pallets_pass_their_integrity_tests() {
 }
 
 #[test]
-fn development_genesis_has_an_approved_sample_model_over_the_sample_dataset() {
+fn development_genesis_has_an_active_sample_model_over_the_sample_dataset() {
 	genesis_of("development").execute_with(|| {
 		let model = pallet_models::Models::<Runtime>::get(0).expect("model 0 exists");
 		assert_eq!(model.name.to_vec(), genesis_config_presets::SAMPLE_MODEL_NAME.as_bytes());
 		assert_eq!(model.base_model.to_vec(), genesis_config_presets::SAMPLE_BASE_MODEL.as_bytes());
 		assert_eq!(model.base_model_hash, genesis_config_presets::SMOLLM2_BLAKE2_256.into());
 		assert_eq!(model.owner, Sr25519Keyring::Alice.to_account_id());
-		assert_eq!(model.status, ModelStatus::Approved);
+		assert_eq!(model.status, ModelStatus::Active);
 		assert_eq!(model.datasets.to_vec(), vec![0]);
+		assert_eq!(model.active_adapter, Some(0));
+		let adapter = pallet_models::Adapters::<Runtime>::get(0).expect("adapter 0 exists");
+		assert_eq!(adapter.artifact_hash, genesis_config_presets::SAMPLE_ADAPTER_BLAKE2_256.into());
+		assert_eq!((adapter.rank, adapter.alpha), (4, 8));
+		assert_eq!(
+			pallet_attribution::Pallet::<Runtime>::lineage(0).map(|lineage| lineage.len()),
+			Some(1)
+		);
 		Models::do_try_state().expect("the models' invariants hold at genesis");
 	});
 }
@@ -332,5 +340,19 @@ fn the_council_and_technical_committee_fast_track_a_model_referendum() {
 		initialize_block(end);
 		initialize_block(end + delay);
 		assert_eq!(model_status(model_id), ModelStatus::Approved);
+	});
+}
+
+#[test]
+fn development_genesis_has_alice_serving_the_sample_model() {
+	genesis_of("development").execute_with(|| {
+		let alice = Sr25519Keyring::Alice.to_account_id();
+		let provider = Providers::provider_view(&alice).expect("Alice is a provider");
+		assert_eq!(provider.record.operator, alice);
+		assert_eq!(provider.record.bonded, genesis_config_presets::SAMPLE_PROVIDER_BOND);
+		assert_eq!(provider.record.served.to_vec(), vec![0]);
+		assert_eq!(provider.status, pallet_providers::ProviderStatus::Online);
+		assert_eq!(pallet_providers::ServingProviders::<Runtime>::get(0).to_vec(), vec![alice]);
+		Providers::do_try_state().expect("the providers' invariants hold at genesis");
 	});
 }

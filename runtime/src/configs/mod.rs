@@ -5,6 +5,7 @@ mod datasets;
 mod governance;
 mod models;
 mod parachain;
+mod providers;
 pub mod xcm_config;
 
 pub use governance::{

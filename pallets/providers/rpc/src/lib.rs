@@ -1,0 +1,104 @@
+//! JSON-RPC methods over [`ProvidersApi`]: `providers_provider`, `providers_providersServing`
+//! and `providers_pendingSlashes`. Each takes an optional block hash and answers at the best
+//! block otherwise.
+
+use std::{marker::PhantomData, sync::Arc};
+
+use codec::Codec;
+use jsonrpsee::{core::RpcResult, proc_macros::rpc, types::ErrorObjectOwned};
+use pallet_providers_runtime_api::ModelId;
+pub use pallet_providers_runtime_api::ProvidersApi as ProvidersRuntimeApi;
+use polkadot_sdk::{
+	sp_api::{ApiError, ProvideRuntimeApi},
+	sp_blockchain::HeaderBackend,
+	sp_runtime::traits::Block as BlockT,
+};
+use serde::{de::DeserializeOwned, Serialize};
+
+/// The error code of a runtime API call that failed.
+pub const RUNTIME_ERROR: i32 = 1;
+
+#[rpc(server)]
+pub trait ProvidersApi<BlockHash, AccountId, Provider, PendingSlash> {
+	/// A provider with its status and capacity, or null.
+	#[method(name = "providers_provider")]
+	fn provider(&self, provider: AccountId, at: Option<BlockHash>) -> RpcResult<Option<Provider>>;
+
+	/// `[account, provider]` for up to `limit` (the runtime caps it at 100) of the providers
+	/// serving a model, from position `start`.
+	#[method(name = "providers_providersServing")]
+	fn providers_serving(
+		&self,
+		model_id: ModelId,
+		start: u32,
+		limit: u32,
+		at: Option<BlockHash>,
+	) -> RpcResult<Vec<(AccountId, Provider)>>;
+
+	/// The slashes pending against a provider.
+	#[method(name = "providers_pendingSlashes")]
+	fn pending_slashes(
+		&self,
+		provider: AccountId,
+		at: Option<BlockHash>,
+	) -> RpcResult<Vec<PendingSlash>>;
+}
+
+/// Serves [`ProvidersApiServer`] from a client's runtime.
+pub struct Providers<Client, Block> {
+	client: Arc<Client>,
+	_block: PhantomData<Block>,
+}
+
+impl<Client, Block> Providers<Client, Block> {
+	pub fn new(client: Arc<Client>) -> Self {
+		Self { client, _block: PhantomData }
+	}
+}
+
+fn runtime_error(error: ApiError) -> ErrorObjectOwned {
+	ErrorObjectOwned::owned(RUNTIME_ERROR, "runtime API call failed", Some(error.to_string()))
+}
+
+impl<Client, Block, AccountId, Provider, PendingSlash>
+	ProvidersApiServer<Block::Hash, AccountId, Provider, PendingSlash> for Providers<Client, Block>
+where
+	Block: BlockT,
+	Client: ProvideRuntimeApi<Block> + HeaderBackend<Block> + Send + Sync + 'static,
+	Client::Api: ProvidersRuntimeApi<Block, AccountId, Provider, PendingSlash>,
+	AccountId: Codec + Serialize + DeserializeOwned + Send + Sync + 'static,
+	Provider: Codec + Serialize + Send + Sync + 'static,
+	PendingSlash: Codec + Serialize + Send + Sync + 'static,
+{
+	fn provider(
+		&self,
+		provider: AccountId,
+		at: Option<Block::Hash>,
+	) -> RpcResult<Option<Provider>> {
+		let at = at.unwrap_or_else(|| self.client.info().best_hash);
+		self.client.runtime_api().provider(at, provider).map_err(runtime_error)
+	}
+
+	fn providers_serving(
+		&self,
+		model_id: ModelId,
+		start: u32,
+		limit: u32,
+		at: Option<Block::Hash>,
+	) -> RpcResult<Vec<(AccountId, Provider)>> {
+		let at = at.unwrap_or_else(|| self.client.info().best_hash);
+		self.client
+			.runtime_api()
+			.providers_serving(at, model_id, start, limit)
+			.map_err(runtime_error)
+	}
+
+	fn pending_slashes(
+		&self,
+		provider: AccountId,
+		at: Option<Block::Hash>,
+	) -> RpcResult<Vec<PendingSlash>> {
+		let at = at.unwrap_or_else(|| self.client.info().best_hash);
+		self.client.runtime_api().pending_slashes(at, provider).map_err(runtime_error)
+	}
+}

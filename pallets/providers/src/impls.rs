@@ -1,0 +1,475 @@
+//! What the calls do. Each checks everything first and writes last, so a refused call leaves
+//! no trace.
+
+use crate::*;
+use alloc::vec::Vec;
+use polkadot_sdk::{
+	frame_support::traits::{
+		fungible::{BalancedHold, InspectHold, MutateHold},
+		tokens::Precision,
+	},
+	frame_system,
+	sp_runtime::{
+		traits::{Saturating, Zero},
+		SaturatedConversion,
+	},
+};
+
+impl<T: Config> Pallet<T> {
+	fn now() -> BlockNumberFor<T> {
+		frame_system::Pallet::<T>::block_number()
+	}
+
+	fn provider(who: &T::AccountId) -> Result<ProviderOf<T>, DispatchError> {
+		Providers::<T>::get(who).ok_or_else(|| Error::<T>::NotProvider.into())
+	}
+
+	/// The provider `who` is, or acts for as its operator.
+	fn provider_or_operator(who: &T::AccountId) -> Result<T::AccountId, DispatchError> {
+		if Providers::<T>::contains_key(who) {
+			return Ok(who.clone());
+		}
+		ProviderOfOperator::<T>::get(who).ok_or_else(|| Error::<T>::NotProvider.into())
+	}
+
+	fn check_spec(spec: &SpecOf<T>) -> DispatchResult {
+		ensure!(spec.gpu_count > 0 && spec.vram_gib > 0, Error::<T>::InvalidSpec);
+		Ok(())
+	}
+
+	fn hold(who: &T::AccountId, amount: BalanceOf<T>) -> DispatchResult {
+		T::Currency::hold(&HoldReason::ProviderBond.into(), who, amount)
+			.map_err(|_| Error::<T>::InsufficientBalance.into())
+	}
+
+	/// How many assignments a provider takes at once: `AssignmentsPerGpu` per GPU.
+	pub fn capacity(spec: &SpecOf<T>) -> u32 {
+		spec.gpu_count.saturating_mul(T::AssignmentsPerGpu::get())
+	}
+
+	/// Whether the provider is online, in maintenance, or offline for want of heartbeats.
+	pub fn status(provider: &ProviderOf<T>) -> ProviderStatus {
+		if provider.maintenance {
+			ProviderStatus::Maintenance
+		} else if Self::now().saturating_sub(provider.last_heartbeat) > T::OfflineAfter::get() {
+			ProviderStatus::Offline
+		} else {
+			ProviderStatus::Online
+		}
+	}
+
+	/// Whether the provider may be assigned work now: online, bonded at least the minimum and
+	/// under capacity.
+	pub fn is_assignable(provider: &ProviderOf<T>) -> bool {
+		Self::status(provider) == ProviderStatus::Online
+			&& provider.bonded >= T::MinProviderBond::get()
+			&& provider.assignments < Self::capacity(&provider.spec)
+	}
+
+	/// Everything held for the provider: bonded plus unlocking.
+	pub fn total_stake(provider: &ProviderOf<T>) -> BalanceOf<T> {
+		provider
+			.unlocking
+			.iter()
+			.fold(provider.bonded, |total, chunk| total.saturating_add(chunk.value))
+	}
+
+	pub(crate) fn do_register(
+		provider: T::AccountId,
+		spec: SpecOf<T>,
+		operator: T::AccountId,
+		bond: BalanceOf<T>,
+	) -> DispatchResult {
+		ensure!(!Providers::<T>::contains_key(&provider), Error::<T>::AlreadyRegistered);
+		ensure!(!ProviderOfOperator::<T>::contains_key(&operator), Error::<T>::OperatorInUse);
+		Self::check_spec(&spec)?;
+		ensure!(bond >= T::MinProviderBond::get(), Error::<T>::BondTooLow);
+
+		Self::hold(&provider, bond)?;
+		let now = Self::now();
+		ProviderOfOperator::<T>::insert(&operator, &provider);
+		Providers::<T>::insert(
+			&provider,
+			Provider {
+				operator: operator.clone(),
+				spec,
+				bonded: bond,
+				unlocking: BoundedVec::new(),
+				served: BoundedVec::new(),
+				maintenance: false,
+				last_heartbeat: now,
+				assignments: 0,
+				registered_at: now,
+			},
+		);
+		Self::deposit_event(Event::Registered { provider, operator, bond });
+		Ok(())
+	}
+
+	pub(crate) fn do_bond_extra(provider: T::AccountId, amount: BalanceOf<T>) -> DispatchResult {
+		let mut record = Self::provider(&provider)?;
+		ensure!(!amount.is_zero(), Error::<T>::ZeroAmount);
+		Self::hold(&provider, amount)?;
+		record.bonded = record.bonded.saturating_add(amount);
+		Providers::<T>::insert(&provider, record);
+		Self::deposit_event(Event::Bonded { provider, amount });
+		Ok(())
+	}
+
+	pub(crate) fn do_unbond(provider: T::AccountId, amount: BalanceOf<T>) -> DispatchResult {
+		let mut record = Self::provider(&provider)?;
+		ensure!(!amount.is_zero(), Error::<T>::ZeroAmount);
+		ensure!(amount <= record.bonded, Error::<T>::InsufficientBond);
+		let unlock_at = Self::now().saturating_add(T::UnbondingPeriod::get());
+		match record.unlocking.iter_mut().find(|chunk| chunk.unlock_at == unlock_at) {
+			Some(chunk) => chunk.value = chunk.value.saturating_add(amount),
+			None => record
+				.unlocking
+				.try_push(UnlockChunk { value: amount, unlock_at })
+				.map_err(|_| Error::<T>::TooManyChunks)?,
+		}
+		record.bonded = record.bonded.saturating_sub(amount);
+		Providers::<T>::insert(&provider, record);
+		Self::deposit_event(Event::Unbonding { provider, amount, unlock_at });
+		Ok(())
+	}
+
+	pub(crate) fn do_withdraw_unbonded(provider: T::AccountId) -> DispatchResult {
+		let mut record = Self::provider(&provider)?;
+		let now = Self::now();
+		let (due, kept): (Vec<_>, Vec<_>) =
+			record.unlocking.iter().cloned().partition(|chunk| chunk.unlock_at <= now);
+		ensure!(!due.is_empty(), Error::<T>::NothingToWithdraw);
+		let amount =
+			due.iter().fold(BalanceOf::<T>::zero(), |sum, chunk| sum.saturating_add(chunk.value));
+		// Fewer chunks than before: the bound holds.
+		record.unlocking = BoundedVec::truncate_from(kept);
+		// Held by this pallet for this reason; `try_state` checks the two agree.
+		let _ = T::Currency::release(
+			&HoldReason::ProviderBond.into(),
+			&provider,
+			amount,
+			Precision::BestEffort,
+		);
+		Providers::<T>::insert(&provider, record);
+		Self::deposit_event(Event::Withdrawn { provider, amount });
+		Ok(())
+	}
+
+	pub(crate) fn do_update_spec(provider: T::AccountId, spec: SpecOf<T>) -> DispatchResult {
+		let mut record = Self::provider(&provider)?;
+		Self::check_spec(&spec)?;
+		record.spec = spec;
+		Providers::<T>::insert(&provider, record);
+		Self::deposit_event(Event::SpecUpdated { provider });
+		Ok(())
+	}
+
+	pub(crate) fn do_set_operator(
+		provider: T::AccountId,
+		operator: T::AccountId,
+	) -> DispatchResult {
+		let mut record = Self::provider(&provider)?;
+		ensure!(!ProviderOfOperator::<T>::contains_key(&operator), Error::<T>::OperatorInUse);
+		ProviderOfOperator::<T>::remove(&record.operator);
+		ProviderOfOperator::<T>::insert(&operator, &provider);
+		record.operator = operator.clone();
+		Providers::<T>::insert(&provider, record);
+		Self::deposit_event(Event::OperatorSet { provider, operator });
+		Ok(())
+	}
+
+	pub(crate) fn do_deregister(provider: T::AccountId) -> DispatchResult {
+		let record = Self::provider(&provider)?;
+		ensure!(record.bonded.is_zero() && record.unlocking.is_empty(), Error::<T>::StillBonded);
+		ensure!(record.assignments == 0, Error::<T>::HasAssignments);
+		ensure!(PendingSlashes::<T>::get(&provider).is_empty(), Error::<T>::SlashPending);
+		for model_id in &record.served {
+			ServingProviders::<T>::mutate(model_id, |serving| serving.retain(|p| *p != provider));
+		}
+		ProviderOfOperator::<T>::remove(&record.operator);
+		Providers::<T>::remove(&provider);
+		Self::deposit_event(Event::Deregistered { provider });
+		Ok(())
+	}
+
+	pub(crate) fn do_serve(provider: T::AccountId, model_id: ModelId) -> DispatchResult {
+		let mut record = Self::provider(&provider)?;
+		ensure!(T::Models::is_active(model_id), Error::<T>::ModelNotActive);
+		ensure!(!record.served.contains(&model_id), Error::<T>::AlreadyServing);
+		record.served.try_push(model_id).map_err(|_| Error::<T>::TooManyServedModels)?;
+		let mut serving = ServingProviders::<T>::get(model_id);
+		serving.try_push(provider.clone()).map_err(|_| Error::<T>::TooManyProviders)?;
+		ServingProviders::<T>::insert(model_id, serving);
+		Providers::<T>::insert(&provider, record);
+		Self::deposit_event(Event::Serving { provider, model_id });
+		Ok(())
+	}
+
+	pub(crate) fn do_stop_serving(provider: T::AccountId, model_id: ModelId) -> DispatchResult {
+		let mut record = Self::provider(&provider)?;
+		ensure!(record.served.contains(&model_id), Error::<T>::NotServing);
+		record.served.retain(|served| *served != model_id);
+		ServingProviders::<T>::mutate_exists(model_id, |serving| {
+			if let Some(list) = serving {
+				list.retain(|p| *p != provider);
+				if list.is_empty() {
+					*serving = None;
+				}
+			}
+		});
+		Providers::<T>::insert(&provider, record);
+		Self::deposit_event(Event::StoppedServing { provider, model_id });
+		Ok(())
+	}
+
+	pub(crate) fn do_heartbeat(operator: T::AccountId) -> DispatchResult {
+		let provider = ProviderOfOperator::<T>::get(&operator).ok_or(Error::<T>::NotOperator)?;
+		let mut record = Self::provider(&provider)?;
+		let now = Self::now();
+		ensure!(
+			now >= record.last_heartbeat.saturating_add(T::HeartbeatInterval::get()),
+			Error::<T>::HeartbeatTooSoon
+		);
+		record.last_heartbeat = now;
+		Providers::<T>::insert(&provider, record);
+		Ok(())
+	}
+
+	pub(crate) fn do_set_maintenance(who: T::AccountId, maintenance: bool) -> DispatchResult {
+		let provider = Self::provider_or_operator(&who)?;
+		let mut record = Self::provider(&provider)?;
+		if maintenance {
+			ensure!(!record.maintenance, Error::<T>::AlreadyOffline);
+		} else {
+			ensure!(record.maintenance, Error::<T>::AlreadyOnline);
+			record.last_heartbeat = Self::now();
+		}
+		record.maintenance = maintenance;
+		Providers::<T>::insert(&provider, record);
+		Self::deposit_event(if maintenance {
+			Event::WentOffline { provider }
+		} else {
+			Event::WentOnline { provider }
+		});
+		Ok(())
+	}
+
+	/// Schedules a slash of `fraction` of the provider's stake, `SlashDeferDuration` blocks
+	/// from now.
+	pub(crate) fn schedule_slash(
+		provider: &T::AccountId,
+		fraction: Perbill,
+		reason: BoundedVec<u8, T::MaxReasonLength>,
+	) -> Result<SlashId, DispatchError> {
+		ensure!(Providers::<T>::contains_key(provider), Error::<T>::NotProvider);
+		ensure!(!fraction.is_zero(), Error::<T>::ZeroFraction);
+		let slash_id = NextSlashId::<T>::get();
+		let apply_at = Self::now().saturating_add(T::SlashDeferDuration::get());
+		let mut pending = PendingSlashes::<T>::get(provider);
+		pending
+			.try_push(PendingSlash { id: slash_id, fraction, reason, apply_at })
+			.map_err(|_| Error::<T>::TooManyPendingSlashes)?;
+		let mut queue = SlashQueue::<T>::get(apply_at);
+		queue.try_push((provider.clone(), slash_id)).map_err(|_| Error::<T>::SlashQueueFull)?;
+		SlashQueue::<T>::insert(apply_at, queue);
+		PendingSlashes::<T>::insert(provider, pending);
+		NextSlashId::<T>::put(slash_id.wrapping_add(1));
+		Self::deposit_event(Event::SlashScheduled {
+			provider: provider.clone(),
+			slash_id,
+			fraction,
+			apply_at,
+		});
+		Ok(slash_id)
+	}
+
+	pub(crate) fn do_cancel_slash(provider: T::AccountId, slash_id: SlashId) -> DispatchResult {
+		let mut pending = PendingSlashes::<T>::get(&provider);
+		let index = pending
+			.iter()
+			.position(|slash| slash.id == slash_id)
+			.ok_or(Error::<T>::UnknownSlash)?;
+		let slash = pending.remove(index);
+		SlashQueue::<T>::mutate_exists(slash.apply_at, |queue| {
+			if let Some(list) = queue {
+				list.retain(|entry| *entry != (provider.clone(), slash_id));
+				if list.is_empty() {
+					*queue = None;
+				}
+			}
+		});
+		if pending.is_empty() {
+			PendingSlashes::<T>::remove(&provider);
+		} else {
+			PendingSlashes::<T>::insert(&provider, pending);
+		}
+		Self::deposit_event(Event::SlashCancelled { provider, slash_id });
+		Ok(())
+	}
+
+	/// Applies a due slash: its fraction of the bonded stake and of each unlocking chunk goes
+	/// to `T::Slash`.
+	pub(crate) fn apply_slash(provider: &T::AccountId, slash_id: SlashId) {
+		let mut pending = PendingSlashes::<T>::get(provider);
+		let Some(index) = pending.iter().position(|slash| slash.id == slash_id) else { return };
+		let slash = pending.remove(index);
+		if pending.is_empty() {
+			PendingSlashes::<T>::remove(provider);
+		} else {
+			PendingSlashes::<T>::insert(provider, pending);
+		}
+		let Some(mut record) = Providers::<T>::get(provider) else { return };
+
+		let from_bond = slash.fraction.mul_floor(record.bonded);
+		record.bonded = record.bonded.saturating_sub(from_bond);
+		let mut amount = from_bond;
+		for chunk in record.unlocking.iter_mut() {
+			let from_chunk = slash.fraction.mul_floor(chunk.value);
+			chunk.value = chunk.value.saturating_sub(from_chunk);
+			amount = amount.saturating_add(from_chunk);
+		}
+		record.unlocking.retain(|chunk| !chunk.value.is_zero());
+		let (credit, _) = <T::Currency as BalancedHold<_>>::slash(
+			&HoldReason::ProviderBond.into(),
+			provider,
+			amount,
+		);
+		T::Slash::on_unbalanced(credit);
+		Providers::<T>::insert(provider, record);
+		Self::deposit_event(Event::Slashed { provider: provider.clone(), slash_id, amount });
+	}
+
+	/// A provider's record with its status and capacity now.
+	pub fn provider_view(who: &T::AccountId) -> Option<ProviderView<ProviderOf<T>>> {
+		Providers::<T>::get(who).map(|record| ProviderView {
+			status: Self::status(&record),
+			capacity: Self::capacity(&record.spec),
+			record,
+		})
+	}
+
+	/// Up to `limit` (at most [`MAX_PROVIDERS_PAGE`]) of the providers serving a model, from
+	/// position `start` in the order they started serving.
+	pub fn providers_serving(
+		model_id: ModelId,
+		start: u32,
+		limit: u32,
+	) -> Vec<(T::AccountId, ProviderView<ProviderOf<T>>)> {
+		ServingProviders::<T>::get(model_id)
+			.into_iter()
+			.skip(start as usize)
+			.take(limit.min(MAX_PROVIDERS_PAGE) as usize)
+			.filter_map(|who| Self::provider_view(&who).map(|view| (who, view)))
+			.collect()
+	}
+
+	/// Picks a provider for `model_id`, weighted by bonded stake, from `seed`: the first 16
+	/// bytes of the seed, read as a little-endian number, modulo the total stake of the
+	/// eligible providers, fall in one provider's stretch of the stake line (providers in the
+	/// order they started serving).
+	pub fn select_provider(
+		model_id: ModelId,
+		seed: &[u8; 32],
+	) -> Option<(T::AccountId, ProviderOf<T>)> {
+		let eligible: Vec<(T::AccountId, ProviderOf<T>)> = ServingProviders::<T>::get(model_id)
+			.into_iter()
+			.filter_map(|who| Providers::<T>::get(&who).map(|record| (who, record)))
+			.filter(|(_, record)| Self::is_assignable(record))
+			.collect();
+		let total: u128 = eligible
+			.iter()
+			.fold(0u128, |sum, (_, record)| sum.saturating_add(record.bonded.saturated_into()));
+		if total == 0 {
+			return None;
+		}
+		let mut draw = [0u8; 16];
+		draw.copy_from_slice(&seed[..16]);
+		let mut point = u128::from_le_bytes(draw) % total;
+		for (who, record) in eligible {
+			let stake: u128 = record.bonded.saturated_into();
+			if point < stake {
+				return Some((who, record));
+			}
+			point -= stake;
+		}
+		None
+	}
+
+	/// Checks the pallet's invariants: each provider's held balance is its bonded plus
+	/// unlocking stake; operators and providers pair one to one; the served-model lists and
+	/// the per-model provider lists agree; pending slashes and the slash queue agree.
+	pub fn do_try_state() -> Result<(), polkadot_sdk::sp_runtime::TryRuntimeError> {
+		let mut providers = 0usize;
+		let mut serving_entries = 0usize;
+		let mut pending_entries = 0usize;
+		for (who, record) in Providers::<T>::iter() {
+			providers += 1;
+			ensure!(
+				T::Currency::balance_on_hold(&HoldReason::ProviderBond.into(), &who)
+					== Self::total_stake(&record),
+				"held stake differs from bonded plus unlocking"
+			);
+			ensure!(
+				ProviderOfOperator::<T>::get(&record.operator).as_ref() == Some(&who),
+				"a provider's operator does not point back to it"
+			);
+			for model_id in &record.served {
+				ensure!(
+					ServingProviders::<T>::get(model_id).contains(&who),
+					"a served model does not list its provider"
+				);
+			}
+			serving_entries += record.served.len();
+			for slash in PendingSlashes::<T>::get(&who) {
+				ensure!(
+					SlashQueue::<T>::get(slash.apply_at).contains(&(who.clone(), slash.id)),
+					"a pending slash is not queued"
+				);
+				pending_entries += 1;
+			}
+		}
+		ensure!(
+			ProviderOfOperator::<T>::iter().count() == providers,
+			"an operator points to no provider"
+		);
+		ensure!(
+			ServingProviders::<T>::iter_values().map(|list| list.len()).sum::<usize>()
+				== serving_entries,
+			"a model lists a provider that does not serve it"
+		);
+		ensure!(
+			SlashQueue::<T>::iter_values().map(|queue| queue.len()).sum::<usize>()
+				== pending_entries,
+			"the slash queue holds a slash no provider has pending"
+		);
+		Ok(())
+	}
+}
+
+impl<T: Config> ProviderAssignment<T::AccountId> for Pallet<T> {
+	fn select(model_id: ModelId, seed: &[u8; 32]) -> Option<(T::AccountId, T::AccountId)> {
+		Self::select_provider(model_id, seed).map(|(who, record)| (who, record.operator))
+	}
+
+	fn start_assignment(provider: &T::AccountId) -> DispatchResult {
+		let mut record = Self::provider(provider)?;
+		ensure!(record.assignments < Self::capacity(&record.spec), Error::<T>::AtCapacity);
+		record.assignments = record.assignments.saturating_add(1);
+		Providers::<T>::insert(provider, record);
+		Ok(())
+	}
+
+	fn end_assignment(provider: &T::AccountId) {
+		Providers::<T>::mutate(provider, |record| {
+			if let Some(record) = record {
+				record.assignments = record.assignments.saturating_sub(1);
+			}
+		});
+	}
+
+	fn penalise_missed_assignment(provider: &T::AccountId) -> DispatchResult {
+		let reason = BoundedVec::truncate_from(MISSED_ASSIGNMENT.to_vec());
+		Self::schedule_slash(provider, T::MissedAssignmentSlash::get(), reason).map(|_| ())
+	}
+}
