@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { Keyring } from '@polkadot/keyring';
 import { cryptoWaitReady } from '@polkadot/util-crypto';
 
-import { DevNode, sendAndFinalize } from '../harness.js';
+import { DevNode, sendAndFinalize, waitFor } from '../harness.js';
 
 const TRIB = 10n ** 12n;
 
@@ -81,6 +81,22 @@ describe('providers', () => {
     assert.deepEqual(await rpc('providers_pendingSlashes', [bob.address]), []);
     const page = await rpc('providers_providersServing', [0, 1, 10]);
     assert.deepEqual(page.map(([who]) => who), [bob.address]);
+  });
+
+  it("the operator's heartbeat is free once due", async () => {
+    // Alice's provider registered at genesis, which counts as a heartbeat; the next is due
+    // HeartbeatInterval (10) blocks later.
+    await waitFor(async () => (await api.query.system.number()).toNumber() >= 11, 60_000, 'block 11');
+    const { events } = await sendAndFinalize(api, api.tx.providers.heartbeat(), alice);
+    const paid = eventOf(events, 'transactionPayment', 'TransactionFeePaid');
+    assert.equal(paid.data.actualFee.toBigInt(), 0n);
+    const { record } = (await api.call.providersApi.provider(alice.address)).unwrap();
+    assert.ok(record.lastHeartbeat.toNumber() >= 11);
+    // A second one at once is refused: too soon.
+    await assert.rejects(
+      sendAndFinalize(api, api.tx.providers.heartbeat(), alice),
+      /providers\.HeartbeatTooSoon/,
+    );
   });
 
   it('heartbeats from a non-operator are refused', async () => {
