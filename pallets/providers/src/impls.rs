@@ -185,7 +185,7 @@ impl<T: Config> Pallet<T> {
 		ensure!(record.assignments == 0, Error::<T>::HasAssignments);
 		ensure!(PendingSlashes::<T>::get(&provider).is_empty(), Error::<T>::SlashPending);
 		for model_id in &record.served {
-			ServingProviders::<T>::mutate(model_id, |serving| serving.retain(|p| *p != provider));
+			Self::leave_serving(*model_id, &provider);
 		}
 		ProviderOfOperator::<T>::remove(&record.operator);
 		Providers::<T>::remove(&provider);
@@ -210,17 +210,22 @@ impl<T: Config> Pallet<T> {
 		let mut record = Self::provider(&provider)?;
 		ensure!(record.served.contains(&model_id), Error::<T>::NotServing);
 		record.served.retain(|served| *served != model_id);
+		Self::leave_serving(model_id, &provider);
+		Providers::<T>::insert(&provider, record);
+		Self::deposit_event(Event::StoppedServing { provider, model_id });
+		Ok(())
+	}
+
+	/// Takes `provider` off the model's list, and the list away once it is empty.
+	fn leave_serving(model_id: ModelId, provider: &T::AccountId) {
 		ServingProviders::<T>::mutate_exists(model_id, |serving| {
 			if let Some(list) = serving {
-				list.retain(|p| *p != provider);
+				list.retain(|p| p != provider);
 				if list.is_empty() {
 					*serving = None;
 				}
 			}
 		});
-		Providers::<T>::insert(&provider, record);
-		Self::deposit_event(Event::StoppedServing { provider, model_id });
-		Ok(())
 	}
 
 	pub(crate) fn do_heartbeat(operator: T::AccountId) -> DispatchResult {
@@ -284,13 +289,22 @@ impl<T: Config> Pallet<T> {
 		Ok(slash_id)
 	}
 
-	pub(crate) fn do_cancel_slash(provider: T::AccountId, slash_id: SlashId) -> DispatchResult {
-		let mut pending = PendingSlashes::<T>::get(&provider);
-		let index = pending
-			.iter()
-			.position(|slash| slash.id == slash_id)
-			.ok_or(Error::<T>::UnknownSlash)?;
+	/// Removes a pending slash from the provider's list (and the list once empty), returning it.
+	fn take_pending_slash(provider: &T::AccountId, slash_id: SlashId) -> Option<PendingSlashOf<T>> {
+		let mut pending = PendingSlashes::<T>::get(provider);
+		let index = pending.iter().position(|slash| slash.id == slash_id)?;
 		let slash = pending.remove(index);
+		if pending.is_empty() {
+			PendingSlashes::<T>::remove(provider);
+		} else {
+			PendingSlashes::<T>::insert(provider, pending);
+		}
+		Some(slash)
+	}
+
+	pub(crate) fn do_cancel_slash(provider: T::AccountId, slash_id: SlashId) -> DispatchResult {
+		let slash =
+			Self::take_pending_slash(&provider, slash_id).ok_or(Error::<T>::UnknownSlash)?;
 		SlashQueue::<T>::mutate_exists(slash.apply_at, |queue| {
 			if let Some(list) = queue {
 				list.retain(|entry| *entry != (provider.clone(), slash_id));
@@ -299,11 +313,6 @@ impl<T: Config> Pallet<T> {
 				}
 			}
 		});
-		if pending.is_empty() {
-			PendingSlashes::<T>::remove(&provider);
-		} else {
-			PendingSlashes::<T>::insert(&provider, pending);
-		}
 		Self::deposit_event(Event::SlashCancelled { provider, slash_id });
 		Ok(())
 	}
@@ -311,14 +320,7 @@ impl<T: Config> Pallet<T> {
 	/// Applies a due slash: its fraction of the bonded stake and of each unlocking chunk goes
 	/// to `T::Slash`.
 	pub(crate) fn apply_slash(provider: &T::AccountId, slash_id: SlashId) {
-		let mut pending = PendingSlashes::<T>::get(provider);
-		let Some(index) = pending.iter().position(|slash| slash.id == slash_id) else { return };
-		let slash = pending.remove(index);
-		if pending.is_empty() {
-			PendingSlashes::<T>::remove(provider);
-		} else {
-			PendingSlashes::<T>::insert(provider, pending);
-		}
+		let Some(slash) = Self::take_pending_slash(provider, slash_id) else { return };
 		let Some(mut record) = Providers::<T>::get(provider) else { return };
 
 		let from_bond = slash.fraction.mul_floor(record.bonded);
