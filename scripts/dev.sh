@@ -1,24 +1,43 @@
 #!/usr/bin/env bash
-# The main job: set up, build the release node, and run a Tributary development chain.
-# Extra arguments go to tributary-node (e.g. --instant-seal, --dev-block-time 500,
-# --base-path DIR to keep the chain between runs). Ctrl-C stops it.
+# The main job: set up, fetch the model, build the release node and the LoRA service, and run
+# a Tributary development chain beside tributary-lora serving SmolLM2-135M-Instruct with the
+# chain's sample adapter. Extra arguments go to tributary-node (e.g. --instant-seal,
+# --dev-block-time 500, --base-path DIR to keep the chain between runs). LORA_PORT (8181) and
+# LORA_DATA_DIR (a temporary directory unless set) configure the service. Ctrl-C stops both.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 "$ROOT/scripts/setup.sh"
+"$ROOT/scripts/fetch-model.sh" >/dev/null
 cd "$ROOT"
 build_node
+build_lora
+
+LORA_PORT="${LORA_PORT:-8181}"
+lora_tmp=""
+if [[ -z "${LORA_DATA_DIR:-}" ]]; then
+	lora_tmp="$(mktemp -d)"
+	LORA_DATA_DIR="$lora_tmp"
+fi
+# The development chain registers the sample adapter (model 0, adapter 0) by its hash; the
+# service serves it as adapter "0".
+mkdir -p "$LORA_DATA_DIR/adapters"
+"$LORA_BIN" adapter new --rank 4 --alpha 8 --seed 0 --out "$LORA_DATA_DIR/adapters/0" >/dev/null
+log "starting tributary-lora on http://127.0.0.1:$LORA_PORT (model $MODEL_PATH, data $LORA_DATA_DIR)"
+start_lora "127.0.0.1:$LORA_PORT" --model "$MODEL_PATH" \
+	--adapters-dir "$LORA_DATA_DIR/adapters" --data-dir "$LORA_DATA_DIR/index"
 
 RPC_PORT="${RPC_PORT:-9944}"
-args=(--dev --rpc-port "$RPC_PORT" "$@")
+args=(--dev --rpc-port "$RPC_PORT" --lora-service-url "http://127.0.0.1:$LORA_PORT" "$@")
 log "starting: $NODE_BIN ${args[*]}"
 "$NODE_BIN" "${args[@]}" &
 node_pid=$!
 
 stop() {
-	log "stopping tributary-node"
-	kill -INT "$node_pid" 2>/dev/null || true
-	wait "$node_pid" 2>/dev/null || true
+	log "stopping tributary-node and tributary-lora"
+	kill -INT "$node_pid" "$LORA_PID" 2>/dev/null || true
+	wait "$node_pid" "$LORA_PID" 2>/dev/null || true
+	[[ -z "$lora_tmp" ]] || rm -rf "$lora_tmp"
 	exit 0
 }
 trap stop INT TERM
@@ -37,5 +56,6 @@ ws="ws://127.0.0.1:$RPC_PORT"
 log "Tributary dev chain is up"
 log "  WebSocket RPC:  $ws"
 log "  polkadot.js:    https://polkadot.js.org/apps/?rpc=$(printf '%s' "$ws" | sed 's/:/%3A/g; s#/#%2F#g')#/explorer"
+log "  LoRA service:   http://127.0.0.1:$LORA_PORT (OpenAI-compatible /v1, /metrics)"
 log "  Ctrl-C to stop"
 wait "$node_pid"

@@ -8,6 +8,13 @@ NODE_BIN="$CARGO_TARGET_DIR/release/tributary-node"
 # outside the repository; point it at ours so the WASM build is locked too.
 export WASM_BUILD_WORKSPACE_HINT="$ROOT"
 
+# The LoRA service is a workspace of its own, built for this CPU (lora-service/.cargo/config.toml)
+# into a target directory of its own, so its flags never rebuild the node's dependencies.
+LORA_TARGET_DIR="${TRIBUTARY_LORA_TARGET_DIR:-$HOME/.cache/tributary/target-lora}"
+LORA_BIN="$LORA_TARGET_DIR/release/tributary-lora"
+# Where scripts/fetch-model.sh puts the default base model.
+MODEL_PATH="${TRIBUTARY_MODELS_DIR:-$HOME/.cache/tributary/models}/SmolLM2-135M-Instruct.Q4_1.gguf"
+
 log() {
 	printf '\033[1;34m[tributary]\033[0m %s\n' "$*" >&2
 }
@@ -22,4 +29,44 @@ die() {
 build_node() {
 	log "building tributary-node (release) into $CARGO_TARGET_DIR"
 	cargo build --release --locked -p tributary-node
+}
+
+# Runs cargo in lora-service/ with its own target directory.
+lora_cargo() {
+	(cd "$ROOT/lora-service" && CARGO_TARGET_DIR="$LORA_TARGET_DIR" cargo "$@")
+}
+
+# Builds tributary-lora (release, for this CPU).
+build_lora() {
+	log "building tributary-lora (release) into $LORA_TARGET_DIR"
+	lora_cargo build --release --locked
+}
+
+# A Python virtual environment under ~/.cache/tributary with the packages the scripts use
+# (the OpenAI client for the LoRA service's compatibility test), installed once.
+python_env() {
+	local venv="$HOME/.cache/tributary/venv" stamp
+	stamp="$venv/.tributary-openai-3.57.0"
+	if [[ ! -f "$stamp" ]]; then
+		log "creating the Python environment in $venv (openai==3.57.0)"
+		python3 -m venv "$venv"
+		"$venv/bin/pip" install --quiet --disable-pip-version-check "openai==3.57.0"
+		touch "$stamp"
+	fi
+	PYTHON="$venv/bin/python"
+}
+
+# Starts tributary-lora serve in the background with the given arguments, waits until it
+# answers /health on $1 (host:port), and sets LORA_PID.
+start_lora() {
+	local listen="$1"
+	shift
+	"$LORA_BIN" serve --listen "$listen" "$@" &
+	LORA_PID=$!
+	for _ in $(seq 1 120); do
+		kill -0 "$LORA_PID" 2>/dev/null || die "tributary-lora exited during start-up"
+		curl -sf -o /dev/null "http://$listen/health" && return 0
+		sleep 0.5
+	done
+	die "tributary-lora did not answer on http://$listen/health"
 }

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Every test: set up, check formatting, build the release node, run the workspace's cargo tests
 # (in the release profile, so the dependency tree compiles once for the node and the tests),
-# the pallets' benchmarks as tests, then the end-to-end suite against the real node.
+# the pallets' benchmarks as tests, the LoRA service's tests (with the real SmolLM2, fetched
+# first) and an unmodified OpenAI client against it, then the end-to-end suite against the
+# real node.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -28,6 +30,25 @@ for pallet in pallet-datasets pallet-models pallet-providers; do
 	cargo test --release --locked -p "$pallet" --features runtime-benchmarks
 done
 log "benchmark tests done in $((SECONDS - step)) s"
+
+step=$SECONDS
+log "LoRA service: model, formatting, tests"
+"$ROOT/scripts/fetch-model.sh" >/dev/null
+lora_cargo fmt -- --check
+lora_cargo test --release --locked
+build_lora
+python_env
+lora_dir="$(mktemp -d)"
+"$LORA_BIN" adapter new --rank 4 --alpha 8 --seed 0 --out "$lora_dir/adapters/0" >/dev/null
+start_lora 127.0.0.1:8199 --model "$MODEL_PATH" --adapters-dir "$lora_dir/adapters" \
+	--data-dir "$lora_dir/data"
+trap 'kill "$LORA_PID" 2>/dev/null || true; rm -rf "$lora_dir"' EXIT
+"$PYTHON" "$ROOT/lora-service/tests/openai_client.py" http://127.0.0.1:8199
+kill "$LORA_PID"
+wait "$LORA_PID" 2>/dev/null || true
+trap - EXIT
+rm -rf "$lora_dir"
+log "LoRA service tests done in $((SECONDS - step)) s"
 
 step=$SECONDS
 log "end-to-end tests against $NODE_BIN"

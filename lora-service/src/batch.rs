@@ -1,0 +1,357 @@
+//! One decode step for many sequences at once: each row has its own position, its own
+//! key-value cache and its own adapter. The base projections run as one matmul for the whole
+//! batch; each row's LoRA update, ((x A) B) scaled, is computed for that row alone from the
+//! adapter in its slot of a stack kept per projection (the BGMV kernel: gathered per row, no
+//! weights copied per step), so one batch mixes any adapters at the cost of each row's own
+//! rank. Adapters stay in their slots between steps; one joining the batch is copied into a
+//! free slot, the rest untouched.
+
+use std::sync::Arc;
+
+use anyhow::{bail, Result};
+use candle_core::Tensor;
+use candle_nn::{ops, rotary_emb};
+
+use crate::{
+	gguf::LlamaConfig,
+	lora::{module_dims, Adapter},
+	model::{attention, dot, KvCache, Linear, Model},
+};
+
+/// One projection's slots: A^T of each slot (rank rows of `fan_in`) and scaled B^T (rank rows
+/// of `fan_out`), zero-padded to the stack's rank.
+struct Stacked {
+	fan_in: usize,
+	fan_out: usize,
+	a: Vec<f32>,
+	b: Vec<f32>,
+}
+
+/// Adapters in slots, per projection of every layer.
+pub struct AdapterStack {
+	rank: usize,
+	slots: Vec<Option<Arc<Adapter>>>,
+	/// Which projections any slot may target (the others are not stacked).
+	modules: [bool; 7],
+	layers: Vec<[Option<Stacked>; 7]>,
+}
+
+/// The projections an adapter targets.
+fn targets(adapter: &Adapter) -> [bool; 7] {
+	let mut modules = [false; 7];
+	for pairs in &adapter.layers {
+		for (module, pair) in pairs.iter().enumerate() {
+			modules[module] |= pair.is_some();
+		}
+	}
+	modules
+}
+
+impl AdapterStack {
+	/// An empty stack of `capacity` slots of `rank` for `modules`.
+	pub fn new(capacity: usize, rank: usize, modules: [bool; 7], config: &LlamaConfig) -> Self {
+		let layers = (0..config.layers)
+			.map(|_| {
+				std::array::from_fn(|module| {
+					(modules[module] && rank > 0).then(|| {
+						let (fan_in, fan_out) = module_dims(config, module);
+						Stacked {
+							fan_in,
+							fan_out,
+							a: vec![0.0; capacity * rank * fan_in],
+							b: vec![0.0; capacity * rank * fan_out],
+						}
+					})
+				})
+			})
+			.collect();
+		Self { rank, slots: vec![None; capacity], modules, layers }
+	}
+
+	/// A stack of `capacity` slots with nothing stacked yet (it grows when adapters come).
+	pub fn empty(capacity: usize) -> Self {
+		Self { rank: 0, slots: vec![None; capacity], modules: [false; 7], layers: Vec::new() }
+	}
+
+	/// How many slots hold an adapter.
+	pub fn occupied(&self) -> usize {
+		self.slots.iter().filter(|s| s.is_some()).count()
+	}
+
+	/// Copies `adapter` into slot `slot` (zeros where it has no update).
+	fn write(&mut self, slot: usize, adapter: &Arc<Adapter>) -> Result<()> {
+		let r = self.rank;
+		for (layer, stacked) in self.layers.iter_mut().enumerate() {
+			for (module, entry) in stacked.iter_mut().enumerate() {
+				let Some(stacked) = entry else { continue };
+				let a = &mut stacked.a[slot * r * stacked.fan_in..][..r * stacked.fan_in];
+				let b = &mut stacked.b[slot * r * stacked.fan_out..][..r * stacked.fan_out];
+				a.fill(0.0);
+				b.fill(0.0);
+				if let Some(pair) = &adapter.layers[layer][module] {
+					// pair.a is A^T (in, own rank): its columns are our rows.
+					let a_t = pair.a.t()?.contiguous()?.flatten_all()?.to_vec1::<f32>()?;
+					let b_t = pair.b.flatten_all()?.to_vec1::<f32>()?;
+					a[..a_t.len()].copy_from_slice(&a_t);
+					b[..b_t.len()].copy_from_slice(&b_t);
+				}
+			}
+		}
+		self.slots[slot] = Some(adapter.clone());
+		Ok(())
+	}
+
+	/// Puts every row's adapter in a slot (keeping those already in one, writing the others
+	/// into slots no row of this batch uses, lowest first) and returns each row's slot. The
+	/// stack is rebuilt, larger, when an adapter does not fit it (more adapters than slots,
+	/// a higher rank, or a projection it does not stack).
+	pub fn place(
+		&mut self,
+		rows: &[Option<Arc<Adapter>>],
+		config: &LlamaConfig,
+	) -> Result<Vec<Option<usize>>> {
+		let mut wanted: Vec<&Arc<Adapter>> = Vec::new();
+		for adapter in rows.iter().flatten() {
+			if !wanted.iter().any(|w| Arc::ptr_eq(w, adapter)) {
+				wanted.push(adapter);
+			}
+		}
+		let rank = wanted.iter().map(|a| a.rank).max().unwrap_or(0);
+		let mut modules = self.modules;
+		for adapter in &wanted {
+			for (module, targeted) in targets(adapter).into_iter().enumerate() {
+				modules[module] |= targeted;
+			}
+		}
+		if wanted.len() > self.slots.len() || rank > self.rank || modules != self.modules {
+			*self =
+				Self::new(wanted.len().max(self.slots.len()), rank.max(self.rank), modules, config);
+		}
+		let slot_of = |slots: &[Option<Arc<Adapter>>], adapter: &Arc<Adapter>| {
+			slots.iter().position(|s| s.as_ref().is_some_and(|s| Arc::ptr_eq(s, adapter)))
+		};
+		for adapter in &wanted {
+			if slot_of(&self.slots, adapter).is_some() {
+				continue;
+			}
+			let free = (0..self.slots.len()).find(|&i| {
+				self.slots[i]
+					.as_ref()
+					.is_none_or(|held| !wanted.iter().any(|w| Arc::ptr_eq(w, held)))
+			});
+			let Some(free) = free else { bail!("no free adapter slot") };
+			self.write(free, adapter)?;
+		}
+		Ok(rows
+			.iter()
+			.map(|row| row.as_ref().and_then(|adapter| slot_of(&self.slots, adapter)))
+			.collect())
+	}
+}
+
+/// x (rows, in) W^T, plus each row's update from its slot's adapter: for row i in slot s,
+/// y_i += Σ_j (x_i · A^T[s, j]) B^T[s, j].
+fn project_rows(
+	x: &Tensor,
+	w: &Linear,
+	stacked: Option<&Stacked>,
+	slots: &[Option<usize>],
+	rank: usize,
+) -> Result<Tensor> {
+	let y = w.forward(x)?;
+	let Some(stacked) = stacked else { return Ok(y) };
+	if slots.iter().all(Option::is_none) {
+		return Ok(y);
+	}
+	let (fan_in, fan_out) = (stacked.fan_in, stacked.fan_out);
+	let xs = x.flatten_all()?.to_vec1::<f32>()?;
+	let mut ys = y.flatten_all()?.to_vec1::<f32>()?;
+	for (row, slot) in slots.iter().enumerate() {
+		let Some(slot) = slot else { continue };
+		let x_row = &xs[row * fan_in..][..fan_in];
+		let y_row = &mut ys[row * fan_out..][..fan_out];
+		for j in 0..rank {
+			let k = slot * rank + j;
+			let low = dot(x_row, &stacked.a[k * fan_in..][..fan_in]);
+			if low != 0.0 {
+				for (y, b) in y_row.iter_mut().zip(&stacked.b[k * fan_out..][..fan_out]) {
+					*y += low * b;
+				}
+			}
+		}
+	}
+	Ok(Tensor::from_vec(ys, (slots.len(), fan_out), x.device())?)
+}
+
+impl Model {
+	/// Decodes one token for each row: `tokens[i]` continues the sequence in `caches[i]` (which
+	/// a prefill filled) with the adapter in slot `slots[i]` of `stack` (None: the base
+	/// model). Returns (rows, vocab) logits.
+	pub fn decode_step(
+		&self,
+		tokens: &[u32],
+		caches: &mut [&mut KvCache],
+		stack: &AdapterStack,
+		slots: &[Option<usize>],
+	) -> Result<Tensor> {
+		let c = &self.config;
+		let rows = tokens.len();
+		if caches.len() != rows || slots.len() != rows {
+			bail!("{rows} tokens, {} caches and {} adapter slots", caches.len(), slots.len());
+		}
+		if let Some(bad) =
+			slots.iter().flatten().find(|slot| stack.slots.get(**slot).is_none_or(Option::is_none))
+		{
+			bail!("adapter slot {bad} holds no adapter");
+		}
+		if caches.iter().any(|cache| cache.is_empty() || cache.len() >= c.context_length) {
+			bail!("every row must be prefilled first, and within the context");
+		}
+		let positions: Vec<u32> = caches.iter().map(|cache| cache.len() as u32).collect();
+		let positions = Tensor::new(positions.as_slice(), &self.device)?;
+		let half = c.head_dim / 2;
+		let cos = self.cos.index_select(&positions, 0)?.reshape((rows, 1, half))?;
+		let sin = self.sin.index_select(&positions, 0)?.reshape((rows, 1, half))?;
+		let ids = Tensor::new(tokens, &self.device)?;
+		let mut x = self.embed.index_select(&ids, 0)?;
+		for (index, layer) in self.layers.iter().enumerate() {
+			let lora = |module: usize| stack.layers.get(index).and_then(|l| l[module].as_ref());
+			let p = &layer.projections;
+			let h = ops::rms_norm(&x, &layer.attn_norm, c.rms_eps)?;
+			let heads = |module: usize, n: usize| -> Result<Tensor> {
+				Ok(project_rows(&h, &p[module], lora(module), slots, stack.rank)?
+					.reshape((rows, n, 1, c.head_dim))?)
+			};
+			let q = rotary_emb::rope_i(&heads(0, c.heads)?, &cos, &sin)?
+				.flatten_all()?
+				.to_vec1::<f32>()?;
+			let k = rotary_emb::rope_i(&heads(1, c.kv_heads)?, &cos, &sin)?
+				.flatten_all()?
+				.to_vec1::<f32>()?;
+			let v = heads(2, c.kv_heads)?.flatten_all()?.to_vec1::<f32>()?;
+			let (q_row, kv_row) = (c.heads * c.head_dim, c.kv_heads * c.head_dim);
+			let mut y = Vec::with_capacity(rows * q_row);
+			for (row, cache) in caches.iter_mut().enumerate() {
+				let start = cache.length;
+				let (keys, values) = &mut cache.layers[index];
+				keys.extend_from_slice(&k[row * kv_row..][..kv_row]);
+				values.extend_from_slice(&v[row * kv_row..][..kv_row]);
+				y.extend(attention(c, &q[row * q_row..][..q_row], keys, values, start));
+			}
+			let y = Tensor::from_vec(y, (rows, q_row), &self.device)?;
+			x = (x + project_rows(&y, &p[3], lora(3), slots, stack.rank)?)?;
+			let h = ops::rms_norm(&x, &layer.ffn_norm, c.rms_eps)?;
+			let gated = (ops::silu(&project_rows(&h, &p[4], lora(4), slots, stack.rank)?)?
+				* project_rows(&h, &p[5], lora(5), slots, stack.rank)?)?;
+			x = (x + project_rows(&gated, &p[6], lora(6), slots, stack.rank)?)?;
+		}
+		for cache in caches.iter_mut() {
+			cache.length += 1;
+		}
+		let x = ops::rms_norm(&x, &self.norm, c.rms_eps)?;
+		self.lm_head.forward(&x)
+	}
+}
+
+#[cfg(test)]
+mod tests {
+	use super::*;
+	use crate::{
+		model::Weights,
+		testing::{max_diff, tiny_adapter, tiny_model_with},
+	};
+
+	/// Nine sequences at different positions, one with no adapter and eight with adapters of
+	/// ranks 2 to 16, decoded together, each get the logits they get decoded alone; then the
+	/// adapters change places (some leave, new ones join slots others left) and it still holds.
+	fn mixed_batch_decodes_as_each_sequence_alone(weights: Weights) {
+		let model = tiny_model_with(weights);
+		let adapters: Vec<Arc<Adapter>> = (0..12)
+			.map(|i| Arc::new(tiny_adapter(100 + i, [2, 4, 8, 16][i as usize % 4])))
+			.collect();
+		let prompts: Vec<Vec<u32>> =
+			(0..9u32).map(|i| (0..=i * 3).map(|j| (j * 37 + i * 11) % 250 + 3).collect()).collect();
+		let mut stack =
+			AdapterStack::new(2, 2, [true, false, true, false, false, false, false], &model.config);
+		for round in 0..2 {
+			let rows: Vec<Option<Arc<Adapter>>> = (0..9)
+				.map(|i| (i > 0).then(|| adapters[(i - 1 + round * 4) % 12].clone()))
+				.collect();
+			let mut alone: Vec<KvCache> = Vec::new();
+			let mut together: Vec<KvCache> = Vec::new();
+			let mut next = Vec::new();
+			for (prompt, adapter) in prompts.iter().zip(&rows) {
+				let mut cache = KvCache::default();
+				let logits = model.forward(prompt, &mut cache, adapter.as_deref()).unwrap();
+				next.push(logits.argmax(0).unwrap().to_scalar::<u32>().unwrap());
+				alone.push(cache);
+				let mut cache = KvCache::default();
+				model.forward(prompt, &mut cache, adapter.as_deref()).unwrap();
+				together.push(cache);
+			}
+			let slots = stack.place(&rows, &model.config).unwrap();
+			assert_eq!(slots[0], None);
+			assert!(stack.occupied() >= 8);
+			for _ in 0..4 {
+				let mut caches: Vec<&mut KvCache> = together.iter_mut().collect();
+				let batched = model.decode_step(&next, &mut caches, &stack, &slots).unwrap();
+				for (row, adapter) in rows.iter().enumerate() {
+					let single =
+						model.forward(&[next[row]], &mut alone[row], adapter.as_deref()).unwrap();
+					let diff = max_diff(&batched.get(row).unwrap(), &single);
+					assert!(diff < 1e-3, "{weights:?} round {round} row {row} differs by {diff}");
+				}
+				next = batched.argmax(1).unwrap().to_vec1::<u32>().unwrap();
+			}
+		}
+	}
+
+	#[test]
+	fn a_mixed_batch_decodes_as_each_sequence_alone() {
+		mixed_batch_decodes_as_each_sequence_alone(Weights::Dense);
+	}
+
+	#[test]
+	fn a_mixed_batch_decodes_as_each_sequence_alone_over_quantized_weights() {
+		mixed_batch_decodes_as_each_sequence_alone(Weights::Quantized);
+	}
+
+	/// Placing keeps adapters in their slots, reuses the slots of adapters no row wants any
+	/// more, and the base rows need none.
+	#[test]
+	fn adapters_keep_their_slots() {
+		let model = tiny_model_with(Weights::Dense);
+		let adapters: Vec<Arc<Adapter>> = (0..3).map(|i| Arc::new(tiny_adapter(i, 4))).collect();
+		let mut stack = AdapterStack::new(2, 4, [true; 7], &model.config);
+		let a = |i: usize| Some(adapters[i].clone());
+		assert_eq!(
+			stack.place(&[a(0), None, a(1)], &model.config).unwrap(),
+			vec![Some(0), None, Some(1)]
+		);
+		assert_eq!(stack.place(&[a(1), a(2)], &model.config).unwrap(), vec![Some(1), Some(0)]);
+		assert_eq!(
+			stack.place(&[a(1), a(2), a(1)], &model.config).unwrap(),
+			vec![Some(1), Some(0), Some(1)]
+		);
+		// Three at once do not fit two slots: the stack grows.
+		assert_eq!(
+			stack.place(&[a(0), a(1), a(2)], &model.config).unwrap(),
+			vec![Some(0), Some(1), Some(2)]
+		);
+	}
+
+	#[test]
+	fn a_step_refuses_mismatched_rows() {
+		let model = tiny_model_with(Weights::Dense);
+		let stack = AdapterStack::new(1, 4, [true; 7], &model.config);
+		let mut cache = KvCache::default();
+		model.forward(&[5, 6], &mut cache, None).unwrap();
+		let mut empty = KvCache::default();
+		assert!(
+			model.decode_step(&[1], &mut [&mut cache], &stack, &[Some(0)]).is_err(),
+			"empty slot"
+		);
+		assert!(model.decode_step(&[1, 2], &mut [&mut cache], &stack, &[None]).is_err());
+		assert!(model.decode_step(&[1], &mut [&mut empty], &stack, &[None]).is_err(), "unfilled");
+	}
+}

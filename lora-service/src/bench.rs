@@ -1,0 +1,411 @@
+//! `tributary-lora bench`: decode throughput with many adapters beside its baselines, adapter
+//! loading and memory, and attribution latency over large indexes, measured in one run and
+//! printed as Markdown. Ratios against the base model in the same run are what to compare
+//! across machines.
+
+use std::{
+	path::PathBuf,
+	sync::{atomic::Ordering, mpsc, Arc},
+	time::{Duration, Instant},
+};
+
+use anyhow::{Context, Result};
+use candle_core::Device;
+
+use crate::{
+	attribution::{DatasetIndex, Record},
+	engine::{self, Request, Sampling},
+	lora::Adapter,
+	model::{Model, Weights},
+	random_adapter::{self, Shape},
+	server::AdapterCache,
+};
+
+#[derive(clap::Args)]
+pub struct Args {
+	/// The base model (a llama GGUF). Default: SmolLM2 where scripts/fetch-model.sh puts it.
+	#[arg(long)]
+	model: Option<PathBuf>,
+	/// How the base weights are held (both are measured when not given).
+	#[arg(long, value_enum)]
+	weights: Option<Weights>,
+	/// Sequences decoded together.
+	#[arg(long, default_value_t = 16)]
+	batch: usize,
+	/// Requests in each throughput workload.
+	#[arg(long, default_value_t = 48)]
+	requests: usize,
+	/// Tokens generated per request.
+	#[arg(long, default_value_t = 32)]
+	tokens: usize,
+	/// The numbers of distinct adapters the workloads draw from.
+	#[arg(long, value_delimiter = ',', default_value = "1,8,64,512")]
+	adapters: Vec<usize>,
+	/// The adapters' rank (all seven projections targeted).
+	#[arg(long, default_value_t = 8)]
+	rank: usize,
+	/// Requests served one by one with merged weights (the baseline).
+	#[arg(long, default_value_t = 8)]
+	baseline_requests: usize,
+	/// How many adapters to hold resident at once for the memory measurement.
+	#[arg(long, default_value_t = 1024)]
+	resident: usize,
+	/// Index sizes, in tokens, for attribution latency.
+	#[arg(long, value_delimiter = ',', default_value = "1000000,10000000,100000000")]
+	index_tokens: Vec<usize>,
+	/// Attributions timed per index (256-token outputs).
+	#[arg(long, default_value_t = 50)]
+	attributions: usize,
+	/// Skip the decode measurements.
+	#[arg(long)]
+	skip_decode: bool,
+	/// Skip the attribution measurements.
+	#[arg(long)]
+	skip_attribution: bool,
+}
+
+/// Resident set size of this process, from /proc (0 where unavailable).
+fn rss_bytes() -> usize {
+	std::fs::read_to_string("/proc/self/statm")
+		.ok()
+		.and_then(|s| s.split_whitespace().nth(1)?.parse::<usize>().ok())
+		.map_or(0, |pages| pages * 4096)
+}
+
+/// How long a workload took: in all (prefills included), and in decode steps.
+#[derive(Clone, Copy, Default)]
+struct Timing {
+	wall: Duration,
+	decode: Duration,
+	/// Tokens the decode steps produced (each request's first token comes from its prefill).
+	decoded: u64,
+}
+
+impl std::ops::Add for Timing {
+	type Output = Timing;
+	fn add(self, other: Timing) -> Timing {
+		Timing {
+			wall: self.wall + other.wall,
+			decode: self.decode + other.decode,
+			decoded: self.decoded + other.decoded,
+		}
+	}
+}
+
+impl Timing {
+	fn decode_rate(&self) -> f64 {
+		self.decoded as f64 / self.decode.as_secs_f64().max(1e-9)
+	}
+}
+
+/// Serves `requests` (prompt, adapter) through the batching engine, `batch` at a time, each
+/// generating exactly `tokens` tokens.
+fn serve(
+	model: &Arc<Model>,
+	batch: usize,
+	tokens: usize,
+	requests: Vec<(Vec<u32>, Option<Arc<Adapter>>)>,
+) -> Result<Timing> {
+	let (sender, receiver) = mpsc::channel();
+	let stats = engine::Stats::default();
+	let mut answers = Vec::new();
+	for (prompt, adapter) in requests {
+		let (reply, answer) = mpsc::channel();
+		stats.queued.fetch_add(1, Ordering::Relaxed);
+		sender
+			.send(Request {
+				prompt,
+				max_tokens: tokens,
+				stop_tokens: Vec::new(),
+				stop_check: None,
+				sampling: Sampling::GREEDY,
+				adapter,
+				reply: Box::new(move |result| {
+					let _ = reply.send(result);
+				}),
+			})
+			.map_err(|_| anyhow::anyhow!("the engine is gone"))?;
+		answers.push(answer);
+	}
+	drop(sender);
+	let started = Instant::now();
+	engine::run(model, receiver, batch, &stats);
+	let wall = started.elapsed();
+	for answer in answers {
+		let (output, _) = answer.recv()?.map_err(anyhow::Error::msg)?;
+		anyhow::ensure!(output.len() == tokens, "a request generated {} tokens", output.len());
+	}
+	Ok(Timing {
+		wall,
+		decode: Duration::from_nanos(stats.decode_nanos.load(Ordering::Relaxed)),
+		decoded: stats.decoded_tokens.load(Ordering::Relaxed),
+	})
+}
+
+/// A prompt of 16 tokens that differs per request.
+fn prompt(i: usize, vocab: usize) -> Vec<u32> {
+	(0..16).map(|j| ((i * 7919 + j * 104_729) % (vocab - 300) + 100) as u32).collect()
+}
+
+fn random_adapter(shape: Shape, rank: usize, seed: u64, model: &Model) -> Result<Adapter> {
+	let bytes = random_adapter::safetensors(shape, rank, seed);
+	let config = random_adapter::config(rank, 2 * rank as u32);
+	Adapter::from_bytes(config.as_bytes(), &bytes, &model.config, &Device::Cpu)
+}
+
+pub fn run(args: Args) -> Result<()> {
+	let path = match args.model.clone() {
+		Some(path) => path,
+		None => PathBuf::from(std::env::var("HOME").context("HOME")?)
+			.join(".cache/tributary/models/SmolLM2-135M-Instruct.Q4_1.gguf"),
+	};
+	let weights = args.weights.unwrap_or(Weights::Mixed);
+	let started = Instant::now();
+	let model = Arc::new(Model::load(&path, &Device::Cpu, weights)?);
+	eprintln!("loaded {} in {:.2?}", path.display(), started.elapsed());
+	let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+	println!("# tributary-lora bench\n");
+	println!(
+		"Model `{}` ({} layers, hidden {}), {threads} CPU threads, batch {}, {} tokens per \
+		 request, adapters of rank {} over all seven projections, base weights {weights:?}.\n",
+		path.file_name().unwrap_or_default().to_string_lossy(),
+		model.config.layers,
+		model.config.hidden,
+		args.batch,
+		args.tokens,
+		args.rank
+	);
+	if !args.skip_decode {
+		if args.weights.is_none() {
+			compare_weights(&args, &path)?;
+		}
+		decode(&args, &model)?;
+		memory(&args, &model)?;
+	}
+	if !args.skip_attribution {
+		attribution(&args)?;
+	}
+	Ok(())
+}
+
+/// Base-model decode throughput, single stream and batched, with dense and quantized weights.
+fn compare_weights(args: &Args, path: &std::path::Path) -> Result<()> {
+	println!("## Base weights: dense f32, quantized, or mixed\n");
+	println!(
+		"| weights | load s | single stream decode tokens/s | batch {} decode tokens/s | weights MB |",
+		args.batch
+	);
+	println!("|---|---:|---:|---:|---:|");
+	for weights in [Weights::Dense, Weights::Quantized, Weights::Mixed] {
+		eprintln!("base model with {weights:?} weights");
+		let started = Instant::now();
+		let model = Arc::new(Model::load(path, &Device::Cpu, weights)?);
+		let load = started.elapsed();
+		let vocab = model.config.vocab_size;
+		let single = serve(&model, 1, args.tokens * 2, vec![(prompt(0, vocab), None)])?;
+		let requests = (0..args.batch).map(|i| (prompt(i, vocab), None)).collect();
+		let batched = serve(&model, args.batch, args.tokens, requests)?;
+		println!(
+			"| {weights:?} | {:.2} | {:.1} | {:.1} | {:.0} |",
+			load.as_secs_f64(),
+			single.decode_rate(),
+			batched.decode_rate(),
+			model.weight_bytes() as f64 / 1e6
+		);
+	}
+	println!();
+	Ok(())
+}
+
+fn decode(args: &Args, model: &Arc<Model>) -> Result<()> {
+	let shape = Shape::of(&model.config);
+	let vocab = model.config.vocab_size;
+	let most = args.adapters.iter().copied().max().unwrap_or(0);
+	anyhow::ensure!(most >= 16, "--adapters needs a pool of at least 16 (the 16-adapter workload)");
+	eprintln!("generating {most} random adapters of rank {}", args.rank);
+	let adapters: Vec<Arc<Adapter>> = (0..most)
+		.map(|i| random_adapter(shape, args.rank, 1_000 + i as u64, model).map(Arc::new))
+		.collect::<Result<_>>()?;
+
+	println!("## Decode throughput\n");
+	println!(
+		"Each workload: at least {} requests (16-token prompts, {} tokens each), {} decoded together. \
+		 Decode tokens/s counts the tokens of decode steps over their time; end to end adds the \
+		 prefills (each request's prompt, run when it joins).\n",
+		args.requests, args.tokens, args.batch
+	);
+	println!("| workload | decode tokens/s | × base | end-to-end tokens/s | seconds |");
+	println!("|---|---:|---:|---:|---:|");
+	let row = |name: &str, tokens: usize, timing: Timing, base: f64| {
+		let rate = timing.decode_rate();
+		println!(
+			"| {name} | {rate:.1} | {:.2} | {:.1} | {:.2} |",
+			rate / base,
+			tokens as f64 / timing.wall.as_secs_f64(),
+			timing.wall.as_secs_f64()
+		);
+		rate
+	};
+	let total = args.requests * args.tokens;
+	eprintln!("base model, batch {}", args.batch);
+	let requests = (0..args.requests).map(|i| (prompt(i, vocab), None)).collect();
+	let timing = serve(model, args.batch, args.tokens, requests)?;
+	let base = timing.decode_rate();
+	row(&format!("base model, no LoRA, batch {}", args.batch), total, timing, base);
+	for &n in &args.adapters {
+		// Every adapter of the n is used: at least n requests, one adapter after another.
+		let count = args.requests.max(n);
+		eprintln!("{n} distinct adapters, {count} requests, batch {}", args.batch);
+		let requests =
+			(0..count).map(|i| (prompt(i, vocab), Some(adapters[i % n].clone()))).collect();
+		let timing = serve(model, args.batch, args.tokens, requests)?;
+		let name = format!("{n} distinct adapters ({count} requests), batch {}", args.batch);
+		row(&name, count * args.tokens, timing, base);
+	}
+	// llama.cpp's workload in scripts/bench-llamacpp.py: 16 requests of 64 tokens, here each
+	// with its own adapter, served together.
+	let (count, tokens) = (16, 64);
+	eprintln!("{count} requests with {count} adapters, {tokens} tokens each");
+	let requests = (0..count)
+		.map(|i| (prompt(i, vocab), Some(adapters[i % adapters.len()].clone())))
+		.collect();
+	let timing = serve(model, args.batch, tokens, requests)?;
+	let name = format!("{count} requests, {count} distinct adapters, {tokens} tokens each");
+	row(&name, count * tokens, timing, base);
+	// One at a time: merge each request's adapter into the weights, serve it alone.
+	eprintln!("one adapter at a time, merged");
+	let (mut merging, mut served) = (Duration::ZERO, Timing::default());
+	for i in 0..args.baseline_requests {
+		let started = Instant::now();
+		let merged = Arc::new(model.merged(&adapters[(i * 7) % adapters.len().max(1)])?);
+		merging += started.elapsed();
+		served = served + serve(&merged, 1, args.tokens, vec![(prompt(i, vocab), None)])?;
+	}
+	let tokens = args.baseline_requests * args.tokens;
+	row("one at a time, merged weights, decode only", tokens, served, base);
+	let with_merges =
+		Timing { decode: served.decode + merging, wall: served.wall + merging, ..served };
+	row("one at a time, merged weights, merge counted", tokens, with_merges, base);
+	eprintln!("single stream, base model");
+	let timing = serve(model, 1, args.tokens * 2, vec![(prompt(0, vocab), None)])?;
+	row("single stream, base model", args.tokens * 2, timing, base);
+	println!(
+		"\nMerging one adapter into the weights took {:.0} ms on average.\n",
+		merging.as_secs_f64() * 1e3 / args.baseline_requests.max(1) as f64
+	);
+	Ok(())
+}
+
+fn memory(args: &Args, model: &Arc<Model>) -> Result<()> {
+	let shape = Shape::of(&model.config);
+	println!("## Adapters: loading and memory\n");
+	let dir = std::env::temp_dir().join(format!("tributary-bench-{}", std::process::id()));
+	random_adapter::write(&dir, shape, args.rank, 2 * args.rank as u32, 1)?;
+	let file_bytes = std::fs::metadata(dir.join("adapter_model.safetensors"))?.len();
+	let mut times = Vec::new();
+	for _ in 0..20 {
+		let started = Instant::now();
+		let adapter = Adapter::load(&dir, &model.config, &Device::Cpu)?;
+		times.push(started.elapsed());
+		drop(adapter);
+	}
+	std::fs::remove_dir_all(&dir).ok();
+	times.sort();
+	println!(
+		"- Load of a rank-{} adapter ({:.1} MB file, from the page cache): median {:.1} ms, \
+		 slowest {:.1} ms of {}.",
+		args.rank,
+		file_bytes as f64 / 1e6,
+		times[times.len() / 2].as_secs_f64() * 1e3,
+		times[times.len() - 1].as_secs_f64() * 1e3,
+		times.len()
+	);
+	eprintln!("holding {} adapters resident", args.resident);
+	let mut cache = AdapterCache::new(args.resident);
+	for i in 0..args.resident {
+		let adapter = random_adapter(shape, args.rank, 50_000 + i as u64, model)?;
+		cache.insert(&i.to_string(), Arc::new(adapter));
+	}
+	println!(
+		"- {} rank-{} adapters resident at once in an LRU cache of {}: their weights take {:.2} GB, \
+		 {:.2} MB each (f32); the process's resident set is then {:.2} GB.\n",
+		cache.len(),
+		args.rank,
+		args.resident,
+		cache.bytes() as f64 / 1e9,
+		cache.bytes() as f64 / cache.len().max(1) as f64 / 1e6,
+		rss_bytes() as f64 / 1e9
+	);
+	Ok(())
+}
+
+/// Token streams with a Zipf-like frequency, in records of 512 tokens.
+fn zipf_records(tokens: usize, seed: u64) -> Vec<(Record, Vec<u32>)> {
+	let mut state = seed;
+	let mut next = move || {
+		state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+		((state >> 33) as f64 + 1.0) / (1u64 << 31) as f64
+	};
+	let vocab = 49_000.0f64;
+	let mut records = Vec::with_capacity(tokens / 512 + 1);
+	let mut left = tokens;
+	let mut id = 0u32;
+	while left > 0 {
+		let len = left.min(512);
+		// Inverse CDF of a Zipf(1) law over the vocabulary, approximately: rank = vocab^u.
+		let record: Vec<u32> = (0..len).map(|_| (vocab.powf(next()) as u32).min(48_999)).collect();
+		let mut hash = [0u8; 32];
+		hash[..4].copy_from_slice(&id.to_le_bytes());
+		records.push((Record { contribution_id: id, content_hash: hash }, record));
+		id += 1;
+		left -= len;
+	}
+	records
+}
+
+fn attribution(args: &Args) -> Result<()> {
+	println!("## Attribution\n");
+	println!(
+		"Records of 512 tokens drawn from a Zipf-like law over 49,000 token ids; each output has \
+		 256 tokens, three 24-token spans copied from the index among Zipf noise; min_span 8.\n"
+	);
+	println!("| index tokens | build s | index bytes/token | median ms | p99 ms | spans found |");
+	println!("|---:|---:|---:|---:|---:|---:|");
+	for &size in &args.index_tokens {
+		eprintln!("building an index of {size} tokens");
+		let records = zipf_records(size, 42);
+		let sources: Vec<Vec<u32>> =
+			records.iter().step_by((records.len() / 97).max(1)).map(|r| r.1.clone()).collect();
+		let started = Instant::now();
+		let index = DatasetIndex::build(records)?;
+		let build = started.elapsed();
+		let noise = zipf_records(args.attributions * 256, 7);
+		let mut times = Vec::new();
+		let mut spans = 0;
+		for i in 0..args.attributions {
+			let mut output: Vec<u32> = noise[i / 2].1[(i % 2) * 256..(i % 2) * 256 + 256].to_vec();
+			for k in 0..3 {
+				let source = &sources[(i * 3 + k) % sources.len()];
+				let from = (i * 31 + k * 97) % (source.len().saturating_sub(24)).max(1);
+				let to = 20 + k * 80;
+				let n = 24.min(source.len() - from);
+				output[to..to + n].copy_from_slice(&source[from..from + n]);
+			}
+			let started = Instant::now();
+			let (found, _) = index.attribute(&output, 8);
+			times.push(started.elapsed());
+			spans += found.len();
+		}
+		times.sort();
+		println!(
+			"| {size} | {:.1} | {:.2} | {:.2} | {:.2} | {:.1} |",
+			build.as_secs_f64(),
+			index.bytes() as f64 / index.len() as f64,
+			times[times.len() / 2].as_secs_f64() * 1e3,
+			times[(times.len() * 99 / 100).min(times.len() - 1)].as_secs_f64() * 1e3,
+			spans as f64 / args.attributions as f64
+		);
+	}
+	println!();
+	Ok(())
+}

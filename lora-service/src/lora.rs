@@ -1,0 +1,133 @@
+//! LoRA adapters in the PEFT layout (`adapter_config.json` + `adapter_model.safetensors`),
+//! kept unmerged: y = xW^T + (alpha / r) · (x A^T) B^T.
+
+use std::{collections::HashMap, path::Path};
+
+use anyhow::{anyhow, bail, Context, Result};
+use candle_core::{Device, Tensor};
+
+use crate::gguf::LlamaConfig;
+
+/// The projections an adapter may target, in the order a layer holds them.
+pub const MODULES: [&str; 7] =
+	["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"];
+
+/// (in, out) features of module `module` (in [`MODULES`] order).
+pub fn module_dims(config: &LlamaConfig, module: usize) -> (usize, usize) {
+	let (h, kv, i) = (config.hidden, config.kv_heads * config.head_dim, config.intermediate);
+	match module {
+		0 | 3 => (h, h),
+		1 | 2 => (h, kv),
+		4 | 5 => (h, i),
+		_ => (i, h),
+	}
+}
+
+/// One projection's low-rank update: `a` is A^T (in, r), `b` is (alpha / r) · B^T (r, out),
+/// with B's rows in the base weights' order.
+pub struct LoraPair {
+	pub a: Tensor,
+	pub b: Tensor,
+}
+
+/// An adapter: per layer, per module (in [`MODULES`] order), the update if targeted.
+pub struct Adapter {
+	pub rank: usize,
+	pub alpha: f64,
+	/// blake2-256 of `adapter_model.safetensors` as loaded.
+	pub hash: [u8; 32],
+	pub layers: Vec<[Option<LoraPair>; 7]>,
+}
+
+/// llama.cpp stores q and k rows interleaved per head (what `rope_i` expects); PEFT's B rows
+/// follow the Hugging Face order. Reorder them the same way: row h·d + s·d/2 + j of the
+/// Hugging Face layout becomes row h·d + 2j + s.
+fn permute_rows(b: &Tensor, heads: usize, head_dim: usize) -> Result<Tensor> {
+	let (out, r) = b.dims2()?;
+	Ok(b.reshape((heads, 2, head_dim / 2, r))?.transpose(1, 2)?.contiguous()?.reshape((out, r))?)
+}
+
+impl Adapter {
+	/// Loads a PEFT adapter directory for a model with this configuration.
+	pub fn load(dir: &Path, config: &LlamaConfig, device: &Device) -> Result<Self> {
+		let settings = std::fs::read(dir.join("adapter_config.json"))
+			.with_context(|| format!("reading {}/adapter_config.json", dir.display()))?;
+		let weights = dir.join("adapter_model.safetensors");
+		let bytes =
+			std::fs::read(&weights).with_context(|| format!("reading {}", weights.display()))?;
+		Self::from_bytes(&settings, &bytes, config, device)
+	}
+
+	/// An adapter from the bytes of its `adapter_config.json` and `adapter_model.safetensors`.
+	pub fn from_bytes(
+		settings: &[u8],
+		bytes: &[u8],
+		config: &LlamaConfig,
+		device: &Device,
+	) -> Result<Self> {
+		let settings: serde_json::Value =
+			serde_json::from_slice(settings).context("adapter_config.json is not JSON")?;
+		let rank =
+			settings["r"].as_u64().ok_or_else(|| anyhow!("adapter_config.json has no r"))? as usize;
+		let alpha = settings["lora_alpha"]
+			.as_f64()
+			.ok_or_else(|| anyhow!("adapter_config.json has no lora_alpha"))?;
+		if rank == 0 {
+			bail!("the adapter's rank is 0");
+		}
+		let scale = if settings["use_rslora"].as_bool().unwrap_or(false) {
+			alpha / (rank as f64).sqrt()
+		} else {
+			alpha / rank as f64
+		};
+		let hash = crate::store::blake2_256(bytes);
+		let tensors: HashMap<String, Tensor> = candle_core::safetensors::load_buffer(bytes, device)
+			.context("adapter_model.safetensors is not a safetensors file")?;
+		let mut layers = Vec::with_capacity(config.layers);
+		for layer in 0..config.layers {
+			let mut pairs: [Option<LoraPair>; 7] = Default::default();
+			for (slot, module) in MODULES.iter().enumerate() {
+				let parent = if slot < 4 { "self_attn" } else { "mlp" };
+				let prefix = format!("base_model.model.model.layers.{layer}.{parent}.{module}");
+				let (Some(a), Some(b)) = (
+					tensors.get(&format!("{prefix}.lora_A.weight")),
+					tensors.get(&format!("{prefix}.lora_B.weight")),
+				) else {
+					continue;
+				};
+				let a = a.to_dtype(candle_core::DType::F32)?;
+				let mut b = b.to_dtype(candle_core::DType::F32)?;
+				let (fan_in, fan_out) = module_dims(config, slot);
+				if a.dims() != [rank, fan_in] || b.dims() != [fan_out, rank] {
+					bail!(
+						"{prefix}: A is {:?} and B {:?}, not [{rank}, {fan_in}] and [{fan_out}, {rank}]",
+						a.dims(),
+						b.dims()
+					);
+				}
+				match *module {
+					"q_proj" => b = permute_rows(&b, config.heads, config.head_dim)?,
+					"k_proj" => b = permute_rows(&b, config.kv_heads, config.head_dim)?,
+					_ => {}
+				}
+				pairs[slot] =
+					Some(LoraPair { a: a.t()?.contiguous()?, b: (b.t()? * scale)?.contiguous()? });
+			}
+			layers.push(pairs);
+		}
+		if layers.iter().all(|pairs| pairs.iter().all(Option::is_none)) {
+			bail!("the adapter targets none of {MODULES:?} in any layer");
+		}
+		Ok(Self { rank, alpha, hash, layers })
+	}
+
+	/// Bytes its weights take in memory.
+	pub fn bytes(&self) -> usize {
+		self.layers
+			.iter()
+			.flatten()
+			.flatten()
+			.map(|pair| (pair.a.elem_count() + pair.b.elem_count()) * 4)
+			.sum()
+	}
+}

@@ -1,0 +1,168 @@
+//! `tributary-lora`: Tributary's LoRA inference service.
+
+use std::{net::SocketAddr, path::PathBuf};
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use tributary_lora::{bench, random_adapter, server, store, tiny};
+
+#[derive(Parser)]
+#[command(
+	name = "tributary-lora",
+	version,
+	about = "Tributary's LoRA service: one base model, many LoRA adapters batched together, and \
+	         span attribution of every output over the datasets the adapters were trained on.",
+	after_help = "Logs go to stderr; RUST_LOG sets the level (default info)."
+)]
+struct Cli {
+	#[command(subcommand)]
+	command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+	/// Serve the HTTP API (OpenAI-compatible completions and chat completions, adapters,
+	/// dataset records, attribution, /health and Prometheus /metrics).
+	Serve {
+		/// The base model: a llama-architecture GGUF file (its tokenizer and chat template
+		/// are read from its metadata).
+		#[arg(long)]
+		model: PathBuf,
+		/// Where adapters live: one PEFT directory (adapter_config.json +
+		/// adapter_model.safetensors) per adapter id. Created if missing.
+		#[arg(long)]
+		adapters_dir: PathBuf,
+		/// Where dataset indexes and uploaded blobs persist (reloaded on start). Without it
+		/// they live in memory only.
+		#[arg(long)]
+		data_dir: Option<PathBuf>,
+		/// The address to listen on.
+		#[arg(long, default_value = "127.0.0.1:8181")]
+		listen: SocketAddr,
+		/// The most sequences decoded together in one step.
+		#[arg(long, default_value_t = 16)]
+		max_batch: usize,
+		/// The most requests waiting for a place in the batch; beyond it requests get 429.
+		#[arg(long, default_value_t = 256)]
+		max_queue: usize,
+		/// The longest prompt, in tokens (longer prompts get 400).
+		#[arg(long, default_value_t = 2048)]
+		max_prompt_tokens: usize,
+		/// The most adapters kept in memory; the least recently used is evicted beyond it.
+		#[arg(long, default_value_t = 1024)]
+		max_resident_adapters: usize,
+		/// How the base model's weights are held: dense (f32), quantized (candle's 8-bit
+		/// kernels; Q4_1 is re-quantized to Q8_0), or mixed (quantized but for the feed-forward
+		/// down projections). docs/lora-service.md has the measurements behind the default.
+		#[arg(long, value_enum, default_value = "mixed")]
+		weights: tributary_lora::model::Weights,
+	},
+	/// Adapters.
+	Adapter {
+		#[command(subcommand)]
+		command: AdapterCommand,
+	},
+	/// Write the tiny random llama GGUF the tests use (2 layers, 64 wide, byte-level
+	/// tokenizer): it says nothing sensible, but serves every endpoint in milliseconds.
+	TinyModel {
+		/// The file to write.
+		#[arg(long)]
+		out: PathBuf,
+		#[arg(long, default_value_t = 7)]
+		seed: u64,
+	},
+	/// Measure decode throughput with many adapters, adapter loading and memory, and
+	/// attribution latency, and print a Markdown report.
+	Bench(bench::Args),
+}
+
+#[derive(Subcommand)]
+enum AdapterCommand {
+	/// Write a random (untrained) LoRA adapter in the PEFT layout over all seven projections,
+	/// for demonstrations and tests, and print the blake2-256 hash of its weights file. The
+	/// same shape, rank and seed give the same bytes on any machine; without --model the
+	/// shape is SmolLM2-135M's.
+	New {
+		#[arg(long, default_value_t = 4)]
+		rank: usize,
+		#[arg(long, default_value_t = 8)]
+		alpha: u32,
+		#[arg(long, default_value_t = 0)]
+		seed: u64,
+		/// Take the shape from this GGUF model instead of SmolLM2-135M's.
+		#[arg(long)]
+		model: Option<PathBuf>,
+		/// The directory to write (created if missing).
+		#[arg(long)]
+		out: PathBuf,
+	},
+}
+
+fn main() -> Result<()> {
+	tracing_subscriber::fmt()
+		.with_writer(std::io::stderr)
+		.with_env_filter(
+			tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+		)
+		.init();
+	match Cli::parse().command {
+		Command::Adapter { command: AdapterCommand::New { rank, alpha, seed, model, out } } => {
+			anyhow::ensure!(rank > 0, "--rank must be at least 1");
+			let shape = match model {
+				Some(path) => {
+					random_adapter::Shape::of(&tributary_lora::gguf::LlamaConfig::from_gguf(
+						&tributary_lora::gguf::read(&path)?,
+					)?)
+				}
+				None => random_adapter::Shape::SMOLLM2,
+			};
+			let hash = random_adapter::write(&out, shape, rank, alpha, seed)
+				.with_context(|| format!("writing {}", out.display()))?;
+			tracing::info!(
+				"wrote a random, untrained rank-{rank} adapter (seed {seed}) to {}: for \
+				 demonstrations and tests, it has learned nothing",
+				out.display()
+			);
+			println!("0x{}", store::hex(&hash));
+			Ok(())
+		}
+		Command::TinyModel { out, seed } => tiny::write(&out, seed),
+		Command::Bench(args) => bench::run(args),
+		Command::Serve {
+			model,
+			adapters_dir,
+			data_dir,
+			listen,
+			max_batch,
+			max_queue,
+			max_prompt_tokens,
+			max_resident_adapters,
+			weights,
+		} => {
+			let options = server::Options {
+				adapters_dir,
+				data_dir,
+				max_batch,
+				max_queue,
+				max_prompt_tokens,
+				max_resident_adapters,
+				weights,
+			};
+			let state = server::start(&model, options)?;
+			let runtime = tokio::runtime::Runtime::new()?;
+			runtime.block_on(async move {
+				let listener = tokio::net::TcpListener::bind(listen)
+					.await
+					.with_context(|| format!("listening on {listen}"))?;
+				tracing::info!("listening on http://{listen}");
+				axum::serve(listener, server::router(state))
+					.with_graceful_shutdown(async {
+						tokio::signal::ctrl_c().await.ok();
+						tracing::info!("shutting down");
+					})
+					.await?;
+				Ok(())
+			})
+		}
+	}
+}

@@ -1,0 +1,154 @@
+//! Random LoRA adapters in the PEFT layout, for demonstrations and tests: not trained, and they
+//! say so in their metadata. The bytes depend only on the model's shape, the rank and the seed
+//! (for SmolLM2, the same as `scripts/sample-adapter.py` writes), so a hash registered on chain
+//! matches the file on any machine.
+//!
+//! Values come from splitmix64: each step's top 24 bits, as u in [0, 1), become
+//! (2u - 1) · bound, with bound = 1/sqrt(in_features) for lora_A (PEFT's Kaiming-uniform
+//! initialisation) and 0.01 for lora_B; tensors are little-endian f32 in name order, behind a
+//! compact JSON header with sorted keys, padded with spaces to a multiple of 8 bytes.
+
+use std::fmt::Write as _;
+
+const B_BOUND: f64 = 0.01;
+
+/// The dimensions an adapter's tensors follow.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shape {
+	pub layers: usize,
+	pub hidden: usize,
+	/// Key-value heads times the head dimension.
+	pub kv: usize,
+	pub intermediate: usize,
+}
+
+impl Shape {
+	/// SmolLM2-135M.
+	pub const SMOLLM2: Self = Self { layers: 30, hidden: 576, kv: 192, intermediate: 1536 };
+
+	pub fn of(config: &crate::gguf::LlamaConfig) -> Self {
+		Self {
+			layers: config.layers,
+			hidden: config.hidden,
+			kv: config.kv_heads * config.head_dim,
+			intermediate: config.intermediate,
+		}
+	}
+
+	/// (module, parent, in_features, out_features), in PEFT's names.
+	fn modules(&self) -> [(&'static str, &'static str, usize, usize); 7] {
+		let (h, kv, i) = (self.hidden, self.kv, self.intermediate);
+		[
+			("q_proj", "self_attn", h, h),
+			("k_proj", "self_attn", h, kv),
+			("v_proj", "self_attn", h, kv),
+			("o_proj", "self_attn", h, h),
+			("gate_proj", "mlp", h, i),
+			("up_proj", "mlp", h, i),
+			("down_proj", "mlp", i, h),
+		]
+	}
+}
+
+struct SplitMix64(u64);
+
+impl SplitMix64 {
+	fn uniform(&mut self, bound: f64) -> f32 {
+		self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+		let mut z = self.0;
+		z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+		z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+		z ^= z >> 31;
+		let scale = 2.0 * bound / f64::from(1u32 << 24);
+		((z >> 40) as f64 * scale - bound) as f32
+	}
+}
+
+/// `adapter_model.safetensors` of the random adapter for `shape` with this rank and seed.
+pub fn safetensors(shape: Shape, rank: usize, seed: u64) -> Vec<u8> {
+	let mut specs: Vec<(String, [usize; 2], f64)> = Vec::new();
+	for layer in 0..shape.layers {
+		for (module, parent, fan_in, fan_out) in shape.modules() {
+			let prefix = format!("base_model.model.model.layers.{layer}.{parent}.{module}");
+			specs.push((
+				format!("{prefix}.lora_A.weight"),
+				[rank, fan_in],
+				1.0 / (fan_in as f64).sqrt(),
+			));
+			specs.push((format!("{prefix}.lora_B.weight"), [fan_out, rank], B_BOUND));
+		}
+	}
+	specs.sort_by(|a, b| a.0.cmp(&b.0));
+	let mut rng = SplitMix64(seed);
+	let mut header = format!(
+		"{{\"__metadata__\":{{\"format\":\"pt\",\"generator\":\"tributary sample-adapter seed={seed}\"}}"
+	);
+	let mut data = Vec::new();
+	for (name, shape, bound) in specs {
+		let start = data.len();
+		for _ in 0..shape[0] * shape[1] {
+			data.extend_from_slice(&rng.uniform(bound).to_le_bytes());
+		}
+		let _ = write!(
+			header,
+			",\"{name}\":{{\"data_offsets\":[{start},{}],\"dtype\":\"F32\",\"shape\":[{},{}]}}",
+			data.len(),
+			shape[0],
+			shape[1]
+		);
+	}
+	header.push('}');
+	while header.len() % 8 != 0 {
+		header.push(' ');
+	}
+	let mut out = Vec::with_capacity(8 + header.len() + data.len());
+	out.extend_from_slice(&(header.len() as u64).to_le_bytes());
+	out.extend_from_slice(header.as_bytes());
+	out.extend_from_slice(&data);
+	out
+}
+
+/// Writes the random adapter for `shape` into `dir` (created if missing) and returns the
+/// blake2-256 hash of its weights file.
+pub fn write(
+	dir: &std::path::Path,
+	shape: Shape,
+	rank: usize,
+	alpha: u32,
+	seed: u64,
+) -> std::io::Result<[u8; 32]> {
+	use blake2::{digest::consts::U32, Blake2b, Digest};
+	std::fs::create_dir_all(dir)?;
+	let weights = safetensors(shape, rank, seed);
+	std::fs::write(dir.join("adapter_model.safetensors"), &weights)?;
+	std::fs::write(dir.join("adapter_config.json"), config(rank, alpha))?;
+	Ok(Blake2b::<U32>::digest(&weights).into())
+}
+
+/// `adapter_config.json` of a random adapter.
+pub fn config(rank: usize, alpha: u32) -> String {
+	let mut modules: Vec<&str> = crate::lora::MODULES.to_vec();
+	modules.sort_unstable();
+	let modules = modules.iter().map(|m| format!("    \"{m}\"")).collect::<Vec<_>>().join(",\n");
+	format!(
+		"{{\n  \"base_model_name_or_path\": \"HuggingFaceTB/SmolLM2-135M-Instruct\",\n  \"bias\": \
+		 \"none\",\n  \"fan_in_fan_out\": false,\n  \"inference_mode\": true,\n  \"lora_alpha\": \
+		 {alpha},\n  \"lora_dropout\": 0.0,\n  \"peft_type\": \"LORA\",\n  \"r\": {rank},\n  \
+		 \"target_modules\": [\n{modules}\n  ],\n  \"task_type\": \"CAUSAL_LM\"\n}}\n"
+	)
+}
+
+#[cfg(test)]
+mod tests {
+	/// Byte for byte what `scripts/sample-adapter.py` writes, whose hash the development chain
+	/// registers for the sample adapter.
+	#[test]
+	fn matches_the_sample_adapter_script() {
+		let dir = crate::testing::sample_adapter_script(0, 4);
+		let script_bytes = std::fs::read(dir.join("adapter_model.safetensors")).unwrap();
+		let script_config = std::fs::read_to_string(dir.join("adapter_config.json")).unwrap();
+		std::fs::remove_dir_all(dir).ok();
+		assert_eq!(super::safetensors(super::Shape::SMOLLM2, 4, 0), script_bytes);
+		assert_eq!(super::config(4, 8), script_config);
+	}
+}

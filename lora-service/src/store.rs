@@ -1,0 +1,284 @@
+//! What the service keeps between runs under `--data-dir`: every dataset's index (its segments
+//! and a manifest naming them) and uploaded blobs. Without a data directory everything lives
+//! in memory only.
+//!
+//! Layout: `datasets/<id>/manifest.json` (`{"segments": [...], "next": n}`) beside the segment
+//! files it names; `blobs/<blake2-256 hex>`. Files are written beside their final name and
+//! renamed into place, and the manifest is replaced only after the segments it names are
+//! written, so a crash leaves the previous state readable.
+
+use std::{
+	collections::{HashMap, HashSet},
+	path::{Path, PathBuf},
+	time::Instant,
+};
+
+use anyhow::{bail, Context, Result};
+use blake2::{digest::consts::U32, Blake2b, Digest};
+use serde::{Deserialize, Serialize};
+
+use crate::attribution::{DatasetIndex, Record, Segment};
+
+/// Segments this large or larger are logged when built or loaded.
+const LOG_TOKENS: usize = 1_000_000;
+
+#[derive(Serialize, Deserialize, Default)]
+struct Manifest {
+	segments: Vec<String>,
+	next: u64,
+}
+
+/// A dataset's index, its segment files and the contributions it holds.
+#[derive(Default)]
+pub struct Dataset {
+	pub index: DatasetIndex,
+	files: Vec<String>,
+	next: u64,
+	contributions: HashSet<u32>,
+}
+
+/// Every dataset's index, persisted under a directory if one is given.
+pub struct Corpus {
+	dir: Option<PathBuf>,
+	datasets: HashMap<u32, Dataset>,
+}
+
+/// Why records were not added.
+#[derive(Debug)]
+pub enum AddError {
+	Duplicate(u32),
+	Failed(anyhow::Error),
+}
+
+impl Corpus {
+	/// Opens the corpus under `dir` (created if missing), loading every dataset's segments, or
+	/// an empty corpus in memory.
+	pub fn open(dir: Option<&Path>) -> Result<Self> {
+		let mut corpus = Self { dir: dir.map(|d| d.join("datasets")), datasets: HashMap::new() };
+		let Some(root) = corpus.dir.clone() else { return Ok(corpus) };
+		std::fs::create_dir_all(&root).with_context(|| format!("creating {}", root.display()))?;
+		let started = Instant::now();
+		let mut ids: Vec<u32> = std::fs::read_dir(&root)?
+			.filter_map(|entry| entry.ok()?.file_name().to_str()?.parse().ok())
+			.collect();
+		ids.sort_unstable();
+		for (n, id) in ids.iter().enumerate() {
+			let dir = root.join(id.to_string());
+			let manifest: Manifest = match std::fs::read(dir.join("manifest.json")) {
+				Ok(bytes) => serde_json::from_slice(&bytes)
+					.with_context(|| format!("reading {}/manifest.json", dir.display()))?,
+				Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+				Err(e) => return Err(e.into()),
+			};
+			let mut segments = Vec::with_capacity(manifest.segments.len());
+			for name in &manifest.segments {
+				let segment = Segment::read(&dir.join(name))
+					.with_context(|| format!("reading {}/{name}", dir.display()))?;
+				segments.push(segment);
+			}
+			let index = DatasetIndex::from_segments(segments);
+			let contributions = index.records().map(|r| r.contribution_id).collect();
+			tracing::info!(
+				dataset = id,
+				records = index.records().count(),
+				tokens = index.len(),
+				segments = manifest.segments.len(),
+				"loaded dataset index {}/{}",
+				n + 1,
+				ids.len()
+			);
+			corpus.datasets.insert(
+				*id,
+				Dataset { index, files: manifest.segments, next: manifest.next, contributions },
+			);
+		}
+		if !ids.is_empty() {
+			tracing::info!(
+				datasets = corpus.datasets.len(),
+				"dataset indexes loaded in {:.2?}",
+				started.elapsed()
+			);
+		}
+		Ok(corpus)
+	}
+
+	pub fn get(&self, dataset: u32) -> Option<&Dataset> {
+		self.datasets.get(&dataset)
+	}
+
+	pub fn datasets(&self) -> impl Iterator<Item = (&u32, &Dataset)> {
+		self.datasets.iter()
+	}
+
+	/// Adds tokenized records to `dataset`'s index (none of their contributions may be there
+	/// already, nor repeat) and stores the changed segments.
+	pub fn add(&mut self, dataset: u32, records: Vec<(Record, Vec<u32>)>) -> Result<(), AddError> {
+		let entry = self.datasets.entry(dataset).or_default();
+		let mut seen = HashSet::new();
+		for (record, _) in &records {
+			let id = record.contribution_id;
+			if entry.contributions.contains(&id) || !seen.insert(id) {
+				return Err(AddError::Duplicate(id));
+			}
+		}
+		let tokens: usize = records.iter().map(|r| r.1.len()).sum();
+		let started = Instant::now();
+		let before = entry.index.segments().len();
+		entry.index.extend(records).map_err(AddError::Failed)?;
+		entry.contributions.extend(seen);
+		let last = entry.index.segments().len() - 1;
+		let merged = entry.index.segments()[last].len();
+		if merged >= LOG_TOKENS || tokens >= LOG_TOKENS {
+			tracing::info!(
+				dataset,
+				tokens = merged,
+				merged_segments = before + 1 - last,
+				"indexed in {:.2?}",
+				started.elapsed()
+			);
+		}
+		let Some(root) = &self.dir else { return Ok(()) };
+		let dir = root.join(dataset.to_string());
+		persist(&dir, entry, last).map_err(AddError::Failed)
+	}
+}
+
+/// Writes `entry`'s segment `last` as a new file, then a manifest naming the files of the
+/// segments before it and the new one, then removes the files merged away.
+fn persist(dir: &Path, entry: &mut Dataset, last: usize) -> Result<()> {
+	std::fs::create_dir_all(dir)?;
+	let name = format!("{:06}.seg", entry.next);
+	entry.index.segments()[last].write(&dir.join(&name))?;
+	let gone: Vec<String> = entry.files.drain(last..).collect();
+	entry.files.push(name);
+	entry.next += 1;
+	let manifest = Manifest { segments: entry.files.clone(), next: entry.next };
+	let tmp = dir.join("manifest.json.tmp");
+	std::fs::write(&tmp, serde_json::to_vec_pretty(&manifest)?)?;
+	std::fs::rename(&tmp, dir.join("manifest.json"))?;
+	for old in gone {
+		std::fs::remove_file(dir.join(old)).ok();
+	}
+	Ok(())
+}
+
+/// Uploaded bytes by their blake2-256 hash.
+pub struct Blobs {
+	dir: Option<PathBuf>,
+	memory: HashMap<[u8; 32], Vec<u8>>,
+}
+
+pub fn blake2_256(bytes: &[u8]) -> [u8; 32] {
+	Blake2b::<U32>::digest(bytes).into()
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+	bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Parses a 32-byte hash in hex, `0x` optional.
+pub fn parse_hash(text: &str) -> Option<[u8; 32]> {
+	let text = text.strip_prefix("0x").unwrap_or(text);
+	if text.len() != 64 {
+		return None;
+	}
+	let mut out = [0u8; 32];
+	for (i, byte) in out.iter_mut().enumerate() {
+		*byte = u8::from_str_radix(text.get(2 * i..2 * i + 2)?, 16).ok()?;
+	}
+	Some(out)
+}
+
+impl Blobs {
+	pub fn open(dir: Option<&Path>) -> Result<Self> {
+		let dir = dir.map(|d| d.join("blobs"));
+		if let Some(dir) = &dir {
+			std::fs::create_dir_all(dir)?;
+		}
+		Ok(Self { dir, memory: HashMap::new() })
+	}
+
+	/// Stores `bytes` and returns their hash.
+	pub fn put(&mut self, bytes: Vec<u8>) -> Result<[u8; 32]> {
+		let hash = blake2_256(&bytes);
+		match &self.dir {
+			Some(dir) => {
+				let path = dir.join(hex(&hash));
+				if !path.exists() {
+					let tmp = path.with_extension("tmp");
+					std::fs::write(&tmp, &bytes)?;
+					std::fs::rename(tmp, path)?;
+				}
+			}
+			None => {
+				self.memory.insert(hash, bytes);
+			}
+		}
+		Ok(hash)
+	}
+
+	pub fn get(&self, hash: &[u8; 32]) -> Result<Option<Vec<u8>>> {
+		match &self.dir {
+			Some(dir) => match std::fs::read(dir.join(hex(hash))) {
+				Ok(bytes) if blake2_256(&bytes) == *hash => Ok(Some(bytes)),
+				Ok(_) => bail!("blob 0x{} is corrupt on disk", hex(hash)),
+				Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+				Err(e) => Err(e.into()),
+			},
+			None => Ok(self.memory.get(hash).cloned()),
+		}
+	}
+}
+
+#[cfg(test)]
+mod tests {
+	use super::*;
+
+	fn record(id: u32, tokens: Vec<u32>) -> (Record, Vec<u32>) {
+		(Record { contribution_id: id, content_hash: [id as u8; 32] }, tokens)
+	}
+
+	/// Records added one by one are on disk after each add, reload into the same index, and
+	/// merged-away segment files are gone.
+	#[test]
+	fn a_corpus_reloads_what_it_stored() {
+		let dir = crate::testing::scratch("corpus");
+		let mut corpus = Corpus::open(Some(&dir)).unwrap();
+		for i in 0..20u32 {
+			corpus.add(3, vec![record(i, (i..i + 30).collect())]).unwrap();
+		}
+		corpus.add(4, vec![record(0, vec![1, 2, 3])]).unwrap();
+		assert!(matches!(corpus.add(3, vec![record(5, vec![9])]), Err(AddError::Duplicate(5))));
+		assert!(matches!(
+			corpus.add(4, vec![record(8, vec![9]), record(8, vec![10])]),
+			Err(AddError::Duplicate(8))
+		));
+		let output: Vec<u32> = (10..25).collect();
+		let before = corpus.get(3).unwrap().index.attribute(&output, 8);
+		let segments = corpus.get(3).unwrap().index.segments().len();
+		drop(corpus);
+
+		let files = std::fs::read_dir(dir.join("datasets/3")).unwrap().count();
+		assert_eq!(files, segments + 1, "the segments named in the manifest, and the manifest");
+		let corpus = Corpus::open(Some(&dir)).unwrap();
+		assert_eq!(corpus.get(3).unwrap().index.attribute(&output, 8), before);
+		assert_eq!(corpus.get(3).unwrap().index.records().count(), 20);
+		assert_eq!(corpus.get(4).unwrap().index.records().count(), 1);
+		std::fs::remove_dir_all(dir).ok();
+	}
+
+	#[test]
+	fn blobs_by_hash() {
+		let dir = crate::testing::scratch("blobs");
+		for place in [Some(dir.as_path()), None] {
+			let mut blobs = Blobs::open(place).unwrap();
+			let hash = blobs.put(b"a record".to_vec()).unwrap();
+			assert_eq!(hash, blake2_256(b"a record"));
+			assert_eq!(blobs.get(&hash).unwrap().as_deref(), Some(&b"a record"[..]));
+			assert_eq!(blobs.get(&[0; 32]).unwrap(), None);
+		}
+		assert_eq!(parse_hash(&format!("0x{}", hex(&[7; 32]))), Some([7; 32]));
+		assert_eq!(parse_hash("0x12"), None);
+		std::fs::remove_dir_all(dir).ok();
+	}
+}

@@ -1,0 +1,91 @@
+//! What the tests share: the tiny model (written once per test process), random adapters for
+//! it, and the real SmolLM2 where the tests need it.
+
+use std::{
+	path::{Path, PathBuf},
+	sync::OnceLock,
+};
+
+use candle_core::Device;
+
+use crate::{
+	lora::Adapter,
+	model::{Model, Weights},
+	random_adapter,
+};
+
+/// A directory of this test process's own, removed by nobody (the system's temp cleaning).
+pub(crate) fn scratch(name: &str) -> PathBuf {
+	let dir = std::env::temp_dir().join(format!("tributary-lora-{}-{name}", std::process::id()));
+	std::fs::create_dir_all(&dir).unwrap();
+	dir
+}
+
+/// The tiny random llama's GGUF file.
+pub(crate) fn tiny_path() -> &'static Path {
+	static PATH: OnceLock<PathBuf> = OnceLock::new();
+	PATH.get_or_init(|| {
+		let path = scratch("tiny").join("tiny.gguf");
+		crate::tiny::write(&path, 7).unwrap();
+		path
+	})
+}
+
+/// The tiny model with dense f32 weights (exact arithmetic).
+pub(crate) fn tiny_model() -> Model {
+	tiny_model_with(Weights::Dense)
+}
+
+pub(crate) fn tiny_model_with(weights: Weights) -> Model {
+	Model::load(tiny_path(), &Device::Cpu, weights).unwrap()
+}
+
+/// Writes the random adapter (seed, rank) for the tiny model into `dir`.
+pub(crate) fn tiny_adapter_dir(dir: &Path, seed: u64, rank: usize) -> [u8; 32] {
+	let shape = random_adapter::Shape::of(&crate::tiny::config());
+	random_adapter::write(dir, shape, rank, 2 * rank as u32, seed).unwrap()
+}
+
+/// Loads the random adapter (seed, rank) for the tiny model.
+pub(crate) fn tiny_adapter(seed: u64, rank: usize) -> Adapter {
+	let dir = scratch(&format!("adapter-{seed}-{rank}"));
+	tiny_adapter_dir(&dir, seed, rank);
+	let adapter = Adapter::load(&dir, &crate::tiny::config(), &Device::Cpu).unwrap();
+	std::fs::remove_dir_all(dir).ok();
+	adapter
+}
+
+/// The real model: $TRIBUTARY_MODEL, or where `scripts/fetch-model.sh` puts it. Its tests fail
+/// (rather than pass vacuously) when it is missing.
+pub(crate) fn smollm2_path() -> PathBuf {
+	let path = std::env::var_os("TRIBUTARY_MODEL").map(PathBuf::from).unwrap_or_else(|| {
+		let home = std::env::var_os("HOME").expect("HOME is set");
+		Path::new(&home).join(".cache/tributary/models/SmolLM2-135M-Instruct.Q4_1.gguf")
+	});
+	assert!(
+		path.exists(),
+		"{} is missing: run scripts/fetch-model.sh (or set TRIBUTARY_MODEL)",
+		path.display()
+	);
+	path
+}
+
+/// Differs by at most this much, elementwise.
+pub(crate) fn max_diff(x: &candle_core::Tensor, y: &candle_core::Tensor) -> f32 {
+	(x - y).unwrap().abs().unwrap().flatten_all().unwrap().max(0).unwrap().to_scalar().unwrap()
+}
+
+/// Runs `scripts/sample-adapter.py` (SmolLM2's shape) into a fresh directory.
+pub(crate) fn sample_adapter_script(seed: u64, rank: usize) -> PathBuf {
+	let dir = scratch(&format!("script-{seed}-{rank}"));
+	let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/sample-adapter.py");
+	let status = std::process::Command::new("python3")
+		.args([script, "--out"])
+		.arg(&dir)
+		.args(["--rank", &rank.to_string(), "--seed", &seed.to_string()])
+		.stdout(std::process::Stdio::null())
+		.status()
+		.unwrap();
+	assert!(status.success());
+	dir
+}

@@ -1,0 +1,51 @@
+"""An unmodified OpenAI Python client against a running tributary-lora, at the URL given as
+the only argument (the service must have the development chain's sample adapter as "0")."""
+
+import sys
+
+import openai
+
+SAMPLE_ADAPTER_HASH = "0xc35c8ec05eea8a7d42b7f8b3072fd16267b85deae5d080c3e197f3743fb6815b"
+QUESTION = [{"role": "user", "content": "What is the capital of France?"}]
+
+client = openai.OpenAI(base_url=sys.argv[1] + "/v1", api_key="unused")
+
+ids = [model.id for model in client.models.list()]
+assert ids[:2] == ["base", "0"], ids
+
+chat = client.chat.completions.create(model="base", messages=QUESTION, max_tokens=24, temperature=0)
+assert chat.choices[0].message.content == "The capital of France is Paris.", chat
+assert chat.choices[0].finish_reason == "stop", chat
+assert chat.usage.completion_tokens > 0, chat
+
+completion = client.completions.create(
+    model="0",
+    prompt="The capital of France is",
+    max_tokens=8,
+    temperature=0,
+    extra_body={"adapter_hash": SAMPLE_ADAPTER_HASH},
+)
+assert completion.usage.completion_tokens <= 8, completion
+assert isinstance(completion.choices[0].text, str), completion
+
+seeded = [
+    client.chat.completions.create(
+        model="0", messages=QUESTION, max_tokens=12, temperature=0.8, top_p=0.9, seed=7
+    ).choices[0].message.content
+    for _ in range(2)
+]
+assert seeded[0] == seeded[1], seeded
+
+try:
+    client.chat.completions.create(model="no-such-adapter", messages=QUESTION)
+    raise AssertionError("an unknown adapter was served")
+except openai.NotFoundError as error:
+    assert error.body["code"] == "unknown_adapter", error.body
+
+try:
+    client.chat.completions.create(model="base", messages=QUESTION, stream=True)
+    raise AssertionError("a stream was served")
+except openai.BadRequestError as error:
+    assert error.body["code"] == "unsupported_stream", error.body
+
+print("openai client: models, chat completion (Paris), completion with an adapter, seeded sampling, errors: ok")

@@ -1,0 +1,56 @@
+"""llama.cpp (through llama-cpp-python) on the same GGUF file, for comparison with
+`tributary-lora bench`: single-stream greedy decode throughput, and a workload of requests
+served one by one. Prints Markdown rows. Usage: bench-llamacpp.py MODEL [--tokens N]
+[--requests N] [--threads N]."""
+
+import argparse
+import os
+import time
+
+import llama_cpp
+
+parser = argparse.ArgumentParser()
+parser.add_argument("model")
+parser.add_argument("--tokens", type=int, default=32)
+parser.add_argument("--requests", type=int, default=16)
+parser.add_argument("--threads", type=int, default=os.cpu_count())
+args = parser.parse_args()
+
+llm = llama_cpp.Llama(
+    model_path=args.model, n_ctx=512, n_threads=args.threads, n_batch=512, verbose=False
+)
+
+
+def prompt(i):
+    # 16 tokens that differ per request, like tributary-lora bench's prompts.
+    return [(i * 7919 + j * 104729) % (llm.n_vocab() - 300) + 100 for j in range(16)]
+
+
+def generate(tokens, n):
+    """Greedy decoding of exactly n tokens after `tokens` (end tokens ignored)."""
+    llm.reset()
+    llm.eval(tokens)
+    for _ in range(n):
+        token = llm.sample(temp=0.0)
+        llm.eval([token])
+
+
+generate(prompt(0), 4)  # warm up
+start = time.perf_counter()
+generate(prompt(0), args.tokens * 2)
+single = time.perf_counter() - start
+
+start = time.perf_counter()
+for i in range(args.requests):
+    generate(prompt(i), args.tokens)
+one_by_one = time.perf_counter() - start
+
+print(f"llama.cpp {llama_cpp.__version__}, {args.threads} threads, the same GGUF file:\n")
+print("| workload | requests | tokens | seconds | tokens/s |")
+print("|---|---:|---:|---:|---:|")
+print(f"| llama.cpp single stream | 1 | {args.tokens * 2} | {single:.2f} | {args.tokens * 2 / single:.1f} |")
+total = args.requests * args.tokens
+print(
+    f"| llama.cpp, {args.requests} requests one by one (base model; llama.cpp has no PEFT adapter here) "
+    f"| {args.requests} | {total} | {one_by_one:.2f} | {total / one_by_one:.1f} |"
+)
