@@ -15,6 +15,16 @@ build_lora
 
 LORA_PORT="${LORA_PORT:-8181}"
 lora_tmp=""
+LORA_PID=""
+node_pid=""
+# Whatever ends this script stops what it started.
+cleanup() {
+	[[ -z "$node_pid" ]] || kill -INT "$node_pid" 2>/dev/null || true
+	[[ -z "$LORA_PID" ]] || kill -INT "$LORA_PID" 2>/dev/null || true
+	wait 2>/dev/null || true
+	[[ -z "$lora_tmp" ]] || rm -rf "$lora_tmp"
+}
+trap cleanup EXIT
 if [[ -z "${LORA_DATA_DIR:-}" ]]; then
 	lora_tmp="$(mktemp -d)"
 	LORA_DATA_DIR="$lora_tmp"
@@ -35,9 +45,6 @@ node_pid=$!
 
 stop() {
 	log "stopping tributary-node and tributary-lora"
-	kill -INT "$node_pid" "$LORA_PID" 2>/dev/null || true
-	wait "$node_pid" "$LORA_PID" 2>/dev/null || true
-	[[ -z "$lora_tmp" ]] || rm -rf "$lora_tmp"
 	exit 0
 }
 trap stop INT TERM

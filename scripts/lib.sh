@@ -61,6 +61,9 @@ python_env() {
 start_lora() {
 	local listen="$1"
 	shift
+	if curl -s -o /dev/null "http://$listen/"; then
+		die "something already listens on $listen; stop it or choose another address"
+	fi
 	"$LORA_BIN" serve --listen "$listen" "$@" &
 	LORA_PID=$!
 	for _ in $(seq 1 120); do
@@ -68,5 +71,6 @@ start_lora() {
 		curl -sf -o /dev/null "http://$listen/health" && return 0
 		sleep 0.5
 	done
+	kill "$LORA_PID" 2>/dev/null || true
 	die "tributary-lora did not answer on http://$listen/health"
 }

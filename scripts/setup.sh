@@ -24,8 +24,9 @@ if command -v rustup >/dev/null; then
 fi
 
 # protoc for libp2p's protobuf code, clang/libclang for rocksdb's bindings, cmake and
-# pkg-config for the C libraries the node links.
-packages=(protobuf-compiler clang libclang-dev cmake pkg-config make g++)
+# pkg-config for the C libraries the node links; curl for the scripts' health checks;
+# python3 with pip and venv for the model download and the OpenAI-client test.
+packages=(protobuf-compiler clang libclang-dev cmake pkg-config make g++ curl python3 python3-pip python3-venv)
 missing=()
 for package in "${packages[@]}"; do
 	dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" ||

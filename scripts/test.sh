@@ -35,14 +35,15 @@ step=$SECONDS
 log "LoRA service: model, formatting, tests"
 "$ROOT/scripts/fetch-model.sh" >/dev/null
 lora_cargo fmt -- --check
-lora_cargo test --release --locked
+TRIBUTARY_MODEL="$MODEL_PATH" lora_cargo test --release --locked
 build_lora
 python_env
 lora_dir="$(mktemp -d)"
+LORA_PID=""
+trap '[[ -z "$LORA_PID" ]] || kill "$LORA_PID" 2>/dev/null || true; rm -rf "$lora_dir"' EXIT
 "$LORA_BIN" adapter new --rank 4 --alpha 8 --seed 0 --out "$lora_dir/adapters/0" >/dev/null
 start_lora 127.0.0.1:8199 --model "$MODEL_PATH" --adapters-dir "$lora_dir/adapters" \
 	--data-dir "$lora_dir/data"
-trap 'kill "$LORA_PID" 2>/dev/null || true; rm -rf "$lora_dir"' EXIT
 "$PYTHON" "$ROOT/lora-service/tests/openai_client.py" http://127.0.0.1:8199
 kill "$LORA_PID"
 wait "$LORA_PID" 2>/dev/null || true

@@ -172,6 +172,10 @@ impl Segment {
 		let u64_of = |b: &[u8]| u64::from_le_bytes(b.try_into().expect("eight bytes")) as usize;
 		let records = u64_of(take(8)?);
 		let length = u64_of(take(8)?);
+		// Each record takes 44 bytes and each token 6: counts beyond the file are corrupt.
+		if records > bytes.len() / 44 || length > bytes.len() / 6 {
+			bail!("a header larger than its file");
+		}
 		let mut kept = Vec::with_capacity(records);
 		let mut starts = Vec::with_capacity(records);
 		for _ in 0..records {

@@ -80,6 +80,8 @@ impl AdapterStack {
 
 	/// Copies `adapter` into slot `slot` (zeros where it has no update).
 	fn write(&mut self, slot: usize, adapter: &Arc<Adapter>) -> Result<()> {
+		// Empty until fully written, so a failure leaves no slot naming half-written weights.
+		self.slots[slot] = None;
 		let r = self.rank;
 		for (layer, stacked) in self.layers.iter_mut().enumerate() {
 			for (module, entry) in stacked.iter_mut().enumerate() {
@@ -150,12 +152,14 @@ impl AdapterStack {
 }
 
 /// x (rows, in) W^T, plus each row's update from its slot's adapter: for row i in slot s,
-/// y_i += Σ_j (x_i · A^T[s, j]) B^T[s, j].
+/// y_i += Σ_j (x_i · A^T[s, j]) B^T[s, j], j over that adapter's own rank (`ranks[i]`; the
+/// slot's width is the stack's `rank`).
 fn project_rows(
 	x: &Tensor,
 	w: &Linear,
 	stacked: Option<&Stacked>,
 	slots: &[Option<usize>],
+	ranks: &[usize],
 	rank: usize,
 ) -> Result<Tensor> {
 	let y = w.forward(x)?;
@@ -166,11 +170,11 @@ fn project_rows(
 	let (fan_in, fan_out) = (stacked.fan_in, stacked.fan_out);
 	let xs = x.flatten_all()?.to_vec1::<f32>()?;
 	let mut ys = y.flatten_all()?.to_vec1::<f32>()?;
-	for (row, slot) in slots.iter().enumerate() {
+	for (row, (slot, own)) in slots.iter().zip(ranks).enumerate() {
 		let Some(slot) = slot else { continue };
 		let x_row = &xs[row * fan_in..][..fan_in];
 		let y_row = &mut ys[row * fan_out..][..fan_out];
-		for j in 0..rank {
+		for j in 0..(*own).min(rank) {
 			let k = slot * rank + j;
 			let low = dot(x_row, &stacked.a[k * fan_in..][..fan_in]);
 			if low != 0.0 {
@@ -207,6 +211,10 @@ impl Model {
 		if caches.iter().any(|cache| cache.is_empty() || cache.len() >= c.context_length) {
 			bail!("every row must be prefilled first, and within the context");
 		}
+		let ranks: Vec<usize> = slots
+			.iter()
+			.map(|slot| slot.and_then(|s| stack.slots[s].as_ref()).map_or(0, |a| a.rank))
+			.collect();
 		let positions: Vec<u32> = caches.iter().map(|cache| cache.len() as u32).collect();
 		let positions = Tensor::new(positions.as_slice(), &self.device)?;
 		let half = c.head_dim / 2;
@@ -219,7 +227,7 @@ impl Model {
 			let p = &layer.projections;
 			let h = ops::rms_norm(&x, &layer.attn_norm, c.rms_eps)?;
 			let heads = |module: usize, n: usize| -> Result<Tensor> {
-				Ok(project_rows(&h, &p[module], lora(module), slots, stack.rank)?
+				Ok(project_rows(&h, &p[module], lora(module), slots, &ranks, stack.rank)?
 					.reshape((rows, n, 1, c.head_dim))?)
 			};
 			let q = rotary_emb::rope_i(&heads(0, c.heads)?, &cos, &sin)?
@@ -239,11 +247,12 @@ impl Model {
 				y.extend(attention(c, &q[row * q_row..][..q_row], keys, values, start));
 			}
 			let y = Tensor::from_vec(y, (rows, q_row), &self.device)?;
-			x = (x + project_rows(&y, &p[3], lora(3), slots, stack.rank)?)?;
+			x = (x + project_rows(&y, &p[3], lora(3), slots, &ranks, stack.rank)?)?;
 			let h = ops::rms_norm(&x, &layer.ffn_norm, c.rms_eps)?;
-			let gated = (ops::silu(&project_rows(&h, &p[4], lora(4), slots, stack.rank)?)?
-				* project_rows(&h, &p[5], lora(5), slots, stack.rank)?)?;
-			x = (x + project_rows(&gated, &p[6], lora(6), slots, stack.rank)?)?;
+			let gated =
+				(ops::silu(&project_rows(&h, &p[4], lora(4), slots, &ranks, stack.rank)?)?
+					* project_rows(&h, &p[5], lora(5), slots, &ranks, stack.rank)?)?;
+			x = (x + project_rows(&gated, &p[6], lora(6), slots, &ranks, stack.rank)?)?;
 		}
 		for cache in caches.iter_mut() {
 			cache.length += 1;

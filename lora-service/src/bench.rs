@@ -120,6 +120,7 @@ fn serve(
 				stop_check: None,
 				sampling: Sampling::GREEDY,
 				adapter,
+				cancelled: None,
 				reply: Box::new(move |result| {
 					let _ = reply.send(result);
 				}),

@@ -58,6 +58,9 @@ pub struct Request {
 	pub stop_check: Option<StopCheck>,
 	pub sampling: Sampling,
 	pub adapter: Option<Arc<Adapter>>,
+	/// Set when nobody waits for the outcome any more (the client went away): the request
+	/// leaves the batch at the next step.
+	pub cancelled: Option<Arc<std::sync::atomic::AtomicBool>>,
 	/// Called once with the outcome.
 	pub reply: Box<dyn FnOnce(Outcome) + Send>,
 }
@@ -109,7 +112,7 @@ struct Active {
 
 impl Active {
 	/// Takes `next` into the output unless it ends generation; decides whether the row is done.
-	fn accept(&mut self) {
+	fn accept(&mut self, context_length: usize) {
 		if self.request.stop_tokens.contains(&self.next) {
 			self.finish = Some(Finish::Stop);
 			return;
@@ -125,7 +128,8 @@ impl Active {
 				return;
 			}
 		}
-		if self.output.len() >= self.request.max_tokens {
+		// The next step would write past the context: end here rather than fail the batch.
+		if self.output.len() >= self.request.max_tokens || self.cache.len() >= context_length {
 			self.finish = Some(Finish::Length);
 		}
 	}
@@ -191,7 +195,12 @@ pub fn run(model: &Model, requests: mpsc::Receiver<Request>, max_batch: usize, s
 				Err(mpsc::RecvTimeoutError::Disconnected) => open = false,
 			}
 		}
-		// Retire what is done, then take one step for the rest.
+		// Retire what is done or abandoned, then take one step for the rest.
+		for row in active.iter_mut() {
+			if row.request.cancelled.as_ref().is_some_and(|c| c.load(Ordering::Relaxed)) {
+				row.finish = Some(Finish::Stop);
+			}
+		}
 		let (done, running): (Vec<Active>, Vec<Active>) =
 			active.into_iter().partition(|row| row.finish.is_some());
 		for row in done {
@@ -244,7 +253,7 @@ fn prefill(model: &Model, request: Request, stats: &Stats) -> Option<Active> {
 		Ok(next) => {
 			stats.prefill_tokens.fetch_add(request.prompt.len() as u64, Ordering::Relaxed);
 			let mut row = Active { request, rng, cache, next, output: Vec::new(), finish: None };
-			row.accept();
+			row.accept(model.config.context_length);
 			Some(row)
 		}
 		Err(e) => {
@@ -268,7 +277,7 @@ fn step(model: &Model, active: &mut [Active], stack: &mut AdapterStack) -> Resul
 			true => sample(&logits.get(index)?, &row.request.sampling, &mut row.rng)?,
 			false => token,
 		};
-		row.accept();
+		row.accept(model.config.context_length);
 	}
 	Ok(())
 }
@@ -294,6 +303,7 @@ mod tests {
 			stop_check: None,
 			sampling,
 			adapter,
+			cancelled: None,
 			reply: Box::new(move |result| {
 				let _ = reply.send(result);
 			}),
@@ -382,6 +392,46 @@ mod tests {
 		let narrow =
 			serve(&model, vec![request(vec![10, 20, 30], 24, Some(adapter.clone()), nucleus).0], 1);
 		assert_eq!(narrow[0], greedy);
+	}
+
+	/// A request whose client went away leaves the batch at the next step.
+	#[test]
+	fn an_abandoned_request_leaves_the_batch() {
+		let model = Arc::new(tiny_model());
+		let (mut abandoned, answer) = request(vec![7, 8, 9], 100, None, Sampling::GREEDY);
+		abandoned.stop_tokens.clear();
+		abandoned.cancelled = Some(Arc::new(std::sync::atomic::AtomicBool::new(true)));
+		let (sender, receiver) = mpsc::channel();
+		sender.send(abandoned).unwrap();
+		drop(sender);
+		let stats = Stats::default();
+		stats.queued.store(1, Ordering::Relaxed);
+		run(&model, receiver, 4, &stats);
+		assert_eq!(answer.recv().unwrap().unwrap().0.len(), 1, "only the prefill's token");
+		assert_eq!(stats.steps.load(Ordering::Relaxed), 0);
+	}
+
+	/// A sequence that reaches the end of the context ends there (finish `length`) instead of
+	/// failing the batch it decodes in.
+	#[test]
+	fn a_sequence_ends_at_the_context() {
+		let model = Arc::new(tiny_model());
+		let context = model.config.context_length;
+		let long: Vec<u32> = (0..context as u32 - 3).map(|i| i % 250 + 3).collect();
+		let (mut at_edge, edge_answer) = request(long, 100, None, Sampling::GREEDY);
+		at_edge.stop_tokens.clear();
+		let (short, short_answer) = request(vec![7, 8, 9], 5, None, Sampling::GREEDY);
+		let (sender, receiver) = mpsc::channel();
+		sender.send(at_edge).unwrap();
+		sender.send(short).unwrap();
+		drop(sender);
+		let stats = Stats::default();
+		stats.queued.store(2, Ordering::Relaxed);
+		run(&model, receiver, 4, &stats);
+		let (output, finish) = edge_answer.recv().unwrap().unwrap();
+		// One token from the prefill, then one per position left (3).
+		assert_eq!((output.len(), finish), (4, Finish::Length));
+		assert!(short_answer.recv().unwrap().is_ok(), "the other row is served");
 	}
 
 	/// A stop check ends generation where it says, and a failing request does not stop the

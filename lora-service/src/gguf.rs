@@ -174,6 +174,26 @@ pub fn tokenizer(content: &Content) -> Result<Tokenizer> {
 	Ok(tokenizer)
 }
 
+/// The control tokens (token type 3) of a GGUF's vocabulary: ids and texts.
+pub fn control_tokens(content: &Content) -> Vec<(u32, String)> {
+	let (Some(Value::Array(types)), Some(Value::Array(tokens))) = (
+		content.metadata.get("tokenizer.ggml.token_type"),
+		content.metadata.get("tokenizer.ggml.tokens"),
+	) else {
+		return Vec::new();
+	};
+	types
+		.iter()
+		.zip(tokens)
+		.enumerate()
+		.filter(|(_, (kind, _))| matches!(kind, Value::I32(3) | Value::U32(3)))
+		.filter_map(|(id, (_, token))| match token {
+			Value::String(text) => Some((id as u32, text.clone())),
+			_ => None,
+		})
+		.collect()
+}
+
 /// Reads a GGUF file's header and metadata (not its tensors).
 pub fn read(path: &std::path::Path) -> Result<Content> {
 	let mut file =

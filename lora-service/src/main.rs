@@ -51,9 +51,14 @@ enum Command {
 		/// The most adapters kept in memory; the least recently used is evicted beyond it.
 		#[arg(long, default_value_t = 1024)]
 		max_resident_adapters: usize,
+		/// The highest adapter rank served (higher ones are refused with 422): a batch's
+		/// adapter slots are as wide as the highest rank in it.
+		#[arg(long, default_value_t = 128)]
+		max_adapter_rank: usize,
 		/// How the base model's weights are held: dense (f32), quantized (candle's 8-bit
-		/// kernels; Q4_1 is re-quantized to Q8_0), or mixed (quantized but for the feed-forward
-		/// down projections). docs/lora-service.md has the measurements behind the default.
+		/// kernels; types without SIMD kernels, such as Q4_1, are re-quantized to Q8_0), or
+		/// mixed (quantized but for the feed-forward down projections). docs/lora-service.md has
+		/// the measurements behind the default.
 		#[arg(long, value_enum, default_value = "mixed")]
 		weights: tributary_lora::model::Weights,
 	},
@@ -137,6 +142,7 @@ fn main() -> Result<()> {
 			max_queue,
 			max_prompt_tokens,
 			max_resident_adapters,
+			max_adapter_rank,
 			weights,
 		} => {
 			let options = server::Options {
@@ -146,6 +152,7 @@ fn main() -> Result<()> {
 				max_queue,
 				max_prompt_tokens,
 				max_resident_adapters,
+				max_adapter_rank,
 				weights,
 			};
 			let state = server::start(&model, options)?;

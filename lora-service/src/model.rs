@@ -20,7 +20,8 @@ pub enum Weights {
 	Dense,
 	/// Every projection quantized and multiplied by candle's quantized kernels, which quantize
 	/// the activations to 8 bits per block of 32: kept as the file has them where candle has
-	/// SIMD kernels for the type, otherwise re-quantized to Q8_0 (about a byte a weight).
+	/// SIMD kernels for the type (Q4_0, Q8_0, Q4K, Q6K), otherwise (Q4_1, F16, …) re-quantized
+	/// to Q8_0 (about a byte a weight).
 	Quantized,
 	/// Quantized, except the feed-forward down projections, dense: their inputs carry the
 	/// outlier activations that 8-bit blocks lose (with every projection quantized, SmolLM2's

@@ -47,7 +47,10 @@ pub struct Corpus {
 #[derive(Debug)]
 pub enum AddError {
 	Duplicate(u32),
+	/// The records could not be indexed; nothing changed.
 	Failed(anyhow::Error),
+	/// The records are indexed, but writing the index to disk failed.
+	Unwritable(anyhow::Error),
 }
 
 impl Corpus {
@@ -113,18 +116,24 @@ impl Corpus {
 	/// Adds tokenized records to `dataset`'s index (none of their contributions may be there
 	/// already, nor repeat) and stores the changed segments.
 	pub fn add(&mut self, dataset: u32, records: Vec<(Record, Vec<u32>)>) -> Result<(), AddError> {
-		let entry = self.datasets.entry(dataset).or_default();
 		let mut seen = HashSet::new();
 		for (record, _) in &records {
 			let id = record.contribution_id;
-			if entry.contributions.contains(&id) || !seen.insert(id) {
+			let taken = self.datasets.get(&dataset).is_some_and(|d| d.contributions.contains(&id));
+			if taken || !seen.insert(id) {
 				return Err(AddError::Duplicate(id));
 			}
 		}
+		let entry = self.datasets.entry(dataset).or_default();
 		let tokens: usize = records.iter().map(|r| r.1.len()).sum();
 		let started = Instant::now();
 		let before = entry.index.segments().len();
-		entry.index.extend(records).map_err(AddError::Failed)?;
+		if let Err(e) = entry.index.extend(records) {
+			if entry.index.is_empty() {
+				self.datasets.remove(&dataset);
+			}
+			return Err(AddError::Failed(e));
+		}
 		entry.contributions.extend(seen);
 		let last = entry.index.segments().len() - 1;
 		let merged = entry.index.segments()[last].len();
@@ -139,22 +148,30 @@ impl Corpus {
 		}
 		let Some(root) = &self.dir else { return Ok(()) };
 		let dir = root.join(dataset.to_string());
-		persist(&dir, entry, last).map_err(AddError::Failed)
+		// The records are indexed in memory whatever happens on disk; a failed write is
+		// reported, and the next add writes every segment the manifest lacks.
+		persist(&dir, entry, last).map_err(AddError::Unwritable)
 	}
 }
 
-/// Writes `entry`'s segment `last` as a new file, then a manifest naming the files of the
-/// segments before it and the new one, then removes the files merged away.
+/// Writes `entry`'s segments from the first whose file is not current to `last` (normally
+/// only `last`, the one just built or merged) as new files, then a manifest naming them after
+/// the unchanged ones, then removes the files merged away.
 fn persist(dir: &Path, entry: &mut Dataset, last: usize) -> Result<()> {
 	std::fs::create_dir_all(dir)?;
-	let name = format!("{:06}.seg", entry.next);
-	entry.index.segments()[last].write(&dir.join(&name))?;
-	let gone: Vec<String> = entry.files.drain(last..).collect();
-	entry.files.push(name);
-	entry.next += 1;
+	let keep = entry.files.len().min(last);
+	let gone = entry.files.split_off(keep);
+	for segment in &entry.index.segments()[keep..=last] {
+		let name = format!("{:06}.seg", entry.next);
+		entry.next += 1;
+		segment.write(&dir.join(&name))?;
+		entry.files.push(name);
+	}
 	let manifest = Manifest { segments: entry.files.clone(), next: entry.next };
 	let tmp = dir.join("manifest.json.tmp");
-	std::fs::write(&tmp, serde_json::to_vec_pretty(&manifest)?)?;
+	let file = std::fs::File::create(&tmp)?;
+	serde_json::to_writer_pretty(&file, &manifest)?;
+	file.sync_all()?;
 	std::fs::rename(&tmp, dir.join("manifest.json"))?;
 	for old in gone {
 		std::fs::remove_file(dir.join(old)).ok();
