@@ -17,6 +17,7 @@ use crate::{
 	batch::AdapterStack,
 	lora::Adapter,
 	model::{KvCache, Model},
+	random_adapter::SplitMix64,
 };
 
 /// How the next token is chosen. Temperature 0 is greedy (argmax); otherwise the logits are
@@ -87,17 +88,12 @@ impl Stats {
 	}
 }
 
-/// splitmix64: small, fast and enough for sampling.
-struct Rng(u64);
+/// Draws in [0, 1) for sampling.
+struct Rng(SplitMix64);
 
 impl Rng {
 	fn next_f32(&mut self) -> f32 {
-		self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-		let mut z = self.0;
-		z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-		z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-		z ^= z >> 31;
-		(z >> 40) as f32 / (1u32 << 24) as f32
+		self.0.next_24() as f32 / (1u32 << 24) as f32
 	}
 }
 
@@ -245,7 +241,7 @@ fn prefill(model: &Model, request: Request, stats: &Stats) -> Option<Active> {
 		return None;
 	}
 	let mut cache = KvCache::default();
-	let mut rng = Rng(request.sampling.seed);
+	let mut rng = Rng(SplitMix64(request.sampling.seed));
 	let first = model
 		.forward(&request.prompt, &mut cache, request.adapter.as_deref())
 		.and_then(|logits| sample(&logits, &request.sampling, &mut rng));

@@ -14,13 +14,13 @@ pub const MODULES: [&str; 7] =
 
 /// (in, out) features of module `module` (in [`MODULES`] order).
 pub fn module_dims(config: &LlamaConfig, module: usize) -> (usize, usize) {
-	let (h, kv, i) = (config.hidden, config.kv_heads * config.head_dim, config.intermediate);
-	match module {
-		0 | 3 => (h, h),
-		1 | 2 => (h, kv),
-		4 | 5 => (h, i),
-		_ => (i, h),
-	}
+	crate::random_adapter::Shape::of(config).dims(module)
+}
+
+/// Where PEFT names module `module` (in [`MODULES`] order) of layer `layer`.
+pub fn peft_prefix(layer: usize, module: usize) -> String {
+	let parent = if module < 4 { "self_attn" } else { "mlp" };
+	format!("base_model.model.model.layers.{layer}.{parent}.{}", MODULES[module])
 }
 
 /// One projection's low-rank update: `a` is A^T (in, r), `b` is (alpha / r) · B^T (r, out),
@@ -87,8 +87,7 @@ impl Adapter {
 		for layer in 0..config.layers {
 			let mut pairs: [Option<LoraPair>; 7] = Default::default();
 			for (slot, module) in MODULES.iter().enumerate() {
-				let parent = if slot < 4 { "self_attn" } else { "mlp" };
-				let prefix = format!("base_model.model.model.layers.{layer}.{parent}.{module}");
+				let prefix = peft_prefix(layer, slot);
 				let (Some(a), Some(b)) = (
 					tensors.get(&format!("{prefix}.lora_A.weight")),
 					tensors.get(&format!("{prefix}.lora_B.weight")),

@@ -28,39 +28,11 @@ enum Command {
 		/// are read from its metadata).
 		#[arg(long)]
 		model: PathBuf,
-		/// Where adapters live: one PEFT directory (adapter_config.json +
-		/// adapter_model.safetensors) per adapter id. Created if missing.
-		#[arg(long)]
-		adapters_dir: PathBuf,
-		/// Where dataset indexes and uploaded blobs persist (reloaded on start). Without it
-		/// they live in memory only.
-		#[arg(long)]
-		data_dir: Option<PathBuf>,
 		/// The address to listen on.
 		#[arg(long, default_value = "127.0.0.1:8181")]
 		listen: SocketAddr,
-		/// The most sequences decoded together in one step.
-		#[arg(long, default_value_t = 16)]
-		max_batch: usize,
-		/// The most requests waiting for a place in the batch; beyond it requests get 429.
-		#[arg(long, default_value_t = 256)]
-		max_queue: usize,
-		/// The longest prompt, in tokens (longer prompts get 400).
-		#[arg(long, default_value_t = 2048)]
-		max_prompt_tokens: usize,
-		/// The most adapters kept in memory; the least recently used is evicted beyond it.
-		#[arg(long, default_value_t = 1024)]
-		max_resident_adapters: usize,
-		/// The highest adapter rank served (higher ones are refused with 422): a batch's
-		/// adapter slots are as wide as the highest rank in it.
-		#[arg(long, default_value_t = 128)]
-		max_adapter_rank: usize,
-		/// How the base model's weights are held: dense (f32), quantized (candle's 8-bit
-		/// kernels; types without SIMD kernels, such as Q4_1, are re-quantized to Q8_0), or
-		/// mixed (quantized but for the feed-forward down projections). docs/lora-service.md has
-		/// the measurements behind the default.
-		#[arg(long, value_enum, default_value = "mixed")]
-		weights: tributary_lora::model::Weights,
+		#[command(flatten)]
+		options: server::Options,
 	},
 	/// Adapters.
 	Adapter {
@@ -133,28 +105,7 @@ fn main() -> Result<()> {
 		}
 		Command::TinyModel { out, seed } => tiny::write(&out, seed),
 		Command::Bench(args) => bench::run(args),
-		Command::Serve {
-			model,
-			adapters_dir,
-			data_dir,
-			listen,
-			max_batch,
-			max_queue,
-			max_prompt_tokens,
-			max_resident_adapters,
-			max_adapter_rank,
-			weights,
-		} => {
-			let options = server::Options {
-				adapters_dir,
-				data_dir,
-				max_batch,
-				max_queue,
-				max_prompt_tokens,
-				max_resident_adapters,
-				max_adapter_rank,
-				weights,
-			};
+		Command::Serve { model, listen, options } => {
 			let state = server::start(&model, options)?;
 			let runtime = tokio::runtime::Runtime::new()?;
 			runtime.block_on(async move {

@@ -35,32 +35,39 @@ impl Shape {
 		}
 	}
 
-	/// (module, parent, in_features, out_features), in PEFT's names.
-	fn modules(&self) -> [(&'static str, &'static str, usize, usize); 7] {
+	/// (in, out) features of module `module` (in [`crate::lora::MODULES`] order).
+	pub fn dims(&self, module: usize) -> (usize, usize) {
 		let (h, kv, i) = (self.hidden, self.kv, self.intermediate);
-		[
-			("q_proj", "self_attn", h, h),
-			("k_proj", "self_attn", h, kv),
-			("v_proj", "self_attn", h, kv),
-			("o_proj", "self_attn", h, h),
-			("gate_proj", "mlp", h, i),
-			("up_proj", "mlp", h, i),
-			("down_proj", "mlp", i, h),
-		]
+		match module {
+			0 | 3 => (h, h),
+			1 | 2 => (h, kv),
+			4 | 5 => (h, i),
+			_ => (i, h),
+		}
 	}
 }
 
-struct SplitMix64(u64);
+/// splitmix64: the generator behind the random adapters, the tiny model and sampling.
+pub(crate) struct SplitMix64(pub(crate) u64);
 
 impl SplitMix64 {
-	fn uniform(&mut self, bound: f64) -> f32 {
+	pub(crate) fn next_u64(&mut self) -> u64 {
 		self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
 		let mut z = self.0;
 		z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
 		z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-		z ^= z >> 31;
+		z ^ (z >> 31)
+	}
+
+	/// The top 24 bits of the next value.
+	pub(crate) fn next_24(&mut self) -> u32 {
+		(self.next_u64() >> 40) as u32
+	}
+
+	/// (2u - 1) · bound with u the next 24-bit fraction, computed as `sample-adapter.py` does.
+	fn uniform(&mut self, bound: f64) -> f32 {
 		let scale = 2.0 * bound / f64::from(1u32 << 24);
-		((z >> 40) as f64 * scale - bound) as f32
+		(f64::from(self.next_24()) * scale - bound) as f32
 	}
 }
 
@@ -68,8 +75,9 @@ impl SplitMix64 {
 pub fn safetensors(shape: Shape, rank: usize, seed: u64) -> Vec<u8> {
 	let mut specs: Vec<(String, [usize; 2], f64)> = Vec::new();
 	for layer in 0..shape.layers {
-		for (module, parent, fan_in, fan_out) in shape.modules() {
-			let prefix = format!("base_model.model.model.layers.{layer}.{parent}.{module}");
+		for module in 0..crate::lora::MODULES.len() {
+			let (fan_in, fan_out) = shape.dims(module);
+			let prefix = crate::lora::peft_prefix(layer, module);
 			specs.push((
 				format!("{prefix}.lora_A.weight"),
 				[rank, fan_in],
@@ -117,12 +125,11 @@ pub fn write(
 	alpha: u32,
 	seed: u64,
 ) -> std::io::Result<[u8; 32]> {
-	use blake2::{digest::consts::U32, Blake2b, Digest};
 	std::fs::create_dir_all(dir)?;
 	let weights = safetensors(shape, rank, seed);
 	std::fs::write(dir.join("adapter_model.safetensors"), &weights)?;
 	std::fs::write(dir.join("adapter_config.json"), config(rank, alpha))?;
-	Ok(Blake2b::<U32>::digest(&weights).into())
+	Ok(crate::store::blake2_256(&weights))
 }
 
 /// `adapter_config.json` of a random adapter.

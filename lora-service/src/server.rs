@@ -39,16 +39,38 @@ use crate::{
 	store::{self, AddError, Blobs, Corpus},
 };
 
-/// How the service runs (the `serve` command's flags).
-#[derive(Clone, Debug)]
+/// How the service runs (the `serve` command's flags, beside `--model` and `--listen`).
+#[derive(Clone, Debug, clap::Args)]
 pub struct Options {
+	/// Where adapters live: one PEFT directory (adapter_config.json +
+	/// adapter_model.safetensors) per adapter id. Created if missing.
+	#[arg(long)]
 	pub adapters_dir: PathBuf,
+	/// Where dataset indexes and uploaded blobs persist (reloaded on start). Without it
+	/// they live in memory only.
+	#[arg(long)]
 	pub data_dir: Option<PathBuf>,
+	/// The most sequences decoded together in one step.
+	#[arg(long, default_value_t = 16)]
 	pub max_batch: usize,
+	/// The most requests waiting for a place in the batch; beyond it requests get 429.
+	#[arg(long, default_value_t = 256)]
 	pub max_queue: usize,
+	/// The longest prompt, in tokens (longer prompts get 400).
+	#[arg(long, default_value_t = 2048)]
 	pub max_prompt_tokens: usize,
+	/// The most adapters kept in memory; the least recently used is evicted beyond it.
+	#[arg(long, default_value_t = 1024)]
 	pub max_resident_adapters: usize,
+	/// The highest adapter rank served (higher ones are refused with 422): a batch's
+	/// adapter slots are as wide as the highest rank in it.
+	#[arg(long, default_value_t = 128)]
 	pub max_adapter_rank: usize,
+	/// How the base model's weights are held: dense (f32), quantized (candle's 8-bit
+	/// kernels; types without SIMD kernels, such as Q4_1, are re-quantized to Q8_0), or
+	/// mixed (quantized but for the feed-forward down projections). docs/lora-service.md has
+	/// the measurements behind the default.
+	#[arg(long, value_enum, default_value = "mixed")]
 	pub weights: crate::model::Weights,
 }
 

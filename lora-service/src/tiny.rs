@@ -12,7 +12,7 @@ use candle_core::{
 	Device, Tensor,
 };
 
-use crate::gguf::LlamaConfig;
+use crate::{gguf::LlamaConfig, random_adapter::SplitMix64};
 
 /// SmolLM2's chat template (from its GGUF metadata).
 pub const SMOLLM2_CHAT_TEMPLATE: &str = "{% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}{{ '<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>\n' }}{% endif %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}";
@@ -59,17 +59,12 @@ fn byte_chars() -> Vec<char> {
 		.collect()
 }
 
-struct Rng(u64);
+struct Rng(SplitMix64);
 
 impl Rng {
-	/// Uniform in [-bound, bound), from splitmix64.
+	/// Uniform in [-bound, bound).
 	fn uniform(&mut self, bound: f32) -> f32 {
-		self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-		let mut z = self.0;
-		z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-		z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-		z ^= z >> 31;
-		((z >> 40) as f32 / (1u32 << 24) as f32 * 2.0 - 1.0) * bound
+		(self.0.next_24() as f32 / (1u32 << 24) as f32 * 2.0 - 1.0) * bound
 	}
 
 	fn tensor(&mut self, shape: (usize, usize), bound: f32) -> Result<Tensor> {
@@ -115,7 +110,7 @@ pub fn write(path: &Path, seed: u64) -> Result<()> {
 		("tokenizer.chat_template", Value::String(SMOLLM2_CHAT_TEMPLATE.into())),
 	];
 
-	let mut rng = Rng(seed);
+	let mut rng = Rng(SplitMix64(seed));
 	let kv = c.kv_heads * c.head_dim;
 	let mut tensors: Vec<(String, QTensor)> = Vec::new();
 	let mut matrix = |name: String, out: usize, fan_in: usize| -> Result<(String, QTensor)> {
