@@ -1,0 +1,162 @@
+//! A runtime with balances, the datasets pallet (telling this pallet of weight changes) and
+//! this pallet; dataset 0 is open, with ALICE's 300 and BOB's 100 weight accepted.
+
+use crate as pallet_royalties;
+use crate::*;
+use polkadot_sdk::{
+	frame_support::{
+		derive_impl, parameter_types,
+		traits::{tokens::imbalance::ResolveTo, ConstU128, ConstU32, ConstU64},
+	},
+	frame_system::{self, EnsureRoot},
+	pallet_balances, sp_io,
+	sp_runtime::BuildStorage,
+};
+
+pub type AccountId = u64;
+pub type Balance = u128;
+
+type Block = frame_system::mocking::MockBlock<Test>;
+
+#[polkadot_sdk::frame_support::runtime]
+mod runtime {
+	#[runtime::runtime]
+	#[runtime::derive(
+		RuntimeCall,
+		RuntimeEvent,
+		RuntimeError,
+		RuntimeOrigin,
+		RuntimeHoldReason,
+		RuntimeFreezeReason,
+		RuntimeTask,
+		RuntimeViewFunction
+	)]
+	pub struct Test;
+
+	#[runtime::pallet_index(0)]
+	pub type System = frame_system;
+	#[runtime::pallet_index(1)]
+	pub type Balances = pallet_balances;
+	#[runtime::pallet_index(2)]
+	pub type Datasets = pallet_datasets;
+	#[runtime::pallet_index(3)]
+	pub type Royalties = pallet_royalties;
+}
+
+#[derive_impl(frame_system::config_preludes::TestDefaultConfig)]
+impl frame_system::Config for Test {
+	type Block = Block;
+	type AccountData = pallet_balances::AccountData<Balance>;
+}
+
+#[derive_impl(pallet_balances::config_preludes::TestDefaultConfig)]
+impl pallet_balances::Config for Test {
+	type Balance = Balance;
+	type ExistentialDeposit = ConstU128<ED>;
+	type AccountStore = System;
+	type RuntimeHoldReason = RuntimeHoldReason;
+}
+
+pub const ED: Balance = 5;
+pub const TREASURY: AccountId = 99;
+pub const PAYER: AccountId = 50;
+pub const PROVIDER: AccountId = 20;
+pub const OWNER: AccountId = 10;
+pub const ALICE: AccountId = 1;
+pub const BOB: AccountId = 2;
+pub const CHARLIE: AccountId = 3;
+pub const ENDOWMENT: Balance = 1_000_000_000_000;
+
+parameter_types! {
+	pub const TreasuryAccount: AccountId = TREASURY;
+	pub const RoyaltiesPalletId: PalletId = PalletId(*b"trb/roya");
+	pub const SpanShare: Perbill = Perbill::from_percent(50);
+}
+
+impl pallet_datasets::Config for Test {
+	type Currency = Balances;
+	type RuntimeHoldReason = RuntimeHoldReason;
+	type Slash = ResolveTo<TreasuryAccount, Balances>;
+	type RemoveOrigin = EnsureRoot<AccountId>;
+	type WeightObserver = Royalties;
+	type DatasetDeposit = ConstU128<10>;
+	type ContributionDeposit = ConstU128<1>;
+	type DepositPerByte = ConstU128<0>;
+	type DepositPerDataByte = ConstU128<0>;
+	type MaxNameLength = ConstU32<32>;
+	type MaxUriLength = ConstU32<32>;
+	type MaxLicenseLength = ConstU32<24>;
+	type MaxContributionLength = ConstU64<1_000_000>;
+	type MaxContributionsPerDataset = ConstU32<20>;
+	type WeightInfo = ();
+}
+
+impl Config for Test {
+	type Currency = Balances;
+	type PalletId = RoyaltiesPalletId;
+	type TreasuryAccount = TreasuryAccount;
+	type Datasets = Datasets;
+	type SpanShare = SpanShare;
+	type MaxClaimDatasets = ConstU32<4>;
+	type WeightInfo = ();
+}
+
+/// Contributes `length` to an open dataset (accepted at once): `who`'s weight grows by it.
+pub fn contribute(who: AccountId, dataset_id: DatasetId, length: u64) -> ContributionId {
+	let hash = polkadot_sdk::sp_core::H256::from_low_u64_be(
+		(who << 32) ^ (dataset_id as u64) << 16 ^ length ^ System::block_number() << 40,
+	);
+	let next = pallet_datasets::Datasets::<Test>::get(dataset_id).unwrap().next_contribution_id;
+	System::set_block_number(System::block_number() + 1);
+	pallet_datasets::Pallet::<Test>::contribute(
+		RuntimeOrigin::signed(who),
+		dataset_id,
+		hash,
+		length,
+		None,
+	)
+	.unwrap();
+	next
+}
+
+pub fn new_test_ext() -> sp_io::TestExternalities {
+	let mut storage = frame_system::GenesisConfig::<Test>::default().build_storage().unwrap();
+	pallet_balances::GenesisConfig::<Test> {
+		balances: [ALICE, BOB, CHARLIE, PAYER, OWNER, PROVIDER, TREASURY]
+			.into_iter()
+			.map(|who| (who, ENDOWMENT))
+			.collect(),
+		..Default::default()
+	}
+	.assimilate_storage(&mut storage)
+	.unwrap();
+	GenesisConfig::<Test>::default().assimilate_storage(&mut storage).unwrap();
+	let mut ext = sp_io::TestExternalities::new(storage);
+	ext.execute_with(|| {
+		System::set_block_number(1);
+		for id in 0..2 {
+			pallet_datasets::Pallet::<Test>::create_dataset(
+				RuntimeOrigin::signed(OWNER),
+				b"rivers".to_vec(),
+				b"ipfs://rivers".to_vec(),
+				b"CC-BY-4.0".to_vec(),
+				pallet_datasets::Policy::Open,
+			)
+			.unwrap();
+			let _ = id;
+		}
+		contribute(ALICE, 0, 300);
+		contribute(BOB, 0, 100);
+	});
+	ext
+}
+
+/// Runs `test`, then checks the pallet's invariants and that no balance was minted or burnt.
+pub fn run(test: impl FnOnce()) {
+	new_test_ext().execute_with(|| {
+		let issuance = pallet_balances::TotalIssuance::<Test>::get();
+		test();
+		Royalties::do_try_state().unwrap();
+		assert_eq!(pallet_balances::TotalIssuance::<Test>::get(), issuance);
+	});
+}

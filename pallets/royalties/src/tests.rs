@@ -1,0 +1,288 @@
+use crate::{mock::*, Settlement as _, *};
+use polkadot_sdk::frame_support::{assert_noop, assert_ok, traits::fungible::Inspect as _};
+
+fn split(provider: u32, owner: u32, data: u32, treasury: u32) -> RoyaltySplit {
+	RoyaltySplit {
+		provider: Permill::from_parts(provider),
+		owner: Permill::from_parts(owner),
+		data: Permill::from_parts(data),
+		treasury: Permill::from_parts(treasury),
+	}
+}
+
+fn pay_in(fee: Balance) {
+	assert_ok!(Balances::transfer_keep_alive(
+		RuntimeOrigin::signed(PAYER),
+		Royalties::pot_account(),
+		fee
+	));
+}
+
+fn span(contributor: AccountId, contribution_id: u32, score_ppm: u32) -> SpanCredit<AccountId> {
+	SpanCredit { dataset_id: 0, contribution_id, contributor, score_ppm }
+}
+
+fn free(who: AccountId) -> Balance {
+	Balances::balance(&who)
+}
+
+/// 1,000,003 planck split 50 / 20 / 25 / 5 %, two records matched (60 % and 30 % of the
+/// scores), one lineage dataset of weight 400: every share rounds down and the treasury takes
+/// the dust, to the planck.
+#[test]
+fn a_fee_is_split_to_the_planck() {
+	run(|| {
+		let fee = 1_000_003;
+		pay_in(fee);
+		let treasury_before = free(TREASURY);
+		let spans = [span(ALICE, 0, 600_000), span(BOB, 1, 300_000)];
+		let (distribution, earned) = Royalties::distribute(
+			fee,
+			&split(500_000, 200_000, 250_000, 50_000),
+			&PROVIDER,
+			&OWNER,
+			&spans,
+			&[(0, 1_000_000)],
+		)
+		.unwrap();
+		// provider 500,001.5 → 500,001; owner 200,000.6 → 200,000; data 250,000.75 →
+		// 250,000; treasury 50,000.15 → 50,000; 2 planck of dust.
+		// Span part: half the data share, 125,000: ALICE 75,000, BOB 37,500; the 10 % of
+		// scores unassigned, 12,500, join the pool part: 137,500 over weight 400.
+		assert_eq!(
+			distribution,
+			Distribution {
+				provider: 500_001,
+				owner: 200_000,
+				treasury: 50_000,
+				spans: 112_500,
+				pools: 137_500,
+				dust: 2,
+			}
+		);
+		assert_eq!(earned, vec![75_000, 37_500]);
+		assert_eq!(Credits::<Test>::get(PROVIDER), Some(500_001));
+		assert_eq!(Credits::<Test>::get(OWNER), Some(200_000));
+		assert_eq!(Credits::<Test>::get(ALICE), Some(75_000));
+		assert_eq!(Credits::<Test>::get(BOB), Some(37_500));
+		assert_eq!(free(TREASURY) - treasury_before, 50_002);
+		assert_eq!(TotalDust::<Test>::get(), 2);
+		let pool = Pools::<Test>::get(0).unwrap();
+		assert_eq!(pool.reward_per_weight, 137_500 * SCALE / 400);
+		assert_eq!(pool.outstanding, 137_500);
+		// The pot holds exactly what is owed, beside its existential deposit.
+		assert_eq!(free(Royalties::pot_account()), ED + 500_001 + 200_000 + 112_500 + 137_500);
+		// Pool shares: 3/4 to ALICE, 1/4 to BOB.
+		assert_eq!(Royalties::pending(&ALICE), (75_000, vec![(0, 103_125)]));
+		assert_eq!(Royalties::pending(&BOB), (37_500, vec![(0, 34_375)]));
+	});
+}
+
+/// Several splits and fees, with and without matched records and over two lineage datasets:
+/// what is credited, pooled and paid to the treasury always adds up to the fee.
+#[test]
+fn every_split_adds_up_to_the_fee() {
+	run(|| {
+		contribute(CHARLIE, 1, 7);
+		let cases: [(Balance, RoyaltySplit, bool); 5] = [
+			(999_999, split(700_000, 100_000, 150_000, 50_000), true),
+			(1, split(250_000, 250_000, 250_000, 250_000), true),
+			(123_456_789, split(0, 0, 1_000_000, 0), false),
+			(10_000_019, split(333_333, 333_333, 333_334, 0), true),
+			(77, split(100_000, 0, 900_000, 0), false),
+		];
+		for (fee, split, matched) in cases {
+			pay_in(fee);
+			let treasury_before = free(TREASURY);
+			let spans = if matched { vec![span(ALICE, 0, 999_999)] } else { vec![] };
+			let (d, earned) = Royalties::distribute(
+				fee,
+				&split,
+				&PROVIDER,
+				&OWNER,
+				&spans,
+				&[(0, 700_000), (1, 300_000)],
+			)
+			.unwrap();
+			assert_eq!(d.provider + d.owner + d.treasury + d.spans + d.pools + d.dust, fee);
+			assert_eq!(free(TREASURY) - treasury_before, d.treasury + d.dust);
+			assert_eq!(earned.iter().sum::<Balance>(), d.spans);
+			if !matched {
+				assert_eq!(d.spans, 0, "nothing matched: all the data share to the pools");
+			}
+			Royalties::do_try_state().unwrap();
+		}
+	});
+}
+
+/// Contributors earn from a pool by the weight they held when each fee came in: CHARLIE,
+/// joining between two settlements, earns only from the second; ALICE, whose weight grows
+/// between them, earns the first at her old weight.
+#[test]
+fn pool_shares_follow_weights_as_they_change() {
+	run(|| {
+		let pools = [(0, 1_000_000)];
+		let all_data = split(0, 0, 1_000_000, 0);
+		pay_in(400_000);
+		Royalties::distribute(400_000, &all_data, &PROVIDER, &OWNER, &[], &pools).unwrap();
+		// Weights 300 (ALICE) and 100 (BOB): 300,000 and 100,000.
+		contribute(CHARLIE, 0, 400);
+		contribute(ALICE, 0, 200);
+		// Weights now 500, 100, 400 of 1,000.
+		pay_in(1_000_000);
+		Royalties::distribute(1_000_000, &all_data, &PROVIDER, &OWNER, &[], &pools).unwrap();
+		assert_eq!(Royalties::pending(&ALICE).1, vec![(0, 300_000 + 500_000)]);
+		assert_eq!(Royalties::pending(&BOB).1, vec![(0, 100_000 + 100_000)]);
+		assert_eq!(Royalties::pending(&CHARLIE).1, vec![(0, 400_000)]);
+
+		let before = free(CHARLIE);
+		assert_ok!(Royalties::claim_from_datasets(
+			RuntimeOrigin::signed(CHARLIE),
+			vec![0].try_into().unwrap()
+		));
+		assert_eq!(free(CHARLIE) - before, 400_000);
+		assert_eq!(Royalties::pending(&CHARLIE).1, vec![]);
+		assert_noop!(
+			Royalties::claim_from_datasets(
+				RuntimeOrigin::signed(CHARLIE),
+				vec![0].try_into().unwrap()
+			),
+			Error::<Test>::NothingToClaim
+		);
+		// Governance takes ALICE's first contribution down (weight 500 → 200); what she
+		// earned with it stays hers.
+		assert_ok!(pallet_datasets::Pallet::<Test>::remove_contribution(
+			RuntimeOrigin::root(),
+			0,
+			0
+		));
+		pay_in(700_000);
+		Royalties::distribute(700_000, &all_data, &PROVIDER, &OWNER, &[], &pools).unwrap();
+		// Weights 200, 100, 400 of 700.
+		assert_eq!(Royalties::pending(&ALICE).1, vec![(0, 800_000 + 200_000)]);
+		assert_eq!(Royalties::pending(&CHARLIE).1, vec![(0, 400_000)]);
+		let before = free(ALICE);
+		assert_ok!(Royalties::claim_from_datasets(
+			RuntimeOrigin::signed(ALICE),
+			vec![0, 1].try_into().unwrap()
+		));
+		assert_eq!(free(ALICE) - before, 1_000_000);
+	});
+}
+
+/// Claims pay exactly what was credited, once; a dataset named twice is refused.
+#[test]
+fn claims_pay_credits_once() {
+	run(|| {
+		pay_in(1_000);
+		Royalties::distribute(
+			1_000,
+			&split(600_000, 400_000, 0, 0),
+			&PROVIDER,
+			&OWNER,
+			&[],
+			&[(0, 1_000_000)],
+		)
+		.unwrap();
+		let before = free(PROVIDER);
+		assert_ok!(Royalties::claim(RuntimeOrigin::signed(PROVIDER)));
+		assert_eq!(free(PROVIDER) - before, 600);
+		assert_noop!(
+			Royalties::claim(RuntimeOrigin::signed(PROVIDER)),
+			Error::<Test>::NothingToClaim
+		);
+		assert_eq!(TotalCredits::<Test>::get(), 400);
+		assert_noop!(
+			Royalties::claim_from_datasets(
+				RuntimeOrigin::signed(ALICE),
+				vec![0, 0].try_into().unwrap()
+			),
+			Error::<Test>::DuplicateDataset
+		);
+		assert_noop!(Royalties::claim(RuntimeOrigin::signed(ALICE)), Error::<Test>::NothingToClaim);
+	});
+}
+
+/// A new account is never paid less than the existential deposit: its claim fails and its
+/// credit stays until it is worth claiming.
+#[test]
+fn a_claim_below_the_existential_deposit_waits() {
+	run(|| {
+		let newcomer: AccountId = 77;
+		pay_in(3);
+		Royalties::distribute(3, &split(1_000_000, 0, 0, 0), &newcomer, &OWNER, &[], &[]).unwrap();
+		assert!(Royalties::claim(RuntimeOrigin::signed(newcomer)).is_err());
+		assert_eq!(Credits::<Test>::get(newcomer), Some(3));
+		pay_in(10);
+		Royalties::distribute(10, &split(1_000_000, 0, 0, 0), &newcomer, &OWNER, &[], &[]).unwrap();
+		assert_ok!(Royalties::claim(RuntimeOrigin::signed(newcomer)));
+		assert_eq!(free(newcomer), 13);
+	});
+}
+
+/// A pool with no weight cannot pay anyone: its part goes to the treasury as dust.
+#[test]
+fn an_empty_pool_part_goes_to_the_treasury() {
+	run(|| {
+		pay_in(1_000);
+		let treasury_before = free(TREASURY);
+		let (d, _) = Royalties::distribute(
+			1_000,
+			&split(0, 0, 1_000_000, 0),
+			&PROVIDER,
+			&OWNER,
+			&[],
+			&[(1, 1_000_000)],
+		)
+		.unwrap();
+		assert_eq!((d.pools, d.dust), (0, 1_000));
+		assert_eq!(free(TREASURY) - treasury_before, 1_000);
+		assert_eq!(Pools::<Test>::get(1), None);
+	});
+}
+
+/// Bad input is refused before anything changes.
+#[test]
+fn bad_distributions_change_nothing() {
+	run(|| {
+		pay_in(1_000);
+		let good = split(500_000, 200_000, 250_000, 50_000);
+		let refusals: [(
+			RoyaltySplit,
+			Vec<SpanCredit<AccountId>>,
+			Vec<(DatasetId, u32)>,
+			Balance,
+			Error<Test>,
+		); 5] = [
+			(
+				split(500_000, 200_000, 250_000, 0),
+				vec![],
+				vec![(0, 1_000_000)],
+				1_000,
+				Error::InvalidSplit,
+			),
+			(
+				good.clone(),
+				vec![span(ALICE, 0, 600_000), span(BOB, 1, 400_001)],
+				vec![(0, 1_000_000)],
+				1_000,
+				Error::ScoresOverflow,
+			),
+			(good.clone(), vec![], vec![(0, 999_999)], 1_000, Error::InvalidLineage),
+			(
+				good.clone(),
+				vec![],
+				vec![(0, 500_000), (0, 500_000)],
+				1_000,
+				Error::DuplicateDataset,
+			),
+			(good.clone(), vec![], vec![(0, 1_000_000)], 1_001, Error::FeeNotInPot),
+		];
+		for (split, spans, pools, fee, error) in refusals {
+			assert_noop!(
+				Royalties::distribute(fee, &split, &PROVIDER, &OWNER, &spans, &pools),
+				error
+			);
+		}
+	});
+}
