@@ -33,6 +33,8 @@ use alloc::vec::Vec;
 pub use pallet::*;
 pub use weights::WeightInfo;
 
+#[cfg(feature = "runtime-benchmarks")]
+mod benchmarking;
 #[cfg(test)]
 mod mock;
 #[cfg(test)]
@@ -147,6 +149,14 @@ pub struct Distribution<Balance> {
 	pub dust: Balance,
 }
 
+/// What the benchmarks need from the runtime: a dataset in which `who` holds weight.
+#[cfg(feature = "runtime-benchmarks")]
+pub trait BenchmarkHelper<AccountId> {
+	/// Creates dataset number `index` (of those the benchmark creates) with `who` holding
+	/// `weight` in it, and returns its id.
+	fn dataset_with_contributor(index: u32, who: &AccountId, weight: u64) -> DatasetId;
+}
+
 /// What the inference pallet calls to divide a fee already in the pot.
 pub trait Settlement<AccountId, Balance> {
 	/// The account fees are paid into before [`Self::distribute`].
@@ -202,6 +212,10 @@ pub mod pallet {
 		type MaxClaimDatasets: Get<u32>;
 
 		type WeightInfo: WeightInfo;
+
+		/// Sets up what the benchmarks need from other pallets.
+		#[cfg(feature = "runtime-benchmarks")]
+		type BenchmarkHelper: BenchmarkHelper<Self::AccountId>;
 	}
 
 	/// What each account may claim with `claim()`: provider, owner and span credits.

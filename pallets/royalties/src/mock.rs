@@ -99,6 +99,31 @@ impl Config for Test {
 	type SpanShare = SpanShare;
 	type MaxClaimDatasets = ConstU32<4>;
 	type WeightInfo = ();
+	#[cfg(feature = "runtime-benchmarks")]
+	type BenchmarkHelper = DatasetsHelper;
+}
+
+/// Benchmarks' datasets: created by OWNER, open, with the contributor's weight accepted.
+#[cfg(feature = "runtime-benchmarks")]
+pub struct DatasetsHelper;
+
+#[cfg(feature = "runtime-benchmarks")]
+impl BenchmarkHelper<AccountId> for DatasetsHelper {
+	fn dataset_with_contributor(_index: u32, who: &AccountId, weight: u64) -> DatasetId {
+		use polkadot_sdk::frame_support::traits::fungible::Mutate;
+		let _ = Balances::mint_into(who, 1_000);
+		let dataset_id = pallet_datasets::NextDatasetId::<Test>::get();
+		pallet_datasets::Pallet::<Test>::create_dataset(
+			RuntimeOrigin::signed(OWNER),
+			b"bench".to_vec(),
+			b"ipfs://bench".to_vec(),
+			b"MIT".to_vec(),
+			pallet_datasets::Policy::Open,
+		)
+		.unwrap();
+		contribute(*who, dataset_id, weight);
+		dataset_id
+	}
 }
 
 /// Contributes `length` to an open dataset (accepted at once): `who`'s weight grows by it.
