@@ -1,0 +1,504 @@
+//! # Inference pallet
+//!
+//! Paid inference. A user `request`s an inference from an active model with a prompt, the most
+//! tokens to generate and a fee cap; the cap is held from them and the request is assigned at
+//! once to a provider serving the model, drawn by stake from a seed of the parent block's hash
+//! and the request id. The provider's operator submits the result before the deadline with
+//! `submit_result`: the output, its token counts and its attribution (records of the adapter's
+//! lineage datasets, with scores in parts per million).
+//!
+//! Settlement: the fee is `min(cap, base fee + input and output token prices)`; it moves from
+//! the requester's hold into the royalties pot and is divided there
+//! ([`pallet_royalties::Settlement`]); the rest of the cap is released. A request not answered
+//! by its deadline expires in `on_initialize` (a bounded queue per block): the requester's cap
+//! is released in full and the provider penalised.
+
+#![cfg_attr(not(feature = "std"), no_std)]
+
+extern crate alloc;
+
+pub use pallet::*;
+pub use weights::WeightInfo;
+
+#[cfg(test)]
+mod mock;
+#[cfg(test)]
+mod tests;
+pub mod weights;
+
+use alloc::vec::Vec;
+use pallet_attribution::{AdapterId, LineageLedger};
+use pallet_datasets::{ContributionId, DatasetId, DatasetsInspect};
+use pallet_models::{ModelId, ModelsInspect};
+use pallet_providers::ProviderAssignment;
+use pallet_royalties::{Settlement, SpanCredit};
+use polkadot_sdk::{
+	frame_support::{
+		pallet_prelude::*,
+		traits::{
+			fungible::{self, Inspect, InspectHold, MutateHold},
+			tokens::{Fortitude, Precision, Restriction},
+		},
+	},
+	frame_system::pallet_prelude::*,
+	sp_core::H256,
+	sp_runtime::traits::{Hash, One, Saturating, Zero},
+};
+
+/// A request's number.
+pub type RequestId = u64;
+
+/// The balance type of the currency fees are paid in.
+pub type BalanceOf<T> = <<T as Config>::Currency as Inspect<
+	<T as polkadot_sdk::frame_system::Config>::AccountId,
+>>::Balance;
+
+/// One attributed record: the dataset, the contribution and its score in parts per million.
+#[derive(
+	Encode,
+	Decode,
+	DecodeWithMemTracking,
+	Clone,
+	Copy,
+	PartialEq,
+	Eq,
+	Debug,
+	TypeInfo,
+	MaxEncodedLen,
+)]
+#[cfg_attr(feature = "std", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "std", serde(rename_all = "camelCase"))]
+pub struct AttributedRecord {
+	pub dataset_id: DatasetId,
+	pub contribution_id: ContributionId,
+	pub score_ppm: u32,
+}
+
+/// A request waiting for its result.
+#[derive(
+	Encode, Decode, CloneNoBound, PartialEqNoBound, EqNoBound, DebugNoBound, TypeInfo, MaxEncodedLen,
+)]
+#[scale_info(skip_type_params(MaxPrompt))]
+#[codec(mel_bound(AccountId: MaxEncodedLen, Balance: MaxEncodedLen, BlockNumber: MaxEncodedLen))]
+pub struct Request<AccountId, Balance, BlockNumber, MaxPrompt: Get<u32>>
+where
+	AccountId: Clone + PartialEq + Eq + Debug,
+	Balance: Clone + PartialEq + Eq + Debug,
+	BlockNumber: Clone + PartialEq + Eq + Debug,
+{
+	pub requester: AccountId,
+	pub model_id: ModelId,
+	pub adapter_id: AdapterId,
+	/// The adapter file's blake2-256, which the provider's service checks.
+	pub adapter_hash: H256,
+	pub provider: AccountId,
+	/// The account that submits the result.
+	pub operator: AccountId,
+	pub prompt: BoundedVec<u8, MaxPrompt>,
+	pub max_tokens: u32,
+	/// Held from the requester until settlement or expiry.
+	pub max_fee: Balance,
+	/// The last block the result is accepted in.
+	pub deadline: BlockNumber,
+}
+
+/// A request as this runtime stores it.
+pub type RequestOf<T> = Request<
+	<T as polkadot_sdk::frame_system::Config>::AccountId,
+	BalanceOf<T>,
+	BlockNumberFor<T>,
+	<T as Config>::MaxPromptLength,
+>;
+
+#[polkadot_sdk::frame_support::pallet]
+// The pallet macros spell out paths through the umbrella crate that the imports here shorten.
+#[allow(unused_qualifications)]
+pub mod pallet {
+	use super::*;
+
+	const STORAGE_VERSION: StorageVersion = StorageVersion::new(0);
+
+	#[pallet::pallet]
+	#[pallet::storage_version(STORAGE_VERSION)]
+	pub struct Pallet<T>(_);
+
+	/// Why this pallet holds funds.
+	#[pallet::composite_enum]
+	pub enum HoldReason {
+		/// A request's fee cap, until settlement or expiry.
+		InferenceFee,
+	}
+
+	#[pallet::config]
+	pub trait Config: polkadot_sdk::frame_system::Config<RuntimeEvent: From<Event<Self>>> {
+		type Currency: fungible::Inspect<Self::AccountId>
+			+ fungible::InspectHold<Self::AccountId, Reason = Self::RuntimeHoldReason>
+			+ fungible::MutateHold<Self::AccountId, Reason = Self::RuntimeHoldReason>;
+
+		type RuntimeHoldReason: From<HoldReason>;
+
+		type Models: ModelsInspect<Self::AccountId, BalanceOf<Self>>;
+
+		type Providers: ProviderAssignment<Self::AccountId>;
+
+		type Lineage: LineageLedger;
+
+		type Datasets: DatasetsInspect<Self::AccountId>;
+
+		type Royalties: Settlement<Self::AccountId, BalanceOf<Self>>;
+
+		/// Blocks a provider has to answer.
+		#[pallet::constant]
+		type RequestTimeout: Get<BlockNumberFor<Self>>;
+
+		#[pallet::constant]
+		type MaxPromptLength: Get<u32>;
+
+		#[pallet::constant]
+		type MaxOutputLength: Get<u32>;
+
+		/// The most tokens one request may ask for.
+		#[pallet::constant]
+		type MaxTokens: Get<u32>;
+
+		/// The most attributed records one result carries.
+		#[pallet::constant]
+		type MaxAttributions: Get<u32>;
+
+		/// The most requests expiring in one block (and so made in one block).
+		#[pallet::constant]
+		type MaxRequestsPerBlock: Get<u32>;
+
+		type WeightInfo: WeightInfo;
+	}
+
+	/// Requests waiting for their result.
+	#[pallet::storage]
+	pub type Requests<T: Config> = StorageMap<_, Twox64Concat, RequestId, RequestOf<T>>;
+
+	/// The id the next request gets.
+	#[pallet::storage]
+	pub type NextRequestId<T: Config> = StorageValue<_, RequestId, ValueQuery>;
+
+	/// The requests that expire at the start of each block (the block after their deadline).
+	#[pallet::storage]
+	pub type Expiries<T: Config> = StorageMap<
+		_,
+		Twox64Concat,
+		BlockNumberFor<T>,
+		BoundedVec<RequestId, T::MaxRequestsPerBlock>,
+		ValueQuery,
+	>;
+
+	/// The open requests assigned to each operator (what its off-chain worker serves).
+	#[pallet::storage]
+	pub type Assigned<T: Config> =
+		StorageDoubleMap<_, Blake2_128Concat, T::AccountId, Twox64Concat, RequestId, ()>;
+
+	#[pallet::event]
+	#[pallet::generate_deposit(pub(super) fn deposit_event)]
+	pub enum Event<T: Config> {
+		/// A request was made and assigned.
+		Requested {
+			request_id: RequestId,
+			requester: T::AccountId,
+			model_id: ModelId,
+			adapter_id: AdapterId,
+			provider: T::AccountId,
+			operator: T::AccountId,
+			deadline: BlockNumberFor<T>,
+		},
+		/// A result was accepted and paid for.
+		Settled {
+			request_id: RequestId,
+			output_hash: H256,
+			input_tokens: u32,
+			output_tokens: u32,
+			fee: BalanceOf<T>,
+			refund: BalanceOf<T>,
+			attributions: u32,
+		},
+		/// A request got no result in time: its cap was released, its provider penalised.
+		Expired { request_id: RequestId, provider: T::AccountId },
+	}
+
+	#[pallet::error]
+	pub enum Error<T> {
+		/// The model is not active.
+		ModelNotActive,
+		/// No provider serving the model is available.
+		NoProviderAvailable,
+		/// The prompt is empty or too long.
+		InvalidPrompt,
+		/// `max_tokens` is zero or above the maximum.
+		InvalidMaxTokens,
+		/// The fee cap is below the model's base fee.
+		FeeCapTooLow,
+		/// Too many requests expire in the same block; try in the next.
+		TooManyRequests,
+		/// No such open request.
+		UnknownRequest,
+		/// Only the assigned operator submits the result.
+		NotAssignedOperator,
+		/// The deadline has passed.
+		DeadlinePassed,
+		/// An attributed record is not an accepted contribution of the adapter's lineage.
+		InvalidAttribution,
+		/// Attribution scores sum to more than a million parts.
+		ScoresOverflow,
+		/// The same record is attributed twice.
+		DuplicateAttribution,
+		/// More tokens than were asked for.
+		TooManyTokens,
+		/// The adapter has no lineage recorded.
+		NoLineage,
+	}
+
+	#[pallet::hooks]
+	impl<T: Config> Hooks<BlockNumberFor<T>> for Pallet<T> {
+		fn on_initialize(now: BlockNumberFor<T>) -> Weight {
+			let expiring = Expiries::<T>::take(now);
+			let count = expiring.len() as u32;
+			for request_id in expiring {
+				Self::expire(request_id);
+			}
+			T::WeightInfo::expire(count)
+		}
+
+		#[cfg(feature = "try-runtime")]
+		fn try_state(
+			_n: BlockNumberFor<T>,
+		) -> Result<(), polkadot_sdk::sp_runtime::TryRuntimeError> {
+			Self::do_try_state()
+		}
+	}
+
+	#[pallet::call]
+	impl<T: Config> Pallet<T> {
+		/// Requests an inference from `model_id`'s active adapter: at most `max_tokens` after
+		/// `prompt`, paying at most `max_fee` (held until settlement or expiry).
+		#[pallet::call_index(0)]
+		#[pallet::weight(T::WeightInfo::request(prompt.len() as u32))]
+		pub fn request(
+			origin: OriginFor<T>,
+			model_id: ModelId,
+			prompt: BoundedVec<u8, T::MaxPromptLength>,
+			max_tokens: u32,
+			max_fee: BalanceOf<T>,
+		) -> DispatchResult {
+			let requester = ensure_signed(origin)?;
+			ensure!(!prompt.is_empty(), Error::<T>::InvalidPrompt);
+			ensure!(
+				max_tokens > 0 && max_tokens <= T::MaxTokens::get(),
+				Error::<T>::InvalidMaxTokens
+			);
+			let (adapter_id, adapter_hash) =
+				T::Models::active_adapter(model_id).ok_or(Error::<T>::ModelNotActive)?;
+			let pricing = T::Models::pricing(model_id).ok_or(Error::<T>::ModelNotActive)?;
+			ensure!(max_fee >= pricing.base_fee, Error::<T>::FeeCapTooLow);
+
+			let request_id = NextRequestId::<T>::get();
+			let parent = polkadot_sdk::frame_system::Pallet::<T>::parent_hash();
+			let seed: [u8; 32] =
+				polkadot_sdk::sp_runtime::traits::BlakeTwo256::hash_of(&(parent, request_id)).0;
+			let (provider, operator) =
+				T::Providers::select(model_id, &seed).ok_or(Error::<T>::NoProviderAvailable)?;
+			let deadline = polkadot_sdk::frame_system::Pallet::<T>::block_number()
+				.saturating_add(T::RequestTimeout::get());
+			Expiries::<T>::try_mutate(deadline.saturating_add(One::one()), |queue| {
+				queue.try_push(request_id)
+			})
+			.map_err(|_| Error::<T>::TooManyRequests)?;
+			T::Providers::start_assignment(&provider)?;
+			T::Currency::hold(&HoldReason::InferenceFee.into(), &requester, max_fee)?;
+
+			NextRequestId::<T>::put(request_id.saturating_add(1));
+			Assigned::<T>::insert(&operator, request_id, ());
+			Requests::<T>::insert(
+				request_id,
+				Request {
+					requester: requester.clone(),
+					model_id,
+					adapter_id,
+					adapter_hash,
+					provider: provider.clone(),
+					operator: operator.clone(),
+					prompt,
+					max_tokens,
+					max_fee,
+					deadline,
+				},
+			);
+			Self::deposit_event(Event::Requested {
+				request_id,
+				requester,
+				model_id,
+				adapter_id,
+				provider,
+				operator,
+				deadline,
+			});
+			Ok(())
+		}
+
+		/// The assigned operator's result for `request_id`: the output, its token counts and
+		/// its attribution. Settles the request.
+		#[pallet::call_index(1)]
+		#[pallet::weight(T::WeightInfo::submit_result(output.len() as u32, attribution.len() as u32))]
+		pub fn submit_result(
+			origin: OriginFor<T>,
+			request_id: RequestId,
+			output: BoundedVec<u8, T::MaxOutputLength>,
+			input_tokens: u32,
+			output_tokens: u32,
+			attribution: BoundedVec<AttributedRecord, T::MaxAttributions>,
+		) -> DispatchResult {
+			let operator = ensure_signed(origin)?;
+			let request = Requests::<T>::get(request_id).ok_or(Error::<T>::UnknownRequest)?;
+			ensure!(request.operator == operator, Error::<T>::NotAssignedOperator);
+			let now = polkadot_sdk::frame_system::Pallet::<T>::block_number();
+			ensure!(now <= request.deadline, Error::<T>::DeadlinePassed);
+			ensure!(output_tokens <= request.max_tokens, Error::<T>::TooManyTokens);
+
+			// The attribution: accepted records of the adapter's lineage, each once.
+			let lineage = T::Lineage::lineage(request.adapter_id).ok_or(Error::<T>::NoLineage)?;
+			let mut scores = 0u32;
+			let mut spans: Vec<SpanCredit<T::AccountId>> = Vec::with_capacity(attribution.len());
+			for (i, entry) in attribution.iter().enumerate() {
+				ensure!(
+					lineage.iter().any(|share| share.dataset_id == entry.dataset_id),
+					Error::<T>::InvalidAttribution
+				);
+				ensure!(
+					!attribution[..i].iter().any(|earlier| earlier.dataset_id == entry.dataset_id
+						&& earlier.contribution_id == entry.contribution_id),
+					Error::<T>::DuplicateAttribution
+				);
+				let contributor =
+					T::Datasets::accepted_contributor(entry.dataset_id, entry.contribution_id)
+						.ok_or(Error::<T>::InvalidAttribution)?;
+				scores = scores.checked_add(entry.score_ppm).ok_or(Error::<T>::ScoresOverflow)?;
+				spans.push(SpanCredit {
+					dataset_id: entry.dataset_id,
+					contribution_id: entry.contribution_id,
+					contributor,
+					score_ppm: entry.score_ppm,
+				});
+			}
+			ensure!(scores <= 1_000_000, Error::<T>::ScoresOverflow);
+			let pools: Vec<(DatasetId, u32)> =
+				lineage.iter().map(|share| (share.dataset_id, share.share.deconstruct())).collect();
+
+			let fee = Self::fee(&request, input_tokens, output_tokens);
+			let split =
+				T::Models::royalty_split(request.model_id).ok_or(Error::<T>::ModelNotActive)?;
+			let owner = T::Models::owner(request.model_id).ok_or(Error::<T>::ModelNotActive)?;
+			let reason = HoldReason::InferenceFee.into();
+			T::Currency::transfer_on_hold(
+				&reason,
+				&request.requester,
+				&T::Royalties::pot(),
+				fee,
+				Precision::Exact,
+				Restriction::Free,
+				Fortitude::Polite,
+			)?;
+			let refund = request.max_fee.saturating_sub(fee);
+			T::Currency::release(&reason, &request.requester, refund, Precision::Exact)?;
+			T::Royalties::distribute(fee, &split, &request.provider, &owner, &spans, &pools)?;
+
+			Self::close(request_id, &request);
+			Self::deposit_event(Event::Settled {
+				request_id,
+				output_hash: polkadot_sdk::sp_runtime::traits::BlakeTwo256::hash(&output),
+				input_tokens,
+				output_tokens,
+				fee,
+				refund,
+				attributions: attribution.len() as u32,
+			});
+			Ok(())
+		}
+	}
+
+	impl<T: Config> Pallet<T> {
+		/// `min(cap, base fee + input tokens × price per 1,000 / 1,000 + output tokens × price
+		/// per 1,000 / 1,000)`, each token price rounded down.
+		pub fn fee(request: &RequestOf<T>, input_tokens: u32, output_tokens: u32) -> BalanceOf<T> {
+			let Some(pricing) = T::Models::pricing(request.model_id) else {
+				return request.max_fee;
+			};
+			let per_thousand = |price: BalanceOf<T>, tokens: u32| -> BalanceOf<T> {
+				price.saturating_mul(tokens.into()) / 1_000u32.into()
+			};
+			pricing
+				.base_fee
+				.saturating_add(per_thousand(pricing.per_1k_input_tokens, input_tokens))
+				.saturating_add(per_thousand(pricing.per_1k_output_tokens, output_tokens))
+				.min(request.max_fee)
+		}
+
+		/// Forgets a settled or expired request and ends its provider's assignment.
+		fn close(request_id: RequestId, request: &RequestOf<T>) {
+			Requests::<T>::remove(request_id);
+			Assigned::<T>::remove(&request.operator, request_id);
+			Expiries::<T>::mutate(request.deadline.saturating_add(One::one()), |queue| {
+				queue.retain(|id| *id != request_id)
+			});
+			T::Providers::end_assignment(&request.provider);
+		}
+
+		/// Releases an unanswered request's cap and penalises its provider.
+		fn expire(request_id: RequestId) {
+			let Some(request) = Requests::<T>::get(request_id) else { return };
+			let _ = T::Currency::release(
+				&HoldReason::InferenceFee.into(),
+				&request.requester,
+				request.max_fee,
+				Precision::BestEffort,
+			);
+			let _ = T::Providers::penalise_missed_assignment(&request.provider);
+			Self::close(request_id, &request);
+			Self::deposit_event(Event::Expired { request_id, provider: request.provider });
+		}
+
+		/// The open requests assigned to `operator`.
+		pub fn assigned_to(operator: &T::AccountId) -> Vec<RequestId> {
+			Assigned::<T>::iter_key_prefix(operator).collect()
+		}
+
+		/// Every open request is assigned, queued for expiry once, and its cap held.
+		pub fn do_try_state() -> Result<(), polkadot_sdk::sp_runtime::TryRuntimeError> {
+			let mut held: alloc::collections::BTreeMap<T::AccountId, BalanceOf<T>> =
+				Default::default();
+			for (request_id, request) in Requests::<T>::iter() {
+				ensure!(
+					Assigned::<T>::contains_key(&request.operator, request_id),
+					"an open request is assigned to its operator"
+				);
+				ensure!(
+					Expiries::<T>::get(request.deadline.saturating_add(One::one()))
+						.iter()
+						.filter(|id| **id == request_id)
+						.count() == 1,
+					"an open request is queued for expiry once"
+				);
+				let sum = held.entry(request.requester.clone()).or_insert_with(Zero::zero);
+				*sum = sum.saturating_add(request.max_fee);
+			}
+			for (who, sum) in held {
+				ensure!(
+					T::Currency::balance_on_hold(&HoldReason::InferenceFee.into(), &who) == sum,
+					"each requester's hold is the sum of its open caps"
+				);
+			}
+			for (operator, request_id, ()) in Assigned::<T>::iter() {
+				ensure!(
+					Requests::<T>::get(request_id).is_some_and(|r| r.operator == operator),
+					"an assignment names an open request of its operator"
+				);
+			}
+			Ok(())
+		}
+	}
+}

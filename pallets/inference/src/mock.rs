@@ -1,0 +1,313 @@
+//! A runtime with balances, datasets, the attribution ledger, models, providers, royalties
+//! and this pallet. Dataset 0 is open with ALICE's record 0 (weight 300) and BOB's record 1
+//! (weight 100); model 0 is active with adapter 0 (lineage: dataset 0), priced 100 + 10 per
+//! 1,000 input tokens + 1,000 per 1,000 output tokens, split 50/20/25/5; PROVIDER serves it
+//! with operator OPERATOR.
+
+use crate as pallet_inference;
+use crate::*;
+use polkadot_sdk::{
+	frame_support::{
+		derive_impl, parameter_types,
+		traits::{tokens::imbalance::ResolveTo, ConstU128, ConstU32, ConstU64, Hooks},
+	},
+	frame_system::{self, EnsureRoot},
+	pallet_balances,
+	sp_core::H256,
+	sp_io,
+	sp_runtime::{BuildStorage, Perbill, Permill},
+};
+
+pub type AccountId = u64;
+pub type Balance = u128;
+
+type Block = frame_system::mocking::MockBlock<Test>;
+
+#[polkadot_sdk::frame_support::runtime]
+mod runtime {
+	#[runtime::runtime]
+	#[runtime::derive(
+		RuntimeCall,
+		RuntimeEvent,
+		RuntimeError,
+		RuntimeOrigin,
+		RuntimeHoldReason,
+		RuntimeFreezeReason,
+		RuntimeTask,
+		RuntimeViewFunction
+	)]
+	pub struct Test;
+
+	#[runtime::pallet_index(0)]
+	pub type System = frame_system;
+	#[runtime::pallet_index(1)]
+	pub type Balances = pallet_balances;
+	#[runtime::pallet_index(2)]
+	pub type Datasets = pallet_datasets;
+	#[runtime::pallet_index(3)]
+	pub type Attribution = pallet_attribution;
+	#[runtime::pallet_index(4)]
+	pub type Models = pallet_models;
+	#[runtime::pallet_index(5)]
+	pub type Providers = pallet_providers;
+	#[runtime::pallet_index(6)]
+	pub type Royalties = pallet_royalties;
+	#[runtime::pallet_index(7)]
+	pub type Inference = pallet_inference;
+}
+
+#[derive_impl(frame_system::config_preludes::TestDefaultConfig)]
+impl frame_system::Config for Test {
+	type Block = Block;
+	type AccountData = pallet_balances::AccountData<Balance>;
+}
+
+#[derive_impl(pallet_balances::config_preludes::TestDefaultConfig)]
+impl pallet_balances::Config for Test {
+	type Balance = Balance;
+	type ExistentialDeposit = ConstU128<1>;
+	type AccountStore = System;
+	type RuntimeHoldReason = RuntimeHoldReason;
+}
+
+pub const TREASURY: AccountId = 99;
+pub const OWNER: AccountId = 10;
+pub const ALICE: AccountId = 1;
+pub const BOB: AccountId = 2;
+pub const CHARLIE: AccountId = 3;
+pub const ENDOWMENT: Balance = 1_000_000;
+
+pub const MIN_BOND: Balance = 100;
+pub const UNBONDING: u64 = 20;
+pub const DEFER: u64 = 5;
+pub const HEARTBEAT_INTERVAL: u64 = 3;
+pub const OFFLINE_AFTER: u64 = 10;
+pub const PER_GPU: u32 = 2;
+pub const MAX_CHUNKS: u32 = 3;
+pub const MAX_SERVED: u32 = 2;
+pub const MAX_PENDING: u32 = 3;
+pub const MAX_PER_BLOCK: u32 = 4;
+
+parameter_types! {
+	pub const TreasuryAccount: AccountId = TREASURY;
+	pub const MinDataShare: Permill = Permill::from_percent(10);
+	pub const MissedAssignmentSlash: Perbill = Perbill::from_percent(1);
+}
+
+impl pallet_datasets::Config for Test {
+	type Currency = Balances;
+	type RuntimeHoldReason = RuntimeHoldReason;
+	type Slash = ResolveTo<TreasuryAccount, Balances>;
+	type RemoveOrigin = EnsureRoot<AccountId>;
+	type WeightObserver = Royalties;
+	type DatasetDeposit = ConstU128<10>;
+	type ContributionDeposit = ConstU128<1>;
+	type DepositPerByte = ConstU128<0>;
+	type DepositPerDataByte = ConstU128<0>;
+	type MaxNameLength = ConstU32<32>;
+	type MaxUriLength = ConstU32<32>;
+	type MaxLicenseLength = ConstU32<24>;
+	type MaxContributionLength = ConstU64<10_000>;
+	type MaxContributionsPerDataset = ConstU32<10>;
+	type WeightInfo = ();
+}
+
+impl pallet_attribution::Config for Test {
+	type MaxLineage = ConstU32<4>;
+}
+
+impl pallet_models::Config for Test {
+	type Currency = Balances;
+	type RuntimeHoldReason = RuntimeHoldReason;
+	type Datasets = Datasets;
+	type Lineage = Attribution;
+	type GovernanceOrigin = EnsureRoot<AccountId>;
+	type ModelDeposit = ConstU128<10>;
+	type AdapterDeposit = ConstU128<10>;
+	type DepositPerByte = ConstU128<0>;
+	type DepositPerDataset = ConstU128<0>;
+	type MinDataShare = MinDataShare;
+	type MaxNameLength = ConstU32<48>;
+	type MaxUriLength = ConstU32<32>;
+	type MaxModelDatasets = ConstU32<4>;
+	type MaxAdaptersPerModel = ConstU32<4>;
+	type MaxLoraRank = ConstU32<64>;
+	type WeightInfo = ();
+	#[cfg(feature = "runtime-benchmarks")]
+	type BenchmarkHelper = ();
+}
+
+impl pallet_providers::Config for Test {
+	type Currency = Balances;
+	type RuntimeHoldReason = RuntimeHoldReason;
+	type Slash = ResolveTo<TreasuryAccount, Balances>;
+	type Models = Models;
+	type SlashOrigin = EnsureRoot<AccountId>;
+	type MinProviderBond = ConstU128<MIN_BOND>;
+	type UnbondingPeriod = ConstU64<UNBONDING>;
+	type SlashDeferDuration = ConstU64<DEFER>;
+	type HeartbeatInterval = ConstU64<HEARTBEAT_INTERVAL>;
+	type OfflineAfter = ConstU64<OFFLINE_AFTER>;
+	type AssignmentsPerGpu = ConstU32<PER_GPU>;
+	type MissedAssignmentSlash = MissedAssignmentSlash;
+	type MaxUnlockingChunks = ConstU32<MAX_CHUNKS>;
+	type MaxServedModels = ConstU32<MAX_SERVED>;
+	type MaxProvidersPerModel = ConstU32<8>;
+	type MaxPendingSlashes = ConstU32<MAX_PENDING>;
+	type MaxSlashesPerBlock = ConstU32<MAX_PER_BLOCK>;
+	type MaxSpecLength = ConstU32<32>;
+	type MaxReasonLength = ConstU32<32>;
+	type WeightInfo = ();
+	#[cfg(feature = "runtime-benchmarks")]
+	type BenchmarkHelper = BenchmarkModels;
+}
+
+fn split() -> pallet_models::RoyaltySplit {
+	pallet_models::RoyaltySplit {
+		provider: Permill::from_percent(50),
+		owner: Permill::from_percent(20),
+		data: Permill::from_percent(25),
+		treasury: Permill::from_percent(5),
+	}
+}
+
+pub const PROVIDER: AccountId = 20;
+pub const OPERATOR: AccountId = 21;
+pub const REQUESTER: AccountId = 30;
+pub const TIMEOUT: u64 = 10;
+
+parameter_types! {
+	pub const RoyaltiesPalletId: polkadot_sdk::frame_support::PalletId =
+		polkadot_sdk::frame_support::PalletId(*b"trb/roya");
+	pub const SpanShare: Perbill = Perbill::from_percent(50);
+}
+
+impl pallet_royalties::Config for Test {
+	type Currency = Balances;
+	type PalletId = RoyaltiesPalletId;
+	type TreasuryAccount = TreasuryAccount;
+	type Datasets = Datasets;
+	type SpanShare = SpanShare;
+	type MaxClaimDatasets = ConstU32<4>;
+	type WeightInfo = ();
+	#[cfg(feature = "runtime-benchmarks")]
+	type BenchmarkHelper = ();
+}
+
+impl Config for Test {
+	type Currency = Balances;
+	type RuntimeHoldReason = RuntimeHoldReason;
+	type Models = Models;
+	type Providers = Providers;
+	type Lineage = Attribution;
+	type Datasets = Datasets;
+	type Royalties = Royalties;
+	type RequestTimeout = ConstU64<TIMEOUT>;
+	type MaxPromptLength = ConstU32<64>;
+	type MaxOutputLength = ConstU32<64>;
+	type MaxTokens = ConstU32<256>;
+	type MaxAttributions = ConstU32<4>;
+	type MaxRequestsPerBlock = ConstU32<3>;
+	type WeightInfo = ();
+}
+
+fn genesis_model() -> pallet_models::GenesisModel<AccountId, Balance> {
+	pallet_models::GenesisModel {
+		owner: OWNER,
+		name: "model".into(),
+		base_model: "base".into(),
+		base_model_hash: H256::zero(),
+		datasets: vec![0],
+		spec_uri: String::new(),
+		pricing: pallet_models::Pricing {
+			base_fee: 100,
+			per_1k_input_tokens: 10,
+			per_1k_output_tokens: 1_000,
+		},
+		royalty_split: split(),
+		adapters: vec![pallet_models::GenesisAdapter {
+			artifact_hash: H256::repeat_byte(7),
+			rank: 8,
+			alpha: 8,
+			uri: String::new(),
+			lineage: vec![(0, 1)],
+		}],
+	}
+}
+
+pub fn build() -> sp_io::TestExternalities {
+	let mut storage = frame_system::GenesisConfig::<Test>::default().build_storage().unwrap();
+	pallet_balances::GenesisConfig::<Test> {
+		balances: [ALICE, BOB, CHARLIE, OWNER, TREASURY, PROVIDER, OPERATOR, REQUESTER]
+			.into_iter()
+			.map(|who| (who, ENDOWMENT))
+			.collect(),
+		..Default::default()
+	}
+	.assimilate_storage(&mut storage)
+	.unwrap();
+	let record = |contributor: AccountId, length: u64| pallet_datasets::GenesisContribution {
+		contributor,
+		content_hash: H256::repeat_byte(contributor as u8),
+		length,
+		uri: None,
+	};
+	pallet_datasets::GenesisConfig::<Test> {
+		datasets: vec![pallet_datasets::GenesisDataset {
+			curator: OWNER,
+			name: "data".into(),
+			metadata_uri: String::new(),
+			license: "CC0-1.0".into(),
+			policy: pallet_datasets::Policy::Open,
+			contributions: vec![record(ALICE, 300), record(BOB, 100)],
+		}],
+	}
+	.assimilate_storage(&mut storage)
+	.unwrap();
+	pallet_models::GenesisConfig::<Test> { models: vec![genesis_model()] }
+		.assimilate_storage(&mut storage)
+		.unwrap();
+	pallet_royalties::GenesisConfig::<Test>::default().assimilate_storage(&mut storage).unwrap();
+	let mut ext = sp_io::TestExternalities::new(storage);
+	ext.execute_with(|| {
+		System::set_block_number(1);
+		Providers::register(
+			RuntimeOrigin::signed(PROVIDER),
+			pallet_providers::HardwareSpec {
+				gpu_model: BoundedVec::truncate_from(b"H100".to_vec()),
+				vram_gib: 80,
+				gpu_count: 1,
+				region: BoundedVec::truncate_from(b"eu".to_vec()),
+				endpoint: None,
+			},
+			OPERATOR,
+			MIN_BOND,
+		)
+		.unwrap();
+		Providers::serve(RuntimeOrigin::signed(PROVIDER), 0).unwrap();
+	});
+	ext
+}
+
+/// Runs `test`, then checks the invariants of this pallet, royalties and providers, and that
+/// no balance was minted or burnt.
+pub fn build_and_execute(test: impl FnOnce()) {
+	build().execute_with(|| {
+		let issuance = pallet_balances::TotalIssuance::<Test>::get();
+		test();
+		Inference::do_try_state().expect("inference invariants hold after the test");
+		Royalties::do_try_state().expect("royalties invariants hold after the test");
+		Providers::do_try_state().expect("providers invariants hold after the test");
+		assert_eq!(pallet_balances::TotalIssuance::<Test>::get(), issuance);
+	});
+}
+
+/// Moves to block `n`, running the hooks at each block on the way.
+pub fn run_to(n: u64) {
+	while System::block_number() < n {
+		let next = System::block_number() + 1;
+		System::set_block_number(next);
+		Providers::on_initialize(next);
+		Inference::on_initialize(next);
+	}
+}
