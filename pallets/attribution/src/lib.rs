@@ -1,14 +1,19 @@
 //! # Attribution pallet
 //!
-//! The attribution ledger: where a model's outputs come from. This is its lineage half: for
-//! each LoRA adapter, the datasets it was trained on, as shares of one (parts per million)
-//! normalised from the weights its owner declared, and the reverse index that answers "which
-//! adapters were trained on dataset D". Royalties pay a model's data share to these datasets'
-//! contributors in proportion to the shares.
+//! The attribution ledger: where a model's outputs come from, in two halves.
 //!
-//! Pallet-models writes lineage through [`LineageLedger`] when an adapter is registered;
-//! nothing else writes it, and it is never changed afterwards: an adapter is an artifact
-//! whose training data is fixed.
+//! - **Lineage:** for each LoRA adapter, the datasets it was trained on, as shares of one
+//!   (parts per million) normalised from the weights its owner declared, and the reverse index
+//!   that answers "which adapters were trained on dataset D". Royalties pay a model's data
+//!   share to these datasets' contributors in proportion to the shares. Pallet-models writes
+//!   lineage through [`LineageLedger`] when an adapter is registered; it never changes: an
+//!   adapter is an artifact whose training data is fixed.
+//! - **Outputs:** for each settled inference, the records its output drew on (span
+//!   attribution), with their scores and what each earned, written by the inference pallet
+//!   through [`OutputLedger`]. Outputs stay on chain for `RetentionPeriod` blocks, then are
+//!   pruned a bounded number per block; each is also written to the offchain index, so a node
+//!   keeps serving them after. Every contribution keeps running statistics: times cited,
+//!   scores summed, total earned.
 
 #![cfg_attr(not(feature = "std"), no_std)]
 
@@ -26,9 +31,34 @@ pub mod types;
 use alloc::vec::Vec;
 pub use pallet_datasets::DatasetId;
 use polkadot_sdk::{
-	frame_support::pallet_prelude::*, frame_system::pallet_prelude::BlockNumberFor,
-	sp_runtime::Permill,
+	frame_support::pallet_prelude::*,
+	frame_system::pallet_prelude::BlockNumberFor,
+	sp_runtime::{traits::AtLeast32BitUnsigned, Permill, Saturating},
 };
+
+/// Where the offchain index keeps a settled output's record: this prefix, then the request id
+/// (little-endian u64).
+pub const OFFCHAIN_PREFIX: &[u8] = b"tributary/attribution/output/";
+
+/// An output's record as this runtime stores it.
+pub type OutputRecordOf<T> =
+	OutputRecord<<T as Config>::Balance, BlockNumberFor<T>, <T as Config>::MaxAttributions>;
+
+/// A settled output's attribution.
+#[derive(
+	Encode, Decode, CloneNoBound, PartialEqNoBound, EqNoBound, DebugNoBound, TypeInfo, MaxEncodedLen,
+)]
+#[scale_info(skip_type_params(MaxRecords))]
+#[codec(mel_bound(Balance: MaxEncodedLen, BlockNumber: MaxEncodedLen))]
+pub struct OutputRecord<Balance, BlockNumber, MaxRecords: Get<u32>>
+where
+	Balance: Clone + PartialEq + Eq + Debug,
+	BlockNumber: Clone + PartialEq + Eq + Debug,
+{
+	pub adapter_id: AdapterId,
+	pub settled_at: BlockNumber,
+	pub records: BoundedVec<CitedRecord<Balance>, MaxRecords>,
+}
 
 /// The most entries one page of [`Pallet::adapters_trained_on`] holds.
 pub const MAX_ADAPTERS_PAGE: u32 = 100;
@@ -54,7 +84,48 @@ pub mod pallet {
 		/// The most datasets one adapter's lineage names.
 		#[pallet::constant]
 		type MaxLineage: Get<u32>;
+
+		/// The balance type earnings are counted in.
+		type Balance: Parameter + MaxEncodedLen + AtLeast32BitUnsigned + Copy + Default;
+
+		/// The most records one output's attribution names.
+		#[pallet::constant]
+		type MaxAttributions: Get<u32>;
+
+		/// How many blocks a settled output's attribution stays on chain.
+		#[pallet::constant]
+		type RetentionPeriod: Get<BlockNumberFor<Self>>;
+
+		/// The most outputs settled (and so pruned) in one block.
+		#[pallet::constant]
+		type MaxOutputsPerBlock: Get<u32>;
 	}
+
+	/// Settled outputs' attribution, until pruned.
+	#[pallet::storage]
+	pub type Outputs<T: Config> = StorageMap<_, Twox64Concat, RequestId, OutputRecordOf<T>>;
+
+	/// The outputs pruned at each block.
+	#[pallet::storage]
+	pub type PruneQueue<T: Config> = StorageMap<
+		_,
+		Twox64Concat,
+		BlockNumberFor<T>,
+		BoundedVec<RequestId, T::MaxOutputsPerBlock>,
+		ValueQuery,
+	>;
+
+	/// Each contribution's statistics.
+	#[pallet::storage]
+	pub type Stats<T: Config> = StorageDoubleMap<
+		_,
+		Twox64Concat,
+		DatasetId,
+		Twox64Concat,
+		pallet_datasets::ContributionId,
+		ContributionStats<T::Balance>,
+		ValueQuery,
+	>;
 
 	/// Each adapter's lineage: its training datasets and their shares, which sum to one.
 	#[pallet::storage]
@@ -71,6 +142,8 @@ pub mod pallet {
 	pub enum Event<T: Config> {
 		/// An adapter's lineage was recorded.
 		LineageRecorded { adapter_id: AdapterId, lineage: LineageOf<T> },
+		/// A settled output's attribution was recorded.
+		OutputRecorded { request_id: RequestId, adapter_id: AdapterId, records: u32 },
 	}
 
 	#[pallet::error]
@@ -85,10 +158,25 @@ pub mod pallet {
 		ZeroLineageWeight,
 		/// This adapter's lineage is recorded already; lineage never changes.
 		LineageExists,
+		/// This output's attribution is recorded already.
+		OutputExists,
+		/// More records than `MaxAttributions`.
+		TooManyRecords,
+		/// `MaxOutputsPerBlock` outputs were settled in this block already.
+		TooManyOutputs,
 	}
 
 	#[pallet::hooks]
 	impl<T: Config> Hooks<BlockNumberFor<T>> for Pallet<T> {
+		/// Prunes the outputs whose retention ends now.
+		fn on_initialize(now: BlockNumberFor<T>) -> Weight {
+			let due = PruneQueue::<T>::take(now);
+			for request_id in &due {
+				Outputs::<T>::remove(request_id);
+			}
+			T::DbWeight::get().reads_writes(1, 1 + due.len() as u64)
+		}
+
 		#[cfg(feature = "try-runtime")]
 		fn try_state(
 			_n: BlockNumberFor<T>,
@@ -187,6 +275,49 @@ impl<T: Config> Pallet<T> {
 			AdaptersByDataset::<T>::iter().count() == entries,
 			"the reverse index holds entries no lineage has"
 		);
+		for (request_id, output) in Outputs::<T>::iter() {
+			let prune_at = output.settled_at.saturating_add(T::RetentionPeriod::get());
+			ensure!(
+				PruneQueue::<T>::get(prune_at).contains(&request_id),
+				"a recorded output is queued for pruning"
+			);
+		}
+		Ok(())
+	}
+}
+
+impl<T: Config> OutputLedger<T::Balance> for Pallet<T> {
+	fn record_output(
+		request_id: RequestId,
+		adapter_id: AdapterId,
+		records: &[CitedRecord<T::Balance>],
+	) -> DispatchResult {
+		ensure!(!Outputs::<T>::contains_key(request_id), Error::<T>::OutputExists);
+		let bounded = BoundedVec::<_, T::MaxAttributions>::try_from(records.to_vec())
+			.map_err(|_| Error::<T>::TooManyRecords)?;
+		let now = polkadot_sdk::frame_system::Pallet::<T>::block_number();
+		PruneQueue::<T>::try_mutate(now.saturating_add(T::RetentionPeriod::get()), |queue| {
+			queue.try_push(request_id)
+		})
+		.map_err(|_| Error::<T>::TooManyOutputs)?;
+		for record in records {
+			Stats::<T>::mutate(record.dataset_id, record.contribution_id, |stats| {
+				stats.times_cited = stats.times_cited.saturating_add(1);
+				stats.total_score_ppm =
+					stats.total_score_ppm.saturating_add(u64::from(record.score_ppm));
+				stats.total_earned = stats.total_earned.saturating_add(record.earned);
+			});
+		}
+		let output = OutputRecord { adapter_id, settled_at: now, records: bounded };
+		let mut key = OFFCHAIN_PREFIX.to_vec();
+		key.extend_from_slice(&request_id.to_le_bytes());
+		polkadot_sdk::sp_io::offchain_index::set(&key, &output.encode());
+		Outputs::<T>::insert(request_id, output);
+		Self::deposit_event(Event::OutputRecorded {
+			request_id,
+			adapter_id,
+			records: records.len() as u32,
+		});
 		Ok(())
 	}
 }

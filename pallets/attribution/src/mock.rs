@@ -37,6 +37,10 @@ pub const MAX_LINEAGE: u32 = 4;
 
 impl pallet_attribution::Config for Test {
 	type MaxLineage = ConstU32<MAX_LINEAGE>;
+	type Balance = u128;
+	type MaxAttributions = ConstU32<4>;
+	type RetentionPeriod = polkadot_sdk::frame_support::traits::ConstU64<100>;
+	type MaxOutputsPerBlock = ConstU32<8>;
 }
 
 /// Runs `test` on an empty chain at block 1, then checks the ledger's invariants.

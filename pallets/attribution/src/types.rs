@@ -49,3 +49,64 @@ pub trait LineageLedger {
 	/// An adapter's lineage, if recorded.
 	fn lineage(adapter_id: AdapterId) -> Option<Vec<LineageShare>>;
 }
+
+/// An inference request's number (the inference pallet's).
+pub type RequestId = u64;
+
+/// A record an output drew on: its score and what it earned.
+#[derive(
+	Clone,
+	Copy,
+	PartialEq,
+	Eq,
+	Debug,
+	Encode,
+	Decode,
+	DecodeWithMemTracking,
+	MaxEncodedLen,
+	TypeInfo,
+)]
+#[cfg_attr(feature = "std", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "std", serde(rename_all = "camelCase"))]
+pub struct CitedRecord<Balance> {
+	pub dataset_id: DatasetId,
+	pub contribution_id: pallet_datasets::ContributionId,
+	/// Its share of the output's attribution, in parts per million.
+	pub score_ppm: u32,
+	/// What the output's settlement credited its contributor for it.
+	pub earned: Balance,
+}
+
+/// A contribution's record in the ledger: how often outputs cited it, their scores summed, and
+/// what it earned.
+#[derive(
+	Clone,
+	Copy,
+	PartialEq,
+	Eq,
+	Debug,
+	Default,
+	Encode,
+	Decode,
+	DecodeWithMemTracking,
+	MaxEncodedLen,
+	TypeInfo,
+)]
+#[cfg_attr(feature = "std", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "std", serde(rename_all = "camelCase"))]
+pub struct ContributionStats<Balance> {
+	pub times_cited: u32,
+	pub total_score_ppm: u64,
+	pub total_earned: Balance,
+}
+
+/// Where settled outputs' attribution is recorded (the attribution ledger).
+pub trait OutputLedger<Balance> {
+	/// Records `request_id`'s attribution: the adapter that produced it and the records it
+	/// drew on, and adds them to the records' statistics.
+	fn record_output(
+		request_id: RequestId,
+		adapter_id: AdapterId,
+		records: &[CitedRecord<Balance>],
+	) -> DispatchResult;
+}

@@ -27,7 +27,7 @@ mod tests;
 pub mod weights;
 
 use alloc::vec::Vec;
-use pallet_attribution::{AdapterId, LineageLedger};
+use pallet_attribution::{AdapterId, CitedRecord, LineageLedger, OutputLedger};
 use pallet_datasets::{ContributionId, DatasetId, DatasetsInspect};
 use pallet_models::{ModelId, ModelsInspect};
 use pallet_providers::ProviderAssignment;
@@ -146,6 +146,9 @@ pub mod pallet {
 		type Datasets: DatasetsInspect<Self::AccountId>;
 
 		type Royalties: Settlement<Self::AccountId, BalanceOf<Self>>;
+
+		/// Where each settled output's attribution is recorded.
+		type Ledger: OutputLedger<BalanceOf<Self>>;
 
 		/// Blocks a provider has to answer.
 		#[pallet::constant]
@@ -405,7 +408,19 @@ pub mod pallet {
 			)?;
 			let refund = request.max_fee.saturating_sub(fee);
 			T::Currency::release(&reason, &request.requester, refund, Precision::Exact)?;
-			T::Royalties::distribute(fee, &split, &request.provider, &owner, &spans, &pools)?;
+			let (_, earned) =
+				T::Royalties::distribute(fee, &split, &request.provider, &owner, &spans, &pools)?;
+			let cited: Vec<CitedRecord<BalanceOf<T>>> = spans
+				.iter()
+				.zip(earned)
+				.map(|(span, earned)| CitedRecord {
+					dataset_id: span.dataset_id,
+					contribution_id: span.contribution_id,
+					score_ppm: span.score_ppm,
+					earned,
+				})
+				.collect();
+			T::Ledger::record_output(request_id, request.adapter_id, &cited)?;
 
 			Self::close(request_id, &request);
 			Self::deposit_event(Event::Settled {

@@ -114,6 +114,10 @@ impl pallet_datasets::Config for Test {
 
 impl pallet_attribution::Config for Test {
 	type MaxLineage = ConstU32<4>;
+	type Balance = u128;
+	type MaxAttributions = ConstU32<4>;
+	type RetentionPeriod = ConstU64<100>;
+	type MaxOutputsPerBlock = ConstU32<8>;
 }
 
 impl pallet_models::Config for Test {
@@ -202,6 +206,7 @@ impl Config for Test {
 	type Lineage = Attribution;
 	type Datasets = Datasets;
 	type Royalties = Royalties;
+	type Ledger = Attribution;
 	type RequestTimeout = ConstU64<TIMEOUT>;
 	type MaxPromptLength = ConstU32<64>;
 	type MaxOutputLength = ConstU32<64>;

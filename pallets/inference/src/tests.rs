@@ -90,6 +90,21 @@ fn a_result_settles_to_the_planck() {
 		assert_eq!(Royalties::pending(&BOB), (0, vec![(0, 5)]));
 		assert!(Requests::<Test>::get(id).is_none());
 		assert!(Inference::assigned_to(&OPERATOR).is_empty());
+		// The ledger has the output's attribution and the record's statistics.
+		let recorded = pallet_attribution::Outputs::<Test>::get(id).unwrap();
+		assert_eq!(recorded.adapter_id, 0);
+		assert_eq!(
+			recorded.records.into_inner(),
+			vec![CitedRecord { dataset_id: 0, contribution_id: 0, score_ppm: 700_000, earned: 10 }]
+		);
+		assert_eq!(
+			pallet_attribution::Stats::<Test>::get(0, 0),
+			pallet_attribution::ContributionStats {
+				times_cited: 1,
+				total_score_ppm: 700_000,
+				total_earned: 10
+			}
+		);
 		System::assert_has_event(
 			Event::Settled {
 				request_id: id,

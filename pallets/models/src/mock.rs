@@ -91,6 +91,10 @@ impl pallet_datasets::Config for Test {
 
 impl pallet_attribution::Config for Test {
 	type MaxLineage = ConstU32<MAX_MODEL_DATASETS>;
+	type Balance = u128;
+	type MaxAttributions = ConstU32<4>;
+	type RetentionPeriod = ConstU64<100>;
+	type MaxOutputsPerBlock = ConstU32<8>;
 }
 
 pub const MODEL_DEPOSIT: Balance = 1_000;

@@ -111,6 +111,10 @@ impl pallet_datasets::Config for Test {
 
 impl pallet_attribution::Config for Test {
 	type MaxLineage = ConstU32<4>;
+	type Balance = u128;
+	type MaxAttributions = ConstU32<4>;
+	type RetentionPeriod = ConstU64<100>;
+	type MaxOutputsPerBlock = ConstU32<8>;
 }
 
 impl pallet_models::Config for Test {
