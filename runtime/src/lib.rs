@@ -313,6 +313,10 @@ mod runtime {
 	pub type Attribution = pallet_attribution;
 	#[runtime::pallet_index(53)]
 	pub type Providers = pallet_providers;
+	#[runtime::pallet_index(54)]
+	pub type Inference = pallet_inference;
+	#[runtime::pallet_index(55)]
+	pub type Royalties = pallet_royalties;
 }
 
 cumulus_pallet_parachain_system::register_validate_block! {

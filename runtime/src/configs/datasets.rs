@@ -27,7 +27,7 @@ impl pallet_datasets::Config for Runtime {
 	type RuntimeHoldReason = RuntimeHoldReason;
 	type Slash = ResolveTo<TreasuryAccount, Balances>;
 	type RemoveOrigin = EnsureCouncilMajority;
-	type WeightObserver = ();
+	type WeightObserver = crate::Royalties;
 	type DatasetDeposit = DatasetDeposit;
 	type ContributionDeposit = ContributionDeposit;
 	type DepositPerByte = DepositPerByte;

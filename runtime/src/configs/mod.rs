@@ -3,6 +3,7 @@
 mod collators;
 mod datasets;
 mod governance;
+mod inference;
 mod models;
 mod parachain;
 mod providers;
