@@ -30,7 +30,7 @@ impl pallet_attribution::Config for Runtime {
 	type MaxLineage = ConstU32<MAX_MODEL_DATASETS>;
 	type Balance = Balance;
 	type MaxAttributions = ConstU32<64>;
-	type RetentionPeriod = ConstU32<{ 30 * DAYS }>;
+	type RetentionPeriod = ConstU32<{ 30 * crate::DAYS }>;
 	type MaxOutputsPerBlock = ConstU32<512>;
 }
 
