@@ -578,6 +578,10 @@ impl<T: Config> DatasetsInspect<T::AccountId> for Pallet<T> {
 			.filter(|contribution| contribution.status == ContributionStatus::Accepted)
 			.map(|contribution| contribution.contributor)
 	}
+
+	fn contribution_by_hash(hash: ContentHash) -> Option<(DatasetId, ContributionId)> {
+		ContributionByHash::<T>::get(hash)
+	}
 }
 
 /// Whether `license` reads as an SPDX license expression: identifiers made of letters,

@@ -199,4 +199,6 @@ pub trait DatasetsInspect<AccountId> {
 		dataset_id: DatasetId,
 		contribution_id: ContributionId,
 	) -> Option<AccountId>;
+	/// The contribution that holds a content hash (pending or accepted).
+	fn contribution_by_hash(hash: ContentHash) -> Option<(DatasetId, ContributionId)>;
 }

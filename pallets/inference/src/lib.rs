@@ -22,6 +22,7 @@ pub use weights::WeightInfo;
 
 #[cfg(test)]
 mod mock;
+pub mod offchain;
 #[cfg(test)]
 mod tests;
 pub mod weights;
@@ -130,7 +131,17 @@ pub mod pallet {
 	}
 
 	#[pallet::config]
-	pub trait Config: polkadot_sdk::frame_system::Config<RuntimeEvent: From<Event<Self>>> {
+	pub trait Config:
+		polkadot_sdk::frame_system::Config<RuntimeEvent: From<Event<Self>>>
+		+ polkadot_sdk::frame_system::offchain::CreateSignedTransaction<Call<Self>>
+	{
+		/// Signs the off-chain worker's results with a local operator key
+		/// ([`pallet_providers::offchain::crypto::OperatorAuthId`] in a runtime).
+		type AuthorityId: polkadot_sdk::frame_system::offchain::AppCrypto<
+			Self::Public,
+			Self::Signature,
+		>;
+
 		type Currency: fungible::Inspect<Self::AccountId>
 			+ fungible::InspectHold<Self::AccountId, Reason = Self::RuntimeHoldReason>
 			+ fungible::MutateHold<Self::AccountId, Reason = Self::RuntimeHoldReason>;
@@ -231,7 +242,7 @@ pub mod pallet {
 		ModelNotActive,
 		/// No provider serving the model is available.
 		NoProviderAvailable,
-		/// The prompt is empty or too long.
+		/// The prompt is empty, too long or not UTF-8.
 		InvalidPrompt,
 		/// `max_tokens` is zero or above the maximum.
 		InvalidMaxTokens,
@@ -268,6 +279,11 @@ pub mod pallet {
 			T::WeightInfo::expire(count)
 		}
 
+		/// Serves the requests assigned to this node's operator keys through the LoRA service.
+		fn offchain_worker(now: BlockNumberFor<T>) {
+			Self::serve_assigned(now);
+		}
+
 		#[cfg(feature = "try-runtime")]
 		fn try_state(
 			_n: BlockNumberFor<T>,
@@ -290,7 +306,10 @@ pub mod pallet {
 			max_fee: BalanceOf<T>,
 		) -> DispatchResult {
 			let requester = ensure_signed(origin)?;
-			ensure!(!prompt.is_empty(), Error::<T>::InvalidPrompt);
+			ensure!(
+				!prompt.is_empty() && core::str::from_utf8(&prompt).is_ok(),
+				Error::<T>::InvalidPrompt
+			);
 			ensure!(
 				max_tokens > 0 && max_tokens <= T::MaxTokens::get(),
 				Error::<T>::InvalidMaxTokens

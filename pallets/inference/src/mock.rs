@@ -141,7 +141,10 @@ impl pallet_models::Config for Test {
 	type BenchmarkHelper = ();
 }
 
+pallet_providers::impl_mock_offchain_signing!(Test, RuntimeCall);
+
 impl pallet_providers::Config for Test {
+	type AuthorityId = pallet_providers::offchain::testing::MockAuthId;
 	type Currency = Balances;
 	type RuntimeHoldReason = RuntimeHoldReason;
 	type Slash = ResolveTo<TreasuryAccount, Balances>;
@@ -199,6 +202,7 @@ impl pallet_royalties::Config for Test {
 }
 
 impl Config for Test {
+	type AuthorityId = pallet_providers::offchain::testing::MockAuthId;
 	type Currency = Balances;
 	type RuntimeHoldReason = RuntimeHoldReason;
 	type Models = Models;

@@ -222,3 +222,215 @@ fn bad_requests_are_refused() {
 		assert_noop!(request(0, b"hi".to_vec(), 8, 1_000), Error::<Test>::NoProviderAvailable);
 	});
 }
+
+mod offchain_worker {
+	use super::*;
+	use crate::offchain::LORA_SERVICE_URL_KEY;
+	use polkadot_sdk::{
+		frame_support::traits::{Hooks, UnfilteredDispatchable},
+		sp_core::offchain::testing::PendingRequest,
+		sp_runtime::offchain::storage::StorageValueRef,
+	};
+
+	const URL: &str = "http://lora.test:8181/";
+
+	fn hash_hex(byte: u8) -> String {
+		format!("0x{}", format!("{byte:02x}").repeat(32))
+	}
+
+	/// The request the worker must make for request 0 (adapter 0, lineage: dataset 0).
+	fn expected_request(response: &str) -> PendingRequest {
+		PendingRequest {
+			method: "POST".into(),
+			uri: "http://lora.test:8181/v1/completions".into(),
+			headers: vec![("Content-Type".into(), "application/json".into())],
+			body: format!(
+				r#"{{"model":"0","prompt":"Where does the Rhine rise?","max_tokens":32,"temperature":0,"adapter_hash":"{}","attribution":{{"datasets":[0]}}}}"#,
+				hash_hex(7)
+			)
+			.into_bytes(),
+			response: Some(response.as_bytes().to_vec()),
+			sent: true,
+			..Default::default()
+		}
+	}
+
+	/// A completion answering `text` over 7 prompt and 5 output tokens, citing `records`
+	/// (content hash byte, score).
+	fn completion(text: &str, records: &[(u8, u32)]) -> String {
+		let records: Vec<String> = records
+			.iter()
+			.map(|(byte, score)| {
+				format!(
+					r#"{{"dataset_id":0,"contribution_id":9,"content_hash":"{}","score_ppm":{score}}}"#,
+					hash_hex(*byte)
+				)
+			})
+			.collect();
+		format!(
+			r#"{{"id":"cmpl-0","object":"text_completion","choices":[{{"index":0,"text":"{text}","finish_reason":"stop"}}],"usage":{{"prompt_tokens":7,"completion_tokens":5,"total_tokens":12}},"attribution":{{"spans":[],"records":[{}]}}}}"#,
+			records.join(",")
+		)
+	}
+
+	/// Runs the worker at block `n` and returns the signed calls it submitted.
+	fn worker(
+		harness: &pallet_providers::offchain::testing::OffchainHarness,
+		n: u64,
+	) -> Vec<(AccountId, RuntimeCall)> {
+		run_to(n);
+		<Inference as Hooks<u64>>::offchain_worker(n);
+		harness.take_signed::<RuntimeCall>()
+	}
+
+	fn with_worker(test: impl FnOnce(&pallet_providers::offchain::testing::OffchainHarness)) {
+		let mut ext = build();
+		let harness = pallet_providers::offchain::testing::offchain_harness(&mut ext, [OPERATOR]);
+		ext.execute_with(|| {
+			StorageValueRef::persistent(LORA_SERVICE_URL_KEY).set(&URL.as_bytes().to_vec());
+			test(&harness);
+			Inference::do_try_state().expect("inference invariants hold");
+			Royalties::do_try_state().expect("royalties invariants hold");
+		});
+	}
+
+	/// The worker makes exactly the expected HTTP request, maps content hashes to the
+	/// lineage's accepted contributions (dropping others) and submits the result signed by the
+	/// operator; the submitted call settles the request.
+	#[test]
+	fn serves_an_assigned_request_and_submits_its_result() {
+		with_worker(|harness| {
+			let id = make_request(10_000);
+			// ALICE's record (0x01…), BOB's (0x02…), an unknown hash and a malformed one.
+			harness.http.write().expect_request(expected_request(&completion(
+				"It rises in the Swiss Alps.",
+				&[(1, 600_000), (2, 300_000), (0x33, 50_000)],
+			)));
+			let submitted = worker(harness, 2);
+			let expected = Call::submit_result {
+				request_id: id,
+				output: output(),
+				input_tokens: 7,
+				output_tokens: 5,
+				attribution: attributed(&[(0, 0, 600_000), (0, 1, 300_000)]),
+			};
+			assert_eq!(submitted, vec![(OPERATOR, RuntimeCall::Inference(expected.clone()))]);
+			// The next block's worker sees it submitted: no HTTP call, nothing sent.
+			assert_eq!(worker(harness, 3), vec![]);
+			assert_ok!(expected.dispatch_bypass_filter(RuntimeOrigin::signed(OPERATOR)));
+			assert!(Requests::<Test>::get(id).is_none());
+			assert!(Inference::assigned_to(&OPERATOR).is_empty());
+		});
+	}
+
+	/// Keys that are not the assigned operator's serve nothing; a request's worker stays
+	/// quiet once the deadline has passed.
+	#[test]
+	fn serves_only_its_own_requests_before_their_deadline() {
+		let mut ext = build();
+		let harness = pallet_providers::offchain::testing::offchain_harness(&mut ext, [BOB]);
+		ext.execute_with(|| {
+			StorageValueRef::persistent(LORA_SERVICE_URL_KEY).set(&URL.as_bytes().to_vec());
+			make_request(10_000);
+			assert_eq!(worker(&harness, 2), vec![]);
+		});
+		with_worker(|harness| {
+			let id = make_request(10_000);
+			let deadline = Requests::<Test>::get(id).unwrap().deadline;
+			// Past the deadline (still open until it expires at deadline + 1).
+			System::set_block_number(deadline + 1);
+			<Inference as Hooks<u64>>::offchain_worker(deadline + 1);
+			assert!(harness.take_signed::<RuntimeCall>().is_empty());
+		});
+	}
+
+	/// An error answer is not a result: nothing is submitted and the next block tries again.
+	#[test]
+	fn an_error_answer_is_retried_on_a_later_block() {
+		with_worker(|harness| {
+			make_request(10_000);
+			harness.http.write().expect_request(expected_request(
+				r#"{"error":{"message":"adapter 0 not found","type":"invalid_request_error","code":"unknown_model"}}"#,
+			));
+			assert_eq!(worker(harness, 2), vec![]);
+			harness
+				.http
+				.write()
+				.expect_request(expected_request(&completion("It rises in the Swiss Alps.", &[])));
+			let submitted = worker(harness, 3);
+			assert_eq!(submitted.len(), 1);
+			let RuntimeCall::Inference(Call::submit_result { attribution, .. }) = &submitted[0].1
+			else {
+				panic!("not a result: {submitted:?}")
+			};
+			assert!(attribution.is_empty());
+		});
+	}
+
+	/// An output longer than `MaxOutputLength` is not truncated: it is not submitted, and not
+	/// asked for again.
+	#[test]
+	fn an_output_too_long_is_refused_not_truncated() {
+		with_worker(|harness| {
+			make_request(10_000);
+			let long = "x".repeat(65);
+			harness.http.write().expect_request(expected_request(&completion(&long, &[])));
+			assert_eq!(worker(harness, 2), vec![]);
+			// No second HTTP call (an unexpected one would fail the test).
+			assert_eq!(worker(harness, 3), vec![]);
+		});
+	}
+
+	/// Only the `MaxAttributions` best-scored records are kept.
+	#[test]
+	fn keeps_the_best_scored_records_within_the_bound() {
+		with_worker(|harness| {
+			// Two more accepted records in dataset 0, for five in all.
+			for contributor in [CHARLIE, OWNER, TREASURY] {
+				assert_ok!(pallet_datasets::Pallet::<Test>::contribute(
+					RuntimeOrigin::signed(contributor),
+					0,
+					H256::repeat_byte(contributor as u8),
+					10,
+					None,
+				));
+			}
+			let id = make_request(10_000);
+			harness.http.write().expect_request(expected_request(&completion(
+				"It rises in the Swiss Alps.",
+				&[(1, 100_000), (2, 400_000), (3, 200_000), (10, 50_000), (99, 250_000)],
+			)));
+			let submitted = worker(harness, 2);
+			let expected = attributed(&[(0, 1, 400_000), (0, 4, 250_000), (0, 2, 200_000), (0, 0, 100_000)]);
+			assert_eq!(
+				submitted,
+				vec![(
+					OPERATOR,
+					RuntimeCall::Inference(Call::submit_result {
+						request_id: id,
+						output: output(),
+						input_tokens: 7,
+						output_tokens: 5,
+						attribution: expected,
+					})
+				)]
+			);
+		});
+	}
+}
+
+#[test]
+fn a_prompt_that_is_not_utf8_is_refused() {
+	build_and_execute(|| {
+		assert_noop!(
+			Inference::request(
+				RuntimeOrigin::signed(REQUESTER),
+				0,
+				BoundedVec::truncate_from(vec![0xff, 0xfe]),
+				32,
+				1_000
+			),
+			Error::<Test>::InvalidPrompt
+		);
+	});
+}

@@ -35,6 +35,7 @@ mod genesis;
 mod impls;
 #[cfg(test)]
 mod mock;
+pub mod offchain;
 #[cfg(test)]
 mod tests;
 pub mod types;
@@ -101,7 +102,17 @@ pub mod pallet {
 	pub struct Pallet<T>(_);
 
 	#[pallet::config]
-	pub trait Config: polkadot_sdk::frame_system::Config<RuntimeEvent: From<Event<Self>>> {
+	pub trait Config:
+		polkadot_sdk::frame_system::Config<RuntimeEvent: From<Event<Self>>>
+		+ polkadot_sdk::frame_system::offchain::CreateSignedTransaction<Call<Self>>
+	{
+		/// Signs the off-chain worker's heartbeats with a local operator key
+		/// ([`offchain::crypto::OperatorAuthId`] in a runtime).
+		type AuthorityId: polkadot_sdk::frame_system::offchain::AppCrypto<
+			Self::Public,
+			Self::Signature,
+		>;
+
 		/// The currency stake is held in.
 		type Currency: fungible::Inspect<Self::AccountId>
 			+ fungible::MutateHold<Self::AccountId, Reason = Self::RuntimeHoldReason>
@@ -362,6 +373,11 @@ pub mod pallet {
 				Self::apply_slash(&provider, slash_id);
 			}
 			T::WeightInfo::on_initialize(count)
+		}
+
+		/// Sends the heartbeats due for the operator keys in this node's keystore.
+		fn offchain_worker(now: BlockNumberFor<T>) {
+			Self::send_heartbeats(now);
 		}
 
 		fn integrity_test() {

@@ -138,7 +138,10 @@ impl pallet_models::Config for Test {
 	type BenchmarkHelper = BenchmarkModels;
 }
 
+pallet_providers::impl_mock_offchain_signing!(Test, RuntimeCall);
+
 impl Config for Test {
+	type AuthorityId = offchain::testing::MockAuthId;
 	type Currency = Balances;
 	type RuntimeHoldReason = RuntimeHoldReason;
 	type Slash = ResolveTo<TreasuryAccount, Balances>;

@@ -1,4 +1,5 @@
 use crate::{mock::*, *};
+use polkadot_sdk::frame_support::traits::Hooks;
 // The pallet, not its storage item of the same name (`crate::Providers`).
 use crate::mock::Providers;
 use polkadot_sdk::{
@@ -591,5 +592,39 @@ fn try_state_catches_stake_that_is_not_held() {
 		crate::Providers::<Test>::mutate(ALICE, |p| p.as_mut().unwrap().bonded += 1);
 		assert!(Providers::do_try_state().is_err());
 		crate::Providers::<Test>::mutate(ALICE, |p| p.as_mut().unwrap().bonded -= 1);
+	});
+}
+
+/// The off-chain worker sends a heartbeat for a local operator key once its provider is due
+/// one, not again while it waits in the pool, and none for a provider in maintenance.
+#[test]
+fn the_offchain_worker_sends_heartbeats_when_due() {
+	let mut ext = build();
+	let harness = offchain::testing::offchain_harness(&mut ext, [ALICE_OP, CHARLIE_OP]);
+	ext.execute_with(|| {
+		assert_ok!(register(ALICE, ALICE_OP, 1_000));
+		assert_ok!(register(BOB, BOB_OP, 1_000));
+		assert_ok!(register(CHARLIE, CHARLIE_OP, 1_000));
+		assert_ok!(Providers::go_offline(RuntimeOrigin::signed(CHARLIE)));
+		let worker = |n: u64| {
+			run_to(n);
+			<Providers as Hooks<u64>>::offchain_worker(n);
+			harness.take_signed::<RuntimeCall>()
+		};
+		// Not due yet.
+		assert_eq!(worker(1 + HEARTBEAT_INTERVAL - 1), vec![]);
+		// Due: ALICE_OP's key sends one; BOB_OP's key is not local; CHARLIE is in maintenance.
+		let heartbeat = RuntimeCall::Providers(Call::heartbeat {});
+		assert_eq!(worker(1 + HEARTBEAT_INTERVAL), vec![(ALICE_OP, heartbeat.clone())]);
+		// Still in the pool: not sent again within an interval.
+		assert_eq!(worker(2 + HEARTBEAT_INTERVAL), vec![]);
+		// Never included: sent again an interval later.
+		assert_eq!(worker(1 + 2 * HEARTBEAT_INTERVAL), vec![(ALICE_OP, heartbeat.clone())]);
+		// Included: the next one is due an interval after it.
+		assert_ok!(Providers::heartbeat(RuntimeOrigin::signed(ALICE_OP)));
+		let included = System::block_number();
+		assert_eq!(worker(included + HEARTBEAT_INTERVAL - 1), vec![]);
+		assert_eq!(worker(included + HEARTBEAT_INTERVAL), vec![(ALICE_OP, heartbeat)]);
+		Providers::do_try_state().expect("invariants hold");
 	});
 }

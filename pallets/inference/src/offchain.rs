@@ -1,0 +1,368 @@
+//! The off-chain worker: serves the requests assigned to this node's operator keys.
+//!
+//! Each block, for every operator key in the node's keystore ([`pallet_providers::offchain::crypto`]),
+//! the worker takes the open requests assigned to it and, for each one not already being served
+//! or submitted, calls the LoRA service the node was given (`POST {url}/v1/completions`): the
+//! adapter id as the model, the adapter's on-chain hash, the prompt, `max_tokens`, temperature 0
+//! and attribution over the adapter's lineage datasets, with an HTTP deadline of
+//! [`HTTP_DEADLINE_MS`]. It maps each attributed record's content hash to its contribution
+//! through pallet-datasets' hash index, drops records outside the lineage or not accepted, keeps
+//! the `MaxAttributions` best-scored, and submits `submit_result` signed by the operator key.
+//!
+//! A persistent lock per request keeps two workers (one per block, possibly running at once)
+//! from serving it twice; a persistent marker keeps a submitted result from being sent again
+//! for [`RESUBMIT_AFTER`] blocks. A service that is down or answers an error is logged and the
+//! request retried on a later block; an output longer than `MaxOutputLength` is refused with a
+//! log line and not retried (the request expires).
+
+use alloc::{
+	collections::BTreeMap,
+	format,
+	string::{String, ToString},
+	vec,
+	vec::Vec,
+};
+
+use codec::{Decode, Encode};
+use pallet_attribution::LineageLedger;
+use pallet_datasets::{ContentHash, ContributionId, DatasetId, DatasetsInspect};
+use polkadot_sdk::{
+	frame_support::pallet_prelude::*,
+	frame_system::{
+		self,
+		offchain::{Account, SendSignedTransaction, Signer},
+		pallet_prelude::*,
+	},
+	sp_io,
+	sp_runtime::{
+		offchain::{
+			http,
+			storage::StorageValueRef,
+			storage_lock::{BlockAndTime, StorageLock},
+			Duration,
+		},
+		traits::Saturating,
+	},
+};
+use serde::{Deserialize, Serialize};
+
+use crate::{AttributedRecord, Call, Config, Pallet, RequestId, RequestOf, Requests};
+
+/// The persistent off-chain storage key under which the node stores the LoRA service's URL
+/// (a SCALE-encoded `Vec<u8>` of UTF-8), from its `--lora-service-url`.
+pub const LORA_SERVICE_URL_KEY: &[u8] = b"tributary::lora-service-url";
+
+/// How long the worker waits for the LoRA service to answer one request.
+pub const HTTP_DEADLINE_MS: u64 = 90_000;
+
+/// Blocks after which a submitted result that has not settled its request is sent again.
+pub const RESUBMIT_AFTER: u32 = 10;
+
+const LOCK_PREFIX: &[u8] = b"tributary/inference/serving/";
+const SERVED_PREFIX: &[u8] = b"tributary/inference/served/";
+const LOG_TARGET: &str = "runtime::inference";
+
+/// What the worker did with a request, kept in its persistent storage.
+#[derive(Encode, Decode, Clone, Copy, PartialEq, Eq, Debug)]
+enum Served<BlockNumber> {
+	/// A result was submitted to the pool in this block.
+	Submitted(BlockNumber),
+	/// The request cannot be answered within the chain's bounds; it is left to expire.
+	Refused,
+}
+
+/// Why a request was not served this time.
+#[derive(PartialEq, Eq, Debug)]
+pub enum ServeError {
+	/// The node was given no LoRA service URL.
+	NoServiceUrl,
+	/// The request's adapter has no lineage.
+	NoLineage,
+	/// The HTTP request failed or passed its deadline.
+	Http(&'static str),
+	/// The service answered with this status (and body).
+	Status(u16, String),
+	/// The service's answer is not the JSON a completion is.
+	Malformed,
+	/// The output is longer than the chain takes (bytes, bound).
+	OutputTooLong(usize, u32),
+	/// The transaction pool refused the signed result.
+	Pool,
+}
+
+#[derive(Serialize)]
+struct CompletionBody<'a> {
+	model: String,
+	prompt: &'a str,
+	max_tokens: u32,
+	temperature: u8,
+	adapter_hash: String,
+	attribution: AttributionBody,
+}
+
+#[derive(Serialize)]
+struct AttributionBody {
+	datasets: Vec<DatasetId>,
+}
+
+#[derive(Deserialize)]
+struct Completion {
+	choices: Vec<Choice>,
+	usage: Usage,
+	attribution: Option<Attribution>,
+}
+
+#[derive(Deserialize)]
+struct Choice {
+	text: String,
+}
+
+#[derive(Deserialize)]
+struct Usage {
+	prompt_tokens: u32,
+	completion_tokens: u32,
+}
+
+#[derive(Deserialize)]
+struct Attribution {
+	records: Vec<CitedRecord>,
+}
+
+#[derive(Deserialize)]
+struct CitedRecord {
+	content_hash: String,
+	score_ppm: u32,
+}
+
+/// The LoRA service URL the node stored, if any.
+pub fn lora_service_url() -> Option<Vec<u8>> {
+	StorageValueRef::persistent(LORA_SERVICE_URL_KEY).get::<Vec<u8>>().ok().flatten()
+}
+
+impl<T: Config> Pallet<T> {
+	/// Serves the open requests assigned to this node's operator keys.
+	pub(crate) fn serve_assigned(now: BlockNumberFor<T>) {
+		for account in Signer::<T, T::AuthorityId>::keystore_accounts() {
+			for request_id in Self::assigned_to(&account.id) {
+				Self::serve_once(now, &account, request_id);
+			}
+		}
+	}
+
+	/// Serves `request_id` unless another worker is serving it or already has.
+	fn serve_once(now: BlockNumberFor<T>, account: &Account<T>, request_id: RequestId) {
+		let Some(request) = Requests::<T>::get(request_id) else { return };
+		if now > request.deadline {
+			return;
+		}
+		let lock_key = (LOCK_PREFIX, request_id).encode();
+		let mut lock = StorageLock::<BlockAndTime<frame_system::Pallet<T>>>::with_block_and_time_deadline(
+			&lock_key,
+			1,
+			Duration::from_millis(HTTP_DEADLINE_MS.saturating_add(10_000)),
+		);
+		let Ok(_guard) = lock.try_lock() else { return };
+		let served_key = (SERVED_PREFIX, request_id).encode();
+		let served = StorageValueRef::persistent(&served_key);
+		match served.get::<Served<BlockNumberFor<T>>>() {
+			Ok(Some(Served::Refused)) => return,
+			Ok(Some(Served::Submitted(at)))
+				if now < at.saturating_add(RESUBMIT_AFTER.into()) =>
+				return,
+			_ => {},
+		}
+		match Self::serve(account, request_id, &request) {
+			Ok(()) => {
+				log::info!(target: LOG_TARGET, "request {request_id}: result submitted");
+				served.set(&Served::Submitted(now));
+			},
+			Err(ServeError::OutputTooLong(bytes, bound)) => {
+				log::error!(
+					target: LOG_TARGET,
+					"request {request_id}: the output is {bytes} bytes, more than MaxOutputLength ({bound}); not submitting it, the request will expire"
+				);
+				served.set(&Served::<BlockNumberFor<T>>::Refused);
+			},
+			Err(error) => log::warn!(
+				target: LOG_TARGET,
+				"request {request_id}: not served ({error:?}); retrying on a later block"
+			),
+		}
+	}
+
+	/// Calls the LoRA service for `request` and submits its result.
+	pub fn serve(
+		account: &Account<T>,
+		request_id: RequestId,
+		request: &RequestOf<T>,
+	) -> Result<(), ServeError> {
+		let url = lora_service_url().ok_or(ServeError::NoServiceUrl)?;
+		let lineage: Vec<DatasetId> = T::Lineage::lineage(request.adapter_id)
+			.ok_or(ServeError::NoLineage)?
+			.iter()
+			.map(|share| share.dataset_id)
+			.collect();
+		// `request` refuses prompts that are not UTF-8.
+		let prompt = core::str::from_utf8(&request.prompt).map_err(|_| ServeError::Malformed)?;
+		let body = CompletionBody {
+			model: request.adapter_id.to_string(),
+			prompt,
+			max_tokens: request.max_tokens,
+			temperature: 0,
+			adapter_hash: format!("{:?}", request.adapter_hash),
+			attribution: AttributionBody { datasets: lineage.clone() },
+		};
+		let completion: Completion = post_json(&completions_url(&url), &body)?;
+		let text = completion.choices.into_iter().next().ok_or(ServeError::Malformed)?.text;
+		let bound = T::MaxOutputLength::get();
+		let output: BoundedVec<u8, T::MaxOutputLength> = text
+			.into_bytes()
+			.try_into()
+			.map_err(|bytes: Vec<u8>| ServeError::OutputTooLong(bytes.len(), bound))?;
+		let cited = completion.attribution.map(|a| a.records).unwrap_or_default();
+		let attribution = Self::onchain_attribution(request_id, &lineage, cited);
+		let call = Call::submit_result {
+			request_id,
+			output,
+			input_tokens: completion.usage.prompt_tokens,
+			output_tokens: completion.usage.completion_tokens,
+			attribution,
+		};
+		let sent = Signer::<T, T::AuthorityId>::all_accounts()
+			.with_filter(vec![account.public.clone()])
+			.send_signed_transaction(|_| call.clone());
+		if sent.iter().any(|(_, result)| result.is_ok()) {
+			Ok(())
+		} else {
+			Err(ServeError::Pool)
+		}
+	}
+
+	/// The service's attributed records as the chain names them: each content hash mapped to
+	/// its contribution, records outside the lineage or not accepted dropped, the best-scored
+	/// `MaxAttributions` kept.
+	fn onchain_attribution(
+		request_id: RequestId,
+		lineage: &[DatasetId],
+		cited: Vec<CitedRecord>,
+	) -> BoundedVec<AttributedRecord, T::MaxAttributions> {
+		let mut scores: BTreeMap<(DatasetId, ContributionId), u32> = BTreeMap::new();
+		for record in cited {
+			let found = parse_hash(&record.content_hash)
+				.and_then(T::Datasets::contribution_by_hash)
+				.filter(|(dataset_id, contribution_id)| {
+					lineage.contains(dataset_id) &&
+						T::Datasets::accepted_contributor(*dataset_id, *contribution_id)
+							.is_some()
+				});
+			match found {
+				Some(key) => {
+					let score = scores.entry(key).or_default();
+					*score = score.saturating_add(record.score_ppm);
+				},
+				None => log::debug!(
+					target: LOG_TARGET,
+					"request {request_id}: dropping record {} (not an accepted contribution of the lineage)",
+					record.content_hash
+				),
+			}
+		}
+		let mut records: Vec<AttributedRecord> = scores
+			.into_iter()
+			.map(|((dataset_id, contribution_id), score_ppm)| AttributedRecord {
+				dataset_id,
+				contribution_id,
+				score_ppm,
+			})
+			.collect();
+		// Best first; ties by id, so every node names the same records.
+		records.sort_by(|a, b| {
+			b.score_ppm
+				.cmp(&a.score_ppm)
+				.then((a.dataset_id, a.contribution_id).cmp(&(b.dataset_id, b.contribution_id)))
+		});
+		let max = T::MaxAttributions::get() as usize;
+		if records.len() > max {
+			log::info!(
+				target: LOG_TARGET,
+				"request {request_id}: {} records attributed, keeping the {max} best",
+				records.len()
+			);
+			records.truncate(max);
+		}
+		BoundedVec::truncate_from(records)
+	}
+}
+
+/// `{base}/v1/completions` for the stored URL's bytes (a trailing `/` dropped).
+fn completions_url(base: &[u8]) -> String {
+	let base = String::from_utf8_lossy(base);
+	format!("{}/v1/completions", base.trim_end_matches('/'))
+}
+
+/// POSTs `body` as JSON to `url` and reads a JSON answer, within [`HTTP_DEADLINE_MS`].
+fn post_json<Body: Serialize, Answer: for<'de> Deserialize<'de>>(
+	url: &str,
+	body: &Body,
+) -> Result<Answer, ServeError> {
+	let body = serde_json::to_vec(body).map_err(|_| ServeError::Malformed)?;
+	let deadline = sp_io::offchain::timestamp().add(Duration::from_millis(HTTP_DEADLINE_MS));
+	let pending = http::Request::post(url, vec![body])
+		.add_header("Content-Type", "application/json")
+		.deadline(deadline)
+		.send()
+		.map_err(|_| ServeError::Http("could not send"))?;
+	let response = pending
+		.try_wait(deadline)
+		.map_err(|_| ServeError::Http("deadline reached"))?
+		.map_err(|_| ServeError::Http("request failed"))?;
+	let mut answer = response.body();
+	answer.deadline(deadline);
+	let bytes: Vec<u8> = (&mut answer).collect();
+	if answer.error().is_some() {
+		return Err(ServeError::Http("reading the answer failed"));
+	}
+	if response.code != 200 {
+		return Err(ServeError::Status(response.code, String::from_utf8_lossy(&bytes).into_owned()));
+	}
+	serde_json::from_slice(&bytes).map_err(|_| ServeError::Malformed)
+}
+
+/// A `0x`-prefixed (or bare) 64-digit hex hash.
+fn parse_hash(hex: &str) -> Option<ContentHash> {
+	let hex = hex.strip_prefix("0x").unwrap_or(hex).as_bytes();
+	if hex.len() != 64 {
+		return None;
+	}
+	let digit = |c: u8| (c as char).to_digit(16);
+	let mut hash = [0u8; 32];
+	for (byte, pair) in hash.iter_mut().zip(hex.chunks_exact(2)) {
+		*byte = (digit(pair[0])? * 16 + digit(pair[1])?) as u8;
+	}
+	Some(ContentHash::from(hash))
+}
+
+#[cfg(test)]
+mod tests {
+	use super::*;
+
+	#[test]
+	fn hashes_parse_with_or_without_prefix_and_nothing_else_does() {
+		let hex = "00ff".repeat(16);
+		let expected = ContentHash::from({
+			let mut h = [0u8; 32];
+			h.iter_mut().enumerate().for_each(|(i, b)| *b = if i % 2 == 0 { 0 } else { 0xff });
+			h
+		});
+		assert_eq!(parse_hash(&hex), Some(expected));
+		assert_eq!(parse_hash(&format!("0x{}", hex.to_uppercase())), Some(expected));
+		assert_eq!(parse_hash(&hex[2..]), None);
+		assert_eq!(parse_hash(&format!("{}zz", &hex[2..])), None);
+	}
+
+	#[test]
+	fn the_completions_url_joins_with_one_slash() {
+		assert_eq!(completions_url(b"http://127.0.0.1:8181"), "http://127.0.0.1:8181/v1/completions");
+		assert_eq!(completions_url(b"http://h:1/"), "http://h:1/v1/completions");
+	}
+}
