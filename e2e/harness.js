@@ -1,5 +1,9 @@
 // Starts a real `tributary-node --dev` on free ports, connects @polkadot/api to it, and stops
 // it afterwards. The binary is $TRIBUTARY_NODE, or the release build in $CARGO_TARGET_DIR.
+// Starts a real `tributary-lora serve` the same way: $TRIBUTARY_LORA (or the release build in
+// ~/.cache/tributary/target-lora) over $TRIBUTARY_MODEL (or the SmolLM2 file
+// scripts/fetch-model.sh downloads).
+import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync, existsSync } from 'node:fs';
@@ -20,6 +24,25 @@ export function nodeBinary() {
     throw new Error(`${binary} does not exist: build it with scripts/test.sh or set TRIBUTARY_NODE`);
   }
   return binary;
+}
+
+export function loraBinary() {
+  if (process.env.TRIBUTARY_LORA) return process.env.TRIBUTARY_LORA;
+  const binary = path.join(os.homedir(), '.cache', 'tributary', 'target-lora', 'release', 'tributary-lora');
+  if (!existsSync(binary)) {
+    throw new Error(`${binary} does not exist: build it with scripts/test.sh or set TRIBUTARY_LORA`);
+  }
+  return binary;
+}
+
+export function modelFile() {
+  if (process.env.TRIBUTARY_MODEL) return process.env.TRIBUTARY_MODEL;
+  const models = process.env.TRIBUTARY_MODELS_DIR ?? path.join(os.homedir(), '.cache', 'tributary', 'models');
+  const file = path.join(models, 'SmolLM2-135M-Instruct.Q4_1.gguf');
+  if (!existsSync(file)) {
+    throw new Error(`${file} does not exist: fetch it with scripts/fetch-model.sh or set TRIBUTARY_MODEL`);
+  }
+  return file;
 }
 
 export async function freePort() {
@@ -112,6 +135,80 @@ export class DevNode {
   }
 }
 
+/** A running `tributary-lora serve` with its adapters and index in a directory of its own. */
+export class LoraService {
+  async start() {
+    this.dir = tempDir('tributary-e2e-lora-');
+    this.port = await freePort();
+    this.log = [];
+    this.process = spawn(loraBinary(), [
+      'serve',
+      '--listen', `127.0.0.1:${this.port}`,
+      '--model', modelFile(),
+      '--adapters-dir', path.join(this.dir, 'adapters'),
+      '--data-dir', path.join(this.dir, 'data'),
+    ], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const keep = (chunk) => {
+      this.log.push(chunk.toString());
+      if (this.log.length > 400) this.log.shift();
+    };
+    this.process.stdout.on('data', keep);
+    this.process.stderr.on('data', keep);
+    this.exited = once(this.process, 'exit');
+    await waitFor(async () => {
+      if (this.process.exitCode !== null) {
+        throw new Error(`tributary-lora exited with ${this.process.exitCode}:\n${this.log.join('')}`);
+      }
+      return this.healthy();
+    }, 120_000, 'tributary-lora to answer /health');
+    return this;
+  }
+
+  get url() {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  async healthy() {
+    try {
+      return (await fetch(`${this.url}/health`)).ok;
+    } catch {
+      return false;
+    }
+  }
+
+  /** POSTs JSON to the service; resolves with `{status, body}`. */
+  async post(route, body) {
+    const response = await fetch(`${this.url}${route}`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    return { status: response.status, body: await response.json() };
+  }
+
+  /** Runs `tributary-lora` with `args` (e.g. `adapter new`) and resolves with its stdout. */
+  static async run(args) {
+    const child = spawn(loraBinary(), args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (chunk) => { out += chunk; });
+    child.stderr.on('data', (chunk) => { err += chunk; });
+    const [code] = await once(child, 'exit');
+    if (code !== 0) throw new Error(`tributary-lora ${args.join(' ')} exited with ${code}: ${err}`);
+    return out;
+  }
+
+  async stop() {
+    if (this.process && this.process.exitCode === null) {
+      this.process.kill('SIGTERM');
+      const killer = setTimeout(() => this.process.kill('SIGKILL'), 10_000);
+      await this.exited;
+      clearTimeout(killer);
+    }
+    if (this.dir) removeDir(this.dir);
+  }
+}
+
 export function sleep(ms) {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
@@ -147,6 +244,68 @@ export function sendAndFinalize(api, tx, signer) {
       }
     }).catch(reject);
   });
+}
+
+/** The first event `section.method` among a block's events. */
+export function eventOf(events, section, method) {
+  const found = events.find(({ event }) => event.section === section && event.method === method);
+  assert.ok(found, `no ${section}.${method} among ${events.map(({ event }) => `${event.section}.${event.method}`)}`);
+  return found.event;
+}
+
+/**
+ * Passes `call` through a collective (`council` or `technicalCommittee`) of Alice, Bob and
+ * Charlie: Alice proposes it with a threshold of two, Alice and Bob vote aye, Charlie closes
+ * the motion, which executes the call. Returns the events of the closing block.
+ */
+export async function passMotion(api, collective, call, [alice, bob, charlie]) {
+  const lengthBound = call.method.encodedLength;
+  const proposed = await sendAndFinalize(api, api.tx[collective].propose(2, call, lengthBound), alice);
+  const { proposalIndex, proposalHash } = eventOf(proposed.events, collective, 'Proposed').data;
+  // Proposing is not voting: the proposer votes too.
+  for (const member of [alice, bob]) {
+    await sendAndFinalize(api, api.tx[collective].vote(proposalHash, proposalIndex, true), member);
+  }
+  // Generous for a democracy call, and well inside a block.
+  const weightBound = { refTime: 50_000_000_000n, proofSize: 100_000n };
+  const closed = await sendAndFinalize(
+    api,
+    api.tx[collective].close(proposalHash, proposalIndex, weightBound, lengthBound),
+    charlie,
+  );
+  const executed = eventOf(closed.events, collective, 'Executed');
+  assert.ok(executed.data.result.isOk, `${collective} motion failed: ${executed.data.result.toString()}`);
+  return closed.events;
+}
+
+// The runtime's FAST_TRACK_VOTING_PERIOD, in blocks.
+export const FAST_TRACK_VOTING_PERIOD = 5;
+
+/**
+ * Approves model `modelId` the way token holders do: the council tables
+ * `models.approveModel` as the next external referendum, the technical committee fast-tracks
+ * it, and `voter` votes aye with 1,000 TRIB. Resolves once the model is `Approved`.
+ */
+export async function approveByReferendum(api, modelId, members, voter) {
+  const approve = api.tx.models.approveModel(modelId);
+  await passMotion(
+    api,
+    'council',
+    api.tx.democracy.externalProposeMajority({ Inline: approve.method.toHex() }),
+    members,
+  );
+  const fastTracked = await passMotion(
+    api,
+    'technicalCommittee',
+    api.tx.democracy.fastTrack(approve.method.hash, FAST_TRACK_VOTING_PERIOD, 1),
+    members,
+  );
+  const refIndex = eventOf(fastTracked, 'democracy', 'Started').data.refIndex.toNumber();
+  const vote = { Standard: { vote: { aye: true, conviction: 'Locked1x' }, balance: 1000n * 10n ** 12n } };
+  await sendAndFinalize(api, api.tx.democracy.vote(refIndex, vote), voter);
+  const status = async () => (await api.call.modelsApi.model(modelId)).unwrap().status.toString();
+  await waitFor(async () => (await status()) === 'Approved', 60_000, 'the referendum to approve the model');
+  return refIndex;
 }
 
 export function removeDir(dir) {

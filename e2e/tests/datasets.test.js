@@ -7,13 +7,7 @@ import { Keyring } from '@polkadot/keyring';
 import { stringToU8a, u8aToHex } from '@polkadot/util';
 import { blake2AsHex, cryptoWaitReady } from '@polkadot/util-crypto';
 
-import { DevNode, sendAndFinalize } from '../harness.js';
-
-function eventOf(events, section, method) {
-  const found = events.find(({ event }) => event.section === section && event.method === method);
-  assert.ok(found, `no ${section}.${method} among ${events.map(({ event }) => `${event.section}.${event.method}`)}`);
-  return found.event;
-}
+import { DevNode, eventOf, sendAndFinalize } from '../harness.js';
 
 describe('datasets', () => {
   let node;

@@ -8,42 +8,9 @@ import { Keyring } from '@polkadot/keyring';
 import { stringToU8a } from '@polkadot/util';
 import { blake2AsHex, cryptoWaitReady } from '@polkadot/util-crypto';
 
-import { DevNode, sendAndFinalize, waitFor } from '../harness.js';
+import { DevNode, approveByReferendum, eventOf, sendAndFinalize } from '../harness.js';
 
 const TRIB = 10n ** 12n;
-// The runtime's FAST_TRACK_VOTING_PERIOD, in blocks.
-const FAST_TRACK_VOTING_PERIOD = 5;
-
-function eventOf(events, section, method) {
-  const found = events.find(({ event }) => event.section === section && event.method === method);
-  assert.ok(found, `no ${section}.${method} among ${events.map(({ event }) => `${event.section}.${event.method}`)}`);
-  return found.event;
-}
-
-/**
- * Passes `call` through a collective (`council` or `technicalCommittee`) of Alice, Bob and
- * Charlie: Alice proposes it with a threshold of two, Alice and Bob vote aye, Charlie closes
- * the motion, which executes the call. Returns the events of the closing block.
- */
-async function passMotion(api, collective, call, [alice, bob, charlie]) {
-  const lengthBound = call.method.encodedLength;
-  const proposed = await sendAndFinalize(api, api.tx[collective].propose(2, call, lengthBound), alice);
-  const { proposalIndex, proposalHash } = eventOf(proposed.events, collective, 'Proposed').data;
-  // Proposing is not voting: the proposer votes too.
-  for (const member of [alice, bob]) {
-    await sendAndFinalize(api, api.tx[collective].vote(proposalHash, proposalIndex, true), member);
-  }
-  // Generous for a democracy call, and well inside a block.
-  const weightBound = { refTime: 50_000_000_000n, proofSize: 100_000n };
-  const closed = await sendAndFinalize(
-    api,
-    api.tx[collective].close(proposalHash, proposalIndex, weightBound, lengthBound),
-    charlie,
-  );
-  const executed = eventOf(closed.events, collective, 'Executed');
-  assert.ok(executed.data.result.isOk, `${collective} motion failed: ${executed.data.result.toString()}`);
-  return closed.events;
-}
 
 describe('models', () => {
   let node;
@@ -91,30 +58,10 @@ describe('models', () => {
     const modelId = eventOf(proposed.events, 'models', 'ModelProposed').data.modelId.toNumber();
     assert.equal((await api.call.modelsApi.model(modelId)).unwrap().status.toString(), 'Proposed');
 
-    // The council tables `models.approveModel(modelId)` as the next external referendum ...
-    const approve = api.tx.models.approveModel(modelId);
-    const members = [alice, bob, charlie];
-    await passMotion(
-      api,
-      'council',
-      api.tx.democracy.externalProposeMajority({ Inline: approve.method.toHex() }),
-      members,
-    );
-    // ... the technical committee fast-tracks it, enacted one block after the vote ends ...
-    const fastTracked = await passMotion(
-      api,
-      'technicalCommittee',
-      api.tx.democracy.fastTrack(approve.method.hash, FAST_TRACK_VOTING_PERIOD, 1),
-      members,
-    );
-    const refIndex = eventOf(fastTracked, 'democracy', 'Started').data.refIndex.toNumber();
-
-    // ... and a token holder votes for it with their TRIB.
-    const vote = { Standard: { vote: { aye: true, conviction: 'Locked1x' }, balance: 1000n * TRIB } };
-    await sendAndFinalize(api, api.tx.democracy.vote(refIndex, vote), dave);
-
+    // The council tables it as the next external referendum, the technical committee
+    // fast-tracks it, and a token holder votes for it with their TRIB.
+    const refIndex = await approveByReferendum(api, modelId, [alice, bob, charlie], dave);
     const status = async () => (await api.call.modelsApi.model(modelId)).unwrap().status.toString();
-    await waitFor(async () => (await status()) === 'Approved', 60_000, 'the referendum to approve the model');
     const referendum = await api.query.democracy.referendumInfoOf(refIndex);
     assert.ok(referendum.unwrap().isFinished && referendum.unwrap().asFinished.approved.isTrue);
 

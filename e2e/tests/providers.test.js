@@ -6,15 +6,9 @@ import { after, before, describe, it } from 'node:test';
 import { Keyring } from '@polkadot/keyring';
 import { cryptoWaitReady } from '@polkadot/util-crypto';
 
-import { DevNode, sendAndFinalize, waitFor } from '../harness.js';
+import { DevNode, eventOf, sendAndFinalize, waitFor } from '../harness.js';
 
 const TRIB = 10n ** 12n;
-
-function eventOf(events, section, method) {
-  const found = events.find(({ event }) => event.section === section && event.method === method);
-  assert.ok(found, `no ${section}.${method} among ${events.map(({ event }) => `${event.section}.${event.method}`)}`);
-  return found.event;
-}
 
 describe('providers', () => {
   let node;
@@ -83,16 +77,22 @@ describe('providers', () => {
     assert.deepEqual(page.map(([who]) => who), [bob.address]);
   });
 
-  it("the operator's heartbeat is free once due", async () => {
+  it("the node's off-chain worker sends the dev operator's heartbeats, free", async () => {
     // Alice's provider registered at genesis, which counts as a heartbeat; the next is due
-    // HeartbeatInterval (10) blocks later.
-    await waitFor(async () => (await api.query.system.number()).toNumber() >= 11, 60_000, 'block 11');
-    const { events } = await sendAndFinalize(api, api.tx.providers.heartbeat(), alice);
-    const paid = eventOf(events, 'transactionPayment', 'TransactionFeePaid');
-    assert.equal(paid.data.actualFee.toBigInt(), 0n);
-    const { record } = (await api.call.providersApi.provider(alice.address)).unwrap();
-    assert.ok(record.lastHeartbeat.toNumber() >= 11);
-    // A second one at once is refused: too soon.
+    // HeartbeatInterval (10) blocks later, and the node (holding Alice's operator key under
+    // `--dev`) sends it by itself.
+    const lastHeartbeat = async () => (await api.call.providersApi.provider(alice.address)).unwrap().record.lastHeartbeat.toNumber();
+    await waitFor(async () => (await lastHeartbeat()) >= 10, 60_000, "the off-chain worker's heartbeat");
+    const at = await api.rpc.chain.getBlockHash(await lastHeartbeat());
+    const { block } = await api.rpc.chain.getBlock(at);
+    const index = block.extrinsics.findIndex((xt) => xt.method.section === 'providers' && xt.method.method === 'heartbeat');
+    assert.ok(index >= 0, 'a heartbeat extrinsic in the block that recorded it');
+    assert.equal(block.extrinsics[index].signer.toString(), alice.address);
+    const events = await (await api.at(at)).query.system.events();
+    const paid = events.find(({ event, phase }) => phase.isApplyExtrinsic && phase.asApplyExtrinsic.toNumber() === index
+      && event.section === 'transactionPayment' && event.method === 'TransactionFeePaid');
+    assert.equal(paid.event.data.actualFee.toBigInt(), 0n);
+    // Another one at once is refused: too soon.
     await assert.rejects(
       sendAndFinalize(api, api.tx.providers.heartbeat(), alice),
       /providers\.HeartbeatTooSoon/,

@@ -22,7 +22,7 @@ use sp_runtime::traits::Header as HeaderT;
 use tributary_runtime::{opaque::Block, Hash};
 
 use crate::service::{
-	new_partial, rpc_builder, spawn_offchain_workers, store_lora_service_url, ParachainClient,
+	enable_offchain_indexing, new_partial, rpc_builder, spawn_offchain_workers, store_lora_service_url, ParachainClient,
 };
 
 /// How the dev node seals blocks.
@@ -43,6 +43,7 @@ pub fn start_dev_node(
 	mode: SealMode,
 	lora_service_url: String,
 ) -> Result<TaskManager, sc_service::Error> {
+	enable_offchain_indexing(&mut config);
 	let PartialComponents {
 		client,
 		backend,
@@ -158,7 +159,7 @@ pub fn start_dev_node(
 		keystore: keystore_container.keystore(),
 		task_manager: &mut task_manager,
 		transaction_pool: transaction_pool.clone(),
-		rpc_builder: rpc_builder(client, transaction_pool),
+		rpc_builder: rpc_builder(client, transaction_pool, &backend),
 		backend,
 		system_rpc_tx,
 		tx_handler_controller,

@@ -147,8 +147,19 @@ pub fn store_lora_service_url(backend: &ParachainBackend, url: &str) {
 	}
 }
 
+/// Turns on off-chain indexing: the attribution ledger writes every settled output there, and
+/// `attribution_forRequest` serves it after the on-chain retention window.
+pub fn enable_offchain_indexing(config: &mut Configuration) {
+	if !config.offchain_worker.indexing_enabled {
+		log::info!("📇 Off-chain indexing on (the attribution ledger's history)");
+		config.offchain_worker.indexing_enabled = true;
+	}
+}
+
 /// Runs the off-chain workers on every imported block, with HTTP requests enabled so that
-/// they can reach the LoRA service.
+/// they can reach the LoRA service. With a dev key seed (`--dev`, `--alice`…), the seed's
+/// operator key (key type `trib`) is put in the keystore first, so the dev provider's node
+/// serves its requests and sends its heartbeats.
 pub fn spawn_offchain_workers(
 	config: &Configuration,
 	task_manager: &TaskManager,
@@ -160,6 +171,14 @@ pub fn spawn_offchain_workers(
 ) -> Result<(), sc_service::Error> {
 	if !config.offchain_worker.enabled {
 		return Ok(());
+	}
+	if let Some(seed) = config.dev_key_seed.as_deref() {
+		use sp_keystore::Keystore;
+		let key_type = tributary_runtime::offchain::OPERATOR_KEY_TYPE;
+		let public = keystore
+			.sr25519_generate_new(key_type, Some(seed))
+			.map_err(|e| sc_service::Error::Other(format!("inserting the dev operator key: {e}")))?;
+		log::info!("🔑 Operator key {seed} ({public}) for the off-chain workers");
 	}
 	let offchain_workers = sc_offchain::OffchainWorkers::new(sc_offchain::OffchainWorkerOptions {
 		runtime_api_provider: client.clone(),
@@ -183,12 +202,18 @@ pub fn spawn_offchain_workers(
 pub fn rpc_builder(
 	client: Arc<ParachainClient>,
 	pool: Arc<TransactionPool>,
+	backend: &ParachainBackend,
 ) -> Box<
 	dyn Fn(sc_rpc::SubscriptionTaskExecutor) -> Result<jsonrpsee::RpcModule<()>, sc_service::Error>,
 > {
+	let offchain = backend.offchain_storage();
 	Box::new(move |_| {
-		crate::rpc::create_full(crate::rpc::FullDeps { client: client.clone(), pool: pool.clone() })
-			.map_err(Into::into)
+		crate::rpc::create_full(crate::rpc::FullDeps {
+			client: client.clone(),
+			pool: pool.clone(),
+			offchain: offchain.clone(),
+		})
+		.map_err(Into::into)
 	})
 }
 
@@ -201,7 +226,8 @@ pub async fn start_parachain_node<Net: NetworkBackend<Block, Hash>>(
 	hwbench: Option<sc_sysinfo::HwBench>,
 	lora_service_url: String,
 ) -> sc_service::error::Result<TaskManager> {
-	let parachain_config = prepare_node_config(parachain_config);
+	let mut parachain_config = prepare_node_config(parachain_config);
+	enable_offchain_indexing(&mut parachain_config);
 
 	let params = new_partial(&parachain_config)?;
 	let (block_import, mut telemetry, telemetry_worker_handle) = params.other;
@@ -260,7 +286,7 @@ pub async fn start_parachain_node<Net: NetworkBackend<Block, Hash>>(
 	)?;
 
 	sc_service::spawn_tasks(sc_service::SpawnTasksParams {
-		rpc_builder: rpc_builder(client.clone(), transaction_pool.clone()),
+		rpc_builder: rpc_builder(client.clone(), transaction_pool.clone(), &backend),
 		client: client.clone(),
 		transaction_pool: transaction_pool.clone(),
 		task_manager: &mut task_manager,

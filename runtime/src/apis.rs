@@ -1,7 +1,8 @@
 //! The runtime APIs the node and clients call: the parachain template's set (block building,
 //! Aura, collation, transaction payment, nonces, genesis presets), metadata at every version
 //! the runtime supports (v14, v15 and v16), the off-chain worker entry point, and Tributary's
-//! own: `DatasetsApi`, `ModelsApi`, `AttributionApi` and `ProvidersApi`.
+//! own: `DatasetsApi`, `ModelsApi`, `AttributionApi`, `ProvidersApi`, `RoyaltiesApi` and
+//! `InferenceApi`.
 
 use alloc::vec::Vec;
 
@@ -22,16 +23,16 @@ use sp_runtime::{
 };
 use sp_version::RuntimeVersion;
 
-use pallet_attribution::{AdapterId, LineageShare};
+use pallet_attribution::{AdapterId, LineageShare, RequestId};
 use pallet_datasets::{ContentHash, ContributionId, DatasetId};
 use pallet_models::ModelId;
 
 use crate::{
 	AccountId, AdapterRecord, Attribution, AuraId, Balance, Block, ConsensusHook,
-	ContributionRecord, DatasetRecord, Datasets, Executive, InherentDataExt, ModelRecord, Models,
-	Nonce, ParachainInfo, ParachainSystem, PendingSlashRecord, ProviderRecord, Providers, Runtime,
-	RuntimeCall, RuntimeGenesisConfig, SessionKeys, System, TransactionPayment, SLOT_DURATION,
-	VERSION,
+	ContributionRecord, DatasetRecord, Datasets, Executive, InferenceRequest, InherentDataExt,
+	ModelRecord, Models, Nonce, OutputRecord, ParachainInfo, ParachainSystem, PendingSlashRecord,
+	ProviderRecord, Providers, Royalties, Runtime, RuntimeCall, RuntimeGenesisConfig, SessionKeys,
+	System, TransactionPayment, SLOT_DURATION, VERSION,
 };
 
 impl_runtime_apis! {
@@ -186,7 +187,7 @@ impl_runtime_apis! {
 		}
 	}
 
-	impl pallet_attribution_runtime_api::AttributionApi<Block> for Runtime {
+	impl pallet_attribution_runtime_api::AttributionApi<Block, OutputRecord, Balance> for Runtime {
 		fn lineage(adapter_id: AdapterId) -> Option<Vec<LineageShare>> {
 			Attribution::lineage(adapter_id)
 		}
@@ -197,6 +198,29 @@ impl_runtime_apis! {
 			limit: u32,
 		) -> Vec<(AdapterId, Permill)> {
 			Attribution::adapters_trained_on(dataset_id, start_after, limit)
+		}
+
+		fn output(request_id: RequestId) -> Option<OutputRecord> {
+			pallet_attribution::Outputs::<Runtime>::get(request_id)
+		}
+
+		fn contribution_stats(
+			dataset_id: DatasetId,
+			contribution_id: ContributionId,
+		) -> pallet_attribution::ContributionStats<Balance> {
+			pallet_attribution::Stats::<Runtime>::get(dataset_id, contribution_id)
+		}
+	}
+
+	impl pallet_royalties_runtime_api::RoyaltiesApi<Block, AccountId, Balance> for Runtime {
+		fn pending(who: AccountId) -> pallet_royalties::PendingRoyalties<Balance> {
+			Royalties::pending_royalties(&who)
+		}
+	}
+
+	impl pallet_inference_runtime_api::InferenceApi<Block, InferenceRequest> for Runtime {
+		fn request(request_id: RequestId) -> Option<InferenceRequest> {
+			pallet_inference::Requests::<Runtime>::get(request_id)
 		}
 	}
 

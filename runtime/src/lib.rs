@@ -91,6 +91,13 @@ pub type ProviderRecord = pallet_providers::ProviderView<pallet_providers::Provi
 /// A pending slash, as `ProvidersApi` returns it.
 pub type PendingSlashRecord = pallet_providers::PendingSlashOf<Runtime>;
 
+/// A settled output's attribution, as `AttributionApi` returns it and the off-chain index
+/// keeps it.
+pub type OutputRecord = pallet_attribution::OutputRecordOf<Runtime>;
+
+/// An open inference request, as `InferenceApi` returns it.
+pub type InferenceRequest = pallet_inference::RequestOf<Runtime>;
+
 /// The checks every signed transaction goes through, wrapped in storage-weight reclaim so a
 /// transaction pays for the proof size it actually used.
 pub type TxExtension = cumulus_pallet_weight_reclaim::StorageWeightReclaim<

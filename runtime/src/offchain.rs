@@ -5,24 +5,19 @@
 //! `Vec<u8>` holding the URL's UTF-8 bytes. Off-chain workers read it with
 //! [`lora_service_url`]; clients can read it with the `offchain_localStorageGet` RPC
 //! (`PERSISTENT` storage).
+//!
+//! The inference pallet's off-chain worker ([`pallet_inference::offchain`]) calls the service
+//! there.
 
-use alloc::vec::Vec;
-
+#[cfg(feature = "std")]
 use polkadot_sdk::*;
 
-/// The persistent off-chain storage key of the LoRA service URL.
-pub const LORA_SERVICE_URL_KEY: &[u8] = b"tributary::lora-service-url";
+/// The persistent off-chain storage key of the LoRA service URL, and its reader (callable only
+/// from an off-chain context: an off-chain worker, or a test with the off-chain extensions).
+pub use pallet_inference::offchain::{lora_service_url, LORA_SERVICE_URL_KEY};
 
-/// The LoRA service URL the node was started with, if it stored one.
-///
-/// Only callable from an off-chain context (an off-chain worker or a test with the off-chain
-/// extensions registered).
-pub fn lora_service_url() -> Option<Vec<u8>> {
-	sp_runtime::offchain::storage::StorageValueRef::persistent(LORA_SERVICE_URL_KEY)
-		.get::<Vec<u8>>()
-		.ok()
-		.flatten()
-}
+/// The keystore key type of operator keys, which sign the off-chain workers' transactions.
+pub use pallet_providers::offchain::crypto::KEY_TYPE as OPERATOR_KEY_TYPE;
 
 /// Stores the LoRA service URL where [`lora_service_url`] finds it. The node calls this with
 /// its off-chain database when it starts.

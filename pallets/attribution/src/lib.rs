@@ -29,7 +29,7 @@ mod tests;
 pub mod types;
 
 use alloc::vec::Vec;
-pub use pallet_datasets::DatasetId;
+pub use pallet_datasets::{ContributionId, DatasetId};
 use polkadot_sdk::{
 	frame_support::pallet_prelude::*,
 	frame_system::pallet_prelude::BlockNumberFor,
@@ -47,6 +47,15 @@ pub type OutputRecordOf<T> =
 /// A settled output's attribution.
 #[derive(
 	Encode, Decode, CloneNoBound, PartialEqNoBound, EqNoBound, DebugNoBound, TypeInfo, MaxEncodedLen,
+)]
+#[cfg_attr(feature = "std", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "std", serde(rename_all = "camelCase"))]
+#[cfg_attr(
+	feature = "std",
+	serde(bound(
+		serialize = "Balance: serde::Serialize, BlockNumber: serde::Serialize",
+		deserialize = "Balance: serde::Deserialize<'de>, BlockNumber: serde::Deserialize<'de>"
+	))
 )]
 #[scale_info(skip_type_params(MaxRecords))]
 #[codec(mel_bound(Balance: MaxEncodedLen, BlockNumber: MaxEncodedLen))]

@@ -79,6 +79,16 @@ pub struct AttributedRecord {
 #[derive(
 	Encode, Decode, CloneNoBound, PartialEqNoBound, EqNoBound, DebugNoBound, TypeInfo, MaxEncodedLen,
 )]
+#[cfg_attr(feature = "std", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "std", serde(rename_all = "camelCase"))]
+#[cfg_attr(
+	feature = "std",
+	serde(bound(
+		serialize = "AccountId: serde::Serialize, Balance: serde::Serialize, BlockNumber: serde::Serialize",
+		deserialize = "AccountId: serde::Deserialize<'de>, Balance: serde::Deserialize<'de>, \
+	               BlockNumber: serde::Deserialize<'de>"
+	))
+)]
 #[scale_info(skip_type_params(MaxPrompt))]
 #[codec(mel_bound(AccountId: MaxEncodedLen, Balance: MaxEncodedLen, BlockNumber: MaxEncodedLen))]
 pub struct Request<AccountId, Balance, BlockNumber, MaxPrompt: Get<u32>>

@@ -73,6 +73,19 @@ pub type BalanceOf<T> = <<T as Config>::Currency as Inspect<
 	<T as polkadot_sdk::frame_system::Config>::AccountId,
 >>::Balance;
 
+/// What an account could claim: its credits, its shares of dataset pools, and their sum.
+#[derive(Encode, Decode, Clone, PartialEq, Eq, Debug, TypeInfo)]
+#[cfg_attr(feature = "std", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "std", serde(rename_all = "camelCase"))]
+pub struct PendingRoyalties<Balance> {
+	/// Credited as provider, model owner or contributor of attributed records (`claim`).
+	pub credits: Balance,
+	/// `[datasetId, amount]`: shares of dataset pools (`claim_from_datasets`).
+	pub pools: Vec<(DatasetId, Balance)>,
+	/// Credits and pool shares together.
+	pub total: Balance,
+}
+
 /// A dataset's reward pool.
 #[derive(
 	Encode,
@@ -391,6 +404,15 @@ pub mod pallet {
 			stake.accrued = stake.accrued.saturating_add(earned);
 			stake.reward_per_weight_paid = accumulator;
 			Stakes::<T>::insert(who, dataset_id, stake);
+		}
+
+		/// What `who` could claim now, as the runtime API answers it.
+		pub fn pending_royalties(who: &T::AccountId) -> PendingRoyalties<BalanceOf<T>> {
+			let (credits, pools) = Self::pending(who);
+			let total = pools
+				.iter()
+				.fold(credits, |total, (_, amount)| total.saturating_add(*amount));
+			PendingRoyalties { credits, pools, total }
 		}
 
 		/// What `who` could claim now: credits, and its shares of every pool it has a

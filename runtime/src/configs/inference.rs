@@ -1,8 +1,12 @@
-//! Paid inference and royalties.
+//! Paid inference and royalties, and the signed transactions off-chain workers send.
 //!
 //! A provider has 20 blocks (2 minutes) to answer a request; at most 64 requests expire in one
 //! block, so at most 64 are made in one. Half of a fee's data share goes to the records an
 //! output matched (when it matched any), the rest to its adapter's lineage datasets' pools.
+//!
+//! Off-chain workers (providers' heartbeats, inference results) sign with the node's operator
+//! key (key type `trib`, sr25519), as the account of that key, through the same transaction
+//! extensions as any signed transaction.
 
 use polkadot_sdk::*;
 
@@ -11,9 +15,67 @@ use sp_runtime::Perbill;
 
 use super::governance::TreasuryAccount;
 use crate::{
-	Attribution, Balances, BlockNumber, Datasets, Models, Providers, Royalties, Runtime,
-	RuntimeHoldReason, MINUTES,
+	AccountId, Attribution, Balances, BlockNumber, Datasets, Models, Nonce, Providers, Royalties,
+	Runtime, RuntimeCall, RuntimeHoldReason, Signature, System, TxExtension, UncheckedExtrinsic,
+	MINUTES,
 };
+
+impl frame_system::offchain::SigningTypes for Runtime {
+	type Public = <Signature as sp_runtime::traits::Verify>::Signer;
+	type Signature = Signature;
+}
+
+impl<C> frame_system::offchain::CreateTransactionBase<C> for Runtime
+where
+	RuntimeCall: From<C>,
+{
+	type Extrinsic = UncheckedExtrinsic;
+	type RuntimeCall = RuntimeCall;
+}
+
+impl<C> frame_system::offchain::CreateSignedTransaction<C> for Runtime
+where
+	RuntimeCall: From<C>,
+{
+	fn create_signed_transaction<
+		A: frame_system::offchain::AppCrypto<Self::Public, Self::Signature>,
+	>(
+		call: RuntimeCall,
+		public: Self::Public,
+		account: AccountId,
+		nonce: Nonce,
+	) -> Option<UncheckedExtrinsic> {
+		use codec::Encode;
+		use sp_runtime::{
+			generic::{Era, SignedPayload},
+			traits::{SaturatedConversion, StaticLookup},
+		};
+		// Mortal for the longest power of two within the block hashes kept.
+		let period = polkadot_runtime_common::BlockHashCount::get()
+			.checked_next_power_of_two()
+			.map(|c| c / 2)
+			.unwrap_or(2) as u64;
+		let current = System::block_number().saturated_into::<u64>().saturating_sub(1);
+		let extension: TxExtension = (
+			frame_system::CheckNonZeroSender::<Runtime>::new(),
+			frame_system::CheckSpecVersion::<Runtime>::new(),
+			frame_system::CheckTxVersion::<Runtime>::new(),
+			frame_system::CheckGenesis::<Runtime>::new(),
+			frame_system::CheckEra::<Runtime>::from(Era::mortal(period, current)),
+			frame_system::CheckNonce::<Runtime>::from(nonce),
+			frame_system::CheckWeight::<Runtime>::new(),
+			pallet_transaction_payment::ChargeTransactionPayment::<Runtime>::from(0),
+		)
+			.into();
+		let payload = SignedPayload::new(call, extension)
+			.map_err(|e| log::warn!(target: "runtime::offchain", "cannot sign: {e:?}"))
+			.ok()?;
+		let signature = payload.using_encoded(|bytes| A::sign(bytes, public))?;
+		let (call, extension, _) = payload.deconstruct();
+		let address = <Runtime as frame_system::Config>::Lookup::unlookup(account);
+		Some(UncheckedExtrinsic::new_signed(call, address, signature, extension))
+	}
+}
 
 parameter_types! {
 	pub const RoyaltiesPalletId: PalletId = PalletId(*b"trb/roya");
@@ -37,6 +99,7 @@ impl pallet_royalties::Config for Runtime {
 }
 
 impl pallet_inference::Config for Runtime {
+	type AuthorityId = pallet_providers::offchain::crypto::OperatorAuthId;
 	type Currency = Balances;
 	type RuntimeHoldReason = RuntimeHoldReason;
 	type Models = Models;

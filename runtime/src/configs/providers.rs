@@ -31,6 +31,7 @@ parameter_types! {
 pub const ASSIGNMENTS_PER_GPU: u32 = 4;
 
 impl pallet_providers::Config for Runtime {
+	type AuthorityId = pallet_providers::offchain::crypto::OperatorAuthId;
 	type Currency = Balances;
 	type RuntimeHoldReason = RuntimeHoldReason;
 	type Slash = ResolveTo<TreasuryAccount, Balances>;

@@ -1,23 +1,37 @@
-//! JSON-RPC methods over [`AttributionApi`]: `attribution_lineage` and
-//! `attribution_adaptersTrainedOn`. Each takes an optional block hash and answers at the best
+//! JSON-RPC methods over [`AttributionApi`]: `attribution_lineage`,
+//! `attribution_adaptersTrainedOn`, `attribution_forRequest` and
+//! `attribution_contributionStats`. Each takes an optional block hash and answers at the best
 //! block otherwise.
+//!
+//! `attribution_forRequest` answers from the chain while the output is within its retention
+//! window, and from the node's off-chain index after that (a node started with off-chain
+//! indexing, which `tributary-node` turns on, keeps every output it imported).
 
 use std::{marker::PhantomData, sync::Arc};
 
+use codec::Codec;
 use jsonrpsee::{core::RpcResult, proc_macros::rpc, types::ErrorObjectOwned};
 pub use pallet_attribution_runtime_api::AttributionApi as AttributionRuntimeApi;
-use pallet_attribution_runtime_api::{AdapterId, DatasetId, LineageShare, Permill};
+use pallet_attribution_runtime_api::{
+	AdapterId, ContributionId, ContributionStats, DatasetId, LineageShare, Permill, RequestId,
+	OFFCHAIN_PREFIX,
+};
 use polkadot_sdk::{
 	sp_api::{ApiError, ProvideRuntimeApi},
 	sp_blockchain::HeaderBackend,
+	sp_core::offchain::{OffchainStorage, STORAGE_PREFIX},
 	sp_runtime::traits::Block as BlockT,
 };
+use serde::Serialize;
 
 /// The error code of a runtime API call that failed.
 pub const RUNTIME_ERROR: i32 = 1;
 
+/// The error code of an off-chain index entry that does not decode.
+pub const INDEX_ERROR: i32 = 2;
+
 #[rpc(server)]
-pub trait AttributionApi<BlockHash> {
+pub trait AttributionApi<BlockHash, Output, Balance> {
 	/// An adapter's lineage, `[{datasetId, share}]` with shares in parts per million, or null.
 	#[method(name = "attribution_lineage")]
 	fn lineage(
@@ -37,17 +51,35 @@ pub trait AttributionApi<BlockHash> {
 		limit: u32,
 		at: Option<BlockHash>,
 	) -> RpcResult<Vec<(AdapterId, Permill)>>;
+
+	/// A settled request's attribution, `{adapterId, settledAt, records: [{datasetId,
+	/// contributionId, scorePpm, earned}]}`, from the chain or, after the retention window,
+	/// from the node's off-chain index; null if neither has it.
+	#[method(name = "attribution_forRequest")]
+	fn for_request(&self, request_id: RequestId, at: Option<BlockHash>) -> RpcResult<Option<Output>>;
+
+	/// A contribution's citations: `{timesCited, totalScorePpm, totalEarned}`.
+	#[method(name = "attribution_contributionStats")]
+	fn contribution_stats(
+		&self,
+		dataset_id: DatasetId,
+		contribution_id: ContributionId,
+		at: Option<BlockHash>,
+	) -> RpcResult<ContributionStats<Balance>>;
 }
 
-/// Serves [`AttributionApiServer`] from a client's runtime.
-pub struct Attribution<Client, Block> {
+/// Serves [`AttributionApiServer`] from a client's runtime and its off-chain storage.
+pub struct Attribution<Client, Block, Storage> {
 	client: Arc<Client>,
+	offchain: Option<Storage>,
 	_block: PhantomData<Block>,
 }
 
-impl<Client, Block> Attribution<Client, Block> {
-	pub fn new(client: Arc<Client>) -> Self {
-		Self { client, _block: PhantomData }
+impl<Client, Block, Storage> Attribution<Client, Block, Storage> {
+	/// `offchain`: the node's off-chain storage (`backend.offchain_storage()`), where the
+	/// ledger's indexed outputs are.
+	pub fn new(client: Arc<Client>, offchain: Option<Storage>) -> Self {
+		Self { client, offchain, _block: PhantomData }
 	}
 }
 
@@ -55,11 +87,22 @@ fn runtime_error(error: ApiError) -> ErrorObjectOwned {
 	ErrorObjectOwned::owned(RUNTIME_ERROR, "runtime API call failed", Some(error.to_string()))
 }
 
-impl<Client, Block> AttributionApiServer<Block::Hash> for Attribution<Client, Block>
+/// The off-chain index key of a request's output, as the ledger writes it.
+pub fn index_key(request_id: RequestId) -> Vec<u8> {
+	let mut key = OFFCHAIN_PREFIX.to_vec();
+	key.extend_from_slice(&request_id.to_le_bytes());
+	key
+}
+
+impl<Client, Block, Storage, Output, Balance> AttributionApiServer<Block::Hash, Output, Balance>
+	for Attribution<Client, Block, Storage>
 where
 	Block: BlockT,
 	Client: ProvideRuntimeApi<Block> + HeaderBackend<Block> + Send + Sync + 'static,
-	Client::Api: AttributionRuntimeApi<Block>,
+	Client::Api: AttributionRuntimeApi<Block, Output, Balance>,
+	Storage: OffchainStorage + 'static,
+	Output: Codec + Serialize + Send + Sync + 'static,
+	Balance: Codec + Serialize + Send + Sync + 'static,
 {
 	fn lineage(
 		&self,
@@ -81,6 +124,44 @@ where
 		self.client
 			.runtime_api()
 			.adapters_trained_on(at, dataset_id, start_after, limit)
+			.map_err(runtime_error)
+	}
+
+	fn for_request(
+		&self,
+		request_id: RequestId,
+		at: Option<Block::Hash>,
+	) -> RpcResult<Option<Output>> {
+		let at = at.unwrap_or_else(|| self.client.info().best_hash);
+		if let Some(output) =
+			self.client.runtime_api().output(at, request_id).map_err(runtime_error)?
+		{
+			return Ok(Some(output));
+		}
+		let Some(bytes) =
+			self.offchain.as_ref().and_then(|s| s.get(STORAGE_PREFIX, &index_key(request_id)))
+		else {
+			return Ok(None);
+		};
+		Output::decode(&mut &bytes[..]).map(Some).map_err(|e| {
+			ErrorObjectOwned::owned(
+				INDEX_ERROR,
+				"the off-chain index entry does not decode",
+				Some(e.to_string()),
+			)
+		})
+	}
+
+	fn contribution_stats(
+		&self,
+		dataset_id: DatasetId,
+		contribution_id: ContributionId,
+		at: Option<Block::Hash>,
+	) -> RpcResult<ContributionStats<Balance>> {
+		let at = at.unwrap_or_else(|| self.client.info().best_hash);
+		self.client
+			.runtime_api()
+			.contribution_stats(at, dataset_id, contribution_id)
 			.map_err(runtime_error)
 	}
 }

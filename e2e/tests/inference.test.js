@@ -1,0 +1,271 @@
+// Paid inference end to end, against a real tributary-node --dev and a real tributary-lora
+// serving SmolLM2: a dataset and a record (registered on chain, uploaded to the service), a
+// model voted in by referendum, an adapter with its lineage, a provider bonded and serving
+// with its operator key in the node's keystore, a request, the node's off-chain worker's
+// result with its attribution, credits equal to the split and claims that pay them. Then the
+// service stops, and a request expires with a full refund and a penalty for the provider.
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+
+import { Keyring } from '@polkadot/keyring';
+import { stringToU8a, u8aToHex } from '@polkadot/util';
+import { blake2AsHex, cryptoWaitReady } from '@polkadot/util-crypto';
+
+import {
+  DevNode,
+  LoraService,
+  approveByReferendum,
+  eventOf,
+  sendAndFinalize,
+  tempDir,
+  removeDir,
+  waitFor,
+} from '../harness.js';
+
+const TRIB = 10n ** 12n;
+const MILLION = 1_000_000n;
+// pallet-royalties' reward-per-weight scale.
+const SCALE = 10n ** 12n;
+const PRICING = { baseFee: TRIB / 100n, per1kInputTokens: TRIB / 1000n, per1kOutputTokens: TRIB / 500n };
+const SPLIT = { provider: 450_000n, owner: 200_000n, data: 300_000n, treasury: 50_000n };
+const PROMPT = 'Write one sentence about rivers.';
+const MAX_TOKENS = 24;
+
+/** `amount × parts / 1,000,000`, rounded down (Permill::mul_floor). */
+const part = (amount, parts) => (amount * parts) / MILLION;
+
+/** The events of every block after `from` up to the best block, newest last. */
+async function eventsSince(api, from) {
+  const best = (await api.rpc.chain.getHeader()).number.toNumber();
+  const all = [];
+  for (let n = from + 1; n <= best; n += 1) {
+    const hash = await api.rpc.chain.getBlockHash(n);
+    const events = await (await api.at(hash)).query.system.events();
+    all.push(...events.map(({ event, phase }) => ({ event, phase, blockNumber: n })));
+  }
+  return all;
+}
+
+async function waitForEvent(api, from, section, method, matches, timeoutMs) {
+  let found;
+  await waitFor(async () => {
+    found = (await eventsSince(api, from)).find(
+      ({ event }) => event.section === section && event.method === method && matches(event.data),
+    );
+    return Boolean(found);
+  }, timeoutMs, `${section}.${method}`);
+  return found;
+}
+
+const free = async (api, who) => (await api.query.system.account(who)).data.free.toBigInt();
+const feePaid = (events, who) => events
+  .filter(({ event }) => event.section === 'transactionPayment' && event.method === 'TransactionFeePaid'
+    && event.data.who.toString() === who)
+  .reduce((sum, { event }) => sum + event.data.actualFee.toBigInt(), 0n);
+
+describe('inference', () => {
+  let lora;
+  let node;
+  let api;
+  let rpc;
+  let keys;
+  let adapterDir;
+  const chain = {};
+
+  before(async () => {
+    await cryptoWaitReady();
+    lora = await new LoraService().start();
+    node = await new DevNode({ extraArgs: ['--lora-service-url', lora.url] }).start();
+    api = node.api;
+    rpc = (method, params) => api._rpcCore.provider.send(method, params);
+    const keyring = new Keyring({ type: 'sr25519' });
+    keys = Object.fromEntries(
+      ['Alice', 'Bob', 'Charlie', 'Dave', 'Eve', 'Ferdie'].map((name) => [name.toLowerCase(), keyring.addFromUri(`//${name}`)]),
+    );
+    adapterDir = tempDir('tributary-e2e-adapter-');
+  });
+
+  after(async () => {
+    await node?.stop();
+    await lora?.stop();
+    if (adapterDir) removeDir(adapterDir);
+  });
+
+  it('sets up a dataset, a model voted in, an adapter with lineage and a serving provider', async () => {
+    const { alice, bob, charlie, dave, eve, ferdie } = keys;
+    // Dave curates an open dataset.
+    const created = await sendAndFinalize(
+      api, api.tx.datasets.createDataset('river notes', 'ipfs://river-notes', 'CC0-1.0', 'Open'), dave,
+    );
+    chain.datasetId = eventOf(created.events, 'datasets', 'DatasetCreated').data.datasetId.toNumber();
+
+    // Bob proposes a model trained on it; token holders approve it by referendum.
+    const proposed = await sendAndFinalize(
+      api,
+      api.tx.models.proposeModel(
+        'river-writer', 'HuggingFaceTB/SmolLM2-135M-Instruct', blake2AsHex('SmolLM2 weights', 256),
+        [chain.datasetId], 'ipfs://river-writer', PRICING,
+        { provider: SPLIT.provider, owner: SPLIT.owner, data: SPLIT.data, treasury: SPLIT.treasury },
+      ),
+      bob,
+    );
+    chain.modelId = eventOf(proposed.events, 'models', 'ModelProposed').data.modelId.toNumber();
+    await approveByReferendum(api, chain.modelId, [alice, bob, charlie], dave);
+
+    // Bob registers a rank-4 adapter (random weights, written by tributary-lora) with its
+    // lineage: all of it the dataset.
+    await LoraService.run(['adapter', 'new', '--rank', '4', '--alpha', '8', '--seed', '11', '--out', adapterDir]);
+    const weights = readFileSync(path.join(adapterDir, 'adapter_model.safetensors'));
+    const adapterConfig = JSON.parse(readFileSync(path.join(adapterDir, 'adapter_config.json'), 'utf8'));
+    chain.adapterHash = blake2AsHex(weights, 256);
+    const registered = await sendAndFinalize(
+      api,
+      api.tx.models.registerAdapter(chain.modelId, chain.adapterHash, 4, 8, 'ipfs://river-writer-adapter', [[chain.datasetId, 1]]),
+      bob,
+    );
+    chain.adapterId = eventOf(registered.events, 'models', 'AdapterRegistered').data.adapterId.toNumber();
+    assert.equal((await api.call.modelsApi.model(chain.modelId)).unwrap().status.toString(), 'Active');
+
+    // The provider's service gets the adapter under its on-chain id, checked against its hash.
+    const uploaded = await lora.post('/v1/adapters', {
+      id: String(chain.adapterId),
+      adapter_config: adapterConfig,
+      weights_base64: weights.toString('base64'),
+      expected_hash: chain.adapterHash,
+    });
+    assert.equal(uploaded.status, 201, JSON.stringify(uploaded.body));
+
+    // What the adapter answers the prompt (greedy, so the worker's answer will be the same):
+    // Charlie contributes that text as a record, on chain and to the service's index.
+    const probe = await lora.post('/v1/completions', {
+      model: String(chain.adapterId), prompt: PROMPT, max_tokens: MAX_TOKENS, temperature: 0,
+    });
+    assert.equal(probe.status, 200, JSON.stringify(probe.body));
+    chain.output = probe.body.choices[0].text;
+    assert.ok(probe.body.usage.completion_tokens >= 8, `a short answer: ${JSON.stringify(chain.output)}`);
+    const record = stringToU8a(chain.output);
+    const contributed = await sendAndFinalize(
+      api, api.tx.datasets.contribute(chain.datasetId, blake2AsHex(record, 256), record.length, null), charlie,
+    );
+    const submitted = eventOf(contributed.events, 'datasets', 'ContributionSubmitted').data;
+    assert.equal(submitted.status.toString(), 'Accepted');
+    chain.contributionId = submitted.contributionId.toNumber();
+    const indexed = await lora.post(`/v1/datasets/${chain.datasetId}/records`, {
+      contribution_id: chain.contributionId, text: chain.output,
+    });
+    assert.equal(indexed.status, 201, JSON.stringify(indexed.body));
+    assert.equal(indexed.body.content_hash, blake2AsHex(record, 256));
+
+    // Eve bonds as a provider of the model with Ferdie as operator, whose key goes into the
+    // node's keystore (what a provider does with `author_insertKey` on its own node).
+    const spec = { gpuModel: 'NVIDIA L4', vramGib: 24, gpuCount: 1, region: 'eu-west', endpoint: null };
+    await sendAndFinalize(api, api.tx.providers.register(spec, ferdie.address, 1_000n * TRIB), eve);
+    await sendAndFinalize(api, api.tx.providers.serve(chain.modelId), eve);
+    await rpc('author_insertKey', ['trib', '//Ferdie', u8aToHex(ferdie.publicKey)]);
+    assert.equal(await rpc('author_hasKey', [u8aToHex(ferdie.publicKey), 'trib']), true);
+  });
+
+  it("serves a paid request through the off-chain worker and pays the split to the planck", async () => {
+    const { bob, charlie, dave, eve, ferdie } = keys;
+    const maxFee = TRIB;
+    const daveBefore = await free(api, dave.address);
+    const requested = await sendAndFinalize(
+      api, api.tx.inference.request(chain.modelId, PROMPT, MAX_TOKENS, maxFee), dave,
+    );
+    const assigned = eventOf(requested.events, 'inference', 'Requested').data;
+    const requestId = assigned.requestId.toNumber();
+    assert.equal(assigned.provider.toString(), eve.address);
+    assert.equal(assigned.operator.toString(), ferdie.address);
+    assert.equal(assigned.adapterId.toNumber(), chain.adapterId);
+    const open = await rpc('inference_request', [requestId]);
+    assert.equal(open.operator, ferdie.address);
+    assert.equal(open.maxTokens, MAX_TOKENS);
+    const requestBlock = (await api.rpc.chain.getHeader(requested.blockHash)).number.toNumber();
+
+    // The worker calls the service and submits the result, signed by Ferdie.
+    const settled = await waitForEvent(
+      api, requestBlock, 'inference', 'Settled', (data) => data.requestId.toNumber() === requestId, 90_000,
+    );
+    const { fee, refund, inputTokens, outputTokens, outputHash } = settled.event.data;
+    assert.equal(outputHash.toHex(), blake2AsHex(stringToU8a(chain.output), 256), 'the output is the adapter\'s answer');
+    const expectedFee = [PRICING.baseFee + (PRICING.per1kInputTokens * inputTokens.toBigInt()) / 1000n
+      + (PRICING.per1kOutputTokens * outputTokens.toBigInt()) / 1000n, maxFee].reduce((a, b) => (a < b ? a : b));
+    assert.equal(fee.toBigInt(), expectedFee);
+    assert.equal(refund.toBigInt(), maxFee - expectedFee);
+    assert.equal(await rpc('inference_request', [requestId]), null);
+
+    // The attribution names Charlie's record, the one the output reproduces.
+    const attribution = await rpc('attribution_forRequest', [requestId]);
+    assert.equal(attribution.adapterId, chain.adapterId);
+    assert.equal(attribution.records.length, 1);
+    const [cited] = attribution.records;
+    assert.deepEqual(
+      [cited.datasetId, cited.contributionId, cited.scorePpm],
+      [chain.datasetId, chain.contributionId, 1_000_000],
+    );
+    const stats = await rpc('attribution_contributionStats', [chain.datasetId, chain.contributionId]);
+    assert.equal(stats.timesCited, 1);
+    assert.equal(stats.totalScorePpm, 1_000_000);
+
+    // The split: provider, owner, treasury by the model's shares; the data share half to the
+    // cited record (all its score), half to the lineage's pool, where Charlie has all the weight.
+    const feeValue = fee.toBigInt();
+    const data = part(feeValue, SPLIT.data);
+    const spanPart = data / 2n;
+    const poolPart = data - spanPart;
+    const weight = BigInt((await api.call.datasetsApi.dataset(chain.datasetId)).unwrap().totalWeight.toString());
+    const poolShare = (((poolPart * SCALE) / weight) * weight) / SCALE;
+    assert.equal(BigInt(cited.earned), spanPart);
+    assert.equal(BigInt(stats.totalEarned), spanPart);
+    const pending = async (who) => rpc('royalties_pending', [who.address]);
+    const eveOwed = await pending(eve);
+    assert.equal(BigInt(eveOwed.credits), part(feeValue, SPLIT.provider));
+    assert.equal(BigInt((await pending(bob)).credits), part(feeValue, SPLIT.owner));
+    const charlieOwed = await pending(charlie);
+    assert.equal(BigInt(charlieOwed.credits), spanPart);
+    assert.deepEqual(charlieOwed.pools.map(([id, amount]) => [id, BigInt(amount)]), [[chain.datasetId, poolShare]]);
+    assert.equal(BigInt(charlieOwed.total), spanPart + poolShare);
+
+    // Dave paid the fee and the request's transaction fee, nothing else.
+    assert.equal(daveBefore - (await free(api, dave.address)), feeValue + feePaid(requested.events, dave.address));
+
+    // Claims move balances by exactly what was owed (less each claim's own transaction fee).
+    const eveBefore = await free(api, eve.address);
+    const claimed = await sendAndFinalize(api, api.tx.royalties.claim(), eve);
+    assert.equal((await free(api, eve.address)) - eveBefore, BigInt(eveOwed.credits) - feePaid(claimed.events, eve.address));
+    const charlieBefore = await free(api, charlie.address);
+    const fromCredits = await sendAndFinalize(api, api.tx.royalties.claim(), charlie);
+    const fromPools = await sendAndFinalize(api, api.tx.royalties.claimFromDatasets([chain.datasetId]), charlie);
+    const charlieFees = feePaid(fromCredits.events, charlie.address) + feePaid(fromPools.events, charlie.address);
+    assert.equal((await free(api, charlie.address)) - charlieBefore, spanPart + poolShare - charlieFees);
+    const after = await pending(charlie);
+    assert.equal(BigInt(after.total), 0n);
+  });
+
+  it('a request the provider cannot serve expires with a full refund and a penalty', async () => {
+    const { dave, eve } = keys;
+    await lora.stop();
+    const maxFee = TRIB;
+    const daveBefore = await free(api, dave.address);
+    const requested = await sendAndFinalize(
+      api, api.tx.inference.request(chain.modelId, PROMPT, MAX_TOKENS, maxFee), dave,
+    );
+    const requestId = eventOf(requested.events, 'inference', 'Requested').data.requestId.toNumber();
+    const requestBlock = (await api.rpc.chain.getHeader(requested.blockHash)).number.toNumber();
+    const inferenceHolds = async () => (await api.query.balances.holds(dave.address))
+      .filter((hold) => 'inference' in hold.id.toJSON())
+      .map((hold) => hold.amount.toBigInt());
+    assert.deepEqual(await inferenceHolds(), [maxFee], 'the cap is held while the request is open');
+    // RequestTimeout is 20 blocks of 1 s on the dev chain.
+    await waitForEvent(
+      api, requestBlock, 'inference', 'Expired', (data) => data.requestId.toNumber() === requestId, 90_000,
+    );
+    assert.equal(daveBefore - (await free(api, dave.address)), feePaid(requested.events, dave.address));
+    assert.deepEqual(await inferenceHolds(), [], 'the cap is released in full');
+    const slashes = await rpc('providers_pendingSlashes', [eve.address]);
+    assert.equal(slashes.length, 1);
+    assert.equal(await rpc('inference_request', [requestId]), null);
+  });
+});

@@ -1,0 +1,57 @@
+//! JSON-RPC method over [`RoyaltiesApi`]: `royalties_pending`. It takes an optional block hash
+//! and answers at the best block otherwise.
+
+use std::{marker::PhantomData, sync::Arc};
+
+use codec::Codec;
+use jsonrpsee::{core::RpcResult, proc_macros::rpc, types::ErrorObjectOwned};
+use pallet_royalties_runtime_api::PendingRoyalties;
+pub use pallet_royalties_runtime_api::RoyaltiesApi as RoyaltiesRuntimeApi;
+use polkadot_sdk::{
+	sp_api::{ApiError, ProvideRuntimeApi},
+	sp_blockchain::HeaderBackend,
+	sp_runtime::traits::Block as BlockT,
+};
+use serde::{de::DeserializeOwned, Serialize};
+
+/// The error code of a runtime API call that failed.
+pub const RUNTIME_ERROR: i32 = 1;
+
+#[rpc(server)]
+pub trait RoyaltiesApi<BlockHash, AccountId, Balance> {
+	/// `{credits, pools: [[datasetId, amount]], total}`: what `who` could claim now with
+	/// `royalties.claim` (credits) and `royalties.claimFromDatasets` (pool shares).
+	#[method(name = "royalties_pending")]
+	fn pending(&self, who: AccountId, at: Option<BlockHash>) -> RpcResult<PendingRoyalties<Balance>>;
+}
+
+/// Serves [`RoyaltiesApiServer`] from a client's runtime.
+pub struct Royalties<Client, Block> {
+	client: Arc<Client>,
+	_block: PhantomData<Block>,
+}
+
+impl<Client, Block> Royalties<Client, Block> {
+	pub fn new(client: Arc<Client>) -> Self {
+		Self { client, _block: PhantomData }
+	}
+}
+
+fn runtime_error(error: ApiError) -> ErrorObjectOwned {
+	ErrorObjectOwned::owned(RUNTIME_ERROR, "runtime API call failed", Some(error.to_string()))
+}
+
+impl<Client, Block, AccountId, Balance> RoyaltiesApiServer<Block::Hash, AccountId, Balance>
+	for Royalties<Client, Block>
+where
+	Block: BlockT,
+	Client: ProvideRuntimeApi<Block> + HeaderBackend<Block> + Send + Sync + 'static,
+	Client::Api: RoyaltiesRuntimeApi<Block, AccountId, Balance>,
+	AccountId: Codec + DeserializeOwned + Send + Sync + 'static,
+	Balance: Codec + Serialize + Send + Sync + 'static,
+{
+	fn pending(&self, who: AccountId, at: Option<Block::Hash>) -> RpcResult<PendingRoyalties<Balance>> {
+		let at = at.unwrap_or_else(|| self.client.info().best_hash);
+		self.client.runtime_api().pending(at, who).map_err(runtime_error)
+	}
+}
