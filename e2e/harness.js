@@ -13,6 +13,8 @@ import path from 'node:path';
 
 import { ApiPromise, WsProvider } from '@polkadot/api';
 
+import { rpc, types } from '../types/tributary.js';
+
 const here = path.dirname(new URL(import.meta.url).pathname);
 
 export function nodeBinary() {
@@ -104,7 +106,8 @@ export class DevNode {
         throw new Error(`tributary-node exited with ${this.process.exitCode}:\n${this.log.join('')}`);
       }
       if (await this.rpcAnswers()) {
-        return ApiPromise.create({ provider: new WsProvider(this.endpoint), noInitWarn: true });
+        // With Tributary's RPC definitions, as a user's client would connect.
+        return ApiPromise.create({ provider: new WsProvider(this.endpoint), rpc, types, noInitWarn: true });
       }
       await sleep(250);
     }

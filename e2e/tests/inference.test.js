@@ -220,6 +220,13 @@ describe('inference', () => {
     assert.equal(BigInt(cited.earned), spanPart);
     assert.equal(BigInt(stats.totalEarned), spanPart);
     const pending = async (who) => rpc('royalties_pending', [who.address]);
+    // The same through @polkadot/api with types/tributary.js's definitions.
+    const typed = await api.rpc.royalties.pending(charlie.address);
+    assert.equal(typed.credits.toBigInt(), spanPart);
+    assert.deepEqual(typed.pools.map(([id, amount]) => [id.toNumber(), amount.toBigInt()]), [[chain.datasetId, poolShare]]);
+    const typedOutput = (await api.rpc.attribution.forRequest(requestId)).unwrap();
+    assert.equal(typedOutput.records[0].earned.toBigInt(), spanPart);
+    assert.ok((await api.rpc.inference.request(requestId)).isNone);
     const eveOwed = await pending(eve);
     assert.equal(BigInt(eveOwed.credits), part(feeValue, SPLIT.provider));
     assert.equal(BigInt((await pending(bob)).credits), part(feeValue, SPLIT.owner));

@@ -22,7 +22,8 @@ use sp_runtime::traits::Header as HeaderT;
 use tributary_runtime::{opaque::Block, Hash};
 
 use crate::service::{
-	enable_offchain_indexing, new_partial, rpc_builder, spawn_offchain_workers, store_lora_service_url, ParachainClient,
+	enable_offchain_indexing, new_partial, rpc_builder, spawn_offchain_workers,
+	store_lora_service_url, ParachainClient,
 };
 
 /// How the dev node seals blocks.

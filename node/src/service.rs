@@ -175,9 +175,9 @@ pub fn spawn_offchain_workers(
 	if let Some(seed) = config.dev_key_seed.as_deref() {
 		use sp_keystore::Keystore;
 		let key_type = tributary_runtime::offchain::OPERATOR_KEY_TYPE;
-		let public = keystore
-			.sr25519_generate_new(key_type, Some(seed))
-			.map_err(|e| sc_service::Error::Other(format!("inserting the dev operator key: {e}")))?;
+		let public = keystore.sr25519_generate_new(key_type, Some(seed)).map_err(|e| {
+			sc_service::Error::Other(format!("inserting the dev operator key: {e}"))
+		})?;
 		log::info!("🔑 Operator key {seed} ({public}) for the off-chain workers");
 	}
 	let offchain_workers = sc_offchain::OffchainWorkers::new(sc_offchain::OffchainWorkerOptions {

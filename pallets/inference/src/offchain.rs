@@ -156,33 +156,34 @@ impl<T: Config> Pallet<T> {
 			return;
 		}
 		let lock_key = (LOCK_PREFIX, request_id).encode();
-		let mut lock = StorageLock::<BlockAndTime<frame_system::Pallet<T>>>::with_block_and_time_deadline(
-			&lock_key,
-			1,
-			Duration::from_millis(HTTP_DEADLINE_MS.saturating_add(10_000)),
-		);
+		let mut lock =
+			StorageLock::<BlockAndTime<frame_system::Pallet<T>>>::with_block_and_time_deadline(
+				&lock_key,
+				1,
+				Duration::from_millis(HTTP_DEADLINE_MS.saturating_add(10_000)),
+			);
 		let Ok(_guard) = lock.try_lock() else { return };
 		let served_key = (SERVED_PREFIX, request_id).encode();
 		let served = StorageValueRef::persistent(&served_key);
 		match served.get::<Served<BlockNumberFor<T>>>() {
 			Ok(Some(Served::Refused)) => return,
-			Ok(Some(Served::Submitted(at)))
-				if now < at.saturating_add(RESUBMIT_AFTER.into()) =>
-				return,
-			_ => {},
+			Ok(Some(Served::Submitted(at))) if now < at.saturating_add(RESUBMIT_AFTER.into()) => {
+				return
+			}
+			_ => {}
 		}
 		match Self::serve(account, request_id, &request) {
 			Ok(()) => {
 				log::info!(target: LOG_TARGET, "request {request_id}: result submitted");
 				served.set(&Served::Submitted(now));
-			},
+			}
 			Err(ServeError::OutputTooLong(bytes, bound)) => {
 				log::error!(
 					target: LOG_TARGET,
 					"request {request_id}: the output is {bytes} bytes, more than MaxOutputLength ({bound}); not submitting it, the request will expire"
 				);
 				served.set(&Served::<BlockNumberFor<T>>::Refused);
-			},
+			}
 			Err(error) => log::warn!(
 				target: LOG_TARGET,
 				"request {request_id}: not served ({error:?}); retrying on a later block"
@@ -251,15 +252,15 @@ impl<T: Config> Pallet<T> {
 			let found = parse_hash(&record.content_hash)
 				.and_then(T::Datasets::contribution_by_hash)
 				.filter(|(dataset_id, contribution_id)| {
-					lineage.contains(dataset_id) &&
-						T::Datasets::accepted_contributor(*dataset_id, *contribution_id)
+					lineage.contains(dataset_id)
+						&& T::Datasets::accepted_contributor(*dataset_id, *contribution_id)
 							.is_some()
 				});
 			match found {
 				Some(key) => {
 					let score = scores.entry(key).or_default();
 					*score = score.saturating_add(record.score_ppm);
-				},
+				}
 				None => log::debug!(
 					target: LOG_TARGET,
 					"request {request_id}: dropping record {} (not an accepted contribution of the lineage)",
@@ -323,7 +324,10 @@ fn post_json<Body: Serialize, Answer: for<'de> Deserialize<'de>>(
 		return Err(ServeError::Http("reading the answer failed"));
 	}
 	if response.code != 200 {
-		return Err(ServeError::Status(response.code, String::from_utf8_lossy(&bytes).into_owned()));
+		return Err(ServeError::Status(
+			response.code,
+			String::from_utf8_lossy(&bytes).into_owned(),
+		));
 	}
 	serde_json::from_slice(&bytes).map_err(|_| ServeError::Malformed)
 }
@@ -362,7 +366,10 @@ mod tests {
 
 	#[test]
 	fn the_completions_url_joins_with_one_slash() {
-		assert_eq!(completions_url(b"http://127.0.0.1:8181"), "http://127.0.0.1:8181/v1/completions");
+		assert_eq!(
+			completions_url(b"http://127.0.0.1:8181"),
+			"http://127.0.0.1:8181/v1/completions"
+		);
 		assert_eq!(completions_url(b"http://h:1/"), "http://h:1/v1/completions");
 	}
 }

@@ -401,7 +401,8 @@ mod offchain_worker {
 				&[(1, 100_000), (2, 400_000), (3, 200_000), (10, 50_000), (99, 250_000)],
 			)));
 			let submitted = worker(harness, 2);
-			let expected = attributed(&[(0, 1, 400_000), (0, 4, 250_000), (0, 2, 200_000), (0, 0, 100_000)]);
+			let expected =
+				attributed(&[(0, 1, 400_000), (0, 4, 250_000), (0, 2, 200_000), (0, 0, 100_000)]);
 			assert_eq!(
 				submitted,
 				vec![(

@@ -71,8 +71,9 @@ impl<T: Config> Pallet<T> {
 		let key = (HEARTBEAT_SENT, &account.id).encode();
 		let mut sent = StorageValueRef::persistent(&key);
 		let claimed = sent.mutate(|last: Result<Option<BlockNumberFor<T>>, _>| match last {
-			Ok(Some(at)) if at >= record.last_heartbeat && now < at.saturating_add(interval) =>
-				Err(()),
+			Ok(Some(at)) if at >= record.last_heartbeat && now < at.saturating_add(interval) => {
+				Err(())
+			}
 			_ => Ok(now),
 		});
 		if claimed.is_err() {
@@ -192,7 +193,12 @@ pub mod testing {
 					account: u64,
 					_nonce: Self::Nonce,
 				) -> Option<Self::Extrinsic> {
-					Some($crate::offchain::testing::MockExtrinsic::new_signed(call, account, (), ()))
+					Some($crate::offchain::testing::MockExtrinsic::new_signed(
+						call,
+						account,
+						(),
+						(),
+					))
 				}
 			}
 		};

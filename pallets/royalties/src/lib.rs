@@ -409,9 +409,8 @@ pub mod pallet {
 		/// What `who` could claim now, as the runtime API answers it.
 		pub fn pending_royalties(who: &T::AccountId) -> PendingRoyalties<BalanceOf<T>> {
 			let (credits, pools) = Self::pending(who);
-			let total = pools
-				.iter()
-				.fold(credits, |total, (_, amount)| total.saturating_add(*amount));
+			let total =
+				pools.iter().fold(credits, |total, (_, amount)| total.saturating_add(*amount));
 			PendingRoyalties { credits, pools, total }
 		}
 

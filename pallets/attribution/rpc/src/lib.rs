@@ -56,7 +56,11 @@ pub trait AttributionApi<BlockHash, Output, Balance> {
 	/// contributionId, scorePpm, earned}]}`, from the chain or, after the retention window,
 	/// from the node's off-chain index; null if neither has it.
 	#[method(name = "attribution_forRequest")]
-	fn for_request(&self, request_id: RequestId, at: Option<BlockHash>) -> RpcResult<Option<Output>>;
+	fn for_request(
+		&self,
+		request_id: RequestId,
+		at: Option<BlockHash>,
+	) -> RpcResult<Option<Output>>;
 
 	/// A contribution's citations: `{timesCited, totalScorePpm, totalEarned}`.
 	#[method(name = "attribution_contributionStats")]

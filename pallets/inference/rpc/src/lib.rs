@@ -48,7 +48,11 @@ where
 	Client::Api: InferenceRuntimeApi<Block, Request>,
 	Request: Codec + Serialize + Send + Sync + 'static,
 {
-	fn request(&self, request_id: RequestId, at: Option<Block::Hash>) -> RpcResult<Option<Request>> {
+	fn request(
+		&self,
+		request_id: RequestId,
+		at: Option<Block::Hash>,
+	) -> RpcResult<Option<Request>> {
 		let at = at.unwrap_or_else(|| self.client.info().best_hash);
 		self.client.runtime_api().request(at, request_id).map_err(runtime_error)
 	}

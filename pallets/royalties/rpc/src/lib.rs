@@ -22,7 +22,11 @@ pub trait RoyaltiesApi<BlockHash, AccountId, Balance> {
 	/// `{credits, pools: [[datasetId, amount]], total}`: what `who` could claim now with
 	/// `royalties.claim` (credits) and `royalties.claimFromDatasets` (pool shares).
 	#[method(name = "royalties_pending")]
-	fn pending(&self, who: AccountId, at: Option<BlockHash>) -> RpcResult<PendingRoyalties<Balance>>;
+	fn pending(
+		&self,
+		who: AccountId,
+		at: Option<BlockHash>,
+	) -> RpcResult<PendingRoyalties<Balance>>;
 }
 
 /// Serves [`RoyaltiesApiServer`] from a client's runtime.
@@ -50,7 +54,11 @@ where
 	AccountId: Codec + DeserializeOwned + Send + Sync + 'static,
 	Balance: Codec + Serialize + Send + Sync + 'static,
 {
-	fn pending(&self, who: AccountId, at: Option<Block::Hash>) -> RpcResult<PendingRoyalties<Balance>> {
+	fn pending(
+		&self,
+		who: AccountId,
+		at: Option<Block::Hash>,
+	) -> RpcResult<PendingRoyalties<Balance>> {
 		let at = at.unwrap_or_else(|| self.client.info().best_hash);
 		self.client.runtime_api().pending(at, who).map_err(runtime_error)
 	}
