@@ -272,7 +272,8 @@ pub mod pallet {
 		ScoresOverflow,
 		/// The same record is attributed twice.
 		DuplicateAttribution,
-		/// More tokens than were asked for.
+		/// More output tokens than were asked for, or more input tokens than the prompt has
+		/// bytes.
 		TooManyTokens,
 		/// The adapter has no lineage recorded.
 		NoLineage,
@@ -391,6 +392,8 @@ pub mod pallet {
 			let now = polkadot_sdk::frame_system::Pallet::<T>::block_number();
 			ensure!(now <= request.deadline, Error::<T>::DeadlinePassed);
 			ensure!(output_tokens <= request.max_tokens, Error::<T>::TooManyTokens);
+			// Every token of a byte-level tokenizer covers at least one byte of the prompt.
+			ensure!(input_tokens as usize <= request.prompt.len(), Error::<T>::TooManyTokens);
 
 			// The attribution: accepted records of the adapter's lineage, each once.
 			let lineage = T::Lineage::lineage(request.adapter_id).ok_or(Error::<T>::NoLineage)?;
@@ -486,8 +489,14 @@ pub mod pallet {
 		fn close(request_id: RequestId, request: &RequestOf<T>) {
 			Requests::<T>::remove(request_id);
 			Assigned::<T>::remove(&request.operator, request_id);
-			Expiries::<T>::mutate(request.deadline.saturating_add(One::one()), |queue| {
-				queue.retain(|id| *id != request_id)
+			// (Already taken when the request expires.)
+			Expiries::<T>::mutate_exists(request.deadline.saturating_add(One::one()), |queue| {
+				if let Some(ids) = queue {
+					ids.retain(|id| *id != request_id);
+					if ids.is_empty() {
+						*queue = None;
+					}
+				}
 			});
 			T::Providers::end_assignment(&request.provider);
 		}
@@ -536,6 +545,10 @@ pub mod pallet {
 					"each requester's hold is the sum of its open caps"
 				);
 			}
+			ensure!(
+				Expiries::<T>::iter_values().all(|queue| !queue.is_empty()),
+				"no empty expiry queue is kept"
+			);
 			for (operator, request_id, ()) in Assigned::<T>::iter() {
 				ensure!(
 					Requests::<T>::get(request_id).is_some_and(|r| r.operator == operator),

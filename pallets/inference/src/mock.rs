@@ -1,6 +1,6 @@
 //! A runtime with balances, datasets, the attribution ledger, models, providers, royalties
 //! and this pallet. Dataset 0 is open with ALICE's record 0 (weight 300) and BOB's record 1
-//! (weight 100); model 0 is active with adapter 0 (lineage: dataset 0), priced 100 + 10 per
+//! (weight 100); model 0 is active with adapter 0 (lineage: dataset 0), priced 100 + 250 per
 //! 1,000 input tokens + 1,000 per 1,000 output tokens, split 50/20/25/5; PROVIDER serves it
 //! with operator OPERATOR.
 
@@ -230,7 +230,7 @@ fn genesis_model() -> pallet_models::GenesisModel<AccountId, Balance> {
 		spec_uri: String::new(),
 		pricing: pallet_models::Pricing {
 			base_fee: 100,
-			per_1k_input_tokens: 10,
+			per_1k_input_tokens: 250,
 			per_1k_output_tokens: 1_000,
 		},
 		royalty_split: split(),

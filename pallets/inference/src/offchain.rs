@@ -11,7 +11,7 @@
 //!
 //! A persistent lock per request keeps two workers (one per block, possibly running at once)
 //! from serving it twice; a persistent marker keeps a submitted result from being sent again
-//! for [`RESUBMIT_AFTER`] blocks. A service that is down or answers an error is logged and the
+//! for [`RESUBMIT_AFTER_MS`] (wall-clock time after its submission). A service that is down or answers an error is logged and the
 //! request retried on a later block; an output longer than `MaxOutputLength` is refused with a
 //! log line and not retried (the request expires).
 
@@ -34,14 +34,11 @@ use polkadot_sdk::{
 		pallet_prelude::*,
 	},
 	sp_io,
-	sp_runtime::{
-		offchain::{
-			http,
-			storage::StorageValueRef,
-			storage_lock::{BlockAndTime, StorageLock},
-			Duration,
-		},
-		traits::Saturating,
+	sp_runtime::offchain::{
+		http,
+		storage::StorageValueRef,
+		storage_lock::{BlockAndTime, StorageLock},
+		Duration,
 	},
 };
 use serde::{Deserialize, Serialize};
@@ -55,8 +52,9 @@ pub const LORA_SERVICE_URL_KEY: &[u8] = b"tributary::lora-service-url";
 /// How long the worker waits for the LoRA service to answer one request.
 pub const HTTP_DEADLINE_MS: u64 = 90_000;
 
-/// Blocks after which a submitted result that has not settled its request is sent again.
-pub const RESUBMIT_AFTER: u32 = 10;
+/// Milliseconds after its submission (wall-clock time) a result that has not settled its
+/// request is sent again.
+pub const RESUBMIT_AFTER_MS: u64 = 60_000;
 
 const LOCK_PREFIX: &[u8] = b"tributary/inference/serving/";
 const SERVED_PREFIX: &[u8] = b"tributary/inference/served/";
@@ -64,9 +62,9 @@ const LOG_TARGET: &str = "runtime::inference";
 
 /// What the worker did with a request, kept in its persistent storage.
 #[derive(Encode, Decode, Clone, Copy, PartialEq, Eq, Debug)]
-enum Served<BlockNumber> {
-	/// A result was submitted to the pool in this block.
-	Submitted(BlockNumber),
+enum Served {
+	/// A result was submitted to the pool at this time (milliseconds since the Unix epoch).
+	Submitted(u64),
 	/// The request cannot be answered within the chain's bounds; it is left to expire.
 	Refused,
 }
@@ -165,9 +163,10 @@ impl<T: Config> Pallet<T> {
 		let Ok(_guard) = lock.try_lock() else { return };
 		let served_key = (SERVED_PREFIX, request_id).encode();
 		let served = StorageValueRef::persistent(&served_key);
-		match served.get::<Served<BlockNumberFor<T>>>() {
+		let time = || sp_io::offchain::timestamp().unix_millis();
+		match served.get::<Served>() {
 			Ok(Some(Served::Refused)) => return,
-			Ok(Some(Served::Submitted(at))) if now < at.saturating_add(RESUBMIT_AFTER.into()) => {
+			Ok(Some(Served::Submitted(at))) if time() < at.saturating_add(RESUBMIT_AFTER_MS) => {
 				return
 			}
 			_ => {}
@@ -175,14 +174,14 @@ impl<T: Config> Pallet<T> {
 		match Self::serve(account, request_id, &request) {
 			Ok(()) => {
 				log::info!(target: LOG_TARGET, "request {request_id}: result submitted");
-				served.set(&Served::Submitted(now));
+				served.set(&Served::Submitted(time()));
 			}
 			Err(ServeError::OutputTooLong(bytes, bound)) => {
 				log::error!(
 					target: LOG_TARGET,
 					"request {request_id}: the output is {bytes} bytes, more than MaxOutputLength ({bound}); not submitting it, the request will expire"
 				);
-				served.set(&Served::<BlockNumberFor<T>>::Refused);
+				served.set(&Served::Refused);
 			}
 			Err(error) => log::warn!(
 				target: LOG_TARGET,

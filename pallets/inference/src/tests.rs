@@ -77,7 +77,7 @@ fn a_result_settles_to_the_planck() {
 			RuntimeOrigin::signed(OPERATOR),
 			id,
 			output(),
-			500,
+			20,
 			20,
 			attributed(&[(0, 0, 700_000)]),
 		));
@@ -109,7 +109,7 @@ fn a_result_settles_to_the_planck() {
 			Event::Settled {
 				request_id: id,
 				output_hash: polkadot_sdk::sp_runtime::traits::BlakeTwo256::hash(&output()),
-				input_tokens: 500,
+				input_tokens: 20,
 				output_tokens: 20,
 				fee: 125,
 				refund: 875,
@@ -128,7 +128,7 @@ fn a_result_settles_to_the_planck() {
 	});
 }
 
-/// The fee never exceeds the cap: 100 + 10 + 32 = 142 is capped at 110.
+/// The fee never exceeds the cap: 100 + 5 + 32 = 137 is capped at 110.
 #[test]
 fn the_fee_is_capped() {
 	build_and_execute(|| {
@@ -138,7 +138,7 @@ fn the_fee_is_capped() {
 			RuntimeOrigin::signed(OPERATOR),
 			id,
 			output(),
-			1_000,
+			20,
 			32,
 			attributed(&[]),
 		));
@@ -164,6 +164,18 @@ fn bad_results_are_refused_and_change_nothing() {
 		assert_noop!(submit(PROVIDER, id, 5, &[]), Error::<Test>::NotAssignedOperator);
 		assert_noop!(submit(OPERATOR, id + 1, 5, &[]), Error::<Test>::UnknownRequest);
 		assert_noop!(submit(OPERATOR, id, 33, &[]), Error::<Test>::TooManyTokens);
+		// More input tokens than the prompt has bytes.
+		assert_noop!(
+			Inference::submit_result(
+				RuntimeOrigin::signed(OPERATOR),
+				id,
+				output(),
+				prompt().len() as u32 + 1,
+				5,
+				attributed(&[])
+			),
+			Error::<Test>::TooManyTokens
+		);
 		assert_noop!(submit(OPERATOR, id, 5, &[(1, 0, 10)]), Error::<Test>::InvalidAttribution);
 		assert_noop!(submit(OPERATOR, id, 5, &[(0, 9, 10)]), Error::<Test>::InvalidAttribution);
 		assert_noop!(
@@ -320,6 +332,25 @@ mod offchain_worker {
 			assert_ok!(expected.dispatch_bypass_filter(RuntimeOrigin::signed(OPERATOR)));
 			assert!(Requests::<Test>::get(id).is_none());
 			assert!(Inference::assigned_to(&OPERATOR).is_empty());
+		});
+	}
+
+	/// A result submitted and never included is sent again a minute (wall-clock) later.
+	#[test]
+	fn a_result_never_included_is_sent_again_a_minute_later() {
+		with_worker(|harness| {
+			make_request(10_000);
+			let answer = completion("It rises in the Swiss Alps.", &[]);
+			harness.http.write().expect_request(expected_request(&answer));
+			assert_eq!(worker(harness, 2).len(), 1);
+			// Blocks pass, but not the time: nothing is sent.
+			assert_eq!(worker(harness, 8), vec![]);
+			let later = harness.http.read().timestamp.add(
+				polkadot_sdk::sp_core::offchain::Duration::from_millis(offchain::RESUBMIT_AFTER_MS),
+			);
+			harness.http.write().timestamp = later;
+			harness.http.write().expect_request(expected_request(&answer));
+			assert_eq!(worker(harness, 9).len(), 1);
 		});
 	}
 
