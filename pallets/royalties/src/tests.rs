@@ -262,21 +262,15 @@ fn bad_distributions_change_nothing() {
 				Error::InvalidSplit,
 			),
 			(
-				good.clone(),
+				good,
 				vec![span(ALICE, 0, 600_000), span(BOB, 1, 400_001)],
 				vec![(0, 1_000_000)],
 				1_000,
 				Error::ScoresOverflow,
 			),
-			(good.clone(), vec![], vec![(0, 999_999)], 1_000, Error::InvalidLineage),
-			(
-				good.clone(),
-				vec![],
-				vec![(0, 500_000), (0, 500_000)],
-				1_000,
-				Error::DuplicateDataset,
-			),
-			(good.clone(), vec![], vec![(0, 1_000_000)], 1_001, Error::FeeNotInPot),
+			(good, vec![], vec![(0, 999_999)], 1_000, Error::InvalidLineage),
+			(good, vec![], vec![(0, 500_000), (0, 500_000)], 1_000, Error::DuplicateDataset),
+			(good, vec![], vec![(0, 1_000_000)], 1_001, Error::FeeNotInPot),
 		];
 		for (split, spans, pools, fee, error) in refusals {
 			assert_noop!(
