@@ -14,10 +14,18 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 # Our pallets and their directories.
 declare -A PALLETS=(
+	[pallet_attribution]=pallets/attribution
 	[pallet_datasets]=pallets/datasets
 	[pallet_models]=pallets/models
 	[pallet_providers]=pallets/providers
+	[pallet_royalties]=pallets/royalties
+	[pallet_inference]=pallets/inference
 )
+
+# Steps and repeats: 50 and 20, but for pallet_inference, whose `submit_result` setup fills a
+# lineage dataset with up to 100,000 contributors (about 15 s a setup): 6 and 2.
+declare -A STEPS=([pallet_inference]=6)
+declare -A REPEATS=([pallet_inference]=2)
 
 "$ROOT/scripts/setup.sh"
 cd "$ROOT"
@@ -37,6 +45,10 @@ cp "$NODE_BIN" "$bench_node"
 cp "$CARGO_TARGET_DIR/release/wbuild/tributary-runtime/tributary_runtime.compact.compressed.wasm" \
 	"$bench_wasm"
 
+# Each run's raw measurements, for docs/performance.md's tables.
+results="$CARGO_TARGET_DIR/benchmark-results"
+mkdir -p "$results"
+
 for pallet in "${selected[@]}"; do
 	output="${PALLETS[$pallet]}/src/weights.rs"
 	log "benchmarking $pallet into $output"
@@ -45,9 +57,10 @@ for pallet in "${selected[@]}"; do
 		--genesis-builder-preset development \
 		--pallet "$pallet" \
 		--extrinsic '*' \
-		--steps 50 \
-		--repeat 20 \
+		--steps "${STEPS[$pallet]:-50}" \
+		--repeat "${REPEATS[$pallet]:-20}" \
 		--template scripts/weight-template.hbs \
+		--json-file "$results/$pallet.json" \
 		--output "$output"
 done
 log "weights written; the next normal build relinks tributary-node"

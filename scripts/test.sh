@@ -25,7 +25,7 @@ log "cargo tests done in $((SECONDS - step)) s"
 # The pallets' benchmarks, run as tests against their mock runtimes: every benchmark's setup
 # and its assertions must hold (the weights themselves come from scripts/benchmark.sh).
 step=$SECONDS
-for pallet in pallet-datasets pallet-models pallet-providers pallet-royalties; do
+for pallet in pallet-datasets pallet-models pallet-providers pallet-attribution pallet-royalties pallet-inference; do
 	log "benchmarks of $pallet, as tests"
 	cargo test --release --locked -p "$pallet" --features runtime-benchmarks
 done

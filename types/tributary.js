@@ -19,6 +19,7 @@ export const types = {
   TributaryOutputRecord: { adapterId: 'u32', settledAt: 'BlockNumber', records: 'Vec<TributaryCitedRecord>' },
   TributaryContributionStats: { timesCited: 'u32', totalScorePpm: 'u64', totalEarned: 'Balance' },
   TributaryPendingRoyalties: { credits: 'Balance', pools: 'Vec<(u32, Balance)>', total: 'Balance' },
+  TributaryPricing: { baseFee: 'Balance', per1kInputTokens: 'Balance', per1kOutputTokens: 'Balance' },
   TributaryInferenceRequest: {
     requester: 'AccountId',
     modelId: 'u32',
@@ -29,6 +30,7 @@ export const types = {
     prompt: 'Bytes',
     maxTokens: 'u32',
     maxFee: 'Balance',
+    pricing: 'TributaryPricing',
     deadline: 'BlockNumber',
   },
 };

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
 import { Keyring } from '@polkadot/keyring';
-import { stringToU8a, u8aToHex } from '@polkadot/util';
+import { bnToU8a, stringToU8a, u8aConcat, u8aToHex } from '@polkadot/util';
 import { blake2AsHex, cryptoWaitReady } from '@polkadot/util-crypto';
 
 import {
@@ -182,6 +182,7 @@ describe('inference', () => {
     const open = await rpc('inference_request', [requestId]);
     assert.equal(open.operator, ferdie.address);
     assert.equal(open.maxTokens, MAX_TOKENS);
+    assert.equal(BigInt(open.pricing.per1kOutputTokens), PRICING.per1kOutputTokens, 'the request keeps its prices');
     const requestBlock = (await api.rpc.chain.getHeader(requested.blockHash)).number.toNumber();
 
     // The worker calls the service and submits the result, signed by Ferdie.
@@ -208,6 +209,14 @@ describe('inference', () => {
     const stats = await rpc('attribution_contributionStats', [chain.datasetId, chain.contributionId]);
     assert.equal(stats.timesCited, 1);
     assert.equal(stats.totalScorePpm, 1_000_000);
+
+    // The node's off-chain index holds the same record (what attribution_forRequest answers
+    // from once the retention window has pruned it from the chain).
+    const indexKey = u8aToHex(u8aConcat(
+      stringToU8a('tributary/attribution/output/'), bnToU8a(requestId, { bitLength: 64, isLe: true }),
+    ));
+    const onChain = (await api.query.attribution.outputs(requestId)).unwrap().toHex();
+    assert.equal(await rpc('offchain_localStorageGet', ['PERSISTENT', indexKey]), onChain);
 
     // The split: provider, owner, treasury by the model's shares; the data share half to the
     // cited record (all its score), half to the lineage's pool, where Charlie has all the weight.
@@ -266,9 +275,10 @@ describe('inference', () => {
       .map((hold) => hold.amount.toBigInt());
     assert.deepEqual(await inferenceHolds(), [maxFee], 'the cap is held while the request is open');
     // RequestTimeout is 20 blocks of 1 s on the dev chain.
-    await waitForEvent(
+    const expired = await waitForEvent(
       api, requestBlock, 'inference', 'Expired', (data) => data.requestId.toNumber() === requestId, 90_000,
     );
+    assert.equal(expired.event.data.penalised.isTrue, true, 'the provider is penalised');
     assert.equal(daveBefore - (await free(api, dave.address)), feePaid(requested.events, dave.address));
     assert.deepEqual(await inferenceHolds(), [], 'the cap is released in full');
     const slashes = await rpc('providers_pendingSlashes', [eve.address]);

@@ -21,9 +21,12 @@ frame_benchmarking::define_benchmarks!(
 	[pallet_democracy, Democracy]
 	[pallet_collective, Council]
 	[pallet_treasury, Treasury]
+	[pallet_attribution, Attribution]
 	[pallet_datasets, Datasets]
 	[pallet_models, Models]
 	[pallet_providers, Providers]
+	[pallet_royalties, Royalties]
+	[pallet_inference, Inference]
 );
 
 // Public, so that `apis` finds the pallets the benchmark macros name.

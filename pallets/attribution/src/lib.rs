@@ -21,12 +21,16 @@ extern crate alloc;
 
 pub use pallet::*;
 pub use types::*;
+pub use weights::WeightInfo;
 
+#[cfg(feature = "runtime-benchmarks")]
+mod benchmarking;
 #[cfg(test)]
 mod mock;
 #[cfg(test)]
 mod tests;
 pub mod types;
+pub mod weights;
 
 use alloc::vec::Vec;
 pub use pallet_datasets::{ContributionId, DatasetId};
@@ -108,6 +112,8 @@ pub mod pallet {
 		/// The most outputs settled (and so pruned) in one block.
 		#[pallet::constant]
 		type MaxOutputsPerBlock: Get<u32>;
+
+		type WeightInfo: WeightInfo;
 	}
 
 	/// Settled outputs' attribution, until pruned.
@@ -183,7 +189,7 @@ pub mod pallet {
 			for request_id in &due {
 				Outputs::<T>::remove(request_id);
 			}
-			T::DbWeight::get().reads_writes(1, 1 + due.len() as u64)
+			T::WeightInfo::prune(due.len() as u32)
 		}
 
 		#[cfg(feature = "try-runtime")]

@@ -41,14 +41,20 @@ impl pallet_attribution::Config for Test {
 	type MaxAttributions = ConstU32<4>;
 	type RetentionPeriod = polkadot_sdk::frame_support::traits::ConstU64<100>;
 	type MaxOutputsPerBlock = ConstU32<8>;
+	type WeightInfo = ();
+}
+
+/// An empty chain at block 1.
+pub fn new_test_ext() -> sp_io::TestExternalities {
+	let storage = frame_system::GenesisConfig::<Test>::default().build_storage().unwrap();
+	let mut ext = sp_io::TestExternalities::new(storage);
+	ext.execute_with(|| System::set_block_number(1));
+	ext
 }
 
 /// Runs `test` on an empty chain at block 1, then checks the ledger's invariants.
 pub fn build_and_execute(test: impl FnOnce()) {
-	let storage = frame_system::GenesisConfig::<Test>::default().build_storage().unwrap();
-	let mut ext = sp_io::TestExternalities::new(storage);
-	ext.execute_with(|| {
-		System::set_block_number(1);
+	new_test_ext().execute_with(|| {
 		test();
 		Attribution::do_try_state().expect("invariants hold after the test");
 	});

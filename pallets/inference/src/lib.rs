@@ -20,6 +20,8 @@ extern crate alloc;
 pub use pallet::*;
 pub use weights::WeightInfo;
 
+#[cfg(feature = "runtime-benchmarks")]
+mod benchmarking;
 #[cfg(test)]
 mod mock;
 pub mod offchain;
@@ -30,7 +32,7 @@ pub mod weights;
 use alloc::vec::Vec;
 use pallet_attribution::{AdapterId, CitedRecord, LineageLedger, OutputLedger};
 use pallet_datasets::{ContributionId, DatasetId, DatasetsInspect};
-use pallet_models::{ModelId, ModelsInspect};
+use pallet_models::{ModelId, ModelsInspect, Pricing};
 use pallet_providers::ProviderAssignment;
 use pallet_royalties::{Settlement, SpanCredit};
 use polkadot_sdk::{
@@ -48,6 +50,9 @@ use polkadot_sdk::{
 
 /// A request's number.
 pub type RequestId = u64;
+
+/// The most contributors of a lineage dataset `submit_result`'s benchmark measures.
+pub const MAX_BENCHMARKED_CONTRIBUTORS: u32 = 100_000;
 
 /// The balance type of the currency fees are paid in.
 pub type BalanceOf<T> = <<T as Config>::Currency as Inspect<
@@ -109,6 +114,9 @@ where
 	pub max_tokens: u32,
 	/// Held from the requester until settlement or expiry.
 	pub max_fee: Balance,
+	/// The model's prices when the request was made: what the result is charged at, whatever
+	/// the owner changes meanwhile.
+	pub pricing: Pricing<Balance>,
 	/// The last block the result is accepted in.
 	pub deadline: BlockNumber,
 }
@@ -194,6 +202,10 @@ pub mod pallet {
 		type MaxRequestsPerBlock: Get<u32>;
 
 		type WeightInfo: WeightInfo;
+
+		/// Makes what the benchmarks need from outside this pallet.
+		#[cfg(feature = "runtime-benchmarks")]
+		type BenchmarkHelper: BenchmarkHelper<Self::AccountId>;
 	}
 
 	/// Requests waiting for their result.
@@ -242,8 +254,10 @@ pub mod pallet {
 			refund: BalanceOf<T>,
 			attributions: u32,
 		},
-		/// A request got no result in time: its cap was released, its provider penalised.
-		Expired { request_id: RequestId, provider: T::AccountId },
+		/// A request got no result in time: its cap was released and its provider penalised
+		/// (`penalised` is false when the provider's pending slashes, or the block's, are at
+		/// their bound: the miss then goes unpunished).
+		Expired { request_id: RequestId, provider: T::AccountId, penalised: bool },
 	}
 
 	#[pallet::error]
@@ -359,6 +373,7 @@ pub mod pallet {
 					prompt,
 					max_tokens,
 					max_fee,
+					pricing,
 					deadline,
 				},
 			);
@@ -377,7 +392,13 @@ pub mod pallet {
 		/// The assigned operator's result for `request_id`: the output, its token counts and
 		/// its attribution. Settles the request.
 		#[pallet::call_index(1)]
-		#[pallet::weight(T::WeightInfo::submit_result(output.len() as u32, attribution.len() as u32))]
+		// Charged for a lineage dataset of the benchmarks' largest (100,000 contributors): a
+		// dataset's pool settles at the same cost whatever its size.
+		#[pallet::weight(T::WeightInfo::submit_result(
+			output.len() as u32,
+			attribution.len() as u32,
+			MAX_BENCHMARKED_CONTRIBUTORS,
+		))]
 		pub fn submit_result(
 			origin: OriginFor<T>,
 			request_id: RequestId,
@@ -470,11 +491,10 @@ pub mod pallet {
 
 	impl<T: Config> Pallet<T> {
 		/// `min(cap, base fee + input tokens × price per 1,000 / 1,000 + output tokens × price
-		/// per 1,000 / 1,000)`, each token price rounded down.
+		/// per 1,000 / 1,000)` at the prices of the request's time, each token price rounded
+		/// down.
 		pub fn fee(request: &RequestOf<T>, input_tokens: u32, output_tokens: u32) -> BalanceOf<T> {
-			let Some(pricing) = T::Models::pricing(request.model_id) else {
-				return request.max_fee;
-			};
+			let pricing = &request.pricing;
 			let per_thousand = |price: BalanceOf<T>, tokens: u32| -> BalanceOf<T> {
 				price.saturating_mul(tokens.into()) / 1_000u32.into()
 			};
@@ -510,9 +530,19 @@ pub mod pallet {
 				request.max_fee,
 				Precision::BestEffort,
 			);
-			let _ = T::Providers::penalise_missed_assignment(&request.provider);
+			let penalised = T::Providers::penalise_missed_assignment(&request.provider).is_ok();
+			if !penalised {
+				log::warn!(
+					target: "runtime::inference",
+					"request {request_id} expired; its provider's slash queue is full, no penalty"
+				);
+			}
 			Self::close(request_id, &request);
-			Self::deposit_event(Event::Expired { request_id, provider: request.provider });
+			Self::deposit_event(Event::Expired {
+				request_id,
+				provider: request.provider,
+				penalised,
+			});
 		}
 
 		/// The open requests assigned to `operator`.
@@ -557,5 +587,26 @@ pub mod pallet {
 			}
 			Ok(())
 		}
+	}
+}
+
+/// Makes what the benchmarks need from outside this pallet.
+#[cfg(feature = "runtime-benchmarks")]
+pub trait BenchmarkHelper<AccountId> {
+	/// An active model whose active adapter's lineage is the longest allowed: the first
+	/// dataset holding `contributors` accepted records, each from an account of its own, the
+	/// others one record each; served by as many providers as may serve one model, each with
+	/// room for `assignments` requests at once and its operator funded for fees. Returns the
+	/// model and the first `records` records of the first dataset.
+	fn served_model(
+		contributors: u32,
+		records: u32,
+		assignments: u32,
+	) -> (ModelId, Vec<(DatasetId, ContributionId)>);
+
+	/// The most contributors `submit_result`'s benchmark puts in a lineage dataset. A test
+	/// runtime may ask for fewer, to run the benchmark quickly as a test.
+	fn max_contributors() -> u32 {
+		MAX_BENCHMARKED_CONTRIBUTORS
 	}
 }

@@ -87,6 +87,8 @@ pub const MAX_CHUNKS: u32 = 3;
 pub const MAX_SERVED: u32 = 2;
 pub const MAX_PENDING: u32 = 3;
 pub const MAX_PER_BLOCK: u32 = 4;
+pub const MAX_MODEL_DATASETS: u32 = 4;
+pub const MAX_PROVIDERS_PER_MODEL: u32 = 8;
 
 parameter_types! {
 	pub const TreasuryAccount: AccountId = TREASURY;
@@ -108,16 +110,17 @@ impl pallet_datasets::Config for Test {
 	type MaxUriLength = ConstU32<32>;
 	type MaxLicenseLength = ConstU32<24>;
 	type MaxContributionLength = ConstU64<10_000>;
-	type MaxContributionsPerDataset = ConstU32<10>;
+	type MaxContributionsPerDataset = ConstU32<1_000>;
 	type WeightInfo = ();
 }
 
 impl pallet_attribution::Config for Test {
-	type MaxLineage = ConstU32<4>;
+	type MaxLineage = ConstU32<MAX_MODEL_DATASETS>;
 	type Balance = u128;
 	type MaxAttributions = ConstU32<4>;
 	type RetentionPeriod = ConstU64<100>;
 	type MaxOutputsPerBlock = ConstU32<8>;
+	type WeightInfo = ();
 }
 
 impl pallet_models::Config for Test {
@@ -133,12 +136,12 @@ impl pallet_models::Config for Test {
 	type MinDataShare = MinDataShare;
 	type MaxNameLength = ConstU32<48>;
 	type MaxUriLength = ConstU32<32>;
-	type MaxModelDatasets = ConstU32<4>;
+	type MaxModelDatasets = ConstU32<MAX_MODEL_DATASETS>;
 	type MaxAdaptersPerModel = ConstU32<4>;
 	type MaxLoraRank = ConstU32<64>;
 	type WeightInfo = ();
 	#[cfg(feature = "runtime-benchmarks")]
-	type BenchmarkHelper = ();
+	type BenchmarkHelper = BenchmarkSetup;
 }
 
 pallet_providers::impl_mock_offchain_signing!(Test, RuntimeCall);
@@ -159,14 +162,14 @@ impl pallet_providers::Config for Test {
 	type MissedAssignmentSlash = MissedAssignmentSlash;
 	type MaxUnlockingChunks = ConstU32<MAX_CHUNKS>;
 	type MaxServedModels = ConstU32<MAX_SERVED>;
-	type MaxProvidersPerModel = ConstU32<8>;
+	type MaxProvidersPerModel = ConstU32<MAX_PROVIDERS_PER_MODEL>;
 	type MaxPendingSlashes = ConstU32<MAX_PENDING>;
 	type MaxSlashesPerBlock = ConstU32<MAX_PER_BLOCK>;
 	type MaxSpecLength = ConstU32<32>;
 	type MaxReasonLength = ConstU32<32>;
 	type WeightInfo = ();
 	#[cfg(feature = "runtime-benchmarks")]
-	type BenchmarkHelper = BenchmarkModels;
+	type BenchmarkHelper = BenchmarkSetup;
 }
 
 fn split() -> pallet_models::RoyaltySplit {
@@ -198,7 +201,7 @@ impl pallet_royalties::Config for Test {
 	type MaxClaimDatasets = ConstU32<4>;
 	type WeightInfo = ();
 	#[cfg(feature = "runtime-benchmarks")]
-	type BenchmarkHelper = ();
+	type BenchmarkHelper = BenchmarkSetup;
 }
 
 impl Config for Test {
@@ -218,6 +221,130 @@ impl Config for Test {
 	type MaxAttributions = ConstU32<4>;
 	type MaxRequestsPerBlock = ConstU32<3>;
 	type WeightInfo = ();
+	#[cfg(feature = "runtime-benchmarks")]
+	type BenchmarkHelper = BenchmarkSetup;
+}
+
+/// Served models for the benchmarks, through the pallets' own calls (and what the other
+/// pallets' benchmarks would need of this runtime).
+#[cfg(feature = "runtime-benchmarks")]
+pub struct BenchmarkSetup;
+
+#[cfg(feature = "runtime-benchmarks")]
+impl pallet_models::BenchmarkHelper<AccountId> for BenchmarkSetup {
+	fn create_dataset(curator: &AccountId) -> DatasetId {
+		let dataset_id = pallet_datasets::NextDatasetId::<Test>::get();
+		Datasets::create_dataset(
+			RuntimeOrigin::signed(*curator),
+			b"bench".to_vec(),
+			Vec::new(),
+			b"CC0-1.0".to_vec(),
+			pallet_datasets::Policy::Open,
+		)
+		.unwrap();
+		dataset_id
+	}
+}
+
+#[cfg(feature = "runtime-benchmarks")]
+impl pallet_royalties::BenchmarkHelper<AccountId> for BenchmarkSetup {
+	fn dataset_with_contributor(index: u32, who: &AccountId, weight: u64) -> DatasetId {
+		use pallet_models::BenchmarkHelper as _;
+		let dataset_id = Self::create_dataset(&OWNER);
+		let hash = H256::from_low_u64_be((1 << 40) | u64::from(index));
+		Datasets::contribute(RuntimeOrigin::signed(*who), dataset_id, hash, weight, None).unwrap();
+		dataset_id
+	}
+}
+
+#[cfg(feature = "runtime-benchmarks")]
+impl pallet_providers::BenchmarkHelper<AccountId> for BenchmarkSetup {
+	fn active_model(_owner: &AccountId) -> ModelId {
+		BenchmarkSetup::served_model(1, 0, 1).0
+	}
+}
+
+#[cfg(feature = "runtime-benchmarks")]
+impl BenchmarkHelper<AccountId> for BenchmarkSetup {
+	fn served_model(
+		contributors: u32,
+		records: u32,
+		assignments: u32,
+	) -> (ModelId, Vec<(DatasetId, ContributionId)>) {
+		use polkadot_sdk::frame_support::traits::fungible::Mutate;
+		let fund = |who: AccountId| {
+			let _ = Balances::mint_into(&who, ENDOWMENT);
+		};
+		use pallet_models::BenchmarkHelper as _;
+		let curator: AccountId = 1_000;
+		fund(curator);
+		let contribute = |dataset_id: DatasetId, index: u32| {
+			let who = 1_000_000 + u64::from(index);
+			fund(who);
+			let hash = H256::from_low_u64_be((u64::from(dataset_id) << 32) | u64::from(index));
+			Datasets::contribute(RuntimeOrigin::signed(who), dataset_id, hash, 1, None).unwrap();
+		};
+		// The longest lineage: the first dataset holds `contributors` records, each of the
+		// others one.
+		let datasets: Vec<DatasetId> =
+			(0..MAX_MODEL_DATASETS).map(|_| Self::create_dataset(&curator)).collect();
+		let dataset_id = datasets[0];
+		for index in 0..contributors {
+			contribute(dataset_id, index);
+		}
+		for (offset, other) in (contributors..).zip(&datasets[1..]) {
+			contribute(*other, offset);
+		}
+		let model_id = pallet_models::NextModelId::<Test>::get();
+		let mut model = genesis_model();
+		Models::propose_model(
+			RuntimeOrigin::signed(OWNER),
+			b"bench".to_vec(),
+			b"base".to_vec(),
+			H256::zero(),
+			datasets.clone(),
+			Vec::new(),
+			model.pricing,
+			model.royalty_split,
+		)
+		.unwrap();
+		Models::approve_model(RuntimeOrigin::root(), model_id).unwrap();
+		let adapter = model.adapters.remove(0);
+		Models::register_adapter(
+			RuntimeOrigin::signed(OWNER),
+			model_id,
+			H256::repeat_byte(9),
+			adapter.rank,
+			adapter.alpha,
+			Vec::new(),
+			datasets.iter().map(|id| (*id, 1)).collect(),
+		)
+		.unwrap();
+		for index in 0..MAX_PROVIDERS_PER_MODEL {
+			let (provider, operator) = (2_000 + u64::from(index), 3_000 + u64::from(index));
+			fund(provider);
+			fund(operator);
+			Providers::register(
+				RuntimeOrigin::signed(provider),
+				pallet_providers::HardwareSpec {
+					gpu_model: BoundedVec::truncate_from(b"H100".to_vec()),
+					vram_gib: 80,
+					gpu_count: assignments.div_ceil(PER_GPU),
+					region: BoundedVec::truncate_from(b"eu".to_vec()),
+					endpoint: None,
+				},
+				operator,
+				MIN_BOND,
+			)
+			.unwrap();
+			Providers::serve(RuntimeOrigin::signed(provider), model_id).unwrap();
+		}
+		(model_id, (0..records).map(|id| (dataset_id, id)).collect())
+	}
+
+	fn max_contributors() -> u32 {
+		1_000
+	}
 }
 
 fn genesis_model() -> pallet_models::GenesisModel<AccountId, Balance> {
@@ -228,11 +355,7 @@ fn genesis_model() -> pallet_models::GenesisModel<AccountId, Balance> {
 		base_model_hash: H256::zero(),
 		datasets: vec![0],
 		spec_uri: String::new(),
-		pricing: pallet_models::Pricing {
-			base_fee: 100,
-			per_1k_input_tokens: 250,
-			per_1k_output_tokens: 1_000,
-		},
+		pricing: Pricing { base_fee: 100, per_1k_input_tokens: 250, per_1k_output_tokens: 1_000 },
 		royalty_split: split(),
 		adapters: vec![pallet_models::GenesisAdapter {
 			artifact_hash: H256::repeat_byte(7),
@@ -316,6 +439,7 @@ pub fn run_to(n: u64) {
 	while System::block_number() < n {
 		let next = System::block_number() + 1;
 		System::set_block_number(next);
+		Attribution::on_initialize(next);
 		Providers::on_initialize(next);
 		Inference::on_initialize(next);
 	}

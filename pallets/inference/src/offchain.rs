@@ -9,11 +9,15 @@
 //! through pallet-datasets' hash index, drops records outside the lineage or not accepted, keeps
 //! the `MaxAttributions` best-scored, and submits `submit_result` signed by the operator key.
 //!
-//! A persistent lock per request keeps two workers (one per block, possibly running at once)
-//! from serving it twice; a persistent marker keeps a submitted result from being sent again
-//! for [`RESUBMIT_AFTER_MS`] (wall-clock time after its submission). A service that is down or answers an error is logged and the
-//! request retried on a later block; an output longer than `MaxOutputLength` is refused with a
-//! log line and not retried (the request expires).
+//! A request is served while a block remains before its deadline (a result sent from the
+//! deadline's own block would land after it). A persistent lock per request keeps two workers
+//! (one per block, possibly running at once) from serving it twice; a persistent marker keeps
+//! a submitted result from being sent again for [`RESUBMIT_AFTER_MS`] (wall-clock time after
+//! its submission). A service that is down or answers an error is logged and the request
+//! retried on a later block. An answer the chain would refuse — an output longer than
+//! `MaxOutputLength`, more tokens than the request allows, scores summing past a million — is
+//! not submitted (nor truncated): it is logged as refused, not retried, and the request
+//! expires.
 
 use alloc::{
 	collections::BTreeMap,
@@ -56,6 +60,9 @@ pub const HTTP_DEADLINE_MS: u64 = 90_000;
 /// request is sent again.
 pub const RESUBMIT_AFTER_MS: u64 = 60_000;
 
+/// The largest answer the worker reads from the service.
+pub const MAX_ANSWER_BYTES: usize = 1 << 20;
+
 const LOCK_PREFIX: &[u8] = b"tributary/inference/serving/";
 const SERVED_PREFIX: &[u8] = b"tributary/inference/served/";
 const LOG_TARGET: &str = "runtime::inference";
@@ -84,6 +91,8 @@ pub enum ServeError {
 	Malformed,
 	/// The output is longer than the chain takes (bytes, bound).
 	OutputTooLong(usize, u32),
+	/// The answer breaks another of the chain's bounds for this request.
+	OutOfBounds(&'static str),
 	/// The transaction pool refused the signed result.
 	Pool,
 }
@@ -150,7 +159,8 @@ impl<T: Config> Pallet<T> {
 	/// Serves `request_id` unless another worker is serving it or already has.
 	fn serve_once(now: BlockNumberFor<T>, account: &Account<T>, request_id: RequestId) {
 		let Some(request) = Requests::<T>::get(request_id) else { return };
-		if now > request.deadline {
+		// A transaction sent now lands in the next block at the earliest.
+		if now >= request.deadline {
 			return;
 		}
 		let lock_key = (LOCK_PREFIX, request_id).encode();
@@ -180,6 +190,13 @@ impl<T: Config> Pallet<T> {
 				log::error!(
 					target: LOG_TARGET,
 					"request {request_id}: the output is {bytes} bytes, more than MaxOutputLength ({bound}); not submitting it, the request will expire"
+				);
+				served.set(&Served::Refused);
+			}
+			Err(ServeError::OutOfBounds(why)) => {
+				log::error!(
+					target: LOG_TARGET,
+					"request {request_id}: the service's answer has {why}; not submitting it, the request will expire"
 				);
 				served.set(&Served::Refused);
 			}
@@ -219,15 +236,23 @@ impl<T: Config> Pallet<T> {
 			.into_bytes()
 			.try_into()
 			.map_err(|bytes: Vec<u8>| ServeError::OutputTooLong(bytes.len(), bound))?;
+		let Usage { prompt_tokens: input_tokens, completion_tokens: output_tokens } =
+			completion.usage;
+		if output_tokens > request.max_tokens {
+			return Err(ServeError::OutOfBounds("more output tokens than the request allows"));
+		}
+		// As `submit_result` checks: a byte-level token covers at least one byte.
+		if input_tokens as usize > request.prompt.len() {
+			return Err(ServeError::OutOfBounds("more prompt tokens than the prompt has bytes"));
+		}
 		let cited = completion.attribution.map(|a| a.records).unwrap_or_default();
 		let attribution = Self::onchain_attribution(request_id, &lineage, cited);
-		let call = Call::submit_result {
-			request_id,
-			output,
-			input_tokens: completion.usage.prompt_tokens,
-			output_tokens: completion.usage.completion_tokens,
-			attribution,
-		};
+		let scores = attribution.iter().map(|record| u64::from(record.score_ppm)).sum::<u64>();
+		if scores > 1_000_000 {
+			return Err(ServeError::OutOfBounds("attribution scores summing to over a million"));
+		}
+		let call =
+			Call::submit_result { request_id, output, input_tokens, output_tokens, attribution };
 		let sent = Signer::<T, T::AuthorityId>::all_accounts()
 			.with_filter(vec![account.public.clone()])
 			.send_signed_transaction(|_| call.clone());
@@ -318,9 +343,12 @@ fn post_json<Body: Serialize, Answer: for<'de> Deserialize<'de>>(
 		.map_err(|_| ServeError::Http("request failed"))?;
 	let mut answer = response.body();
 	answer.deadline(deadline);
-	let bytes: Vec<u8> = (&mut answer).collect();
+	let bytes: Vec<u8> = (&mut answer).take(MAX_ANSWER_BYTES.saturating_add(1)).collect();
 	if answer.error().is_some() {
 		return Err(ServeError::Http("reading the answer failed"));
+	}
+	if bytes.len() > MAX_ANSWER_BYTES {
+		return Err(ServeError::Http("the answer is larger than MAX_ANSWER_BYTES"));
 	}
 	if response.code != 200 {
 		return Err(ServeError::Status(

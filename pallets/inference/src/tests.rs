@@ -62,7 +62,7 @@ fn a_request_holds_its_cap_and_is_assigned() {
 	});
 }
 
-/// 500 input and 20 output tokens: 100 + 5 + 20 = 125 of a 1,000 cap. Split 50/20/25/5:
+/// 20 input and 20 output tokens: 100 + 5 + 20 = 125 of a 1,000 cap. Split 50/20/25/5:
 /// provider 62, owner 25, treasury 6, data 31, 1 of dust. Half the data share, 15, is the
 /// span part: ALICE's record scored 70 % (10), the 30 % unscored (4) joins the pool part,
 /// 1 of dust; the pool part, 20, goes to dataset 0 (ALICE 300 : BOB 100). The treasury gets
@@ -125,6 +125,33 @@ fn a_result_settles_to_the_planck() {
 			vec![0].try_into().unwrap()
 		));
 		assert_eq!(Balances::balance(&ALICE) - before, 25);
+	});
+}
+
+/// The ledger keeps a settled output for `RetentionPeriod` (100 blocks here) and prunes it
+/// then; the record's statistics stay.
+#[test]
+fn a_settled_output_is_kept_for_the_retention_window_then_pruned() {
+	build_and_execute(|| {
+		let id = make_request(1_000);
+		assert_ok!(Inference::submit_result(
+			RuntimeOrigin::signed(OPERATOR),
+			id,
+			output(),
+			20,
+			20,
+			attributed(&[(0, 1, 400_000)]),
+		));
+		let settled_at = System::block_number();
+		run_to(settled_at + 99);
+		assert!(pallet_attribution::Outputs::<Test>::get(id).is_some());
+		run_to(settled_at + 100);
+		assert!(pallet_attribution::Outputs::<Test>::get(id).is_none());
+		assert!(pallet_attribution::PruneQueue::<Test>::get(settled_at + 100).is_empty());
+		let stats = pallet_attribution::Stats::<Test>::get(0, 1);
+		assert_eq!((stats.times_cited, stats.total_score_ppm), (1, 400_000));
+		assert!(stats.total_earned > 0);
+		Attribution::do_try_state().expect("the ledger's invariants hold after pruning");
 	});
 }
 
@@ -206,8 +233,84 @@ fn an_unanswered_request_expires_with_a_full_refund_and_a_penalty() {
 		assert!(Requests::<Test>::get(id).is_none());
 		assert_eq!(held(REQUESTER), 0);
 		assert_eq!(Balances::balance(&REQUESTER), before);
-		System::assert_has_event(Event::Expired { request_id: id, provider: PROVIDER }.into());
+		System::assert_has_event(
+			Event::Expired { request_id: id, provider: PROVIDER, penalised: true }.into(),
+		);
 		assert_eq!(pallet_providers::PendingSlashes::<Test>::iter().count(), 1);
+	});
+}
+
+/// A provider whose pending slashes are at their bound is not penalised again; the request
+/// still expires with a full refund, and the event says the miss went unpunished.
+#[test]
+fn an_expiry_past_the_slash_bound_says_it_went_unpunished() {
+	use pallet_providers::ProviderAssignment as _;
+	build_and_execute(|| {
+		let id = make_request(1_000);
+		run_to(1 + TIMEOUT);
+		for _ in 0..MAX_PENDING {
+			assert_ok!(Providers::penalise_missed_assignment(&PROVIDER));
+		}
+		run_to(2 + TIMEOUT);
+		assert_eq!(held(REQUESTER), 0);
+		System::assert_has_event(
+			Event::Expired { request_id: id, provider: PROVIDER, penalised: false }.into(),
+		);
+	});
+}
+
+/// The owner changing the model's prices while a request is open does not change what it
+/// costs: the request keeps the prices of its time.
+#[test]
+fn a_request_is_charged_at_the_prices_of_its_time() {
+	build_and_execute(|| {
+		let id = make_request(1_000);
+		assert_ok!(Models::update_pricing(
+			RuntimeOrigin::signed(OWNER),
+			0,
+			Pricing { base_fee: 900, per_1k_input_tokens: 0, per_1k_output_tokens: 0 },
+		));
+		assert_ok!(Inference::submit_result(
+			RuntimeOrigin::signed(OPERATOR),
+			id,
+			output(),
+			20,
+			20,
+			attributed(&[]),
+		));
+		System::assert_has_event(
+			Event::Settled {
+				request_id: id,
+				output_hash: polkadot_sdk::sp_runtime::traits::BlakeTwo256::hash(&output()),
+				input_tokens: 20,
+				output_tokens: 20,
+				fee: 125,
+				refund: 875,
+				attributions: 0,
+			}
+			.into(),
+		);
+	});
+}
+
+/// A result in the block after the deadline is refused (the request expires at the start of
+/// that block, so this is the hook's backstop).
+#[test]
+fn a_result_after_the_deadline_is_refused() {
+	build_and_execute(|| {
+		let id = make_request(1_000);
+		System::set_block_number(2 + TIMEOUT);
+		assert_noop!(
+			Inference::submit_result(
+				RuntimeOrigin::signed(OPERATOR),
+				id,
+				output(),
+				20,
+				20,
+				attributed(&[]),
+			),
+			Error::<Test>::DeadlinePassed
+		);
 	});
 }
 
@@ -355,7 +458,7 @@ mod offchain_worker {
 	}
 
 	/// Keys that are not the assigned operator's serve nothing; a request's worker stays
-	/// quiet once the deadline has passed.
+	/// quiet from its deadline's block on (a result sent then would land after it).
 	#[test]
 	fn serves_only_its_own_requests_before_their_deadline() {
 		let mut ext = build();
@@ -368,9 +471,9 @@ mod offchain_worker {
 		with_worker(|harness| {
 			let id = make_request(10_000);
 			let deadline = Requests::<Test>::get(id).unwrap().deadline;
-			// Past the deadline (still open until it expires at deadline + 1).
-			System::set_block_number(deadline + 1);
-			<Inference as Hooks<u64>>::offchain_worker(deadline + 1);
+			// At the deadline (still open until it expires at deadline + 1).
+			System::set_block_number(deadline);
+			<Inference as Hooks<u64>>::offchain_worker(deadline);
 			assert!(harness.take_signed::<RuntimeCall>().is_empty());
 		});
 	}
@@ -410,6 +513,24 @@ mod offchain_worker {
 			// No second HTTP call (an unexpected one would fail the test).
 			assert_eq!(worker(harness, 3), vec![]);
 		});
+	}
+
+	/// An answer the chain would refuse (more output tokens than asked for, more prompt tokens
+	/// than the prompt has bytes) is not submitted, and not asked for again.
+	#[test]
+	fn an_answer_out_of_the_requests_bounds_is_refused() {
+		for (from, to) in [
+			(r#""completion_tokens":5"#, r#""completion_tokens":33"#),
+			(r#""prompt_tokens":7"#, r#""prompt_tokens":27"#),
+		] {
+			with_worker(|harness| {
+				make_request(10_000);
+				let answer = completion("It rises in the Swiss Alps.", &[]).replace(from, to);
+				harness.http.write().expect_request(expected_request(&answer));
+				assert_eq!(worker(harness, 2), vec![]);
+				assert_eq!(worker(harness, 3), vec![]);
+			});
+		}
 	}
 
 	/// Only the `MaxAttributions` best-scored records are kept.

@@ -5,7 +5,7 @@ use polkadot_sdk::frame_support::weights::{constants::RocksDbWeight, Weight};
 
 pub trait WeightInfo {
 	fn request(p: u32) -> Weight;
-	fn submit_result(o: u32, a: u32) -> Weight;
+	fn submit_result(o: u32, a: u32, c: u32) -> Weight;
 	fn expire(n: u32) -> Weight;
 }
 
@@ -15,7 +15,7 @@ impl WeightInfo for () {
 			.saturating_add(Weight::from_parts(1_000, 1).saturating_mul(p.into()))
 			.saturating_add(RocksDbWeight::get().reads_writes(10, 6))
 	}
-	fn submit_result(o: u32, a: u32) -> Weight {
+	fn submit_result(o: u32, a: u32, _c: u32) -> Weight {
 		Weight::from_parts(150_000_000, 12_000)
 			.saturating_add(Weight::from_parts(1_000, 1).saturating_mul(o.into()))
 			.saturating_add(Weight::from_parts(20_000_000, 3_000).saturating_mul(a.into()))

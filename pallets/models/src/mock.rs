@@ -95,6 +95,7 @@ impl pallet_attribution::Config for Test {
 	type MaxAttributions = ConstU32<4>;
 	type RetentionPeriod = ConstU64<100>;
 	type MaxOutputsPerBlock = ConstU32<8>;
+	type WeightInfo = ();
 }
 
 pub const MODEL_DEPOSIT: Balance = 1_000;

@@ -115,6 +115,7 @@ impl pallet_attribution::Config for Test {
 	type MaxAttributions = ConstU32<4>;
 	type RetentionPeriod = ConstU64<100>;
 	type MaxOutputsPerBlock = ConstU32<8>;
+	type WeightInfo = ();
 }
 
 impl pallet_models::Config for Test {

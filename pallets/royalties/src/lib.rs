@@ -17,12 +17,19 @@
 //! (scaled by [`SCALE`]) to it, in O(1) whatever the number of contributors. A contributor's
 //! share is `weight × (accumulator − accumulator when last settled)`; pallet-datasets tells
 //! this pallet before any weight changes ([`pallet_datasets::WeightObserver`]), so earnings
-//! under the old weight are settled first. `claim_from_datasets(ids)` pays them.
+//! under the old weight are settled first. `claim_from_datasets(ids)` pays them. The pool's
+//! accounting is exact: what the accumulator's division leaves over, and the fractions of a
+//! planck a contributor's settlement rounds away, are kept as the pool's `residue` (in units
+//! of 10^-12 planck) and added to its next fill, so a pool pays out everything put into it.
 //!
 //! Claims are pulled: nothing is pushed to anyone, so nobody receives an amount below the
-//! existential deposit they did not ask for. The pot keeps everything owed:
-//! `try_state` checks that its balance covers every credit and every pool's outstanding
-//! rewards, and settlement and claims move balances without minting or burning.
+//! existential deposit they did not ask for. The treasury's share is paid at once; should
+//! the treasury account be unable to take it (an amount below the existential deposit to an
+//! emptied account), it waits in [`TreasuryPending`] for the next settlement, which never
+//! fails for it. The pot keeps everything owed: `try_state` checks that its balance covers
+//! every credit, every pool's outstanding rewards and the treasury's pending amount, that
+//! each pool's outstanding rewards are exactly its contributors' shares and its residue, and
+//! settlement and claims move balances without minting or burning.
 
 #![cfg_attr(not(feature = "std"), no_std)]
 
@@ -47,6 +54,7 @@ pub use pallet_models::RoyaltySplit;
 use polkadot_sdk::{
 	frame_support::{
 		pallet_prelude::*,
+		storage::with_storage_layer,
 		traits::{
 			fungible::{self, Inspect, Mutate},
 			tokens::Preservation,
@@ -54,10 +62,10 @@ use polkadot_sdk::{
 		PalletId,
 	},
 	frame_system::pallet_prelude::*,
+	sp_core::U256,
 	sp_runtime::{
-		helpers_128bit::multiply_by_rational_with_rounding,
-		traits::{AccountIdConversion, Saturating, Zero},
-		Perbill, Permill, Rounding,
+		traits::{AccountIdConversion, SaturatedConversion, Saturating, Zero},
+		Perbill, Permill,
 	},
 };
 
@@ -102,9 +110,12 @@ pub struct PendingRoyalties<Balance> {
 pub struct Pool<Balance> {
 	/// Rewards per unit of weight ever added, times [`SCALE`].
 	pub reward_per_weight: u128,
-	/// What the pool's contributors may still claim, at most (what was added and is
-	/// claimable, less what was claimed).
+	/// What was put into the pool and not yet claimed.
 	pub outstanding: Balance,
+	/// What no contributor holds yet, in units of 10^-12 planck: the accumulator's division
+	/// remainder and the fractions of a planck settlements rounded away. Added to the next
+	/// fill.
+	pub residue: u128,
 }
 
 /// A contributor's position in a dataset's pool.
@@ -258,6 +269,11 @@ pub mod pallet {
 		Stake<BalanceOf<T>>,
 	>;
 
+	/// The treasury's share and dust that its account could not take yet; paid with the next
+	/// settlement's.
+	#[pallet::storage]
+	pub type TreasuryPending<T: Config> = StorageValue<_, BalanceOf<T>, ValueQuery>;
+
 	/// Every planck of rounding dust sent to the treasury so far.
 	#[pallet::storage]
 	pub type TotalDust<T: Config> = StorageValue<_, BalanceOf<T>, ValueQuery>;
@@ -306,7 +322,7 @@ pub mod pallet {
 		DuplicateDataset,
 		/// The pot holds less than the fee (it was not paid in).
 		FeeNotInPot,
-		/// An amount overflowed.
+		/// An amount overflowed, or the pot's books disagree with an amount.
 		Overflow,
 	}
 
@@ -329,9 +345,11 @@ pub mod pallet {
 			let who = ensure_signed(origin)?;
 			let amount = Credits::<T>::get(&who).unwrap_or_default();
 			ensure!(!amount.is_zero(), Error::<T>::NothingToClaim);
+			let total =
+				TotalCredits::<T>::get().checked_sub(&amount).ok_or(Error::<T>::Overflow)?;
 			T::Currency::transfer(&Self::pot_account(), &who, amount, Preservation::Preserve)?;
 			Credits::<T>::remove(&who);
-			TotalCredits::<T>::mutate(|total| *total = total.saturating_sub(amount));
+			TotalCredits::<T>::put(total);
 			Self::deposit_event(Event::Claimed { who, amount });
 			Ok(())
 		}
@@ -350,20 +368,34 @@ pub mod pallet {
 				seen.push(*id);
 			}
 			let mut amount = BalanceOf::<T>::zero();
+			let mut total = TotalOutstanding::<T>::get();
 			for dataset_id in datasets {
-				Self::settle(dataset_id, &who, T::Datasets::contributor_weight(dataset_id, &who));
+				let weight = T::Datasets::contributor_weight(dataset_id, &who);
+				// No position is opened for a dataset the caller has no weight in.
+				if weight == 0 && !Stakes::<T>::contains_key(&who, dataset_id) {
+					continue;
+				}
+				Self::settle(dataset_id, &who, weight);
 				let Some(mut stake) = Stakes::<T>::get(&who, dataset_id) else { continue };
 				let accrued = core::mem::take(&mut stake.accrued);
-				Stakes::<T>::insert(&who, dataset_id, stake);
-				Pools::<T>::mutate(dataset_id, |pool| {
-					if let Some(pool) = pool {
-						pool.outstanding = pool.outstanding.saturating_sub(accrued);
-					}
-				});
-				TotalOutstanding::<T>::mutate(|total| *total = total.saturating_sub(accrued));
+				// A position without weight has nothing more to earn: it goes.
+				if weight == 0 {
+					Stakes::<T>::remove(&who, dataset_id);
+				} else {
+					Stakes::<T>::insert(&who, dataset_id, stake);
+				}
+				if accrued.is_zero() {
+					continue;
+				}
+				let mut pool = Pools::<T>::get(dataset_id).ok_or(Error::<T>::Overflow)?;
+				pool.outstanding =
+					pool.outstanding.checked_sub(&accrued).ok_or(Error::<T>::Overflow)?;
+				Pools::<T>::insert(dataset_id, pool);
+				total = total.checked_sub(&accrued).ok_or(Error::<T>::Overflow)?;
 				amount = amount.saturating_add(accrued);
 			}
 			ensure!(!amount.is_zero(), Error::<T>::NothingToClaim);
+			TotalOutstanding::<T>::put(total);
 			T::Currency::transfer(&Self::pot_account(), &who, amount, Preservation::Preserve)?;
 			Self::deposit_event(Event::ClaimedFromDatasets { who, amount });
 			Ok(())
@@ -376,33 +408,29 @@ pub mod pallet {
 			T::PalletId::get().into_account_truncating()
 		}
 
-		/// `who`'s unsettled earnings in `dataset_id` at `weight`.
+		/// `who`'s unsettled earnings in `dataset_id` at `weight`, in whole planck.
 		fn unsettled(dataset_id: DatasetId, who: &T::AccountId, weight: u64) -> BalanceOf<T> {
 			let accumulator = Pools::<T>::get(dataset_id).map_or(0, |p| p.reward_per_weight);
 			let paid = Stakes::<T>::get(who, dataset_id).map_or(0, |s| s.reward_per_weight_paid);
-			let earned = multiply_by_rational_with_rounding(
-				u128::from(weight),
-				accumulator.saturating_sub(paid),
-				SCALE,
-				Rounding::Down,
-			)
-			.unwrap_or(u128::MAX);
-			earned
-				.try_into()
-				.unwrap_or_else(|_| polkadot_sdk::sp_runtime::traits::Bounded::max_value())
+			earnings(weight, accumulator, paid).0.saturated_into()
 		}
 
 		/// Moves `who`'s earnings at `weight` since it was last settled into its accrued
-		/// rewards, and marks it settled at the pool's current accumulator. A position with
-		/// nothing accrued is kept while it has weight (`weight`, the weight earned under, is
-		/// about to change when the datasets pallet calls this; the next settlement finds the
-		/// position either way).
+		/// rewards (the fraction of a planck left over into the pool's residue), and marks it
+		/// settled at the pool's current accumulator. A position is kept while it may earn
+		/// (`weight`, the weight earned under, is about to change when the datasets pallet
+		/// calls this); `claim_from_datasets` removes one left without weight.
 		pub(crate) fn settle(dataset_id: DatasetId, who: &T::AccountId, weight: u64) {
-			let accumulator = Pools::<T>::get(dataset_id).map_or(0, |p| p.reward_per_weight);
-			let earned = Self::unsettled(dataset_id, who, weight);
+			let mut pool = Pools::<T>::get(dataset_id);
+			let accumulator = pool.as_ref().map_or(0, |p| p.reward_per_weight);
 			let mut stake = Stakes::<T>::get(who, dataset_id).unwrap_or_default();
-			stake.accrued = stake.accrued.saturating_add(earned);
+			let (whole, fraction) = earnings(weight, accumulator, stake.reward_per_weight_paid);
+			stake.accrued = stake.accrued.saturating_add(whole.saturated_into());
 			stake.reward_per_weight_paid = accumulator;
+			if let Some(pool) = pool.as_mut().filter(|_| fraction != 0) {
+				pool.residue = pool.residue.saturating_add(fraction);
+				Pools::<T>::insert(dataset_id, pool);
+			}
 			Stakes::<T>::insert(who, dataset_id, stake);
 		}
 
@@ -449,42 +477,41 @@ pub mod pallet {
 			Permill::from_parts(parts.min(MILLION)).mul_floor(amount)
 		}
 
-		/// Adds `amount` to `dataset_id`'s pool; returns what its contributors can claim of it
-		/// (the rest is dust: the accumulator's rounding, or a pool with no weight at all).
+		/// Adds `amount` to `dataset_id`'s pool, with the pool's residue, and returns what was
+		/// added: all of `amount`, or nothing for a pool with no weight (whose part is dust).
 		pub(crate) fn fill_pool(
 			dataset_id: DatasetId,
 			amount: BalanceOf<T>,
 		) -> Result<BalanceOf<T>, DispatchError> {
-			let total_weight = u128::from(T::Datasets::total_weight(dataset_id).unwrap_or(0));
+			let total_weight = T::Datasets::total_weight(dataset_id).unwrap_or(0);
 			if total_weight == 0 || amount.is_zero() {
 				return Ok(Zero::zero());
 			}
 			let amount_u128: u128 = amount.try_into().map_err(|_| Error::<T>::Overflow)?;
-			let increment = multiply_by_rational_with_rounding(
-				amount_u128,
-				SCALE,
-				total_weight,
-				Rounding::Down,
-			)
-			.ok_or(Error::<T>::Overflow)?;
-			let claimable: BalanceOf<T> =
-				multiply_by_rational_with_rounding(increment, total_weight, SCALE, Rounding::Down)
-					.ok_or(Error::<T>::Overflow)?
-					.try_into()
-					.map_err(|_| Error::<T>::Overflow)?;
 			let mut pool = Pools::<T>::get(dataset_id).unwrap_or_default();
+			let scaled = U256::from(amount_u128)
+				.saturating_mul(U256::from(SCALE))
+				.saturating_add(U256::from(pool.residue));
+			let weight = U256::from(total_weight);
+			let increment: u128 = scaled
+				.checked_div(weight)
+				.and_then(|increment| increment.try_into().ok())
+				.ok_or(Error::<T>::Overflow)?;
+			// Below `total_weight`, so below u64::MAX.
+			pool.residue = scaled.checked_rem(weight).map_or(0, |rest| rest.low_u128());
 			pool.reward_per_weight =
 				pool.reward_per_weight.checked_add(increment).ok_or(Error::<T>::Overflow)?;
-			pool.outstanding =
-				pool.outstanding.checked_add(&claimable).ok_or(Error::<T>::Overflow)?;
+			pool.outstanding = pool.outstanding.checked_add(&amount).ok_or(Error::<T>::Overflow)?;
 			let total =
-				TotalOutstanding::<T>::get().checked_add(&claimable).ok_or(Error::<T>::Overflow)?;
+				TotalOutstanding::<T>::get().checked_add(&amount).ok_or(Error::<T>::Overflow)?;
 			Pools::<T>::insert(dataset_id, pool);
 			TotalOutstanding::<T>::put(total);
-			Ok(claimable)
+			Ok(amount)
 		}
 
-		/// The pot covers every credit and every pool's outstanding rewards.
+		/// The pot covers every credit, every pool's outstanding rewards and the treasury's
+		/// pending amount; each pool's outstanding rewards are exactly what its contributors
+		/// hold (accrued, and unsettled at their weight) plus its residue.
 		pub fn do_try_state() -> Result<(), polkadot_sdk::sp_runtime::TryRuntimeError> {
 			let credits = Credits::<T>::iter_values()
 				.fold(BalanceOf::<T>::zero(), |sum, c| sum.saturating_add(c));
@@ -492,22 +519,68 @@ pub mod pallet {
 			let pools = Pools::<T>::iter_values()
 				.fold(BalanceOf::<T>::zero(), |sum, p| sum.saturating_add(p.outstanding));
 			ensure!(pools == TotalOutstanding::<T>::get(), "TotalOutstanding is the pools' sum");
-			let owed = credits.saturating_add(pools).saturating_add(T::Currency::minimum_balance());
+			let owed = credits
+				.saturating_add(pools)
+				.saturating_add(TreasuryPending::<T>::get())
+				.saturating_add(T::Currency::minimum_balance());
 			ensure!(
 				T::Currency::balance(&Self::pot_account()) >= owed,
 				"the pot covers everything owed"
 			);
-			for (_, dataset_id, stake) in Stakes::<T>::iter() {
+			// Per pool: what its positions hold (in 10^-12 planck) and their weight.
+			let mut held: alloc::collections::BTreeMap<DatasetId, (U256, u64)> = Default::default();
+			for (who, dataset_id, stake) in Stakes::<T>::iter() {
 				let pool = Pools::<T>::get(dataset_id).unwrap_or_default();
 				ensure!(
 					stake.reward_per_weight_paid <= pool.reward_per_weight,
 					"no stake is settled beyond its pool"
 				);
-				ensure!(stake.accrued <= pool.outstanding, "no stake accrued beyond its pool");
+				let weight = T::Datasets::contributor_weight(dataset_id, &who);
+				let accrued: u128 = stake.accrued.try_into().map_err(|_| "an accrued overflow")?;
+				let unsettled = U256::from(weight).saturating_mul(U256::from(
+					pool.reward_per_weight.saturating_sub(stake.reward_per_weight_paid),
+				));
+				let entry = held.entry(dataset_id).or_insert((U256::zero(), 0));
+				entry.0 = entry
+					.0
+					.saturating_add(U256::from(accrued).saturating_mul(U256::from(SCALE)))
+					.saturating_add(unsettled);
+				entry.1 = entry.1.saturating_add(weight);
+			}
+			for (dataset_id, pool) in Pools::<T>::iter() {
+				let (positions, staked_weight) =
+					held.get(&dataset_id).copied().unwrap_or((U256::zero(), 0));
+				// Contributors without a position have held their weight since the pool began.
+				let unstaked = T::Datasets::total_weight(dataset_id)
+					.unwrap_or(0)
+					.checked_sub(staked_weight)
+					.ok_or("positions hold more weight than the dataset")?;
+				let outstanding: u128 =
+					pool.outstanding.try_into().map_err(|_| "an outstanding overflow")?;
+				ensure!(
+					U256::from(outstanding).saturating_mul(U256::from(SCALE))
+						== positions
+							.saturating_add(
+								U256::from(unstaked)
+									.saturating_mul(U256::from(pool.reward_per_weight))
+							)
+							.saturating_add(U256::from(pool.residue)),
+					"a pool's outstanding rewards are its contributors' shares and its residue"
+				);
 			}
 			Ok(())
 		}
 	}
+}
+
+/// `weight × (accumulator − paid)` in whole planck, and the fraction of a planck left over
+/// (in 10^-12 planck).
+fn earnings(weight: u64, accumulator: u128, paid: u128) -> (u128, u128) {
+	let product = U256::from(weight).saturating_mul(U256::from(accumulator.saturating_sub(paid)));
+	let scale = U256::from(SCALE);
+	let whole = product.checked_div(scale).unwrap_or_default();
+	let fraction = product.checked_rem(scale).unwrap_or_default();
+	(whole.try_into().unwrap_or(u128::MAX), fraction.low_u128())
 }
 
 impl<T: Config> Settlement<T::AccountId, BalanceOf<T>> for Pallet<T> {
@@ -539,6 +612,7 @@ impl<T: Config> Settlement<T::AccountId, BalanceOf<T>> for Pallet<T> {
 		// existential deposit).
 		let owed = TotalCredits::<T>::get()
 			.saturating_add(TotalOutstanding::<T>::get())
+			.saturating_add(TreasuryPending::<T>::get())
 			.saturating_add(T::Currency::minimum_balance());
 		ensure!(
 			T::Currency::balance(&Self::pot_account()) >= owed.saturating_add(fee),
@@ -566,7 +640,7 @@ impl<T: Config> Settlement<T::AccountId, BalanceOf<T>> for Pallet<T> {
 			spans_paid = spans_paid.saturating_add(amount);
 			earned.push(amount);
 		}
-		let unassigned = Self::part(span_part, MILLION - scores);
+		let unassigned = Self::part(span_part, MILLION.saturating_sub(scores));
 		dust = dust.saturating_add(span_part.saturating_sub(spans_paid).saturating_sub(unassigned));
 		let pool_part = data.saturating_sub(span_part).saturating_add(unassigned);
 
@@ -581,14 +655,23 @@ impl<T: Config> Settlement<T::AccountId, BalanceOf<T>> for Pallet<T> {
 
 		Self::credit(provider, provider_share)?;
 		Self::credit(owner, owner_share)?;
-		let to_treasury = treasury_share.saturating_add(dust);
+		let to_treasury =
+			TreasuryPending::<T>::get().saturating_add(treasury_share).saturating_add(dust);
 		if !to_treasury.is_zero() {
-			T::Currency::transfer(
-				&Self::pot_account(),
-				&T::TreasuryAccount::get(),
-				to_treasury,
-				Preservation::Preserve,
-			)?;
+			let paid = with_storage_layer(|| {
+				T::Currency::transfer(
+					&Self::pot_account(),
+					&T::TreasuryAccount::get(),
+					to_treasury,
+					Preservation::Preserve,
+				)
+			});
+			// An emptied treasury account cannot take less than the existential deposit: the
+			// amount waits for the next settlement rather than failing this one.
+			match paid {
+				Ok(_) => TreasuryPending::<T>::kill(),
+				Err(_) => TreasuryPending::<T>::put(to_treasury),
+			}
 		}
 		TotalDust::<T>::mutate(|total| *total = total.saturating_add(dust));
 		let distribution = Distribution {

@@ -280,3 +280,214 @@ fn bad_distributions_change_nothing() {
 		}
 	});
 }
+
+/// A pool rounds nothing away: fills that do not divide by its weight leave a residue the next
+/// fill carries, so claims that empty the pool pay out exactly what was put in. One
+/// contributor of weight 3 and three fills of one planck: the three planck are hers.
+#[test]
+fn a_pool_pays_out_everything_put_into_it() {
+	run(|| {
+		contribute(CHARLIE, 1, 3);
+		let pools = [(1, 1_000_000)];
+		let all_data = split(0, 0, 1_000_000, 0);
+		for _ in 0..3 {
+			pay_in(1);
+			let (d, _) =
+				Royalties::distribute(1, &all_data, &PROVIDER, &OWNER, &[], &pools).unwrap();
+			assert_eq!((d.pools, d.dust), (1, 0));
+			Royalties::do_try_state().unwrap();
+		}
+		assert_eq!(Royalties::pending(&CHARLIE).1, vec![(1, 3)]);
+		let before = free(CHARLIE);
+		assert_ok!(Royalties::claim_from_datasets(
+			RuntimeOrigin::signed(CHARLIE),
+			vec![1].try_into().unwrap()
+		));
+		assert_eq!(free(CHARLIE) - before, 3);
+		assert_eq!(Pools::<Test>::get(1).unwrap().outstanding, 0);
+		assert_eq!(TotalDust::<Test>::get(), 0);
+	});
+}
+
+/// Weights 3 and 4, fees that never divide by 7, a weight change and claims between fills:
+/// after every step the books are exact (`try_state`), and once both have claimed, what they
+/// were paid and what the pool still holds add up to every planck put in.
+#[test]
+fn pool_rounding_is_carried_not_lost() {
+	run(|| {
+		contribute(CHARLIE, 1, 3);
+		contribute(BOB, 1, 4);
+		let pools = [(1, 1_000_000)];
+		let all_data = split(0, 0, 1_000_000, 0);
+		// Total balances: BOB's second record holds a deposit from his free balance.
+		let total = |who| Balances::total_balance(&who);
+		let (charlie_before, bob_before) = (total(CHARLIE), total(BOB));
+		let mut put_in = 0;
+		for (step, fee) in [1, 2, 5, 11, 13, 1, 8].into_iter().enumerate() {
+			pay_in(fee);
+			Royalties::distribute(fee, &all_data, &PROVIDER, &OWNER, &[], &pools).unwrap();
+			put_in += fee;
+			match step {
+				2 => {
+					contribute(BOB, 1, 2);
+				}
+				4 => {
+					assert_ok!(Royalties::claim_from_datasets(
+						RuntimeOrigin::signed(CHARLIE),
+						vec![1].try_into().unwrap()
+					));
+				}
+				_ => {}
+			}
+			Royalties::do_try_state().unwrap();
+		}
+		for who in [CHARLIE, BOB] {
+			assert_ok!(Royalties::claim_from_datasets(
+				RuntimeOrigin::signed(who),
+				vec![1].try_into().unwrap()
+			));
+		}
+		let paid = (total(CHARLIE) - charlie_before) + (total(BOB) - bob_before);
+		let pool = Pools::<Test>::get(1).unwrap();
+		assert_eq!(paid + pool.outstanding, put_in);
+		// What is left is under a planck per contributor, and held for the next fill.
+		assert!(pool.outstanding < 2, "left in the pool: {}", pool.outstanding);
+		assert_eq!(TotalDust::<Test>::get(), 0);
+	});
+}
+
+/// Claiming from a dataset one holds no weight in opens no position; a position left without
+/// weight is removed once claimed.
+#[test]
+fn claims_leave_no_empty_positions() {
+	run(|| {
+		assert_noop!(
+			Royalties::claim_from_datasets(
+				RuntimeOrigin::signed(CHARLIE),
+				vec![0, 1, 7].try_into().unwrap()
+			),
+			Error::<Test>::NothingToClaim
+		);
+		assert_eq!(Stakes::<Test>::iter_prefix(CHARLIE).count(), 0);
+		pay_in(400);
+		Royalties::distribute(
+			400,
+			&split(0, 0, 1_000_000, 0),
+			&PROVIDER,
+			&OWNER,
+			&[],
+			&[(0, 1_000_000)],
+		)
+		.unwrap();
+		// Governance removes BOB's only record: his earnings are settled first.
+		assert_ok!(pallet_datasets::Pallet::<Test>::remove_contribution(
+			RuntimeOrigin::root(),
+			0,
+			1
+		));
+		assert_eq!(Royalties::pending(&BOB).1, vec![(0, 100)]);
+		assert!(Stakes::<Test>::contains_key(BOB, 0));
+		let before = free(BOB);
+		assert_ok!(Royalties::claim_from_datasets(
+			RuntimeOrigin::signed(BOB),
+			vec![0].try_into().unwrap()
+		));
+		assert_eq!(free(BOB) - before, 100);
+		assert!(!Stakes::<Test>::contains_key(BOB, 0));
+	});
+}
+
+/// An emptied treasury account cannot take less than the existential deposit: the treasury's
+/// share waits in `TreasuryPending` and the settlement goes through; the next settlement pays
+/// it with its own.
+#[test]
+fn the_treasury_share_waits_when_the_treasury_cannot_take_it() {
+	run(|| {
+		assert_ok!(Balances::transfer_all(RuntimeOrigin::signed(TREASURY), PAYER, false));
+		assert_eq!(free(TREASURY), 0);
+		let to_treasury = split(900_000, 0, 0, 100_000);
+		pay_in(30);
+		// Treasury 3 planck, below the existential deposit of 5.
+		let (d, _) = Royalties::distribute(30, &to_treasury, &PROVIDER, &OWNER, &[], &[]).unwrap();
+		assert_eq!((d.provider, d.treasury), (27, 3));
+		assert_eq!(TreasuryPending::<Test>::get(), 3);
+		assert_eq!(free(TREASURY), 0);
+		Royalties::do_try_state().unwrap();
+		pay_in(40);
+		Royalties::distribute(40, &to_treasury, &PROVIDER, &OWNER, &[], &[]).unwrap();
+		assert_eq!(TreasuryPending::<Test>::get(), 0);
+		assert_eq!(free(TREASURY), 3 + 4);
+	});
+}
+
+/// Two more splits worked by hand to the planck, with their dust.
+#[test]
+fn more_splits_to_the_planck() {
+	// 999,999 to provider 70 %, owner 10 %, data 15 %, treasury 5 %: provider 699,999.3, owner
+	// 99,999.9, treasury 49,999.95, data 149,999.85 — 3 planck of dust. Span part 74,999 (half,
+	// rounded down): ALICE's record scored 999,999 ppm gets 74,998.9 → 74,998, 1 more of dust,
+	// the unscored ppm nothing. Pool part 75,000: 52,500 to dataset 0 (ALICE 300 : BOB 100) and
+	// 22,500 to dataset 1 (CHARLIE alone, weight 7: 22,499.99… of it now, the rest kept as the
+	// pool's residue).
+	run(|| {
+		contribute(CHARLIE, 1, 7);
+		pay_in(999_999);
+		let (d, earned) = Royalties::distribute(
+			999_999,
+			&split(700_000, 100_000, 150_000, 50_000),
+			&PROVIDER,
+			&OWNER,
+			&[span(ALICE, 0, 999_999)],
+			&[(0, 700_000), (1, 300_000)],
+		)
+		.unwrap();
+		assert_eq!(
+			d,
+			Distribution {
+				provider: 699_999,
+				owner: 99_999,
+				treasury: 49_999,
+				spans: 74_998,
+				pools: 75_000,
+				dust: 4
+			}
+		);
+		assert_eq!(earned, vec![74_998]);
+		assert_eq!(Royalties::pending(&ALICE), (74_998, vec![(0, 39_375)]));
+		assert_eq!(Royalties::pending(&BOB), (0, vec![(0, 13_125)]));
+		assert_eq!(Royalties::pending(&CHARLIE), (0, vec![(1, 22_499)]));
+		assert_eq!(Pools::<Test>::get(1).unwrap().residue, 2);
+	});
+	// 10,000,019 to provider and owner 333,333 ppm each, data 333,334, treasury none: provider
+	// and owner 3,333,336.33…, data 3,333,346.33… — 1 of dust. Span part 1,666,673: ALICE
+	// (500,000 ppm) 833,336.5 → 833,336, BOB (250,000 ppm) 416,668.25 → 416,668, the unscored
+	// quarter 416,668 joins the pool part, 1 more of dust. Pool part 2,083,341 over weight 400:
+	// ALICE 1,562,505.75, BOB 520,835.25.
+	run(|| {
+		pay_in(10_000_019);
+		let (d, earned) = Royalties::distribute(
+			10_000_019,
+			&split(333_333, 333_333, 333_334, 0),
+			&PROVIDER,
+			&OWNER,
+			&[span(ALICE, 0, 500_000), span(BOB, 1, 250_000)],
+			&[(0, 1_000_000)],
+		)
+		.unwrap();
+		assert_eq!(
+			d,
+			Distribution {
+				provider: 3_333_336,
+				owner: 3_333_336,
+				treasury: 0,
+				spans: 1_250_004,
+				pools: 2_083_341,
+				dust: 2
+			}
+		);
+		assert_eq!(earned, vec![833_336, 416_668]);
+		assert_eq!(Royalties::pending(&ALICE), (833_336, vec![(0, 1_562_505)]));
+		assert_eq!(Royalties::pending(&BOB), (416_668, vec![(0, 520_835)]));
+		assert_eq!(TotalDust::<Test>::get(), 2);
+	});
+}

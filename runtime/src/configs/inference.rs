@@ -86,6 +86,10 @@ parameter_types! {
 /// The most records one output's attribution names (the attribution ledger's bound too).
 pub const MAX_ATTRIBUTIONS: u32 = 64;
 
+/// The most requests made (and so expiring) in one block; the providers' slash queue takes as
+/// many a block.
+pub const MAX_REQUESTS_PER_BLOCK: u32 = 64;
+
 impl pallet_royalties::Config for Runtime {
 	type Currency = Balances;
 	type PalletId = RoyaltiesPalletId;
@@ -113,8 +117,114 @@ impl pallet_inference::Config for Runtime {
 	type MaxOutputLength = ConstU32<8_192>;
 	type MaxTokens = ConstU32<1_024>;
 	type MaxAttributions = ConstU32<MAX_ATTRIBUTIONS>;
-	type MaxRequestsPerBlock = ConstU32<64>;
+	type MaxRequestsPerBlock = ConstU32<MAX_REQUESTS_PER_BLOCK>;
 	type WeightInfo = ();
+	#[cfg(feature = "runtime-benchmarks")]
+	type BenchmarkHelper = BenchmarkInference;
+}
+
+/// Served models for the inference benchmarks, through the pallets' own calls.
+#[cfg(feature = "runtime-benchmarks")]
+pub struct BenchmarkInference;
+
+#[cfg(feature = "runtime-benchmarks")]
+impl pallet_inference::BenchmarkHelper<AccountId> for BenchmarkInference {
+	fn served_model(
+		contributors: u32,
+		records: u32,
+		assignments: u32,
+	) -> (pallet_models::ModelId, alloc::vec::Vec<(u32, u32)>) {
+		use alloc::vec;
+		use frame_support::traits::fungible::Mutate;
+		use pallet_models::BenchmarkHelper as _;
+		use sp_runtime::Permill;
+		let funded = |name: &'static str, index: u32| -> AccountId {
+			let who: AccountId = frame_benchmarking::account(name, index, 0);
+			let _ = Balances::mint_into(&who, 100_000 * crate::TRIB);
+			who
+		};
+		let owner = funded("owner", 0);
+		let signed = |who: &AccountId| crate::RuntimeOrigin::signed(who.clone());
+		let contribute = |dataset_id: u32, index: u32| {
+			let who = funded("contributor", index);
+			let mut hash = [0xc0; 32];
+			hash[..4].copy_from_slice(&dataset_id.to_le_bytes());
+			hash[4..8].copy_from_slice(&index.to_le_bytes());
+			let contributed = Datasets::contribute(signed(&who), dataset_id, hash.into(), 64, None);
+			assert!(contributed.is_ok(), "the benchmark record is valid: {contributed:?}");
+		};
+		// The longest lineage: the first dataset holds `contributors` records, each of the
+		// others one, so that every pool settles.
+		let datasets: alloc::vec::Vec<u32> = (0..super::models::MAX_MODEL_DATASETS)
+			.map(|_| super::models::BenchmarkDatasets::create_dataset(&owner))
+			.collect();
+		let dataset_id = datasets[0];
+		for index in 0..contributors {
+			contribute(dataset_id, index);
+		}
+		for (offset, other) in (contributors..).zip(&datasets[1..]) {
+			contribute(*other, offset);
+		}
+		let model_id = pallet_models::NextModelId::<Runtime>::get();
+		let adapter_id = pallet_models::NextAdapterId::<Runtime>::get();
+		let proposed = Models::propose_model(
+			signed(&owner),
+			b"benchmark model".to_vec(),
+			b"base".to_vec(),
+			Default::default(),
+			datasets.clone(),
+			vec![],
+			pallet_models::Pricing {
+				base_fee: crate::TRIB / 100,
+				per_1k_input_tokens: crate::TRIB / 1_000,
+				per_1k_output_tokens: crate::TRIB / 500,
+			},
+			pallet_models::RoyaltySplit {
+				provider: Permill::from_percent(45),
+				owner: Permill::from_percent(20),
+				data: Permill::from_percent(30),
+				treasury: Permill::from_percent(5),
+			},
+		);
+		assert!(proposed.is_ok(), "the benchmark model is valid: {proposed:?}");
+		let approved = Models::approve_model(crate::RuntimeOrigin::root(), model_id);
+		assert!(approved.is_ok(), "the benchmark model is approved: {approved:?}");
+		let mut artifact = [0xbe; 32];
+		artifact[..4].copy_from_slice(&adapter_id.to_le_bytes());
+		let registered = Models::register_adapter(
+			signed(&owner),
+			model_id,
+			artifact.into(),
+			8,
+			8,
+			vec![],
+			datasets.iter().map(|id| (*id, 1)).collect(),
+		);
+		assert!(registered.is_ok(), "the benchmark adapter is valid: {registered:?}");
+		// As many providers as may serve one model, for the draw to choose from.
+		let providers = <Runtime as pallet_providers::Config>::MaxProvidersPerModel::get();
+		for index in 0..providers {
+			let provider = funded("provider", index);
+			let operator = funded("operator", index);
+			let spec = pallet_providers::HardwareSpec {
+				gpu_model: Default::default(),
+				vram_gib: 80,
+				gpu_count: assignments.div_ceil(super::providers::ASSIGNMENTS_PER_GPU).max(1),
+				region: Default::default(),
+				endpoint: None,
+			};
+			let registered = Providers::register(
+				signed(&provider),
+				spec,
+				operator,
+				super::providers::MinProviderBond::get(),
+			);
+			assert!(registered.is_ok(), "the benchmark provider is valid: {registered:?}");
+			let serving = Providers::serve(signed(&provider), model_id);
+			assert!(serving.is_ok(), "the benchmark provider serves: {serving:?}");
+		}
+		(model_id, (0..records).map(|id| (dataset_id, id)).collect())
+	}
 }
 
 /// Benchmarks' datasets, through pallet-datasets' own calls.

@@ -29,9 +29,10 @@ pub const MAX_MODEL_DATASETS: u32 = 16;
 impl pallet_attribution::Config for Runtime {
 	type MaxLineage = ConstU32<MAX_MODEL_DATASETS>;
 	type Balance = Balance;
-	type MaxAttributions = ConstU32<64>;
+	type MaxAttributions = ConstU32<{ super::inference::MAX_ATTRIBUTIONS }>;
 	type RetentionPeriod = ConstU32<{ 30 * crate::DAYS }>;
 	type MaxOutputsPerBlock = ConstU32<512>;
+	type WeightInfo = ();
 }
 
 impl pallet_models::Config for Runtime {

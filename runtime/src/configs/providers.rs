@@ -48,7 +48,8 @@ impl pallet_providers::Config for Runtime {
 	type MaxServedModels = ConstU32<16>;
 	type MaxProvidersPerModel = ConstU32<64>;
 	type MaxPendingSlashes = ConstU32<16>;
-	type MaxSlashesPerBlock = ConstU32<16>;
+	// As many as requests may expire in one block, each penalising its provider.
+	type MaxSlashesPerBlock = ConstU32<{ super::inference::MAX_REQUESTS_PER_BLOCK }>;
 	type MaxSpecLength = ConstU32<64>;
 	type MaxReasonLength = ConstU32<128>;
 	type WeightInfo = pallet_providers::weights::SubstrateWeight<Runtime>;

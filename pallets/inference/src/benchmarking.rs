@@ -1,0 +1,124 @@
+//! Benchmarks for requests, results and expiry, each at its heaviest: the most providers
+//! serving the model to draw from, the longest prompt and output, the most attributed records,
+//! the longest lineage (every pool filled), and — for a result — a lineage dataset with from
+//! 10 to 100,000 contributors, whose settlement must not grow with them.
+
+#[cfg(test)]
+use crate::mock;
+use crate::*;
+use alloc::vec;
+use polkadot_sdk::{
+	frame_benchmarking::v2::*,
+	frame_support::traits::{fungible::Mutate, Hooks},
+	frame_system::RawOrigin,
+	sp_runtime::traits::Bounded,
+};
+
+fn funded<T: Config>(name: &'static str, index: u32) -> T::AccountId
+where
+	T::Currency: Mutate<T::AccountId>,
+{
+	let who: T::AccountId = account(name, index, 0);
+	let _ = T::Currency::set_balance(&who, BalanceOf::<T>::max_value() / 1024u32.into());
+	who
+}
+
+/// A prompt of `bytes` bytes (the most input tokens a result may report).
+fn prompt<T: Config>(bytes: u32) -> BoundedVec<u8, T::MaxPromptLength> {
+	BoundedVec::truncate_from(vec![b'p'; bytes.max(1) as usize])
+}
+
+/// Makes a request of `requester` for `model_id` with the longest prompt; returns its id.
+fn requested<T: Config>(requester: &T::AccountId, model_id: ModelId) -> RequestId
+where
+	T::Currency: Mutate<T::AccountId>,
+{
+	let request_id = NextRequestId::<T>::get();
+	Pallet::<T>::request(
+		RawOrigin::Signed(requester.clone()).into(),
+		model_id,
+		prompt::<T>(T::MaxPromptLength::get()),
+		T::MaxTokens::get(),
+		BalanceOf::<T>::max_value() / 1_000_000u32.into(),
+	)
+	.expect("the benchmark's request is valid");
+	request_id
+}
+
+#[benchmarks(where T::Currency: Mutate<T::AccountId>)]
+mod benchmarks {
+	use super::*;
+
+	#[benchmark]
+	fn request(p: Linear<1, { T::MaxPromptLength::get() }>) {
+		let (model_id, _) = T::BenchmarkHelper::served_model(10, 0, 1);
+		let requester = funded::<T>("requester", 0);
+		let request_id = NextRequestId::<T>::get();
+
+		#[extrinsic_call]
+		_(
+			RawOrigin::Signed(requester),
+			model_id,
+			prompt::<T>(p),
+			T::MaxTokens::get(),
+			BalanceOf::<T>::max_value() / 1_000_000u32.into(),
+		);
+
+		assert!(Requests::<T>::contains_key(request_id));
+	}
+
+	#[benchmark]
+	fn submit_result(
+		o: Linear<1, { T::MaxOutputLength::get() }>,
+		a: Linear<0, { T::MaxAttributions::get() }>,
+		c: Linear<10, { T::BenchmarkHelper::max_contributors() }>,
+	) {
+		let (model_id, records) = T::BenchmarkHelper::served_model(c.max(a), a, 1);
+		let requester = funded::<T>("requester", 0);
+		let request_id = requested::<T>(&requester, model_id);
+		let operator = Requests::<T>::get(request_id).expect("the request is open").operator;
+		let score = 1_000_000u32.checked_div(a).unwrap_or(0);
+		let attribution: BoundedVec<_, _> = records
+			.iter()
+			.map(|&(dataset_id, contribution_id)| AttributedRecord {
+				dataset_id,
+				contribution_id,
+				score_ppm: score,
+			})
+			.collect::<Vec<_>>()
+			.try_into()
+			.expect("at most MaxAttributions records");
+		let output = BoundedVec::truncate_from(vec![b'o'; o as usize]);
+
+		#[extrinsic_call]
+		_(
+			RawOrigin::Signed(operator),
+			request_id,
+			output,
+			T::MaxPromptLength::get(),
+			T::MaxTokens::get(),
+			attribution,
+		);
+
+		assert!(!Requests::<T>::contains_key(request_id));
+	}
+
+	#[benchmark]
+	fn expire(n: Linear<0, { T::MaxRequestsPerBlock::get() }>) {
+		let (model_id, _) = T::BenchmarkHelper::served_model(10, 0, n.max(1));
+		let requester = funded::<T>("requester", 0);
+		let ids: Vec<RequestId> = (0..n).map(|_| requested::<T>(&requester, model_id)).collect();
+		let expires_at = polkadot_sdk::frame_system::Pallet::<T>::block_number()
+			.saturating_add(T::RequestTimeout::get())
+			.saturating_add(One::one());
+
+		#[block]
+		{
+			Pallet::<T>::on_initialize(expires_at);
+		}
+
+		assert!(ids.iter().all(|id| !Requests::<T>::contains_key(id)));
+	}
+
+	impl_benchmark_test_suite!(Pallet, mock::build(), mock::Test);
+}
