@@ -356,3 +356,50 @@ fn development_genesis_has_alice_serving_the_sample_model() {
 		Providers::do_try_state().expect("the providers' invariants hold at genesis");
 	});
 }
+
+/// The heaviest result (the longest output, `MaxAttributions` records, the longest lineage
+/// with 100,000 contributors in a dataset) fits in one block, by time and by proof size; the
+/// hooks' worst cases (the most expiries, output prunes and slashes one block can hold) leave at least
+/// three quarters of a block to transactions. `cargo test --release --workspace
+/// block_capacity -- --nocapture` prints how many settlements fit (docs/performance.md).
+#[test]
+fn block_capacity_for_settlements_and_hooks() {
+	use frame_support::{dispatch::DispatchClass, traits::Get};
+	use pallet_attribution::WeightInfo as _;
+	use pallet_inference::WeightInfo as _;
+	use pallet_providers::WeightInfo as _;
+
+	type ProviderWeights = <Runtime as pallet_providers::Config>::WeightInfo;
+	type InferenceWeights = <Runtime as pallet_inference::Config>::WeightInfo;
+	type LedgerWeights = <Runtime as pallet_attribution::Config>::WeightInfo;
+	let block = <Runtime as frame_system::Config>::BlockWeights::get();
+	let normal = block.get(DispatchClass::Normal);
+	let (Some(max_extrinsic), Some(max_total)) = (normal.max_extrinsic, normal.max_total) else {
+		panic!("normal extrinsics have limits");
+	};
+	let settlement = InferenceWeights::submit_result(
+		<Runtime as pallet_inference::Config>::MaxOutputLength::get(),
+		<Runtime as pallet_inference::Config>::MaxAttributions::get(),
+		pallet_inference::MAX_BENCHMARKED_CONTRIBUTORS,
+	)
+	.saturating_add(normal.base_extrinsic);
+	assert!(settlement.all_lte(max_extrinsic), "a settlement fits: {settlement:?}");
+	let by_time = max_total.ref_time() / settlement.ref_time().max(1);
+	let by_proof = max_total.proof_size() / settlement.proof_size().max(1);
+	println!(
+		"heaviest settlement {settlement:?}; normal class {max_total:?}: {by_time} by time, \
+		 {by_proof} by proof size"
+	);
+
+	let hooks =
+		InferenceWeights::expire(<Runtime as pallet_inference::Config>::MaxRequestsPerBlock::get())
+			.saturating_add(LedgerWeights::prune(
+				<Runtime as pallet_attribution::Config>::MaxOutputsPerBlock::get(),
+			))
+			.saturating_add(ProviderWeights::on_initialize(
+				<Runtime as pallet_providers::Config>::MaxSlashesPerBlock::get(),
+			));
+	let quarter = block.max_block / 4;
+	println!("hooks' worst case {hooks:?} of a block of {:?}", block.max_block);
+	assert!(hooks.all_lte(quarter), "the hooks leave three quarters of a block: {hooks:?}");
+}

@@ -14,10 +14,11 @@
 //! (one per block, possibly running at once) from serving it twice; a persistent marker keeps
 //! a submitted result from being sent again for [`RESUBMIT_AFTER_MS`] (wall-clock time after
 //! its submission). A service that is down or answers an error is logged and the request
-//! retried on a later block. An answer the chain would refuse — an output longer than
-//! `MaxOutputLength`, more tokens than the request allows, scores summing past a million — is
-//! not submitted (nor truncated): it is logged as refused, not retried, and the request
-//! expires.
+//! retried on a later block. An output longer than `MaxOutputLength` is not submitted (nor
+//! truncated): it is logged as refused, not retried, and the request expires. Token counts
+//! past the request's bounds (more output tokens than `max_tokens`, more prompt tokens than
+//! the prompt has bytes) are lowered to them, which only lowers the fee, and scores summing
+//! past a million are scaled down to a million, so that the chain takes the result.
 
 use alloc::{
 	collections::BTreeMap,
@@ -91,8 +92,6 @@ pub enum ServeError {
 	Malformed,
 	/// The output is longer than the chain takes (bytes, bound).
 	OutputTooLong(usize, u32),
-	/// The answer breaks another of the chain's bounds for this request.
-	OutOfBounds(&'static str),
 	/// The transaction pool refused the signed result.
 	Pool,
 }
@@ -193,13 +192,6 @@ impl<T: Config> Pallet<T> {
 				);
 				served.set(&Served::Refused);
 			}
-			Err(ServeError::OutOfBounds(why)) => {
-				log::error!(
-					target: LOG_TARGET,
-					"request {request_id}: the service's answer has {why}; not submitting it, the request will expire"
-				);
-				served.set(&Served::Refused);
-			}
 			Err(error) => log::warn!(
 				target: LOG_TARGET,
 				"request {request_id}: not served ({error:?}); retrying on a later block"
@@ -236,21 +228,20 @@ impl<T: Config> Pallet<T> {
 			.into_bytes()
 			.try_into()
 			.map_err(|bytes: Vec<u8>| ServeError::OutputTooLong(bytes.len(), bound))?;
-		let Usage { prompt_tokens: input_tokens, completion_tokens: output_tokens } =
-			completion.usage;
-		if output_tokens > request.max_tokens {
-			return Err(ServeError::OutOfBounds("more output tokens than the request allows"));
-		}
-		// As `submit_result` checks: a byte-level token covers at least one byte.
-		if input_tokens as usize > request.prompt.len() {
-			return Err(ServeError::OutOfBounds("more prompt tokens than the prompt has bytes"));
+		// Within what `submit_result` takes (a byte-level token covers at least one byte of the
+		// prompt): counting fewer tokens only lowers the fee.
+		let Usage { prompt_tokens, completion_tokens } = completion.usage;
+		let prompt_bytes = u32::try_from(request.prompt.len()).unwrap_or(u32::MAX);
+		let input_tokens = prompt_tokens.min(prompt_bytes);
+		let output_tokens = completion_tokens.min(request.max_tokens);
+		if (input_tokens, output_tokens) != (prompt_tokens, completion_tokens) {
+			log::warn!(
+				target: LOG_TARGET,
+				"request {request_id}: the service counted {prompt_tokens} prompt and {completion_tokens} output tokens; submitting {input_tokens} and {output_tokens}, the request's bounds"
+			);
 		}
 		let cited = completion.attribution.map(|a| a.records).unwrap_or_default();
 		let attribution = Self::onchain_attribution(request_id, &lineage, cited);
-		let scores = attribution.iter().map(|record| u64::from(record.score_ppm)).sum::<u64>();
-		if scores > 1_000_000 {
-			return Err(ServeError::OutOfBounds("attribution scores summing to over a million"));
-		}
 		let call =
 			Call::submit_result { request_id, output, input_tokens, output_tokens, attribution };
 		let sent = Signer::<T, T::AuthorityId>::all_accounts()
@@ -314,6 +305,18 @@ impl<T: Config> Pallet<T> {
 				records.len()
 			);
 			records.truncate(max);
+		}
+		// The service's scores sum to a million at most; should they not, scale them down.
+		let total: u64 = records.iter().map(|record| u64::from(record.score_ppm)).sum();
+		if total > 1_000_000 {
+			log::warn!(
+				target: LOG_TARGET,
+				"request {request_id}: scores sum to {total} ppm; scaling them to a million"
+			);
+			for record in &mut records {
+				let scaled = u64::from(record.score_ppm).saturating_mul(1_000_000) / total;
+				record.score_ppm = u32::try_from(scaled).unwrap_or(u32::MAX);
+			}
 		}
 		BoundedVec::truncate_from(records)
 	}

@@ -515,22 +515,28 @@ mod offchain_worker {
 		});
 	}
 
-	/// An answer the chain would refuse (more output tokens than asked for, more prompt tokens
-	/// than the prompt has bytes) is not submitted, and not asked for again.
+	/// Token counts past the request's bounds (more output tokens than asked for, more prompt
+	/// tokens than the prompt has bytes) are lowered to them; scores summing past a million
+	/// are scaled down to a million. The chain takes the result.
 	#[test]
-	fn an_answer_out_of_the_requests_bounds_is_refused() {
-		for (from, to) in [
-			(r#""completion_tokens":5"#, r#""completion_tokens":33"#),
-			(r#""prompt_tokens":7"#, r#""prompt_tokens":27"#),
-		] {
-			with_worker(|harness| {
-				make_request(10_000);
-				let answer = completion("It rises in the Swiss Alps.", &[]).replace(from, to);
-				harness.http.write().expect_request(expected_request(&answer));
-				assert_eq!(worker(harness, 2), vec![]);
-				assert_eq!(worker(harness, 3), vec![]);
-			});
-		}
+	fn an_answer_past_the_requests_bounds_is_brought_within_them() {
+		with_worker(|harness| {
+			let id = make_request(10_000);
+			let answer = completion("It rises in the Swiss Alps.", &[(1, 900_000), (2, 600_000)])
+				.replace(r#""completion_tokens":5"#, r#""completion_tokens":33"#)
+				.replace(r#""prompt_tokens":7"#, r#""prompt_tokens":27"#);
+			harness.http.write().expect_request(expected_request(&answer));
+			let submitted = worker(harness, 2);
+			let expected = Call::submit_result {
+				request_id: id,
+				output: output(),
+				input_tokens: 26,
+				output_tokens: 32,
+				attribution: attributed(&[(0, 0, 600_000), (0, 1, 400_000)]),
+			};
+			assert_eq!(submitted, vec![(OPERATOR, RuntimeCall::Inference(expected.clone()))]);
+			assert_ok!(expected.dispatch_bypass_filter(RuntimeOrigin::signed(OPERATOR)));
+		});
 	}
 
 	/// Only the `MaxAttributions` best-scored records are kept.

@@ -65,7 +65,7 @@ use polkadot_sdk::{
 	sp_core::U256,
 	sp_runtime::{
 		traits::{AccountIdConversion, SaturatedConversion, Saturating, Zero},
-		Perbill, Permill,
+		Perbill, Permill, TokenError,
 	},
 };
 
@@ -274,7 +274,8 @@ pub mod pallet {
 	#[pallet::storage]
 	pub type TreasuryPending<T: Config> = StorageValue<_, BalanceOf<T>, ValueQuery>;
 
-	/// Every planck of rounding dust sent to the treasury so far.
+	/// Every planck of rounding dust given to the treasury so far (sent, or waiting in
+	/// [`TreasuryPending`]).
 	#[pallet::storage]
 	pub type TotalDust<T: Config> = StorageValue<_, BalanceOf<T>, ValueQuery>;
 
@@ -670,7 +671,10 @@ impl<T: Config> Settlement<T::AccountId, BalanceOf<T>> for Pallet<T> {
 			// amount waits for the next settlement rather than failing this one.
 			match paid {
 				Ok(_) => TreasuryPending::<T>::kill(),
-				Err(_) => TreasuryPending::<T>::put(to_treasury),
+				Err(DispatchError::Token(TokenError::BelowMinimum | TokenError::CannotCreate)) => {
+					TreasuryPending::<T>::put(to_treasury)
+				}
+				Err(error) => return Err(error),
 			}
 		}
 		TotalDust::<T>::mutate(|total| *total = total.saturating_add(dust));
@@ -688,8 +692,12 @@ impl<T: Config> Settlement<T::AccountId, BalanceOf<T>> for Pallet<T> {
 }
 
 impl<T: Config> pallet_datasets::WeightObserver<T::AccountId> for Pallet<T> {
-	fn on_weight_change(dataset_id: DatasetId, who: &T::AccountId, old: u64, _new: u64) {
+	fn on_weight_change(dataset_id: DatasetId, who: &T::AccountId, old: u64, new: u64) {
 		// Earnings under the old weight first.
 		Pallet::<T>::settle(dataset_id, who, old);
+		// A position left without weight and with nothing to claim goes.
+		if new == 0 && Stakes::<T>::get(who, dataset_id).is_some_and(|s| s.accrued.is_zero()) {
+			Stakes::<T>::remove(who, dataset_id);
+		}
 	}
 }
