@@ -31,7 +31,7 @@ frame_benchmarking::define_benchmarks!(
 
 // Public, so that `apis` finds the pallets the benchmark macros name.
 pub use crate::{
-	Balances, CollatorSelection, Council, Datasets, Democracy, MessageQueue, Models,
-	ParachainSystem, Preimage, Providers, Runtime, Scheduler, Sudo, Timestamp, Treasury, Utility,
-	XcmpQueue,
+	Attribution, Balances, CollatorSelection, Council, Datasets, Democracy, Inference,
+	MessageQueue, Models, ParachainSystem, Preimage, Providers, Royalties, Runtime, Scheduler,
+	Sudo, Timestamp, Treasury, Utility, XcmpQueue,
 };

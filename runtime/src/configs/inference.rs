@@ -138,6 +138,7 @@ impl pallet_inference::BenchmarkHelper<AccountId> for BenchmarkInference {
 		use frame_support::traits::fungible::Mutate;
 		use pallet_models::BenchmarkHelper as _;
 		use sp_runtime::Permill;
+		type MaxProvidersPerModel = <Runtime as pallet_providers::Config>::MaxProvidersPerModel;
 		let funded = |name: &'static str, index: u32| -> AccountId {
 			let who: AccountId = frame_benchmarking::account(name, index, 0);
 			let _ = Balances::mint_into(&who, 100_000 * crate::TRIB);
@@ -202,7 +203,7 @@ impl pallet_inference::BenchmarkHelper<AccountId> for BenchmarkInference {
 		);
 		assert!(registered.is_ok(), "the benchmark adapter is valid: {registered:?}");
 		// As many providers as may serve one model, for the draw to choose from.
-		let providers = <Runtime as pallet_providers::Config>::MaxProvidersPerModel::get();
+		let providers = <MaxProvidersPerModel as frame_support::traits::Get<u32>>::get();
 		for index in 0..providers {
 			let provider = funded("provider", index);
 			let operator = funded("operator", index);
