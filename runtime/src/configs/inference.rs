@@ -8,6 +8,8 @@
 //! key (key type `trib`, sr25519), as the account of that key, through the same transaction
 //! extensions as any signed transaction.
 
+#[cfg(feature = "runtime-benchmarks")]
+use alloc::vec::Vec;
 use polkadot_sdk::*;
 
 use frame_support::{parameter_types, traits::ConstU32, PalletId};
@@ -97,7 +99,7 @@ impl pallet_royalties::Config for Runtime {
 	type Datasets = Datasets;
 	type SpanShare = SpanShare;
 	type MaxClaimDatasets = ConstU32<16>;
-	type WeightInfo = ();
+	type WeightInfo = pallet_royalties::weights::SubstrateWeight<Runtime>;
 	#[cfg(feature = "runtime-benchmarks")]
 	type BenchmarkHelper = BenchmarkDatasets;
 }
@@ -133,7 +135,7 @@ impl pallet_inference::BenchmarkHelper<AccountId> for BenchmarkInference {
 		contributors: u32,
 		records: u32,
 		assignments: u32,
-	) -> (pallet_models::ModelId, alloc::vec::Vec<(u32, u32)>) {
+	) -> (pallet_models::ModelId, Vec<(u32, u32)>) {
 		use alloc::vec;
 		use frame_support::traits::fungible::Mutate;
 		use pallet_models::BenchmarkHelper as _;
@@ -156,7 +158,7 @@ impl pallet_inference::BenchmarkHelper<AccountId> for BenchmarkInference {
 		};
 		// The longest lineage: the first dataset holds `contributors` records, each of the
 		// others one, so that every pool settles.
-		let datasets: alloc::vec::Vec<u32> = (0..super::models::MAX_MODEL_DATASETS)
+		let datasets: Vec<u32> = (0..super::models::MAX_MODEL_DATASETS)
 			.map(|_| super::models::BenchmarkDatasets::create_dataset(&owner))
 			.collect();
 		let dataset_id = datasets[0];
@@ -233,10 +235,10 @@ impl pallet_inference::BenchmarkHelper<AccountId> for BenchmarkInference {
 pub struct BenchmarkDatasets;
 
 #[cfg(feature = "runtime-benchmarks")]
-impl pallet_royalties::BenchmarkHelper<crate::AccountId> for BenchmarkDatasets {
-	fn dataset_with_contributor(index: u32, who: &crate::AccountId, weight: u64) -> u32 {
+impl pallet_royalties::BenchmarkHelper<AccountId> for BenchmarkDatasets {
+	fn dataset_with_contributor(index: u32, who: &AccountId, weight: u64) -> u32 {
 		use frame_support::traits::fungible::Mutate;
-		let curator: crate::AccountId = frame_benchmarking::account("curator", index, 0);
+		let curator: AccountId = frame_benchmarking::account("curator", index, 0);
 		let _ = Balances::mint_into(&curator, 1_000 * crate::TRIB);
 		let _ = Balances::mint_into(who, 1_000 * crate::TRIB);
 		let dataset_id = pallet_datasets::NextDatasetId::<Runtime>::get();

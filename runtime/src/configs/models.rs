@@ -32,7 +32,7 @@ impl pallet_attribution::Config for Runtime {
 	type MaxAttributions = ConstU32<{ super::inference::MAX_ATTRIBUTIONS }>;
 	type RetentionPeriod = ConstU32<{ 30 * crate::DAYS }>;
 	type MaxOutputsPerBlock = ConstU32<512>;
-	type WeightInfo = ();
+	type WeightInfo = pallet_attribution::weights::SubstrateWeight<Runtime>;
 }
 
 impl pallet_models::Config for Runtime {
