@@ -399,7 +399,7 @@ fn block_capacity_for_settlements_and_hooks() {
 			.saturating_add(ProviderWeights::on_initialize(
 				<Runtime as pallet_providers::Config>::MaxSlashesPerBlock::get(),
 			));
-	let quarter = block.max_block / 4;
+	let quarter = block.max_block.saturating_div(4);
 	println!("hooks' worst case {hooks:?} of a block of {:?}", block.max_block);
 	assert!(hooks.all_lte(quarter), "the hooks leave three quarters of a block: {hooks:?}");
 }
