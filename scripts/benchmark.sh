@@ -23,7 +23,8 @@ declare -A PALLETS=(
 )
 
 # Steps and repeats: 50 and 20, but for pallet_inference, whose `submit_result` setup fills a
-# lineage dataset with up to 100,000 contributors (about 15 s a setup): 6 and 2.
+# lineage dataset with up to 100,000 contributors and commits them (about 20 s a run at
+# 100,000): 6 and 2, about 15 minutes.
 declare -A STEPS=([pallet_inference]=6)
 declare -A REPEATS=([pallet_inference]=2)
 

@@ -684,3 +684,54 @@ fn spdx_expressions() {
 	}
 	let _: DispatchError = Error::<Test>::InvalidLicense.into();
 }
+
+/// The benchmarks' helper leaves the state `contribute` would, but for deposits: accepted
+/// records from accounts of their own, their weights told to the observer, the dataset's
+/// counts and total moved, the invariants holding; and it refuses what `contribute` refuses.
+#[cfg(feature = "runtime-benchmarks")]
+#[test]
+fn benchmark_contributions_write_accepted_records() {
+	ExtBuilder::default().build_and_execute(|| {
+		let dataset_id = create(Policy::Curated);
+		assert_eq!(Datasets::benchmark_contributions(dataset_id, 5, 3, 7), Ok(0));
+		let dataset = crate::Datasets::<Test>::get(dataset_id).unwrap();
+		assert_eq!((dataset.contributions, dataset.next_contribution_id), (3, 3));
+		assert_eq!(dataset.total_weight, 21);
+		let accounts: Vec<AccountId> = (5..8)
+			.map(|i| polkadot_sdk::frame_benchmarking::account("contributor", i, 0))
+			.collect();
+		for (id, who) in accounts.iter().enumerate() {
+			let record = Contributions::<Test>::get(dataset_id, id as u32).unwrap();
+			assert_eq!(record.contributor, *who);
+			assert_eq!(record.status, ContributionStatus::Accepted);
+			assert_eq!((record.length, record.deposit), (7, 0));
+			assert_eq!(
+				ContributionByHash::<Test>::get(record.content_hash),
+				Some((dataset_id, id as u32))
+			);
+			assert!(ContributionsOf::<Test>::contains_key(who, (dataset_id, id as u32)));
+			assert_eq!(ContributorWeight::<Test>::get(dataset_id, who), 7);
+		}
+		assert_eq!(
+			weight_changes(),
+			accounts.iter().map(|who| (dataset_id, *who, 0, 7)).collect::<Vec<_>>()
+		);
+		// The same indices again hash to the same records.
+		assert_eq!(
+			Datasets::benchmark_contributions(dataset_id, 5, 1, 7),
+			Err(Error::<Test>::DuplicateContent.into())
+		);
+		assert_eq!(
+			Datasets::benchmark_contributions(dataset_id, 8, MAX_CONTRIBUTIONS, 7),
+			Err(Error::<Test>::TooManyContributions.into())
+		);
+		assert_eq!(
+			Datasets::benchmark_contributions(dataset_id, 8, 1, MAX_LENGTH + 1),
+			Err(Error::<Test>::LengthTooLarge.into())
+		);
+		assert_eq!(
+			Datasets::benchmark_contributions(99, 8, 1, 7),
+			Err(Error::<Test>::UnknownDataset.into())
+		);
+	});
+}

@@ -6,7 +6,7 @@
 #[cfg(test)]
 use crate::mock;
 use crate::*;
-use alloc::vec;
+use alloc::{collections::BTreeSet, vec};
 use polkadot_sdk::{
 	frame_benchmarking::v2::*,
 	frame_support::traits::{fungible::Mutate, Hooks},
@@ -105,9 +105,23 @@ mod benchmarks {
 
 	#[benchmark]
 	fn expire(n: Linear<0, { T::MaxRequestsPerBlock::get() }>) {
-		let (model_id, _) = T::BenchmarkHelper::served_model(10, 0, n.max(1));
+		let (model_id, _) = T::BenchmarkHelper::served_model(10, 0, 1);
 		let requester = funded::<T>("requester", 0);
-		let ids: Vec<RequestId> = (0..n).map(|_| requested::<T>(&requester, model_id)).collect();
+		// The worst case: each request assigned to a provider of its own, so that every expiry
+		// reads and penalises a different provider. Filling each drawn provider's capacity
+		// leaves the next draw to the others.
+		let ids: Vec<RequestId> = (0..n)
+			.map(|_| {
+				let request_id = requested::<T>(&requester, model_id);
+				let provider =
+					Requests::<T>::get(request_id).expect("the request is open").provider;
+				while T::Providers::start_assignment(&provider).is_ok() {}
+				request_id
+			})
+			.collect();
+		let providers: BTreeSet<_> =
+			ids.iter().filter_map(Requests::<T>::get).map(|r| r.provider).collect();
+		assert_eq!(providers.len(), ids.len(), "each request has a provider of its own");
 		let expires_at = polkadot_sdk::frame_system::Pallet::<T>::block_number()
 			.saturating_add(T::RequestTimeout::get())
 			.saturating_add(One::one());

@@ -278,22 +278,14 @@ impl BenchmarkHelper<AccountId> for BenchmarkSetup {
 		use pallet_models::BenchmarkHelper as _;
 		let curator: AccountId = 1_000;
 		fund(curator);
-		let contribute = |dataset_id: DatasetId, index: u32| {
-			let who = 1_000_000 + u64::from(index);
-			fund(who);
-			let hash = H256::from_low_u64_be((u64::from(dataset_id) << 32) | u64::from(index));
-			Datasets::contribute(RuntimeOrigin::signed(who), dataset_id, hash, 1, None).unwrap();
-		};
 		// The longest lineage: the first dataset holds `contributors` records, each of the
 		// others one.
 		let datasets: Vec<DatasetId> =
 			(0..MAX_MODEL_DATASETS).map(|_| Self::create_dataset(&curator)).collect();
 		let dataset_id = datasets[0];
-		for index in 0..contributors {
-			contribute(dataset_id, index);
-		}
-		for (offset, other) in (contributors..).zip(&datasets[1..]) {
-			contribute(*other, offset);
+		Datasets::benchmark_contributions(dataset_id, 0, contributors, 1).unwrap();
+		for (index, other) in (contributors..).zip(&datasets[1..]) {
+			Datasets::benchmark_contributions(*other, index, 1, 1).unwrap();
 		}
 		let model_id = pallet_models::NextModelId::<Test>::get();
 		let mut model = genesis_model();

@@ -120,12 +120,13 @@ impl pallet_inference::Config for Runtime {
 	type MaxTokens = ConstU32<1_024>;
 	type MaxAttributions = ConstU32<MAX_ATTRIBUTIONS>;
 	type MaxRequestsPerBlock = ConstU32<MAX_REQUESTS_PER_BLOCK>;
-	type WeightInfo = ();
+	type WeightInfo = pallet_inference::weights::SubstrateWeight<Runtime>;
 	#[cfg(feature = "runtime-benchmarks")]
 	type BenchmarkHelper = BenchmarkInference;
 }
 
-/// Served models for the inference benchmarks, through the pallets' own calls.
+/// Served models for the inference benchmarks, through the pallets' own calls but for the
+/// lineage's records, which pallet-datasets' benchmark helper writes.
 #[cfg(feature = "runtime-benchmarks")]
 pub struct BenchmarkInference;
 
@@ -136,7 +137,6 @@ impl pallet_inference::BenchmarkHelper<AccountId> for BenchmarkInference {
 		records: u32,
 		assignments: u32,
 	) -> (pallet_models::ModelId, Vec<(u32, u32)>) {
-		use alloc::vec;
 		use frame_support::traits::fungible::Mutate;
 		use pallet_models::BenchmarkHelper as _;
 		use sp_runtime::Permill;
@@ -146,37 +146,24 @@ impl pallet_inference::BenchmarkHelper<AccountId> for BenchmarkInference {
 			let _ = Balances::mint_into(&who, 100_000 * crate::TRIB);
 			who
 		};
-		let owner = funded("owner", 0);
 		let signed = |who: &AccountId| crate::RuntimeOrigin::signed(who.clone());
-		let contribute = |dataset_id: u32, index: u32| {
-			let who = funded("contributor", index);
-			let mut hash = [0xc0; 32];
-			hash[..4].copy_from_slice(&dataset_id.to_le_bytes());
-			hash[4..8].copy_from_slice(&index.to_le_bytes());
-			let contributed = Datasets::contribute(signed(&who), dataset_id, hash.into(), 64, None);
-			assert!(contributed.is_ok(), "the benchmark record is valid: {contributed:?}");
-		};
+		let owner = funded("owner", 0);
 		// The longest lineage: the first dataset holds `contributors` records, each of the
-		// others one, so that every pool settles.
+		// others one, so that every pool settles. The records are written straight into
+		// storage (without deposits), so that 100,000 of them take seconds.
 		let datasets: Vec<u32> = (0..super::models::MAX_MODEL_DATASETS)
 			.map(|_| super::models::BenchmarkDatasets::create_dataset(&owner))
 			.collect();
 		let dataset_id = datasets[0];
-		for index in 0..contributors {
-			contribute(dataset_id, index);
+		let contributed = Datasets::benchmark_contributions(dataset_id, 0, contributors, 64);
+		assert!(contributed.is_ok(), "the benchmark records are valid: {contributed:?}");
+		for (index, other) in (contributors..).zip(&datasets[1..]) {
+			let contributed = Datasets::benchmark_contributions(*other, index, 1, 64);
+			assert!(contributed.is_ok(), "the benchmark record is valid: {contributed:?}");
 		}
-		for (offset, other) in (contributors..).zip(&datasets[1..]) {
-			contribute(*other, offset);
-		}
-		let model_id = pallet_models::NextModelId::<Runtime>::get();
-		let adapter_id = pallet_models::NextAdapterId::<Runtime>::get();
-		let proposed = Models::propose_model(
-			signed(&owner),
-			b"benchmark model".to_vec(),
-			b"base".to_vec(),
-			Default::default(),
-			datasets.clone(),
-			vec![],
+		let model_id = super::models::benchmark_model(
+			&owner,
+			datasets,
 			pallet_models::Pricing {
 				base_fee: crate::TRIB / 100,
 				per_1k_input_tokens: crate::TRIB / 1_000,
@@ -189,21 +176,6 @@ impl pallet_inference::BenchmarkHelper<AccountId> for BenchmarkInference {
 				treasury: Permill::from_percent(5),
 			},
 		);
-		assert!(proposed.is_ok(), "the benchmark model is valid: {proposed:?}");
-		let approved = Models::approve_model(crate::RuntimeOrigin::root(), model_id);
-		assert!(approved.is_ok(), "the benchmark model is approved: {approved:?}");
-		let mut artifact = [0xbe; 32];
-		artifact[..4].copy_from_slice(&adapter_id.to_le_bytes());
-		let registered = Models::register_adapter(
-			signed(&owner),
-			model_id,
-			artifact.into(),
-			8,
-			8,
-			vec![],
-			datasets.iter().map(|id| (*id, 1)).collect(),
-		);
-		assert!(registered.is_ok(), "the benchmark adapter is valid: {registered:?}");
 		// As many providers as may serve one model, for the draw to choose from.
 		let providers = <MaxProvidersPerModel as frame_support::traits::Get<u32>>::get();
 		for index in 0..providers {

@@ -75,3 +75,45 @@ impl pallet_models::BenchmarkHelper<AccountId> for BenchmarkDatasets {
 		dataset_id
 	}
 }
+
+/// For the benchmarks of the pallets that need an active model: `owner` proposes a model
+/// trained on `datasets` with `pricing` and `split`, Root approves it, and `owner` registers its
+/// adapter with each dataset in its lineage at an equal share. Returns the model's id.
+#[cfg(feature = "runtime-benchmarks")]
+pub fn benchmark_model(
+	owner: &AccountId,
+	datasets: alloc::vec::Vec<pallet_datasets::DatasetId>,
+	pricing: pallet_models::Pricing<Balance>,
+	split: pallet_models::RoyaltySplit,
+) -> pallet_models::ModelId {
+	use crate::{Models, RuntimeOrigin};
+	let model_id = pallet_models::NextModelId::<Runtime>::get();
+	let adapter_id = pallet_models::NextAdapterId::<Runtime>::get();
+	let lineage = datasets.iter().map(|id| (*id, 1)).collect();
+	let proposed = Models::propose_model(
+		RuntimeOrigin::signed(owner.clone()),
+		b"benchmark model".to_vec(),
+		b"base".to_vec(),
+		Default::default(),
+		datasets,
+		alloc::vec::Vec::new(),
+		pricing,
+		split,
+	);
+	assert!(proposed.is_ok(), "the benchmark model is valid: {proposed:?}");
+	let approved = Models::approve_model(RuntimeOrigin::root(), model_id);
+	assert!(approved.is_ok(), "the benchmark model is approved: {approved:?}");
+	let mut artifact = [0xbe; 32];
+	artifact[..4].copy_from_slice(&adapter_id.to_le_bytes());
+	let registered = Models::register_adapter(
+		RuntimeOrigin::signed(owner.clone()),
+		model_id,
+		artifact.into(),
+		8,
+		8,
+		alloc::vec::Vec::new(),
+		lineage,
+	);
+	assert!(registered.is_ok(), "the benchmark adapter is valid: {registered:?}");
+	model_id
+}

@@ -66,17 +66,10 @@ impl pallet_providers::BenchmarkHelper<crate::AccountId> for BenchmarkModels {
 	fn active_model(owner: &crate::AccountId) -> pallet_models::ModelId {
 		use pallet_models::BenchmarkHelper as _;
 		use sp_runtime::Permill;
-		let signed = || crate::RuntimeOrigin::signed(owner.clone());
 		let dataset_id = super::models::BenchmarkDatasets::create_dataset(owner);
-		let model_id = pallet_models::NextModelId::<Runtime>::get();
-		let adapter_id = pallet_models::NextAdapterId::<Runtime>::get();
-		let proposed = Models::propose_model(
-			signed(),
-			b"benchmark model".to_vec(),
-			b"base".to_vec(),
-			Default::default(),
+		super::models::benchmark_model(
+			owner,
 			alloc::vec![dataset_id],
-			alloc::vec::Vec::new(),
 			Default::default(),
 			pallet_models::RoyaltySplit {
 				provider: Permill::from_percent(50),
@@ -84,22 +77,6 @@ impl pallet_providers::BenchmarkHelper<crate::AccountId> for BenchmarkModels {
 				data: Permill::from_percent(25),
 				treasury: Permill::from_percent(5),
 			},
-		);
-		assert!(proposed.is_ok(), "the benchmark model is valid: {proposed:?}");
-		let approved = Models::approve_model(crate::RuntimeOrigin::root(), model_id);
-		assert!(approved.is_ok(), "the benchmark model is approved: {approved:?}");
-		let mut artifact = [0xbe; 32];
-		artifact[..4].copy_from_slice(&adapter_id.to_le_bytes());
-		let registered = Models::register_adapter(
-			signed(),
-			model_id,
-			artifact.into(),
-			8,
-			8,
-			alloc::vec::Vec::new(),
-			alloc::vec![(dataset_id, 1)],
-		);
-		assert!(registered.is_ok(), "the benchmark adapter is valid: {registered:?}");
-		model_id
+		)
 	}
 }
