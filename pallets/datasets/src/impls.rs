@@ -179,14 +179,7 @@ impl<T: Config> Pallet<T> {
 		uri: Option<Vec<u8>>,
 	) -> Result<ContributionId, DispatchError> {
 		let mut dataset = Datasets::<T>::get(dataset_id).ok_or(Error::<T>::UnknownDataset)?;
-		ensure!(dataset.status == DatasetStatus::Open, Error::<T>::DatasetClosed);
-		ensure!(length > 0, Error::<T>::ZeroLength);
-		ensure!(length <= T::MaxContributionLength::get(), Error::<T>::LengthTooLarge);
-		ensure!(!ContributionByHash::<T>::contains_key(content_hash), Error::<T>::DuplicateContent);
-		ensure!(
-			dataset.contributions < T::MaxContributionsPerDataset::get(),
-			Error::<T>::TooManyContributions
-		);
+		Self::check_new_record(&dataset, &content_hash, length)?;
 		let contribution_id = dataset.next_contribution_id;
 		let next_contribution_id =
 			contribution_id.checked_add(1).ok_or(Error::<T>::TooManyContributions)?;
@@ -205,7 +198,7 @@ impl<T: Config> Pallet<T> {
 		Self::hold(HoldReason::ContributionDeposit, &contributor, deposit)?;
 		dataset.next_contribution_id = next_contribution_id;
 		dataset.contributions = dataset.contributions.saturating_add(1);
-		Contributions::<T>::insert(
+		Self::insert_contribution(
 			dataset_id,
 			contribution_id,
 			Contribution {
@@ -218,8 +211,6 @@ impl<T: Config> Pallet<T> {
 				submitted_at: frame_system::Pallet::<T>::block_number(),
 			},
 		);
-		ContributionByHash::<T>::insert(content_hash, (dataset_id, contribution_id));
-		ContributionsOf::<T>::insert(&contributor, (dataset_id, contribution_id), ());
 		Self::deposit_event(Event::ContributionSubmitted {
 			dataset_id,
 			contribution_id,
@@ -248,6 +239,34 @@ impl<T: Config> Pallet<T> {
 		}
 		Datasets::<T>::insert(dataset_id, dataset);
 		Ok(contribution_id)
+	}
+
+	/// Refuses a new record of `length` bytes with `content_hash` that `dataset` cannot take.
+	fn check_new_record(
+		dataset: &DatasetOf<T>,
+		content_hash: &ContentHash,
+		length: u64,
+	) -> DispatchResult {
+		ensure!(dataset.status == DatasetStatus::Open, Error::<T>::DatasetClosed);
+		ensure!(length > 0, Error::<T>::ZeroLength);
+		ensure!(length <= T::MaxContributionLength::get(), Error::<T>::LengthTooLarge);
+		ensure!(!ContributionByHash::<T>::contains_key(content_hash), Error::<T>::DuplicateContent);
+		ensure!(
+			dataset.contributions < T::MaxContributionsPerDataset::get(),
+			Error::<T>::TooManyContributions
+		);
+		Ok(())
+	}
+
+	/// Writes a new record and its two indexes: by content hash and by contributor.
+	fn insert_contribution(
+		dataset_id: DatasetId,
+		contribution_id: ContributionId,
+		contribution: ContributionOf<T>,
+	) {
+		ContributionByHash::<T>::insert(contribution.content_hash, (dataset_id, contribution_id));
+		ContributionsOf::<T>::insert(&contribution.contributor, (dataset_id, contribution_id), ());
+		Contributions::<T>::insert(dataset_id, contribution_id, contribution);
 	}
 
 	/// The contributor's and the dataset's weights once `length` more is accepted.
@@ -617,9 +636,7 @@ impl<T: Config> Pallet<T> {
 	) -> Result<ContributionId, DispatchError> {
 		use polkadot_sdk::sp_runtime::traits::{BlakeTwo256, Hash, Zero};
 		let mut dataset = Datasets::<T>::get(dataset_id).ok_or(Error::<T>::UnknownDataset)?;
-		ensure!(dataset.status == DatasetStatus::Open, Error::<T>::DatasetClosed);
-		ensure!(length > 0, Error::<T>::ZeroLength);
-		ensure!(length <= T::MaxContributionLength::get(), Error::<T>::LengthTooLarge);
+		// Refused before anything is written when the records cannot all fit.
 		ensure!(
 			dataset.contributions.saturating_add(count) <= T::MaxContributionsPerDataset::get(),
 			Error::<T>::TooManyContributions
@@ -631,16 +648,13 @@ impl<T: Config> Pallet<T> {
 			let contributor: T::AccountId =
 				polkadot_sdk::frame_benchmarking::account("contributor", index, 0);
 			let content_hash: ContentHash = BlakeTwo256::hash_of(&(dataset_id, index));
-			ensure!(
-				!ContributionByHash::<T>::contains_key(content_hash),
-				Error::<T>::DuplicateContent
-			);
+			Self::check_new_record(&dataset, &content_hash, length)?;
 			let old_weight = ContributorWeight::<T>::get(dataset_id, &contributor);
 			let (new_weight, new_total) = Self::weights_after_adding(&dataset, old_weight, length)?;
 			dataset.next_contribution_id =
 				contribution_id.checked_add(1).ok_or(Error::<T>::TooManyContributions)?;
 			dataset.contributions = dataset.contributions.saturating_add(1);
-			Contributions::<T>::insert(
+			Self::insert_contribution(
 				dataset_id,
 				contribution_id,
 				Contribution {
@@ -653,8 +667,6 @@ impl<T: Config> Pallet<T> {
 					submitted_at,
 				},
 			);
-			ContributionByHash::<T>::insert(content_hash, (dataset_id, contribution_id));
-			ContributionsOf::<T>::insert(&contributor, (dataset_id, contribution_id), ());
 			Self::set_weight(
 				&mut dataset,
 				dataset_id,
