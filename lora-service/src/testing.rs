@@ -78,9 +78,15 @@ pub(crate) fn max_diff(x: &candle_core::Tensor, y: &candle_core::Tensor) -> f32 
 /// Runs `scripts/sample-adapter.py` (SmolLM2's shape) into a fresh directory.
 pub(crate) fn sample_adapter_script(seed: u64, rank: usize) -> PathBuf {
 	let dir = scratch(&format!("script-{seed}-{rank}"));
-	let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/sample-adapter.py");
+	// The checkout the test runs from, which cargo names at run time: a test binary built
+	// from another checkout of the same workspace shares the target directory and would
+	// carry that checkout's path in `env!`.
+	let manifest_dir =
+		std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").into());
+	let script = PathBuf::from(manifest_dir).join("../scripts/sample-adapter.py");
 	let status = std::process::Command::new("python3")
-		.args([script, "--out"])
+		.arg(&script)
+		.arg("--out")
 		.arg(&dir)
 		.args(["--rank", &rank.to_string(), "--seed", &seed.to_string()])
 		.stdout(std::process::Stdio::null())

@@ -22,6 +22,8 @@
 // 6
 // --repeat
 // 2
+// --output-analysis
+// median-slopes
 // --template
 // scripts/weight-template.hbs
 // --json-file
@@ -78,10 +80,10 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `12289`
 		//  Estimated: `204318`
-		// Minimum execution time: 593_373_000 picoseconds.
-		Weight::from_parts(697_711_855, 204318)
-			// Standard Error: 783
-			.saturating_add(Weight::from_parts(1_829, 0).saturating_mul(p.into()))
+		// Minimum execution time: 661_902_000 picoseconds.
+		Weight::from_parts(838_505_733, 204318)
+			// Standard Error: 0
+			.saturating_add(Weight::from_parts(6_266, 0).saturating_mul(p.into()))
 			.saturating_add(T::DbWeight::get().reads(72_u64))
 			.saturating_add(T::DbWeight::get().writes(7_u64))
 	}
@@ -126,16 +128,18 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// The range of component `o` is `[1, 8192]`.
 	/// The range of component `a` is `[0, 64]`.
 	/// The range of component `c` is `[10, 100000]`.
-	fn submit_result(_o: u32, a: u32, c: u32, ) -> Weight {
+	fn submit_result(o: u32, a: u32, c: u32, ) -> Weight {
 		// Proof Size summary in bytes:
 		//  Measured:  `0 + a * (1057 ±0)`
 		//  Estimated: `49294 + a * (2867 ±0)`
-		// Minimum execution time: 1_243_662_000 picoseconds.
-		Weight::from_parts(1_243_662_000, 49294)
-			// Standard Error: 35_737_708
-			.saturating_add(Weight::from_parts(49_943_106, 0).saturating_mul(a.into()))
-			// Standard Error: 22_950
-			.saturating_add(Weight::from_parts(31_480, 0).saturating_mul(c.into()))
+		// Minimum execution time: 1_446_563_000 picoseconds.
+		Weight::from_parts(0, 49294)
+			// Standard Error: 0
+			.saturating_add(Weight::from_parts(42_313, 0).saturating_mul(o.into()))
+			// Standard Error: 0
+			.saturating_add(Weight::from_parts(62_410_846, 0).saturating_mul(a.into()))
+			// Standard Error: 0
+			.saturating_add(Weight::from_parts(25_013, 0).saturating_mul(c.into()))
 			.saturating_add(T::DbWeight::get().reads(49_u64))
 			.saturating_add(T::DbWeight::get().reads((3_u64).saturating_mul(a.into())))
 			.saturating_add(T::DbWeight::get().writes(32_u64))
@@ -146,9 +150,9 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `Inference::Expiries` (`max_values`: None, `max_size`: Some(526), added: 3001, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::Requests` (r:64 w:64)
 	/// Proof: `Inference::Requests` (`max_values`: None, `max_size`: Some(8418), added: 10893, mode: `MaxEncodedLen`)
-	/// Storage: `System::Account` (r:1 w:1)
+	/// Storage: `System::Account` (r:64 w:64)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
-	/// Storage: `Balances::Holds` (r:1 w:1)
+	/// Storage: `Balances::Holds` (r:64 w:64)
 	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(283), added: 2758, mode: `MaxEncodedLen`)
 	/// Storage: `Providers::Providers` (r:64 w:64)
 	/// Proof: `Providers::Providers` (`max_values`: None, `max_size`: Some(702), added: 3177, mode: `MaxEncodedLen`)
@@ -160,19 +164,19 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `Providers::SlashQueue` (`max_values`: None, `max_size`: Some(2318), added: 4793, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::Assigned` (r:0 w:64)
 	/// Proof: `Inference::Assigned` (`max_values`: None, `max_size`: Some(64), added: 2539, mode: `MaxEncodedLen`)
-	/// The range of component `n` is `[0, 64]`.
+	/// The range of component `n` is `[1, 64]`.
 	fn expire(n: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `2403 + n * (8553 ±0)`
+		//  Measured:  `2838 + n * (8787 ±0)`
 		//  Estimated: `5783 + n * (10893 ±0)`
-		// Minimum execution time: 12_454_000 picoseconds.
-		Weight::from_parts(64_037_873, 5783)
-			// Standard Error: 2_453_067
-			.saturating_add(Weight::from_parts(116_693_262, 0).saturating_mul(n.into()))
+		// Minimum execution time: 176_932_000 picoseconds.
+		Weight::from_parts(82_643_220, 5783)
+			// Standard Error: 0
+			.saturating_add(Weight::from_parts(196_349_780, 0).saturating_mul(n.into()))
 			.saturating_add(T::DbWeight::get().reads(3_u64))
-			.saturating_add(T::DbWeight::get().reads((3_u64).saturating_mul(n.into())))
-			.saturating_add(T::DbWeight::get().writes(2_u64))
-			.saturating_add(T::DbWeight::get().writes((4_u64).saturating_mul(n.into())))
+			.saturating_add(T::DbWeight::get().reads((5_u64).saturating_mul(n.into())))
+			.saturating_add(T::DbWeight::get().writes(3_u64))
+			.saturating_add(T::DbWeight::get().writes((6_u64).saturating_mul(n.into())))
 			.saturating_add(Weight::from_parts(0, 10893).saturating_mul(n.into()))
 	}
 }
@@ -180,15 +184,16 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 /// The same weights against RocksDB's costs, for tests and mock runtimes.
 impl WeightInfo for () {
 	fn request(p: u32, ) -> Weight {
-		Weight::from_parts(697_711_855, 204318)
-			.saturating_add(Weight::from_parts(1_829, 0).saturating_mul(p.into()))
+		Weight::from_parts(838_505_733, 204318)
+			.saturating_add(Weight::from_parts(6_266, 0).saturating_mul(p.into()))
 			.saturating_add(RocksDbWeight::get().reads(72_u64))
 			.saturating_add(RocksDbWeight::get().writes(7_u64))
 	}
-	fn submit_result(_o: u32, a: u32, c: u32, ) -> Weight {
-		Weight::from_parts(1_243_662_000, 49294)
-			.saturating_add(Weight::from_parts(49_943_106, 0).saturating_mul(a.into()))
-			.saturating_add(Weight::from_parts(31_480, 0).saturating_mul(c.into()))
+	fn submit_result(o: u32, a: u32, c: u32, ) -> Weight {
+		Weight::from_parts(0, 49294)
+			.saturating_add(Weight::from_parts(42_313, 0).saturating_mul(o.into()))
+			.saturating_add(Weight::from_parts(62_410_846, 0).saturating_mul(a.into()))
+			.saturating_add(Weight::from_parts(25_013, 0).saturating_mul(c.into()))
 			.saturating_add(RocksDbWeight::get().reads(49_u64))
 			.saturating_add(RocksDbWeight::get().reads((3_u64).saturating_mul(a.into())))
 			.saturating_add(RocksDbWeight::get().writes(32_u64))
@@ -196,12 +201,12 @@ impl WeightInfo for () {
 			.saturating_add(Weight::from_parts(0, 2867).saturating_mul(a.into()))
 	}
 	fn expire(n: u32, ) -> Weight {
-		Weight::from_parts(64_037_873, 5783)
-			.saturating_add(Weight::from_parts(116_693_262, 0).saturating_mul(n.into()))
+		Weight::from_parts(82_643_220, 5783)
+			.saturating_add(Weight::from_parts(196_349_780, 0).saturating_mul(n.into()))
 			.saturating_add(RocksDbWeight::get().reads(3_u64))
-			.saturating_add(RocksDbWeight::get().reads((3_u64).saturating_mul(n.into())))
-			.saturating_add(RocksDbWeight::get().writes(2_u64))
-			.saturating_add(RocksDbWeight::get().writes((4_u64).saturating_mul(n.into())))
+			.saturating_add(RocksDbWeight::get().reads((5_u64).saturating_mul(n.into())))
+			.saturating_add(RocksDbWeight::get().writes(3_u64))
+			.saturating_add(RocksDbWeight::get().writes((6_u64).saturating_mul(n.into())))
 			.saturating_add(Weight::from_parts(0, 10893).saturating_mul(n.into()))
 	}
 }
