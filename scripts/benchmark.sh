@@ -24,7 +24,7 @@ declare -A PALLETS=(
 
 # Steps and repeats: 50 and 20, but for pallet_inference, whose `submit_result` setup fills a
 # lineage dataset with up to 100,000 contributors and commits them (about 20 s a run at
-# 100,000): 6 and 2, about 18 minutes.
+# 100,000): 6 and 2, about 20 minutes.
 declare -A STEPS=([pallet_inference]=6)
 declare -A REPEATS=([pallet_inference]=2)
 # With two repeats a least-squares fit follows a single outlier of this shared machine (one run
