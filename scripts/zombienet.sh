@@ -8,7 +8,7 @@
 # Installs what is missing, idempotently. The relay binaries (polkadot, polkadot-prepare-worker,
 # polkadot-execute-worker) are built from the `polkadot` crate at the release of our
 # polkadot-sdk line, with `fast-runtime` (one-minute relay epochs), into ~/.cache/tributary/relay;
-# the first build takes over an hour on two cores (docs/zombienet.md).
+# the first build takes two to three hours on two cores (docs/zombienet.md).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -24,7 +24,7 @@ install_relay() {
 		-x "$RELAY_BIN/polkadot-execute-worker" ]]; then
 		return 0
 	fi
-	log "building polkadot $POLKADOT_VERSION (fast-runtime) into $RELAY_ROOT; over an hour on two cores, cargo prints each crate"
+	log "building polkadot $POLKADOT_VERSION (fast-runtime) into $RELAY_ROOT; two to three hours on two cores, cargo prints each crate"
 	local start=$SECONDS
 	CARGO_TARGET_DIR="$RELAY_TARGET_DIR" cargo install "polkadot@$POLKADOT_VERSION" --locked \
 		--features fast-runtime --root "$RELAY_ROOT" --force
