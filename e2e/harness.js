@@ -234,10 +234,13 @@ export function describeError(api, dispatchError) {
   return dispatchError.toString();
 }
 
-/** Signs and sends `tx`, resolving with the events of its block once it is finalized. */
-export function sendAndFinalize(api, tx, signer) {
+/**
+ * Signs and sends `tx`, resolving with the events of its block once it is finalized. `options`
+ * are @polkadot/api's signer options (e.g. `{ mode: 1, metadataHash }`).
+ */
+export function sendAndFinalize(api, tx, signer, options = {}) {
   return new Promise((resolve, reject) => {
-    tx.signAndSend(signer, ({ status, events, dispatchError }) => {
+    tx.signAndSend(signer, options, ({ status, events, dispatchError }) => {
       if (dispatchError) {
         reject(new Error(`dispatch failed: ${describeError(api, dispatchError)}`));
       } else if (status.isFinalized) {

@@ -4,11 +4,11 @@
 #   scripts/benchmark.sh                  every pallet of ours
 #   scripts/benchmark.sh pallet_datasets  one pallet
 #
-# Builds tributary-node with `--features runtime-benchmarks` (into the same target directory,
-# so crates the feature does not touch are shared with the normal build), runs `benchmark
+# Builds tributary-node with `--features runtime-benchmarks` (into a target directory of its
+# own, $BENCH_TARGET_DIR, so that the normal node's build is left as it is), runs `benchmark
 # pallet` against the runtime's `development` preset, and writes each pallet's
-# `src/weights.rs` from scripts/weight-template.hbs. Rare and slow: the feature rebuilds much
-# of FRAME, and the normal node rebuilds its runtime afterwards.
+# `src/weights.rs` from scripts/weight-template.hbs. Rare and slow: the first build of that
+# variant compiles the node's whole dependency tree once more.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -41,17 +41,14 @@ for pallet in "${selected[@]}"; do
 	[[ -n "${PALLETS[$pallet]:-}" ]] || die "unknown pallet '$pallet' (known: ${!PALLETS[*]})"
 done
 
-log "building tributary-node with runtime-benchmarks (release)"
-cargo build --release --locked -p tributary-node --features runtime-benchmarks
-bench_node="$CARGO_TARGET_DIR/release/tributary-node-benchmarks"
-bench_wasm="$CARGO_TARGET_DIR/release/tributary-runtime-benchmarks.wasm"
-# The normal build writes the same paths; keep this build's copies apart.
-cp "$NODE_BIN" "$bench_node"
-cp "$CARGO_TARGET_DIR/release/wbuild/tributary-runtime/tributary_runtime.compact.compressed.wasm" \
-	"$bench_wasm"
+log "building tributary-node with runtime-benchmarks (release) into $BENCH_TARGET_DIR"
+CARGO_TARGET_DIR="$BENCH_TARGET_DIR" cargo build --release --locked -p tributary-node \
+	--features runtime-benchmarks
+bench_node="$BENCH_TARGET_DIR/release/tributary-node"
+bench_wasm="$BENCH_TARGET_DIR/release/wbuild/tributary-runtime/tributary_runtime.compact.compressed.wasm"
 
 # Each run's raw measurements, for docs/performance.md's tables.
-results="$CARGO_TARGET_DIR/benchmark-results"
+results="$BENCH_TARGET_DIR/benchmark-results"
 mkdir -p "$results"
 
 for pallet in "${selected[@]}"; do
@@ -69,4 +66,4 @@ for pallet in "${selected[@]}"; do
 		--json-file "$results/$pallet.json" \
 		--output "$output"
 done
-log "weights written; the next normal build relinks tributary-node"
+log "weights written; the next normal build recompiles the runtime with them"

@@ -4,6 +4,11 @@
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/tributary/target}"
 NODE_BIN="$CARGO_TARGET_DIR/release/tributary-node"
+# Builds with `runtime-benchmarks` (the pallets' benchmarks run as tests, and the benchmarking
+# node of scripts/benchmark.sh) resolve FRAME and the runtime with other features; in the
+# target directory above they would replace the normal build's artifacts, and each switch back
+# would rebuild much of the runtime and the node. They get a target directory of their own.
+BENCH_TARGET_DIR="${TRIBUTARY_BENCH_TARGET_DIR:-$HOME/.cache/tributary/target-benchmarks}"
 # The runtime's WASM build looks for Cargo.lock upward from the target directory, which lives
 # outside the repository; point it at ours so the WASM build is locked too.
 export WASM_BUILD_WORKSPACE_HINT="$ROOT"

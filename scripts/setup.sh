@@ -7,16 +7,20 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 command -v cargo >/dev/null || die "cargo is not installed: install Rust with rustup (https://rustup.rs)"
 
-# rust-toolchain.toml names the channel, the wasm32 target and rust-src; rustup installs what
+# rust-toolchain.toml names the channel, the wasm32 targets and rust-src; rustup installs what
 # is missing the first time cargo runs in the repository. Ask for them explicitly so that a
 # missing piece shows up here rather than deep in a build.
 if command -v rustup >/dev/null; then
 	(cd "$ROOT" && rustup show active-toolchain >/dev/null)
 	installed_targets="$(cd "$ROOT" && rustup target list --installed)"
-	if ! grep -qx wasm32-unknown-unknown <<<"$installed_targets"; then
-		log "adding the wasm32-unknown-unknown target"
-		(cd "$ROOT" && rustup target add wasm32-unknown-unknown)
-	fi
+	# The WASM builder compiles the runtime for wasm32v1-none when it is installed (the target
+	# without the post-MVP features relay validators may not support), and says so otherwise.
+	for target in wasm32-unknown-unknown wasm32v1-none; do
+		if ! grep -qx "$target" <<<"$installed_targets"; then
+			log "adding the $target target"
+			(cd "$ROOT" && rustup target add "$target")
+		fi
+	done
 	if ! (cd "$ROOT" && rustup component list --installed) | grep -q '^rust-src'; then
 		log "adding the rust-src component"
 		(cd "$ROOT" && rustup component add rust-src)

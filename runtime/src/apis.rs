@@ -208,7 +208,7 @@ impl_runtime_apis! {
 			dataset_id: DatasetId,
 			contribution_id: ContributionId,
 		) -> pallet_attribution::ContributionStats<Balance> {
-			pallet_attribution::Stats::<Runtime>::get(dataset_id, contribution_id)
+			pallet_attribution::ContributionStatistics::<Runtime>::get(dataset_id, contribution_id)
 		}
 	}
 
@@ -335,7 +335,7 @@ impl_runtime_apis! {
 	impl frame_try_runtime::TryRuntime<Block> for Runtime {
 		fn on_runtime_upgrade(checks: frame_try_runtime::UpgradeCheckSelect) -> (Weight, Weight) {
 			let weight = Executive::try_runtime_upgrade(checks).unwrap();
-			(weight, crate::configs::RuntimeBlockWeights::get().max_block)
+			(weight, crate::constants::RuntimeBlockWeights::get().max_block)
 		}
 
 		fn execute_block(

@@ -20,9 +20,13 @@ include!(concat!(env!("OUT_DIR"), "/wasm_binary.rs"));
 #[macro_use]
 mod benchmarks;
 pub mod apis;
+#[cfg(feature = "runtime-benchmarks")]
+mod benchmark_helpers;
 pub mod configs;
+pub mod constants;
 pub mod genesis_config_presets;
 pub mod offchain;
+pub mod origins;
 #[cfg(test)]
 mod tests;
 
@@ -32,8 +36,8 @@ use alloc::vec::Vec;
 use polkadot_sdk::{staging_parachain_info as parachain_info, *};
 
 use frame_support::weights::{
-	constants::{ExtrinsicBaseWeight, WEIGHT_REF_TIME_PER_SECOND},
-	Weight, WeightToFeeCoefficient, WeightToFeeCoefficients, WeightToFeePolynomial,
+	constants::ExtrinsicBaseWeight, WeightToFeeCoefficient, WeightToFeeCoefficients,
+	WeightToFeePolynomial,
 };
 use smallvec::smallvec;
 use sp_runtime::{
@@ -43,6 +47,7 @@ use sp_runtime::{
 };
 use sp_version::RuntimeVersion;
 
+pub use constants::*;
 pub use sp_consensus_aura::sr25519::AuthorityId as AuraId;
 pub use sp_runtime::{MultiAddress, Perbill, Permill};
 
@@ -111,6 +116,9 @@ pub type TxExtension = cumulus_pallet_weight_reclaim::StorageWeightReclaim<
 		frame_system::CheckNonce<Runtime>,
 		frame_system::CheckWeight<Runtime>,
 		pallet_transaction_payment::ChargeTransactionPayment<Runtime>,
+		// Lets an offline signer (a Ledger) sign against the metadata's hash: with mode 1 the
+		// signed payload includes the hash the runtime was built with (RFC-0078).
+		frame_metadata_hash_extension::CheckMetadataHash<Runtime>,
 	),
 >;
 
@@ -170,54 +178,12 @@ pub const VERSION: RuntimeVersion = RuntimeVersion {
 	spec_name: alloc::borrow::Cow::Borrowed("tributary"),
 	impl_name: alloc::borrow::Cow::Borrowed("tributary"),
 	authoring_version: 1,
-	spec_version: 1,
+	spec_version: 2,
 	impl_version: 0,
 	apis: apis::RUNTIME_API_VERSIONS,
 	transaction_version: 1,
 	system_version: 1,
 };
-
-/// Target block time on a relay chain. `--dev` seals faster and mocks the relay chain, so a dev
-/// chain's clock runs ahead; time in the runtime is counted in blocks.
-pub const MILLI_SECS_PER_BLOCK: u64 = 6000;
-/// Aura slot length. Changing it on a live chain stops block production.
-pub const SLOT_DURATION: u64 = MILLI_SECS_PER_BLOCK;
-
-pub const MINUTES: BlockNumber = 60_000 / (MILLI_SECS_PER_BLOCK as BlockNumber);
-pub const HOURS: BlockNumber = MINUTES * 60;
-pub const DAYS: BlockNumber = HOURS * 24;
-
-/// The token symbol.
-pub const TOKEN_SYMBOL: &str = "TRIB";
-/// Decimal places of one TRIB.
-pub const TOKEN_DECIMALS: u8 = 12;
-/// The SS58 address format: 42, the generic Substrate prefix.
-pub const SS58_PREFIX: u16 = 42;
-
-/// One TRIB.
-pub const TRIB: Balance = 1_000_000_000_000;
-pub const MILLI_TRIB: Balance = TRIB / 1_000;
-pub const MICRO_TRIB: Balance = TRIB / 1_000_000;
-
-/// The least balance an account must hold to exist.
-pub const EXISTENTIAL_DEPOSIT: Balance = MILLI_TRIB;
-
-/// A deposit for `items` storage items taking `bytes` bytes.
-pub const fn deposit(items: u32, bytes: u32) -> Balance {
-	(items as Balance) * 20 * TRIB / 100 + (bytes as Balance) * 100 * MICRO_TRIB
-}
-
-/// The share of block weight `on_initialize` hooks are assumed to take.
-const AVERAGE_ON_INITIALIZE_RATIO: Perbill = Perbill::from_percent(5);
-
-/// Normal transactions may fill 75% of a block; the rest is kept for operational ones.
-const NORMAL_DISPATCH_RATIO: Perbill = Perbill::from_percent(75);
-
-/// Two seconds of compute per block, and the relay chain's proof-of-validity limit.
-const MAXIMUM_BLOCK_WEIGHT: Weight = Weight::from_parts(
-	WEIGHT_REF_TIME_PER_SECOND.saturating_mul(2),
-	cumulus_primitives_core::relay_chain::MAX_POV_SIZE as u64,
-);
 
 /// Blocks the runtime accepts before the relay chain includes them (async backing).
 const UNINCLUDED_SEGMENT_CAPACITY: u32 = 3;

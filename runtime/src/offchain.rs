@@ -1,4 +1,9 @@
-//! What the node hands the runtime's off-chain workers.
+//! The runtime's off-chain side: how off-chain workers sign their transactions, and what the
+//! node hands them.
+//!
+//! Off-chain workers (providers' heartbeats, inference results) sign with the node's operator
+//! key (key type `trib`, sr25519, [`OPERATOR_KEY_TYPE`]), as the account of that key, through
+//! the same transaction extensions as any signed transaction.
 //!
 //! The node writes the LoRA service's URL (its `--lora-service-url`) into its persistent
 //! off-chain storage when it starts, under [`LORA_SERVICE_URL_KEY`], as a SCALE-encoded
@@ -9,8 +14,11 @@
 //! The inference pallet's off-chain worker ([`pallet_inference::offchain`]) calls the service
 //! there.
 
-#[cfg(feature = "std")]
 use polkadot_sdk::*;
+
+use crate::{
+	AccountId, Nonce, Runtime, RuntimeCall, Signature, System, TxExtension, UncheckedExtrinsic,
+};
 
 /// The persistent off-chain storage key of the LoRA service URL, and its reader (callable only
 /// from an off-chain context: an off-chain worker, or a test with the off-chain extensions).
@@ -18,6 +26,64 @@ pub use pallet_inference::offchain::{lora_service_url, LORA_SERVICE_URL_KEY};
 
 /// The keystore key type of operator keys, which sign the off-chain workers' transactions.
 pub use pallet_providers::offchain::crypto::KEY_TYPE as OPERATOR_KEY_TYPE;
+
+impl frame_system::offchain::SigningTypes for Runtime {
+	type Public = <Signature as sp_runtime::traits::Verify>::Signer;
+	type Signature = Signature;
+}
+
+impl<C> frame_system::offchain::CreateTransactionBase<C> for Runtime
+where
+	RuntimeCall: From<C>,
+{
+	type Extrinsic = UncheckedExtrinsic;
+	type RuntimeCall = RuntimeCall;
+}
+
+impl<C> frame_system::offchain::CreateSignedTransaction<C> for Runtime
+where
+	RuntimeCall: From<C>,
+{
+	fn create_signed_transaction<
+		A: frame_system::offchain::AppCrypto<Self::Public, Self::Signature>,
+	>(
+		call: RuntimeCall,
+		public: Self::Public,
+		account: AccountId,
+		nonce: Nonce,
+	) -> Option<UncheckedExtrinsic> {
+		use codec::Encode;
+		use sp_runtime::{
+			generic::{Era, SignedPayload},
+			traits::{SaturatedConversion, StaticLookup},
+		};
+		// Mortal for the longest power of two within the block hashes kept.
+		let period = polkadot_runtime_common::BlockHashCount::get()
+			.checked_next_power_of_two()
+			.map(|c| c / 2)
+			.unwrap_or(2) as u64;
+		let current = System::block_number().saturated_into::<u64>().saturating_sub(1);
+		let extension: TxExtension = (
+			frame_system::CheckNonZeroSender::<Runtime>::new(),
+			frame_system::CheckSpecVersion::<Runtime>::new(),
+			frame_system::CheckTxVersion::<Runtime>::new(),
+			frame_system::CheckGenesis::<Runtime>::new(),
+			frame_system::CheckEra::<Runtime>::from(Era::mortal(period, current)),
+			frame_system::CheckNonce::<Runtime>::from(nonce),
+			frame_system::CheckWeight::<Runtime>::new(),
+			pallet_transaction_payment::ChargeTransactionPayment::<Runtime>::from(0),
+			frame_metadata_hash_extension::CheckMetadataHash::<Runtime>::new(false),
+		)
+			.into();
+		let payload = SignedPayload::new(call, extension)
+			.map_err(|e| log::warn!(target: "runtime::offchain", "cannot sign: {e:?}"))
+			.ok()?;
+		let signature = payload.using_encoded(|bytes| A::sign(bytes, public))?;
+		let (call, extension, _) = payload.deconstruct();
+		let address = <Runtime as frame_system::Config>::Lookup::unlookup(account);
+		Some(UncheckedExtrinsic::new_signed(call, address, signature, extension))
+	}
+}
 
 /// Stores the LoRA service URL where [`lora_service_url`] finds it. The node calls this with
 /// its off-chain database when it starts.

@@ -20,10 +20,10 @@ use sp_runtime::{
 
 use crate::{
 	configs::{
-		CouncilCollective, EnactmentPeriod, LaunchPeriod, MinimumDeposit,
-		TechnicalCommitteeCollective, VotingPeriod, FAST_TRACK_VOTING_PERIOD,
+		EnactmentPeriod, LaunchPeriod, MinimumDeposit, VotingPeriod, FAST_TRACK_VOTING_PERIOD,
 	},
 	genesis_config_presets::{self, ENDOWMENT, PARACHAIN_ID},
+	origins::{CouncilCollective, TechnicalCommitteeCollective},
 	AccountId, AllPalletsWithSystem, Balances, BlockNumber, Datasets, Democracy, Models,
 	ParachainInfo, Providers, Runtime, RuntimeCall, RuntimeGenesisConfig, RuntimeOrigin, Scheduler,
 	Session, System, TRIB,

@@ -33,11 +33,14 @@ pub mod types;
 pub mod weights;
 
 use alloc::vec::Vec;
-pub use pallet_datasets::{ContributionId, DatasetId};
 use polkadot_sdk::{
 	frame_support::pallet_prelude::*,
 	frame_system::pallet_prelude::BlockNumberFor,
 	sp_runtime::{traits::AtLeast32BitUnsigned, Permill, Saturating},
+};
+pub use tributary_primitives::{
+	AdapterId, CitedRecord, ContributionId, DatasetId, LineageLedger, LineageShare, OutputLedger,
+	RequestId,
 };
 
 /// Where the offchain index keeps a settled output's record: this prefix, then the request id
@@ -47,31 +50,6 @@ pub const OFFCHAIN_PREFIX: &[u8] = b"tributary/attribution/output/";
 /// An output's record as this runtime stores it.
 pub type OutputRecordOf<T> =
 	OutputRecord<<T as Config>::Balance, BlockNumberFor<T>, <T as Config>::MaxAttributions>;
-
-/// A settled output's attribution.
-#[derive(
-	Encode, Decode, CloneNoBound, PartialEqNoBound, EqNoBound, DebugNoBound, TypeInfo, MaxEncodedLen,
-)]
-#[cfg_attr(feature = "std", derive(serde::Serialize, serde::Deserialize))]
-#[cfg_attr(feature = "std", serde(rename_all = "camelCase"))]
-#[cfg_attr(
-	feature = "std",
-	serde(bound(
-		serialize = "Balance: serde::Serialize, BlockNumber: serde::Serialize",
-		deserialize = "Balance: serde::Deserialize<'de>, BlockNumber: serde::Deserialize<'de>"
-	))
-)]
-#[scale_info(skip_type_params(MaxRecords))]
-#[codec(mel_bound(Balance: MaxEncodedLen, BlockNumber: MaxEncodedLen))]
-pub struct OutputRecord<Balance, BlockNumber, MaxRecords: Get<u32>>
-where
-	Balance: Clone + PartialEq + Eq + Debug,
-	BlockNumber: Clone + PartialEq + Eq + Debug,
-{
-	pub adapter_id: AdapterId,
-	pub settled_at: BlockNumber,
-	pub records: BoundedVec<CitedRecord<Balance>, MaxRecords>,
-}
 
 /// The most entries one page of [`Pallet::adapters_trained_on`] holds.
 pub const MAX_ADAPTERS_PAGE: u32 = 100;
@@ -113,6 +91,7 @@ pub mod pallet {
 		#[pallet::constant]
 		type MaxOutputsPerBlock: Get<u32>;
 
+		/// Weights of this pallet's calls, from its benchmarks.
 		type WeightInfo: WeightInfo;
 	}
 
@@ -132,12 +111,12 @@ pub mod pallet {
 
 	/// Each contribution's statistics.
 	#[pallet::storage]
-	pub type Stats<T: Config> = StorageDoubleMap<
+	pub type ContributionStatistics<T: Config> = StorageDoubleMap<
 		_,
 		Twox64Concat,
 		DatasetId,
 		Twox64Concat,
-		pallet_datasets::ContributionId,
+		ContributionId,
 		ContributionStats<T::Balance>,
 		ValueQuery,
 	>;
@@ -316,12 +295,16 @@ impl<T: Config> OutputLedger<T::Balance> for Pallet<T> {
 		})
 		.map_err(|_| Error::<T>::TooManyOutputs)?;
 		for record in records {
-			Stats::<T>::mutate(record.dataset_id, record.contribution_id, |stats| {
-				stats.times_cited = stats.times_cited.saturating_add(1);
-				stats.total_score_ppm =
-					stats.total_score_ppm.saturating_add(u64::from(record.score_ppm));
-				stats.total_earned = stats.total_earned.saturating_add(record.earned);
-			});
+			ContributionStatistics::<T>::mutate(
+				record.dataset_id,
+				record.contribution_id,
+				|stats| {
+					stats.times_cited = stats.times_cited.saturating_add(1);
+					stats.total_score_ppm =
+						stats.total_score_ppm.saturating_add(u64::from(record.score_ppm));
+					stats.total_earned = stats.total_earned.saturating_add(record.earned);
+				},
+			);
 		}
 		let output = OutputRecord { adapter_id, settled_at: now, records: bounded };
 		let mut key = OFFCHAIN_PREFIX.to_vec();

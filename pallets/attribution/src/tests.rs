@@ -7,7 +7,7 @@ fn share(dataset_id: DatasetId, parts: u32) -> LineageShare {
 
 #[test]
 fn one_dataset_takes_the_whole_lineage() {
-	build_and_execute(|| {
+	ExtBuilder.build_and_execute(|| {
 		assert_eq!(Attribution::record_lineage(7, &[(3, 42)]), Ok(vec![share(3, 1_000_000)]));
 		assert_eq!(Attribution::lineage(7), Some(vec![share(3, 1_000_000)]));
 		assert_eq!(AdaptersByDataset::<Test>::get(3, 7), Some(Permill::one()));
@@ -23,7 +23,7 @@ fn one_dataset_takes_the_whole_lineage() {
 
 #[test]
 fn shares_are_proportional_to_the_declared_weights() {
-	build_and_execute(|| {
+	ExtBuilder.build_and_execute(|| {
 		assert_ok!(Attribution::record_lineage(0, &[(0, 1), (1, 3)]));
 		assert_eq!(Attribution::lineage(0), Some(vec![share(0, 250_000), share(1, 750_000)]));
 	});
@@ -49,7 +49,7 @@ fn rounding_left_overs_go_to_the_largest_remainders_and_the_sum_is_exactly_one()
 
 #[test]
 fn invalid_lineages_are_refused_and_nothing_is_written() {
-	build_and_execute(|| {
+	ExtBuilder.build_and_execute(|| {
 		assert_noop!(Attribution::record_lineage(0, &[]), Error::<Test>::EmptyLineage);
 		assert_noop!(
 			Attribution::record_lineage(0, &[(0, 1), (1, 1), (2, 1), (3, 1), (4, 1)]),
@@ -74,7 +74,7 @@ fn invalid_lineages_are_refused_and_nothing_is_written() {
 
 #[test]
 fn a_lineage_is_recorded_once() {
-	build_and_execute(|| {
+	ExtBuilder.build_and_execute(|| {
 		assert_ok!(Attribution::record_lineage(1, &[(0, 1)]));
 		assert_noop!(Attribution::record_lineage(1, &[(2, 1)]), Error::<Test>::LineageExists);
 		assert_eq!(Attribution::lineage(1), Some(vec![share(0, 1_000_000)]));
@@ -83,7 +83,7 @@ fn a_lineage_is_recorded_once() {
 
 #[test]
 fn adapters_trained_on_a_dataset_come_in_pages() {
-	build_and_execute(|| {
+	ExtBuilder.build_and_execute(|| {
 		for adapter_id in 0..5 {
 			assert_ok!(Attribution::record_lineage(adapter_id, &[(9, 1), (10 + adapter_id, 1)]));
 		}
@@ -110,7 +110,7 @@ fn adapters_trained_on_a_dataset_come_in_pages() {
 
 #[test]
 fn a_page_holds_at_most_a_hundred_adapters() {
-	build_and_execute(|| {
+	ExtBuilder.build_and_execute(|| {
 		for adapter_id in 0..(MAX_ADAPTERS_PAGE + 5) {
 			assert_ok!(Attribution::record_lineage(adapter_id, &[(0, 1)]));
 		}
@@ -120,7 +120,7 @@ fn a_page_holds_at_most_a_hundred_adapters() {
 
 #[test]
 fn try_state_catches_a_reverse_index_out_of_step() {
-	build_and_execute(|| {
+	ExtBuilder.build_and_execute(|| {
 		assert_ok!(Attribution::record_lineage(0, &[(0, 1), (1, 1)]));
 		AdaptersByDataset::<Test>::insert(2, 0, Permill::one());
 		assert!(Attribution::do_try_state().is_err());

@@ -1,81 +1,14 @@
-//! The ledger's records and the trait pallet-models writes lineage through.
+//! The ledger's own records. The lineage and cited-record types and the traits other pallets
+//! write through are in `tributary-primitives` ([`crate::LineageShare`], [`crate::CitedRecord`],
+//! [`crate::LineageLedger`], [`crate::OutputLedger`]).
 
-use alloc::vec::Vec;
 use codec::{Decode, DecodeWithMemTracking, Encode, MaxEncodedLen};
-use pallet_datasets::DatasetId;
-use polkadot_sdk::{sp_runtime::DispatchError, sp_runtime::DispatchResult, sp_runtime::Permill};
+use core::fmt::Debug;
+use polkadot_sdk::frame_support::{
+	traits::Get, BoundedVec, CloneNoBound, DebugNoBound, EqNoBound, PartialEqNoBound,
+};
 use scale_info::TypeInfo;
-
-/// A LoRA adapter's id, unique across all models.
-pub type AdapterId = u32;
-
-/// One dataset of an adapter's lineage and its share of the training data.
-#[derive(
-	Clone,
-	Copy,
-	PartialEq,
-	Eq,
-	Debug,
-	Encode,
-	Decode,
-	DecodeWithMemTracking,
-	MaxEncodedLen,
-	TypeInfo,
-)]
-#[cfg_attr(feature = "std", derive(serde::Serialize, serde::Deserialize))]
-#[cfg_attr(feature = "std", serde(rename_all = "camelCase"))]
-pub struct LineageShare {
-	/// The dataset.
-	pub dataset_id: DatasetId,
-	/// Its share of the adapter's training data, in parts per million.
-	pub share: Permill,
-}
-
-/// Where an adapter's lineage is kept (the attribution ledger).
-pub trait LineageLedger {
-	/// The most datasets one lineage may name.
-	fn max_lineage() -> u32;
-
-	/// Whether these declared weights make a valid lineage, without recording anything.
-	fn check_lineage(weights: &[(DatasetId, u64)]) -> DispatchResult;
-
-	/// Records a new adapter's lineage from its declared weights and returns the normalised
-	/// shares. Refused if the weights are invalid or the adapter has a lineage already.
-	fn record_lineage(
-		adapter_id: AdapterId,
-		weights: &[(DatasetId, u64)],
-	) -> Result<Vec<LineageShare>, DispatchError>;
-
-	/// An adapter's lineage, if recorded.
-	fn lineage(adapter_id: AdapterId) -> Option<Vec<LineageShare>>;
-}
-
-/// An inference request's number (the inference pallet's).
-pub type RequestId = u64;
-
-/// A record an output drew on: its score and what it earned.
-#[derive(
-	Clone,
-	Copy,
-	PartialEq,
-	Eq,
-	Debug,
-	Encode,
-	Decode,
-	DecodeWithMemTracking,
-	MaxEncodedLen,
-	TypeInfo,
-)]
-#[cfg_attr(feature = "std", derive(serde::Serialize, serde::Deserialize))]
-#[cfg_attr(feature = "std", serde(rename_all = "camelCase"))]
-pub struct CitedRecord<Balance> {
-	pub dataset_id: DatasetId,
-	pub contribution_id: pallet_datasets::ContributionId,
-	/// Its share of the output's attribution, in parts per million.
-	pub score_ppm: u32,
-	/// What the output's settlement credited its contributor for it.
-	pub earned: Balance,
-}
+use tributary_primitives::{AdapterId, CitedRecord};
 
 /// A contribution's record in the ledger: how often outputs cited it, their scores summed, and
 /// what it earned.
@@ -100,13 +33,27 @@ pub struct ContributionStats<Balance> {
 	pub total_earned: Balance,
 }
 
-/// Where settled outputs' attribution is recorded (the attribution ledger).
-pub trait OutputLedger<Balance> {
-	/// Records `request_id`'s attribution: the adapter that produced it and the records it
-	/// drew on, and adds them to the records' statistics.
-	fn record_output(
-		request_id: RequestId,
-		adapter_id: AdapterId,
-		records: &[CitedRecord<Balance>],
-	) -> DispatchResult;
+/// A settled output's attribution.
+#[derive(
+	Encode, Decode, CloneNoBound, PartialEqNoBound, EqNoBound, DebugNoBound, TypeInfo, MaxEncodedLen,
+)]
+#[cfg_attr(feature = "std", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "std", serde(rename_all = "camelCase"))]
+#[cfg_attr(
+	feature = "std",
+	serde(bound(
+		serialize = "Balance: serde::Serialize, BlockNumber: serde::Serialize",
+		deserialize = "Balance: serde::Deserialize<'de>, BlockNumber: serde::Deserialize<'de>"
+	))
+)]
+#[scale_info(skip_type_params(MaxRecords))]
+#[codec(mel_bound(Balance: MaxEncodedLen, BlockNumber: MaxEncodedLen))]
+pub struct OutputRecord<Balance, BlockNumber, MaxRecords: Get<u32>>
+where
+	Balance: Clone + PartialEq + Eq + Debug,
+	BlockNumber: Clone + PartialEq + Eq + Debug,
+{
+	pub adapter_id: AdapterId,
+	pub settled_at: BlockNumber,
+	pub records: BoundedVec<CitedRecord<Balance>, MaxRecords>,
 }

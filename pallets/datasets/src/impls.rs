@@ -4,41 +4,12 @@
 use crate::*;
 use alloc::vec::Vec;
 use polkadot_sdk::{
-	frame_support::traits::{
-		fungible::{InspectHold, MutateHold},
-		tokens::Precision,
-		Imbalance,
-	},
+	frame_support::traits::fungible::InspectHold,
 	frame_system,
-	sp_runtime::{traits::Saturating, ArithmeticError, SaturatedConversion},
+	sp_runtime::{traits::Saturating, ArithmeticError},
 };
 
 impl<T: Config> Pallet<T> {
-	/// The deposit for a dataset whose name, URI and license take `bytes` bytes.
-	pub fn dataset_deposit(bytes: usize) -> BalanceOf<T> {
-		T::DatasetDeposit::get()
-			.saturating_add(T::DepositPerByte::get().saturating_mul(bytes.saturated_into()))
-	}
-
-	/// The deposit for a contribution declaring `length` bytes, with a URI of `uri_bytes`.
-	pub fn contribution_deposit(length: u64, uri_bytes: usize) -> BalanceOf<T> {
-		T::ContributionDeposit::get()
-			.saturating_add(T::DepositPerDataByte::get().saturating_mul(length.saturated_into()))
-			.saturating_add(T::DepositPerByte::get().saturating_mul(uri_bytes.saturated_into()))
-	}
-
-	fn hold(reason: HoldReason, who: &T::AccountId, amount: BalanceOf<T>) -> DispatchResult {
-		T::Currency::hold(&reason.into(), who, amount)
-			.map_err(|_| Error::<T>::InsufficientBalance.into())
-	}
-
-	/// Gives back a deposit. The amount was held by this pallet for this reason, so nothing
-	/// short of a bug elsewhere makes the release come up short; should it, the event and the
-	/// `try_state` check tell.
-	fn release(reason: HoldReason, who: &T::AccountId, amount: BalanceOf<T>) {
-		let _ = T::Currency::release(&reason.into(), who, amount, Precision::BestEffort);
-	}
-
 	fn dataset_of_curator(
 		who: &T::AccountId,
 		dataset_id: DatasetId,
@@ -76,9 +47,9 @@ impl<T: Config> Pallet<T> {
 		let license = Self::checked_license(license)?;
 		let dataset_id = NextDatasetId::<T>::get();
 		let next_id = dataset_id.checked_add(1).ok_or(ArithmeticError::Overflow)?;
-		let deposit = Self::dataset_deposit(name.len() + metadata_uri.len() + license.len());
+		let bytes = name.len() + metadata_uri.len() + license.len();
 
-		Self::hold(HoldReason::DatasetDeposit, &curator, deposit)?;
+		let deposit = Self::hold_dataset_deposit(&curator, bytes)?;
 		Datasets::<T>::insert(
 			dataset_id,
 			Dataset {
@@ -109,18 +80,9 @@ impl<T: Config> Pallet<T> {
 		let mut dataset = Self::dataset_of_curator(&who, dataset_id)?;
 		let metadata_uri = Self::bounded(metadata_uri, Error::<T>::UriTooLong)?;
 		let license = Self::checked_license(license)?;
-		let deposit =
-			Self::dataset_deposit(dataset.name.len() + metadata_uri.len() + license.len());
+		let bytes = dataset.name.len() + metadata_uri.len() + license.len();
 
-		if deposit > dataset.deposit {
-			Self::hold(HoldReason::DatasetDeposit, &who, deposit.saturating_sub(dataset.deposit))?;
-		} else {
-			Self::release(
-				HoldReason::DatasetDeposit,
-				&who,
-				dataset.deposit.saturating_sub(deposit),
-			);
-		}
+		let deposit = Self::update_dataset_deposit(&who, dataset.deposit, bytes)?;
 		dataset.metadata_uri = metadata_uri;
 		dataset.license = license;
 		dataset.deposit = deposit;
@@ -152,9 +114,14 @@ impl<T: Config> Pallet<T> {
 			Error::<T>::NotOfferedCuratorship
 		);
 
-		Self::hold(HoldReason::DatasetDeposit, &who, dataset.deposit)?;
+		let bytes = dataset.name.len() + dataset.metadata_uri.len() + dataset.license.len();
+
+		// The new curator's ticket first: one who cannot pay is refused with nothing changed. It
+		// is priced now, so it holds what the old one did unless an upgrade changed the price.
+		let deposit = Self::hold_dataset_deposit(&who, bytes)?;
 		let previous = core::mem::replace(&mut dataset.curator, who.clone());
-		Self::release(HoldReason::DatasetDeposit, &previous, dataset.deposit);
+		Self::release_dataset_deposit(&previous, dataset.deposit);
+		dataset.deposit = deposit;
 		Datasets::<T>::insert(dataset_id, dataset);
 		PendingCurator::<T>::remove(dataset_id);
 		Self::deposit_event(Event::CuratorshipTransferred { dataset_id, from: previous, to: who });
@@ -187,7 +154,7 @@ impl<T: Config> Pallet<T> {
 		let accept_now = dataset.policy == Policy::Open;
 		let status =
 			if accept_now { ContributionStatus::Accepted } else { ContributionStatus::Pending };
-		let deposit = Self::contribution_deposit(length, uri.as_ref().map_or(0, |uri| uri.len()));
+		let uri_bytes = uri.as_ref().map_or(0, |uri| uri.len());
 		let old_weight = ContributorWeight::<T>::get(dataset_id, &contributor);
 		let (new_weight, new_total) = if accept_now {
 			Self::weights_after_adding(&dataset, old_weight, length)?
@@ -195,7 +162,7 @@ impl<T: Config> Pallet<T> {
 			(old_weight, dataset.total_weight)
 		};
 
-		Self::hold(HoldReason::ContributionDeposit, &contributor, deposit)?;
+		let deposit = Self::hold_contribution_deposit(&contributor, length, uri_bytes)?;
 		dataset.next_contribution_id = next_contribution_id;
 		dataset.contributions = dataset.contributions.saturating_add(1);
 		Self::insert_contribution(
@@ -345,7 +312,7 @@ impl<T: Config> Pallet<T> {
 		let contribution = Self::pending_contribution(dataset_id, contribution_id)?;
 		let contributor = contribution.contributor.clone();
 
-		Self::release(HoldReason::ContributionDeposit, &contributor, contribution.deposit);
+		Self::release_contribution_deposit(&contributor, contribution.deposit);
 		Self::delete_contribution(dataset_id, contribution_id, &contribution);
 		Self::deposit_event(Event::ContributionRejected {
 			dataset_id,
@@ -363,7 +330,7 @@ impl<T: Config> Pallet<T> {
 		let contribution = Self::pending_contribution(dataset_id, contribution_id)?;
 		ensure!(contribution.contributor == who, Error::<T>::NotContributor);
 
-		Self::release(HoldReason::ContributionDeposit, &who, contribution.deposit);
+		Self::release_contribution_deposit(&who, contribution.deposit);
 		Self::delete_contribution(dataset_id, contribution_id, &contribution);
 		Self::deposit_event(Event::ContributionWithdrawn {
 			dataset_id,
@@ -396,13 +363,7 @@ impl<T: Config> Pallet<T> {
 			);
 			Datasets::<T>::insert(dataset_id, dataset);
 		}
-		let (credit, _) = <T::Currency as fungible::BalancedHold<_>>::slash(
-			&HoldReason::ContributionDeposit.into(),
-			&contributor,
-			contribution.deposit,
-		);
-		let slashed = credit.peek();
-		T::Slash::on_unbalanced(credit);
+		let slashed = Self::slash_contribution_deposit(&contributor, contribution.deposit);
 		Self::delete_contribution(dataset_id, contribution_id, &contribution);
 		Self::deposit_event(Event::ContributionRemoved {
 			dataset_id,

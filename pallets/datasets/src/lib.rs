@@ -7,9 +7,10 @@
 //! by that weight, and the hash index lets the attribution pipeline name the record an output
 //! drew on.
 //!
-//! Everything a user creates is paid for with a deposit held through `fungible` holds: the
-//! curator's grows with the bytes the dataset's description takes, a contributor's with the
-//! declared length of the record, so inflating one's weight costs deposit in proportion.
+//! Everything a user creates is paid for with a deposit held through frame-support's
+//! `Consideration` (a `fungible` hold ticket, see [`deposits`]): the curator's grows with the
+//! bytes the dataset's description takes, a contributor's with the declared length of the record,
+//! so inflating one's weight costs deposit in proportion.
 //!
 //! Weight changes are announced through [`WeightObserver`] before they happen, so that a
 //! reward pool can settle what was earned under the old weight.
@@ -24,6 +25,7 @@ pub use weights::WeightInfo;
 
 #[cfg(feature = "runtime-benchmarks")]
 mod benchmarking;
+pub mod deposits;
 mod genesis;
 mod impls;
 #[cfg(test)]
@@ -33,8 +35,15 @@ mod tests;
 pub mod types;
 pub mod weights;
 
+pub use deposits::{
+	ContributionDepositReason, ContributionPriceOf, ContributionTicketOf, DatasetDepositReason,
+	DatasetPriceOf, DatasetTicketOf,
+};
 pub use genesis::{GenesisContribution, GenesisDataset};
 pub use impls::is_spdx_expression;
+pub use tributary_primitives::{
+	ContentHash, ContributionId, DatasetId, DatasetsInspect, WeightObserver,
+};
 
 use polkadot_sdk::{
 	frame_support::{
@@ -93,8 +102,11 @@ pub mod pallet {
 
 	#[pallet::config]
 	pub trait Config: polkadot_sdk::frame_system::Config<RuntimeEvent: From<Event<Self>>> {
-		/// The currency deposits are held in.
-		type Currency: fungible::Inspect<Self::AccountId>
+		/// The currency deposits are held in. Deposits are `HoldConsideration` tickets, which
+		/// price with balances made from `u64` footprints and, in benchmarks, mint what they
+		/// hold (`Mutate`).
+		type Currency: fungible::Inspect<Self::AccountId, Balance: From<u64>>
+			+ fungible::Mutate<Self::AccountId>
 			+ fungible::MutateHold<Self::AccountId, Reason = Self::RuntimeHoldReason>
 			+ fungible::BalancedHold<Self::AccountId>;
 

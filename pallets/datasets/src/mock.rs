@@ -157,7 +157,8 @@ impl ExtBuilder {
 		ext
 	}
 
-	/// Runs `test`, then checks the pallet's invariants.
+	/// Runs `test`, then checks this pallet's invariants (the only pallet here with checks
+	/// callable from a test: pallet-balances' `do_try_state` is private to its crate).
 	pub fn build_and_execute(self, test: impl FnOnce()) {
 		self.build().execute_with(|| {
 			test();

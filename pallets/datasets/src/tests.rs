@@ -663,12 +663,13 @@ mod genesis {
 
 #[test]
 fn try_state_catches_a_broken_total() {
-	ExtBuilder::default().build().execute_with(|| {
+	ExtBuilder::default().build_and_execute(|| {
 		let id = create(Policy::Open);
 		contribute(BOB, id, 1, 10);
 		assert_ok!(Datasets::do_try_state());
 		crate::Datasets::<Test>::mutate(id, |dataset| dataset.as_mut().unwrap().total_weight = 11);
 		assert!(Datasets::do_try_state().is_err());
+		crate::Datasets::<Test>::mutate(id, |dataset| dataset.as_mut().unwrap().total_weight = 10);
 	});
 }
 

@@ -1,22 +1,11 @@
 //! The records this pallet keeps: datasets and the contributions made to them.
 
 use codec::{Decode, DecodeWithMemTracking, Encode, MaxEncodedLen};
-use polkadot_sdk::{
-	frame_support::{
-		traits::Get, BoundedVec, CloneNoBound, DebugNoBound, EqNoBound, PartialEqNoBound,
-	},
-	sp_core::H256,
+use polkadot_sdk::frame_support::{
+	traits::Get, BoundedVec, CloneNoBound, DebugNoBound, EqNoBound, PartialEqNoBound,
 };
 use scale_info::TypeInfo;
-
-/// Identifies a dataset. Assigned in order of creation, starting at 0.
-pub type DatasetId = u32;
-
-/// Identifies a contribution within its dataset. Assigned in order of submission, starting at 0.
-pub type ContributionId = u32;
-
-/// The blake2-256 hash of a contributed record's bytes.
-pub type ContentHash = H256;
+use tributary_primitives::{ContentHash, ContributionId};
 
 /// How a dataset takes new contributions.
 #[derive(
@@ -129,7 +118,8 @@ where
 	pub next_contribution_id: ContributionId,
 	/// How many contributions the dataset holds now, pending or accepted.
 	pub contributions: u32,
-	/// Held from the curator for the storage the dataset takes.
+	/// Held from the curator for the storage the dataset takes: the dataset's deposit ticket
+	/// (`DatasetTicketOf`), kept as the amount it holds, which is all the ticket is.
 	pub deposit: Balance,
 	/// The block the dataset was created in.
 	pub created_at: BlockNumber,
@@ -168,37 +158,9 @@ where
 	pub uri: Option<BoundedVec<u8, MaxUri>>,
 	/// Where the contribution stands.
 	pub status: ContributionStatus,
-	/// Held from the contributor while the contribution is pending or accepted.
+	/// Held from the contributor while the contribution is pending or accepted: the
+	/// contribution's deposit ticket (`ContributionTicketOf`), kept as the amount it holds.
 	pub deposit: Balance,
 	/// The block the contribution was submitted in.
 	pub submitted_at: BlockNumber,
-}
-
-/// Told whenever a contributor's weight in a dataset is about to change, so that rewards
-/// accrued under the old weight can be settled first.
-pub trait WeightObserver<AccountId> {
-	/// `who`'s weight in `dataset_id` moves from `old` to `new`.
-	fn on_weight_change(dataset_id: DatasetId, who: &AccountId, old: u64, new: u64);
-}
-
-impl<AccountId> WeightObserver<AccountId> for () {
-	fn on_weight_change(_: DatasetId, _: &AccountId, _: u64, _: u64) {}
-}
-
-/// What other pallets may ask about datasets (models name the datasets they train on; the
-/// attribution ledger and royalties credit contributions).
-pub trait DatasetsInspect<AccountId> {
-	/// Whether the dataset exists.
-	fn dataset_exists(dataset_id: DatasetId) -> bool;
-	/// The dataset's total accepted weight, if it exists.
-	fn total_weight(dataset_id: DatasetId) -> Option<u64>;
-	/// `who`'s accepted weight in the dataset (0 if none).
-	fn contributor_weight(dataset_id: DatasetId, who: &AccountId) -> u64;
-	/// The contributor of an accepted contribution.
-	fn accepted_contributor(
-		dataset_id: DatasetId,
-		contribution_id: ContributionId,
-	) -> Option<AccountId>;
-	/// The contribution that holds a content hash (pending or accepted).
-	fn contribution_by_hash(hash: ContentHash) -> Option<(DatasetId, ContributionId)>;
 }

@@ -141,5 +141,5 @@ mod benchmarks {
 		assert!(ids.iter().all(|id| !Requests::<T>::contains_key(id)));
 	}
 
-	impl_benchmark_test_suite!(Pallet, mock::build(), mock::Test);
+	impl_benchmark_test_suite!(Pallet, mock::new_test_ext(), mock::Test);
 }

@@ -9,7 +9,7 @@
 //!
 //! Settlement: the fee is `min(cap, base fee + input and output token prices)`; it moves from
 //! the requester's hold into the royalties pot and is divided there
-//! ([`pallet_royalties::Settlement`]); the rest of the cap is released. A request not answered
+//! ([`Settlement`], which pallet-royalties implements); the rest of the cap is released. A request not answered
 //! by its deadline expires in `on_initialize` (a bounded queue per block): the requester's cap
 //! is released in full and the provider penalised.
 
@@ -18,23 +18,21 @@
 extern crate alloc;
 
 pub use pallet::*;
+pub use types::*;
 pub use weights::WeightInfo;
 
 #[cfg(feature = "runtime-benchmarks")]
 mod benchmarking;
+mod impls;
 #[cfg(test)]
 mod mock;
 pub mod offchain;
 #[cfg(test)]
 mod tests;
+pub mod types;
 pub mod weights;
 
 use alloc::vec::Vec;
-use pallet_attribution::{AdapterId, CitedRecord, LineageLedger, OutputLedger};
-use pallet_datasets::{ContributionId, DatasetId, DatasetsInspect};
-use pallet_models::{ModelId, ModelsInspect, Pricing};
-use pallet_providers::ProviderAssignment;
-use pallet_royalties::{Settlement, SpanCredit};
 use polkadot_sdk::{
 	frame_support::{
 		pallet_prelude::*,
@@ -47,9 +45,11 @@ use polkadot_sdk::{
 	sp_core::H256,
 	sp_runtime::traits::{Hash, One, Saturating, Zero},
 };
-
-/// A request's number.
-pub type RequestId = u64;
+pub use tributary_primitives::{
+	AdapterId, AttributedRecord, CitedRecord, ContributionId, DatasetId, DatasetsInspect,
+	LineageLedger, ModelId, ModelsInspect, OutputLedger, Pricing, ProviderAssignment, RequestId,
+	Settlement, SpanCredit,
+};
 
 /// The most contributors of a lineage dataset `submit_result`'s benchmark measures.
 pub const MAX_BENCHMARKED_CONTRIBUTORS: u32 = 100_000;
@@ -58,68 +58,6 @@ pub const MAX_BENCHMARKED_CONTRIBUTORS: u32 = 100_000;
 pub type BalanceOf<T> = <<T as Config>::Currency as Inspect<
 	<T as polkadot_sdk::frame_system::Config>::AccountId,
 >>::Balance;
-
-/// One attributed record: the dataset, the contribution and its score in parts per million.
-#[derive(
-	Encode,
-	Decode,
-	DecodeWithMemTracking,
-	Clone,
-	Copy,
-	PartialEq,
-	Eq,
-	Debug,
-	TypeInfo,
-	MaxEncodedLen,
-)]
-#[cfg_attr(feature = "std", derive(serde::Serialize, serde::Deserialize))]
-#[cfg_attr(feature = "std", serde(rename_all = "camelCase"))]
-pub struct AttributedRecord {
-	pub dataset_id: DatasetId,
-	pub contribution_id: ContributionId,
-	pub score_ppm: u32,
-}
-
-/// A request waiting for its result.
-#[derive(
-	Encode, Decode, CloneNoBound, PartialEqNoBound, EqNoBound, DebugNoBound, TypeInfo, MaxEncodedLen,
-)]
-#[cfg_attr(feature = "std", derive(serde::Serialize, serde::Deserialize))]
-#[cfg_attr(feature = "std", serde(rename_all = "camelCase"))]
-#[cfg_attr(
-	feature = "std",
-	serde(bound(
-		serialize = "AccountId: serde::Serialize, Balance: serde::Serialize, BlockNumber: serde::Serialize",
-		deserialize = "AccountId: serde::Deserialize<'de>, Balance: serde::Deserialize<'de>, \
-	               BlockNumber: serde::Deserialize<'de>"
-	))
-)]
-#[scale_info(skip_type_params(MaxPrompt))]
-#[codec(mel_bound(AccountId: MaxEncodedLen, Balance: MaxEncodedLen, BlockNumber: MaxEncodedLen))]
-pub struct Request<AccountId, Balance, BlockNumber, MaxPrompt: Get<u32>>
-where
-	AccountId: Clone + PartialEq + Eq + Debug,
-	Balance: Clone + PartialEq + Eq + Debug,
-	BlockNumber: Clone + PartialEq + Eq + Debug,
-{
-	pub requester: AccountId,
-	pub model_id: ModelId,
-	pub adapter_id: AdapterId,
-	/// The adapter file's blake2-256, which the provider's service checks.
-	pub adapter_hash: H256,
-	pub provider: AccountId,
-	/// The account that submits the result.
-	pub operator: AccountId,
-	pub prompt: BoundedVec<u8, MaxPrompt>,
-	pub max_tokens: u32,
-	/// Held from the requester until settlement or expiry.
-	pub max_fee: Balance,
-	/// The model's prices when the request was made: what the result is charged at, whatever
-	/// the owner changes meanwhile.
-	pub pricing: Pricing<Balance>,
-	/// The last block the result is accepted in.
-	pub deadline: BlockNumber,
-}
 
 /// A request as this runtime stores it.
 pub type RequestOf<T> = Request<
@@ -154,26 +92,34 @@ pub mod pallet {
 		+ polkadot_sdk::frame_system::offchain::CreateSignedTransaction<Call<Self>>
 	{
 		/// Signs the off-chain worker's results with a local operator key
-		/// ([`pallet_providers::offchain::crypto::OperatorAuthId`] in a runtime).
+		/// (the operator key of pallet-providers' `offchain::crypto` in a runtime).
 		type AuthorityId: polkadot_sdk::frame_system::offchain::AppCrypto<
 			Self::Public,
 			Self::Signature,
 		>;
 
+		/// The currency fees are paid in; a request's fee cap is held in it until settlement.
 		type Currency: fungible::Inspect<Self::AccountId>
 			+ fungible::InspectHold<Self::AccountId, Reason = Self::RuntimeHoldReason>
 			+ fungible::MutateHold<Self::AccountId, Reason = Self::RuntimeHoldReason>;
 
+		/// The runtime's hold reasons, which include this pallet's.
 		type RuntimeHoldReason: From<HoldReason>;
 
+		/// Models: whether one is active, its adapter, owner, prices and royalty split.
 		type Models: ModelsInspect<Self::AccountId, BalanceOf<Self>>;
 
+		/// Providers: the draw of one for a request, its capacity, and the penalty for a missed
+		/// assignment.
 		type Providers: ProviderAssignment<Self::AccountId>;
 
+		/// The adapters' lineage: which datasets a result's attributed records may come from.
 		type Lineage: LineageLedger;
 
+		/// Datasets: who contributed an attributed record.
 		type Datasets: DatasetsInspect<Self::AccountId>;
 
+		/// Where a fee is paid and divided.
 		type Royalties: Settlement<Self::AccountId, BalanceOf<Self>>;
 
 		/// Where each settled output's attribution is recorded.
@@ -183,9 +129,11 @@ pub mod pallet {
 		#[pallet::constant]
 		type RequestTimeout: Get<BlockNumberFor<Self>>;
 
+		/// The longest prompt, in bytes.
 		#[pallet::constant]
 		type MaxPromptLength: Get<u32>;
 
+		/// The longest output a result carries, in bytes.
 		#[pallet::constant]
 		type MaxOutputLength: Get<u32>;
 
@@ -201,6 +149,7 @@ pub mod pallet {
 		#[pallet::constant]
 		type MaxRequestsPerBlock: Get<u32>;
 
+		/// Weights of this pallet's calls, from its benchmarks.
 		type WeightInfo: WeightInfo;
 
 		/// Makes what the benchmarks need from outside this pallet.
@@ -228,7 +177,7 @@ pub mod pallet {
 
 	/// The open requests assigned to each operator (what its off-chain worker serves).
 	#[pallet::storage]
-	pub type Assigned<T: Config> =
+	pub type AssignmentsByOperator<T: Config> =
 		StorageDoubleMap<_, Blake2_128Concat, T::AccountId, Twox64Concat, RequestId, ()>;
 
 	#[pallet::event]
@@ -360,7 +309,7 @@ pub mod pallet {
 			T::Currency::hold(&HoldReason::InferenceFee.into(), &requester, max_fee)?;
 
 			NextRequestId::<T>::put(request_id.saturating_add(1));
-			Assigned::<T>::insert(&operator, request_id, ());
+			AssignmentsByOperator::<T>::insert(&operator, request_id, ());
 			Requests::<T>::insert(
 				request_id,
 				Request {
@@ -485,106 +434,6 @@ pub mod pallet {
 				refund,
 				attributions: attribution.len() as u32,
 			});
-			Ok(())
-		}
-	}
-
-	impl<T: Config> Pallet<T> {
-		/// `min(cap, base fee + input tokens × price per 1,000 / 1,000 + output tokens × price
-		/// per 1,000 / 1,000)` at the prices of the request's time, each token price rounded
-		/// down.
-		pub fn fee(request: &RequestOf<T>, input_tokens: u32, output_tokens: u32) -> BalanceOf<T> {
-			let pricing = &request.pricing;
-			let per_thousand = |price: BalanceOf<T>, tokens: u32| -> BalanceOf<T> {
-				price.saturating_mul(tokens.into()) / 1_000u32.into()
-			};
-			pricing
-				.base_fee
-				.saturating_add(per_thousand(pricing.per_1k_input_tokens, input_tokens))
-				.saturating_add(per_thousand(pricing.per_1k_output_tokens, output_tokens))
-				.min(request.max_fee)
-		}
-
-		/// Forgets a settled or expired request and ends its provider's assignment.
-		fn close(request_id: RequestId, request: &RequestOf<T>) {
-			Requests::<T>::remove(request_id);
-			Assigned::<T>::remove(&request.operator, request_id);
-			// (Already taken when the request expires.)
-			Expiries::<T>::mutate_exists(request.deadline.saturating_add(One::one()), |queue| {
-				if let Some(ids) = queue {
-					ids.retain(|id| *id != request_id);
-					if ids.is_empty() {
-						*queue = None;
-					}
-				}
-			});
-			T::Providers::end_assignment(&request.provider);
-		}
-
-		/// Releases an unanswered request's cap and penalises its provider.
-		fn expire(request_id: RequestId) {
-			let Some(request) = Requests::<T>::get(request_id) else { return };
-			let _ = T::Currency::release(
-				&HoldReason::InferenceFee.into(),
-				&request.requester,
-				request.max_fee,
-				Precision::BestEffort,
-			);
-			let penalised = T::Providers::penalise_missed_assignment(&request.provider).is_ok();
-			if !penalised {
-				log::warn!(
-					target: "runtime::inference",
-					"request {request_id} expired; its provider's slash queue is full, no penalty"
-				);
-			}
-			Self::close(request_id, &request);
-			Self::deposit_event(Event::Expired {
-				request_id,
-				provider: request.provider,
-				penalised,
-			});
-		}
-
-		/// The open requests assigned to `operator`.
-		pub fn assigned_to(operator: &T::AccountId) -> Vec<RequestId> {
-			Assigned::<T>::iter_key_prefix(operator).collect()
-		}
-
-		/// Every open request is assigned, queued for expiry once, and its cap held.
-		pub fn do_try_state() -> Result<(), polkadot_sdk::sp_runtime::TryRuntimeError> {
-			let mut held: alloc::collections::BTreeMap<T::AccountId, BalanceOf<T>> =
-				Default::default();
-			for (request_id, request) in Requests::<T>::iter() {
-				ensure!(
-					Assigned::<T>::contains_key(&request.operator, request_id),
-					"an open request is assigned to its operator"
-				);
-				ensure!(
-					Expiries::<T>::get(request.deadline.saturating_add(One::one()))
-						.iter()
-						.filter(|id| **id == request_id)
-						.count() == 1,
-					"an open request is queued for expiry once"
-				);
-				let sum = held.entry(request.requester.clone()).or_insert_with(Zero::zero);
-				*sum = sum.saturating_add(request.max_fee);
-			}
-			for (who, sum) in held {
-				ensure!(
-					T::Currency::balance_on_hold(&HoldReason::InferenceFee.into(), &who) == sum,
-					"each requester's hold is the sum of its open caps"
-				);
-			}
-			ensure!(
-				Expiries::<T>::iter_values().all(|queue| !queue.is_empty()),
-				"no empty expiry queue is kept"
-			);
-			for (operator, request_id, ()) in Assigned::<T>::iter() {
-				ensure!(
-					Requests::<T>::get(request_id).is_some_and(|r| r.operator == operator),
-					"an assignment names an open request of its operator"
-				);
-			}
 			Ok(())
 		}
 	}

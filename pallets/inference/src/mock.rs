@@ -359,70 +359,105 @@ fn genesis_model() -> pallet_models::GenesisModel<AccountId, Balance> {
 	}
 }
 
-pub fn build() -> sp_io::TestExternalities {
-	let mut storage = frame_system::GenesisConfig::<Test>::default().build_storage().unwrap();
-	pallet_balances::GenesisConfig::<Test> {
-		balances: [ALICE, BOB, CHARLIE, OWNER, TREASURY, PROVIDER, OPERATOR, REQUESTER]
-			.into_iter()
-			.map(|who| (who, ENDOWMENT))
-			.collect(),
-		..Default::default()
-	}
-	.assimilate_storage(&mut storage)
-	.unwrap();
-	let record = |contributor: AccountId, length: u64| pallet_datasets::GenesisContribution {
-		contributor,
-		content_hash: H256::repeat_byte(contributor as u8),
-		length,
-		uri: None,
-	};
-	pallet_datasets::GenesisConfig::<Test> {
-		datasets: vec![pallet_datasets::GenesisDataset {
-			curator: OWNER,
-			name: "data".into(),
-			metadata_uri: String::new(),
-			license: "CC0-1.0".into(),
-			policy: pallet_datasets::Policy::Open,
-			contributions: vec![record(ALICE, 300), record(BOB, 100)],
-		}],
-	}
-	.assimilate_storage(&mut storage)
-	.unwrap();
-	pallet_models::GenesisConfig::<Test> { models: vec![genesis_model()] }
-		.assimilate_storage(&mut storage)
-		.unwrap();
-	pallet_royalties::GenesisConfig::<Test>::default().assimilate_storage(&mut storage).unwrap();
-	let mut ext = sp_io::TestExternalities::new(storage);
-	ext.execute_with(|| {
-		System::set_block_number(1);
-		Providers::register(
-			RuntimeOrigin::signed(PROVIDER),
-			pallet_providers::HardwareSpec {
-				gpu_model: BoundedVec::truncate_from(b"H100".to_vec()),
-				vram_gib: 80,
-				gpu_count: 1,
-				region: BoundedVec::truncate_from(b"eu".to_vec()),
-				endpoint: None,
-			},
-			OPERATOR,
-			MIN_BOND,
-		)
-		.unwrap();
-		Providers::serve(RuntimeOrigin::signed(PROVIDER), 0).unwrap();
-	});
-	ext
+/// The chain every test starts from, for the benchmarks.
+#[cfg(feature = "runtime-benchmarks")]
+pub fn new_test_ext() -> sp_io::TestExternalities {
+	ExtBuilder.build()
 }
 
-/// Runs `test`, then checks the invariants of this pallet, royalties and providers, and that
-/// no balance was minted or burnt.
-pub fn build_and_execute(test: impl FnOnce()) {
-	build().execute_with(|| {
+/// The chain described at the top of this file, at block 1: every test starts from it.
+pub struct ExtBuilder;
+
+impl ExtBuilder {
+	pub fn build(self) -> sp_io::TestExternalities {
+		let mut storage = frame_system::GenesisConfig::<Test>::default().build_storage().unwrap();
+		pallet_balances::GenesisConfig::<Test> {
+			balances: [ALICE, BOB, CHARLIE, OWNER, TREASURY, PROVIDER, OPERATOR, REQUESTER]
+				.into_iter()
+				.map(|who| (who, ENDOWMENT))
+				.collect(),
+			..Default::default()
+		}
+		.assimilate_storage(&mut storage)
+		.unwrap();
+		let record = |contributor: AccountId, length: u64| pallet_datasets::GenesisContribution {
+			contributor,
+			content_hash: H256::repeat_byte(contributor as u8),
+			length,
+			uri: None,
+		};
+		pallet_datasets::GenesisConfig::<Test> {
+			datasets: vec![pallet_datasets::GenesisDataset {
+				curator: OWNER,
+				name: "data".into(),
+				metadata_uri: String::new(),
+				license: "CC0-1.0".into(),
+				policy: pallet_datasets::Policy::Open,
+				contributions: vec![record(ALICE, 300), record(BOB, 100)],
+			}],
+		}
+		.assimilate_storage(&mut storage)
+		.unwrap();
+		pallet_models::GenesisConfig::<Test> { models: vec![genesis_model()] }
+			.assimilate_storage(&mut storage)
+			.unwrap();
+		pallet_royalties::GenesisConfig::<Test>::default()
+			.assimilate_storage(&mut storage)
+			.unwrap();
+		let mut ext = sp_io::TestExternalities::new(storage);
+		ext.execute_with(|| {
+			System::set_block_number(1);
+			Providers::register(
+				RuntimeOrigin::signed(PROVIDER),
+				pallet_providers::HardwareSpec {
+					gpu_model: BoundedVec::truncate_from(b"H100".to_vec()),
+					vram_gib: 80,
+					gpu_count: 1,
+					region: BoundedVec::truncate_from(b"eu".to_vec()),
+					endpoint: None,
+				},
+				OPERATOR,
+				MIN_BOND,
+			)
+			.unwrap();
+			Providers::serve(RuntimeOrigin::signed(PROVIDER), 0).unwrap();
+		});
+		ext
+	}
+
+	/// Runs `test`, then checks the invariants of every pallet here that has them and that no
+	/// balance was minted or burnt.
+	pub fn build_and_execute(self, test: impl FnOnce()) {
+		execute_and_check(self.build(), test);
+	}
+
+	/// Runs `test` with an off-chain worker whose local operator keys are `keys` (`test` gets its
+	/// harness), then checks as `build_and_execute` does.
+	pub fn build_and_execute_with_worker(
+		self,
+		keys: impl IntoIterator<Item = AccountId>,
+		test: impl FnOnce(&pallet_providers::offchain::testing::OffchainHarness),
+	) {
+		let mut ext = self.build();
+		let harness = pallet_providers::offchain::testing::offchain_harness(&mut ext, keys);
+		execute_and_check(ext, || test(&harness));
+	}
+}
+
+/// Runs `test` on `ext`, then checks the invariants of datasets, the attribution ledger,
+/// models, providers, royalties and this pallet (pallet-balances' are private to its crate),
+/// and that no balance was minted or burnt.
+fn execute_and_check(mut ext: sp_io::TestExternalities, test: impl FnOnce()) {
+	ext.execute_with(|| {
 		let issuance = pallet_balances::TotalIssuance::<Test>::get();
 		test();
-		Inference::do_try_state().expect("inference invariants hold after the test");
-		Royalties::do_try_state().expect("royalties invariants hold after the test");
+		Datasets::do_try_state().expect("datasets invariants hold after the test");
+		Attribution::do_try_state().expect("attribution invariants hold after the test");
+		Models::do_try_state().expect("models invariants hold after the test");
 		Providers::do_try_state().expect("providers invariants hold after the test");
-		assert_eq!(pallet_balances::TotalIssuance::<Test>::get(), issuance);
+		Royalties::do_try_state().expect("royalties invariants hold after the test");
+		Inference::do_try_state().expect("inference invariants hold after the test");
+		assert_eq!(pallet_balances::TotalIssuance::<Test>::get(), issuance, "no mint or burn");
 	});
 }
 

@@ -1,7 +1,7 @@
 //! The off-chain worker: serves the requests assigned to this node's operator keys.
 //!
-//! Each block, for every operator key in the node's keystore ([`pallet_providers::offchain::crypto`]),
-//! the worker takes the open requests assigned to it and, for each one not already being served
+//! Each block, for every operator key in the node's keystore (pallet-providers'
+//! `offchain::crypto`), the worker takes the open requests assigned to it and, for each one not already being served
 //! or submitted, calls the LoRA service the node was given (`POST {url}/v1/completions`): the
 //! adapter id as the model, the adapter's on-chain hash, the prompt, `max_tokens`, temperature 0
 //! and attribution over the adapter's lineage datasets, with an HTTP deadline of
@@ -29,8 +29,6 @@ use alloc::{
 };
 
 use codec::{Decode, Encode};
-use pallet_attribution::LineageLedger;
-use pallet_datasets::{ContentHash, ContributionId, DatasetId, DatasetsInspect};
 use polkadot_sdk::{
 	frame_support::pallet_prelude::*,
 	frame_system::{
@@ -47,6 +45,9 @@ use polkadot_sdk::{
 	},
 };
 use serde::{Deserialize, Serialize};
+use tributary_primitives::{
+	ContentHash, ContributionId, DatasetId, DatasetsInspect, LineageLedger,
+};
 
 use crate::{AttributedRecord, Call, Config, Pallet, RequestId, RequestOf, Requests};
 

@@ -39,7 +39,7 @@ fn output() -> BoundedVec<u8, ConstU32<64>> {
 
 #[test]
 fn a_request_holds_its_cap_and_is_assigned() {
-	build_and_execute(|| {
+	ExtBuilder.build_and_execute(|| {
 		let id = make_request(1_000);
 		assert_eq!(held(REQUESTER), 1_000);
 		let request = Requests::<Test>::get(id).unwrap();
@@ -69,7 +69,7 @@ fn a_request_holds_its_cap_and_is_assigned() {
 /// 6 + 2 of dust.
 #[test]
 fn a_result_settles_to_the_planck() {
-	build_and_execute(|| {
+	ExtBuilder.build_and_execute(|| {
 		let id = make_request(1_000);
 		let requester_before = Balances::total_balance(&REQUESTER);
 		let treasury_before = Balances::balance(&TREASURY);
@@ -98,7 +98,7 @@ fn a_result_settles_to_the_planck() {
 			vec![CitedRecord { dataset_id: 0, contribution_id: 0, score_ppm: 700_000, earned: 10 }]
 		);
 		assert_eq!(
-			pallet_attribution::Stats::<Test>::get(0, 0),
+			pallet_attribution::ContributionStatistics::<Test>::get(0, 0),
 			pallet_attribution::ContributionStats {
 				times_cited: 1,
 				total_score_ppm: 700_000,
@@ -132,7 +132,7 @@ fn a_result_settles_to_the_planck() {
 /// then; the record's statistics stay.
 #[test]
 fn a_settled_output_is_kept_for_the_retention_window_then_pruned() {
-	build_and_execute(|| {
+	ExtBuilder.build_and_execute(|| {
 		let id = make_request(1_000);
 		assert_ok!(Inference::submit_result(
 			RuntimeOrigin::signed(OPERATOR),
@@ -148,7 +148,7 @@ fn a_settled_output_is_kept_for_the_retention_window_then_pruned() {
 		run_to(settled_at + 100);
 		assert!(pallet_attribution::Outputs::<Test>::get(id).is_none());
 		assert!(pallet_attribution::PruneQueue::<Test>::get(settled_at + 100).is_empty());
-		let stats = pallet_attribution::Stats::<Test>::get(0, 1);
+		let stats = pallet_attribution::ContributionStatistics::<Test>::get(0, 1);
 		assert_eq!((stats.times_cited, stats.total_score_ppm), (1, 400_000));
 		assert!(stats.total_earned > 0);
 		Attribution::do_try_state().expect("the ledger's invariants hold after pruning");
@@ -158,7 +158,7 @@ fn a_settled_output_is_kept_for_the_retention_window_then_pruned() {
 /// The fee never exceeds the cap: 100 + 5 + 32 = 137 is capped at 110.
 #[test]
 fn the_fee_is_capped() {
-	build_and_execute(|| {
+	ExtBuilder.build_and_execute(|| {
 		let id = make_request(110);
 		let before = Balances::total_balance(&REQUESTER);
 		assert_ok!(Inference::submit_result(
@@ -175,7 +175,7 @@ fn the_fee_is_capped() {
 
 #[test]
 fn bad_results_are_refused_and_change_nothing() {
-	build_and_execute(|| {
+	ExtBuilder.build_and_execute(|| {
 		let id = make_request(1_000);
 		let submit =
 			|who: AccountId, request: RequestId, tokens: u32, entries: &[(u32, u32, u32)]| {
@@ -224,7 +224,7 @@ fn bad_results_are_refused_and_change_nothing() {
 
 #[test]
 fn an_unanswered_request_expires_with_a_full_refund_and_a_penalty() {
-	build_and_execute(|| {
+	ExtBuilder.build_and_execute(|| {
 		let before = Balances::balance(&REQUESTER);
 		let id = make_request(1_000);
 		run_to(1 + TIMEOUT);
@@ -245,7 +245,7 @@ fn an_unanswered_request_expires_with_a_full_refund_and_a_penalty() {
 #[test]
 fn an_expiry_past_the_slash_bound_says_it_went_unpunished() {
 	use pallet_providers::ProviderAssignment as _;
-	build_and_execute(|| {
+	ExtBuilder.build_and_execute(|| {
 		let id = make_request(1_000);
 		run_to(1 + TIMEOUT);
 		for _ in 0..MAX_PENDING {
@@ -263,7 +263,7 @@ fn an_expiry_past_the_slash_bound_says_it_went_unpunished() {
 /// costs: the request keeps the prices of its time.
 #[test]
 fn a_request_is_charged_at_the_prices_of_its_time() {
-	build_and_execute(|| {
+	ExtBuilder.build_and_execute(|| {
 		let id = make_request(1_000);
 		assert_ok!(Models::update_pricing(
 			RuntimeOrigin::signed(OWNER),
@@ -297,7 +297,7 @@ fn a_request_is_charged_at_the_prices_of_its_time() {
 /// that block, so this is the hook's backstop).
 #[test]
 fn a_result_after_the_deadline_is_refused() {
-	build_and_execute(|| {
+	ExtBuilder.build_and_execute(|| {
 		let id = make_request(1_000);
 		System::set_block_number(2 + TIMEOUT);
 		assert_noop!(
@@ -316,7 +316,7 @@ fn a_result_after_the_deadline_is_refused() {
 
 #[test]
 fn bad_requests_are_refused() {
-	build_and_execute(|| {
+	ExtBuilder.build_and_execute(|| {
 		let request = |model: u32, prompt: Vec<u8>, tokens: u32, fee: Balance| {
 			Inference::request(
 				RuntimeOrigin::signed(REQUESTER),
@@ -398,14 +398,11 @@ mod offchain_worker {
 		harness.take_signed::<RuntimeCall>()
 	}
 
+	/// Runs `test` with OPERATOR's key local and the LoRA service at `URL`.
 	fn with_worker(test: impl FnOnce(&pallet_providers::offchain::testing::OffchainHarness)) {
-		let mut ext = build();
-		let harness = pallet_providers::offchain::testing::offchain_harness(&mut ext, [OPERATOR]);
-		ext.execute_with(|| {
+		ExtBuilder.build_and_execute_with_worker([OPERATOR], |harness| {
 			StorageValueRef::persistent(LORA_SERVICE_URL_KEY).set(&URL.as_bytes().to_vec());
-			test(&harness);
-			Inference::do_try_state().expect("inference invariants hold");
-			Royalties::do_try_state().expect("royalties invariants hold");
+			test(harness);
 		});
 	}
 
@@ -461,12 +458,10 @@ mod offchain_worker {
 	/// quiet from its deadline's block on (a result sent then would land after it).
 	#[test]
 	fn serves_only_its_own_requests_before_their_deadline() {
-		let mut ext = build();
-		let harness = pallet_providers::offchain::testing::offchain_harness(&mut ext, [BOB]);
-		ext.execute_with(|| {
+		ExtBuilder.build_and_execute_with_worker([BOB], |harness| {
 			StorageValueRef::persistent(LORA_SERVICE_URL_KEY).set(&URL.as_bytes().to_vec());
 			make_request(10_000);
-			assert_eq!(worker(&harness, 2), vec![]);
+			assert_eq!(worker(harness, 2), vec![]);
 		});
 		with_worker(|harness| {
 			let id = make_request(10_000);
@@ -580,7 +575,7 @@ mod offchain_worker {
 
 #[test]
 fn a_prompt_that_is_not_utf8_is_refused() {
-	build_and_execute(|| {
+	ExtBuilder.build_and_execute(|| {
 		assert_noop!(
 			Inference::request(
 				RuntimeOrigin::signed(REQUESTER),

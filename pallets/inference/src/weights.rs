@@ -71,8 +71,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:1 w:1)
 	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(283), added: 2758, mode: `MaxEncodedLen`)
-	/// Storage: `Inference::Assigned` (r:0 w:1)
-	/// Proof: `Inference::Assigned` (`max_values`: None, `max_size`: Some(64), added: 2539, mode: `MaxEncodedLen`)
+	/// Storage: `Inference::AssignmentsByOperator` (r:0 w:1)
+	/// Proof: `Inference::AssignmentsByOperator` (`max_values`: None, `max_size`: Some(64), added: 2539, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::Requests` (r:0 w:1)
 	/// Proof: `Inference::Requests` (`max_values`: None, `max_size`: Some(8418), added: 10893, mode: `MaxEncodedLen`)
 	/// The range of component `p` is `[1, 8192]`.
@@ -117,14 +117,14 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `Attribution::Outputs` (`max_values`: None, `max_size`: Some(1818), added: 4293, mode: `MaxEncodedLen`)
 	/// Storage: `Attribution::PruneQueue` (r:1 w:1)
 	/// Proof: `Attribution::PruneQueue` (`max_values`: None, `max_size`: Some(4110), added: 6585, mode: `MaxEncodedLen`)
-	/// Storage: `Attribution::Stats` (r:64 w:64)
-	/// Proof: `Attribution::Stats` (`max_values`: None, `max_size`: Some(52), added: 2527, mode: `MaxEncodedLen`)
+	/// Storage: `Attribution::ContributionStatistics` (r:64 w:64)
+	/// Proof: `Attribution::ContributionStatistics` (`max_values`: None, `max_size`: Some(52), added: 2527, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::Expiries` (r:1 w:1)
 	/// Proof: `Inference::Expiries` (`max_values`: None, `max_size`: Some(526), added: 3001, mode: `MaxEncodedLen`)
 	/// Storage: `Providers::Providers` (r:1 w:1)
 	/// Proof: `Providers::Providers` (`max_values`: None, `max_size`: Some(702), added: 3177, mode: `MaxEncodedLen`)
-	/// Storage: `Inference::Assigned` (r:0 w:1)
-	/// Proof: `Inference::Assigned` (`max_values`: None, `max_size`: Some(64), added: 2539, mode: `MaxEncodedLen`)
+	/// Storage: `Inference::AssignmentsByOperator` (r:0 w:1)
+	/// Proof: `Inference::AssignmentsByOperator` (`max_values`: None, `max_size`: Some(64), added: 2539, mode: `MaxEncodedLen`)
 	/// The range of component `o` is `[1, 8192]`.
 	/// The range of component `a` is `[0, 64]`.
 	/// The range of component `c` is `[10, 100000]`.
@@ -162,8 +162,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `Providers::PendingSlashes` (`max_values`: None, `max_size`: Some(2321), added: 4796, mode: `MaxEncodedLen`)
 	/// Storage: `Providers::SlashQueue` (r:1 w:1)
 	/// Proof: `Providers::SlashQueue` (`max_values`: None, `max_size`: Some(2318), added: 4793, mode: `MaxEncodedLen`)
-	/// Storage: `Inference::Assigned` (r:0 w:64)
-	/// Proof: `Inference::Assigned` (`max_values`: None, `max_size`: Some(64), added: 2539, mode: `MaxEncodedLen`)
+	/// Storage: `Inference::AssignmentsByOperator` (r:0 w:64)
+	/// Proof: `Inference::AssignmentsByOperator` (`max_values`: None, `max_size`: Some(64), added: 2539, mode: `MaxEncodedLen`)
 	/// The range of component `n` is `[1, 64]`.
 	fn expire(n: u32, ) -> Weight {
 		// Proof Size summary in bytes:

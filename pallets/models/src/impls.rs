@@ -4,12 +4,9 @@
 use crate::*;
 use alloc::{collections::BTreeMap, vec::Vec};
 use polkadot_sdk::{
-	frame_support::traits::{
-		fungible::{InspectHold, MutateHold},
-		tokens::Precision,
-	},
+	frame_support::traits::fungible::InspectHold,
 	frame_system,
-	sp_runtime::{traits::Saturating, ArithmeticError, SaturatedConversion},
+	sp_runtime::{traits::Saturating, ArithmeticError},
 };
 
 /// What a model proposal carries, checked and bounded.
@@ -21,33 +18,6 @@ struct CheckedProposal<T: Config> {
 }
 
 impl<T: Config> Pallet<T> {
-	/// The deposit for a model whose names and spec URI take `bytes` bytes and which names
-	/// `datasets` datasets.
-	pub fn model_deposit(bytes: usize, datasets: usize) -> BalanceOf<T> {
-		T::ModelDeposit::get()
-			.saturating_add(T::DepositPerByte::get().saturating_mul(bytes.saturated_into()))
-			.saturating_add(T::DepositPerDataset::get().saturating_mul(datasets.saturated_into()))
-	}
-
-	/// The deposit for an adapter with a URI of `uri_bytes` and `lineage` lineage entries.
-	pub fn adapter_deposit(uri_bytes: usize, lineage: usize) -> BalanceOf<T> {
-		T::AdapterDeposit::get()
-			.saturating_add(T::DepositPerByte::get().saturating_mul(uri_bytes.saturated_into()))
-			.saturating_add(T::DepositPerDataset::get().saturating_mul(lineage.saturated_into()))
-	}
-
-	fn hold(reason: HoldReason, who: &T::AccountId, amount: BalanceOf<T>) -> DispatchResult {
-		T::Currency::hold(&reason.into(), who, amount)
-			.map_err(|_| Error::<T>::InsufficientBalance.into())
-	}
-
-	/// Gives back a deposit. The amount was held by this pallet for this reason, so nothing
-	/// short of a bug elsewhere makes the release come up short; should it, the `try_state`
-	/// check tells.
-	fn release(reason: HoldReason, who: &T::AccountId, amount: BalanceOf<T>) -> BalanceOf<T> {
-		T::Currency::release(&reason.into(), who, amount, Precision::BestEffort).unwrap_or_default()
-	}
-
 	fn bounded<S: Get<u32>, E>(
 		items: Vec<E>,
 		too_long: Error<T>,
@@ -108,10 +78,9 @@ impl<T: Config> Pallet<T> {
 			Self::check_proposal(name, base_model, datasets, spec_uri, &royalty_split)?;
 		let model_id = NextModelId::<T>::get();
 		let next_id = model_id.checked_add(1).ok_or(ArithmeticError::Overflow)?;
-		let deposit =
-			Self::model_deposit(name.len() + base_model.len() + spec_uri.len(), datasets.len());
+		let bytes = name.len() + base_model.len() + spec_uri.len();
 
-		Self::hold(HoldReason::ModelDeposit, &owner, deposit)?;
+		let deposit = Self::hold_model_deposit(&owner, bytes, datasets.len())?;
 		Models::<T>::insert(
 			model_id,
 			Model {
@@ -147,7 +116,7 @@ impl<T: Config> Pallet<T> {
 	pub(crate) fn do_reject_model(model_id: ModelId) -> DispatchResult {
 		let model = Self::model(model_id)?;
 		ensure!(model.status == ModelStatus::Proposed, Error::<T>::NotProposed);
-		Self::release(HoldReason::ModelDeposit, &model.owner, model.deposit);
+		Self::release_model_deposit(&model.owner, model.deposit);
 		Models::<T>::remove(model_id);
 		Self::deposit_event(Event::ModelRejected { model_id, owner: model.owner });
 		Ok(())
@@ -183,9 +152,8 @@ impl<T: Config> Pallet<T> {
 		model.adapters.try_push(adapter_id).map_err(|_| Error::<T>::TooManyAdapters)?;
 		// At most `MaxAdaptersPerModel`, so the count fits.
 		let version = model.adapters.len() as u32;
-		let deposit = Self::adapter_deposit(uri.len(), lineage.len());
 
-		Self::hold(HoldReason::AdapterDeposit, &who, deposit)?;
+		let deposit = Self::hold_adapter_deposit(&who, uri.len(), lineage.len())?;
 		T::Lineage::record_lineage(adapter_id, &lineage)?;
 		Adapters::<T>::insert(
 			adapter_id,
@@ -274,14 +242,13 @@ impl<T: Config> Pallet<T> {
 		ensure!(model.status != ModelStatus::Retired, Error::<T>::AlreadyRetired);
 		let adapters = model.adapters.len() as u32;
 
-		let mut refunded = Self::release(HoldReason::ModelDeposit, &model.owner, model.deposit);
+		let mut refunded = Self::release_model_deposit(&model.owner, model.deposit);
 		if model.status == ModelStatus::Proposed {
 			Models::<T>::remove(model_id);
 		} else {
 			for adapter_id in &model.adapters {
 				if let Some(mut adapter) = Adapters::<T>::get(adapter_id) {
-					refunded = refunded.saturating_add(Self::release(
-						HoldReason::AdapterDeposit,
+					refunded = refunded.saturating_add(Self::release_adapter_deposit(
 						&model.owner,
 						adapter.deposit,
 					));

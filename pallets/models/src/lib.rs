@@ -12,8 +12,9 @@
 //! which keeps it as normalised shares. The first adapter makes the model `Active`; later
 //! ones are versions the owner may switch to.
 //!
-//! Every record is paid for with a deposit held through `fungible` holds; a rejected proposal
-//! and a retired model give their deposits back.
+//! Every record is paid for with a deposit held through frame-support's `Consideration` (a
+//! `fungible` hold ticket, see [`deposits`]); a rejected proposal and a retired model give their
+//! deposits back.
 
 #![cfg_attr(not(feature = "std"), no_std)]
 
@@ -25,6 +26,7 @@ pub use weights::WeightInfo;
 
 #[cfg(feature = "runtime-benchmarks")]
 mod benchmarking;
+pub mod deposits;
 mod genesis;
 mod impls;
 #[cfg(test)]
@@ -34,9 +36,15 @@ mod tests;
 pub mod types;
 pub mod weights;
 
+pub use deposits::{
+	AdapterDepositReason, AdapterPriceOf, AdapterTicketOf, ModelDepositReason, ModelPriceOf,
+	ModelTicketOf,
+};
 pub use genesis::{GenesisAdapter, GenesisModel};
-pub use pallet_attribution::{AdapterId, LineageLedger, LineageShare};
-pub use pallet_datasets::{DatasetId, DatasetsInspect};
+pub use tributary_primitives::{
+	AdapterId, DatasetId, DatasetsInspect, LineageLedger, LineageShare, ModelId, ModelsInspect,
+	Pricing, RoyaltySplit,
+};
 
 use polkadot_sdk::{
 	frame_support::{pallet_prelude::*, traits::fungible},
@@ -86,8 +94,11 @@ pub mod pallet {
 
 	#[pallet::config]
 	pub trait Config: polkadot_sdk::frame_system::Config<RuntimeEvent: From<Event<Self>>> {
-		/// The currency deposits are held in.
-		type Currency: fungible::Inspect<Self::AccountId>
+		/// The currency deposits are held in. Deposits are `HoldConsideration` tickets, which
+		/// price with balances made from `u64` footprints and, in benchmarks, mint what they
+		/// hold (`Mutate`).
+		type Currency: fungible::Inspect<Self::AccountId, Balance: From<u64>>
+			+ fungible::Mutate<Self::AccountId>
 			+ fungible::MutateHold<Self::AccountId, Reason = Self::RuntimeHoldReason>;
 
 		/// The runtime's hold reasons, which include this pallet's.

@@ -149,45 +149,51 @@ impl BenchmarkHelper<AccountId> for DatasetMaker {
 /// Test externalities with endowed accounts, for the benchmarks.
 #[cfg(feature = "runtime-benchmarks")]
 pub fn new_test_ext() -> sp_io::TestExternalities {
-	build()
+	ExtBuilder.build()
 }
 
-/// Endowed accounts and three datasets (ids 0, 1, 2) curated by Bob, at block 1.
-pub fn build() -> sp_io::TestExternalities {
-	let mut storage = frame_system::GenesisConfig::<Test>::default().build_storage().unwrap();
-	pallet_balances::GenesisConfig::<Test> {
-		balances: vec![(ALICE, ENDOWMENT), (BOB, ENDOWMENT), (PAUPER, 1_050), (TREASURY, 1)],
-		..Default::default()
-	}
-	.assimilate_storage(&mut storage)
-	.unwrap();
-	pallet_datasets::GenesisConfig::<Test> {
-		datasets: ["rivers", "lakes", "seas"]
-			.into_iter()
-			.map(|name| pallet_datasets::GenesisDataset {
-				curator: BOB,
-				name: name.into(),
-				metadata_uri: format!("ipfs://{name}"),
-				license: "CC-BY-4.0".into(),
-				policy: pallet_datasets::Policy::Open,
-				contributions: vec![],
-			})
-			.collect(),
-	}
-	.assimilate_storage(&mut storage)
-	.unwrap();
-	let mut ext = sp_io::TestExternalities::new(storage);
-	ext.execute_with(|| System::set_block_number(1));
-	ext
-}
+/// Endowed accounts and three datasets (ids 0, 1, 2) curated by Bob, at block 1: every test
+/// starts from this chain.
+pub struct ExtBuilder;
 
-/// Runs `test`, then checks the invariants of this pallet and the attribution ledger.
-pub fn build_and_execute(test: impl FnOnce()) {
-	build().execute_with(|| {
-		test();
-		Models::do_try_state().expect("models invariants hold after the test");
-		Attribution::do_try_state().expect("attribution invariants hold after the test");
-		pallet_datasets::Pallet::<Test>::do_try_state()
-			.expect("datasets invariants hold after the test");
-	});
+impl ExtBuilder {
+	pub fn build(self) -> sp_io::TestExternalities {
+		let mut storage = frame_system::GenesisConfig::<Test>::default().build_storage().unwrap();
+		pallet_balances::GenesisConfig::<Test> {
+			balances: vec![(ALICE, ENDOWMENT), (BOB, ENDOWMENT), (PAUPER, 1_050), (TREASURY, 1)],
+			..Default::default()
+		}
+		.assimilate_storage(&mut storage)
+		.unwrap();
+		pallet_datasets::GenesisConfig::<Test> {
+			datasets: ["rivers", "lakes", "seas"]
+				.into_iter()
+				.map(|name| pallet_datasets::GenesisDataset {
+					curator: BOB,
+					name: name.into(),
+					metadata_uri: format!("ipfs://{name}"),
+					license: "CC-BY-4.0".into(),
+					policy: pallet_datasets::Policy::Open,
+					contributions: vec![],
+				})
+				.collect(),
+		}
+		.assimilate_storage(&mut storage)
+		.unwrap();
+		let mut ext = sp_io::TestExternalities::new(storage);
+		ext.execute_with(|| System::set_block_number(1));
+		ext
+	}
+
+	/// Runs `test`, then checks the invariants of every pallet here that has them: datasets,
+	/// the attribution ledger and this one (pallet-balances' are private to its crate).
+	pub fn build_and_execute(self, test: impl FnOnce()) {
+		self.build().execute_with(|| {
+			test();
+			pallet_datasets::Pallet::<Test>::do_try_state()
+				.expect("datasets invariants hold after the test");
+			Attribution::do_try_state().expect("attribution invariants hold after the test");
+			Models::do_try_state().expect("models invariants hold after the test");
+		});
+	}
 }

@@ -101,7 +101,7 @@ fn status(model_id: ModelId) -> ModelStatus {
 
 #[test]
 fn proposing_records_the_model_and_holds_its_deposit() {
-	build_and_execute(|| {
+	ExtBuilder.build_and_execute(|| {
 		let model_id = propose();
 		let model = crate::Models::<Test>::get(model_id).unwrap();
 		assert_eq!(model.owner, ALICE);
@@ -125,7 +125,7 @@ fn proposing_records_the_model_and_holds_its_deposit() {
 
 #[test]
 fn proposals_are_checked_before_anything_is_held() {
-	build_and_execute(|| {
+	ExtBuilder.build_and_execute(|| {
 		let propose = |name: &[u8], base: &[u8], datasets: Vec<DatasetId>, uri: &[u8], split| {
 			Models::propose_model(
 				RuntimeOrigin::signed(ALICE),
@@ -207,14 +207,14 @@ fn proposals_are_checked_before_anything_is_held() {
 
 #[test]
 fn the_data_share_may_be_exactly_the_minimum() {
-	build_and_execute(|| {
+	ExtBuilder.build_and_execute(|| {
 		assert_ok!(propose_with(vec![0], split(60, 25, 10, 5)));
 	});
 }
 
 #[test]
 fn only_governance_approves_or_rejects_and_only_proposals() {
-	build_and_execute(|| {
+	ExtBuilder.build_and_execute(|| {
 		let model_id = propose();
 		assert_noop!(
 			Models::approve_model(RuntimeOrigin::signed(ALICE), model_id),
@@ -242,7 +242,7 @@ fn only_governance_approves_or_rejects_and_only_proposals() {
 
 #[test]
 fn rejection_deletes_the_proposal_and_returns_its_deposit() {
-	build_and_execute(|| {
+	ExtBuilder.build_and_execute(|| {
 		let model_id = propose();
 		assert_ok!(Models::reject_model(RuntimeOrigin::root(), model_id));
 		System::assert_last_event(Event::ModelRejected { model_id, owner: ALICE }.into());
@@ -260,7 +260,7 @@ fn rejection_deletes_the_proposal_and_returns_its_deposit() {
 
 #[test]
 fn the_first_adapter_activates_the_model_and_its_lineage_is_in_the_ledger() {
-	build_and_execute(|| {
+	ExtBuilder.build_and_execute(|| {
 		let model_id = approved();
 		assert_ok!(register(model_id, 1, vec![(0, 3), (1, 1)]));
 
@@ -304,7 +304,7 @@ fn the_first_adapter_activates_the_model_and_its_lineage_is_in_the_ledger() {
 
 #[test]
 fn later_adapters_are_versions_the_owner_switches_to() {
-	build_and_execute(|| {
+	ExtBuilder.build_and_execute(|| {
 		let model_id = approved();
 		assert_ok!(register(model_id, 1, vec![(0, 1)]));
 		assert_ok!(register(model_id, 2, vec![(1, 1)]));
@@ -336,7 +336,7 @@ fn later_adapters_are_versions_the_owner_switches_to() {
 
 #[test]
 fn adapters_are_refused_for_models_not_approved_or_not_owned() {
-	build_and_execute(|| {
+	ExtBuilder.build_and_execute(|| {
 		let model_id = propose();
 		assert_noop!(register(model_id, 1, vec![(0, 1)]), Error::<Test>::NotApproved);
 		assert_noop!(register(9, 1, vec![(0, 1)]), Error::<Test>::UnknownModel);
@@ -362,7 +362,7 @@ fn adapters_are_refused_for_models_not_approved_or_not_owned() {
 
 #[test]
 fn adapter_parameters_and_lineage_are_checked() {
-	build_and_execute(|| {
+	ExtBuilder.build_and_execute(|| {
 		let model_id = approved();
 		let with = |rank: u32, alpha: u32, uri: Vec<u8>, lineage: Vec<(DatasetId, u64)>| {
 			Models::register_adapter(
@@ -400,7 +400,7 @@ fn adapter_parameters_and_lineage_are_checked() {
 
 #[test]
 fn a_model_holds_at_most_max_adapters() {
-	build_and_execute(|| {
+	ExtBuilder.build_and_execute(|| {
 		let model_id = approved();
 		for seed in 0..MAX_ADAPTERS as u8 {
 			assert_ok!(register(model_id, seed + 1, vec![(0, 1)]));
@@ -411,7 +411,7 @@ fn a_model_holds_at_most_max_adapters() {
 
 #[test]
 fn the_adapter_deposit_must_be_covered() {
-	build_and_execute(|| {
+	ExtBuilder.build_and_execute(|| {
 		// The pauper can pay for a one-dataset proposal but not for an adapter as well.
 		assert_ok!(Models::propose_model(
 			RuntimeOrigin::signed(PAUPER),
@@ -442,7 +442,7 @@ fn the_adapter_deposit_must_be_covered() {
 
 #[test]
 fn the_owner_updates_pricing_and_only_governance_the_split() {
-	build_and_execute(|| {
+	ExtBuilder.build_and_execute(|| {
 		let model_id = approved();
 		let new_pricing = Pricing { base_fee: 1, per_1k_input_tokens: 5, per_1k_output_tokens: 7 };
 		assert_noop!(
@@ -476,7 +476,7 @@ fn the_owner_updates_pricing_and_only_governance_the_split() {
 
 #[test]
 fn the_whole_lifecycle_returns_every_deposit() {
-	build_and_execute(|| {
+	ExtBuilder.build_and_execute(|| {
 		let model_id = propose();
 		assert_eq!(status(model_id), ModelStatus::Proposed);
 		assert_ok!(Models::approve_model(RuntimeOrigin::root(), model_id));
@@ -534,7 +534,7 @@ fn the_whole_lifecycle_returns_every_deposit() {
 
 #[test]
 fn governance_retires_any_model() {
-	build_and_execute(|| {
+	ExtBuilder.build_and_execute(|| {
 		let model_id = approved();
 		assert_ok!(Models::retire_model(RuntimeOrigin::root(), model_id));
 		assert_eq!(status(model_id), ModelStatus::Retired);
@@ -549,7 +549,7 @@ fn governance_retires_any_model() {
 
 #[test]
 fn retiring_a_proposal_withdraws_it() {
-	build_and_execute(|| {
+	ExtBuilder.build_and_execute(|| {
 		let model_id = propose();
 		assert_ok!(Models::retire_model(RuntimeOrigin::signed(ALICE), model_id));
 		System::assert_last_event(
@@ -562,7 +562,7 @@ fn retiring_a_proposal_withdraws_it() {
 
 #[test]
 fn other_pallets_see_active_models_their_adapter_pricing_and_split() {
-	build_and_execute(|| {
+	ExtBuilder.build_and_execute(|| {
 		let model_id = approved();
 		assert!(!<Models as ModelsInspect<_, _>>::is_active(model_id));
 		assert_eq!(<Models as ModelsInspect<_, _>>::active_adapter(model_id), None);
@@ -581,7 +581,7 @@ fn other_pallets_see_active_models_their_adapter_pricing_and_split() {
 
 #[test]
 fn models_come_in_pages_by_id() {
-	build_and_execute(|| {
+	ExtBuilder.build_and_execute(|| {
 		for _ in 0..5 {
 			propose();
 		}
@@ -609,8 +609,7 @@ fn genesis_models_are_approved_and_active_with_adapters() {
 		royalty_split: good_split(),
 		adapters,
 	};
-	let mut ext = build();
-	ext.execute_with(|| {
+	ExtBuilder.build_and_execute(|| {
 		let config = GenesisConfig::<Test> {
 			models: vec![
 				model(vec![]),
@@ -636,7 +635,7 @@ fn genesis_models_are_approved_and_active_with_adapters() {
 
 #[test]
 fn try_state_catches_a_deposit_that_is_not_held() {
-	build_and_execute(|| {
+	ExtBuilder.build_and_execute(|| {
 		let model_id = approved();
 		crate::Models::<Test>::mutate(model_id, |model| {
 			model.as_mut().unwrap().deposit += 1;
@@ -650,7 +649,7 @@ fn try_state_catches_a_deposit_that_is_not_held() {
 
 #[test]
 fn try_state_catches_an_active_model_without_an_adapter() {
-	build_and_execute(|| {
+	ExtBuilder.build_and_execute(|| {
 		let model_id = approved();
 		crate::Models::<Test>::mutate(model_id, |model| {
 			model.as_mut().unwrap().status = ModelStatus::Active

@@ -1,19 +1,16 @@
-//! The records this pallet keeps: models, their prices and royalty splits, and their adapters.
+//! The records this pallet keeps: models and their adapters. Their prices and royalty splits
+//! ([`Pricing`], [`RoyaltySplit`]) are in `tributary-primitives`, since other pallets charge and
+//! divide fees by them.
 
 use codec::{Decode, DecodeWithMemTracking, Encode, MaxEncodedLen};
-use pallet_attribution::AdapterId;
-use pallet_datasets::DatasetId;
 use polkadot_sdk::{
 	frame_support::{
 		traits::Get, BoundedVec, CloneNoBound, DebugNoBound, EqNoBound, PartialEqNoBound,
 	},
 	sp_core::H256,
-	sp_runtime::Permill,
 };
 use scale_info::TypeInfo;
-
-/// Identifies a model. Assigned in order of proposal, starting at 0.
-pub type ModelId = u32;
+use tributary_primitives::{AdapterId, DatasetId, ModelId, Pricing, RoyaltySplit};
 
 /// Where a model is in its life.
 #[derive(
@@ -39,69 +36,6 @@ pub enum ModelStatus {
 	Active,
 	/// Retired: no more use; its deposits went back. Kept on record with its lineage.
 	Retired,
-}
-
-/// What one inference costs: a base fee plus a price per 1,000 input and per 1,000 output
-/// tokens.
-#[derive(
-	Encode,
-	Decode,
-	DecodeWithMemTracking,
-	Clone,
-	Copy,
-	PartialEq,
-	Eq,
-	Debug,
-	Default,
-	TypeInfo,
-	MaxEncodedLen,
-	serde::Serialize,
-	serde::Deserialize,
-)]
-#[serde(rename_all = "camelCase")]
-pub struct Pricing<Balance> {
-	/// Charged for every request.
-	pub base_fee: Balance,
-	/// Per 1,000 prompt tokens.
-	pub per_1k_input_tokens: Balance,
-	/// Per 1,000 generated tokens.
-	pub per_1k_output_tokens: Balance,
-}
-
-/// How a model's inference fees are divided. The four shares sum to exactly one.
-#[derive(
-	Encode,
-	Decode,
-	DecodeWithMemTracking,
-	Clone,
-	Copy,
-	PartialEq,
-	Eq,
-	Debug,
-	TypeInfo,
-	MaxEncodedLen,
-	serde::Serialize,
-	serde::Deserialize,
-)]
-pub struct RoyaltySplit {
-	/// To the GPU provider that ran the inference.
-	pub provider: Permill,
-	/// To the model's owner.
-	pub owner: Permill,
-	/// To the contributors of the data the model was trained on and the output drew on.
-	pub data: Permill,
-	/// To the treasury.
-	pub treasury: Permill,
-}
-
-impl RoyaltySplit {
-	/// The sum of the four shares in parts per million (one million when the split is whole).
-	pub fn total_parts(&self) -> u32 {
-		[self.provider, self.owner, self.data, self.treasury]
-			.iter()
-			.map(|share| share.deconstruct())
-			.fold(0u32, u32::saturating_add)
-	}
 }
 
 /// A model: a base model fine-tuned with LoRA adapters on named datasets, priced and with a
@@ -153,7 +87,8 @@ where
 	pub adapters: BoundedVec<AdapterId, MaxAdapters>,
 	/// The adapter inference uses; set exactly when the model is `Active`.
 	pub active_adapter: Option<AdapterId>,
-	/// Held from the owner for the storage the model takes (zero once retired).
+	/// Held from the owner for the storage the model takes (zero once retired): the model's
+	/// deposit ticket (`ModelTicketOf`), kept as the amount it holds, which is all the ticket is.
 	pub deposit: Balance,
 	/// The block the model was proposed in.
 	pub proposed_at: BlockNumber,
@@ -192,23 +127,9 @@ where
 	pub alpha: u32,
 	/// Where the adapter's files (PEFT layout) can be fetched.
 	pub uri: BoundedVec<u8, MaxUri>,
-	/// Held from the model's owner for the storage the adapter takes (zero once retired).
+	/// Held from the model's owner for the storage the adapter takes (zero once retired): the
+	/// adapter's deposit ticket (`AdapterTicketOf`), kept as the amount it holds.
 	pub deposit: Balance,
 	/// The block it was registered in.
 	pub registered_at: BlockNumber,
-}
-
-/// What other pallets may ask about models (providers serve active models; inference prices
-/// and routes requests; royalties split fees).
-pub trait ModelsInspect<AccountId, Balance> {
-	/// The model's owner, if it exists.
-	fn owner(model_id: ModelId) -> Option<AccountId>;
-	/// Whether the model is `Active`.
-	fn is_active(model_id: ModelId) -> bool;
-	/// The active adapter and its artifact hash, if the model is `Active`.
-	fn active_adapter(model_id: ModelId) -> Option<(AdapterId, H256)>;
-	/// The model's pricing, if it exists.
-	fn pricing(model_id: ModelId) -> Option<Pricing<Balance>>;
-	/// The model's royalty split, if it exists.
-	fn royalty_split(model_id: ModelId) -> Option<RoyaltySplit>;
 }

@@ -42,7 +42,7 @@ pub mod types;
 pub mod weights;
 
 pub use genesis::{GenesisProvider, GenesisSpec};
-pub use pallet_models::{ModelId, ModelsInspect};
+pub use tributary_primitives::{ModelId, ModelsInspect, ProviderAssignment};
 
 use polkadot_sdk::{
 	frame_support::{

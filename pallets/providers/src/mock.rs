@@ -253,47 +253,74 @@ fn genesis_model(adapter: Option<u8>) -> pallet_models::GenesisModel<AccountId, 
 /// Test externalities with the endowed accounts and the three models, for the benchmarks.
 #[cfg(feature = "runtime-benchmarks")]
 pub fn new_test_ext() -> sp_io::TestExternalities {
-	build()
+	ExtBuilder.build()
 }
 
-pub fn build() -> sp_io::TestExternalities {
-	let mut storage = frame_system::GenesisConfig::<Test>::default().build_storage().unwrap();
-	pallet_balances::GenesisConfig::<Test> {
-		balances: [ALICE, BOB, CHARLIE, ALICE_OP, BOB_OP, CHARLIE_OP, OWNER, TREASURY]
-			.into_iter()
-			.map(|who| (who, ENDOWMENT))
-			.collect(),
-		..Default::default()
+/// Endowed accounts, dataset 0 and the three models, at block 1: every test starts from this
+/// chain.
+pub struct ExtBuilder;
+
+impl ExtBuilder {
+	pub fn build(self) -> sp_io::TestExternalities {
+		let mut storage = frame_system::GenesisConfig::<Test>::default().build_storage().unwrap();
+		pallet_balances::GenesisConfig::<Test> {
+			balances: [ALICE, BOB, CHARLIE, ALICE_OP, BOB_OP, CHARLIE_OP, OWNER, TREASURY]
+				.into_iter()
+				.map(|who| (who, ENDOWMENT))
+				.collect(),
+			..Default::default()
+		}
+		.assimilate_storage(&mut storage)
+		.unwrap();
+		pallet_datasets::GenesisConfig::<Test> {
+			datasets: vec![pallet_datasets::GenesisDataset {
+				curator: OWNER,
+				name: "data".into(),
+				metadata_uri: String::new(),
+				license: "CC0-1.0".into(),
+				policy: pallet_datasets::Policy::Open,
+				contributions: vec![],
+			}],
+		}
+		.assimilate_storage(&mut storage)
+		.unwrap();
+		pallet_models::GenesisConfig::<Test> {
+			models: vec![genesis_model(Some(1)), genesis_model(Some(2)), genesis_model(None)],
+		}
+		.assimilate_storage(&mut storage)
+		.unwrap();
+		let mut ext = sp_io::TestExternalities::new(storage);
+		ext.execute_with(|| System::set_block_number(1));
+		ext
 	}
-	.assimilate_storage(&mut storage)
-	.unwrap();
-	pallet_datasets::GenesisConfig::<Test> {
-		datasets: vec![pallet_datasets::GenesisDataset {
-			curator: OWNER,
-			name: "data".into(),
-			metadata_uri: String::new(),
-			license: "CC0-1.0".into(),
-			policy: pallet_datasets::Policy::Open,
-			contributions: vec![],
-		}],
+
+	/// Runs `test`, then checks the invariants of every pallet here that has them.
+	pub fn build_and_execute(self, test: impl FnOnce()) {
+		execute_and_check(self.build(), test);
 	}
-	.assimilate_storage(&mut storage)
-	.unwrap();
-	pallet_models::GenesisConfig::<Test> {
-		models: vec![genesis_model(Some(1)), genesis_model(Some(2)), genesis_model(None)],
+
+	/// Runs `test` with an off-chain worker whose local operator keys are `keys` (`test` gets its
+	/// harness), then checks the invariants of every pallet here that has them.
+	pub fn build_and_execute_with_worker(
+		self,
+		keys: impl IntoIterator<Item = AccountId>,
+		test: impl FnOnce(&offchain::testing::OffchainHarness),
+	) {
+		let mut ext = self.build();
+		let harness = offchain::testing::offchain_harness(&mut ext, keys);
+		execute_and_check(ext, || test(&harness));
 	}
-	.assimilate_storage(&mut storage)
-	.unwrap();
-	let mut ext = sp_io::TestExternalities::new(storage);
-	ext.execute_with(|| System::set_block_number(1));
-	ext
 }
 
-/// Runs `test`, then checks this pallet's invariants.
-pub fn build_and_execute(test: impl FnOnce()) {
-	build().execute_with(|| {
+/// Runs `test` on `ext`, then checks the invariants of datasets, the attribution ledger,
+/// models and this pallet (pallet-balances' are private to its crate).
+fn execute_and_check(mut ext: sp_io::TestExternalities, test: impl FnOnce()) {
+	ext.execute_with(|| {
 		test();
-		Providers::do_try_state().expect("invariants hold after the test");
+		Datasets::do_try_state().expect("datasets invariants hold after the test");
+		Attribution::do_try_state().expect("attribution invariants hold after the test");
+		Models::do_try_state().expect("models invariants hold after the test");
+		Providers::do_try_state().expect("providers invariants hold after the test");
 	});
 }
 

@@ -41,7 +41,7 @@ fn alice_serving() {
 
 #[test]
 fn registration_holds_the_bond_and_records_the_provider() {
-	build_and_execute(|| {
+	ExtBuilder.build_and_execute(|| {
 		assert_ok!(register(ALICE, ALICE_OP, 1_000));
 		let provider = record(ALICE);
 		assert_eq!(provider.operator, ALICE_OP);
@@ -60,7 +60,7 @@ fn registration_holds_the_bond_and_records_the_provider() {
 
 #[test]
 fn registration_refusals() {
-	build_and_execute(|| {
+	ExtBuilder.build_and_execute(|| {
 		assert_noop!(register(ALICE, ALICE_OP, MIN_BOND - 1), Error::<Test>::BondTooLow);
 		assert_noop!(
 			Providers::register(RuntimeOrigin::signed(ALICE), spec(0), ALICE_OP, 1_000),
@@ -85,7 +85,7 @@ fn registration_refusals() {
 
 #[test]
 fn bonding_extra_adds_to_the_hold() {
-	build_and_execute(|| {
+	ExtBuilder.build_and_execute(|| {
 		assert_ok!(register(ALICE, ALICE_OP, 1_000));
 		assert_ok!(Providers::bond_extra(RuntimeOrigin::signed(ALICE), 500));
 		assert_eq!(record(ALICE).bonded, 1_500);
@@ -107,7 +107,7 @@ fn bonding_extra_adds_to_the_hold() {
 
 #[test]
 fn unbonded_stake_is_withdrawable_exactly_at_the_end_of_the_period() {
-	build_and_execute(|| {
+	ExtBuilder.build_and_execute(|| {
 		assert_ok!(register(ALICE, ALICE_OP, 1_000));
 		assert_ok!(Providers::unbond(RuntimeOrigin::signed(ALICE), 400));
 		let unlock_at = 1 + UNBONDING;
@@ -135,7 +135,7 @@ fn unbonded_stake_is_withdrawable_exactly_at_the_end_of_the_period() {
 
 #[test]
 fn unbonding_in_one_block_merges_and_chunks_are_bounded() {
-	build_and_execute(|| {
+	ExtBuilder.build_and_execute(|| {
 		assert_ok!(register(ALICE, ALICE_OP, 1_000));
 		assert_ok!(Providers::unbond(RuntimeOrigin::signed(ALICE), 10));
 		assert_ok!(Providers::unbond(RuntimeOrigin::signed(ALICE), 10));
@@ -165,7 +165,7 @@ fn unbonding_in_one_block_merges_and_chunks_are_bounded() {
 
 #[test]
 fn deregistering_needs_everything_withdrawn() {
-	build_and_execute(|| {
+	ExtBuilder.build_and_execute(|| {
 		alice_serving();
 		assert_noop!(
 			Providers::deregister(RuntimeOrigin::signed(ALICE)),
@@ -189,7 +189,7 @@ fn deregistering_needs_everything_withdrawn() {
 
 #[test]
 fn deregistering_waits_for_assignments_and_pending_slashes() {
-	build_and_execute(|| {
+	ExtBuilder.build_and_execute(|| {
 		assert_ok!(register(ALICE, ALICE_OP, 1_000));
 		assert_ok!(Providers::slash(
 			RuntimeOrigin::root(),
@@ -212,7 +212,7 @@ fn deregistering_waits_for_assignments_and_pending_slashes() {
 
 #[test]
 fn spec_and_operator_updates() {
-	build_and_execute(|| {
+	ExtBuilder.build_and_execute(|| {
 		assert_ok!(register(ALICE, ALICE_OP, 1_000));
 		assert_ok!(register(BOB, BOB_OP, 1_000));
 		assert_ok!(Providers::update_spec(RuntimeOrigin::signed(ALICE), spec(4)));
@@ -241,7 +241,7 @@ fn spec_and_operator_updates() {
 
 #[test]
 fn serving_needs_an_active_model_and_is_bounded() {
-	build_and_execute(|| {
+	ExtBuilder.build_and_execute(|| {
 		assert_ok!(register(ALICE, ALICE_OP, 1_000));
 		assert_noop!(
 			Providers::serve(RuntimeOrigin::signed(ALICE), 2),
@@ -289,7 +289,7 @@ fn serving_needs_an_active_model_and_is_bounded() {
 
 #[test]
 fn capacity_grows_with_gpus_and_bounds_assignments() {
-	build_and_execute(|| {
+	ExtBuilder.build_and_execute(|| {
 		alice_serving();
 		let capacity = Providers::capacity(&record(ALICE).spec);
 		assert_eq!(capacity, PER_GPU);
@@ -313,7 +313,7 @@ fn capacity_grows_with_gpus_and_bounds_assignments() {
 
 #[test]
 fn heartbeats_are_free_when_due_and_refused_otherwise() {
-	build_and_execute(|| {
+	ExtBuilder.build_and_execute(|| {
 		assert_ok!(register(ALICE, ALICE_OP, 1_000));
 		// Registration counted as a heartbeat at block 1.
 		run_to(1 + HEARTBEAT_INTERVAL - 1);
@@ -337,7 +337,7 @@ fn heartbeats_are_free_when_due_and_refused_otherwise() {
 
 #[test]
 fn a_silent_provider_goes_offline_and_a_heartbeat_brings_it_back() {
-	build_and_execute(|| {
+	ExtBuilder.build_and_execute(|| {
 		alice_serving();
 		run_to(1 + OFFLINE_AFTER);
 		assert_eq!(Providers::status(&record(ALICE)), ProviderStatus::Online);
@@ -355,7 +355,7 @@ fn a_silent_provider_goes_offline_and_a_heartbeat_brings_it_back() {
 
 #[test]
 fn maintenance_takes_a_provider_out_of_selection() {
-	build_and_execute(|| {
+	ExtBuilder.build_and_execute(|| {
 		alice_serving();
 		assert_ok!(Providers::go_offline(RuntimeOrigin::signed(ALICE_OP)));
 		System::assert_last_event(Event::WentOffline { provider: ALICE }.into());
@@ -379,7 +379,7 @@ fn maintenance_takes_a_provider_out_of_selection() {
 
 #[test]
 fn a_provider_below_the_minimum_bond_is_not_assigned() {
-	build_and_execute(|| {
+	ExtBuilder.build_and_execute(|| {
 		alice_serving();
 		assert_ok!(Providers::unbond(RuntimeOrigin::signed(ALICE), 1_000 - MIN_BOND + 1));
 		assert!(Providers::select_provider(0, &[0; 32]).is_none());
@@ -390,7 +390,7 @@ fn a_provider_below_the_minimum_bond_is_not_assigned() {
 
 #[test]
 fn slashes_wait_out_the_deferral_and_take_bonded_and_unlocking_stake() {
-	build_and_execute(|| {
+	ExtBuilder.build_and_execute(|| {
 		assert_ok!(register(ALICE, ALICE_OP, 1_000));
 		assert_ok!(Providers::unbond(RuntimeOrigin::signed(ALICE), 400));
 		assert_noop!(
@@ -434,7 +434,7 @@ fn slashes_wait_out_the_deferral_and_take_bonded_and_unlocking_stake() {
 
 #[test]
 fn governance_cancels_a_pending_slash() {
-	build_and_execute(|| {
+	ExtBuilder.build_and_execute(|| {
 		assert_ok!(register(ALICE, ALICE_OP, 1_000));
 		assert_ok!(Providers::slash(
 			RuntimeOrigin::root(),
@@ -467,7 +467,7 @@ fn governance_cancels_a_pending_slash() {
 
 #[test]
 fn slash_refusals() {
-	build_and_execute(|| {
+	ExtBuilder.build_and_execute(|| {
 		assert_noop!(
 			Providers::slash(RuntimeOrigin::root(), ALICE, Perbill::from_percent(10), vec![]),
 			Error::<Test>::NotProvider
@@ -502,7 +502,7 @@ fn slash_refusals() {
 
 #[test]
 fn a_missed_assignment_costs_the_fixed_fraction_after_the_deferral() {
-	build_and_execute(|| {
+	ExtBuilder.build_and_execute(|| {
 		assert_ok!(register(ALICE, ALICE_OP, 1_000));
 		assert_ok!(<Providers as ProviderAssignment<_>>::penalise_missed_assignment(&ALICE));
 		let pending = PendingSlashes::<Test>::get(ALICE);
@@ -515,7 +515,7 @@ fn a_missed_assignment_costs_the_fixed_fraction_after_the_deferral() {
 
 #[test]
 fn a_full_slash_empties_unlocking_chunks() {
-	build_and_execute(|| {
+	ExtBuilder.build_and_execute(|| {
 		assert_ok!(register(ALICE, ALICE_OP, 1_000));
 		assert_ok!(Providers::unbond(RuntimeOrigin::signed(ALICE), 1_000));
 		assert_ok!(Providers::slash(RuntimeOrigin::root(), ALICE, Perbill::one(), vec![]));
@@ -528,40 +528,118 @@ fn a_full_slash_empties_unlocking_chunks() {
 	});
 }
 
+/// The draw is the documented stake line: only providers that may take work now (online,
+/// under capacity, bonded at least the minimum) and serve the model stand on it, in the order
+/// they started serving, each for as much as it has bonded (unlocking stake does not count);
+/// the seed's first 16 bytes pick the point. Over many seeds a provider with three times the
+/// bond is drawn three times as often, within what chance allows for the sample.
 #[test]
-fn selection_is_deterministic_and_weighted_by_stake() {
-	build_and_execute(|| {
-		assert_ok!(register(ALICE, ALICE_OP, 1_000));
-		assert_ok!(register(BOB, BOB_OP, 3_000));
-		for who in [ALICE, BOB] {
-			assert_ok!(Providers::serve(RuntimeOrigin::signed(who), 0));
+fn selection_draws_assignable_providers_in_proportion_to_bonded_stake() {
+	ExtBuilder.build_and_execute(|| {
+		use polkadot_sdk::frame_support::traits::fungible::Mutate;
+		// Five more providers, each bonding 9,000 (more than ALICE and BOB together), none of
+		// which may be drawn for model 0: were one counted it would take most draws.
+		let (silent, resting, full, underbonded, elsewhere) = (31, 32, 33, 34, 35);
+		let operator = |who: AccountId| who + 10;
+		for who in [silent, resting, full, underbonded, elsewhere] {
+			assert_ok!(Balances::mint_into(&who, ENDOWMENT));
 		}
-		let seed = |i: u32| polkadot_sdk::sp_io::hashing::blake2_256(&i.to_le_bytes());
+		let serve = |who: AccountId, model_id: ModelId| {
+			assert_ok!(Providers::serve(RuntimeOrigin::signed(who), model_id));
+		};
+		// First on the stake line, then no heartbeat past `OfflineAfter`.
+		assert_ok!(register(silent, operator(silent), 9_000));
+		serve(silent, 0);
+		run_to(2 + OFFLINE_AFTER);
+		// ALICE holds 1,500 with 500 of it unlocking: 1,000 bonded.
+		assert_ok!(register(ALICE, ALICE_OP, 1_500));
+		serve(ALICE, 0);
+		assert_ok!(Providers::unbond(RuntimeOrigin::signed(ALICE), 500));
+		assert_ok!(register(resting, operator(resting), 9_000));
+		serve(resting, 0);
+		assert_ok!(Providers::go_offline(RuntimeOrigin::signed(resting)));
+		assert_ok!(register(full, operator(full), 9_000));
+		serve(full, 0);
+		for _ in 0..Providers::capacity(&spec(1)) {
+			assert_ok!(<Providers as ProviderAssignment<_>>::start_assignment(&full));
+		}
+		assert_ok!(register(underbonded, operator(underbonded), 9_000));
+		serve(underbonded, 0);
+		assert_ok!(Providers::unbond(RuntimeOrigin::signed(underbonded), 9_000 - MIN_BOND + 1));
+		// BOB holds 5,000 but has 2,000 of it unlocking: 3,000 bonded, three times ALICE.
+		assert_ok!(register(BOB, BOB_OP, 5_000));
+		serve(BOB, 0);
+		assert_ok!(Providers::unbond(RuntimeOrigin::signed(BOB), 2_000));
+		assert_ok!(register(elsewhere, operator(elsewhere), 9_000));
+		serve(elsewhere, 1);
+		// Each is kept out by one thing only.
+		assert_eq!(Providers::status(&record(silent)), ProviderStatus::Offline);
+		assert_eq!(Providers::status(&record(resting)), ProviderStatus::Maintenance);
+		assert_eq!(record(full).assignments, Providers::capacity(&record(full).spec));
+		assert!(record(underbonded).bonded < MIN_BOND);
+		assert_eq!(ServingProviders::<Test>::get(0).len(), 6);
+		for who in [silent, resting, full, underbonded, ALICE, BOB] {
+			assert_eq!(record(who).served.to_vec(), vec![0]);
+		}
+		let drawn = |model_id: ModelId, seed: &[u8; 32]| {
+			Providers::select_provider(model_id, seed).map(|(who, _)| who)
+		};
+		// `elsewhere` may be drawn: it is the only one on model 1's line.
+		assert_eq!(drawn(1, &[0; 32]), Some(elsewhere));
+
+		// The line for model 0 is ALICE's [0, 1,000) then BOB's [1,000, 4,000), taken modulo
+		// 4,000; the seed's last 16 bytes play no part.
+		let at = |point: u128, tail: u8| {
+			let mut seed = [tail; 32];
+			seed[..16].copy_from_slice(&point.to_le_bytes());
+			seed
+		};
+		for (point, expected) in [
+			(0, ALICE),
+			(999, ALICE),
+			(1_000, BOB),
+			(3_999, BOB),
+			(4_000, ALICE),
+			(4_000 * 1_000_003 + 999, ALICE),
+			(4_000 * 1_000_003 + 1_000, BOB),
+			(u128::MAX, BOB),
+		] {
+			for tail in [0x00, 0x5a, 0xff] {
+				assert_eq!(drawn(0, &at(point, tail)), Some(expected), "point {point}");
+			}
+		}
 		assert_eq!(
-			Providers::select_provider(0, &seed(7)).map(|(who, _)| who),
-			Providers::select_provider(0, &seed(7)).map(|(who, _)| who),
+			<Providers as ProviderAssignment<_>>::select(0, &at(1_000, 0)),
+			Some((BOB, BOB_OP))
 		);
-		assert!(<Providers as ProviderAssignment<_>>::select(0, &seed(7)).is_some());
-		let draws = 20_000;
+
+		// Many seeds: each draw is where its seed falls, every draw is ALICE or BOB, both are
+		// reached, and BOB's share is 3/4 within five standard deviations of the sample's.
+		let draws = 20_000u32;
 		let mut bob = 0u32;
 		for i in 0..draws {
-			let (who, _) = Providers::select_provider(0, &seed(i)).expect("someone serves");
+			let seed = polkadot_sdk::sp_io::hashing::blake2_256(&i.to_le_bytes());
+			let who = drawn(0, &seed).expect("ALICE and BOB are assignable");
+			let point = u128::from_le_bytes(seed[..16].try_into().unwrap()) % 4_000;
+			assert_eq!(who, if point < 1_000 { ALICE } else { BOB }, "seed {i}");
 			if who == BOB {
 				bob += 1;
 			}
 		}
-		let alice = draws - bob;
-		let ratio = f64::from(bob) / f64::from(alice);
-		assert!((2.8..3.2).contains(&ratio), "Bob picked {ratio:.3}x as often as Alice");
-		// Nobody serves model 1.
-		assert!(Providers::select_provider(1, &seed(0)).is_none());
+		let (n, p) = (f64::from(draws), 0.75);
+		let tolerance = 5.0 * (n * p * (1.0 - p)).sqrt();
+		let off = (f64::from(bob) - n * p).abs();
+		assert!(off <= tolerance, "BOB drawn {bob} of {draws} times: {off:.0} from 3/4");
+		assert!(bob > 0 && bob < draws, "both ALICE and BOB are reached");
+
+		// Nobody serves model 2.
+		assert_eq!(drawn(2, &at(0, 0)), None);
 	});
 }
 
 #[test]
 fn genesis_providers_are_registered_and_serving() {
-	let mut ext = build();
-	ext.execute_with(|| {
+	ExtBuilder.build_and_execute(|| {
 		use polkadot_sdk::frame_support::traits::BuildGenesisConfig;
 		GenesisConfig::<Test> {
 			providers: vec![GenesisProvider {
@@ -587,7 +665,7 @@ fn genesis_providers_are_registered_and_serving() {
 
 #[test]
 fn try_state_catches_stake_that_is_not_held() {
-	build_and_execute(|| {
+	ExtBuilder.build_and_execute(|| {
 		assert_ok!(register(ALICE, ALICE_OP, 1_000));
 		crate::Providers::<Test>::mutate(ALICE, |p| p.as_mut().unwrap().bonded += 1);
 		assert!(Providers::do_try_state().is_err());
@@ -599,9 +677,7 @@ fn try_state_catches_stake_that_is_not_held() {
 /// one, not again while it waits in the pool, and none for a provider in maintenance.
 #[test]
 fn the_offchain_worker_sends_heartbeats_when_due() {
-	let mut ext = build();
-	let harness = offchain::testing::offchain_harness(&mut ext, [ALICE_OP, CHARLIE_OP]);
-	ext.execute_with(|| {
+	ExtBuilder.build_and_execute_with_worker([ALICE_OP, CHARLIE_OP], |harness| {
 		assert_ok!(register(ALICE, ALICE_OP, 1_000));
 		assert_ok!(register(BOB, BOB_OP, 1_000));
 		assert_ok!(register(CHARLIE, CHARLIE_OP, 1_000));

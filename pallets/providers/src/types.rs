@@ -1,14 +1,14 @@
 //! The records this pallet keeps: providers, their hardware, stake and pending slashes.
 
 use codec::{Decode, DecodeWithMemTracking, Encode, MaxEncodedLen};
-use pallet_models::ModelId;
 use polkadot_sdk::{
 	frame_support::{
 		traits::Get, BoundedVec, CloneNoBound, DebugNoBound, EqNoBound, PartialEqNoBound,
 	},
-	sp_runtime::{DispatchResult, Perbill},
+	sp_runtime::Perbill,
 };
 use scale_info::TypeInfo;
+use tributary_primitives::ModelId;
 
 /// Identifies a pending slash. Assigned in order, starting at 0.
 pub type SlashId = u32;
@@ -162,22 +162,6 @@ where
 	pub reason: BoundedVec<u8, MaxReason>,
 	/// The block it is applied in.
 	pub apply_at: BlockNumber,
-}
-
-/// What the inference pallet asks of providers: a provider for a request, capacity
-/// accounting, and the penalty for a missed assignment.
-pub trait ProviderAssignment<AccountId> {
-	/// Picks a provider for `model_id` among those online, serving it, bonded at least the
-	/// minimum and under capacity, with probability proportional to bonded stake, from
-	/// `seed`. The same seed and state give the same provider. Returns the provider and its
-	/// operator.
-	fn select(model_id: ModelId, seed: &[u8; 32]) -> Option<(AccountId, AccountId)>;
-	/// Counts an assignment against the provider's capacity.
-	fn start_assignment(provider: &AccountId) -> DispatchResult;
-	/// Ends an assignment (result submitted, or expired).
-	fn end_assignment(provider: &AccountId);
-	/// Schedules the fixed missed-assignment slash.
-	fn penalise_missed_assignment(provider: &AccountId) -> DispatchResult;
 }
 
 /// A provider as the runtime API returns it: its record, with the status and capacity that

@@ -144,44 +144,58 @@ pub fn contribute(who: AccountId, dataset_id: DatasetId, length: u64) -> Contrib
 	next
 }
 
+/// The chain every test starts from, for the benchmarks.
+#[cfg(feature = "runtime-benchmarks")]
 pub fn new_test_ext() -> sp_io::TestExternalities {
-	let mut storage = frame_system::GenesisConfig::<Test>::default().build_storage().unwrap();
-	pallet_balances::GenesisConfig::<Test> {
-		balances: [ALICE, BOB, CHARLIE, PAYER, OWNER, PROVIDER, TREASURY]
-			.into_iter()
-			.map(|who| (who, ENDOWMENT))
-			.collect(),
-		..Default::default()
-	}
-	.assimilate_storage(&mut storage)
-	.unwrap();
-	GenesisConfig::<Test>::default().assimilate_storage(&mut storage).unwrap();
-	let mut ext = sp_io::TestExternalities::new(storage);
-	ext.execute_with(|| {
-		System::set_block_number(1);
-		for id in 0..2 {
-			pallet_datasets::Pallet::<Test>::create_dataset(
-				RuntimeOrigin::signed(OWNER),
-				b"rivers".to_vec(),
-				b"ipfs://rivers".to_vec(),
-				b"CC-BY-4.0".to_vec(),
-				pallet_datasets::Policy::Open,
-			)
-			.unwrap();
-			let _ = id;
-		}
-		contribute(ALICE, 0, 300);
-		contribute(BOB, 0, 100);
-	});
-	ext
+	ExtBuilder.build()
 }
 
-/// Runs `test`, then checks the pallet's invariants and that no balance was minted or burnt.
-pub fn run(test: impl FnOnce()) {
-	new_test_ext().execute_with(|| {
-		let issuance = pallet_balances::TotalIssuance::<Test>::get();
-		test();
-		Royalties::do_try_state().unwrap();
-		assert_eq!(pallet_balances::TotalIssuance::<Test>::get(), issuance);
-	});
+/// Endowed accounts, two open datasets by OWNER (0 and 1) and ALICE's 300 and BOB's 100 weight
+/// in dataset 0: every test starts from this chain.
+pub struct ExtBuilder;
+
+impl ExtBuilder {
+	pub fn build(self) -> sp_io::TestExternalities {
+		let mut storage = frame_system::GenesisConfig::<Test>::default().build_storage().unwrap();
+		pallet_balances::GenesisConfig::<Test> {
+			balances: [ALICE, BOB, CHARLIE, PAYER, OWNER, PROVIDER, TREASURY]
+				.into_iter()
+				.map(|who| (who, ENDOWMENT))
+				.collect(),
+			..Default::default()
+		}
+		.assimilate_storage(&mut storage)
+		.unwrap();
+		GenesisConfig::<Test>::default().assimilate_storage(&mut storage).unwrap();
+		let mut ext = sp_io::TestExternalities::new(storage);
+		ext.execute_with(|| {
+			System::set_block_number(1);
+			for id in 0..2 {
+				pallet_datasets::Pallet::<Test>::create_dataset(
+					RuntimeOrigin::signed(OWNER),
+					b"rivers".to_vec(),
+					b"ipfs://rivers".to_vec(),
+					b"CC-BY-4.0".to_vec(),
+					pallet_datasets::Policy::Open,
+				)
+				.unwrap();
+				let _ = id;
+			}
+			contribute(ALICE, 0, 300);
+			contribute(BOB, 0, 100);
+		});
+		ext
+	}
+
+	/// Runs `test`, then checks the invariants of datasets and this pallet (pallet-balances' are
+	/// private to its crate) and that no balance was minted or burnt.
+	pub fn build_and_execute(self, test: impl FnOnce()) {
+		self.build().execute_with(|| {
+			let issuance = pallet_balances::TotalIssuance::<Test>::get();
+			test();
+			Datasets::do_try_state().expect("datasets invariants hold after the test");
+			Royalties::do_try_state().expect("royalties invariants hold after the test");
+			assert_eq!(pallet_balances::TotalIssuance::<Test>::get(), issuance, "no mint or burn");
+		});
+	}
 }

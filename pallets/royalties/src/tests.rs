@@ -1,4 +1,4 @@
-use crate::{mock::*, Settlement as _, *};
+use crate::{mock::*, *};
 use polkadot_sdk::frame_support::{assert_noop, assert_ok, traits::fungible::Inspect as _};
 
 fn split(provider: u32, owner: u32, data: u32, treasury: u32) -> RoyaltySplit {
@@ -31,7 +31,7 @@ fn free(who: AccountId) -> Balance {
 /// the dust, to the planck.
 #[test]
 fn a_fee_is_split_to_the_planck() {
-	run(|| {
+	ExtBuilder.build_and_execute(|| {
 		let fee = 1_000_003;
 		pay_in(fee);
 		let treasury_before = free(TREASURY);
@@ -82,7 +82,7 @@ fn a_fee_is_split_to_the_planck() {
 /// what is credited, pooled and paid to the treasury always adds up to the fee.
 #[test]
 fn every_split_adds_up_to_the_fee() {
-	run(|| {
+	ExtBuilder.build_and_execute(|| {
 		contribute(CHARLIE, 1, 7);
 		let cases: [(Balance, RoyaltySplit, bool); 5] = [
 			(999_999, split(700_000, 100_000, 150_000, 50_000), true),
@@ -120,7 +120,7 @@ fn every_split_adds_up_to_the_fee() {
 /// between them, earns the first at her old weight.
 #[test]
 fn pool_shares_follow_weights_as_they_change() {
-	run(|| {
+	ExtBuilder.build_and_execute(|| {
 		let pools = [(0, 1_000_000)];
 		let all_data = split(0, 0, 1_000_000, 0);
 		pay_in(400_000);
@@ -173,7 +173,7 @@ fn pool_shares_follow_weights_as_they_change() {
 /// Claims pay exactly what was credited, once; a dataset named twice is refused.
 #[test]
 fn claims_pay_credits_once() {
-	run(|| {
+	ExtBuilder.build_and_execute(|| {
 		pay_in(1_000);
 		Royalties::distribute(
 			1_000,
@@ -207,7 +207,7 @@ fn claims_pay_credits_once() {
 /// credit stays until it is worth claiming.
 #[test]
 fn a_claim_below_the_existential_deposit_waits() {
-	run(|| {
+	ExtBuilder.build_and_execute(|| {
 		let newcomer: AccountId = 77;
 		pay_in(3);
 		Royalties::distribute(3, &split(1_000_000, 0, 0, 0), &newcomer, &OWNER, &[], &[]).unwrap();
@@ -223,7 +223,7 @@ fn a_claim_below_the_existential_deposit_waits() {
 /// A pool with no weight cannot pay anyone: its part goes to the treasury as dust.
 #[test]
 fn an_empty_pool_part_goes_to_the_treasury() {
-	run(|| {
+	ExtBuilder.build_and_execute(|| {
 		pay_in(1_000);
 		let treasury_before = free(TREASURY);
 		let (d, _) = Royalties::distribute(
@@ -244,7 +244,7 @@ fn an_empty_pool_part_goes_to_the_treasury() {
 /// Bad input is refused before anything changes.
 #[test]
 fn bad_distributions_change_nothing() {
-	run(|| {
+	ExtBuilder.build_and_execute(|| {
 		pay_in(1_000);
 		let good = split(500_000, 200_000, 250_000, 50_000);
 		let refusals: [(
@@ -286,7 +286,7 @@ fn bad_distributions_change_nothing() {
 /// contributor of weight 3 and three fills of one planck: the three planck are hers.
 #[test]
 fn a_pool_pays_out_everything_put_into_it() {
-	run(|| {
+	ExtBuilder.build_and_execute(|| {
 		contribute(CHARLIE, 1, 3);
 		let pools = [(1, 1_000_000)];
 		let all_data = split(0, 0, 1_000_000, 0);
@@ -314,7 +314,7 @@ fn a_pool_pays_out_everything_put_into_it() {
 /// were paid and what the pool still holds add up to every planck put in.
 #[test]
 fn pool_rounding_is_carried_not_lost() {
-	run(|| {
+	ExtBuilder.build_and_execute(|| {
 		contribute(CHARLIE, 1, 3);
 		contribute(BOB, 1, 4);
 		let pools = [(1, 1_000_000)];
@@ -360,7 +360,7 @@ fn pool_rounding_is_carried_not_lost() {
 /// weight is removed once claimed.
 #[test]
 fn claims_leave_no_empty_positions() {
-	run(|| {
+	ExtBuilder.build_and_execute(|| {
 		assert_noop!(
 			Royalties::claim_from_datasets(
 				RuntimeOrigin::signed(CHARLIE),
@@ -368,7 +368,7 @@ fn claims_leave_no_empty_positions() {
 			),
 			Error::<Test>::NothingToClaim
 		);
-		assert_eq!(Stakes::<Test>::iter_prefix(CHARLIE).count(), 0);
+		assert_eq!(PoolPositions::<Test>::iter_prefix(CHARLIE).count(), 0);
 		pay_in(400);
 		Royalties::distribute(
 			400,
@@ -386,14 +386,14 @@ fn claims_leave_no_empty_positions() {
 			1
 		));
 		assert_eq!(Royalties::pending(&BOB).1, vec![(0, 100)]);
-		assert!(Stakes::<Test>::contains_key(BOB, 0));
+		assert!(PoolPositions::<Test>::contains_key(BOB, 0));
 		let before = free(BOB);
 		assert_ok!(Royalties::claim_from_datasets(
 			RuntimeOrigin::signed(BOB),
 			vec![0].try_into().unwrap()
 		));
 		assert_eq!(free(BOB) - before, 100);
-		assert!(!Stakes::<Test>::contains_key(BOB, 0));
+		assert!(!PoolPositions::<Test>::contains_key(BOB, 0));
 	});
 }
 
@@ -402,7 +402,7 @@ fn claims_leave_no_empty_positions() {
 /// it with its own.
 #[test]
 fn the_treasury_share_waits_when_the_treasury_cannot_take_it() {
-	run(|| {
+	ExtBuilder.build_and_execute(|| {
 		assert_ok!(Balances::transfer_all(RuntimeOrigin::signed(TREASURY), PAYER, false));
 		assert_eq!(free(TREASURY), 0);
 		let to_treasury = split(900_000, 0, 0, 100_000);
@@ -429,7 +429,7 @@ fn more_splits_to_the_planck() {
 	// the unscored ppm nothing. Pool part 75,000: 52,500 to dataset 0 (ALICE 300 : BOB 100) and
 	// 22,500 to dataset 1 (CHARLIE alone, weight 7: 22,499.99… of it now, the rest kept as the
 	// pool's residue).
-	run(|| {
+	ExtBuilder.build_and_execute(|| {
 		contribute(CHARLIE, 1, 7);
 		pay_in(999_999);
 		let (d, earned) = Royalties::distribute(
@@ -463,7 +463,7 @@ fn more_splits_to_the_planck() {
 	// (500,000 ppm) 833,336.5 → 833,336, BOB (250,000 ppm) 416,668.25 → 416,668, the unscored
 	// quarter 416,668 joins the pool part, 1 more of dust. Pool part 2,083,341 over weight 400:
 	// ALICE 1,562,505.75, BOB 520,835.25.
-	run(|| {
+	ExtBuilder.build_and_execute(|| {
 		pay_in(10_000_019);
 		let (d, earned) = Royalties::distribute(
 			10_000_019,

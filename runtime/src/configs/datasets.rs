@@ -10,8 +10,10 @@ use frame_support::{
 	traits::{tokens::imbalance::ResolveTo, ConstU32, ConstU64},
 };
 
-use super::{governance::TreasuryAccount, EnsureCouncilMajority};
-use crate::{deposit, Balance, Balances, Runtime, RuntimeHoldReason, MICRO_TRIB};
+use crate::{
+	constants::TreasuryAccount, deposit, origins::EnsureCouncilMajority, Balance, Balances,
+	Runtime, RuntimeHoldReason, MICRO_TRIB,
+};
 
 parameter_types! {
 	/// A dataset: one item, plus its fixed-size fields.

@@ -17,34 +17,20 @@ use frame_support::{
 		LinearStoragePrice,
 	},
 	weights::Weight,
-	PalletId,
 };
 use frame_system::{EnsureRoot, EnsureSigned, EnsureWithSuccess};
 use sp_runtime::{traits::IdentityLookup, Perbill, Permill};
 
-use super::RuntimeBlockWeights;
 use crate::{
-	deposit, AccountId, Balance, Balances, BlockNumber, OriginCaller, Preimage, Runtime,
-	RuntimeCall, RuntimeEvent, RuntimeHoldReason, RuntimeOrigin, Scheduler, System, Treasury, DAYS,
-	TRIB,
+	constants::{RuntimeBlockWeights, TreasuryAccount, TreasuryPalletId},
+	deposit,
+	origins::{
+		CouncilCollective, EnsureCouncilMajority, EnsureTechnicalCommitteeTwoThirds,
+		TechnicalCommitteeCollective,
+	},
+	AccountId, Balance, Balances, BlockNumber, OriginCaller, Preimage, Runtime, RuntimeCall,
+	RuntimeEvent, RuntimeHoldReason, RuntimeOrigin, Scheduler, System, Treasury, DAYS, TRIB,
 };
-
-/// The council: proposes external referenda and approves treasury spends.
-pub type CouncilCollective = pallet_collective::Instance1;
-/// The technical committee: fast-tracks and, unanimously, instantly schedules referenda.
-pub type TechnicalCommitteeCollective = pallet_collective::Instance2;
-
-/// Root, or more than half of the council.
-pub type EnsureCouncilMajority = EitherOf<
-	EnsureRoot<AccountId>,
-	pallet_collective::EnsureProportionMoreThan<AccountId, CouncilCollective, 1, 2>,
->;
-
-/// Root, or at least two thirds of the technical committee.
-pub type EnsureTechnicalCommitteeTwoThirds = EitherOf<
-	EnsureRoot<AccountId>,
-	pallet_collective::EnsureProportionAtLeast<AccountId, TechnicalCommitteeCollective, 2, 3>,
->;
 
 parameter_types! {
 	pub const PreimageBaseDeposit: Balance = deposit(2, 64);
@@ -161,45 +147,36 @@ parameter_types! {
 	pub MaxProposalWeight: Weight = Perbill::from_percent(50) * RuntimeBlockWeights::get().max_block;
 }
 
-impl pallet_collective::Config<CouncilCollective> for Runtime {
-	type RuntimeOrigin = RuntimeOrigin;
-	type Proposal = RuntimeCall;
-	type RuntimeEvent = RuntimeEvent;
-	type MotionDuration = MotionDuration;
-	type MaxProposals = ConstU32<100>;
-	type MaxMembers = ConstU32<100>;
-	type DefaultVote = pallet_collective::PrimeDefaultVote;
-	type WeightInfo = pallet_collective::weights::SubstrateWeight<Runtime>;
-	type SetMembersOrigin = EnsureRoot<AccountId>;
-	type MaxProposalWeight = MaxProposalWeight;
-	type DisapproveOrigin = EnsureRoot<AccountId>;
-	type KillOrigin = EnsureRoot<AccountId>;
-	type Consideration = ();
+/// The council and the technical committee are configured alike: members set by Root, motions
+/// open for three days.
+macro_rules! collective_config {
+	($instance:ty) => {
+		impl pallet_collective::Config<$instance> for Runtime {
+			type RuntimeOrigin = RuntimeOrigin;
+			type Proposal = RuntimeCall;
+			type RuntimeEvent = RuntimeEvent;
+			type MotionDuration = MotionDuration;
+			type MaxProposals = ConstU32<100>;
+			type MaxMembers = ConstU32<100>;
+			type DefaultVote = pallet_collective::PrimeDefaultVote;
+			type WeightInfo = pallet_collective::weights::SubstrateWeight<Runtime>;
+			type SetMembersOrigin = EnsureRoot<AccountId>;
+			type MaxProposalWeight = MaxProposalWeight;
+			type DisapproveOrigin = EnsureRoot<AccountId>;
+			type KillOrigin = EnsureRoot<AccountId>;
+			type Consideration = ();
+		}
+	};
 }
 
-impl pallet_collective::Config<TechnicalCommitteeCollective> for Runtime {
-	type RuntimeOrigin = RuntimeOrigin;
-	type Proposal = RuntimeCall;
-	type RuntimeEvent = RuntimeEvent;
-	type MotionDuration = MotionDuration;
-	type MaxProposals = ConstU32<100>;
-	type MaxMembers = ConstU32<100>;
-	type DefaultVote = pallet_collective::PrimeDefaultVote;
-	type WeightInfo = pallet_collective::weights::SubstrateWeight<Runtime>;
-	type SetMembersOrigin = EnsureRoot<AccountId>;
-	type MaxProposalWeight = MaxProposalWeight;
-	type DisapproveOrigin = EnsureRoot<AccountId>;
-	type KillOrigin = EnsureRoot<AccountId>;
-	type Consideration = ();
-}
+collective_config!(CouncilCollective);
+collective_config!(TechnicalCommitteeCollective);
 
 parameter_types! {
-	pub const TreasuryPalletId: PalletId = PalletId(*b"py/trsry");
 	pub const SpendPeriod: BlockNumber = 6 * DAYS;
 	pub const Burn: Permill = Permill::zero();
 	pub const PayoutPeriod: BlockNumber = 30 * DAYS;
 	pub const MaxSpend: Balance = Balance::MAX;
-	pub TreasuryAccount: AccountId = Treasury::account_id();
 }
 
 impl pallet_treasury::Config for Runtime {

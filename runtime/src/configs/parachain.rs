@@ -1,24 +1,13 @@
-//! Being a parachain: the relay-chain interface, the message queues, and weight reclaim.
+//! Being a parachain: the relay-chain interface and weight reclaim. The message queues that
+//! carry XCM are configured with XCM (`xcm_config.rs`).
 
 use polkadot_sdk::{staging_parachain_info as parachain_info, *};
 
 use cumulus_pallet_parachain_system::RelayNumberMonotonicallyIncreases;
-use cumulus_primitives_core::{AggregateMessageOrigin, ParaId};
-use frame_support::{
-	parameter_types,
-	traits::{ConstU32, TransformOrigin},
-	weights::Weight,
-};
-use frame_system::EnsureRoot;
-use parachains_common::message_queue::{NarrowOriginToSibling, ParaIdToSibling};
-use polkadot_runtime_common::xcm_sender::NoPriceForMessageDelivery;
-use sp_runtime::Perbill;
+use cumulus_primitives_core::AggregateMessageOrigin;
+use frame_support::{parameter_types, traits::ConstU32, weights::Weight};
 
-use super::{xcm_config::XcmOriginToTransactDispatchOrigin, RuntimeBlockWeights};
-use crate::{
-	AccountId, ConsensusHook, MessageQueue, ParachainSystem, Runtime, RuntimeEvent, XcmpQueue,
-	MAXIMUM_BLOCK_WEIGHT,
-};
+use crate::{ConsensusHook, MessageQueue, Runtime, RuntimeEvent, XcmpQueue, MAXIMUM_BLOCK_WEIGHT};
 
 parameter_types! {
 	pub const ReservedXcmpWeight: Weight = MAXIMUM_BLOCK_WEIGHT.saturating_div(4);
@@ -47,45 +36,4 @@ impl parachain_info::Config for Runtime {}
 
 impl cumulus_pallet_weight_reclaim::Config for Runtime {
 	type WeightInfo = ();
-}
-
-parameter_types! {
-	pub MessageQueueServiceWeight: Weight =
-		Perbill::from_percent(35) * RuntimeBlockWeights::get().max_block;
-}
-
-impl pallet_message_queue::Config for Runtime {
-	type RuntimeEvent = RuntimeEvent;
-	type WeightInfo = ();
-	#[cfg(feature = "runtime-benchmarks")]
-	type MessageProcessor =
-		pallet_message_queue::mock_helpers::NoopMessageProcessor<AggregateMessageOrigin>;
-	#[cfg(not(feature = "runtime-benchmarks"))]
-	type MessageProcessor = staging_xcm_builder::ProcessXcmMessage<
-		AggregateMessageOrigin,
-		staging_xcm_executor::XcmExecutor<super::xcm_config::XcmConfig>,
-		crate::RuntimeCall,
-	>;
-	type Size = u32;
-	// The XCMP queue only handles sibling-parachain origins.
-	type QueueChangeHandler = NarrowOriginToSibling<XcmpQueue>;
-	type QueuePausedQuery = NarrowOriginToSibling<XcmpQueue>;
-	type HeapSize = ConstU32<{ 103 * 1024 }>;
-	type MaxStale = ConstU32<8>;
-	type ServiceWeight = MessageQueueServiceWeight;
-	type IdleMaxServiceWeight = MessageQueueServiceWeight;
-}
-
-impl cumulus_pallet_xcmp_queue::Config for Runtime {
-	type RuntimeEvent = RuntimeEvent;
-	type ChannelInfo = ParachainSystem;
-	type VersionWrapper = ();
-	type XcmpQueue = TransformOrigin<MessageQueue, AggregateMessageOrigin, ParaId, ParaIdToSibling>;
-	type MaxInboundSuspended = ConstU32<1_000>;
-	type MaxActiveOutboundChannels = ConstU32<128>;
-	type MaxPageSize = ConstU32<{ 1 << 16 }>;
-	type ControllerOrigin = EnsureRoot<AccountId>;
-	type ControllerOriginConverter = XcmOriginToTransactDispatchOrigin;
-	type WeightInfo = ();
-	type PriceForSiblingDelivery = NoPriceForMessageDelivery<ParaId>;
 }

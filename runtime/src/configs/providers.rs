@@ -12,8 +12,9 @@ use frame_support::{
 };
 use sp_runtime::Perbill;
 
-use super::{governance::TreasuryAccount, EnsureCouncilMajority};
 use crate::{
+	constants::{TreasuryAccount, ASSIGNMENTS_PER_GPU, MAX_REQUESTS_PER_BLOCK},
+	origins::EnsureCouncilMajority,
 	Balance, Balances, BlockNumber, Models, Runtime, RuntimeHoldReason, DAYS, MINUTES, TRIB,
 };
 
@@ -26,9 +27,6 @@ parameter_types! {
 	/// A missed assignment costs a tenth of a percent of the stake.
 	pub const MissedAssignmentSlash: Perbill = Perbill::from_parts(1_000_000);
 }
-
-/// Concurrent assignments per GPU.
-pub const ASSIGNMENTS_PER_GPU: u32 = 4;
 
 impl pallet_providers::Config for Runtime {
 	type AuthorityId = pallet_providers::offchain::crypto::OperatorAuthId;
@@ -49,34 +47,10 @@ impl pallet_providers::Config for Runtime {
 	type MaxProvidersPerModel = ConstU32<64>;
 	type MaxPendingSlashes = ConstU32<16>;
 	// As many as requests may expire in one block, each penalising its provider.
-	type MaxSlashesPerBlock = ConstU32<{ super::inference::MAX_REQUESTS_PER_BLOCK }>;
+	type MaxSlashesPerBlock = ConstU32<MAX_REQUESTS_PER_BLOCK>;
 	type MaxSpecLength = ConstU32<64>;
 	type MaxReasonLength = ConstU32<128>;
 	type WeightInfo = pallet_providers::weights::SubstrateWeight<Runtime>;
 	#[cfg(feature = "runtime-benchmarks")]
-	type BenchmarkHelper = BenchmarkModels;
-}
-
-/// Active models for the providers benchmarks, through the datasets' and models' calls.
-#[cfg(feature = "runtime-benchmarks")]
-pub struct BenchmarkModels;
-
-#[cfg(feature = "runtime-benchmarks")]
-impl pallet_providers::BenchmarkHelper<crate::AccountId> for BenchmarkModels {
-	fn active_model(owner: &crate::AccountId) -> pallet_models::ModelId {
-		use pallet_models::BenchmarkHelper as _;
-		use sp_runtime::Permill;
-		let dataset_id = super::models::BenchmarkDatasets::create_dataset(owner);
-		super::models::benchmark_model(
-			owner,
-			alloc::vec![dataset_id],
-			Default::default(),
-			pallet_models::RoyaltySplit {
-				provider: Permill::from_percent(50),
-				owner: Permill::from_percent(20),
-				data: Permill::from_percent(25),
-				treasury: Permill::from_percent(5),
-			},
-		)
-	}
+	type BenchmarkHelper = crate::benchmark_helpers::BenchmarkModels;
 }

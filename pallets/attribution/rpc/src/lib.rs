@@ -17,17 +17,16 @@ use pallet_attribution_runtime_api::{
 	OFFCHAIN_PREFIX,
 };
 use polkadot_sdk::{
-	sp_api::{ApiError, ProvideRuntimeApi},
+	sp_api::ProvideRuntimeApi,
 	sp_blockchain::HeaderBackend,
 	sp_core::offchain::{OffchainStorage, STORAGE_PREFIX},
 	sp_runtime::traits::Block as BlockT,
 };
 use serde::Serialize;
+use tributary_rpc_support::{at_or_best, runtime_error};
 
-/// The error code of a runtime API call that failed.
-pub const RUNTIME_ERROR: i32 = 1;
-
-/// The error code of an off-chain index entry that does not decode.
+/// The error code of an off-chain index entry that does not decode (runtime API calls that fail
+/// answer with [`tributary_rpc_support::RUNTIME_ERROR`]).
 pub const INDEX_ERROR: i32 = 2;
 
 #[rpc(server)]
@@ -87,10 +86,6 @@ impl<Client, Block, Storage> Attribution<Client, Block, Storage> {
 	}
 }
 
-fn runtime_error(error: ApiError) -> ErrorObjectOwned {
-	ErrorObjectOwned::owned(RUNTIME_ERROR, "runtime API call failed", Some(error.to_string()))
-}
-
 /// The off-chain index key of a request's output, as the ledger writes it.
 pub fn index_key(request_id: RequestId) -> Vec<u8> {
 	let mut key = OFFCHAIN_PREFIX.to_vec();
@@ -113,7 +108,7 @@ where
 		adapter_id: AdapterId,
 		at: Option<Block::Hash>,
 	) -> RpcResult<Option<Vec<LineageShare>>> {
-		let at = at.unwrap_or_else(|| self.client.info().best_hash);
+		let at = at_or_best(&*self.client, at);
 		self.client.runtime_api().lineage(at, adapter_id).map_err(runtime_error)
 	}
 
@@ -124,7 +119,7 @@ where
 		limit: u32,
 		at: Option<Block::Hash>,
 	) -> RpcResult<Vec<(AdapterId, Permill)>> {
-		let at = at.unwrap_or_else(|| self.client.info().best_hash);
+		let at = at_or_best(&*self.client, at);
 		self.client
 			.runtime_api()
 			.adapters_trained_on(at, dataset_id, start_after, limit)
@@ -136,7 +131,7 @@ where
 		request_id: RequestId,
 		at: Option<Block::Hash>,
 	) -> RpcResult<Option<Output>> {
-		let at = at.unwrap_or_else(|| self.client.info().best_hash);
+		let at = at_or_best(&*self.client, at);
 		if let Some(output) =
 			self.client.runtime_api().output(at, request_id).map_err(runtime_error)?
 		{
@@ -162,7 +157,7 @@ where
 		contribution_id: ContributionId,
 		at: Option<Block::Hash>,
 	) -> RpcResult<ContributionStats<Balance>> {
-		let at = at.unwrap_or_else(|| self.client.info().best_hash);
+		let at = at_or_best(&*self.client, at);
 		self.client
 			.runtime_api()
 			.contribution_stats(at, dataset_id, contribution_id)

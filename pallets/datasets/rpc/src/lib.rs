@@ -5,18 +5,14 @@
 use std::{marker::PhantomData, sync::Arc};
 
 use codec::Codec;
-use jsonrpsee::{core::RpcResult, proc_macros::rpc, types::ErrorObjectOwned};
+use jsonrpsee::{core::RpcResult, proc_macros::rpc};
 pub use pallet_datasets_runtime_api::DatasetsApi as DatasetsRuntimeApi;
 use pallet_datasets_runtime_api::{ContentHash, ContributionId, DatasetId};
 use polkadot_sdk::{
-	sp_api::{ApiError, ProvideRuntimeApi},
-	sp_blockchain::HeaderBackend,
-	sp_runtime::traits::Block as BlockT,
+	sp_api::ProvideRuntimeApi, sp_blockchain::HeaderBackend, sp_runtime::traits::Block as BlockT,
 };
 use serde::{de::DeserializeOwned, Serialize};
-
-/// The error code of a runtime API call that failed.
-pub const RUNTIME_ERROR: i32 = 1;
+use tributary_rpc_support::{at_or_best, runtime_error};
 
 #[rpc(server)]
 pub trait DatasetsApi<BlockHash, AccountId, Dataset, Contribution> {
@@ -75,10 +71,6 @@ impl<Client, Block> Datasets<Client, Block> {
 	}
 }
 
-fn runtime_error(error: ApiError) -> ErrorObjectOwned {
-	ErrorObjectOwned::owned(RUNTIME_ERROR, "runtime API call failed", Some(error.to_string()))
-}
-
 impl<Client, Block, AccountId, Dataset, Contribution>
 	DatasetsApiServer<Block::Hash, AccountId, Dataset, Contribution> for Datasets<Client, Block>
 where
@@ -94,7 +86,7 @@ where
 		dataset_id: DatasetId,
 		at: Option<Block::Hash>,
 	) -> RpcResult<Option<Dataset>> {
-		let at = at.unwrap_or_else(|| self.client.info().best_hash);
+		let at = at_or_best(&*self.client, at);
 		self.client.runtime_api().dataset(at, dataset_id).map_err(runtime_error)
 	}
 
@@ -104,7 +96,7 @@ where
 		contribution_id: ContributionId,
 		at: Option<Block::Hash>,
 	) -> RpcResult<Option<Contribution>> {
-		let at = at.unwrap_or_else(|| self.client.info().best_hash);
+		let at = at_or_best(&*self.client, at);
 		self.client
 			.runtime_api()
 			.contribution(at, dataset_id, contribution_id)
@@ -116,7 +108,7 @@ where
 		content_hash: ContentHash,
 		at: Option<Block::Hash>,
 	) -> RpcResult<Option<(DatasetId, ContributionId, Contribution)>> {
-		let at = at.unwrap_or_else(|| self.client.info().best_hash);
+		let at = at_or_best(&*self.client, at);
 		self.client.runtime_api().contribution_by_hash(at, content_hash).map_err(runtime_error)
 	}
 
@@ -127,7 +119,7 @@ where
 		limit: u32,
 		at: Option<Block::Hash>,
 	) -> RpcResult<Vec<(DatasetId, ContributionId, Contribution)>> {
-		let at = at.unwrap_or_else(|| self.client.info().best_hash);
+		let at = at_or_best(&*self.client, at);
 		self.client
 			.runtime_api()
 			.contributions_of(at, contributor, start_after, limit)
@@ -140,7 +132,7 @@ where
 		contributor: AccountId,
 		at: Option<Block::Hash>,
 	) -> RpcResult<u64> {
-		let at = at.unwrap_or_else(|| self.client.info().best_hash);
+		let at = at_or_best(&*self.client, at);
 		self.client
 			.runtime_api()
 			.contributor_weight(at, dataset_id, contributor)

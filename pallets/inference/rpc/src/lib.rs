@@ -4,18 +4,14 @@
 use std::{marker::PhantomData, sync::Arc};
 
 use codec::Codec;
-use jsonrpsee::{core::RpcResult, proc_macros::rpc, types::ErrorObjectOwned};
+use jsonrpsee::{core::RpcResult, proc_macros::rpc};
 pub use pallet_inference_runtime_api::InferenceApi as InferenceRuntimeApi;
 use pallet_inference_runtime_api::RequestId;
 use polkadot_sdk::{
-	sp_api::{ApiError, ProvideRuntimeApi},
-	sp_blockchain::HeaderBackend,
-	sp_runtime::traits::Block as BlockT,
+	sp_api::ProvideRuntimeApi, sp_blockchain::HeaderBackend, sp_runtime::traits::Block as BlockT,
 };
 use serde::Serialize;
-
-/// The error code of a runtime API call that failed.
-pub const RUNTIME_ERROR: i32 = 1;
+use tributary_rpc_support::{at_or_best, runtime_error};
 
 #[rpc(server)]
 pub trait InferenceApi<BlockHash, Request> {
@@ -37,10 +33,6 @@ impl<Client, Block> Inference<Client, Block> {
 	}
 }
 
-fn runtime_error(error: ApiError) -> ErrorObjectOwned {
-	ErrorObjectOwned::owned(RUNTIME_ERROR, "runtime API call failed", Some(error.to_string()))
-}
-
 impl<Client, Block, Request> InferenceApiServer<Block::Hash, Request> for Inference<Client, Block>
 where
 	Block: BlockT,
@@ -53,7 +45,7 @@ where
 		request_id: RequestId,
 		at: Option<Block::Hash>,
 	) -> RpcResult<Option<Request>> {
-		let at = at.unwrap_or_else(|| self.client.info().best_hash);
+		let at = at_or_best(&*self.client, at);
 		self.client.runtime_api().request(at, request_id).map_err(runtime_error)
 	}
 }

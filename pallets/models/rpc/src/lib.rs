@@ -5,18 +5,14 @@
 use std::{marker::PhantomData, sync::Arc};
 
 use codec::Codec;
-use jsonrpsee::{core::RpcResult, proc_macros::rpc, types::ErrorObjectOwned};
+use jsonrpsee::{core::RpcResult, proc_macros::rpc};
 pub use pallet_models_runtime_api::ModelsApi as ModelsRuntimeApi;
 use pallet_models_runtime_api::{AdapterId, ModelId};
 use polkadot_sdk::{
-	sp_api::{ApiError, ProvideRuntimeApi},
-	sp_blockchain::HeaderBackend,
-	sp_runtime::traits::Block as BlockT,
+	sp_api::ProvideRuntimeApi, sp_blockchain::HeaderBackend, sp_runtime::traits::Block as BlockT,
 };
 use serde::Serialize;
-
-/// The error code of a runtime API call that failed.
-pub const RUNTIME_ERROR: i32 = 1;
+use tributary_rpc_support::{at_or_best, runtime_error};
 
 #[rpc(server)]
 pub trait ModelsApi<BlockHash, Model, Adapter> {
@@ -59,10 +55,6 @@ impl<Client, Block> Models<Client, Block> {
 	}
 }
 
-fn runtime_error(error: ApiError) -> ErrorObjectOwned {
-	ErrorObjectOwned::owned(RUNTIME_ERROR, "runtime API call failed", Some(error.to_string()))
-}
-
 impl<Client, Block, Model, Adapter> ModelsApiServer<Block::Hash, Model, Adapter>
 	for Models<Client, Block>
 where
@@ -73,7 +65,7 @@ where
 	Adapter: Codec + Serialize + Send + Sync + 'static,
 {
 	fn model(&self, model_id: ModelId, at: Option<Block::Hash>) -> RpcResult<Option<Model>> {
-		let at = at.unwrap_or_else(|| self.client.info().best_hash);
+		let at = at_or_best(&*self.client, at);
 		self.client.runtime_api().model(at, model_id).map_err(runtime_error)
 	}
 
@@ -83,7 +75,7 @@ where
 		limit: u32,
 		at: Option<Block::Hash>,
 	) -> RpcResult<Vec<(ModelId, Model)>> {
-		let at = at.unwrap_or_else(|| self.client.info().best_hash);
+		let at = at_or_best(&*self.client, at);
 		self.client.runtime_api().models(at, start, limit).map_err(runtime_error)
 	}
 
@@ -92,7 +84,7 @@ where
 		adapter_id: AdapterId,
 		at: Option<Block::Hash>,
 	) -> RpcResult<Option<Adapter>> {
-		let at = at.unwrap_or_else(|| self.client.info().best_hash);
+		let at = at_or_best(&*self.client, at);
 		self.client.runtime_api().adapter(at, adapter_id).map_err(runtime_error)
 	}
 
@@ -101,7 +93,7 @@ where
 		model_id: ModelId,
 		at: Option<Block::Hash>,
 	) -> RpcResult<Vec<(AdapterId, Adapter)>> {
-		let at = at.unwrap_or_else(|| self.client.info().best_hash);
+		let at = at_or_best(&*self.client, at);
 		self.client.runtime_api().model_adapters(at, model_id).map_err(runtime_error)
 	}
 }

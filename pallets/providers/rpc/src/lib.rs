@@ -5,18 +5,14 @@
 use std::{marker::PhantomData, sync::Arc};
 
 use codec::Codec;
-use jsonrpsee::{core::RpcResult, proc_macros::rpc, types::ErrorObjectOwned};
+use jsonrpsee::{core::RpcResult, proc_macros::rpc};
 use pallet_providers_runtime_api::ModelId;
 pub use pallet_providers_runtime_api::ProvidersApi as ProvidersRuntimeApi;
 use polkadot_sdk::{
-	sp_api::{ApiError, ProvideRuntimeApi},
-	sp_blockchain::HeaderBackend,
-	sp_runtime::traits::Block as BlockT,
+	sp_api::ProvideRuntimeApi, sp_blockchain::HeaderBackend, sp_runtime::traits::Block as BlockT,
 };
 use serde::{de::DeserializeOwned, Serialize};
-
-/// The error code of a runtime API call that failed.
-pub const RUNTIME_ERROR: i32 = 1;
+use tributary_rpc_support::{at_or_best, runtime_error};
 
 #[rpc(server)]
 pub trait ProvidersApi<BlockHash, AccountId, Provider, PendingSlash> {
@@ -56,10 +52,6 @@ impl<Client, Block> Providers<Client, Block> {
 	}
 }
 
-fn runtime_error(error: ApiError) -> ErrorObjectOwned {
-	ErrorObjectOwned::owned(RUNTIME_ERROR, "runtime API call failed", Some(error.to_string()))
-}
-
 impl<Client, Block, AccountId, Provider, PendingSlash>
 	ProvidersApiServer<Block::Hash, AccountId, Provider, PendingSlash> for Providers<Client, Block>
 where
@@ -75,7 +67,7 @@ where
 		provider: AccountId,
 		at: Option<Block::Hash>,
 	) -> RpcResult<Option<Provider>> {
-		let at = at.unwrap_or_else(|| self.client.info().best_hash);
+		let at = at_or_best(&*self.client, at);
 		self.client.runtime_api().provider(at, provider).map_err(runtime_error)
 	}
 
@@ -86,7 +78,7 @@ where
 		limit: u32,
 		at: Option<Block::Hash>,
 	) -> RpcResult<Vec<(AccountId, Provider)>> {
-		let at = at.unwrap_or_else(|| self.client.info().best_hash);
+		let at = at_or_best(&*self.client, at);
 		self.client
 			.runtime_api()
 			.providers_serving(at, model_id, start, limit)
@@ -98,7 +90,7 @@ where
 		provider: AccountId,
 		at: Option<Block::Hash>,
 	) -> RpcResult<Vec<PendingSlash>> {
-		let at = at.unwrap_or_else(|| self.client.info().best_hash);
+		let at = at_or_best(&*self.client, at);
 		self.client.runtime_api().pending_slashes(at, provider).map_err(runtime_error)
 	}
 }

@@ -4,18 +4,14 @@
 use std::{marker::PhantomData, sync::Arc};
 
 use codec::Codec;
-use jsonrpsee::{core::RpcResult, proc_macros::rpc, types::ErrorObjectOwned};
+use jsonrpsee::{core::RpcResult, proc_macros::rpc};
 use pallet_royalties_runtime_api::PendingRoyalties;
 pub use pallet_royalties_runtime_api::RoyaltiesApi as RoyaltiesRuntimeApi;
 use polkadot_sdk::{
-	sp_api::{ApiError, ProvideRuntimeApi},
-	sp_blockchain::HeaderBackend,
-	sp_runtime::traits::Block as BlockT,
+	sp_api::ProvideRuntimeApi, sp_blockchain::HeaderBackend, sp_runtime::traits::Block as BlockT,
 };
 use serde::{de::DeserializeOwned, Serialize};
-
-/// The error code of a runtime API call that failed.
-pub const RUNTIME_ERROR: i32 = 1;
+use tributary_rpc_support::{at_or_best, runtime_error};
 
 #[rpc(server)]
 pub trait RoyaltiesApi<BlockHash, AccountId, Balance> {
@@ -41,10 +37,6 @@ impl<Client, Block> Royalties<Client, Block> {
 	}
 }
 
-fn runtime_error(error: ApiError) -> ErrorObjectOwned {
-	ErrorObjectOwned::owned(RUNTIME_ERROR, "runtime API call failed", Some(error.to_string()))
-}
-
 impl<Client, Block, AccountId, Balance> RoyaltiesApiServer<Block::Hash, AccountId, Balance>
 	for Royalties<Client, Block>
 where
@@ -59,7 +51,7 @@ where
 		who: AccountId,
 		at: Option<Block::Hash>,
 	) -> RpcResult<PendingRoyalties<Balance>> {
-		let at = at.unwrap_or_else(|| self.client.info().best_hash);
+		let at = at_or_best(&*self.client, at);
 		self.client.runtime_api().pending(at, who).map_err(runtime_error)
 	}
 }

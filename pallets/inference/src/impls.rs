@@ -1,0 +1,99 @@
+//! The pallet's inner workings: the fee a result is charged, closing and expiring requests,
+//! and the invariants.
+
+use super::*;
+
+impl<T: Config> Pallet<T> {
+	/// `min(cap, base fee + input tokens × price per 1,000 / 1,000 + output tokens × price
+	/// per 1,000 / 1,000)` at the prices of the request's time, each token price rounded
+	/// down.
+	pub fn fee(request: &RequestOf<T>, input_tokens: u32, output_tokens: u32) -> BalanceOf<T> {
+		let pricing = &request.pricing;
+		let per_thousand = |price: BalanceOf<T>, tokens: u32| -> BalanceOf<T> {
+			price.saturating_mul(tokens.into()) / 1_000u32.into()
+		};
+		pricing
+			.base_fee
+			.saturating_add(per_thousand(pricing.per_1k_input_tokens, input_tokens))
+			.saturating_add(per_thousand(pricing.per_1k_output_tokens, output_tokens))
+			.min(request.max_fee)
+	}
+
+	/// Forgets a settled or expired request and ends its provider's assignment.
+	pub(crate) fn close(request_id: RequestId, request: &RequestOf<T>) {
+		Requests::<T>::remove(request_id);
+		AssignmentsByOperator::<T>::remove(&request.operator, request_id);
+		// (Already taken when the request expires.)
+		Expiries::<T>::mutate_exists(request.deadline.saturating_add(One::one()), |queue| {
+			if let Some(ids) = queue {
+				ids.retain(|id| *id != request_id);
+				if ids.is_empty() {
+					*queue = None;
+				}
+			}
+		});
+		T::Providers::end_assignment(&request.provider);
+	}
+
+	/// Releases an unanswered request's cap and penalises its provider.
+	pub(crate) fn expire(request_id: RequestId) {
+		let Some(request) = Requests::<T>::get(request_id) else { return };
+		let _ = T::Currency::release(
+			&HoldReason::InferenceFee.into(),
+			&request.requester,
+			request.max_fee,
+			Precision::BestEffort,
+		);
+		let penalised = T::Providers::penalise_missed_assignment(&request.provider).is_ok();
+		if !penalised {
+			log::warn!(
+				target: "runtime::inference",
+				"request {request_id} expired; its provider's slash queue is full, no penalty"
+			);
+		}
+		Self::close(request_id, &request);
+		Self::deposit_event(Event::Expired { request_id, provider: request.provider, penalised });
+	}
+
+	/// The open requests assigned to `operator`.
+	pub fn assigned_to(operator: &T::AccountId) -> Vec<RequestId> {
+		AssignmentsByOperator::<T>::iter_key_prefix(operator).collect()
+	}
+
+	/// Every open request is assigned, queued for expiry once, and its cap held.
+	pub fn do_try_state() -> Result<(), polkadot_sdk::sp_runtime::TryRuntimeError> {
+		let mut held: alloc::collections::BTreeMap<T::AccountId, BalanceOf<T>> = Default::default();
+		for (request_id, request) in Requests::<T>::iter() {
+			ensure!(
+				AssignmentsByOperator::<T>::contains_key(&request.operator, request_id),
+				"an open request is assigned to its operator"
+			);
+			ensure!(
+				Expiries::<T>::get(request.deadline.saturating_add(One::one()))
+					.iter()
+					.filter(|id| **id == request_id)
+					.count() == 1,
+				"an open request is queued for expiry once"
+			);
+			let sum = held.entry(request.requester.clone()).or_insert_with(Zero::zero);
+			*sum = sum.saturating_add(request.max_fee);
+		}
+		for (who, sum) in held {
+			ensure!(
+				T::Currency::balance_on_hold(&HoldReason::InferenceFee.into(), &who) == sum,
+				"each requester's hold is the sum of its open caps"
+			);
+		}
+		ensure!(
+			Expiries::<T>::iter_values().all(|queue| !queue.is_empty()),
+			"no empty expiry queue is kept"
+		);
+		for (operator, request_id, ()) in AssignmentsByOperator::<T>::iter() {
+			ensure!(
+				Requests::<T>::get(request_id).is_some_and(|r| r.operator == operator),
+				"an assignment names an open request of its operator"
+			);
+		}
+		Ok(())
+	}
+}

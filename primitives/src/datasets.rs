@@ -1,0 +1,33 @@
+//! What pallet-datasets answers about datasets and contributions, and what it tells of weight
+//! changes.
+
+use crate::{ContentHash, ContributionId, DatasetId};
+
+/// Told whenever a contributor's weight in a dataset is about to change, so that rewards
+/// accrued under the old weight can be settled first.
+pub trait WeightObserver<AccountId> {
+	/// `who`'s weight in `dataset_id` moves from `old` to `new`.
+	fn on_weight_change(dataset_id: DatasetId, who: &AccountId, old: u64, new: u64);
+}
+
+impl<AccountId> WeightObserver<AccountId> for () {
+	fn on_weight_change(_: DatasetId, _: &AccountId, _: u64, _: u64) {}
+}
+
+/// What other pallets may ask about datasets (models name the datasets they train on; the
+/// attribution ledger and royalties credit contributions).
+pub trait DatasetsInspect<AccountId> {
+	/// Whether the dataset exists.
+	fn dataset_exists(dataset_id: DatasetId) -> bool;
+	/// The dataset's total accepted weight, if it exists.
+	fn total_weight(dataset_id: DatasetId) -> Option<u64>;
+	/// `who`'s accepted weight in the dataset (0 if none).
+	fn contributor_weight(dataset_id: DatasetId, who: &AccountId) -> u64;
+	/// The contributor of an accepted contribution.
+	fn accepted_contributor(
+		dataset_id: DatasetId,
+		contribution_id: ContributionId,
+	) -> Option<AccountId>;
+	/// The contribution that holds a content hash (pending or accepted).
+	fn contribution_by_hash(hash: ContentHash) -> Option<(DatasetId, ContributionId)>;
+}
