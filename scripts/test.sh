@@ -25,7 +25,9 @@ log "cargo tests done in $((SECONDS - step)) s"
 # The pallets' benchmarks, run as tests against their mock runtimes: every benchmark's setup
 # and its assertions must hold (the weights themselves come from scripts/benchmark.sh). One
 # cargo invocation for the six, in a target directory of their own (scripts/lib.sh), so that
-# the feature never touches the node's build.
+# the feature never touches the node's build. The debug profile without debug info: these
+# crates compile there in about half the release profile's time, and the mock runtimes run
+# the benchmarks' extremes in seconds either way.
 step=$SECONDS
 pallets=(pallet-datasets pallet-models pallet-providers pallet-attribution pallet-royalties pallet-inference)
 log "the pallets' benchmarks, as tests (into $BENCH_TARGET_DIR)"
@@ -34,8 +36,8 @@ for pallet in "${pallets[@]}"; do
 	packages+=(-p "$pallet")
 	features+=("$pallet/runtime-benchmarks")
 done
-CARGO_TARGET_DIR="$BENCH_TARGET_DIR" SKIP_WASM_BUILD=1 \
-	cargo test --release --locked "${packages[@]}" --features "$(IFS=,; echo "${features[*]}")"
+CARGO_TARGET_DIR="$BENCH_TARGET_DIR" SKIP_WASM_BUILD=1 CARGO_PROFILE_DEV_DEBUG=0 \
+	cargo test --locked "${packages[@]}" --features "$(IFS=,; echo "${features[*]}")"
 log "benchmark tests done in $((SECONDS - step)) s"
 
 step=$SECONDS

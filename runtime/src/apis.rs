@@ -367,31 +367,10 @@ impl_runtime_apis! {
 
 		fn dispatch_benchmark(
 			config: frame_benchmarking::BenchmarkConfig
-		) -> Result<Vec<frame_benchmarking::BenchmarkBatch>, alloc::string::String> {
-			use frame_benchmarking::{BenchmarkBatch, BenchmarkError};
+		) -> Result<Vec<frame_benchmarking::BenchmarkBatch>, String> {
+			use frame_benchmarking::BenchmarkBatch;
 			use frame_support::traits::WhitelistedStorageKeys;
 			use crate::benchmarks::*;
-
-			impl frame_system_benchmarking::Config for Runtime {
-				fn setup_set_code_requirements(code: &Vec<u8>) -> Result<(), BenchmarkError> {
-					ParachainSystem::initialize_for_set_code_benchmark(code.len() as u32);
-					Ok(())
-				}
-
-				fn verify_set_code() {
-					System::assert_last_event(
-						cumulus_pallet_parachain_system::Event::<Runtime>::ValidationFunctionStored.into(),
-					);
-				}
-			}
-
-			impl cumulus_pallet_session_benchmarking::Config for Runtime {
-				fn generate_session_keys_and_proof(owner: AccountId) -> (SessionKeys, Vec<u8>) {
-					use codec::Encode;
-					let generated = SessionKeys::generate(&owner.encode(), None);
-					(generated.keys, generated.proof.encode())
-				}
-			}
 
 			let whitelist = crate::AllPalletsWithSystem::whitelisted_storage_keys();
 			let mut batches = Vec::<BenchmarkBatch>::new();

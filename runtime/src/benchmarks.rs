@@ -1,5 +1,6 @@
 //! The pallets `frame-omni-bencher` and `tributary-node benchmark pallet` can benchmark.
 
+use alloc::vec::Vec;
 use polkadot_sdk::*;
 
 pub use cumulus_pallet_session_benchmarking::Pallet as SessionBench;
@@ -33,5 +34,29 @@ frame_benchmarking::define_benchmarks!(
 pub use crate::{
 	Attribution, Balances, CollatorSelection, Council, Datasets, Democracy, Inference,
 	MessageQueue, Models, ParachainSystem, Preimage, Providers, Royalties, Runtime, Scheduler,
-	Sudo, Timestamp, Treasury, Utility, XcmpQueue,
+	Sudo, System, Timestamp, Treasury, Utility, XcmpQueue,
 };
+
+// What the system and session benchmarks ask of a parachain runtime.
+impl frame_system_benchmarking::Config for Runtime {
+	fn setup_set_code_requirements(
+		code: &Vec<u8>,
+	) -> Result<(), frame_benchmarking::BenchmarkError> {
+		ParachainSystem::initialize_for_set_code_benchmark(code.len() as u32);
+		Ok(())
+	}
+
+	fn verify_set_code() {
+		System::assert_last_event(
+			cumulus_pallet_parachain_system::Event::<Runtime>::ValidationFunctionStored.into(),
+		);
+	}
+}
+
+impl cumulus_pallet_session_benchmarking::Config for Runtime {
+	fn generate_session_keys_and_proof(owner: crate::AccountId) -> (crate::SessionKeys, Vec<u8>) {
+		use codec::Encode;
+		let generated = crate::SessionKeys::generate(&owner.encode(), None);
+		(generated.keys, generated.proof.encode())
+	}
+}
