@@ -70,7 +70,32 @@ pub mod pallet {
 	#[pallet::storage_version(STORAGE_VERSION)]
 	pub struct Pallet<T>(_);
 
-	#[pallet::config]
+	/// Defaults for tests' mock runtimes, which `#[derive_impl]` their configuration from it.
+	pub mod config_preludes {
+		use super::*;
+		use polkadot_sdk::{
+			frame_support::{derive_impl, register_default_impl, traits::ConstU64},
+			frame_system,
+		};
+
+		/// The values most mock runtimes use; a mock overrides what its tests need otherwise.
+		pub struct TestDefaultConfig;
+
+		#[derive_impl(frame_system::config_preludes::TestDefaultConfig, no_aggregated_types)]
+		impl frame_system::DefaultConfig for TestDefaultConfig {}
+
+		#[register_default_impl(TestDefaultConfig)]
+		impl DefaultConfig for TestDefaultConfig {
+			type MaxLineage = ConstU32<4>;
+			type Balance = u128;
+			type MaxAttributions = ConstU32<4>;
+			type RetentionPeriod = ConstU64<100>;
+			type MaxOutputsPerBlock = ConstU32<8>;
+			type WeightInfo = ();
+		}
+	}
+
+	#[pallet::config(with_default)]
 	pub trait Config: polkadot_sdk::frame_system::Config<RuntimeEvent: From<Event<Self>>> {
 		/// The most datasets one adapter's lineage names.
 		#[pallet::constant]
@@ -85,6 +110,7 @@ pub mod pallet {
 
 		/// How many blocks a settled output's attribution stays on chain.
 		#[pallet::constant]
+		#[pallet::no_default_bounds]
 		type RetentionPeriod: Get<BlockNumberFor<Self>>;
 
 		/// The most outputs settled (and so pruned) in one block.

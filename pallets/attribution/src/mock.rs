@@ -1,11 +1,7 @@
 //! A runtime with the system pallet and this one.
 
 use crate as pallet_attribution;
-use polkadot_sdk::{
-	frame_support::{derive_impl, traits::ConstU32},
-	frame_system, sp_io,
-	sp_runtime::BuildStorage,
-};
+use polkadot_sdk::{frame_support::derive_impl, frame_system, sp_io, sp_runtime::BuildStorage};
 
 type Block = frame_system::mocking::MockBlock<Test>;
 
@@ -33,16 +29,8 @@ impl frame_system::Config for Test {
 	type Block = Block;
 }
 
-pub const MAX_LINEAGE: u32 = 4;
-
-impl pallet_attribution::Config for Test {
-	type MaxLineage = ConstU32<MAX_LINEAGE>;
-	type Balance = u128;
-	type MaxAttributions = ConstU32<4>;
-	type RetentionPeriod = polkadot_sdk::frame_support::traits::ConstU64<100>;
-	type MaxOutputsPerBlock = ConstU32<8>;
-	type WeightInfo = ();
-}
+#[derive_impl(pallet_attribution::config_preludes::TestDefaultConfig)]
+impl pallet_attribution::Config for Test {}
 
 /// An empty chain at block 1, for the benchmarks.
 #[cfg(feature = "runtime-benchmarks")]

@@ -16,8 +16,9 @@
 
 use crate::*;
 use polkadot_sdk::{
-	frame_support::traits::{
-		fungible::HoldConsideration, Footprint, Imbalance, LinearStoragePrice,
+	frame_support::{
+		parameter_types,
+		traits::{fungible::HoldConsideration, Footprint, Imbalance, LinearStoragePrice},
 	},
 	sp_runtime::traits::Convert,
 };
@@ -40,7 +41,7 @@ pub type ContributionPriceOf<T> = TwoPartStoragePrice<
 pub type DatasetTicketOf<T> = HoldConsideration<
 	<T as polkadot_sdk::frame_system::Config>::AccountId,
 	<T as Config>::Currency,
-	DatasetDepositReason<T>,
+	DatasetDepositReason,
 	DatasetPriceOf<T>,
 	Footprint,
 >;
@@ -49,27 +50,19 @@ pub type DatasetTicketOf<T> = HoldConsideration<
 pub type ContributionTicketOf<T> = HoldConsideration<
 	<T as polkadot_sdk::frame_system::Config>::AccountId,
 	<T as Config>::Currency,
-	ContributionDepositReason<T>,
+	ContributionDepositReason,
 	ContributionPriceOf<T>,
 	RecordFootprint,
 >;
 
-/// [`HoldReason::DatasetDeposit`] as the runtime's hold reason.
-pub struct DatasetDepositReason<T>(PhantomData<T>);
+parameter_types! {
+	/// The hold reason a dataset's deposit is held under, as the runtime's hold reason (which
+	/// converts from [`HoldReason`]).
+	pub const DatasetDepositReason: HoldReason = HoldReason::DatasetDeposit;
 
-impl<T: Config> Get<T::RuntimeHoldReason> for DatasetDepositReason<T> {
-	fn get() -> T::RuntimeHoldReason {
-		HoldReason::DatasetDeposit.into()
-	}
-}
-
-/// [`HoldReason::ContributionDeposit`] as the runtime's hold reason.
-pub struct ContributionDepositReason<T>(PhantomData<T>);
-
-impl<T: Config> Get<T::RuntimeHoldReason> for ContributionDepositReason<T> {
-	fn get() -> T::RuntimeHoldReason {
-		HoldReason::ContributionDeposit.into()
-	}
+	/// The hold reason a contribution's deposit is held under, as the runtime's hold reason (which
+	/// converts from [`HoldReason`]).
+	pub const ContributionDepositReason: HoldReason = HoldReason::ContributionDeposit;
 }
 
 impl<T: Config> Pallet<T> {
@@ -115,7 +108,9 @@ impl<T: Config> Pallet<T> {
 	/// reason, so nothing short of a bug elsewhere makes the release come up short; should it,
 	/// the `try_state` check tells.
 	pub(crate) fn release_dataset_deposit(who: &T::AccountId, held: BalanceOf<T>) {
-		let _ = DatasetTicketOf::<T>::release_held(who, held);
+		if DatasetTicketOf::<T>::release_held(who, held).is_err() {
+			defensive!("a dataset's recorded deposit is held for its reason");
+		}
 	}
 
 	/// Holds the deposit for a contribution of `length` bytes with a URI of `uri_bytes` from
@@ -132,7 +127,9 @@ impl<T: Config> Pallet<T> {
 	/// Gives back a contribution deposit recorded as `held` (as [`Self::release_dataset_deposit`]
 	/// does a dataset's).
 	pub(crate) fn release_contribution_deposit(who: &T::AccountId, held: BalanceOf<T>) {
-		let _ = ContributionTicketOf::<T>::release_held(who, held);
+		if ContributionTicketOf::<T>::release_held(who, held).is_err() {
+			defensive!("a contribution's recorded deposit is held for its reason");
+		}
 	}
 
 	/// Slashes a contribution deposit recorded as `held` to `T::Slash` (the treasury): what was

@@ -100,23 +100,62 @@ pub mod pallet {
 	#[pallet::storage_version(STORAGE_VERSION)]
 	pub struct Pallet<T>(_);
 
-	#[pallet::config]
+	/// Defaults for tests' mock runtimes, which `#[derive_impl]` their configuration from it.
+	pub mod config_preludes {
+		use super::*;
+		use polkadot_sdk::{
+			frame_support::{
+				derive_impl, register_default_impl,
+				traits::{ConstU128, ConstU64},
+			},
+			frame_system,
+		};
+
+		/// The values most mock runtimes use; a mock overrides what its tests need otherwise.
+		pub struct TestDefaultConfig;
+
+		#[derive_impl(frame_system::config_preludes::TestDefaultConfig, no_aggregated_types)]
+		impl frame_system::DefaultConfig for TestDefaultConfig {}
+
+		#[register_default_impl(TestDefaultConfig)]
+		impl DefaultConfig for TestDefaultConfig {
+			#[inject_runtime_type]
+			type RuntimeHoldReason = ();
+			type WeightObserver = ();
+			type DatasetDeposit = ConstU128<10>;
+			type ContributionDeposit = ConstU128<1>;
+			type DepositPerByte = ConstU128<0>;
+			type DepositPerDataByte = ConstU128<0>;
+			type MaxNameLength = ConstU32<32>;
+			type MaxUriLength = ConstU32<32>;
+			type MaxLicenseLength = ConstU32<24>;
+			type MaxContributionLength = ConstU64<10_000>;
+			type MaxContributionsPerDataset = ConstU32<10>;
+			type WeightInfo = ();
+		}
+	}
+
+	#[pallet::config(with_default)]
 	pub trait Config: polkadot_sdk::frame_system::Config<RuntimeEvent: From<Event<Self>>> {
 		/// The currency deposits are held in. Deposits are `HoldConsideration` tickets, which
 		/// price with balances made from `u64` footprints and, in benchmarks, mint what they
 		/// hold (`Mutate`).
+		#[pallet::no_default]
 		type Currency: fungible::Inspect<Self::AccountId, Balance: From<u64>>
 			+ fungible::Mutate<Self::AccountId>
 			+ fungible::MutateHold<Self::AccountId, Reason = Self::RuntimeHoldReason>
 			+ fungible::BalancedHold<Self::AccountId>;
 
 		/// The runtime's hold reasons, which include this pallet's.
+		#[pallet::no_default_bounds]
 		type RuntimeHoldReason: From<HoldReason>;
 
 		/// Where deposits slashed by a takedown go (the treasury).
+		#[pallet::no_default]
 		type Slash: OnUnbalanced<CreditOf<Self>>;
 
 		/// Who may take a contribution down (governance).
+		#[pallet::no_default]
 		type RemoveOrigin: EnsureOrigin<Self::RuntimeOrigin>;
 
 		/// Told before any contributor's weight changes.
@@ -124,18 +163,22 @@ pub mod pallet {
 
 		/// The fixed part of a dataset's deposit.
 		#[pallet::constant]
+		#[pallet::no_default_bounds]
 		type DatasetDeposit: Get<BalanceOf<Self>>;
 
 		/// The fixed part of a contribution's deposit.
 		#[pallet::constant]
+		#[pallet::no_default_bounds]
 		type ContributionDeposit: Get<BalanceOf<Self>>;
 
 		/// Deposit per byte stored on chain (names, URIs, licenses).
 		#[pallet::constant]
+		#[pallet::no_default_bounds]
 		type DepositPerByte: Get<BalanceOf<Self>>;
 
 		/// Deposit per byte of a contributed record's declared length.
 		#[pallet::constant]
+		#[pallet::no_default_bounds]
 		type DepositPerDataByte: Get<BalanceOf<Self>>;
 
 		/// The longest dataset name, in bytes.

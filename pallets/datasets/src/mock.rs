@@ -52,7 +52,6 @@ impl pallet_balances::Config for Test {
 	type Balance = Balance;
 	type ExistentialDeposit = ConstU128<EXISTENTIAL_DEPOSIT>;
 	type AccountStore = System;
-	type RuntimeHoldReason = RuntimeHoldReason;
 }
 
 pub const EXISTENTIAL_DEPOSIT: Balance = 1;
@@ -98,9 +97,9 @@ pub fn weight_changes() -> Vec<(DatasetId, AccountId, u64, u64)> {
 	WEIGHT_CHANGES.with(|changes| changes.borrow().clone())
 }
 
+#[derive_impl(config_preludes::TestDefaultConfig as DefaultConfig)]
 impl Config for Test {
 	type Currency = Balances;
-	type RuntimeHoldReason = RuntimeHoldReason;
 	type Slash = ResolveTo<TreasuryAccount, Balances>;
 	type RemoveOrigin = EnsureRoot<AccountId>;
 	type WeightObserver = RecordingObserver;
@@ -109,11 +108,8 @@ impl Config for Test {
 	type DepositPerByte = ConstU128<PER_BYTE>;
 	type DepositPerDataByte = ConstU128<PER_DATA_BYTE>;
 	type MaxNameLength = ConstU32<16>;
-	type MaxUriLength = ConstU32<32>;
-	type MaxLicenseLength = ConstU32<24>;
 	type MaxContributionLength = ConstU64<MAX_LENGTH>;
 	type MaxContributionsPerDataset = ConstU32<MAX_CONTRIBUTIONS>;
-	type WeightInfo = ();
 }
 
 /// Test externalities with endowed accounts, for the benchmarks.

@@ -86,47 +86,85 @@ pub mod pallet {
 		InferenceFee,
 	}
 
-	#[pallet::config]
+	/// Defaults for tests' mock runtimes, which `#[derive_impl]` their configuration from it.
+	pub mod config_preludes {
+		use super::*;
+		use polkadot_sdk::{
+			frame_support::{derive_impl, register_default_impl, traits::ConstU64},
+			frame_system,
+		};
+
+		/// The values most mock runtimes use; a mock overrides what its tests need otherwise.
+		pub struct TestDefaultConfig;
+
+		#[derive_impl(frame_system::config_preludes::TestDefaultConfig, no_aggregated_types)]
+		impl frame_system::DefaultConfig for TestDefaultConfig {}
+
+		#[register_default_impl(TestDefaultConfig)]
+		impl DefaultConfig for TestDefaultConfig {
+			#[inject_runtime_type]
+			type RuntimeHoldReason = ();
+			type RequestTimeout = ConstU64<10>;
+			type MaxPromptLength = ConstU32<64>;
+			type MaxOutputLength = ConstU32<64>;
+			type MaxTokens = ConstU32<256>;
+			type MaxAttributions = ConstU32<4>;
+			type MaxRequestsPerBlock = ConstU32<3>;
+			type WeightInfo = ();
+		}
+	}
+
+	#[pallet::config(with_default)]
 	pub trait Config:
 		polkadot_sdk::frame_system::Config<RuntimeEvent: From<Event<Self>>>
 		+ polkadot_sdk::frame_system::offchain::CreateSignedTransaction<Call<Self>>
 	{
 		/// Signs the off-chain worker's results with a local operator key
 		/// (the operator key of pallet-providers' `offchain::crypto` in a runtime).
+		#[pallet::no_default]
 		type AuthorityId: polkadot_sdk::frame_system::offchain::AppCrypto<
 			Self::Public,
 			Self::Signature,
 		>;
 
 		/// The currency fees are paid in; a request's fee cap is held in it until settlement.
+		#[pallet::no_default]
 		type Currency: fungible::Inspect<Self::AccountId>
 			+ fungible::InspectHold<Self::AccountId, Reason = Self::RuntimeHoldReason>
 			+ fungible::MutateHold<Self::AccountId, Reason = Self::RuntimeHoldReason>;
 
 		/// The runtime's hold reasons, which include this pallet's.
+		#[pallet::no_default_bounds]
 		type RuntimeHoldReason: From<HoldReason>;
 
 		/// Models: whether one is active, its adapter, owner, prices and royalty split.
+		#[pallet::no_default]
 		type Models: ModelsInspect<Self::AccountId, BalanceOf<Self>>;
 
 		/// Providers: the draw of one for a request, its capacity, and the penalty for a missed
 		/// assignment.
+		#[pallet::no_default]
 		type Providers: ProviderAssignment<Self::AccountId>;
 
 		/// The adapters' lineage: which datasets a result's attributed records may come from.
+		#[pallet::no_default]
 		type Lineage: LineageLedger;
 
 		/// Datasets: who contributed an attributed record.
+		#[pallet::no_default]
 		type Datasets: DatasetsInspect<Self::AccountId>;
 
 		/// Where a fee is paid and divided.
+		#[pallet::no_default]
 		type Royalties: Settlement<Self::AccountId, BalanceOf<Self>>;
 
 		/// Where each settled output's attribution is recorded.
+		#[pallet::no_default]
 		type Ledger: OutputLedger<BalanceOf<Self>>;
 
 		/// Blocks a provider has to answer.
 		#[pallet::constant]
+		#[pallet::no_default_bounds]
 		type RequestTimeout: Get<BlockNumberFor<Self>>;
 
 		/// The longest prompt, in bytes.
@@ -154,6 +192,7 @@ pub mod pallet {
 
 		/// Makes what the benchmarks need from outside this pallet.
 		#[cfg(feature = "runtime-benchmarks")]
+		#[pallet::no_default]
 		type BenchmarkHelper: BenchmarkHelper<Self::AccountId>;
 	}
 

@@ -15,7 +15,7 @@ use polkadot_sdk::{
 	pallet_balances,
 	sp_core::H256,
 	sp_io,
-	sp_runtime::{BuildStorage, Perbill, Permill},
+	sp_runtime::{BuildStorage, Permill},
 };
 
 pub type AccountId = u64;
@@ -65,9 +65,7 @@ impl frame_system::Config for Test {
 #[derive_impl(pallet_balances::config_preludes::TestDefaultConfig)]
 impl pallet_balances::Config for Test {
 	type Balance = Balance;
-	type ExistentialDeposit = ConstU128<1>;
 	type AccountStore = System;
-	type RuntimeHoldReason = RuntimeHoldReason;
 }
 
 pub const TREASURY: AccountId = 99;
@@ -78,96 +76,53 @@ pub const CHARLIE: AccountId = 3;
 pub const ENDOWMENT: Balance = 1_000_000;
 
 pub const MIN_BOND: Balance = 100;
-pub const UNBONDING: u64 = 20;
-pub const DEFER: u64 = 5;
-pub const HEARTBEAT_INTERVAL: u64 = 3;
-pub const OFFLINE_AFTER: u64 = 10;
 pub const PER_GPU: u32 = 2;
-pub const MAX_CHUNKS: u32 = 3;
-pub const MAX_SERVED: u32 = 2;
 pub const MAX_PENDING: u32 = 3;
-pub const MAX_PER_BLOCK: u32 = 4;
 pub const MAX_MODEL_DATASETS: u32 = 4;
 pub const MAX_PROVIDERS_PER_MODEL: u32 = 8;
 
 parameter_types! {
 	pub const TreasuryAccount: AccountId = TREASURY;
-	pub const MinDataShare: Permill = Permill::from_percent(10);
-	pub const MissedAssignmentSlash: Perbill = Perbill::from_percent(1);
 }
 
+#[derive_impl(pallet_datasets::config_preludes::TestDefaultConfig)]
 impl pallet_datasets::Config for Test {
 	type Currency = Balances;
-	type RuntimeHoldReason = RuntimeHoldReason;
 	type Slash = ResolveTo<TreasuryAccount, Balances>;
 	type RemoveOrigin = EnsureRoot<AccountId>;
 	type WeightObserver = Royalties;
-	type DatasetDeposit = ConstU128<10>;
-	type ContributionDeposit = ConstU128<1>;
-	type DepositPerByte = ConstU128<0>;
-	type DepositPerDataByte = ConstU128<0>;
-	type MaxNameLength = ConstU32<32>;
-	type MaxUriLength = ConstU32<32>;
-	type MaxLicenseLength = ConstU32<24>;
-	type MaxContributionLength = ConstU64<10_000>;
 	type MaxContributionsPerDataset = ConstU32<1_000>;
-	type WeightInfo = ();
 }
 
+#[derive_impl(pallet_attribution::config_preludes::TestDefaultConfig)]
 impl pallet_attribution::Config for Test {
 	type MaxLineage = ConstU32<MAX_MODEL_DATASETS>;
-	type Balance = u128;
-	type MaxAttributions = ConstU32<4>;
-	type RetentionPeriod = ConstU64<100>;
-	type MaxOutputsPerBlock = ConstU32<8>;
-	type WeightInfo = ();
 }
 
+#[derive_impl(pallet_models::config_preludes::TestDefaultConfig)]
 impl pallet_models::Config for Test {
 	type Currency = Balances;
-	type RuntimeHoldReason = RuntimeHoldReason;
 	type Datasets = Datasets;
 	type Lineage = Attribution;
 	type GovernanceOrigin = EnsureRoot<AccountId>;
-	type ModelDeposit = ConstU128<10>;
-	type AdapterDeposit = ConstU128<10>;
-	type DepositPerByte = ConstU128<0>;
-	type DepositPerDataset = ConstU128<0>;
-	type MinDataShare = MinDataShare;
-	type MaxNameLength = ConstU32<48>;
-	type MaxUriLength = ConstU32<32>;
 	type MaxModelDatasets = ConstU32<MAX_MODEL_DATASETS>;
-	type MaxAdaptersPerModel = ConstU32<4>;
-	type MaxLoraRank = ConstU32<64>;
-	type WeightInfo = ();
 	#[cfg(feature = "runtime-benchmarks")]
 	type BenchmarkHelper = BenchmarkSetup;
 }
 
 pallet_providers::impl_mock_offchain_signing!(Test, RuntimeCall);
 
+#[derive_impl(pallet_providers::config_preludes::TestDefaultConfig)]
 impl pallet_providers::Config for Test {
 	type AuthorityId = pallet_providers::offchain::testing::MockAuthId;
 	type Currency = Balances;
-	type RuntimeHoldReason = RuntimeHoldReason;
 	type Slash = ResolveTo<TreasuryAccount, Balances>;
 	type Models = Models;
 	type SlashOrigin = EnsureRoot<AccountId>;
 	type MinProviderBond = ConstU128<MIN_BOND>;
-	type UnbondingPeriod = ConstU64<UNBONDING>;
-	type SlashDeferDuration = ConstU64<DEFER>;
-	type HeartbeatInterval = ConstU64<HEARTBEAT_INTERVAL>;
-	type OfflineAfter = ConstU64<OFFLINE_AFTER>;
 	type AssignmentsPerGpu = ConstU32<PER_GPU>;
-	type MissedAssignmentSlash = MissedAssignmentSlash;
-	type MaxUnlockingChunks = ConstU32<MAX_CHUNKS>;
-	type MaxServedModels = ConstU32<MAX_SERVED>;
 	type MaxProvidersPerModel = ConstU32<MAX_PROVIDERS_PER_MODEL>;
 	type MaxPendingSlashes = ConstU32<MAX_PENDING>;
-	type MaxSlashesPerBlock = ConstU32<MAX_PER_BLOCK>;
-	type MaxSpecLength = ConstU32<32>;
-	type MaxReasonLength = ConstU32<32>;
-	type WeightInfo = ();
 	#[cfg(feature = "runtime-benchmarks")]
 	type BenchmarkHelper = BenchmarkSetup;
 }
@@ -186,28 +141,19 @@ pub const OPERATOR: AccountId = 21;
 pub const REQUESTER: AccountId = 30;
 pub const TIMEOUT: u64 = 10;
 
-parameter_types! {
-	pub const RoyaltiesPalletId: polkadot_sdk::frame_support::PalletId =
-		polkadot_sdk::frame_support::PalletId(*b"trb/roya");
-	pub const SpanShare: Perbill = Perbill::from_percent(50);
-}
-
+#[derive_impl(pallet_royalties::config_preludes::TestDefaultConfig)]
 impl pallet_royalties::Config for Test {
 	type Currency = Balances;
-	type PalletId = RoyaltiesPalletId;
 	type TreasuryAccount = TreasuryAccount;
 	type Datasets = Datasets;
-	type SpanShare = SpanShare;
-	type MaxClaimDatasets = ConstU32<4>;
-	type WeightInfo = ();
 	#[cfg(feature = "runtime-benchmarks")]
 	type BenchmarkHelper = BenchmarkSetup;
 }
 
+#[derive_impl(config_preludes::TestDefaultConfig as DefaultConfig)]
 impl Config for Test {
 	type AuthorityId = pallet_providers::offchain::testing::MockAuthId;
 	type Currency = Balances;
-	type RuntimeHoldReason = RuntimeHoldReason;
 	type Models = Models;
 	type Providers = Providers;
 	type Lineage = Attribution;
@@ -215,12 +161,6 @@ impl Config for Test {
 	type Royalties = Royalties;
 	type Ledger = Attribution;
 	type RequestTimeout = ConstU64<TIMEOUT>;
-	type MaxPromptLength = ConstU32<64>;
-	type MaxOutputLength = ConstU32<64>;
-	type MaxTokens = ConstU32<256>;
-	type MaxAttributions = ConstU32<4>;
-	type MaxRequestsPerBlock = ConstU32<3>;
-	type WeightInfo = ();
 	#[cfg(feature = "runtime-benchmarks")]
 	type BenchmarkHelper = BenchmarkSetup;
 }

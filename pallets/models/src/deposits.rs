@@ -15,7 +15,7 @@
 
 use crate::*;
 use polkadot_sdk::{
-	frame_support::traits::fungible::HoldConsideration,
+	frame_support::{parameter_types, traits::fungible::HoldConsideration},
 	sp_runtime::traits::{Convert, Zero},
 };
 use tributary_primitives::{RecordFootprint, RecordedTicket, TwoPartStoragePrice};
@@ -41,7 +41,7 @@ pub type AdapterPriceOf<T> = TwoPartStoragePrice<
 pub type ModelTicketOf<T> = HoldConsideration<
 	<T as polkadot_sdk::frame_system::Config>::AccountId,
 	<T as Config>::Currency,
-	ModelDepositReason<T>,
+	ModelDepositReason,
 	ModelPriceOf<T>,
 	RecordFootprint,
 >;
@@ -50,27 +50,19 @@ pub type ModelTicketOf<T> = HoldConsideration<
 pub type AdapterTicketOf<T> = HoldConsideration<
 	<T as polkadot_sdk::frame_system::Config>::AccountId,
 	<T as Config>::Currency,
-	AdapterDepositReason<T>,
+	AdapterDepositReason,
 	AdapterPriceOf<T>,
 	RecordFootprint,
 >;
 
-/// [`HoldReason::ModelDeposit`] as the runtime's hold reason.
-pub struct ModelDepositReason<T>(PhantomData<T>);
+parameter_types! {
+	/// The hold reason a model's deposit is held under, as the runtime's hold reason (which
+	/// converts from [`HoldReason`]).
+	pub const ModelDepositReason: HoldReason = HoldReason::ModelDeposit;
 
-impl<T: Config> Get<T::RuntimeHoldReason> for ModelDepositReason<T> {
-	fn get() -> T::RuntimeHoldReason {
-		HoldReason::ModelDeposit.into()
-	}
-}
-
-/// [`HoldReason::AdapterDeposit`] as the runtime's hold reason.
-pub struct AdapterDepositReason<T>(PhantomData<T>);
-
-impl<T: Config> Get<T::RuntimeHoldReason> for AdapterDepositReason<T> {
-	fn get() -> T::RuntimeHoldReason {
-		HoldReason::AdapterDeposit.into()
-	}
+	/// The hold reason an adapter's deposit is held under, as the runtime's hold reason (which
+	/// converts from [`HoldReason`]).
+	pub const AdapterDepositReason: HoldReason = HoldReason::AdapterDeposit;
 }
 
 impl<T: Config> Pallet<T> {
@@ -114,14 +106,27 @@ impl<T: Config> Pallet<T> {
 
 	/// Gives back a model deposit recorded as `held`: `held`, or nothing if the ticket could not
 	/// be given back. The ticket holds that much for this reason, so nothing short of
-	/// a bug elsewhere makes the release come up short; should it, the `try_state` check tells.
+	/// a bug elsewhere makes the release come up short; should it, that is reported as a
+	/// defensive failure and the `try_state` check tells.
 	pub(crate) fn release_model_deposit(who: &T::AccountId, held: BalanceOf<T>) -> BalanceOf<T> {
-		ModelTicketOf::<T>::release_held(who, held).map_or_else(|_| Zero::zero(), |()| held)
+		ModelTicketOf::<T>::release_held(who, held).map_or_else(
+			|_| {
+				defensive!("a model's recorded deposit is held for its reason");
+				Zero::zero()
+			},
+			|()| held,
+		)
 	}
 
 	/// Gives back an adapter deposit recorded as `held` (as [`Self::release_model_deposit`]
 	/// does a model's).
 	pub(crate) fn release_adapter_deposit(who: &T::AccountId, held: BalanceOf<T>) -> BalanceOf<T> {
-		AdapterTicketOf::<T>::release_held(who, held).map_or_else(|_| Zero::zero(), |()| held)
+		AdapterTicketOf::<T>::release_held(who, held).map_or_else(
+			|_| {
+				defensive!("an adapter's recorded deposit is held for its reason");
+				Zero::zero()
+			},
+			|()| held,
+		)
 	}
 }

@@ -92,43 +92,91 @@ pub mod pallet {
 	#[pallet::storage_version(STORAGE_VERSION)]
 	pub struct Pallet<T>(_);
 
-	#[pallet::config]
+	/// Defaults for tests' mock runtimes, which `#[derive_impl]` their configuration from it.
+	pub mod config_preludes {
+		use super::*;
+		use polkadot_sdk::{
+			frame_support::{
+				derive_impl, parameter_types, register_default_impl, traits::ConstU128,
+			},
+			frame_system,
+		};
+
+		parameter_types! {
+			/// A tenth of every fee for the data, at the least.
+			pub const MinDataShare: Permill = Permill::from_percent(10);
+		}
+
+		/// The values most mock runtimes use; a mock overrides what its tests need otherwise.
+		pub struct TestDefaultConfig;
+
+		#[derive_impl(frame_system::config_preludes::TestDefaultConfig, no_aggregated_types)]
+		impl frame_system::DefaultConfig for TestDefaultConfig {}
+
+		#[register_default_impl(TestDefaultConfig)]
+		impl DefaultConfig for TestDefaultConfig {
+			#[inject_runtime_type]
+			type RuntimeHoldReason = ();
+			type ModelDeposit = ConstU128<10>;
+			type AdapterDeposit = ConstU128<10>;
+			type DepositPerByte = ConstU128<0>;
+			type DepositPerDataset = ConstU128<0>;
+			type MinDataShare = MinDataShare;
+			type MaxNameLength = ConstU32<48>;
+			type MaxUriLength = ConstU32<32>;
+			type MaxModelDatasets = ConstU32<4>;
+			type MaxAdaptersPerModel = ConstU32<4>;
+			type MaxLoraRank = ConstU32<64>;
+			type WeightInfo = ();
+		}
+	}
+
+	#[pallet::config(with_default)]
 	pub trait Config: polkadot_sdk::frame_system::Config<RuntimeEvent: From<Event<Self>>> {
 		/// The currency deposits are held in. Deposits are `HoldConsideration` tickets, which
 		/// price with balances made from `u64` footprints and, in benchmarks, mint what they
 		/// hold (`Mutate`).
+		#[pallet::no_default]
 		type Currency: fungible::Inspect<Self::AccountId, Balance: From<u64>>
 			+ fungible::Mutate<Self::AccountId>
 			+ fungible::MutateHold<Self::AccountId, Reason = Self::RuntimeHoldReason>;
 
 		/// The runtime's hold reasons, which include this pallet's.
+		#[pallet::no_default_bounds]
 		type RuntimeHoldReason: From<HoldReason>;
 
 		/// The datasets models train on.
+		#[pallet::no_default]
 		type Datasets: DatasetsInspect<Self::AccountId>;
 
 		/// The attribution ledger, which keeps adapters' lineage.
+		#[pallet::no_default]
 		type Lineage: LineageLedger;
 
 		/// Approves and rejects proposals, sets royalty splits and retires any model: the
 		/// origin an enacted referendum dispatches with.
+		#[pallet::no_default]
 		type GovernanceOrigin: EnsureOrigin<Self::RuntimeOrigin>;
 
 		/// The fixed part of a model's deposit.
 		#[pallet::constant]
+		#[pallet::no_default_bounds]
 		type ModelDeposit: Get<BalanceOf<Self>>;
 
 		/// The fixed part of an adapter's deposit.
 		#[pallet::constant]
+		#[pallet::no_default_bounds]
 		type AdapterDeposit: Get<BalanceOf<Self>>;
 
 		/// Deposit per byte stored (names, URIs) and per dataset named (four bytes of id plus
 		/// the lineage index entry are charged as `DepositPerDataset`).
 		#[pallet::constant]
+		#[pallet::no_default_bounds]
 		type DepositPerByte: Get<BalanceOf<Self>>;
 
 		/// Deposit per dataset a model names or an adapter's lineage names.
 		#[pallet::constant]
+		#[pallet::no_default_bounds]
 		type DepositPerDataset: Get<BalanceOf<Self>>;
 
 		/// The smallest data share a royalty split may give.
@@ -160,6 +208,7 @@ pub mod pallet {
 
 		/// Creates the datasets the benchmarks' models train on.
 		#[cfg(feature = "runtime-benchmarks")]
+		#[pallet::no_default]
 		type BenchmarkHelper: BenchmarkHelper<Self::AccountId>;
 	}
 

@@ -6,7 +6,7 @@ use crate::*;
 use polkadot_sdk::{
 	frame_support::{
 		derive_impl, parameter_types,
-		traits::{tokens::imbalance::ResolveTo, ConstU128, ConstU32, ConstU64},
+		traits::{tokens::imbalance::ResolveTo, ConstU128, ConstU32},
 	},
 	frame_system::{self, EnsureRoot},
 	pallet_balances, sp_io,
@@ -54,9 +54,7 @@ impl frame_system::Config for Test {
 #[derive_impl(pallet_balances::config_preludes::TestDefaultConfig)]
 impl pallet_balances::Config for Test {
 	type Balance = Balance;
-	type ExistentialDeposit = ConstU128<1>;
 	type AccountStore = System;
-	type RuntimeHoldReason = RuntimeHoldReason;
 }
 
 pub const TREASURY: AccountId = 99;
@@ -68,34 +66,22 @@ pub const ENDOWMENT: Balance = 1_000_000;
 
 parameter_types! {
 	pub const TreasuryAccount: AccountId = TREASURY;
-	pub const MinDataShare: Permill = Permill::from_percent(10);
 }
 
+#[derive_impl(pallet_datasets::config_preludes::TestDefaultConfig)]
 impl pallet_datasets::Config for Test {
 	type Currency = Balances;
-	type RuntimeHoldReason = RuntimeHoldReason;
 	type Slash = ResolveTo<TreasuryAccount, Balances>;
 	type RemoveOrigin = EnsureRoot<AccountId>;
-	type WeightObserver = ();
 	type DatasetDeposit = ConstU128<100>;
 	type ContributionDeposit = ConstU128<10>;
 	type DepositPerByte = ConstU128<1>;
 	type DepositPerDataByte = ConstU128<1>;
-	type MaxNameLength = ConstU32<32>;
-	type MaxUriLength = ConstU32<32>;
-	type MaxLicenseLength = ConstU32<24>;
-	type MaxContributionLength = ConstU64<10_000>;
-	type MaxContributionsPerDataset = ConstU32<10>;
-	type WeightInfo = ();
 }
 
+#[derive_impl(pallet_attribution::config_preludes::TestDefaultConfig)]
 impl pallet_attribution::Config for Test {
 	type MaxLineage = ConstU32<MAX_MODEL_DATASETS>;
-	type Balance = u128;
-	type MaxAttributions = ConstU32<4>;
-	type RetentionPeriod = ConstU64<100>;
-	type MaxOutputsPerBlock = ConstU32<8>;
-	type WeightInfo = ();
 }
 
 pub const MODEL_DEPOSIT: Balance = 1_000;
@@ -106,9 +92,9 @@ pub const MAX_MODEL_DATASETS: u32 = 3;
 pub const MAX_ADAPTERS: u32 = 3;
 pub const MAX_RANK: u32 = 64;
 
+#[derive_impl(config_preludes::TestDefaultConfig as DefaultConfig)]
 impl Config for Test {
 	type Currency = Balances;
-	type RuntimeHoldReason = RuntimeHoldReason;
 	type Datasets = Datasets;
 	type Lineage = Attribution;
 	type GovernanceOrigin = EnsureRoot<AccountId>;
@@ -116,13 +102,9 @@ impl Config for Test {
 	type AdapterDeposit = ConstU128<ADAPTER_DEPOSIT>;
 	type DepositPerByte = ConstU128<PER_BYTE>;
 	type DepositPerDataset = ConstU128<PER_DATASET>;
-	type MinDataShare = MinDataShare;
-	type MaxNameLength = ConstU32<48>;
-	type MaxUriLength = ConstU32<32>;
 	type MaxModelDatasets = ConstU32<MAX_MODEL_DATASETS>;
 	type MaxAdaptersPerModel = ConstU32<MAX_ADAPTERS>;
 	type MaxLoraRank = ConstU32<MAX_RANK>;
-	type WeightInfo = ();
 	#[cfg(feature = "runtime-benchmarks")]
 	type BenchmarkHelper = DatasetMaker;
 }

@@ -101,54 +101,109 @@ pub mod pallet {
 	#[pallet::storage_version(STORAGE_VERSION)]
 	pub struct Pallet<T>(_);
 
-	#[pallet::config]
+	/// Defaults for tests' mock runtimes, which `#[derive_impl]` their configuration from it.
+	pub mod config_preludes {
+		use super::*;
+		use polkadot_sdk::{
+			frame_support::{
+				derive_impl, parameter_types, register_default_impl,
+				traits::{ConstU128, ConstU64},
+			},
+			frame_system,
+		};
+
+		parameter_types! {
+			/// A hundredth of its stake for each missed assignment.
+			pub const MissedAssignmentSlash: Perbill = Perbill::from_percent(1);
+		}
+
+		/// The values most mock runtimes use; a mock overrides what its tests need otherwise.
+		pub struct TestDefaultConfig;
+
+		#[derive_impl(frame_system::config_preludes::TestDefaultConfig, no_aggregated_types)]
+		impl frame_system::DefaultConfig for TestDefaultConfig {}
+
+		#[register_default_impl(TestDefaultConfig)]
+		impl DefaultConfig for TestDefaultConfig {
+			#[inject_runtime_type]
+			type RuntimeHoldReason = ();
+			type MinProviderBond = ConstU128<100>;
+			type UnbondingPeriod = ConstU64<20>;
+			type SlashDeferDuration = ConstU64<5>;
+			type HeartbeatInterval = ConstU64<3>;
+			type OfflineAfter = ConstU64<10>;
+			type AssignmentsPerGpu = ConstU32<2>;
+			type MissedAssignmentSlash = MissedAssignmentSlash;
+			type MaxUnlockingChunks = ConstU32<3>;
+			type MaxServedModels = ConstU32<2>;
+			type MaxProvidersPerModel = ConstU32<8>;
+			type MaxPendingSlashes = ConstU32<3>;
+			type MaxSlashesPerBlock = ConstU32<4>;
+			type MaxSpecLength = ConstU32<32>;
+			type MaxReasonLength = ConstU32<32>;
+			type WeightInfo = ();
+		}
+	}
+
+	#[pallet::config(with_default)]
 	pub trait Config:
 		polkadot_sdk::frame_system::Config<RuntimeEvent: From<Event<Self>>>
 		+ polkadot_sdk::frame_system::offchain::CreateSignedTransaction<Call<Self>>
 	{
 		/// Signs the off-chain worker's heartbeats with a local operator key
 		/// ([`offchain::crypto::OperatorAuthId`] in a runtime).
+		#[pallet::no_default]
 		type AuthorityId: polkadot_sdk::frame_system::offchain::AppCrypto<
 			Self::Public,
 			Self::Signature,
 		>;
 
 		/// The currency stake is held in.
+		#[pallet::no_default]
 		type Currency: fungible::Inspect<Self::AccountId>
 			+ fungible::MutateHold<Self::AccountId, Reason = Self::RuntimeHoldReason>
 			+ fungible::BalancedHold<Self::AccountId>;
 
 		/// The runtime's hold reasons, which include this pallet's.
+		#[pallet::no_default_bounds]
 		type RuntimeHoldReason: From<HoldReason>;
 
 		/// Where slashed stake goes (the treasury).
+		#[pallet::no_default]
 		type Slash: OnUnbalanced<CreditOf<Self>>;
 
 		/// The models providers serve.
+		#[pallet::no_default]
 		type Models: ModelsInspect<Self::AccountId, BalanceOf<Self>>;
 
 		/// Who slashes for proven misbehaviour and cancels deferred slashes (governance).
+		#[pallet::no_default]
 		type SlashOrigin: EnsureOrigin<Self::RuntimeOrigin>;
 
 		/// The least a provider may register with; below it, a provider is not assigned work.
 		#[pallet::constant]
+		#[pallet::no_default_bounds]
 		type MinProviderBond: Get<BalanceOf<Self>>;
 
 		/// How many blocks unbonded stake stays held (and slashable).
 		#[pallet::constant]
+		#[pallet::no_default_bounds]
 		type UnbondingPeriod: Get<BlockNumberFor<Self>>;
 
 		/// How many blocks a slash waits before it is applied; shorter than `UnbondingPeriod`,
 		/// so stake unbonded after an offence is still there to slash.
 		#[pallet::constant]
+		#[pallet::no_default_bounds]
 		type SlashDeferDuration: Get<BlockNumberFor<Self>>;
 
 		/// The fewest blocks between two heartbeats of a provider.
 		#[pallet::constant]
+		#[pallet::no_default_bounds]
 		type HeartbeatInterval: Get<BlockNumberFor<Self>>;
 
 		/// After this many blocks without a heartbeat a provider is `Offline`.
 		#[pallet::constant]
+		#[pallet::no_default_bounds]
 		type OfflineAfter: Get<BlockNumberFor<Self>>;
 
 		/// Concurrent assignments a provider takes per GPU.
@@ -192,6 +247,7 @@ pub mod pallet {
 
 		/// Makes an active model for the benchmarks to serve.
 		#[cfg(feature = "runtime-benchmarks")]
+		#[pallet::no_default]
 		type BenchmarkHelper: BenchmarkHelper<Self::AccountId>;
 	}
 

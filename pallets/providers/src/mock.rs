@@ -58,9 +58,7 @@ impl frame_system::Config for Test {
 #[derive_impl(pallet_balances::config_preludes::TestDefaultConfig)]
 impl pallet_balances::Config for Test {
 	type Balance = Balance;
-	type ExistentialDeposit = ConstU128<1>;
 	type AccountStore = System;
-	type RuntimeHoldReason = RuntimeHoldReason;
 }
 
 pub const TREASURY: AccountId = 99;
@@ -83,68 +81,37 @@ pub const PER_GPU: u32 = 2;
 pub const MAX_CHUNKS: u32 = 3;
 pub const MAX_SERVED: u32 = 2;
 pub const MAX_PENDING: u32 = 3;
-pub const MAX_PER_BLOCK: u32 = 4;
 
 parameter_types! {
 	pub const TreasuryAccount: AccountId = TREASURY;
-	pub const MinDataShare: Permill = Permill::from_percent(10);
-	pub const MissedAssignmentSlash: Perbill = Perbill::from_percent(1);
 }
 
+#[derive_impl(pallet_datasets::config_preludes::TestDefaultConfig)]
 impl pallet_datasets::Config for Test {
 	type Currency = Balances;
-	type RuntimeHoldReason = RuntimeHoldReason;
 	type Slash = ResolveTo<TreasuryAccount, Balances>;
 	type RemoveOrigin = EnsureRoot<AccountId>;
-	type WeightObserver = ();
-	type DatasetDeposit = ConstU128<10>;
-	type ContributionDeposit = ConstU128<1>;
-	type DepositPerByte = ConstU128<0>;
-	type DepositPerDataByte = ConstU128<0>;
-	type MaxNameLength = ConstU32<32>;
-	type MaxUriLength = ConstU32<32>;
-	type MaxLicenseLength = ConstU32<24>;
-	type MaxContributionLength = ConstU64<10_000>;
-	type MaxContributionsPerDataset = ConstU32<10>;
-	type WeightInfo = ();
 }
 
-impl pallet_attribution::Config for Test {
-	type MaxLineage = ConstU32<4>;
-	type Balance = u128;
-	type MaxAttributions = ConstU32<4>;
-	type RetentionPeriod = ConstU64<100>;
-	type MaxOutputsPerBlock = ConstU32<8>;
-	type WeightInfo = ();
-}
+#[derive_impl(pallet_attribution::config_preludes::TestDefaultConfig)]
+impl pallet_attribution::Config for Test {}
 
+#[derive_impl(pallet_models::config_preludes::TestDefaultConfig)]
 impl pallet_models::Config for Test {
 	type Currency = Balances;
-	type RuntimeHoldReason = RuntimeHoldReason;
 	type Datasets = Datasets;
 	type Lineage = Attribution;
 	type GovernanceOrigin = EnsureRoot<AccountId>;
-	type ModelDeposit = ConstU128<10>;
-	type AdapterDeposit = ConstU128<10>;
-	type DepositPerByte = ConstU128<0>;
-	type DepositPerDataset = ConstU128<0>;
-	type MinDataShare = MinDataShare;
-	type MaxNameLength = ConstU32<48>;
-	type MaxUriLength = ConstU32<32>;
-	type MaxModelDatasets = ConstU32<4>;
-	type MaxAdaptersPerModel = ConstU32<4>;
-	type MaxLoraRank = ConstU32<64>;
-	type WeightInfo = ();
 	#[cfg(feature = "runtime-benchmarks")]
 	type BenchmarkHelper = BenchmarkModels;
 }
 
 pallet_providers::impl_mock_offchain_signing!(Test, RuntimeCall);
 
+#[derive_impl(config_preludes::TestDefaultConfig as DefaultConfig)]
 impl Config for Test {
 	type AuthorityId = offchain::testing::MockAuthId;
 	type Currency = Balances;
-	type RuntimeHoldReason = RuntimeHoldReason;
 	type Slash = ResolveTo<TreasuryAccount, Balances>;
 	type Models = Models;
 	type SlashOrigin = EnsureRoot<AccountId>;
@@ -154,15 +121,9 @@ impl Config for Test {
 	type HeartbeatInterval = ConstU64<HEARTBEAT_INTERVAL>;
 	type OfflineAfter = ConstU64<OFFLINE_AFTER>;
 	type AssignmentsPerGpu = ConstU32<PER_GPU>;
-	type MissedAssignmentSlash = MissedAssignmentSlash;
 	type MaxUnlockingChunks = ConstU32<MAX_CHUNKS>;
 	type MaxServedModels = ConstU32<MAX_SERVED>;
-	type MaxProvidersPerModel = ConstU32<8>;
 	type MaxPendingSlashes = ConstU32<MAX_PENDING>;
-	type MaxSlashesPerBlock = ConstU32<MAX_PER_BLOCK>;
-	type MaxSpecLength = ConstU32<32>;
-	type MaxReasonLength = ConstU32<32>;
-	type WeightInfo = ();
 	#[cfg(feature = "runtime-benchmarks")]
 	type BenchmarkHelper = BenchmarkModels;
 }

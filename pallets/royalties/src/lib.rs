@@ -106,9 +106,40 @@ pub mod pallet {
 	#[pallet::storage_version(STORAGE_VERSION)]
 	pub struct Pallet<T>(_);
 
-	#[pallet::config]
+	/// Defaults for tests' mock runtimes, which `#[derive_impl]` their configuration from it.
+	pub mod config_preludes {
+		use super::*;
+		use polkadot_sdk::{
+			frame_support::{derive_impl, parameter_types, register_default_impl},
+			frame_system,
+		};
+
+		parameter_types! {
+			/// The pot's account is derived from this.
+			pub const RoyaltiesPalletId: PalletId = PalletId(*b"trb/roya");
+			/// Half of the data share to the matched records, when an output matched any.
+			pub const SpanShare: Perbill = Perbill::from_percent(50);
+		}
+
+		/// The values most mock runtimes use; a mock overrides what its tests need otherwise.
+		pub struct TestDefaultConfig;
+
+		#[derive_impl(frame_system::config_preludes::TestDefaultConfig, no_aggregated_types)]
+		impl frame_system::DefaultConfig for TestDefaultConfig {}
+
+		#[register_default_impl(TestDefaultConfig)]
+		impl DefaultConfig for TestDefaultConfig {
+			type PalletId = RoyaltiesPalletId;
+			type SpanShare = SpanShare;
+			type MaxClaimDatasets = ConstU32<4>;
+			type WeightInfo = ();
+		}
+	}
+
+	#[pallet::config(with_default)]
 	pub trait Config: polkadot_sdk::frame_system::Config<RuntimeEvent: From<Event<Self>>> {
 		/// The currency fees are paid in.
+		#[pallet::no_default]
 		type Currency: fungible::Inspect<Self::AccountId> + fungible::Mutate<Self::AccountId>;
 
 		/// Derives the pot's account.
@@ -116,9 +147,11 @@ pub mod pallet {
 		type PalletId: Get<PalletId>;
 
 		/// Where the treasury's share and the dust go.
+		#[pallet::no_default]
 		type TreasuryAccount: Get<Self::AccountId>;
 
 		/// Contributors' weights in datasets.
+		#[pallet::no_default]
 		type Datasets: DatasetsInspect<Self::AccountId>;
 
 		/// The part of the data share credited to matched records when the output matched
@@ -135,6 +168,7 @@ pub mod pallet {
 
 		/// Sets up what the benchmarks need from other pallets.
 		#[cfg(feature = "runtime-benchmarks")]
+		#[pallet::no_default]
 		type BenchmarkHelper: BenchmarkHelper<Self::AccountId>;
 	}
 

@@ -54,7 +54,6 @@ impl pallet_balances::Config for Test {
 	type Balance = Balance;
 	type ExistentialDeposit = ConstU128<ED>;
 	type AccountStore = System;
-	type RuntimeHoldReason = RuntimeHoldReason;
 }
 
 pub const ED: Balance = 5;
@@ -69,36 +68,23 @@ pub const ENDOWMENT: Balance = 1_000_000_000_000;
 
 parameter_types! {
 	pub const TreasuryAccount: AccountId = TREASURY;
-	pub const RoyaltiesPalletId: PalletId = PalletId(*b"trb/roya");
-	pub const SpanShare: Perbill = Perbill::from_percent(50);
 }
 
+#[derive_impl(pallet_datasets::config_preludes::TestDefaultConfig)]
 impl pallet_datasets::Config for Test {
 	type Currency = Balances;
-	type RuntimeHoldReason = RuntimeHoldReason;
 	type Slash = ResolveTo<TreasuryAccount, Balances>;
 	type RemoveOrigin = EnsureRoot<AccountId>;
 	type WeightObserver = Royalties;
-	type DatasetDeposit = ConstU128<10>;
-	type ContributionDeposit = ConstU128<1>;
-	type DepositPerByte = ConstU128<0>;
-	type DepositPerDataByte = ConstU128<0>;
-	type MaxNameLength = ConstU32<32>;
-	type MaxUriLength = ConstU32<32>;
-	type MaxLicenseLength = ConstU32<24>;
 	type MaxContributionLength = ConstU64<1_000_000>;
 	type MaxContributionsPerDataset = ConstU32<20>;
-	type WeightInfo = ();
 }
 
+#[derive_impl(config_preludes::TestDefaultConfig as DefaultConfig)]
 impl Config for Test {
 	type Currency = Balances;
-	type PalletId = RoyaltiesPalletId;
 	type TreasuryAccount = TreasuryAccount;
 	type Datasets = Datasets;
-	type SpanShare = SpanShare;
-	type MaxClaimDatasets = ConstU32<4>;
-	type WeightInfo = ();
 	#[cfg(feature = "runtime-benchmarks")]
 	type BenchmarkHelper = DatasetsHelper;
 }
@@ -112,18 +98,24 @@ impl BenchmarkHelper<AccountId> for DatasetsHelper {
 	fn dataset_with_contributor(_index: u32, who: &AccountId, weight: u64) -> DatasetId {
 		use polkadot_sdk::frame_support::traits::fungible::Mutate;
 		let _ = Balances::mint_into(who, 1_000);
-		let dataset_id = pallet_datasets::NextDatasetId::<Test>::get();
-		pallet_datasets::Pallet::<Test>::create_dataset(
-			RuntimeOrigin::signed(OWNER),
-			b"bench".to_vec(),
-			b"ipfs://bench".to_vec(),
-			b"MIT".to_vec(),
-			pallet_datasets::Policy::Open,
-		)
-		.unwrap();
+		let dataset_id = create_open_dataset(b"bench", b"MIT");
 		contribute(*who, dataset_id, weight);
 		dataset_id
 	}
+}
+
+/// Creates an open dataset named `name` (metadata at `ipfs://name`) by OWNER.
+pub fn create_open_dataset(name: &[u8], license: &[u8]) -> DatasetId {
+	let dataset_id = pallet_datasets::NextDatasetId::<Test>::get();
+	pallet_datasets::Pallet::<Test>::create_dataset(
+		RuntimeOrigin::signed(OWNER),
+		name.to_vec(),
+		[b"ipfs://", name].concat(),
+		license.to_vec(),
+		pallet_datasets::Policy::Open,
+	)
+	.unwrap();
+	dataset_id
 }
 
 /// Contributes `length` to an open dataset (accepted at once): `who`'s weight grows by it.
@@ -170,16 +162,8 @@ impl ExtBuilder {
 		let mut ext = sp_io::TestExternalities::new(storage);
 		ext.execute_with(|| {
 			System::set_block_number(1);
-			for id in 0..2 {
-				pallet_datasets::Pallet::<Test>::create_dataset(
-					RuntimeOrigin::signed(OWNER),
-					b"rivers".to_vec(),
-					b"ipfs://rivers".to_vec(),
-					b"CC-BY-4.0".to_vec(),
-					pallet_datasets::Policy::Open,
-				)
-				.unwrap();
-				let _ = id;
+			for _ in 0..2 {
+				create_open_dataset(b"rivers", b"CC-BY-4.0");
 			}
 			contribute(ALICE, 0, 300);
 			contribute(BOB, 0, 100);
