@@ -236,7 +236,7 @@ impl_runtime_apis! {
 		}
 
 		fn pending_slashes(provider: AccountId) -> Vec<PendingSlashRecord> {
-			pallet_providers::PendingSlashes::<Runtime>::get(provider).into_inner()
+			Providers::pending_slashes_of(&provider)
 		}
 	}
 

@@ -77,7 +77,6 @@ pub const ENDOWMENT: Balance = 1_000_000;
 
 pub const MIN_BOND: Balance = 100;
 pub const PER_GPU: u32 = 2;
-pub const MAX_PENDING: u32 = 3;
 pub const MAX_MODEL_DATASETS: u32 = 4;
 pub const MAX_PROVIDERS_PER_MODEL: u32 = 8;
 
@@ -122,7 +121,6 @@ impl pallet_providers::Config for Test {
 	type MinProviderBond = ConstU128<MIN_BOND>;
 	type AssignmentsPerGpu = ConstU32<PER_GPU>;
 	type MaxProvidersPerModel = ConstU32<MAX_PROVIDERS_PER_MODEL>;
-	type MaxPendingSlashes = ConstU32<MAX_PENDING>;
 	#[cfg(feature = "runtime-benchmarks")]
 	type BenchmarkHelper = BenchmarkSetup;
 }

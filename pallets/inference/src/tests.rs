@@ -240,22 +240,27 @@ fn an_unanswered_request_expires_with_a_full_refund_and_a_penalty() {
 	});
 }
 
-/// A provider whose pending slashes are at their bound is not penalised again; the request
-/// still expires with a full refund, and the event says the miss went unpunished.
+/// Attack: a provider piles up pending slashes (misses in other blocks) so that its next miss
+/// finds no room and goes unpunished while it is still drawn. Pending slashes have no bound per
+/// provider: every miss is penalised.
 #[test]
-fn an_expiry_past_the_slash_bound_says_it_went_unpunished() {
+fn a_miss_is_penalised_however_many_slashes_are_pending() {
 	use pallet_providers::ProviderAssignment as _;
 	ExtBuilder.build_and_execute(|| {
 		let id = make_request(1_000);
-		run_to(1 + TIMEOUT);
-		for _ in 0..MAX_PENDING {
-			assert_ok!(Providers::penalise_missed_assignment(&PROVIDER));
+		// Six misses in the blocks before the expiry, all still pending when it comes.
+		for block in TIMEOUT - 2..=TIMEOUT {
+			run_to(block);
+			for _ in 0..2 {
+				assert_ok!(Providers::penalise_missed_assignment(&PROVIDER));
+			}
 		}
 		run_to(2 + TIMEOUT);
 		assert_eq!(held(REQUESTER), 0);
 		System::assert_has_event(
-			Event::Expired { request_id: id, provider: PROVIDER, penalised: false }.into(),
+			Event::Expired { request_id: id, provider: PROVIDER, penalised: true }.into(),
 		);
+		assert_eq!(Providers::pending_slashes_of(&PROVIDER).len(), 7);
 	});
 }
 

@@ -34,6 +34,7 @@ impl<T: Config> Pallet<T> {
 
 	fn check_spec(spec: &SpecOf<T>) -> DispatchResult {
 		ensure!(spec.gpu_count > 0 && spec.vram_gib > 0, Error::<T>::InvalidSpec);
+		ensure!(spec.gpu_count <= T::MaxGpusPerProvider::get(), Error::<T>::TooManyGpus);
 		Ok(())
 	}
 
@@ -42,9 +43,16 @@ impl<T: Config> Pallet<T> {
 			.map_err(|_| Error::<T>::InsufficientBalance.into())
 	}
 
-	/// How many assignments a provider takes at once: `AssignmentsPerGpu` per GPU.
-	pub fn capacity(spec: &SpecOf<T>) -> u32 {
-		spec.gpu_count.saturating_mul(T::AssignmentsPerGpu::get())
+	/// How many assignments a provider takes at once: `AssignmentsPerGpu` per GPU, and no more
+	/// than one per `BondPerAssignment` of bonded stake.
+	pub fn capacity(provider: &ProviderOf<T>) -> u32 {
+		let by_hardware = provider.spec.gpu_count.saturating_mul(T::AssignmentsPerGpu::get());
+		let per_assignment = T::BondPerAssignment::get();
+		if per_assignment.is_zero() {
+			return by_hardware;
+		}
+		let by_stake: u128 = (provider.bonded / per_assignment).saturated_into();
+		by_hardware.min(by_stake.saturated_into())
 	}
 
 	/// Whether the provider is online, in maintenance, or offline for want of heartbeats.
@@ -63,7 +71,7 @@ impl<T: Config> Pallet<T> {
 	pub fn is_assignable(provider: &ProviderOf<T>) -> bool {
 		Self::status(provider) == ProviderStatus::Online
 			&& provider.bonded >= T::MinProviderBond::get()
-			&& provider.assignments < Self::capacity(&provider.spec)
+			&& provider.assignments < Self::capacity(provider)
 	}
 
 	/// Everything held for the provider: bonded plus unlocking.
@@ -99,6 +107,7 @@ impl<T: Config> Pallet<T> {
 				maintenance: false,
 				last_heartbeat: now,
 				assignments: 0,
+				pending_slashes: 0,
 				registered_at: now,
 			},
 		);
@@ -136,6 +145,8 @@ impl<T: Config> Pallet<T> {
 
 	pub(crate) fn do_withdraw_unbonded(provider: T::AccountId) -> DispatchResult {
 		let mut record = Self::provider(&provider)?;
+		// A pending slash takes its share of the unlocking chunks too: they wait for it.
+		ensure!(record.pending_slashes == 0, Error::<T>::SlashPending);
 		let now = Self::now();
 		let (due, kept): (Vec<_>, Vec<_>) =
 			record.unlocking.iter().cloned().partition(|chunk| chunk.unlock_at <= now);
@@ -145,12 +156,15 @@ impl<T: Config> Pallet<T> {
 		// Fewer chunks than before: the bound holds.
 		record.unlocking = BoundedVec::truncate_from(kept);
 		// Held by this pallet for this reason; `try_state` checks the two agree.
-		let _ = T::Currency::release(
+		let released = T::Currency::release(
 			&HoldReason::ProviderBond.into(),
 			&provider,
 			amount,
 			Precision::BestEffort,
 		);
+		if released != Ok(amount) {
+			defensive!("a provider's unlocking stake is held for its reason");
+		}
 		Providers::<T>::insert(&provider, record);
 		Self::deposit_event(Event::Withdrawn { provider, amount });
 		Ok(())
@@ -183,7 +197,7 @@ impl<T: Config> Pallet<T> {
 		let record = Self::provider(&provider)?;
 		ensure!(record.bonded.is_zero() && record.unlocking.is_empty(), Error::<T>::StillBonded);
 		ensure!(record.assignments == 0, Error::<T>::HasAssignments);
-		ensure!(PendingSlashes::<T>::get(&provider).is_empty(), Error::<T>::SlashPending);
+		ensure!(record.pending_slashes == 0, Error::<T>::SlashPending);
 		for model_id in &record.served {
 			Self::leave_serving(*model_id, &provider);
 		}
@@ -199,11 +213,42 @@ impl<T: Config> Pallet<T> {
 		ensure!(!record.served.contains(&model_id), Error::<T>::AlreadyServing);
 		record.served.try_push(model_id).map_err(|_| Error::<T>::TooManyServedModels)?;
 		let mut serving = ServingProviders::<T>::get(model_id);
+		let displaced = if serving.is_full() {
+			let (index, weakest, mut weakest_record) = Self::least_staked(&serving)
+				.filter(|(_, _, weakest)| weakest.bonded < record.bonded)
+				.ok_or(Error::<T>::TooManyProviders)?;
+			serving.remove(index);
+			weakest_record.served.retain(|served| *served != model_id);
+			Some((weakest, weakest_record))
+		} else {
+			None
+		};
 		serving.try_push(provider.clone()).map_err(|_| Error::<T>::TooManyProviders)?;
 		ServingProviders::<T>::insert(model_id, serving);
+		if let Some((weakest, weakest_record)) = displaced {
+			Providers::<T>::insert(&weakest, weakest_record);
+			Self::deposit_event(Event::Displaced {
+				provider: weakest,
+				model_id,
+				by: provider.clone(),
+			});
+		}
 		Providers::<T>::insert(&provider, record);
 		Self::deposit_event(Event::Serving { provider, model_id });
 		Ok(())
+	}
+
+	/// The serving provider with the least bonded stake (the one that joined first among
+	/// equals): its position in `serving`, its account and its record.
+	fn least_staked(serving: &[T::AccountId]) -> Option<(usize, T::AccountId, ProviderOf<T>)> {
+		let mut weakest: Option<(usize, T::AccountId, ProviderOf<T>)> = None;
+		for (index, who) in serving.iter().enumerate() {
+			let Some(record) = Providers::<T>::get(who) else { continue };
+			if weakest.as_ref().is_none_or(|(_, _, least)| record.bonded < least.bonded) {
+				weakest = Some((index, who.clone(), record));
+			}
+		}
+		weakest
 	}
 
 	pub(crate) fn do_stop_serving(provider: T::AccountId, model_id: ModelId) -> DispatchResult {
@@ -267,18 +312,20 @@ impl<T: Config> Pallet<T> {
 		fraction: Perbill,
 		reason: BoundedVec<u8, T::MaxReasonLength>,
 	) -> Result<SlashId, DispatchError> {
-		ensure!(Providers::<T>::contains_key(provider), Error::<T>::NotProvider);
+		let mut record = Self::provider(provider)?;
 		ensure!(!fraction.is_zero(), Error::<T>::ZeroFraction);
 		let slash_id = NextSlashId::<T>::get();
 		let apply_at = Self::now().saturating_add(T::SlashDeferDuration::get());
-		let mut pending = PendingSlashes::<T>::get(provider);
-		pending
-			.try_push(PendingSlash { id: slash_id, fraction, reason, apply_at })
-			.map_err(|_| Error::<T>::TooManyPendingSlashes)?;
 		let mut queue = SlashQueue::<T>::get(apply_at);
 		queue.try_push((provider.clone(), slash_id)).map_err(|_| Error::<T>::SlashQueueFull)?;
 		SlashQueue::<T>::insert(apply_at, queue);
-		PendingSlashes::<T>::insert(provider, pending);
+		PendingSlashes::<T>::insert(
+			provider,
+			slash_id,
+			PendingSlash { id: slash_id, fraction, reason, apply_at },
+		);
+		record.pending_slashes = record.pending_slashes.saturating_add(1);
+		Providers::<T>::insert(provider, record);
 		NextSlashId::<T>::put(slash_id.wrapping_add(1));
 		Self::deposit_event(Event::SlashScheduled {
 			provider: provider.clone(),
@@ -289,22 +336,30 @@ impl<T: Config> Pallet<T> {
 		Ok(slash_id)
 	}
 
-	/// Removes a pending slash from the provider's list (and the list once empty), returning it.
-	fn take_pending_slash(provider: &T::AccountId, slash_id: SlashId) -> Option<PendingSlashOf<T>> {
-		let mut pending = PendingSlashes::<T>::get(provider);
-		let index = pending.iter().position(|slash| slash.id == slash_id)?;
-		let slash = pending.remove(index);
-		if pending.is_empty() {
-			PendingSlashes::<T>::remove(provider);
-		} else {
-			PendingSlashes::<T>::insert(provider, pending);
-		}
+	/// Removes a pending slash of the provider whose record is `record`, returning it; the
+	/// record's count follows (the caller writes the record).
+	fn take_pending_slash(
+		provider: &T::AccountId,
+		record: &mut ProviderOf<T>,
+		slash_id: SlashId,
+	) -> Option<PendingSlashOf<T>> {
+		let slash = PendingSlashes::<T>::take(provider, slash_id)?;
+		record.pending_slashes = record.pending_slashes.saturating_sub(1);
 		Some(slash)
 	}
 
+	/// The slashes pending against a provider, oldest first.
+	pub fn pending_slashes_of(provider: &T::AccountId) -> Vec<PendingSlashOf<T>> {
+		let mut pending: Vec<_> = PendingSlashes::<T>::iter_prefix_values(provider).collect();
+		pending.sort_by_key(|slash| slash.id);
+		pending
+	}
+
 	pub(crate) fn do_cancel_slash(provider: T::AccountId, slash_id: SlashId) -> DispatchResult {
-		let slash =
-			Self::take_pending_slash(&provider, slash_id).ok_or(Error::<T>::UnknownSlash)?;
+		let mut record = Self::provider(&provider).map_err(|_| Error::<T>::UnknownSlash)?;
+		let slash = Self::take_pending_slash(&provider, &mut record, slash_id)
+			.ok_or(Error::<T>::UnknownSlash)?;
+		Providers::<T>::insert(&provider, record);
 		SlashQueue::<T>::mutate_exists(slash.apply_at, |queue| {
 			if let Some(list) = queue {
 				list.retain(|entry| *entry != (provider.clone(), slash_id));
@@ -320,8 +375,10 @@ impl<T: Config> Pallet<T> {
 	/// Applies a due slash: its fraction of the bonded stake and of each unlocking chunk goes
 	/// to `T::Slash`.
 	pub(crate) fn apply_slash(provider: &T::AccountId, slash_id: SlashId) {
-		let Some(slash) = Self::take_pending_slash(provider, slash_id) else { return };
 		let Some(mut record) = Providers::<T>::get(provider) else { return };
+		let Some(slash) = Self::take_pending_slash(provider, &mut record, slash_id) else {
+			return;
+		};
 
 		let from_bond = slash.fraction.mul_floor(record.bonded);
 		record.bonded = record.bonded.saturating_sub(from_bond);
@@ -346,7 +403,7 @@ impl<T: Config> Pallet<T> {
 	pub fn provider_view(who: &T::AccountId) -> Option<ProviderView<ProviderOf<T>>> {
 		Providers::<T>::get(who).map(|record| ProviderView {
 			status: Self::status(&record),
-			capacity: Self::capacity(&record.spec),
+			capacity: Self::capacity(&record),
 			record,
 		})
 	}
@@ -423,13 +480,20 @@ impl<T: Config> Pallet<T> {
 				);
 			}
 			serving_entries += record.served.len();
-			for slash in PendingSlashes::<T>::get(&who) {
+			let mut pending = 0u32;
+			for (slash_id, slash) in PendingSlashes::<T>::iter_prefix(&who) {
+				ensure!(slash.id == slash_id, "a pending slash is stored under another id");
 				ensure!(
 					SlashQueue::<T>::get(slash.apply_at).contains(&(who.clone(), slash.id)),
 					"a pending slash is not queued"
 				);
-				pending_entries += 1;
+				pending += 1;
 			}
+			ensure!(
+				pending == record.pending_slashes,
+				"a provider's count of pending slashes differs from its pending slashes"
+			);
+			pending_entries += pending as usize;
 		}
 		ensure!(
 			ProviderOfOperator::<T>::iter().count() == providers,
@@ -445,6 +509,10 @@ impl<T: Config> Pallet<T> {
 				== pending_entries,
 			"the slash queue holds a slash no provider has pending"
 		);
+		ensure!(
+			PendingSlashes::<T>::iter_keys().count() == pending_entries,
+			"a slash is pending against an account that is not a provider"
+		);
 		Ok(())
 	}
 }
@@ -456,7 +524,7 @@ impl<T: Config> ProviderAssignment<T::AccountId> for Pallet<T> {
 
 	fn start_assignment(provider: &T::AccountId) -> DispatchResult {
 		let mut record = Self::provider(provider)?;
-		ensure!(record.assignments < Self::capacity(&record.spec), Error::<T>::AtCapacity);
+		ensure!(record.assignments < Self::capacity(&record), Error::<T>::AtCapacity);
 		record.assignments = record.assignments.saturating_add(1);
 		Providers::<T>::insert(provider, record);
 		Ok(())

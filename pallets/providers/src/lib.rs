@@ -12,14 +12,20 @@
 //!   `HeartbeatInterval` blocks). A provider with no heartbeat for `OfflineAfter` blocks is
 //!   `Offline`: not assigned work, not slashed for it. `go_offline`/`go_online` pause on
 //!   purpose.
-//! - **Capacity:** a provider takes at most `gpu_count × AssignmentsPerGpu` assignments at once.
+//! - **Capacity:** a provider takes at most `gpu_count × AssignmentsPerGpu` assignments at
+//!   once (`gpu_count` at most `MaxGpusPerProvider`), and at most one per `BondPerAssignment`
+//!   of bonded stake: declared hardware does not buy traffic, stake does.
 //! - **Slashing:** a missed assignment costs `MissedAssignmentSlash` of the stake (through
 //!   [`ProviderAssignment`]); governance slashes proven misbehaviour with `slash`. Every slash
 //!   waits `SlashDeferDuration` blocks, during which governance may `cancel_slash`; then it
 //!   takes its fraction of the bonded stake and of every unlocking chunk, to the treasury.
+//!   Pending slashes are not bounded per provider (every miss is punished), and while one is
+//!   pending no unlocking chunk can be withdrawn and the provider cannot leave.
 //! - **Selection:** the inference pallet asks [`ProviderAssignment::select`] for a provider of
 //!   a model: one of those online, serving it, bonded at least the minimum and under capacity,
 //!   with probability proportional to bonded stake, drawn from a seed the caller supplies.
+//! - **Serving lists:** at most `MaxProvidersPerModel` providers serve a model; when the list
+//!   is full, a provider with more bonded stake than the least-staked one takes its place.
 
 #![cfg_attr(not(feature = "std"), no_std)]
 
@@ -133,11 +139,12 @@ pub mod pallet {
 			type HeartbeatInterval = ConstU64<3>;
 			type OfflineAfter = ConstU64<10>;
 			type AssignmentsPerGpu = ConstU32<2>;
+			type MaxGpusPerProvider = ConstU32<16>;
+			type BondPerAssignment = ConstU128<10>;
 			type MissedAssignmentSlash = MissedAssignmentSlash;
 			type MaxUnlockingChunks = ConstU32<3>;
 			type MaxServedModels = ConstU32<2>;
 			type MaxProvidersPerModel = ConstU32<8>;
-			type MaxPendingSlashes = ConstU32<3>;
 			type MaxSlashesPerBlock = ConstU32<4>;
 			type MaxSpecLength = ConstU32<32>;
 			type MaxReasonLength = ConstU32<32>;
@@ -210,6 +217,17 @@ pub mod pallet {
 		#[pallet::constant]
 		type AssignmentsPerGpu: Get<u32>;
 
+		/// The most GPUs a provider declares.
+		#[pallet::constant]
+		type MaxGpusPerProvider: Get<u32>;
+
+		/// Bonded stake each concurrent assignment needs: a provider takes at most
+		/// `bonded / BondPerAssignment` assignments at once, whatever its GPUs (no bound by stake
+		/// when zero).
+		#[pallet::constant]
+		#[pallet::no_default_bounds]
+		type BondPerAssignment: Get<BalanceOf<Self>>;
+
 		/// The share of its stake a provider loses for a missed assignment.
 		#[pallet::constant]
 		type MissedAssignmentSlash: Get<Perbill>;
@@ -225,10 +243,6 @@ pub mod pallet {
 		/// The most providers serving one model.
 		#[pallet::constant]
 		type MaxProvidersPerModel: Get<u32>;
-
-		/// The most slashes pending against one provider.
-		#[pallet::constant]
-		type MaxPendingSlashes: Get<u32>;
 
 		/// The most slashes applied in one block.
 		#[pallet::constant]
@@ -277,14 +291,17 @@ pub mod pallet {
 		ValueQuery,
 	>;
 
-	/// The slashes pending against each provider.
+	/// The slashes pending against each provider, by id. Not bounded per provider: each comes
+	/// from a missed assignment or from governance, at most `MaxSlashesPerBlock` a block, and
+	/// leaves `SlashDeferDuration` blocks later; the provider's record counts them.
 	#[pallet::storage]
-	pub type PendingSlashes<T: Config> = StorageMap<
+	pub type PendingSlashes<T: Config> = StorageDoubleMap<
 		_,
 		Blake2_128Concat,
 		T::AccountId,
-		BoundedVec<PendingSlashOf<T>, T::MaxPendingSlashes>,
-		ValueQuery,
+		Twox64Concat,
+		SlashId,
+		PendingSlashOf<T>,
 	>;
 
 	/// The slashes to apply at each block.
@@ -340,6 +357,9 @@ pub mod pallet {
 		Serving { provider: T::AccountId, model_id: ModelId },
 		/// The provider stopped serving a model.
 		StoppedServing { provider: T::AccountId, model_id: ModelId },
+		/// The model's serving list was full: `provider`, its least-staked server, made way for
+		/// `by`, which bonds more.
+		Displaced { provider: T::AccountId, model_id: ModelId, by: T::AccountId },
 		/// The provider went into maintenance.
 		WentOffline { provider: T::AccountId },
 		/// The provider came back from maintenance.
@@ -381,13 +401,16 @@ pub mod pallet {
 		NothingToWithdraw,
 		/// A provider needs at least one GPU with some memory.
 		InvalidSpec,
+		/// More GPUs than `MaxGpusPerProvider`.
+		TooManyGpus,
 		/// A GPU model, region or endpoint is longer than `MaxSpecLength`.
 		SpecTooLong,
 		/// Stake is still bonded or unlocking.
 		StillBonded,
 		/// The provider still has assignments in progress.
 		HasAssignments,
-		/// A slash is pending against the provider.
+		/// A slash is pending against the provider; its stake stays until the slash applies or
+		/// is cancelled.
 		SlashPending,
 		/// Only active models can be served.
 		ModelNotActive,
@@ -397,7 +420,8 @@ pub mod pallet {
 		NotServing,
 		/// The provider serves `MaxServedModels` models already.
 		TooManyServedModels,
-		/// `MaxProvidersPerModel` providers serve this model already.
+		/// `MaxProvidersPerModel` providers serve this model already, none with less bonded
+		/// stake than the caller.
 		TooManyProviders,
 		/// The last heartbeat was less than `HeartbeatInterval` blocks ago.
 		HeartbeatTooSoon,
@@ -409,8 +433,6 @@ pub mod pallet {
 		ZeroFraction,
 		/// The slash reason is longer than `MaxReasonLength`.
 		ReasonTooLong,
-		/// `MaxPendingSlashes` slashes are pending against the provider already.
-		TooManyPendingSlashes,
 		/// `MaxSlashesPerBlock` slashes are due in that block already.
 		SlashQueueFull,
 		/// No pending slash against the provider has this id.
@@ -488,7 +510,8 @@ pub mod pallet {
 			Self::do_unbond(provider, amount)
 		}
 
-		/// Release every unlocking chunk whose block has come.
+		/// Release every unlocking chunk whose block has come, once no slash is pending (a
+		/// pending slash takes its fraction of the unlocking chunks too).
 		#[pallet::call_index(3)]
 		#[pallet::weight(T::WeightInfo::withdraw_unbonded(T::MaxUnlockingChunks::get()))]
 		pub fn withdraw_unbonded(origin: OriginFor<T>) -> DispatchResult {

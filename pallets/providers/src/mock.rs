@@ -80,7 +80,6 @@ pub const OFFLINE_AFTER: u64 = 10;
 pub const PER_GPU: u32 = 2;
 pub const MAX_CHUNKS: u32 = 3;
 pub const MAX_SERVED: u32 = 2;
-pub const MAX_PENDING: u32 = 3;
 
 parameter_types! {
 	pub const TreasuryAccount: AccountId = TREASURY;
@@ -123,7 +122,6 @@ impl Config for Test {
 	type AssignmentsPerGpu = ConstU32<PER_GPU>;
 	type MaxUnlockingChunks = ConstU32<MAX_CHUNKS>;
 	type MaxServedModels = ConstU32<MAX_SERVED>;
-	type MaxPendingSlashes = ConstU32<MAX_PENDING>;
 	#[cfg(feature = "runtime-benchmarks")]
 	type BenchmarkHelper = BenchmarkModels;
 }

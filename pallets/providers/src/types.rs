@@ -130,6 +130,8 @@ where
 	pub last_heartbeat: BlockNumber,
 	/// Assignments in progress.
 	pub assignments: u32,
+	/// Slashes pending against it (entries of `PendingSlashes`).
+	pub pending_slashes: u32,
 	/// The block it registered in.
 	pub registered_at: BlockNumber,
 }

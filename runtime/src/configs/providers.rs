@@ -26,7 +26,17 @@ parameter_types! {
 	pub const OfflineAfter: BlockNumber = 10 * MINUTES;
 	/// A missed assignment costs a tenth of a percent of the stake.
 	pub const MissedAssignmentSlash: Perbill = Perbill::from_parts(1_000_000);
+	/// The minimum bond covers one GPU's assignments; each further one needs as much again.
+	pub const BondPerAssignment: Balance = MinProviderBond::get() / ASSIGNMENTS_PER_GPU as Balance;
 }
+
+/// The most slashes applied in one block.
+const MAX_SLASHES_PER_BLOCK: u32 = MAX_REQUESTS_PER_BLOCK;
+
+// Requests expire in `on_initialize`, before any extrinsic of the block, and each schedules at
+// most one slash for the block `SlashDeferDuration` later; governance's slashes take what room
+// is left. With room for every request of a block, a missed assignment is always punished.
+const _: () = assert!(MAX_REQUESTS_PER_BLOCK <= MAX_SLASHES_PER_BLOCK);
 
 impl pallet_providers::Config for Runtime {
 	type AuthorityId = pallet_providers::offchain::crypto::OperatorAuthId;
@@ -41,13 +51,13 @@ impl pallet_providers::Config for Runtime {
 	type HeartbeatInterval = HeartbeatInterval;
 	type OfflineAfter = OfflineAfter;
 	type AssignmentsPerGpu = ConstU32<ASSIGNMENTS_PER_GPU>;
+	type MaxGpusPerProvider = ConstU32<64>;
+	type BondPerAssignment = BondPerAssignment;
 	type MissedAssignmentSlash = MissedAssignmentSlash;
 	type MaxUnlockingChunks = ConstU32<16>;
 	type MaxServedModels = ConstU32<16>;
 	type MaxProvidersPerModel = ConstU32<64>;
-	type MaxPendingSlashes = ConstU32<16>;
-	// As many as requests may expire in one block, each penalising its provider.
-	type MaxSlashesPerBlock = ConstU32<MAX_REQUESTS_PER_BLOCK>;
+	type MaxSlashesPerBlock = ConstU32<MAX_SLASHES_PER_BLOCK>;
 	type MaxSpecLength = ConstU32<64>;
 	type MaxReasonLength = ConstU32<128>;
 	type WeightInfo = pallet_providers::weights::SubstrateWeight<Runtime>;

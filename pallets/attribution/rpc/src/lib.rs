@@ -1,13 +1,12 @@
-//! JSON-RPC methods over [`AttributionApi`]: `attribution_lineage`,
-//! `attribution_adaptersTrainedOn`, `attribution_forRequest` and
-//! `attribution_contributionStats`. Each takes an optional block hash and answers at the best
-//! block otherwise.
+//! JSON-RPC methods over [`AttributionApiServer`]: `attribution_lineage`,
+//! `attribution_adaptersTrainedOn`, `attribution_forRequest` and `attribution_contributionStats`.
+//! Each takes an optional block hash and answers at the best block otherwise.
 //!
 //! `attribution_forRequest` answers from the chain while the output is within its retention
 //! window, and from the node's off-chain index after that (a node started with off-chain
 //! indexing, which `tributary-node` turns on, keeps every output it imported).
 
-use std::{marker::PhantomData, sync::Arc};
+use std::sync::Arc;
 
 use codec::Codec;
 use jsonrpsee::{core::RpcResult, proc_macros::rpc, types::ErrorObjectOwned};
@@ -17,13 +16,11 @@ use pallet_attribution_runtime_api::{
 	OFFCHAIN_PREFIX,
 };
 use polkadot_sdk::{
-	sp_api::ProvideRuntimeApi,
-	sp_blockchain::HeaderBackend,
 	sp_core::offchain::{OffchainStorage, STORAGE_PREFIX},
 	sp_runtime::traits::Block as BlockT,
 };
 use serde::Serialize;
-use tributary_rpc_support::{at_or_best, runtime_error};
+use tributary_rpc_support::{RuntimeClient, RuntimeReader};
 
 /// The error code of an off-chain index entry that does not decode (runtime API calls that fail
 /// answer with [`tributary_rpc_support::RUNTIME_ERROR`]).
@@ -73,16 +70,15 @@ pub trait AttributionApi<BlockHash, Output, Balance> {
 
 /// Serves [`AttributionApiServer`] from a client's runtime and its off-chain storage.
 pub struct Attribution<Client, Block, Storage> {
-	client: Arc<Client>,
+	runtime: RuntimeReader<Client, Block>,
 	offchain: Option<Storage>,
-	_block: PhantomData<Block>,
 }
 
 impl<Client, Block, Storage> Attribution<Client, Block, Storage> {
 	/// `offchain`: the node's off-chain storage (`backend.offchain_storage()`), where the
 	/// ledger's indexed outputs are.
 	pub fn new(client: Arc<Client>, offchain: Option<Storage>) -> Self {
-		Self { client, offchain, _block: PhantomData }
+		Self { runtime: RuntimeReader::new(client), offchain }
 	}
 }
 
@@ -97,7 +93,7 @@ impl<Client, Block, Storage, Output, Balance> AttributionApiServer<Block::Hash, 
 	for Attribution<Client, Block, Storage>
 where
 	Block: BlockT,
-	Client: ProvideRuntimeApi<Block> + HeaderBackend<Block> + Send + Sync + 'static,
+	Client: RuntimeClient<Block>,
 	Client::Api: AttributionRuntimeApi<Block, Output, Balance>,
 	Storage: OffchainStorage + 'static,
 	Output: Codec + Serialize + Send + Sync + 'static,
@@ -108,8 +104,7 @@ where
 		adapter_id: AdapterId,
 		at: Option<Block::Hash>,
 	) -> RpcResult<Option<Vec<LineageShare>>> {
-		let at = at_or_best(&*self.client, at);
-		self.client.runtime_api().lineage(at, adapter_id).map_err(runtime_error)
+		self.runtime.call(at, |api, at| api.lineage(at, adapter_id))
 	}
 
 	fn adapters_trained_on(
@@ -119,11 +114,7 @@ where
 		limit: u32,
 		at: Option<Block::Hash>,
 	) -> RpcResult<Vec<(AdapterId, Permill)>> {
-		let at = at_or_best(&*self.client, at);
-		self.client
-			.runtime_api()
-			.adapters_trained_on(at, dataset_id, start_after, limit)
-			.map_err(runtime_error)
+		self.runtime.call(at, |api, at| api.adapters_trained_on(at, dataset_id, start_after, limit))
 	}
 
 	fn for_request(
@@ -131,10 +122,7 @@ where
 		request_id: RequestId,
 		at: Option<Block::Hash>,
 	) -> RpcResult<Option<Output>> {
-		let at = at_or_best(&*self.client, at);
-		if let Some(output) =
-			self.client.runtime_api().output(at, request_id).map_err(runtime_error)?
-		{
+		if let Some(output) = self.runtime.call(at, |api, at| api.output(at, request_id))? {
 			return Ok(Some(output));
 		}
 		let Some(bytes) =
@@ -157,10 +145,6 @@ where
 		contribution_id: ContributionId,
 		at: Option<Block::Hash>,
 	) -> RpcResult<ContributionStats<Balance>> {
-		let at = at_or_best(&*self.client, at);
-		self.client
-			.runtime_api()
-			.contribution_stats(at, dataset_id, contribution_id)
-			.map_err(runtime_error)
+		self.runtime.call(at, |api, at| api.contribution_stats(at, dataset_id, contribution_id))
 	}
 }

@@ -1,18 +1,16 @@
-//! JSON-RPC methods over [`DatasetsApi`]: `datasets_dataset`, `datasets_contribution`,
-//! `datasets_contributionByHash`, `datasets_contributionsOf` and `datasets_contributorWeight`.
-//! Each takes an optional block hash and answers at the best block otherwise.
+//! JSON-RPC methods over [`DatasetsApiServer`]: `datasets_dataset`, `datasets_contribution`,
+//! `datasets_contributionByHash`, `datasets_contributionsOf` and `datasets_contributorWeight`. Each
+//! takes an optional block hash and answers at the best block otherwise.
 
-use std::{marker::PhantomData, sync::Arc};
+use std::sync::Arc;
 
 use codec::Codec;
 use jsonrpsee::{core::RpcResult, proc_macros::rpc};
 pub use pallet_datasets_runtime_api::DatasetsApi as DatasetsRuntimeApi;
 use pallet_datasets_runtime_api::{ContentHash, ContributionId, DatasetId};
-use polkadot_sdk::{
-	sp_api::ProvideRuntimeApi, sp_blockchain::HeaderBackend, sp_runtime::traits::Block as BlockT,
-};
+use polkadot_sdk::sp_runtime::traits::Block as BlockT;
 use serde::{de::DeserializeOwned, Serialize};
-use tributary_rpc_support::{at_or_best, runtime_error};
+use tributary_rpc_support::{RuntimeClient, RuntimeReader};
 
 #[rpc(server)]
 pub trait DatasetsApi<BlockHash, AccountId, Dataset, Contribution> {
@@ -60,14 +58,12 @@ pub trait DatasetsApi<BlockHash, AccountId, Dataset, Contribution> {
 }
 
 /// Serves [`DatasetsApiServer`] from a client's runtime.
-pub struct Datasets<Client, Block> {
-	client: Arc<Client>,
-	_block: PhantomData<Block>,
-}
+pub struct Datasets<Client, Block>(RuntimeReader<Client, Block>);
 
 impl<Client, Block> Datasets<Client, Block> {
+	/// Serves from `client`'s runtime.
 	pub fn new(client: Arc<Client>) -> Self {
-		Self { client, _block: PhantomData }
+		Self(RuntimeReader::new(client))
 	}
 }
 
@@ -75,7 +71,7 @@ impl<Client, Block, AccountId, Dataset, Contribution>
 	DatasetsApiServer<Block::Hash, AccountId, Dataset, Contribution> for Datasets<Client, Block>
 where
 	Block: BlockT,
-	Client: ProvideRuntimeApi<Block> + HeaderBackend<Block> + Send + Sync + 'static,
+	Client: RuntimeClient<Block>,
 	Client::Api: DatasetsRuntimeApi<Block, AccountId, Dataset, Contribution>,
 	AccountId: Codec + DeserializeOwned + Send + Sync + 'static,
 	Dataset: Codec + Serialize + Send + Sync + 'static,
@@ -86,8 +82,7 @@ where
 		dataset_id: DatasetId,
 		at: Option<Block::Hash>,
 	) -> RpcResult<Option<Dataset>> {
-		let at = at_or_best(&*self.client, at);
-		self.client.runtime_api().dataset(at, dataset_id).map_err(runtime_error)
+		self.0.call(at, |api, at| api.dataset(at, dataset_id))
 	}
 
 	fn contribution(
@@ -96,11 +91,7 @@ where
 		contribution_id: ContributionId,
 		at: Option<Block::Hash>,
 	) -> RpcResult<Option<Contribution>> {
-		let at = at_or_best(&*self.client, at);
-		self.client
-			.runtime_api()
-			.contribution(at, dataset_id, contribution_id)
-			.map_err(runtime_error)
+		self.0.call(at, |api, at| api.contribution(at, dataset_id, contribution_id))
 	}
 
 	fn contribution_by_hash(
@@ -108,8 +99,7 @@ where
 		content_hash: ContentHash,
 		at: Option<Block::Hash>,
 	) -> RpcResult<Option<(DatasetId, ContributionId, Contribution)>> {
-		let at = at_or_best(&*self.client, at);
-		self.client.runtime_api().contribution_by_hash(at, content_hash).map_err(runtime_error)
+		self.0.call(at, |api, at| api.contribution_by_hash(at, content_hash))
 	}
 
 	fn contributions_of(
@@ -119,11 +109,7 @@ where
 		limit: u32,
 		at: Option<Block::Hash>,
 	) -> RpcResult<Vec<(DatasetId, ContributionId, Contribution)>> {
-		let at = at_or_best(&*self.client, at);
-		self.client
-			.runtime_api()
-			.contributions_of(at, contributor, start_after, limit)
-			.map_err(runtime_error)
+		self.0.call(at, |api, at| api.contributions_of(at, contributor, start_after, limit))
 	}
 
 	fn contributor_weight(
@@ -132,10 +118,6 @@ where
 		contributor: AccountId,
 		at: Option<Block::Hash>,
 	) -> RpcResult<u64> {
-		let at = at_or_best(&*self.client, at);
-		self.client
-			.runtime_api()
-			.contributor_weight(at, dataset_id, contributor)
-			.map_err(runtime_error)
+		self.0.call(at, |api, at| api.contributor_weight(at, dataset_id, contributor))
 	}
 }

@@ -1,17 +1,15 @@
-//! JSON-RPC method over [`InferenceApi`]: `inference_request`. It takes an optional block hash
-//! and answers at the best block otherwise.
+//! JSON-RPC method over [`InferenceApiServer`]: `inference_request`. It takes an optional block
+//! hash and answers at the best block otherwise.
 
-use std::{marker::PhantomData, sync::Arc};
+use std::sync::Arc;
 
 use codec::Codec;
 use jsonrpsee::{core::RpcResult, proc_macros::rpc};
 pub use pallet_inference_runtime_api::InferenceApi as InferenceRuntimeApi;
 use pallet_inference_runtime_api::RequestId;
-use polkadot_sdk::{
-	sp_api::ProvideRuntimeApi, sp_blockchain::HeaderBackend, sp_runtime::traits::Block as BlockT,
-};
+use polkadot_sdk::sp_runtime::traits::Block as BlockT;
 use serde::Serialize;
-use tributary_rpc_support::{at_or_best, runtime_error};
+use tributary_rpc_support::{RuntimeClient, RuntimeReader};
 
 #[rpc(server)]
 pub trait InferenceApi<BlockHash, Request> {
@@ -22,21 +20,19 @@ pub trait InferenceApi<BlockHash, Request> {
 }
 
 /// Serves [`InferenceApiServer`] from a client's runtime.
-pub struct Inference<Client, Block> {
-	client: Arc<Client>,
-	_block: PhantomData<Block>,
-}
+pub struct Inference<Client, Block>(RuntimeReader<Client, Block>);
 
 impl<Client, Block> Inference<Client, Block> {
+	/// Serves from `client`'s runtime.
 	pub fn new(client: Arc<Client>) -> Self {
-		Self { client, _block: PhantomData }
+		Self(RuntimeReader::new(client))
 	}
 }
 
 impl<Client, Block, Request> InferenceApiServer<Block::Hash, Request> for Inference<Client, Block>
 where
 	Block: BlockT,
-	Client: ProvideRuntimeApi<Block> + HeaderBackend<Block> + Send + Sync + 'static,
+	Client: RuntimeClient<Block>,
 	Client::Api: InferenceRuntimeApi<Block, Request>,
 	Request: Codec + Serialize + Send + Sync + 'static,
 {
@@ -45,7 +41,6 @@ where
 		request_id: RequestId,
 		at: Option<Block::Hash>,
 	) -> RpcResult<Option<Request>> {
-		let at = at_or_best(&*self.client, at);
-		self.client.runtime_api().request(at, request_id).map_err(runtime_error)
+		self.0.call(at, |api, at| api.request(at, request_id))
 	}
 }

@@ -1,18 +1,16 @@
-//! JSON-RPC methods over [`ModelsApi`]: `models_model`, `models_models`, `models_adapter` and
+//! JSON-RPC methods over [`ModelsApiServer`]: `models_model`, `models_models`, `models_adapter` and
 //! `models_modelAdapters`. Each takes an optional block hash and answers at the best block
 //! otherwise.
 
-use std::{marker::PhantomData, sync::Arc};
+use std::sync::Arc;
 
 use codec::Codec;
 use jsonrpsee::{core::RpcResult, proc_macros::rpc};
 pub use pallet_models_runtime_api::ModelsApi as ModelsRuntimeApi;
 use pallet_models_runtime_api::{AdapterId, ModelId};
-use polkadot_sdk::{
-	sp_api::ProvideRuntimeApi, sp_blockchain::HeaderBackend, sp_runtime::traits::Block as BlockT,
-};
+use polkadot_sdk::sp_runtime::traits::Block as BlockT;
 use serde::Serialize;
-use tributary_rpc_support::{at_or_best, runtime_error};
+use tributary_rpc_support::{RuntimeClient, RuntimeReader};
 
 #[rpc(server)]
 pub trait ModelsApi<BlockHash, Model, Adapter> {
@@ -44,14 +42,12 @@ pub trait ModelsApi<BlockHash, Model, Adapter> {
 }
 
 /// Serves [`ModelsApiServer`] from a client's runtime.
-pub struct Models<Client, Block> {
-	client: Arc<Client>,
-	_block: PhantomData<Block>,
-}
+pub struct Models<Client, Block>(RuntimeReader<Client, Block>);
 
 impl<Client, Block> Models<Client, Block> {
+	/// Serves from `client`'s runtime.
 	pub fn new(client: Arc<Client>) -> Self {
-		Self { client, _block: PhantomData }
+		Self(RuntimeReader::new(client))
 	}
 }
 
@@ -59,14 +55,13 @@ impl<Client, Block, Model, Adapter> ModelsApiServer<Block::Hash, Model, Adapter>
 	for Models<Client, Block>
 where
 	Block: BlockT,
-	Client: ProvideRuntimeApi<Block> + HeaderBackend<Block> + Send + Sync + 'static,
+	Client: RuntimeClient<Block>,
 	Client::Api: ModelsRuntimeApi<Block, Model, Adapter>,
 	Model: Codec + Serialize + Send + Sync + 'static,
 	Adapter: Codec + Serialize + Send + Sync + 'static,
 {
 	fn model(&self, model_id: ModelId, at: Option<Block::Hash>) -> RpcResult<Option<Model>> {
-		let at = at_or_best(&*self.client, at);
-		self.client.runtime_api().model(at, model_id).map_err(runtime_error)
+		self.0.call(at, |api, at| api.model(at, model_id))
 	}
 
 	fn models(
@@ -75,8 +70,7 @@ where
 		limit: u32,
 		at: Option<Block::Hash>,
 	) -> RpcResult<Vec<(ModelId, Model)>> {
-		let at = at_or_best(&*self.client, at);
-		self.client.runtime_api().models(at, start, limit).map_err(runtime_error)
+		self.0.call(at, |api, at| api.models(at, start, limit))
 	}
 
 	fn adapter(
@@ -84,8 +78,7 @@ where
 		adapter_id: AdapterId,
 		at: Option<Block::Hash>,
 	) -> RpcResult<Option<Adapter>> {
-		let at = at_or_best(&*self.client, at);
-		self.client.runtime_api().adapter(at, adapter_id).map_err(runtime_error)
+		self.0.call(at, |api, at| api.adapter(at, adapter_id))
 	}
 
 	fn model_adapters(
@@ -93,7 +86,6 @@ where
 		model_id: ModelId,
 		at: Option<Block::Hash>,
 	) -> RpcResult<Vec<(AdapterId, Adapter)>> {
-		let at = at_or_best(&*self.client, at);
-		self.client.runtime_api().model_adapters(at, model_id).map_err(runtime_error)
+		self.0.call(at, |api, at| api.model_adapters(at, model_id))
 	}
 }

@@ -1,18 +1,16 @@
-//! JSON-RPC methods over [`ProvidersApi`]: `providers_provider`, `providers_providersServing`
-//! and `providers_pendingSlashes`. Each takes an optional block hash and answers at the best
-//! block otherwise.
+//! JSON-RPC methods over [`ProvidersApiServer`]: `providers_provider`, `providers_providersServing`
+//! and `providers_pendingSlashes`. Each takes an optional block hash and answers at the best block
+//! otherwise.
 
-use std::{marker::PhantomData, sync::Arc};
+use std::sync::Arc;
 
 use codec::Codec;
 use jsonrpsee::{core::RpcResult, proc_macros::rpc};
 use pallet_providers_runtime_api::ModelId;
 pub use pallet_providers_runtime_api::ProvidersApi as ProvidersRuntimeApi;
-use polkadot_sdk::{
-	sp_api::ProvideRuntimeApi, sp_blockchain::HeaderBackend, sp_runtime::traits::Block as BlockT,
-};
+use polkadot_sdk::sp_runtime::traits::Block as BlockT;
 use serde::{de::DeserializeOwned, Serialize};
-use tributary_rpc_support::{at_or_best, runtime_error};
+use tributary_rpc_support::{RuntimeClient, RuntimeReader};
 
 #[rpc(server)]
 pub trait ProvidersApi<BlockHash, AccountId, Provider, PendingSlash> {
@@ -41,14 +39,12 @@ pub trait ProvidersApi<BlockHash, AccountId, Provider, PendingSlash> {
 }
 
 /// Serves [`ProvidersApiServer`] from a client's runtime.
-pub struct Providers<Client, Block> {
-	client: Arc<Client>,
-	_block: PhantomData<Block>,
-}
+pub struct Providers<Client, Block>(RuntimeReader<Client, Block>);
 
 impl<Client, Block> Providers<Client, Block> {
+	/// Serves from `client`'s runtime.
 	pub fn new(client: Arc<Client>) -> Self {
-		Self { client, _block: PhantomData }
+		Self(RuntimeReader::new(client))
 	}
 }
 
@@ -56,7 +52,7 @@ impl<Client, Block, AccountId, Provider, PendingSlash>
 	ProvidersApiServer<Block::Hash, AccountId, Provider, PendingSlash> for Providers<Client, Block>
 where
 	Block: BlockT,
-	Client: ProvideRuntimeApi<Block> + HeaderBackend<Block> + Send + Sync + 'static,
+	Client: RuntimeClient<Block>,
 	Client::Api: ProvidersRuntimeApi<Block, AccountId, Provider, PendingSlash>,
 	AccountId: Codec + Serialize + DeserializeOwned + Send + Sync + 'static,
 	Provider: Codec + Serialize + Send + Sync + 'static,
@@ -67,8 +63,7 @@ where
 		provider: AccountId,
 		at: Option<Block::Hash>,
 	) -> RpcResult<Option<Provider>> {
-		let at = at_or_best(&*self.client, at);
-		self.client.runtime_api().provider(at, provider).map_err(runtime_error)
+		self.0.call(at, |api, at| api.provider(at, provider))
 	}
 
 	fn providers_serving(
@@ -78,11 +73,7 @@ where
 		limit: u32,
 		at: Option<Block::Hash>,
 	) -> RpcResult<Vec<(AccountId, Provider)>> {
-		let at = at_or_best(&*self.client, at);
-		self.client
-			.runtime_api()
-			.providers_serving(at, model_id, start, limit)
-			.map_err(runtime_error)
+		self.0.call(at, |api, at| api.providers_serving(at, model_id, start, limit))
 	}
 
 	fn pending_slashes(
@@ -90,7 +81,6 @@ where
 		provider: AccountId,
 		at: Option<Block::Hash>,
 	) -> RpcResult<Vec<PendingSlash>> {
-		let at = at_or_best(&*self.client, at);
-		self.client.runtime_api().pending_slashes(at, provider).map_err(runtime_error)
+		self.0.call(at, |api, at| api.pending_slashes(at, provider))
 	}
 }

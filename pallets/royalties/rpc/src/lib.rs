@@ -1,17 +1,15 @@
-//! JSON-RPC method over [`RoyaltiesApi`]: `royalties_pending`. It takes an optional block hash
-//! and answers at the best block otherwise.
+//! JSON-RPC method over [`RoyaltiesApiServer`]: `royalties_pending`. It takes an optional block
+//! hash and answers at the best block otherwise.
 
-use std::{marker::PhantomData, sync::Arc};
+use std::sync::Arc;
 
 use codec::Codec;
 use jsonrpsee::{core::RpcResult, proc_macros::rpc};
 use pallet_royalties_runtime_api::PendingRoyalties;
 pub use pallet_royalties_runtime_api::RoyaltiesApi as RoyaltiesRuntimeApi;
-use polkadot_sdk::{
-	sp_api::ProvideRuntimeApi, sp_blockchain::HeaderBackend, sp_runtime::traits::Block as BlockT,
-};
+use polkadot_sdk::sp_runtime::traits::Block as BlockT;
 use serde::{de::DeserializeOwned, Serialize};
-use tributary_rpc_support::{at_or_best, runtime_error};
+use tributary_rpc_support::{RuntimeClient, RuntimeReader};
 
 #[rpc(server)]
 pub trait RoyaltiesApi<BlockHash, AccountId, Balance> {
@@ -26,14 +24,12 @@ pub trait RoyaltiesApi<BlockHash, AccountId, Balance> {
 }
 
 /// Serves [`RoyaltiesApiServer`] from a client's runtime.
-pub struct Royalties<Client, Block> {
-	client: Arc<Client>,
-	_block: PhantomData<Block>,
-}
+pub struct Royalties<Client, Block>(RuntimeReader<Client, Block>);
 
 impl<Client, Block> Royalties<Client, Block> {
+	/// Serves from `client`'s runtime.
 	pub fn new(client: Arc<Client>) -> Self {
-		Self { client, _block: PhantomData }
+		Self(RuntimeReader::new(client))
 	}
 }
 
@@ -41,7 +37,7 @@ impl<Client, Block, AccountId, Balance> RoyaltiesApiServer<Block::Hash, AccountI
 	for Royalties<Client, Block>
 where
 	Block: BlockT,
-	Client: ProvideRuntimeApi<Block> + HeaderBackend<Block> + Send + Sync + 'static,
+	Client: RuntimeClient<Block>,
 	Client::Api: RoyaltiesRuntimeApi<Block, AccountId, Balance>,
 	AccountId: Codec + DeserializeOwned + Send + Sync + 'static,
 	Balance: Codec + Serialize + Send + Sync + 'static,
@@ -51,7 +47,6 @@ where
 		who: AccountId,
 		at: Option<Block::Hash>,
 	) -> RpcResult<PendingRoyalties<Balance>> {
-		let at = at_or_best(&*self.client, at);
-		self.client.runtime_api().pending(at, who).map_err(runtime_error)
+		self.0.call(at, |api, at| api.pending(at, who))
 	}
 }
