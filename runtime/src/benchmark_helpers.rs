@@ -150,12 +150,11 @@ impl pallet_inference::BenchmarkHelper<AccountId> for BenchmarkInference {
 				region: Default::default(),
 				endpoint: None,
 			};
-			let registered = Providers::register(
-				signed(&provider),
-				spec,
-				operator,
-				<Runtime as pallet_providers::Config>::MinProviderBond::get(),
-			);
+			// Bonded enough for every assignment (capacity costs stake).
+			let bond = <Runtime as pallet_providers::Config>::BondPerAssignment::get()
+				.saturating_mul(assignments.into())
+				.max(<Runtime as pallet_providers::Config>::MinProviderBond::get());
+			let registered = Providers::register(signed(&provider), spec, operator, bond);
 			assert!(registered.is_ok(), "the benchmark provider is valid: {registered:?}");
 			let serving = Providers::serve(signed(&provider), model_id);
 			assert!(serving.is_ok(), "the benchmark provider serves: {serving:?}");

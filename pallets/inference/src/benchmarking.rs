@@ -96,8 +96,9 @@ mod benchmarks {
 			request_id,
 			output,
 			T::MaxPromptLength::get(),
-			T::MaxTokens::get(),
+			T::MaxTokens::get().min(o),
 			attribution,
+			false,
 		);
 
 		assert!(!Requests::<T>::contains_key(request_id));

@@ -19,6 +19,53 @@ impl<T: Config> Pallet<T> {
 			.min(request.max_fee)
 	}
 
+	/// The open request `request_id` if `operator` is its assigned operator and its deadline
+	/// has not passed.
+	pub(crate) fn assigned_request(
+		request_id: RequestId,
+		operator: &T::AccountId,
+	) -> Result<RequestOf<T>, DispatchError> {
+		let request = Requests::<T>::get(request_id).ok_or(Error::<T>::UnknownRequest)?;
+		ensure!(request.operator == *operator, Error::<T>::NotAssignedOperator);
+		let now = polkadot_sdk::frame_system::Pallet::<T>::block_number();
+		ensure!(now <= request.deadline, Error::<T>::DeadlinePassed);
+		Ok(request)
+	}
+
+	/// Pays the request fee from `requester` to the treasury.
+	pub(crate) fn pay_request_fee(requester: &T::AccountId) -> DispatchResult {
+		let fee = T::RequestFee::get();
+		if fee.is_zero() {
+			return Ok(());
+		}
+		T::Currency::transfer(requester, &T::Treasury::get(), fee, Preservation::Preserve)
+			.map(|_| ())
+	}
+
+	/// A declined request's base fee moves from the requester's hold to the treasury and the
+	/// rest of the cap is released: the fee.
+	pub(crate) fn settle_decline(request: &RequestOf<T>) -> Result<BalanceOf<T>, DispatchError> {
+		let reason = HoldReason::InferenceFee.into();
+		// `request` refuses a cap below the base fee; the minimum only keeps this exact.
+		let fee = request.pricing.base_fee.min(request.max_fee);
+		T::Currency::transfer_on_hold(
+			&reason,
+			&request.requester,
+			&T::Treasury::get(),
+			fee,
+			Precision::Exact,
+			Restriction::Free,
+			Fortitude::Polite,
+		)?;
+		T::Currency::release(
+			&reason,
+			&request.requester,
+			request.max_fee.saturating_sub(fee),
+			Precision::Exact,
+		)?;
+		Ok(fee)
+	}
+
 	/// Forgets a settled or expired request and ends its provider's assignment.
 	pub(crate) fn close(request_id: RequestId, request: &RequestOf<T>) {
 		Requests::<T>::remove(request_id);
@@ -38,12 +85,15 @@ impl<T: Config> Pallet<T> {
 	/// Releases an unanswered request's cap and penalises its provider.
 	pub(crate) fn expire(request_id: RequestId) {
 		let Some(request) = Requests::<T>::get(request_id) else { return };
-		let _ = T::Currency::release(
+		let released = T::Currency::release(
 			&HoldReason::InferenceFee.into(),
 			&request.requester,
 			request.max_fee,
 			Precision::BestEffort,
 		);
+		if released != Ok(request.max_fee) {
+			defensive!("an open request's cap is held for it");
+		}
 		let penalised = T::Providers::penalise_missed_assignment(&request.provider).is_ok();
 		if !penalised {
 			log::warn!(

@@ -9,9 +9,19 @@
 //!
 //! Settlement: the fee is `min(cap, base fee + input and output token prices)`; it moves from
 //! the requester's hold into the royalties pot and is divided there
-//! ([`Settlement`], which pallet-royalties implements); the rest of the cap is released. A request not answered
-//! by its deadline expires in `on_initialize` (a bounded queue per block): the requester's cap
-//! is released in full and the provider penalised.
+//! ([`Settlement`], which pallet-royalties implements); the rest of the cap is released. A
+//! result bills at most one output token per output byte. An output longer than
+//! `MaxOutputLength` is submitted cut and marked `truncated`, billed for what was kept.
+//!
+//! A request the provider's service refuses (a prompt too long for the model, say) is
+//! `decline`d by the operator: the requester pays the base fee, to the treasury rather than to
+//! the provider (so declining never pays better than serving), and the provider is not
+//! penalised. A request not answered by its deadline expires in `on_initialize` (a bounded queue
+//! per block): the requester's cap is released in full and the provider penalised.
+//!
+//! Every request also pays `RequestFee` to the treasury when it is made, whatever becomes of
+//! it: the requests one block takes are bounded (`MaxRequestsPerBlock`), and filling them costs
+//! money that does not come back.
 
 #![cfg_attr(not(feature = "std"), no_std)]
 
@@ -37,8 +47,8 @@ use polkadot_sdk::{
 	frame_support::{
 		pallet_prelude::*,
 		traits::{
-			fungible::{self, Inspect, InspectHold, MutateHold},
-			tokens::{Fortitude, Precision, Restriction},
+			fungible::{self, Inspect, InspectHold, Mutate, MutateHold},
+			tokens::{Fortitude, Precision, Preservation, Restriction},
 		},
 	},
 	frame_system::pallet_prelude::*,
@@ -130,6 +140,7 @@ pub mod pallet {
 		/// The currency fees are paid in; a request's fee cap is held in it until settlement.
 		#[pallet::no_default]
 		type Currency: fungible::Inspect<Self::AccountId>
+			+ fungible::Mutate<Self::AccountId>
 			+ fungible::InspectHold<Self::AccountId, Reason = Self::RuntimeHoldReason>
 			+ fungible::MutateHold<Self::AccountId, Reason = Self::RuntimeHoldReason>;
 
@@ -161,6 +172,16 @@ pub mod pallet {
 		/// Where each settled output's attribution is recorded.
 		#[pallet::no_default]
 		type Ledger: OutputLedger<BalanceOf<Self>>;
+
+		/// The treasury's account: it receives request fees and the base fees of declined
+		/// requests.
+		#[pallet::no_default]
+		type Treasury: Get<Self::AccountId>;
+
+		/// Paid by every request to the treasury when it is made, and not refunded.
+		#[pallet::constant]
+		#[pallet::no_default]
+		type RequestFee: Get<BalanceOf<Self>>;
 
 		/// Blocks a provider has to answer.
 		#[pallet::constant]
@@ -232,7 +253,8 @@ pub mod pallet {
 			operator: T::AccountId,
 			deadline: BlockNumberFor<T>,
 		},
-		/// A result was accepted and paid for.
+		/// A result was accepted and paid for. `truncated`: the output was cut at
+		/// `MaxOutputLength` (and billed for what was kept).
 		Settled {
 			request_id: RequestId,
 			output_hash: H256,
@@ -241,6 +263,15 @@ pub mod pallet {
 			fee: BalanceOf<T>,
 			refund: BalanceOf<T>,
 			attributions: u32,
+			truncated: bool,
+		},
+		/// The provider's service refused the request: the requester paid `fee` (the base fee)
+		/// to the treasury and the rest of the cap was released; the provider is not penalised.
+		Declined {
+			request_id: RequestId,
+			provider: T::AccountId,
+			reason: DeclineReason,
+			fee: BalanceOf<T>,
 		},
 		/// A request got no result in time: its cap was released and its provider penalised
 		/// (`penalised` is false when the provider's pending slashes, or the block's, are at
@@ -274,8 +305,8 @@ pub mod pallet {
 		ScoresOverflow,
 		/// The same record is attributed twice.
 		DuplicateAttribution,
-		/// More output tokens than were asked for, or more input tokens than the prompt has
-		/// bytes.
+		/// More output tokens than were asked for or than the output has bytes, or more input
+		/// tokens than the prompt has bytes.
 		TooManyTokens,
 		/// The adapter has no lineage recorded.
 		NoLineage,
@@ -331,6 +362,7 @@ pub mod pallet {
 				T::Models::active_adapter(model_id).ok_or(Error::<T>::ModelNotActive)?;
 			let pricing = T::Models::pricing(model_id).ok_or(Error::<T>::ModelNotActive)?;
 			ensure!(max_fee >= pricing.base_fee, Error::<T>::FeeCapTooLow);
+			Self::pay_request_fee(&requester)?;
 
 			let request_id = NextRequestId::<T>::get();
 			let parent = polkadot_sdk::frame_system::Pallet::<T>::parent_hash();
@@ -378,7 +410,8 @@ pub mod pallet {
 		}
 
 		/// The assigned operator's result for `request_id`: the output, its token counts and
-		/// its attribution. Settles the request.
+		/// its attribution, and whether the output was cut at `MaxOutputLength`. Settles the
+		/// request.
 		#[pallet::call_index(1)]
 		// Charged for a lineage dataset of the benchmarks' largest (100,000 contributors): a
 		// dataset's pool settles at the same cost whatever its size.
@@ -394,13 +427,13 @@ pub mod pallet {
 			input_tokens: u32,
 			output_tokens: u32,
 			attribution: BoundedVec<AttributedRecord, T::MaxAttributions>,
+			truncated: bool,
 		) -> DispatchResult {
 			let operator = ensure_signed(origin)?;
-			let request = Requests::<T>::get(request_id).ok_or(Error::<T>::UnknownRequest)?;
-			ensure!(request.operator == operator, Error::<T>::NotAssignedOperator);
-			let now = polkadot_sdk::frame_system::Pallet::<T>::block_number();
-			ensure!(now <= request.deadline, Error::<T>::DeadlinePassed);
+			let request = Self::assigned_request(request_id, &operator)?;
 			ensure!(output_tokens <= request.max_tokens, Error::<T>::TooManyTokens);
+			// A byte-level token covers at least one byte of the output.
+			ensure!(output_tokens as usize <= output.len(), Error::<T>::TooManyTokens);
 			// Every token of a byte-level tokenizer covers at least one byte of the prompt.
 			ensure!(input_tokens as usize <= request.prompt.len(), Error::<T>::TooManyTokens);
 
@@ -472,6 +505,32 @@ pub mod pallet {
 				fee,
 				refund,
 				attributions: attribution.len() as u32,
+				truncated,
+			});
+			Ok(())
+		}
+
+		/// The assigned operator declines `request_id`, which its service refused for `reason`:
+		/// the requester pays the base fee to the treasury, the rest of the cap is released, and
+		/// the provider is not penalised.
+		#[pallet::call_index(2)]
+		// Settling does everything declining does (reading the request, moving part of the
+		// hold, releasing the rest, closing the request) and more.
+		#[pallet::weight(T::WeightInfo::submit_result(1, 0, 0))]
+		pub fn decline(
+			origin: OriginFor<T>,
+			request_id: RequestId,
+			reason: DeclineReason,
+		) -> DispatchResult {
+			let operator = ensure_signed(origin)?;
+			let request = Self::assigned_request(request_id, &operator)?;
+			let fee = Self::settle_decline(&request)?;
+			Self::close(request_id, &request);
+			Self::deposit_event(Event::Declined {
+				request_id,
+				provider: request.provider,
+				reason,
+				fee,
 			});
 			Ok(())
 		}

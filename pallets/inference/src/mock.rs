@@ -76,12 +76,15 @@ pub const CHARLIE: AccountId = 3;
 pub const ENDOWMENT: Balance = 1_000_000;
 
 pub const MIN_BOND: Balance = 100;
+pub const BOND_PER_ASSIGNMENT: Balance = 10;
 pub const PER_GPU: u32 = 2;
 pub const MAX_MODEL_DATASETS: u32 = 4;
 pub const MAX_PROVIDERS_PER_MODEL: u32 = 8;
 
 parameter_types! {
 	pub const TreasuryAccount: AccountId = TREASURY;
+	/// Zero unless a test sets it.
+	pub storage RequestFee: Balance = 0;
 }
 
 #[derive_impl(pallet_datasets::config_preludes::TestDefaultConfig)]
@@ -119,6 +122,7 @@ impl pallet_providers::Config for Test {
 	type Models = Models;
 	type SlashOrigin = EnsureRoot<AccountId>;
 	type MinProviderBond = ConstU128<MIN_BOND>;
+	type BondPerAssignment = ConstU128<BOND_PER_ASSIGNMENT>;
 	type AssignmentsPerGpu = ConstU32<PER_GPU>;
 	type MaxProvidersPerModel = ConstU32<MAX_PROVIDERS_PER_MODEL>;
 	#[cfg(feature = "runtime-benchmarks")]
@@ -158,6 +162,8 @@ impl Config for Test {
 	type Datasets = Datasets;
 	type Royalties = Royalties;
 	type Ledger = Attribution;
+	type Treasury = TreasuryAccount;
+	type RequestFee = RequestFee;
 	type RequestTimeout = ConstU64<TIMEOUT>;
 	#[cfg(feature = "runtime-benchmarks")]
 	type BenchmarkHelper = BenchmarkSetup;
@@ -264,7 +270,8 @@ impl BenchmarkHelper<AccountId> for BenchmarkSetup {
 					endpoint: None,
 				},
 				operator,
-				MIN_BOND,
+				// Bonded enough for every assignment (capacity costs stake).
+				MIN_BOND.max(u128::from(assignments) * BOND_PER_ASSIGNMENT),
 			)
 			.unwrap();
 			Providers::serve(RuntimeOrigin::signed(provider), model_id).unwrap();

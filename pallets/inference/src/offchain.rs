@@ -13,12 +13,22 @@
 //! deadline's own block would land after it). A persistent lock per request keeps two workers
 //! (one per block, possibly running at once) from serving it twice; a persistent marker keeps
 //! a submitted result from being sent again for [`RESUBMIT_AFTER_MS`] (wall-clock time after
-//! its submission). A service that is down or answers an error is logged and the request
-//! retried on a later block. An output longer than `MaxOutputLength` is not submitted (nor
-//! truncated): it is logged as refused, not retried, and the request expires. Token counts
-//! past the request's bounds (more output tokens than `max_tokens`, more prompt tokens than
-//! the prompt has bytes) are lowered to them, which only lowers the fee, and scores summing
-//! past a million are scaled down to a million, so that the chain takes the result.
+//! its submission).
+//!
+//! - A service that is down, or answers an error that is not the request's doing (an unknown
+//!   adapter, a full queue), is logged and the request retried on a later block; if it never
+//!   answers, the request expires and the provider is penalised.
+//! - A prompt the service refuses as too long for the model (HTTP 413, or the error code
+//!   `prompt_too_long`) is declined (`decline`, [`DeclineReason::PromptTooLong`]): the
+//!   requester pays the base fee and the provider is not penalised.
+//! - An output longer than `MaxOutputLength` is cut at the last character boundary within it
+//!   and submitted marked `truncated`, its output tokens counted in proportion to the bytes
+//!   kept (rounded down). The completion carries no token offsets, so the cut falls on a
+//!   character, not necessarily a token, boundary; the rounding is in the requester's favour.
+//! - Token counts past the request's bounds (more output tokens than `max_tokens` or than the
+//!   output has bytes, more prompt tokens than the prompt has bytes) are lowered to them, which
+//!   only lowers the fee, and scores summing past a million are scaled down to a million, so
+//!   that the chain takes the result.
 
 use alloc::{
 	collections::BTreeMap,
@@ -49,7 +59,9 @@ use tributary_primitives::{
 	ContentHash, ContributionId, DatasetId, DatasetsInspect, LineageLedger,
 };
 
-use crate::{AttributedRecord, Call, Config, Pallet, RequestId, RequestOf, Requests};
+use crate::{
+	AttributedRecord, Call, Config, DeclineReason, Pallet, RequestId, RequestOf, Requests,
+};
 
 /// The persistent off-chain storage key under which the node stores the LoRA service's URL
 /// (a SCALE-encoded `Vec<u8>` of UTF-8), from its `--lora-service-url`.
@@ -72,10 +84,9 @@ const LOG_TARGET: &str = "runtime::inference";
 /// What the worker did with a request, kept in its persistent storage.
 #[derive(Encode, Decode, Clone, Copy, PartialEq, Eq, Debug)]
 enum Served {
-	/// A result was submitted to the pool at this time (milliseconds since the Unix epoch).
+	/// A result or a decline was submitted to the pool at this time (milliseconds since the
+	/// Unix epoch).
 	Submitted(u64),
-	/// The request cannot be answered within the chain's bounds; it is left to expire.
-	Refused,
 }
 
 /// Why a request was not served this time.
@@ -91,10 +102,16 @@ pub enum ServeError {
 	Status(u16, String),
 	/// The service's answer is not the JSON a completion is.
 	Malformed,
-	/// The output is longer than the chain takes (bytes, bound).
-	OutputTooLong(usize, u32),
 	/// The transaction pool refused the signed result.
 	Pool,
+}
+
+/// What the service answered.
+enum Answer {
+	/// A completion.
+	Completion(Completion),
+	/// A refusal that is the request's doing: the request is declined.
+	Refused(DeclineReason),
 }
 
 #[derive(Serialize)]
@@ -141,6 +158,17 @@ struct CitedRecord {
 	score_ppm: u32,
 }
 
+/// An OpenAI-style error answer.
+#[derive(Deserialize)]
+struct ErrorAnswer {
+	error: ErrorBody,
+}
+
+#[derive(Deserialize)]
+struct ErrorBody {
+	code: Option<String>,
+}
+
 /// The LoRA service URL the node stored, if any.
 pub fn lora_service_url() -> Option<Vec<u8>> {
 	StorageValueRef::persistent(LORA_SERVICE_URL_KEY).get::<Vec<u8>>().ok().flatten()
@@ -175,24 +203,13 @@ impl<T: Config> Pallet<T> {
 		let served = StorageValueRef::persistent(&served_key);
 		let time = || sp_io::offchain::timestamp().unix_millis();
 		match served.get::<Served>() {
-			Ok(Some(Served::Refused)) => return,
 			Ok(Some(Served::Submitted(at))) if time() < at.saturating_add(RESUBMIT_AFTER_MS) => {
 				return
 			}
 			_ => {}
 		}
 		match Self::serve(account, request_id, &request) {
-			Ok(()) => {
-				log::info!(target: LOG_TARGET, "request {request_id}: result submitted");
-				served.set(&Served::Submitted(time()));
-			}
-			Err(ServeError::OutputTooLong(bytes, bound)) => {
-				log::error!(
-					target: LOG_TARGET,
-					"request {request_id}: the output is {bytes} bytes, more than MaxOutputLength ({bound}); not submitting it, the request will expire"
-				);
-				served.set(&Served::Refused);
-			}
+			Ok(()) => served.set(&Served::Submitted(time())),
 			Err(error) => log::warn!(
 				target: LOG_TARGET,
 				"request {request_id}: not served ({error:?}); retrying on a later block"
@@ -200,7 +217,8 @@ impl<T: Config> Pallet<T> {
 		}
 	}
 
-	/// Calls the LoRA service for `request` and submits its result.
+	/// Calls the LoRA service for `request` and submits its result, or declines the request
+	/// if the service refused it for the request's own sake.
 	pub fn serve(
 		account: &Account<T>,
 		request_id: RequestId,
@@ -222,20 +240,36 @@ impl<T: Config> Pallet<T> {
 			adapter_hash: format!("{:?}", request.adapter_hash),
 			attribution: AttributionBody { datasets: lineage.clone() },
 		};
-		let completion: Completion = post_json(&completions_url(&url), &body)?;
+		let completion = match post_completion(&completions_url(&url), &body)? {
+			Answer::Completion(completion) => completion,
+			Answer::Refused(reason) => {
+				log::info!(
+					target: LOG_TARGET,
+					"request {request_id}: the service refused it ({reason:?}); declining it"
+				);
+				return Self::send(account, Call::decline { request_id, reason });
+			}
+		};
 		let text = completion.choices.into_iter().next().ok_or(ServeError::Malformed)?.text;
-		let bound = T::MaxOutputLength::get();
-		let output: BoundedVec<u8, T::MaxOutputLength> = text
-			.into_bytes()
-			.try_into()
-			.map_err(|bytes: Vec<u8>| ServeError::OutputTooLong(bytes.len(), bound))?;
-		// Within what `submit_result` takes (a byte-level token covers at least one byte of the
-		// prompt): counting fewer tokens only lowers the fee.
 		let Usage { prompt_tokens, completion_tokens } = completion.usage;
+		let (output, counted_tokens, truncated) =
+			cut_to(text, T::MaxOutputLength::get() as usize, completion_tokens);
+		if truncated {
+			log::info!(
+				target: LOG_TARGET,
+				"request {request_id}: the output is longer than MaxOutputLength; submitting its first {} bytes, marked truncated",
+				output.len()
+			);
+		}
+		let output: BoundedVec<u8, T::MaxOutputLength> =
+			BoundedVec::truncate_from(output.into_bytes());
+		// Within what `submit_result` takes (a byte-level token covers at least one byte of the
+		// prompt, and of the output): counting fewer tokens only lowers the fee.
 		let prompt_bytes = u32::try_from(request.prompt.len()).unwrap_or(u32::MAX);
+		let output_bytes = u32::try_from(output.len()).unwrap_or(u32::MAX);
 		let input_tokens = prompt_tokens.min(prompt_bytes);
-		let output_tokens = completion_tokens.min(request.max_tokens);
-		if (input_tokens, output_tokens) != (prompt_tokens, completion_tokens) {
+		let output_tokens = counted_tokens.min(request.max_tokens).min(output_bytes);
+		if (input_tokens, output_tokens) != (prompt_tokens, counted_tokens) {
 			log::warn!(
 				target: LOG_TARGET,
 				"request {request_id}: the service counted {prompt_tokens} prompt and {completion_tokens} output tokens; submitting {input_tokens} and {output_tokens}, the request's bounds"
@@ -243,8 +277,22 @@ impl<T: Config> Pallet<T> {
 		}
 		let cited = completion.attribution.map(|a| a.records).unwrap_or_default();
 		let attribution = Self::onchain_attribution(request_id, &lineage, cited);
-		let call =
-			Call::submit_result { request_id, output, input_tokens, output_tokens, attribution };
+		log::info!(target: LOG_TARGET, "request {request_id}: submitting its result");
+		Self::send(
+			account,
+			Call::submit_result {
+				request_id,
+				output,
+				input_tokens,
+				output_tokens,
+				attribution,
+				truncated,
+			},
+		)
+	}
+
+	/// Sends `call` signed by `account`.
+	fn send(account: &Account<T>, call: Call<T>) -> Result<(), ServeError> {
 		let sent = Signer::<T, T::AuthorityId>::all_accounts()
 			.with_filter(vec![account.public.clone()])
 			.send_signed_transaction(|_| call.clone());
@@ -329,11 +377,52 @@ fn completions_url(base: &[u8]) -> String {
 	format!("{}/v1/completions", base.trim_end_matches('/'))
 }
 
-/// POSTs `body` as JSON to `url` and reads a JSON answer, within [`HTTP_DEADLINE_MS`].
-fn post_json<Body: Serialize, Answer: for<'de> Deserialize<'de>>(
-	url: &str,
-	body: &Body,
-) -> Result<Answer, ServeError> {
+/// `text` cut to at most `bound` bytes at a character boundary, the tokens counted for what is
+/// kept (`tokens` in proportion to the bytes kept, rounded down), and whether it was cut.
+fn cut_to(mut text: String, bound: usize, tokens: u32) -> (String, u32, bool) {
+	let total = text.len();
+	if total <= bound {
+		return (text, tokens, false);
+	}
+	let mut end = bound;
+	while !text.is_char_boundary(end) {
+		end -= 1;
+	}
+	text.truncate(end);
+	let kept = u64::from(tokens).saturating_mul(end as u64) / total as u64;
+	(text, u32::try_from(kept).unwrap_or(u32::MAX), true)
+}
+
+/// Whether the service's refusal (`status`, `body`) is the request's doing, and why: a prompt
+/// too long for the model. Anything else (an unknown adapter, a full queue, a fault of the
+/// service) is the provider's to fix, and the request is retried.
+fn refusal(status: u16, body: &[u8]) -> Option<DeclineReason> {
+	if status == 413 {
+		return Some(DeclineReason::PromptTooLong);
+	}
+	let answer: ErrorAnswer = serde_json::from_slice(body).ok()?;
+	match answer.error.code.as_deref() {
+		Some("prompt_too_long") => Some(DeclineReason::PromptTooLong),
+		_ => None,
+	}
+}
+
+/// POSTs a completion request and reads the answer: a completion, or a refusal that is the
+/// request's doing.
+fn post_completion<Body: Serialize>(url: &str, body: &Body) -> Result<Answer, ServeError> {
+	let (status, bytes) = post_json(url, body)?;
+	if let Some(reason) = refusal(status, &bytes) {
+		return Ok(Answer::Refused(reason));
+	}
+	if status != 200 {
+		return Err(ServeError::Status(status, String::from_utf8_lossy(&bytes).into_owned()));
+	}
+	serde_json::from_slice(&bytes).map(Answer::Completion).map_err(|_| ServeError::Malformed)
+}
+
+/// POSTs `body` as JSON to `url` and reads the answer's status and bytes, within
+/// [`HTTP_DEADLINE_MS`].
+fn post_json<Body: Serialize>(url: &str, body: &Body) -> Result<(u16, Vec<u8>), ServeError> {
 	let body = serde_json::to_vec(body).map_err(|_| ServeError::Malformed)?;
 	let deadline = sp_io::offchain::timestamp().add(Duration::from_millis(HTTP_DEADLINE_MS));
 	let pending = http::Request::post(url, vec![body])
@@ -354,13 +443,7 @@ fn post_json<Body: Serialize, Answer: for<'de> Deserialize<'de>>(
 	if bytes.len() > MAX_ANSWER_BYTES {
 		return Err(ServeError::Http("the answer is larger than MAX_ANSWER_BYTES"));
 	}
-	if response.code != 200 {
-		return Err(ServeError::Status(
-			response.code,
-			String::from_utf8_lossy(&bytes).into_owned(),
-		));
-	}
-	serde_json::from_slice(&bytes).map_err(|_| ServeError::Malformed)
+	Ok((response.code, bytes))
 }
 
 /// A `0x`-prefixed (or bare) 64-digit hex hash.
@@ -393,6 +476,37 @@ mod tests {
 		assert_eq!(parse_hash(&format!("0x{}", hex.to_uppercase())), Some(expected));
 		assert_eq!(parse_hash(&hex[2..]), None);
 		assert_eq!(parse_hash(&format!("{}zz", &hex[2..])), None);
+	}
+
+	#[test]
+	fn outputs_are_cut_at_a_character_boundary_and_tokens_counted_for_what_is_kept() {
+		assert_eq!(cut_to("abcdef".into(), 6, 3), ("abcdef".into(), 3, false));
+		assert_eq!(cut_to("abcdef".into(), 4, 3), ("abcd".into(), 2, true));
+		// "é" is two bytes: a cut inside it moves back before it.
+		assert_eq!(cut_to("aéb".into(), 2, 3), ("a".into(), 0, true));
+	}
+
+	#[test]
+	fn only_refusals_of_the_prompt_itself_are_declined() {
+		let error = |code: &str| {
+			format!(
+				r#"{{"error":{{"message":"m","type":"invalid_request_error","code":"{code}"}}}}"#
+			)
+		};
+		assert_eq!(refusal(413, b""), Some(DeclineReason::PromptTooLong));
+		assert_eq!(
+			refusal(400, error("prompt_too_long").as_bytes()),
+			Some(DeclineReason::PromptTooLong)
+		);
+		for (status, code) in [
+			(404, "unknown_model"),
+			(409, "adapter_hash_mismatch"),
+			(429, "queue_full"),
+			(400, "invalid_adapter_hash"),
+		] {
+			assert_eq!(refusal(status, error(code).as_bytes()), None, "{code}");
+		}
+		assert_eq!(refusal(500, b"not json"), None);
 	}
 
 	#[test]

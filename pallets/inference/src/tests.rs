@@ -80,6 +80,7 @@ fn a_result_settles_to_the_planck() {
 			20,
 			20,
 			attributed(&[(0, 0, 700_000)]),
+			false,
 		));
 		assert_eq!(held(REQUESTER), 0);
 		assert_eq!(requester_before - Balances::total_balance(&REQUESTER), 125);
@@ -114,6 +115,7 @@ fn a_result_settles_to_the_planck() {
 				fee: 125,
 				refund: 875,
 				attributions: 1,
+				truncated: false,
 			}
 			.into(),
 		);
@@ -141,6 +143,7 @@ fn a_settled_output_is_kept_for_the_retention_window_then_pruned() {
 			20,
 			20,
 			attributed(&[(0, 1, 400_000)]),
+			false,
 		));
 		let settled_at = System::block_number();
 		run_to(settled_at + 99);
@@ -155,7 +158,7 @@ fn a_settled_output_is_kept_for_the_retention_window_then_pruned() {
 	});
 }
 
-/// The fee never exceeds the cap: 100 + 5 + 32 = 137 is capped at 110.
+/// The fee never exceeds the cap: 100 + 5 + 27 = 132 is capped at 110.
 #[test]
 fn the_fee_is_capped() {
 	ExtBuilder.build_and_execute(|| {
@@ -166,8 +169,9 @@ fn the_fee_is_capped() {
 			id,
 			output(),
 			20,
-			32,
+			27,
 			attributed(&[]),
+			false,
 		));
 		assert_eq!(before - Balances::total_balance(&REQUESTER), 110);
 	});
@@ -186,6 +190,7 @@ fn bad_results_are_refused_and_change_nothing() {
 					10,
 					tokens,
 					attributed(entries),
+					false,
 				)
 			};
 		assert_noop!(submit(PROVIDER, id, 5, &[]), Error::<Test>::NotAssignedOperator);
@@ -199,7 +204,8 @@ fn bad_results_are_refused_and_change_nothing() {
 				output(),
 				prompt().len() as u32 + 1,
 				5,
-				attributed(&[])
+				attributed(&[]),
+				false
 			),
 			Error::<Test>::TooManyTokens
 		);
@@ -282,6 +288,7 @@ fn a_request_is_charged_at_the_prices_of_its_time() {
 			20,
 			20,
 			attributed(&[]),
+			false,
 		));
 		System::assert_has_event(
 			Event::Settled {
@@ -292,6 +299,7 @@ fn a_request_is_charged_at_the_prices_of_its_time() {
 				fee: 125,
 				refund: 875,
 				attributions: 0,
+				truncated: false,
 			}
 			.into(),
 		);
@@ -313,6 +321,7 @@ fn a_result_after_the_deadline_is_refused() {
 				20,
 				20,
 				attributed(&[]),
+				false,
 			),
 			Error::<Test>::DeadlinePassed
 		);
@@ -430,6 +439,7 @@ mod offchain_worker {
 				input_tokens: 7,
 				output_tokens: 5,
 				attribution: attributed(&[(0, 0, 600_000), (0, 1, 300_000)]),
+				truncated: false,
 			};
 			assert_eq!(submitted, vec![(OPERATOR, RuntimeCall::Inference(expected.clone()))]);
 			// The next block's worker sees it submitted: no HTTP call, nothing sent.
@@ -501,22 +511,59 @@ mod offchain_worker {
 		});
 	}
 
-	/// An output longer than `MaxOutputLength` is not truncated: it is not submitted, and not
-	/// asked for again.
+	/// An output longer than `MaxOutputLength` is submitted cut to it, marked truncated and
+	/// billed for the tokens kept; the chain settles it.
 	#[test]
-	fn an_output_too_long_is_refused_not_truncated() {
+	fn an_output_too_long_is_submitted_truncated_and_billed_for_what_was_kept() {
 		with_worker(|harness| {
-			make_request(10_000);
-			let long = "x".repeat(65);
-			harness.http.write().expect_request(expected_request(&completion(&long, &[])));
-			assert_eq!(worker(harness, 2), vec![]);
-			// No second HTTP call (an unexpected one would fail the test).
-			assert_eq!(worker(harness, 3), vec![]);
+			let id = make_request(10_000);
+			// 80 bytes over 20 tokens; 64 kept, so 16 tokens.
+			let long = "abcd".repeat(20);
+			let answer = completion(&long, &[])
+				.replace(r#""completion_tokens":5"#, r#""completion_tokens":20"#);
+			harness.http.write().expect_request(expected_request(&answer));
+			let submitted = worker(harness, 2);
+			let expected = Call::submit_result {
+				request_id: id,
+				output: BoundedVec::truncate_from("abcd".repeat(16).into_bytes()),
+				input_tokens: 7,
+				output_tokens: 16,
+				attribution: attributed(&[]),
+				truncated: true,
+			};
+			assert_eq!(submitted, vec![(OPERATOR, RuntimeCall::Inference(expected.clone()))]);
+			assert_ok!(expected.dispatch_bypass_filter(RuntimeOrigin::signed(OPERATOR)));
+			assert!(System::events().iter().any(|record| matches!(
+				record.event,
+				RuntimeEvent::Inference(Event::Settled { request_id, output_tokens: 16, truncated: true, .. })
+					if request_id == id
+			)));
 		});
 	}
 
-	/// Token counts past the request's bounds (more output tokens than asked for, more prompt
-	/// tokens than the prompt has bytes) are lowered to them; scores summing past a million
+	/// Attack: a requester sends a prompt the service refuses, so that the provider misses the
+	/// request and is slashed while the requester gets everything back. The worker declines it
+	/// instead: the requester pays the base fee, the provider is not penalised.
+	#[test]
+	fn a_prompt_the_service_refuses_is_declined_not_left_to_expire() {
+		with_worker(|harness| {
+			let id = make_request(10_000);
+			harness.http.write().expect_request(expected_request(
+				r#"{"error":{"message":"the prompt and max_tokens exceed the context","type":"invalid_request_error","code":"prompt_too_long"}}"#,
+			));
+			let submitted = worker(harness, 2);
+			let expected = Call::decline { request_id: id, reason: DeclineReason::PromptTooLong };
+			assert_eq!(submitted, vec![(OPERATOR, RuntimeCall::Inference(expected.clone()))]);
+			// Sent once: the next block's worker leaves it alone.
+			assert_eq!(worker(harness, 3), vec![]);
+			assert_ok!(expected.dispatch_bypass_filter(RuntimeOrigin::signed(OPERATOR)));
+			assert!(Requests::<Test>::get(id).is_none());
+			assert!(Providers::pending_slashes_of(&PROVIDER).is_empty());
+		});
+	}
+
+	/// Token counts past the request's bounds (more output tokens than asked for or than the
+	/// output has bytes, more prompt tokens than the prompt has bytes) are lowered to them; scores summing past a million
 	/// are scaled down to a million. The chain takes the result.
 	#[test]
 	fn an_answer_past_the_requests_bounds_is_brought_within_them() {
@@ -531,8 +578,9 @@ mod offchain_worker {
 				request_id: id,
 				output: output(),
 				input_tokens: 26,
-				output_tokens: 32,
+				output_tokens: 27,
 				attribution: attributed(&[(0, 0, 600_000), (0, 1, 400_000)]),
+				truncated: false,
 			};
 			assert_eq!(submitted, vec![(OPERATOR, RuntimeCall::Inference(expected.clone()))]);
 			assert_ok!(expected.dispatch_bypass_filter(RuntimeOrigin::signed(OPERATOR)));
@@ -571,6 +619,7 @@ mod offchain_worker {
 						input_tokens: 7,
 						output_tokens: 5,
 						attribution: expected,
+						truncated: false,
 					})
 				)]
 			);
@@ -591,5 +640,111 @@ fn a_prompt_that_is_not_utf8_is_refused() {
 			),
 			Error::<Test>::InvalidPrompt
 		);
+	});
+}
+
+/// Attack: a one-byte output billed as `max_tokens` tokens. A result bills at most one output
+/// token per output byte.
+#[test]
+fn fee_inflation_a_short_output_cannot_bill_many_tokens() {
+	ExtBuilder.build_and_execute(|| {
+		let id = make_request(10_000);
+		let one_byte: BoundedVec<u8, ConstU32<64>> = BoundedVec::truncate_from(b"A".to_vec());
+		assert_noop!(
+			Inference::submit_result(
+				RuntimeOrigin::signed(OPERATOR),
+				id,
+				one_byte.clone(),
+				5,
+				32,
+				attributed(&[]),
+				false
+			),
+			Error::<Test>::TooManyTokens
+		);
+		assert_ok!(Inference::submit_result(
+			RuntimeOrigin::signed(OPERATOR),
+			id,
+			one_byte,
+			5,
+			1,
+			attributed(&[]),
+			false
+		));
+	});
+}
+
+/// A declined request costs its requester the base fee, paid to the treasury (not to the
+/// provider, so declining never pays better than serving); the rest of the cap comes back and
+/// the provider is not penalised. Only the assigned operator declines, before the deadline.
+#[test]
+fn a_declined_request_costs_the_requester_the_base_fee_and_the_provider_nothing() {
+	ExtBuilder.build_and_execute(|| {
+		let requester = Balances::balance(&REQUESTER);
+		let treasury = Balances::balance(&TREASURY);
+		let provider = Balances::balance(&PROVIDER);
+		let id = make_request(1_000);
+		assert_noop!(
+			Inference::decline(RuntimeOrigin::signed(REQUESTER), id, DeclineReason::Refused),
+			Error::<Test>::NotAssignedOperator
+		);
+		assert_noop!(
+			Inference::decline(RuntimeOrigin::signed(OPERATOR), id + 1, DeclineReason::Refused),
+			Error::<Test>::UnknownRequest
+		);
+		assert_ok!(Inference::decline(
+			RuntimeOrigin::signed(OPERATOR),
+			id,
+			DeclineReason::PromptTooLong
+		));
+		System::assert_last_event(
+			Event::Declined {
+				request_id: id,
+				provider: PROVIDER,
+				reason: DeclineReason::PromptTooLong,
+				fee: 100,
+			}
+			.into(),
+		);
+		assert_eq!(held(REQUESTER), 0);
+		assert_eq!(Balances::balance(&REQUESTER), requester - 100);
+		assert_eq!(Balances::balance(&TREASURY), treasury + 100);
+		assert_eq!(Balances::balance(&PROVIDER), provider);
+		assert!(Requests::<Test>::get(id).is_none());
+		assert!(Inference::assigned_to(&OPERATOR).is_empty());
+		// After its deadline a request cannot be declined (it expires, and is penalised).
+		let late = make_request(1_000);
+		let deadline = Requests::<Test>::get(late).unwrap().deadline;
+		System::set_block_number(deadline + 1);
+		assert_noop!(
+			Inference::decline(RuntimeOrigin::signed(OPERATOR), late, DeclineReason::Refused),
+			Error::<Test>::DeadlinePassed
+		);
+		// Nothing of the declined request expires later, and nothing is slashed for it.
+		System::set_block_number(deadline);
+		run_to(deadline + 1);
+		assert_eq!(Providers::pending_slashes_of(&PROVIDER).len(), 1, "only the late one");
+	});
+}
+
+/// Attack: one account fills every request slot of a block with requests that expire, and gets
+/// every cap back. Each request pays `RequestFee` to the treasury when it is made, and that fee
+/// is not refunded whatever becomes of the request.
+#[test]
+fn filling_request_slots_costs_an_unrefunded_fee() {
+	ExtBuilder.build_and_execute(|| {
+		RequestFee::set(&7);
+		let requester = Balances::balance(&REQUESTER);
+		let treasury = Balances::balance(&TREASURY);
+		// As many as the provider takes at once (fewer than the block's slots here).
+		let slots: u32 = 2;
+		for _ in 0..slots {
+			make_request(1_000);
+		}
+		run_to(2 + TIMEOUT);
+		assert_eq!(held(REQUESTER), 0);
+		let paid = 7 * slots as Balance;
+		assert_eq!(Balances::balance(&REQUESTER), requester - paid);
+		assert_eq!(Balances::balance(&TREASURY), treasury + paid);
 	});
 }

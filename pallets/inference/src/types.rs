@@ -1,7 +1,7 @@
 //! The records this pallet keeps: requests waiting for their result. The attributed records a
 //! result carries ([`crate::AttributedRecord`]) are in `tributary-primitives`.
 
-use codec::{Decode, Encode, MaxEncodedLen};
+use codec::{Decode, DecodeWithMemTracking, Encode, MaxEncodedLen};
 use core::fmt::Debug;
 use polkadot_sdk::{
 	frame_support::{
@@ -51,4 +51,25 @@ where
 	pub pricing: Pricing<Balance>,
 	/// The last block the result is accepted in.
 	pub deadline: BlockNumber,
+}
+
+/// Why a provider's service refused a request (`decline`).
+#[derive(
+	Encode,
+	Decode,
+	DecodeWithMemTracking,
+	Clone,
+	Copy,
+	PartialEq,
+	Eq,
+	Debug,
+	TypeInfo,
+	MaxEncodedLen,
+)]
+#[cfg_attr(feature = "std", derive(serde::Serialize, serde::Deserialize))]
+pub enum DeclineReason {
+	/// The prompt and `max_tokens` do not fit the model's context.
+	PromptTooLong,
+	/// The service refused the prompt for another reason (its content, say).
+	Refused,
 }
