@@ -244,8 +244,10 @@ describe('inference', () => {
     assert.deepEqual(charlieOwed.pools.map(([id, amount]) => [id, BigInt(amount)]), [[chain.datasetId, poolShare]]);
     assert.equal(BigInt(charlieOwed.total), spanPart + poolShare);
 
-    // Dave paid the fee and the request's transaction fee, nothing else.
-    assert.equal(daveBefore - (await free(api, dave.address)), feeValue + feePaid(requested.events, dave.address));
+    // Dave paid the fee, the request fee (to the treasury, not refunded) and the request's
+    // transaction fee, nothing else.
+    const requestFee = api.consts.inference.requestFee.toBigInt();
+    assert.equal(daveBefore - (await free(api, dave.address)), feeValue + requestFee + feePaid(requested.events, dave.address));
 
     // Claims move balances by exactly what was owed (less each claim's own transaction fee).
     const eveBefore = await free(api, eve.address);
@@ -279,7 +281,11 @@ describe('inference', () => {
       api, requestBlock, 'inference', 'Expired', (data) => data.requestId.toNumber() === requestId, 90_000,
     );
     assert.equal(expired.event.data.penalised.isTrue, true, 'the provider is penalised');
-    assert.equal(daveBefore - (await free(api, dave.address)), feePaid(requested.events, dave.address));
+    // The cap comes back; the request fee does not.
+    assert.equal(
+      daveBefore - (await free(api, dave.address)),
+      api.consts.inference.requestFee.toBigInt() + feePaid(requested.events, dave.address),
+    );
     assert.deepEqual(await inferenceHolds(), [], 'the cap is released in full');
     const slashes = await rpc('providers_pendingSlashes', [eve.address]);
     assert.equal(slashes.length, 1);

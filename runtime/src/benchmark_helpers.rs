@@ -82,7 +82,7 @@ impl pallet_providers::BenchmarkHelper<AccountId> for BenchmarkModels {
 		benchmark_model(
 			owner,
 			alloc::vec![dataset_id],
-			Default::default(),
+			pallet_models::Pricing { base_fee: crate::EXISTENTIAL_DEPOSIT, ..Default::default() },
 			pallet_models::RoyaltySplit {
 				provider: Permill::from_percent(50),
 				owner: Permill::from_percent(20),

@@ -44,6 +44,15 @@ fn hash(seed: u32) -> H256 {
 	H256(bytes)
 }
 
+/// The cheapest base fee and the dearest token prices allowed.
+fn pricing<T: Config>() -> PricingOf<T> {
+	Pricing {
+		base_fee: T::MinBaseFee::get(),
+		per_1k_input_tokens: T::MaxTokenPrice::get(),
+		per_1k_output_tokens: T::MaxTokenPrice::get(),
+	}
+}
+
 /// A proposed model over `MaxModelDatasets` datasets, with the longest names.
 fn proposed<T: Config>(owner: &T::AccountId) -> ModelId
 where
@@ -56,7 +65,7 @@ where
 		hash(0),
 		datasets::<T>(T::MaxModelDatasets::get()),
 		vec![b'u'; T::MaxUriLength::get() as usize],
-		Default::default(),
+		pricing::<T>(),
 		split(),
 	)
 	.expect("the benchmark's proposal is valid")
@@ -112,7 +121,7 @@ mod benchmarks {
 			hash(0),
 			datasets,
 			vec![b'u'; u as usize],
-			Default::default(),
+			pricing::<T>(),
 			split(),
 		);
 
@@ -188,7 +197,10 @@ mod benchmarks {
 		let owner = funded::<T>("owner");
 		let model_id = approved::<T>(&owner);
 		let pricing = Pricing {
-			base_fee: 3u32.into(),
+			base_fee: polkadot_sdk::sp_runtime::Saturating::saturating_add(
+				T::MinBaseFee::get(),
+				3u32.into(),
+			),
 			per_1k_input_tokens: 5u32.into(),
 			per_1k_output_tokens: 7u32.into(),
 		};

@@ -63,6 +63,17 @@ impl<T: Config> Pallet<T> {
 		Ok(CheckedProposal { name, base_model, datasets, spec_uri })
 	}
 
+	/// A base fee of at least `MinBaseFee`, token prices of at most `MaxTokenPrice`.
+	fn check_pricing(pricing: &PricingOf<T>) -> DispatchResult {
+		ensure!(pricing.base_fee >= T::MinBaseFee::get(), Error::<T>::BaseFeeTooLow);
+		let max = T::MaxTokenPrice::get();
+		ensure!(
+			pricing.per_1k_input_tokens <= max && pricing.per_1k_output_tokens <= max,
+			Error::<T>::TokenPriceTooHigh
+		);
+		Ok(())
+	}
+
 	#[allow(clippy::too_many_arguments)]
 	pub(crate) fn do_propose_model(
 		owner: T::AccountId,
@@ -76,6 +87,7 @@ impl<T: Config> Pallet<T> {
 	) -> Result<ModelId, DispatchError> {
 		let CheckedProposal { name, base_model, datasets, spec_uri } =
 			Self::check_proposal(name, base_model, datasets, spec_uri, &royalty_split)?;
+		Self::check_pricing(&pricing)?;
 		let model_id = NextModelId::<T>::get();
 		let next_id = model_id.checked_add(1).ok_or(ArithmeticError::Overflow)?;
 		let bytes = name.len() + base_model.len() + spec_uri.len();
@@ -210,6 +222,7 @@ impl<T: Config> Pallet<T> {
 	) -> DispatchResult {
 		let mut model = Self::model_of_owner(&who, model_id)?;
 		ensure!(model.status != ModelStatus::Retired, Error::<T>::AlreadyRetired);
+		Self::check_pricing(&pricing)?;
 		model.pricing = pricing;
 		Models::<T>::insert(model_id, model);
 		Self::deposit_event(Event::PricingUpdated { model_id, pricing });

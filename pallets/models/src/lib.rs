@@ -122,6 +122,8 @@ pub mod pallet {
 			type DepositPerByte = ConstU128<0>;
 			type DepositPerDataset = ConstU128<0>;
 			type MinDataShare = MinDataShare;
+			type MinBaseFee = ConstU128<0>;
+			type MaxTokenPrice = ConstU128<{ u128::MAX }>;
 			type MaxNameLength = ConstU32<48>;
 			type MaxUriLength = ConstU32<32>;
 			type MaxModelDatasets = ConstU32<4>;
@@ -182,6 +184,17 @@ pub mod pallet {
 		/// The smallest data share a royalty split may give.
 		#[pallet::constant]
 		type MinDataShare: Get<Permill>;
+
+		/// The smallest base fee a model may charge (at least the existential deposit, so that a
+		/// request always costs something).
+		#[pallet::constant]
+		#[pallet::no_default_bounds]
+		type MinBaseFee: Get<BalanceOf<Self>>;
+
+		/// The most a model may charge per 1,000 input or output tokens.
+		#[pallet::constant]
+		#[pallet::no_default_bounds]
+		type MaxTokenPrice: Get<BalanceOf<Self>>;
 
 		/// The longest model or base-model name, in bytes.
 		#[pallet::constant]
@@ -291,6 +304,10 @@ pub mod pallet {
 	pub enum Error<T> {
 		/// The model name is empty.
 		EmptyName,
+		/// The base fee is below `MinBaseFee`.
+		BaseFeeTooLow,
+		/// A price per 1,000 tokens is above `MaxTokenPrice`.
+		TokenPriceTooHigh,
 		/// The model or base-model name is longer than `MaxNameLength`.
 		NameTooLong,
 		/// A URI is longer than `MaxUriLength`.
@@ -437,7 +454,8 @@ pub mod pallet {
 			Self::do_set_active_adapter(who, model_id, adapter_id)
 		}
 
-		/// Change a model's prices (owner only). Requests already made keep their fee cap.
+		/// Change a model's prices (owner only), within the same bounds as a proposal's.
+		/// Requests already made keep their prices and fee cap.
 		#[pallet::call_index(5)]
 		#[pallet::weight(T::WeightInfo::update_pricing())]
 		pub fn update_pricing(

@@ -62,6 +62,8 @@ pub const ALICE: AccountId = 1;
 pub const BOB: AccountId = 2;
 /// An account with too little to pay any deposit.
 pub const PAUPER: AccountId = 4;
+/// The most a model charges per 1,000 tokens here.
+pub const MAX_TOKEN_PRICE: Balance = 1_000;
 pub const ENDOWMENT: Balance = 1_000_000;
 
 parameter_types! {
@@ -105,6 +107,8 @@ impl Config for Test {
 	type MaxModelDatasets = ConstU32<MAX_MODEL_DATASETS>;
 	type MaxAdaptersPerModel = ConstU32<MAX_ADAPTERS>;
 	type MaxLoraRank = ConstU32<MAX_RANK>;
+	type MinBaseFee = ConstU128<1>;
+	type MaxTokenPrice = ConstU128<MAX_TOKEN_PRICE>;
 	#[cfg(feature = "runtime-benchmarks")]
 	type BenchmarkHelper = DatasetMaker;
 }

@@ -660,3 +660,45 @@ fn try_state_catches_an_active_model_without_an_adapter() {
 		});
 	});
 }
+
+/// Attack: a model priced at nothing (or at everything): requests that cost nothing fill the
+/// chain's request slots for free, and a price near the balance type's end overflows fee
+/// arithmetic. The base fee is at least `MinBaseFee` and token prices at most `MaxTokenPrice`,
+/// in proposals and in updates; a refused one changes nothing.
+#[test]
+fn unchecked_pricing_is_refused() {
+	ExtBuilder.build_and_execute(|| {
+		let propose = |pricing: Pricing<Balance>| {
+			Models::propose_model(
+				RuntimeOrigin::signed(ALICE),
+				b"model".to_vec(),
+				b"base".to_vec(),
+				H256::zero(),
+				vec![0],
+				vec![],
+				pricing,
+				good_split(),
+			)
+		};
+		let free = Pricing { base_fee: 0, per_1k_input_tokens: 0, per_1k_output_tokens: 0 };
+		assert_noop!(propose(free), Error::<Test>::BaseFeeTooLow);
+		let dear = |input, output| Pricing {
+			base_fee: 1,
+			per_1k_input_tokens: input,
+			per_1k_output_tokens: output,
+		};
+		assert_noop!(propose(dear(MAX_TOKEN_PRICE + 1, 0)), Error::<Test>::TokenPriceTooHigh);
+		assert_noop!(propose(dear(0, Balance::MAX)), Error::<Test>::TokenPriceTooHigh);
+		let model_id = NextModelId::<Test>::get();
+		assert_ok!(propose(dear(MAX_TOKEN_PRICE, MAX_TOKEN_PRICE)));
+		for (pricing, error) in [
+			(free, Error::<Test>::BaseFeeTooLow),
+			(dear(0, MAX_TOKEN_PRICE + 1), Error::<Test>::TokenPriceTooHigh),
+		] {
+			assert_noop!(
+				Models::update_pricing(RuntimeOrigin::signed(ALICE), model_id, pricing),
+				error
+			);
+		}
+	});
+}

@@ -5,13 +5,17 @@
 
 use polkadot_sdk::*;
 
-use frame_support::{parameter_types, traits::ConstU32};
+use frame_support::{
+	parameter_types,
+	traits::{ConstU128, ConstU32},
+};
 use frame_system::EnsureRoot;
 use sp_runtime::Permill;
 
 use crate::{
 	constants::{MAX_ATTRIBUTIONS, MAX_MODEL_DATASETS},
 	deposit, AccountId, Balance, Balances, Datasets, Runtime, RuntimeHoldReason,
+	EXISTENTIAL_DEPOSIT, TRIB,
 };
 
 parameter_types! {
@@ -24,6 +28,8 @@ parameter_types! {
 	pub const DepositPerDataset: Balance = deposit(1, 48);
 	/// Contributors get at least a tenth of every fee.
 	pub const MinDataShare: Permill = Permill::from_percent(10);
+	/// The most a model charges per 1,000 tokens, in or out.
+	pub const MaxTokenPrice: Balance = 10 * TRIB;
 }
 
 impl pallet_attribution::Config for Runtime {
@@ -46,6 +52,8 @@ impl pallet_models::Config for Runtime {
 	type DepositPerByte = ModelDepositPerByte;
 	type DepositPerDataset = DepositPerDataset;
 	type MinDataShare = MinDataShare;
+	type MinBaseFee = ConstU128<EXISTENTIAL_DEPOSIT>;
+	type MaxTokenPrice = MaxTokenPrice;
 	type MaxNameLength = ConstU32<128>;
 	type MaxUriLength = ConstU32<256>;
 	type MaxModelDatasets = ConstU32<MAX_MODEL_DATASETS>;
