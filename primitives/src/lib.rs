@@ -44,6 +44,13 @@ pub use royalties::{Distribution, Settlement, SpanCredit};
 
 use polkadot_sdk::sp_core::H256;
 
+/// A length as the `u32` that weights and bounds count in. Saturating: a length past
+/// `u32::MAX`, which no bounded value or block-limited input reaches, counts as `u32::MAX`
+/// rather than wrapping to a small number.
+pub fn len_u32(len: usize) -> u32 {
+	u32::try_from(len).unwrap_or(u32::MAX)
+}
+
 /// Identifies a dataset. Assigned in order of creation, starting at 0.
 pub type DatasetId = u32;
 

@@ -38,6 +38,7 @@ use polkadot_sdk::{
 	frame_system::pallet_prelude::BlockNumberFor,
 	sp_runtime::{traits::AtLeast32BitUnsigned, Permill, Saturating},
 };
+use tributary_primitives::len_u32;
 pub use tributary_primitives::{
 	AdapterId, CitedRecord, ContributionId, DatasetId, LineageLedger, LineageShare, OutputLedger,
 	RequestId,
@@ -194,7 +195,7 @@ pub mod pallet {
 			for request_id in &due {
 				Outputs::<T>::remove(request_id);
 			}
-			T::WeightInfo::prune(due.len() as u32)
+			T::WeightInfo::prune(len_u32(due.len()))
 		}
 
 		#[cfg(feature = "try-runtime")]
@@ -223,28 +224,35 @@ impl<T: Config> Pallet<T> {
 		}
 
 		const ONE: u128 = 1_000_000;
-		// At most `MaxLineage` u64 weights: the sum fits in u128 with room to multiply by ONE.
-		let total: u128 = weights.iter().map(|(_, weight)| u128::from(*weight)).sum();
+		// At most `MaxLineage` u64 weights, each above zero: the sum is above zero and fits in
+		// u128 with room to multiply any weight by ONE, so none of the saturating operations
+		// below ever saturates.
+		let total: u128 = weights
+			.iter()
+			.fold(0u128, |sum, (_, weight)| sum.saturating_add(u128::from(*weight)))
+			.max(1);
 		let mut parts: Vec<(u128, u128)> = weights
 			.iter()
 			.map(|(_, weight)| {
-				let scaled = u128::from(*weight) * ONE;
+				let scaled = u128::from(*weight).saturating_mul(ONE);
 				(scaled / total, scaled % total)
 			})
 			.collect();
-		let assigned: u128 = parts.iter().map(|(share, _)| *share).sum();
+		let assigned: u128 = parts.iter().fold(0u128, |sum, (share, _)| sum.saturating_add(*share));
 		let mut by_remainder: Vec<usize> = (0..parts.len()).collect();
 		by_remainder.sort_by(|a, b| parts[*b].1.cmp(&parts[*a].1).then(a.cmp(b)));
 		// Fewer left-over parts than datasets: each remainder is below `total`.
-		for index in by_remainder.into_iter().take((ONE - assigned) as usize) {
-			parts[index].0 += 1;
+		let left_over = usize::try_from(ONE.saturating_sub(assigned)).unwrap_or(usize::MAX);
+		for index in by_remainder.into_iter().take(left_over) {
+			parts[index].0 = parts[index].0.saturating_add(1);
 		}
 		Ok(weights
 			.iter()
 			.zip(parts)
 			.map(|((dataset_id, _), (share, _))| LineageShare {
 				dataset_id: *dataset_id,
-				share: Permill::from_parts(share as u32),
+				// Each share is at most ONE, which fits in a u32.
+				share: Permill::from_parts(u32::try_from(share).unwrap_or(1_000_000)),
 			})
 			.collect())
 	}
@@ -340,7 +348,7 @@ impl<T: Config> OutputLedger<T::Balance> for Pallet<T> {
 		Self::deposit_event(Event::OutputRecorded {
 			request_id,
 			adapter_id,
-			records: records.len() as u32,
+			records: len_u32(records.len()),
 		});
 		Ok(())
 	}

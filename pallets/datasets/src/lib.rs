@@ -55,6 +55,7 @@ use polkadot_sdk::{
 	},
 	frame_system::pallet_prelude::*,
 };
+use tributary_primitives::len_u32;
 
 /// The most contributions one page of [`Pallet::contributions_of`] holds.
 pub const MAX_CONTRIBUTIONS_PAGE: u32 = 100;
@@ -405,9 +406,9 @@ pub mod pallet {
 		/// `DatasetDeposit` plus `DepositPerByte` for each byte of name, URI and license.
 		#[pallet::call_index(0)]
 		#[pallet::weight(T::WeightInfo::create_dataset(
-			name.len() as u32,
-			metadata_uri.len() as u32,
-			license.len() as u32,
+			len_u32(name.len()),
+			len_u32(metadata_uri.len()),
+			len_u32(license.len()),
 		))]
 		pub fn create_dataset(
 			origin: OriginFor<T>,
@@ -424,8 +425,8 @@ pub mod pallet {
 		/// the new size: more is held, or the difference is released.
 		#[pallet::call_index(1)]
 		#[pallet::weight(T::WeightInfo::update_dataset(
-			metadata_uri.len() as u32,
-			license.len() as u32,
+			len_u32(metadata_uri.len()),
+			len_u32(license.len()),
 		))]
 		pub fn update_dataset(
 			origin: OriginFor<T>,
@@ -474,7 +475,7 @@ pub mod pallet {
 		/// In an open dataset the contribution is accepted at once; in a curated one it waits.
 		#[pallet::call_index(5)]
 		#[pallet::weight(T::WeightInfo::contribute(
-			uri.as_ref().map_or(0, |uri| uri.len() as u32),
+			uri.as_ref().map_or(0, |uri| len_u32(uri.len())),
 		))]
 		pub fn contribute(
 			origin: OriginFor<T>,

@@ -55,6 +55,7 @@ use polkadot_sdk::{
 	sp_core::H256,
 	sp_runtime::traits::{Hash, One, Saturating, Zero},
 };
+use tributary_primitives::len_u32;
 pub use tributary_primitives::{
 	AdapterId, AttributedRecord, CitedRecord, ContributionId, DatasetId, DatasetsInspect,
 	LineageLedger, ModelId, ModelsInspect, OutputLedger, Pricing, ProviderAssignment, RequestId,
@@ -316,7 +317,7 @@ pub mod pallet {
 	impl<T: Config> Hooks<BlockNumberFor<T>> for Pallet<T> {
 		fn on_initialize(now: BlockNumberFor<T>) -> Weight {
 			let expiring = Expiries::<T>::take(now);
-			let count = expiring.len() as u32;
+			let count = len_u32(expiring.len());
 			for request_id in expiring {
 				Self::expire(request_id);
 			}
@@ -341,7 +342,7 @@ pub mod pallet {
 		/// Requests an inference from `model_id`'s active adapter: at most `max_tokens` after
 		/// `prompt`, paying at most `max_fee` (held until settlement or expiry).
 		#[pallet::call_index(0)]
-		#[pallet::weight(T::WeightInfo::request(prompt.len() as u32))]
+		#[pallet::weight(T::WeightInfo::request(len_u32(prompt.len())))]
 		pub fn request(
 			origin: OriginFor<T>,
 			model_id: ModelId,
@@ -416,8 +417,8 @@ pub mod pallet {
 		// Charged for a lineage dataset of the benchmarks' largest (100,000 contributors): a
 		// dataset's pool settles at the same cost whatever its size.
 		#[pallet::weight(T::WeightInfo::submit_result(
-			output.len() as u32,
-			attribution.len() as u32,
+			len_u32(output.len()),
+			len_u32(attribution.len()),
 			MAX_BENCHMARKED_CONTRIBUTORS,
 		))]
 		pub fn submit_result(
@@ -504,7 +505,7 @@ pub mod pallet {
 				output_tokens,
 				fee,
 				refund,
-				attributions: attribution.len() as u32,
+				attributions: len_u32(attribution.len()),
 				truncated,
 			});
 			Ok(())

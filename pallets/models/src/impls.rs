@@ -163,7 +163,7 @@ impl<T: Config> Pallet<T> {
 		let next_id = adapter_id.checked_add(1).ok_or(Error::<T>::TooManyAdapters)?;
 		model.adapters.try_push(adapter_id).map_err(|_| Error::<T>::TooManyAdapters)?;
 		// At most `MaxAdaptersPerModel`, so the count fits.
-		let version = model.adapters.len() as u32;
+		let version = len_u32(model.adapters.len());
 
 		let deposit = Self::hold_adapter_deposit(&who, uri.len(), lineage.len())?;
 		T::Lineage::record_lineage(adapter_id, &lineage)?;
@@ -253,7 +253,7 @@ impl<T: Config> Pallet<T> {
 			None => Self::model(model_id)?,
 		};
 		ensure!(model.status != ModelStatus::Retired, Error::<T>::AlreadyRetired);
-		let adapters = model.adapters.len() as u32;
+		let adapters = len_u32(model.adapters.len());
 
 		let mut refunded = Self::release_model_deposit(&model.owner, model.deposit);
 		if model.status == ModelStatus::Proposed {

@@ -52,6 +52,7 @@ use polkadot_sdk::{
 	sp_core::H256,
 	sp_runtime::Permill,
 };
+use tributary_primitives::len_u32;
 
 /// The most models one page of [`Pallet::models`] holds.
 pub const MAX_MODELS_PAGE: u32 = 100;
@@ -375,10 +376,10 @@ pub mod pallet {
 		/// for governance: put `models.approve_model(model_id)` to a referendum.
 		#[pallet::call_index(0)]
 		#[pallet::weight(T::WeightInfo::propose_model(
-			name.len() as u32,
-			base_model.len() as u32,
-			spec_uri.len() as u32,
-			datasets.len() as u32,
+			len_u32(name.len()),
+			len_u32(base_model.len()),
+			len_u32(spec_uri.len()),
+			len_u32(datasets.len()),
 		))]
 		pub fn propose_model(
 			origin: OriginFor<T>,
@@ -427,7 +428,7 @@ pub mod pallet {
 		/// plus `DepositPerDataset` per lineage entry. The first adapter makes the model
 		/// `Active`.
 		#[pallet::call_index(3)]
-		#[pallet::weight(T::WeightInfo::register_adapter(uri.len() as u32, lineage.len() as u32))]
+		#[pallet::weight(T::WeightInfo::register_adapter(len_u32(uri.len()), len_u32(lineage.len())))]
 		pub fn register_adapter(
 			origin: OriginFor<T>,
 			model_id: ModelId,

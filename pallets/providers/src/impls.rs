@@ -450,7 +450,8 @@ impl<T: Config> Pallet<T> {
 			if point < stake {
 				return Some((who, record));
 			}
-			point -= stake;
+			// `point` is at least `stake` here.
+			point = point.saturating_sub(stake);
 		}
 		None
 	}

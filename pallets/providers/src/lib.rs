@@ -61,6 +61,7 @@ use polkadot_sdk::{
 	frame_system::pallet_prelude::*,
 	sp_runtime::Perbill,
 };
+use tributary_primitives::len_u32;
 
 /// The most providers one page of [`Pallet::providers_serving`] holds.
 pub const MAX_PROVIDERS_PAGE: u32 = 100;
@@ -446,7 +447,7 @@ pub mod pallet {
 		/// Applies the slashes due in this block (at most `MaxSlashesPerBlock`).
 		fn on_initialize(now: BlockNumberFor<T>) -> Weight {
 			let due = SlashQueue::<T>::take(now);
-			let count = due.len() as u32;
+			let count = len_u32(due.len());
 			for (provider, slash_id) in due {
 				Self::apply_slash(&provider, slash_id);
 			}

@@ -73,6 +73,7 @@ use polkadot_sdk::{
 		Perbill, Permill, TokenError,
 	},
 };
+use tributary_primitives::len_u32;
 
 /// The accumulators' fixed-point scale: rewards per unit of weight are kept in units of
 /// 10^-12 planck.
@@ -287,7 +288,7 @@ pub mod pallet {
 
 		/// Pays the caller its shares of the pools of `datasets`.
 		#[pallet::call_index(1)]
-		#[pallet::weight(T::WeightInfo::claim_from_datasets(datasets.len() as u32))]
+		#[pallet::weight(T::WeightInfo::claim_from_datasets(len_u32(datasets.len())))]
 		pub fn claim_from_datasets(
 			origin: OriginFor<T>,
 			datasets: BoundedVec<DatasetId, T::MaxClaimDatasets>,
