@@ -1,6 +1,7 @@
 //! What pallet-providers does for the inference pallet: draw a provider for a request, count
 //! its assignments, and penalise a missed one.
 
+use alloc::vec::Vec;
 use polkadot_sdk::sp_runtime::DispatchResult;
 
 use crate::ModelId;
@@ -19,4 +20,7 @@ pub trait ProviderAssignment<AccountId> {
 	fn end_assignment(provider: &AccountId);
 	/// Schedules the fixed missed-assignment slash.
 	fn penalise_missed_assignment(provider: &AccountId) -> DispatchResult;
+	/// Every provider with assignments in progress, and how many, for the inference pallet's
+	/// invariant checks (it reads every provider: not for use in a block).
+	fn assignments() -> Vec<(AccountId, u32)>;
 }

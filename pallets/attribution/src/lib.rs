@@ -303,13 +303,29 @@ impl<T: Config> Pallet<T> {
 			AdaptersByDataset::<T>::iter().count() == entries,
 			"the reverse index holds entries no lineage has"
 		);
+		let mut outputs = 0usize;
 		for (request_id, output) in Outputs::<T>::iter() {
 			let prune_at = output.settled_at.saturating_add(T::RetentionPeriod::get());
 			ensure!(
 				PruneQueue::<T>::get(prune_at).contains(&request_id),
 				"a recorded output is queued for pruning"
 			);
+			outputs += 1;
 		}
+		let mut queued = 0usize;
+		for (prune_at, queue) in PruneQueue::<T>::iter() {
+			for request_id in queue {
+				ensure!(
+					Outputs::<T>::get(request_id).is_some_and(|output| output
+						.settled_at
+						.saturating_add(T::RetentionPeriod::get())
+						== prune_at),
+					"a prune-queue entry names no output settled for that block"
+				);
+				queued += 1;
+			}
+		}
+		ensure!(queued == outputs, "an output is queued for pruning more than once");
 		Ok(())
 	}
 }

@@ -131,3 +131,14 @@ fn try_state_catches_a_reverse_index_out_of_step() {
 		assert_ok!(Attribution::do_try_state());
 	});
 }
+
+/// The invariants catch a prune-queue entry that names no stored output.
+#[test]
+fn try_state_catches_a_prune_entry_without_its_output() {
+	ExtBuilder.build_and_execute(|| {
+		PruneQueue::<Test>::mutate(7, |queue| queue.try_push(42).unwrap());
+		assert!(Attribution::do_try_state().is_err());
+		PruneQueue::<Test>::remove(7);
+		assert_ok!(Attribution::do_try_state());
+	});
+}

@@ -110,10 +110,16 @@ impl<T: Config> Pallet<T> {
 		AssignmentsByOperator::<T>::iter_key_prefix(operator).collect()
 	}
 
-	/// Every open request is assigned, queued for expiry once, and its cap held.
+	/// Every open request is assigned, queued for expiry once, and its cap held; every
+	/// `InferenceFee` hold is the caps of its account's open requests; each provider's count of
+	/// assignments in progress is its number of open requests.
 	pub fn do_try_state() -> Result<(), polkadot_sdk::sp_runtime::TryRuntimeError> {
-		let mut held: alloc::collections::BTreeMap<T::AccountId, BalanceOf<T>> = Default::default();
+		use alloc::collections::BTreeMap;
+		let mut held: BTreeMap<T::AccountId, BalanceOf<T>> = Default::default();
+		let mut assigned: BTreeMap<T::AccountId, u32> = Default::default();
 		for (request_id, request) in Requests::<T>::iter() {
+			let count = assigned.entry(request.provider.clone()).or_default();
+			*count = count.saturating_add(1);
 			ensure!(
 				AssignmentsByOperator::<T>::contains_key(&request.operator, request_id),
 				"an open request is assigned to its operator"
@@ -128,12 +134,17 @@ impl<T: Config> Pallet<T> {
 			let sum = held.entry(request.requester.clone()).or_insert_with(Zero::zero);
 			*sum = sum.saturating_add(request.max_fee);
 		}
-		for (who, sum) in held {
+		for who in polkadot_sdk::frame_system::Account::<T>::iter_keys() {
 			ensure!(
-				T::Currency::balance_on_hold(&HoldReason::InferenceFee.into(), &who) == sum,
-				"each requester's hold is the sum of its open caps"
+				T::Currency::balance_on_hold(&HoldReason::InferenceFee.into(), &who)
+					== held.get(&who).copied().unwrap_or_else(Zero::zero),
+				"each account's fee hold is the sum of its open requests' caps"
 			);
 		}
+		ensure!(
+			T::Providers::assignments().into_iter().collect::<BTreeMap<_, _>>() == assigned,
+			"each provider's assignments in progress are its open requests"
+		);
 		ensure!(
 			Expiries::<T>::iter_values().all(|queue| !queue.is_empty()),
 			"no empty expiry queue is kept"

@@ -748,3 +748,27 @@ fn filling_request_slots_costs_an_unrefunded_fee() {
 		assert_eq!(Balances::balance(&TREASURY), treasury + paid);
 	});
 }
+
+/// The invariants catch a fee hold that no open request accounts for, and an assignment the
+/// providers pallet counts that is no open request.
+#[test]
+fn try_state_catches_stray_holds_and_assignments() {
+	use pallet_providers::ProviderAssignment as _;
+	use polkadot_sdk::frame_support::traits::fungible::MutateHold as _;
+	ExtBuilder.build_and_execute(|| {
+		make_request(1_000);
+		assert_ok!(Inference::do_try_state());
+		assert_ok!(Balances::hold(&HoldReason::InferenceFee.into(), &ALICE, 5));
+		assert!(Inference::do_try_state().is_err());
+		assert_ok!(Balances::release(
+			&HoldReason::InferenceFee.into(),
+			&ALICE,
+			5,
+			Precision::Exact
+		));
+		assert_ok!(Inference::do_try_state());
+		assert_ok!(Providers::start_assignment(&PROVIDER));
+		assert!(Inference::do_try_state().is_err());
+		Providers::end_assignment(&PROVIDER);
+	});
+}

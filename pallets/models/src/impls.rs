@@ -339,6 +339,10 @@ impl<T: Config> Pallet<T> {
 					lineage.iter().all(|entry| model.datasets.contains(&entry.dataset_id)),
 					"a lineage names a dataset outside its model"
 				);
+				ensure!(
+					lineage.iter().all(|entry| T::Datasets::dataset_exists(entry.dataset_id)),
+					"a lineage names a dataset that does not exist"
+				);
 				let entry = adapter_deposits.entry(model.owner.clone()).or_default();
 				*entry = entry.saturating_add(adapter.deposit);
 			}

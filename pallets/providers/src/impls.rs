@@ -539,6 +539,13 @@ impl<T: Config> ProviderAssignment<T::AccountId> for Pallet<T> {
 		});
 	}
 
+	fn assignments() -> Vec<(T::AccountId, u32)> {
+		Providers::<T>::iter()
+			.filter(|(_, record)| record.assignments > 0)
+			.map(|(who, record)| (who, record.assignments))
+			.collect()
+	}
+
 	fn penalise_missed_assignment(provider: &T::AccountId) -> DispatchResult {
 		let reason = BoundedVec::truncate_from(MISSED_ASSIGNMENT.to_vec());
 		Self::schedule_slash(provider, T::MissedAssignmentSlash::get(), reason).map(|_| ())

@@ -147,6 +147,7 @@ impl<T: Config> Pallet<T> {
 			entry.1 = entry.1.saturating_add(weight);
 		}
 		for (dataset_id, pool) in Pools::<T>::iter() {
+			ensure!(T::Datasets::dataset_exists(dataset_id), "a pool's dataset does not exist");
 			let (positions, staked_weight) =
 				held.get(&dataset_id).copied().unwrap_or((U256::zero(), 0));
 			// Contributors without a position have held their weight since the pool began.
