@@ -275,8 +275,8 @@ pub mod pallet {
 			fee: BalanceOf<T>,
 		},
 		/// A request got no result in time: its cap was released and its provider penalised
-		/// (`penalised` is false when the provider's pending slashes, or the block's, are at
-		/// their bound: the miss then goes unpunished).
+		/// (`penalised` is false only if the slash queue of the block it would apply in is
+		/// full, which a runtime that makes room for every expiry of a block never sees).
 		Expired { request_id: RequestId, provider: T::AccountId, penalised: bool },
 	}
 
@@ -523,7 +523,7 @@ pub mod pallet {
 		#[pallet::call_index(2)]
 		// Settling does everything declining does (reading the request, moving part of the
 		// hold, releasing the rest, closing the request) and more.
-		#[pallet::weight(T::WeightInfo::submit_result(1, 0, 0))]
+		#[pallet::weight(T::WeightInfo::submit_result(1, 0, 10))]
 		pub fn decline(
 			origin: OriginFor<T>,
 			request_id: RequestId,
