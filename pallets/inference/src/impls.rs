@@ -42,27 +42,34 @@ impl<T: Config> Pallet<T> {
 			.map(|_| ())
 	}
 
-	/// A declined request's base fee moves from the requester's hold to the treasury and the
-	/// rest of the cap is released: the fee.
-	pub(crate) fn settle_decline(request: &RequestOf<T>) -> Result<BalanceOf<T>, DispatchError> {
+	/// Moves `fee` (at most the cap) from the request's hold to `to` and releases the rest of
+	/// the cap to the requester: the amount released.
+	pub(crate) fn pay_from_cap(
+		request: &RequestOf<T>,
+		fee: BalanceOf<T>,
+		to: &T::AccountId,
+	) -> Result<BalanceOf<T>, DispatchError> {
 		let reason = HoldReason::InferenceFee.into();
-		// `request` refuses a cap below the base fee; the minimum only keeps this exact.
-		let fee = request.pricing.base_fee.min(request.max_fee);
 		T::Currency::transfer_on_hold(
 			&reason,
 			&request.requester,
-			&T::Treasury::get(),
+			to,
 			fee,
 			Precision::Exact,
 			Restriction::Free,
 			Fortitude::Polite,
 		)?;
-		T::Currency::release(
-			&reason,
-			&request.requester,
-			request.max_fee.saturating_sub(fee),
-			Precision::Exact,
-		)?;
+		let refund = request.max_fee.saturating_sub(fee);
+		T::Currency::release(&reason, &request.requester, refund, Precision::Exact)?;
+		Ok(refund)
+	}
+
+	/// A declined request's base fee goes from the requester's hold to the treasury and the
+	/// rest of the cap is released: the fee.
+	pub(crate) fn settle_decline(request: &RequestOf<T>) -> Result<BalanceOf<T>, DispatchError> {
+		// `request` refuses a cap below the base fee; the minimum only keeps this exact.
+		let fee = request.pricing.base_fee.min(request.max_fee);
+		Self::pay_from_cap(request, fee, &T::Treasury::get())?;
 		Ok(fee)
 	}
 

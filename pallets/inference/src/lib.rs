@@ -477,18 +477,7 @@ pub mod pallet {
 			let split =
 				T::Models::royalty_split(request.model_id).ok_or(Error::<T>::ModelNotActive)?;
 			let owner = T::Models::owner(request.model_id).ok_or(Error::<T>::ModelNotActive)?;
-			let reason = HoldReason::InferenceFee.into();
-			T::Currency::transfer_on_hold(
-				&reason,
-				&request.requester,
-				&T::Royalties::pot(),
-				fee,
-				Precision::Exact,
-				Restriction::Free,
-				Fortitude::Polite,
-			)?;
-			let refund = request.max_fee.saturating_sub(fee);
-			T::Currency::release(&reason, &request.requester, refund, Precision::Exact)?;
+			let refund = Self::pay_from_cap(&request, fee, &T::Royalties::pot())?;
 			let (_, earned) =
 				T::Royalties::distribute(fee, &split, &request.provider, &owner, &spans, &pools)?;
 			let cited: Vec<CitedRecord<BalanceOf<T>>> = spans

@@ -38,7 +38,7 @@ use alloc::{
 	vec::Vec,
 };
 
-use codec::{Decode, Encode};
+use codec::Encode;
 use polkadot_sdk::{
 	frame_support::pallet_prelude::*,
 	frame_system::{
@@ -80,14 +80,6 @@ pub const MAX_ANSWER_BYTES: usize = 1 << 20;
 const LOCK_PREFIX: &[u8] = b"tributary/inference/serving/";
 const SERVED_PREFIX: &[u8] = b"tributary/inference/served/";
 const LOG_TARGET: &str = "runtime::inference";
-
-/// What the worker did with a request, kept in its persistent storage.
-#[derive(Encode, Decode, Clone, Copy, PartialEq, Eq, Debug)]
-enum Served {
-	/// A result or a decline was submitted to the pool at this time (milliseconds since the
-	/// Unix epoch).
-	Submitted(u64),
-}
 
 /// Why a request was not served this time.
 #[derive(PartialEq, Eq, Debug)]
@@ -202,14 +194,15 @@ impl<T: Config> Pallet<T> {
 		let served_key = (SERVED_PREFIX, request_id).encode();
 		let served = StorageValueRef::persistent(&served_key);
 		let time = || sp_io::offchain::timestamp().unix_millis();
-		match served.get::<Served>() {
-			Ok(Some(Served::Submitted(at))) if time() < at.saturating_add(RESUBMIT_AFTER_MS) => {
-				return
+		// When a result or a decline for it was last submitted to the pool (milliseconds since
+		// the Unix epoch).
+		if let Ok(Some(at)) = served.get::<u64>() {
+			if time() < at.saturating_add(RESUBMIT_AFTER_MS) {
+				return;
 			}
-			_ => {}
 		}
 		match Self::serve(account, request_id, &request) {
-			Ok(()) => served.set(&Served::Submitted(time())),
+			Ok(()) => served.set(&time()),
 			Err(error) => log::warn!(
 				target: LOG_TARGET,
 				"request {request_id}: not served ({error:?}); retrying on a later block"
