@@ -29,11 +29,21 @@ die() {
 	exit 1
 }
 
+# What the release profile builds and tests: the workspace but its six pallets, whose tests run
+# in the debug profile together with their benchmarks (scripts/test.sh). `build_node` and the
+# release tests name the same packages because cargo resolves features once per invocation and
+# gives each package named on the command line its `default` feature: a node built alone
+# (`-p tributary-node`) would have its runtime and runtime APIs compiled without it, and
+# `cargo test` would compile them, and the native runtime with them, a second time.
+RELEASE_PACKAGES=(--workspace --exclude pallet-attribution --exclude pallet-datasets
+	--exclude pallet-inference --exclude pallet-models --exclude pallet-providers
+	--exclude pallet-royalties)
+
 # Builds the release node (and with it the runtime's WASM). The first build takes about an
 # hour on two cores; cargo prints each crate as it goes.
 build_node() {
 	log "building tributary-node (release) into $CARGO_TARGET_DIR"
-	cargo build --release --locked -p tributary-node
+	cargo build --release --locked "${RELEASE_PACKAGES[@]}"
 }
 
 # Runs cargo in lora-service/ with its own target directory.

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Every test: set up, check formatting, build the release node, run the workspace's cargo tests
-# (in the release profile, so the dependency tree compiles once for the node and the tests),
-# the pallets' benchmarks as tests, the LoRA service's tests (with the real SmolLM2, fetched
-# first) and an unmodified OpenAI client against it, then the end-to-end suite against the
-# real node.
+# Every test: set up, check formatting, build the release node, run the cargo tests of
+# everything but the pallets in the release profile (with the node's very features, so that
+# nothing the node compiled compiles again), the pallets' tests and benchmarks in the debug
+# profile, the LoRA service's tests (with the real SmolLM2, fetched first) and an unmodified
+# OpenAI client against it, then the end-to-end suite against the real node.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -18,19 +18,20 @@ build_node
 log "node built in $((SECONDS - start)) s"
 
 step=$SECONDS
-log "cargo tests (release profile)"
-cargo test --release --locked --workspace
+log "cargo tests (release profile): the runtime, the node, the primitives, the RPC crates"
+cargo test --release --locked "${RELEASE_PACKAGES[@]}"
 log "cargo tests done in $((SECONDS - step)) s"
 
-# The pallets' benchmarks, run as tests against their mock runtimes: every benchmark's setup
-# and its assertions must hold (the weights themselves come from scripts/benchmark.sh). One
-# cargo invocation for the six, in a target directory of their own (scripts/lib.sh), so that
-# the feature never touches the node's build. The debug profile without debug info: these
-# crates compile there in about half the release profile's time, and the mock runtimes run
-# the benchmarks' extremes in seconds either way.
+# The pallets' tests and their benchmarks, run as tests against their mock runtimes: every
+# benchmark's setup and its assertions must hold (the weights themselves come from
+# scripts/benchmark.sh); the feature adds the benchmark tests to the pallets' own. One cargo
+# invocation for the six, in a target directory of their own (scripts/lib.sh), so that the
+# feature never touches the node's build. The debug profile without debug info: these crates
+# compile there in about half the release profile's time, and the mock runtimes run the
+# benchmarks' extremes in seconds either way.
 step=$SECONDS
 pallets=(pallet-datasets pallet-models pallet-providers pallet-attribution pallet-royalties pallet-inference)
-log "the pallets' benchmarks, as tests (into $BENCH_TARGET_DIR)"
+log "the pallets' tests and benchmarks (into $BENCH_TARGET_DIR)"
 packages=() features=()
 for pallet in "${pallets[@]}"; do
 	packages+=(-p "$pallet")
@@ -38,7 +39,7 @@ for pallet in "${pallets[@]}"; do
 done
 CARGO_TARGET_DIR="$BENCH_TARGET_DIR" SKIP_WASM_BUILD=1 CARGO_PROFILE_DEV_DEBUG=0 \
 	cargo test --locked "${packages[@]}" --features "$(IFS=,; echo "${features[*]}")"
-log "benchmark tests done in $((SECONDS - step)) s"
+log "pallet tests done in $((SECONDS - step)) s"
 
 step=$SECONDS
 log "LoRA service: model, formatting, tests"
