@@ -3,7 +3,10 @@
 
 use std::{
 	path::{Path, PathBuf},
-	sync::OnceLock,
+	sync::{
+		atomic::{AtomicUsize, Ordering},
+		OnceLock,
+	},
 };
 
 use candle_core::Device;
@@ -46,9 +49,13 @@ pub(crate) fn tiny_adapter_dir(dir: &Path, seed: u64, rank: usize) -> [u8; 32] {
 	random_adapter::write(dir, shape, rank, 2 * rank as u32, seed).unwrap()
 }
 
-/// Loads the random adapter (seed, rank) for the tiny model.
+/// Loads the random adapter (seed, rank) for the tiny model. Each call writes into a directory
+/// of its own: tests run in parallel, and two loading the same adapter must not read a file
+/// the other is writing or has removed.
 pub(crate) fn tiny_adapter(seed: u64, rank: usize) -> Adapter {
-	let dir = scratch(&format!("adapter-{seed}-{rank}"));
+	static CALLS: AtomicUsize = AtomicUsize::new(0);
+	let call = CALLS.fetch_add(1, Ordering::Relaxed);
+	let dir = scratch(&format!("adapter-{seed}-{rank}-{call}"));
 	tiny_adapter_dir(&dir, seed, rank);
 	let adapter = Adapter::load(&dir, &crate::tiny::config(), &Device::Cpu).unwrap();
 	std::fs::remove_dir_all(dir).ok();
