@@ -93,6 +93,20 @@ describe('inference', () => {
     if (adapterDir) removeDir(adapterDir);
   });
 
+  it("notes each block's relay-chain randomness, from which requests are drawn", async () => {
+    // The validation inherent's relay state proof carries the relay block's BABE randomness
+    // (made up by the dev node's mocked relay chain); the runtime notes it every block.
+    const at = async (n) => (await api.at(await api.rpc.chain.getBlockHash(n))).query.inference.drawRandomness();
+    let best = 0;
+    await waitFor(async () => {
+      best = (await api.rpc.chain.getHeader()).number.toNumber();
+      return best >= 2;
+    }, 30_000, 'two blocks');
+    const [earlier, later] = [await at(best - 1), await at(best)];
+    assert.ok(earlier.isSome && later.isSome, 'every block notes randomness');
+    assert.notEqual(earlier.unwrap().toHex(), later.unwrap().toHex(), 'a new value each block');
+  });
+
   it('sets up a dataset, a model voted in, an adapter with lineage and a serving provider', async () => {
     const { alice, bob, charlie, dave, eve, ferdie } = keys;
     // Dave curates an open dataset.

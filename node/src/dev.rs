@@ -11,7 +11,7 @@ use codec::Encode;
 use cumulus_client_parachain_inherent::MockValidationDataInherentDataProvider;
 use cumulus_primitives_core::{CollectCollationInfo, GetParachainInfo, ParaId};
 use futures::{channel::mpsc, SinkExt};
-use polkadot_primitives::{HeadData, UpgradeGoAhead};
+use polkadot_primitives::{well_known_keys, HeadData, UpgradeGoAhead};
 use sc_client_api::HeaderBackend;
 use sc_consensus::LongestChain;
 use sc_consensus_manual_seal::{consensus::aura::AuraConsensusDataProvider, EngineCommand};
@@ -249,6 +249,12 @@ fn mock_inherents(
 		relay_blocks_per_para_block,
 		relay_offset,
 		para_blocks_per_relay_epoch: 10,
+		// The relay block's BABE randomness, which the runtime draws requests from; a relay
+		// chain's comes from its block author's VRF, this stand-in from the parent block.
+		additional_key_values: Some(vec![(
+			well_known_keys::CURRENT_BLOCK_RANDOMNESS.to_vec(),
+			Some(sp_io::hashing::blake2_256(&(parent, relay_slot).encode())).encode(),
+		)]),
 		upgrade_go_ahead: upgrade_pending.then(|| {
 			log::info!("A runtime upgrade is pending: sending the relay chain's go-ahead");
 			UpgradeGoAhead::GoAhead

@@ -14,6 +14,18 @@ impl<AccountId> WeightObserver<AccountId> for () {
 	fn on_weight_change(_: DatasetId, _: &AccountId, _: u64, _: u64) {}
 }
 
+/// Told when an accepted contribution leaves its dataset (withdrawn by its contributor or taken
+/// down), so that what other pallets keep about it leaves with it. An implementation does at
+/// most one storage write: the dataset calls that remove contributions charge for one.
+pub trait OnContributionRemoved {
+	/// The accepted contribution `contribution_id` of `dataset_id` is gone.
+	fn on_contribution_removed(dataset_id: DatasetId, contribution_id: ContributionId);
+}
+
+impl OnContributionRemoved for () {
+	fn on_contribution_removed(_: DatasetId, _: ContributionId) {}
+}
+
 /// What other pallets may ask about datasets (models name the datasets they train on; the
 /// attribution ledger and royalties credit contributions).
 pub trait DatasetsInspect<AccountId> {

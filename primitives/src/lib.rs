@@ -35,7 +35,7 @@ pub mod providers;
 pub mod royalties;
 
 pub use attribution::{CitedRecord, LineageLedger, LineageShare, OutputLedger};
-pub use datasets::{DatasetsInspect, WeightObserver};
+pub use datasets::{DatasetsInspect, OnContributionRemoved, WeightObserver};
 pub use deposits::{RecordFootprint, RecordedTicket, TwoPartStoragePrice};
 pub use inference::AttributedRecord;
 pub use models::{ModelsInspect, Pricing, RoyaltySplit};

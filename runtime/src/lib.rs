@@ -36,7 +36,7 @@ use alloc::vec::Vec;
 use polkadot_sdk::{staging_parachain_info as parachain_info, *};
 
 use frame_support::weights::{
-	constants::ExtrinsicBaseWeight, WeightToFeeCoefficient, WeightToFeeCoefficients,
+	constants::ExtrinsicBaseWeight, Weight, WeightToFeeCoefficient, WeightToFeeCoefficients,
 	WeightToFeePolynomial,
 };
 use smallvec::smallvec;
@@ -139,9 +139,27 @@ pub type Executive = frame_executive::Executive<
 	Migrations,
 >;
 
-/// Maps weight to fee: the base weight of one transaction costs 0.1 milli-TRIB.
+/// Maps weight to fee by whichever of its two dimensions takes the larger share of a block:
+/// compute (ref time) or proof size, the parachain block's scarcer resource. A whole block of
+/// either costs the same; the base weight of one transaction costs 0.1 milli-TRIB.
 pub struct WeightToFee;
-impl WeightToFeePolynomial for WeightToFee {
+impl frame_support::weights::WeightToFee for WeightToFee {
+	type Balance = Balance;
+	fn weight_to_fee(weight: &Weight) -> Balance {
+		// Proof size as the ref time of the same share of the block.
+		let proof_as_ref_time = u128::from(weight.proof_size())
+			.saturating_mul(u128::from(MAXIMUM_BLOCK_WEIGHT.ref_time()))
+			/ u128::from(MAXIMUM_BLOCK_WEIGHT.proof_size().max(1));
+		let larger = weight.ref_time().max(u64::try_from(proof_as_ref_time).unwrap_or(u64::MAX));
+		<RefTimeToFee as frame_support::weights::WeightToFee>::weight_to_fee(&Weight::from_parts(
+			larger, 0,
+		))
+	}
+}
+
+/// Maps ref time to fee: the base weight of one transaction costs 0.1 milli-TRIB.
+pub struct RefTimeToFee;
+impl WeightToFeePolynomial for RefTimeToFee {
 	type Balance = Balance;
 	fn polynomial() -> WeightToFeeCoefficients<Self::Balance> {
 		let p = MILLI_TRIB / 10;
@@ -178,7 +196,7 @@ pub const VERSION: RuntimeVersion = RuntimeVersion {
 	spec_name: alloc::borrow::Cow::Borrowed("tributary"),
 	impl_name: alloc::borrow::Cow::Borrowed("tributary"),
 	authoring_version: 1,
-	spec_version: 3,
+	spec_version: 4,
 	impl_version: 0,
 	apis: apis::RUNTIME_API_VERSIONS,
 	transaction_version: 2,

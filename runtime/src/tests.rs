@@ -399,7 +399,30 @@ fn block_capacity_for_settlements_and_hooks() {
 			.saturating_add(ProviderWeights::on_initialize(
 				<Runtime as pallet_providers::Config>::MaxSlashesPerBlock::get(),
 			));
-	let quarter = block.max_block.saturating_div(4);
-	println!("hooks' worst case {hooks:?} of a block of {:?}", block.max_block);
-	assert!(hooks.all_lte(quarter), "the hooks leave three quarters of a block: {hooks:?}");
+	let reserved = crate::AVERAGE_ON_INITIALIZE_RATIO * block.max_block;
+	println!(
+		"hooks' worst case {hooks:?} of a block of {:?}, {reserved:?} reserved",
+		block.max_block
+	);
+	assert!(hooks.all_lte(reserved), "the hooks fit in what is set aside for them: {hooks:?}");
+}
+
+/// Attack: fill a block's proof allowance (the parachain block's scarcer resource) while
+/// paying only for compute. A transaction pays for whichever of its two dimensions takes the
+/// larger share of the block, a whole block of either at the same price.
+#[test]
+fn proof_heavy_transactions_pay_for_their_share_of_the_block() {
+	use frame_support::weights::WeightToFee as _;
+	let fee = |ref_time: u64, proof_size: u64| {
+		crate::WeightToFee::weight_to_fee(&Weight::from_parts(ref_time, proof_size))
+	};
+	let (time, proof) =
+		(crate::MAXIMUM_BLOCK_WEIGHT.ref_time(), crate::MAXIMUM_BLOCK_WEIGHT.proof_size());
+	assert!(fee(time, 0) > 0);
+	assert_eq!(fee(0, proof), fee(time, 0), "a block of proof costs a block of compute");
+	// Half the block's proof and a tenth of its compute: charged for half a block.
+	assert_eq!(fee(time / 10, proof / 2), fee(time / 2, 0));
+	assert!(fee(time / 10, proof / 2) > fee(time / 10, 0));
+	// Half its compute and a tenth of its proof: charged for the compute, as before.
+	assert_eq!(fee(time / 2, proof / 10), fee(time / 2, 0));
 }

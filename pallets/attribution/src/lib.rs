@@ -40,8 +40,8 @@ use polkadot_sdk::{
 };
 use tributary_primitives::len_u32;
 pub use tributary_primitives::{
-	AdapterId, CitedRecord, ContributionId, DatasetId, LineageLedger, LineageShare, OutputLedger,
-	RequestId,
+	AdapterId, CitedRecord, ContributionId, DatasetId, LineageLedger, LineageShare,
+	OnContributionRemoved, OutputLedger, RequestId,
 };
 
 /// Where the offchain index keeps a settled output's record: this prefix, then the request id
@@ -327,6 +327,13 @@ impl<T: Config> Pallet<T> {
 		}
 		ensure!(queued == outputs, "an output is queued for pruning more than once");
 		Ok(())
+	}
+}
+
+/// A removed contribution's statistics go with it: they describe a record that no longer is.
+impl<T: Config> OnContributionRemoved for Pallet<T> {
+	fn on_contribution_removed(dataset_id: DatasetId, contribution_id: ContributionId) {
+		ContributionStatistics::<T>::remove(dataset_id, contribution_id);
 	}
 }
 

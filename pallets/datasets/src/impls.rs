@@ -327,9 +327,11 @@ impl<T: Config> Pallet<T> {
 		dataset_id: DatasetId,
 		contribution_id: ContributionId,
 	) -> DispatchResult {
-		let contribution = Self::pending_contribution(dataset_id, contribution_id)?;
+		let contribution = Contributions::<T>::get(dataset_id, contribution_id)
+			.ok_or(Error::<T>::UnknownContribution)?;
 		ensure!(contribution.contributor == who, Error::<T>::NotContributor);
 
+		Self::remove_accepted_weight(dataset_id, &contribution)?;
 		Self::release_contribution_deposit(&who, contribution.deposit);
 		Self::delete_contribution(dataset_id, contribution_id, &contribution);
 		Self::deposit_event(Event::ContributionWithdrawn {
@@ -344,25 +346,11 @@ impl<T: Config> Pallet<T> {
 		dataset_id: DatasetId,
 		contribution_id: ContributionId,
 	) -> DispatchResult {
-		let mut dataset = Datasets::<T>::get(dataset_id).ok_or(Error::<T>::UnknownDataset)?;
 		let contribution = Contributions::<T>::get(dataset_id, contribution_id)
 			.ok_or(Error::<T>::UnknownContribution)?;
 		let contributor = contribution.contributor.clone();
 
-		if contribution.status == ContributionStatus::Accepted {
-			let old_weight = ContributorWeight::<T>::get(dataset_id, &contributor);
-			let new_weight = old_weight.saturating_sub(contribution.length);
-			let new_total = dataset.total_weight.saturating_sub(contribution.length);
-			Self::set_weight(
-				&mut dataset,
-				dataset_id,
-				&contributor,
-				old_weight,
-				new_weight,
-				new_total,
-			);
-			Datasets::<T>::insert(dataset_id, dataset);
-		}
+		Self::remove_accepted_weight(dataset_id, &contribution)?;
 		let slashed = Self::slash_contribution_deposit(&contributor, contribution.deposit);
 		Self::delete_contribution(dataset_id, contribution_id, &contribution);
 		Self::deposit_event(Event::ContributionRemoved {
@@ -374,13 +362,37 @@ impl<T: Config> Pallet<T> {
 		Ok(())
 	}
 
-	/// Deletes a contribution and both of its index entries, freeing its slot in the dataset.
-	/// Its id is not reused.
+	/// Takes an accepted contribution's length out of its contributor's weight and the
+	/// dataset's total (telling the observer first); nothing for a pending one.
+	fn remove_accepted_weight(
+		dataset_id: DatasetId,
+		contribution: &ContributionOf<T>,
+	) -> DispatchResult {
+		if contribution.status != ContributionStatus::Accepted {
+			return Ok(());
+		}
+		let mut dataset = Datasets::<T>::get(dataset_id).ok_or(Error::<T>::UnknownDataset)?;
+		let contributor = &contribution.contributor;
+		let old_weight = ContributorWeight::<T>::get(dataset_id, contributor);
+		// An accepted contribution's length is part of both (`do_try_state`), so neither
+		// subtraction saturates.
+		let new_weight = old_weight.saturating_sub(contribution.length);
+		let new_total = dataset.total_weight.saturating_sub(contribution.length);
+		Self::set_weight(&mut dataset, dataset_id, contributor, old_weight, new_weight, new_total);
+		Datasets::<T>::insert(dataset_id, dataset);
+		Ok(())
+	}
+
+	/// Deletes a contribution and both of its index entries, freeing its slot in the dataset,
+	/// and for an accepted one tells `OnContributionRemoved`. Its id is not reused.
 	fn delete_contribution(
 		dataset_id: DatasetId,
 		contribution_id: ContributionId,
 		contribution: &ContributionOf<T>,
 	) {
+		if contribution.status == ContributionStatus::Accepted {
+			T::OnContributionRemoved::on_contribution_removed(dataset_id, contribution_id);
+		}
 		Datasets::<T>::mutate(dataset_id, |dataset| {
 			if let Some(dataset) = dataset {
 				dataset.contributions = dataset.contributions.saturating_sub(1);

@@ -42,7 +42,7 @@ pub use deposits::{
 pub use genesis::{GenesisContribution, GenesisDataset};
 pub use impls::is_spdx_expression;
 pub use tributary_primitives::{
-	ContentHash, ContributionId, DatasetId, DatasetsInspect, WeightObserver,
+	ContentHash, ContributionId, DatasetId, DatasetsInspect, OnContributionRemoved, WeightObserver,
 };
 
 use polkadot_sdk::{
@@ -123,6 +123,7 @@ pub mod pallet {
 			#[inject_runtime_type]
 			type RuntimeHoldReason = ();
 			type WeightObserver = ();
+			type OnContributionRemoved = ();
 			type DatasetDeposit = ConstU128<10>;
 			type ContributionDeposit = ConstU128<1>;
 			type DepositPerByte = ConstU128<0>;
@@ -161,6 +162,10 @@ pub mod pallet {
 
 		/// Told before any contributor's weight changes.
 		type WeightObserver: WeightObserver<Self::AccountId>;
+
+		/// Told when an accepted contribution is deleted (what the attribution ledger keeps
+		/// about it goes too).
+		type OnContributionRemoved: OnContributionRemoved;
 
 		/// The fixed part of a dataset's deposit.
 		#[pallet::constant]
@@ -514,9 +519,17 @@ pub mod pallet {
 			Self::do_reject_contribution(who, dataset_id, contribution_id)
 		}
 
-		/// Withdraw one's own pending contribution: it is deleted and its deposit returned.
+		/// Withdraw one's own contribution, pending or accepted: it is deleted and its deposit
+		/// returned. An accepted one first takes its weight out of the dataset: the royalties
+		/// earned under that weight are settled to the contributor (still theirs to claim), and
+		/// the record's citation statistics go.
 		#[pallet::call_index(8)]
-		#[pallet::weight(T::WeightInfo::withdraw_contribution())]
+		// An accepted record's withdrawal does what `remove_contribution` measured (the weight
+		// change and its observer), releasing the deposit rather than slashing it to the
+		// treasury; one write more each for the statistics the observer removes.
+		#[pallet::weight(T::WeightInfo::withdraw_contribution()
+			.max(T::WeightInfo::remove_contribution())
+			.saturating_add(T::DbWeight::get().writes(1)))]
 		pub fn withdraw_contribution(
 			origin: OriginFor<T>,
 			dataset_id: DatasetId,
@@ -529,7 +542,8 @@ pub mod pallet {
 		/// Take a contribution down (governance, for takedowns): it is deleted, the weight it
 		/// gave is removed and its deposit is slashed to the treasury.
 		#[pallet::call_index(9)]
-		#[pallet::weight(T::WeightInfo::remove_contribution())]
+		#[pallet::weight(T::WeightInfo::remove_contribution()
+			.saturating_add(T::DbWeight::get().writes(1)))]
 		pub fn remove_contribution(
 			origin: OriginFor<T>,
 			dataset_id: DatasetId,

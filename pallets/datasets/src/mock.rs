@@ -97,12 +97,28 @@ pub fn weight_changes() -> Vec<(DatasetId, AccountId, u64, u64)> {
 	WEIGHT_CHANGES.with(|changes| changes.borrow().clone())
 }
 
+thread_local! {
+	/// Every accepted contribution the pallet said was removed.
+	pub static REMOVED: RefCell<Vec<(DatasetId, ContributionId)>> = const { RefCell::new(Vec::new()) };
+}
+
+impl OnContributionRemoved for RecordingObserver {
+	fn on_contribution_removed(dataset_id: DatasetId, contribution_id: ContributionId) {
+		REMOVED.with(|removed| removed.borrow_mut().push((dataset_id, contribution_id)));
+	}
+}
+
+pub fn removed_contributions() -> Vec<(DatasetId, ContributionId)> {
+	REMOVED.with(|removed| removed.borrow().clone())
+}
+
 #[derive_impl(config_preludes::TestDefaultConfig as DefaultConfig)]
 impl Config for Test {
 	type Currency = Balances;
 	type Slash = ResolveTo<TreasuryAccount, Balances>;
 	type RemoveOrigin = EnsureRoot<AccountId>;
 	type WeightObserver = RecordingObserver;
+	type OnContributionRemoved = RecordingObserver;
 	type DatasetDeposit = ConstU128<DATASET_DEPOSIT>;
 	type ContributionDeposit = ConstU128<CONTRIBUTION_DEPOSIT>;
 	type DepositPerByte = ConstU128<PER_BYTE>;
@@ -154,10 +170,13 @@ impl ExtBuilder {
 	}
 
 	/// Runs `test`, then checks this pallet's invariants (the only pallet here with checks
-	/// callable from a test: pallet-balances' `do_try_state` is private to its crate).
+	/// callable from a test: pallet-balances' `do_try_state` is private to its crate), and
+	/// that no balance was minted or burnt (slashed deposits go to the treasury).
 	pub fn build_and_execute(self, test: impl FnOnce()) {
 		self.build().execute_with(|| {
+			let issuance = pallet_balances::TotalIssuance::<Test>::get();
 			test();
+			assert_eq!(pallet_balances::TotalIssuance::<Test>::get(), issuance, "no mint or burn");
 			Datasets::do_try_state().expect("invariants hold after the test");
 		});
 	}

@@ -395,8 +395,8 @@ mod contributions {
 				Error::<Test>::NotPending
 			);
 			assert_noop!(
-				Datasets::withdraw_contribution(RuntimeOrigin::signed(BOB), id, c),
-				Error::<Test>::NotPending
+				Datasets::withdraw_contribution(RuntimeOrigin::signed(ALICE), id, c),
+				Error::<Test>::NotContributor
 			);
 			assert_eq!(ContributorWeight::<Test>::get(id, BOB), 300);
 		});
@@ -481,6 +481,57 @@ mod contributions {
 		});
 	}
 
+	/// State that never left: an accepted record's deposit was held for good, with no way for
+	/// its contributor to take the record back. Withdrawing it takes its weight out (the
+	/// observer told first, so royalties settle what it earned), returns the deposit, and
+	/// tells `OnContributionRemoved` so that its statistics go too.
+	#[test]
+	fn state_that_never_leaves_an_accepted_record_is_withdrawn_with_its_deposit() {
+		ExtBuilder::default().build_and_execute(|| {
+			let id = create(Policy::Open);
+			let kept = contribute(BOB, id, 1, 300);
+			let withdrawn = contribute(BOB, id, 2, 200);
+			assert_eq!(held(HoldReason::ContributionDeposit, BOB), 2 * CONTRIBUTION_DEPOSIT + 500);
+			assert_noop!(
+				Datasets::withdraw_contribution(RuntimeOrigin::signed(CHARLIE), id, withdrawn),
+				Error::<Test>::NotContributor
+			);
+
+			assert_ok!(Datasets::withdraw_contribution(RuntimeOrigin::signed(BOB), id, withdrawn));
+			assert_eq!(Contributions::<Test>::get(id, withdrawn), None);
+			assert_eq!(ContributionByHash::<Test>::get(hash(2)), None);
+			assert_eq!(ContributorWeight::<Test>::get(id, BOB), 300);
+			assert_eq!(dataset(id).unwrap().total_weight, 300);
+			assert_eq!(dataset(id).unwrap().contributions, 1);
+			assert_eq!(weight_changes().last(), Some(&(id, BOB, 500, 300)));
+			assert_eq!(removed_contributions(), vec![(id, withdrawn)]);
+			assert_eq!(held(HoldReason::ContributionDeposit, BOB), CONTRIBUTION_DEPOSIT + 300);
+			assert_eq!(<Balances as Inspect<_>>::total_balance(&BOB), ENDOWMENT);
+
+			assert_ok!(Datasets::withdraw_contribution(RuntimeOrigin::signed(BOB), id, kept));
+			assert!(!ContributorWeight::<Test>::contains_key(id, BOB));
+			assert_eq!(dataset(id).unwrap().total_weight, 0);
+			assert_eq!(held(HoldReason::ContributionDeposit, BOB), 0);
+			assert_eq!(free(BOB), ENDOWMENT);
+			assert_eq!(removed_contributions(), vec![(id, withdrawn), (id, kept)]);
+		});
+	}
+
+	/// A pending record never counted, so its withdrawal or rejection tells no one.
+	#[test]
+	fn a_pending_record_leaves_without_notice() {
+		ExtBuilder::default().build_and_execute(|| {
+			let id = create(Policy::Curated);
+			let withdrawn = contribute(BOB, id, 1, 300);
+			let rejected = contribute(BOB, id, 2, 300);
+			let changes = weight_changes();
+			assert_ok!(Datasets::withdraw_contribution(RuntimeOrigin::signed(BOB), id, withdrawn));
+			assert_ok!(Datasets::reject_contribution(RuntimeOrigin::signed(ALICE), id, rejected));
+			assert!(removed_contributions().is_empty());
+			assert_eq!(weight_changes(), changes);
+		});
+	}
+
 	#[test]
 	fn governance_takedown_removes_weight_and_slashes_to_the_treasury() {
 		ExtBuilder::default().build_and_execute(|| {
@@ -500,6 +551,7 @@ mod contributions {
 			assert_eq!(<Balances as Inspect<_>>::total_balance(&BOB), ENDOWMENT - deposit);
 			assert_eq!(free(TREASURY), EXISTENTIAL_DEPOSIT + deposit);
 			assert_eq!(weight_changes().last(), Some(&(id, BOB, 500, 300)));
+			assert_eq!(removed_contributions(), vec![(id, taken)]);
 			assert_eq!(
 				last_event(),
 				Event::ContributionRemoved {

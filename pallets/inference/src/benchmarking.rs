@@ -33,6 +33,8 @@ fn requested<T: Config>(requester: &T::AccountId, model_id: ModelId) -> RequestI
 where
 	T::Currency: Mutate<T::AccountId>,
 {
+	// What the validation inherent notes in every block of a chain.
+	Pallet::<T>::note_draw_randomness(Some([7; 32]));
 	let request_id = NextRequestId::<T>::get();
 	Pallet::<T>::request(
 		RawOrigin::Signed(requester.clone()).into(),
@@ -53,6 +55,7 @@ mod benchmarks {
 	fn request(p: Linear<1, { T::MaxPromptLength::get() }>) {
 		let (model_id, _) = T::BenchmarkHelper::served_model(10, 0, 1);
 		let requester = funded::<T>("requester", 0);
+		Pallet::<T>::note_draw_randomness(Some([7; 32]));
 		let request_id = NextRequestId::<T>::get();
 
 		#[extrinsic_call]

@@ -32,6 +32,27 @@ impl<T: Config> Pallet<T> {
 		Ok(request)
 	}
 
+	/// Notes the randomness this block's requests are drawn from. The runtime calls it once a
+	/// block, from the validation-data inherent, with the relay chain's BABE randomness read
+	/// from the verified relay state proof; `None` (a proof without it) takes no request in the
+	/// block rather than reuse an earlier block's, which everyone knows.
+	pub fn note_draw_randomness(randomness: Option<[u8; 32]>) {
+		DrawRandomness::<T>::set(randomness);
+	}
+
+	/// The seed `requester`'s request is drawn from: the block's relay-chain randomness with
+	/// the requester's account and nonce. The nonce is the signer's and the randomness the
+	/// relay chain's, so a block author can neither pick the draw nor change it by reordering
+	/// the block's requests (a request id would let it); requests of one batch share a seed,
+	/// and with it a provider.
+	pub(crate) fn draw_seed(requester: &T::AccountId) -> Result<[u8; 32], DispatchError> {
+		let randomness = DrawRandomness::<T>::get().ok_or(Error::<T>::NoDrawRandomness)?;
+		let nonce = polkadot_sdk::frame_system::Pallet::<T>::account_nonce(requester);
+		Ok(polkadot_sdk::sp_io::hashing::blake2_256(
+			&(b"tributary/draw", randomness, requester, nonce).encode(),
+		))
+	}
+
 	/// Pays the request fee from `requester` to the treasury.
 	pub(crate) fn pay_request_fee(requester: &T::AccountId) -> DispatchResult {
 		let fee = T::RequestFee::get();

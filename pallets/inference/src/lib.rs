@@ -2,8 +2,11 @@
 //!
 //! Paid inference. A user `request`s an inference from an active model with a prompt, the most
 //! tokens to generate and a fee cap; the cap is held from them and the request is assigned at
-//! once to a provider serving the model, drawn by stake from a seed of the parent block's hash
-//! and the request id. The provider's operator submits the result before the deadline with
+//! once to a provider serving the model, drawn by stake from a seed of the relay chain's BABE
+//! randomness (noted once a block from the verified relay state proof, with
+//! [`Pallet::note_draw_randomness`]) and the requester's account and nonce: neither the
+//! requester nor the block author chooses it, and reordering a block's requests changes no
+//! request's draw. The provider's operator submits the result before the deadline with
 //! `submit_result`: the output, its token counts and its attribution (records of the adapter's
 //! lineage datasets, with scores in parts per million).
 //!
@@ -236,6 +239,13 @@ pub mod pallet {
 		ValueQuery,
 	>;
 
+	/// The randomness this block's requests are drawn from: the relay chain's BABE randomness of
+	/// the relay block this block builds on, noted by the runtime from the verified relay state
+	/// proof in the validation-data inherent, before any transaction of the block. None until
+	/// the first block with a relay state proof; requests are refused while it is missing.
+	#[pallet::storage]
+	pub type DrawRandomness<T: Config> = StorageValue<_, [u8; 32]>;
+
 	/// The open requests assigned to each operator (what its off-chain worker serves).
 	#[pallet::storage]
 	pub type AssignmentsByOperator<T: Config> =
@@ -311,6 +321,9 @@ pub mod pallet {
 		TooManyTokens,
 		/// The adapter has no lineage recorded.
 		NoLineage,
+		/// No relay-chain randomness was noted for this block, so no provider can be drawn
+		/// that the block author could not choose.
+		NoDrawRandomness,
 	}
 
 	#[pallet::hooks]
@@ -344,11 +357,12 @@ pub mod pallet {
 		/// Requests an inference from `model_id`'s active adapter: at most `max_tokens` after
 		/// `prompt`, paying at most `max_fee` (held until settlement or expiry).
 		#[pallet::call_index(0)]
-		// The request fee's transfer writes the treasury's account, beyond what `weights.rs`
-		// measured (2,603 bytes of proof: `System::Account` there).
+		// The request fee's transfer writes the treasury's account (2,603 bytes of proof:
+		// `System::Account`), and the draw reads `DrawRandomness` (1,517), beyond what
+		// `weights.rs` measured.
 		#[pallet::weight(T::WeightInfo::request(len_u32(prompt.len()))
-			.saturating_add(T::DbWeight::get().reads_writes(1, 1))
-			.saturating_add(Weight::from_parts(0, 2_603)))]
+			.saturating_add(T::DbWeight::get().reads_writes(2, 1))
+			.saturating_add(Weight::from_parts(0, 2_603 + 1_517)))]
 		pub fn request(
 			origin: OriginFor<T>,
 			model_id: ModelId,
@@ -369,14 +383,12 @@ pub mod pallet {
 				T::Models::active_adapter(model_id).ok_or(Error::<T>::ModelNotActive)?;
 			let pricing = T::Models::pricing(model_id).ok_or(Error::<T>::ModelNotActive)?;
 			ensure!(max_fee >= pricing.base_fee, Error::<T>::FeeCapTooLow);
+			let seed = Self::draw_seed(&requester)?;
+			let (provider, operator) =
+				T::Providers::select(model_id, &seed).ok_or(Error::<T>::NoProviderAvailable)?;
 			Self::pay_request_fee(&requester)?;
 
 			let request_id = NextRequestId::<T>::get();
-			let parent = polkadot_sdk::frame_system::Pallet::<T>::parent_hash();
-			let seed: [u8; 32] =
-				polkadot_sdk::sp_runtime::traits::BlakeTwo256::hash_of(&(parent, request_id)).0;
-			let (provider, operator) =
-				T::Providers::select(model_id, &seed).ok_or(Error::<T>::NoProviderAvailable)?;
 			let deadline = polkadot_sdk::frame_system::Pallet::<T>::block_number()
 				.saturating_add(T::RequestTimeout::get());
 			Expiries::<T>::try_mutate(deadline.saturating_add(One::one()), |queue| {

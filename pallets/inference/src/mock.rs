@@ -93,6 +93,7 @@ impl pallet_datasets::Config for Test {
 	type Slash = ResolveTo<TreasuryAccount, Balances>;
 	type RemoveOrigin = EnsureRoot<AccountId>;
 	type WeightObserver = Royalties;
+	type OnContributionRemoved = Attribution;
 	type MaxContributionsPerDataset = ConstU32<1_000>;
 }
 
@@ -366,6 +367,9 @@ impl ExtBuilder {
 			)
 			.unwrap();
 			Providers::serve(RuntimeOrigin::signed(PROVIDER), 0).unwrap();
+			// What the runtime notes from the relay state proof in every block's validation
+			// inherent (the relay chain is outside what these tests run).
+			Inference::note_draw_randomness(Some(relay_randomness(1)));
 		});
 		ext
 	}
@@ -414,5 +418,12 @@ pub fn run_to(n: u64) {
 		Attribution::on_initialize(next);
 		Providers::on_initialize(next);
 		Inference::on_initialize(next);
+		Inference::note_draw_randomness(Some(relay_randomness(next)));
 	}
+}
+
+/// The relay chain's randomness at parachain block `n` in these tests: a different value each
+/// block, as the relay chain's BABE randomness is.
+pub fn relay_randomness(n: u64) -> [u8; 32] {
+	sp_io::hashing::blake2_256(&n.to_le_bytes())
 }

@@ -772,3 +772,130 @@ fn try_state_catches_stray_holds_and_assignments() {
 		Providers::end_assignment(&PROVIDER);
 	});
 }
+
+/// BOB registers with CHARLIE as operator, bonds what PROVIDER bonded and serves model 0: two
+/// providers of equal stake, each drawn half the time.
+fn a_second_provider() {
+	assert_ok!(Providers::register(
+		RuntimeOrigin::signed(BOB),
+		pallet_providers::HardwareSpec {
+			gpu_model: BoundedVec::truncate_from(b"H100".to_vec()),
+			vram_gib: 80,
+			gpu_count: 1,
+			region: BoundedVec::truncate_from(b"eu".to_vec()),
+			endpoint: None,
+		},
+		CHARLIE,
+		MIN_BOND,
+	));
+	assert_ok!(Providers::serve(RuntimeOrigin::signed(BOB), 0));
+}
+
+/// Makes `requesters`' requests in this order, returns the provider each was assigned, and
+/// undoes it all.
+fn draws(requesters: &[AccountId]) -> Vec<(AccountId, AccountId)> {
+	use polkadot_sdk::frame_support::storage::{with_transaction, TransactionOutcome};
+	with_transaction(|| {
+		let mut assigned: Vec<(AccountId, AccountId)> = requesters
+			.iter()
+			.map(|&who| {
+				let id = NextRequestId::<Test>::get();
+				assert_ok!(Inference::request(RuntimeOrigin::signed(who), 0, prompt(), 32, 1_000));
+				(who, Requests::<Test>::get(id).expect("the request is open").provider)
+			})
+			.collect();
+		assigned.sort();
+		TransactionOutcome::Rollback(Ok::<_, DispatchError>(assigned))
+	})
+	.expect("the requests are valid")
+}
+
+/// Attack: a block author routes requests to its own provider. Were requests drawn from the
+/// parent block's hash and their request id, the author would know every draw before building
+/// the block and order its requests (and so their ids) to suit itself. Requests are drawn from
+/// the relay chain's randomness and their own signer: whatever the order of a block's
+/// requests, each gets the same provider.
+#[test]
+fn steering_the_draw_by_ordering_a_blocks_requests_changes_nothing() {
+	ExtBuilder.build_and_execute(|| {
+		a_second_provider();
+		for block in 0u8..16 {
+			System::set_parent_hash(H256::repeat_byte(block));
+			Inference::note_draw_randomness(Some([block; 32]));
+			assert_eq!(draws(&[REQUESTER, ALICE]), draws(&[ALICE, REQUESTER]), "block {block}");
+		}
+	});
+}
+
+/// Attack: a block author who knows the parent hash and the request predicts its draw. The draw
+/// follows the relay chain's randomness, which the author does not choose: with the same parent
+/// hash and the same request, other randomness draws the other provider.
+#[test]
+fn the_parent_hash_does_not_decide_the_draw() {
+	ExtBuilder.build_and_execute(|| {
+		a_second_provider();
+		System::set_parent_hash(H256::repeat_byte(1));
+		let drawn: alloc::collections::BTreeSet<AccountId> = (0u8..16)
+			.map(|byte| {
+				Inference::note_draw_randomness(Some([byte; 32]));
+				draws(&[REQUESTER])[0].1
+			})
+			.collect();
+		assert_eq!(drawn, [PROVIDER, BOB].into(), "both providers are drawn");
+	});
+}
+
+/// Without the relay chain's randomness for the block no request is drawn (a fallback to the
+/// parent hash would be a draw the author chooses), and nothing changes.
+#[test]
+fn a_block_without_relay_randomness_takes_no_request() {
+	ExtBuilder.build_and_execute(|| {
+		Inference::note_draw_randomness(None);
+		assert_noop!(
+			Inference::request(RuntimeOrigin::signed(REQUESTER), 0, prompt(), 32, 1_000),
+			Error::<Test>::NoDrawRandomness
+		);
+		run_to(2);
+		assert_ok!(Inference::request(RuntimeOrigin::signed(REQUESTER), 0, prompt(), 32, 1_000));
+	});
+}
+
+/// State that never left: a record's citation statistics outlived the record, and an accepted
+/// record could not be taken back. A contributor withdrawing an accepted, cited record keeps
+/// what it earned (its pool position is settled first) and gets its deposit back; the
+/// record's statistics go with it.
+#[test]
+fn a_withdrawn_record_keeps_its_earnings_and_takes_its_statistics() {
+	ExtBuilder.build_and_execute(|| {
+		let id = make_request(1_000);
+		assert_ok!(Inference::submit_result(
+			RuntimeOrigin::signed(OPERATOR),
+			id,
+			output(),
+			20,
+			20,
+			attributed(&[(0, 0, 700_000)]),
+			false,
+		));
+		assert!(pallet_attribution::ContributionStatistics::<Test>::contains_key(0, 0));
+		let deposit = Balances::balance_on_hold(
+			&pallet_datasets::HoldReason::ContributionDeposit.into(),
+			&ALICE,
+		);
+		assert!(deposit > 0);
+		let free = Balances::balance(&ALICE);
+
+		assert_ok!(Datasets::withdraw_contribution(RuntimeOrigin::signed(ALICE), 0, 0));
+		assert!(!pallet_attribution::ContributionStatistics::<Test>::contains_key(0, 0));
+		assert_eq!(Balances::balance(&ALICE), free + deposit);
+		assert_eq!(pallet_datasets::ContributorWeight::<Test>::get(0, ALICE), 0);
+		// The 10 of span credit and the 15 the pool owed under the old weight are still hers.
+		assert_eq!(Royalties::pending(&ALICE), (10, vec![(0, 15)]));
+		assert_ok!(Royalties::claim(RuntimeOrigin::signed(ALICE)));
+		assert_ok!(Royalties::claim_from_datasets(
+			RuntimeOrigin::signed(ALICE),
+			vec![0].try_into().unwrap()
+		));
+		assert_eq!(Balances::balance(&ALICE) - free - deposit, 25);
+	});
+}

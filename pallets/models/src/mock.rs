@@ -172,10 +172,13 @@ impl ExtBuilder {
 	}
 
 	/// Runs `test`, then checks the invariants of every pallet here that has them: datasets,
-	/// the attribution ledger and this one (pallet-balances' are private to its crate).
+	/// the attribution ledger and this one (pallet-balances' are private to its crate), and
+	/// that no balance was minted or burnt.
 	pub fn build_and_execute(self, test: impl FnOnce()) {
 		self.build().execute_with(|| {
+			let issuance = pallet_balances::TotalIssuance::<Test>::get();
 			test();
+			assert_eq!(pallet_balances::TotalIssuance::<Test>::get(), issuance, "no mint or burn");
 			pallet_datasets::Pallet::<Test>::do_try_state()
 				.expect("datasets invariants hold after the test");
 			Attribution::do_try_state().expect("attribution invariants hold after the test");

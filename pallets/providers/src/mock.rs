@@ -272,10 +272,13 @@ impl ExtBuilder {
 }
 
 /// Runs `test` on `ext`, then checks the invariants of datasets, the attribution ledger,
-/// models and this pallet (pallet-balances' are private to its crate).
+/// models and this pallet (pallet-balances' are private to its crate), and that no balance was
+/// minted or burnt (slashes go to the treasury).
 fn execute_and_check(mut ext: sp_io::TestExternalities, test: impl FnOnce()) {
 	ext.execute_with(|| {
+		let issuance = pallet_balances::TotalIssuance::<Test>::get();
 		test();
+		assert_eq!(pallet_balances::TotalIssuance::<Test>::get(), issuance, "no mint or burn");
 		Datasets::do_try_state().expect("datasets invariants hold after the test");
 		Attribution::do_try_state().expect("attribution invariants hold after the test");
 		Models::do_try_state().expect("models invariants hold after the test");

@@ -533,13 +533,13 @@ fn a_full_slash_empties_unlocking_chunks() {
 #[test]
 fn selection_draws_assignable_providers_in_proportion_to_bonded_stake() {
 	ExtBuilder.build_and_execute(|| {
-		use polkadot_sdk::frame_support::traits::fungible::Mutate;
+		use polkadot_sdk::frame_support::traits::{fungible::Mutate, tokens::Preservation};
 		// Five more providers, each bonding 9,000 (more than ALICE and BOB together), none of
 		// which may be drawn for model 0: were one counted it would take most draws.
 		let (silent, resting, full, underbonded, elsewhere) = (31, 32, 33, 34, 35);
 		let operator = |who: AccountId| who + 10;
 		for who in [silent, resting, full, underbonded, elsewhere] {
-			assert_ok!(Balances::mint_into(&who, ENDOWMENT));
+			assert_ok!(Balances::transfer(&OWNER, &who, 20_000, Preservation::Preserve));
 		}
 		let serve = |who: AccountId, model_id: ModelId| {
 			assert_ok!(Providers::serve(RuntimeOrigin::signed(who), model_id));
@@ -786,11 +786,11 @@ fn self_declared_capacity_is_bounded_and_costs_stake() {
 #[test]
 fn a_full_serving_list_makes_way_for_more_stake() {
 	ExtBuilder.build_and_execute(|| {
-		use polkadot_sdk::frame_support::traits::fungible::Mutate;
+		use polkadot_sdk::frame_support::traits::{fungible::Mutate, tokens::Preservation};
 		let max: u32 = <<Test as Config>::MaxProvidersPerModel as Get<u32>>::get();
 		let sybils: Vec<AccountId> = (100..100 + max as u64).collect();
 		for &sybil in &sybils {
-			assert_ok!(Balances::mint_into(&sybil, ENDOWMENT));
+			assert_ok!(Balances::transfer(&OWNER, &sybil, 10 * MIN_BOND, Preservation::Preserve));
 			assert_ok!(register(sybil, sybil + 1_000, MIN_BOND));
 			assert_ok!(Providers::serve(RuntimeOrigin::signed(sybil), 0));
 		}

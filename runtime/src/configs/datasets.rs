@@ -30,6 +30,7 @@ impl pallet_datasets::Config for Runtime {
 	type Slash = ResolveTo<TreasuryAccount, Balances>;
 	type RemoveOrigin = EnsureCouncilMajority;
 	type WeightObserver = crate::Royalties;
+	type OnContributionRemoved = crate::Attribution;
 	type DatasetDeposit = DatasetDeposit;
 	type ContributionDeposit = ContributionDeposit;
 	type DepositPerByte = DepositPerByte;
