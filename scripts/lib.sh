@@ -35,9 +35,12 @@ die() {
 # gives each package named on the command line its `default` feature: a node built alone
 # (`-p tributary-node`) would have its runtime and runtime APIs compiled without it, and
 # `cargo test` would compile them, and the native runtime with them, a second time.
-RELEASE_PACKAGES=(--workspace --exclude pallet-attribution --exclude pallet-datasets
-	--exclude pallet-inference --exclude pallet-models --exclude pallet-providers
-	--exclude pallet-royalties)
+PALLET_PACKAGES=(pallet-attribution pallet-datasets pallet-inference pallet-models pallet-providers
+	pallet-royalties)
+RELEASE_PACKAGES=(--workspace)
+for pallet in "${PALLET_PACKAGES[@]}"; do
+	RELEASE_PACKAGES+=(--exclude "$pallet")
+done
 
 # Builds the release node (and with it the runtime's WASM). The first build takes about an
 # hour on two cores; cargo prints each crate as it goes.

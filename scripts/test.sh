@@ -30,10 +30,9 @@ log "cargo tests done in $((SECONDS - step)) s"
 # compile there in about half the release profile's time, and the mock runtimes run the
 # benchmarks' extremes in seconds either way.
 step=$SECONDS
-pallets=(pallet-datasets pallet-models pallet-providers pallet-attribution pallet-royalties pallet-inference)
 log "the pallets' tests and benchmarks (into $BENCH_TARGET_DIR)"
 packages=() features=()
-for pallet in "${pallets[@]}"; do
+for pallet in "${PALLET_PACKAGES[@]}"; do
 	packages+=(-p "$pallet")
 	features+=("$pallet/runtime-benchmarks")
 done

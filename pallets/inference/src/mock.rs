@@ -353,20 +353,7 @@ impl ExtBuilder {
 		let mut ext = sp_io::TestExternalities::new(storage);
 		ext.execute_with(|| {
 			System::set_block_number(1);
-			Providers::register(
-				RuntimeOrigin::signed(PROVIDER),
-				pallet_providers::HardwareSpec {
-					gpu_model: BoundedVec::truncate_from(b"H100".to_vec()),
-					vram_gib: 80,
-					gpu_count: 1,
-					region: BoundedVec::truncate_from(b"eu".to_vec()),
-					endpoint: None,
-				},
-				OPERATOR,
-				MIN_BOND,
-			)
-			.unwrap();
-			Providers::serve(RuntimeOrigin::signed(PROVIDER), 0).unwrap();
+			serving_provider(PROVIDER, OPERATOR).unwrap();
 			// What the runtime notes from the relay state proof in every block's validation
 			// inherent (the relay chain is outside what these tests run).
 			Inference::note_draw_randomness(Some(relay_randomness(1)));
@@ -408,6 +395,23 @@ fn execute_and_check(mut ext: sp_io::TestExternalities, test: impl FnOnce()) {
 		Inference::do_try_state().expect("inference invariants hold after the test");
 		assert_eq!(pallet_balances::TotalIssuance::<Test>::get(), issuance, "no mint or burn");
 	});
+}
+
+/// Registers `provider` with `operator` on one H100, bonding `MIN_BOND`, and serves model 0.
+pub fn serving_provider(provider: AccountId, operator: AccountId) -> DispatchResult {
+	Providers::register(
+		RuntimeOrigin::signed(provider),
+		pallet_providers::HardwareSpec {
+			gpu_model: BoundedVec::truncate_from(b"H100".to_vec()),
+			vram_gib: 80,
+			gpu_count: 1,
+			region: BoundedVec::truncate_from(b"eu".to_vec()),
+			endpoint: None,
+		},
+		operator,
+		MIN_BOND,
+	)?;
+	Providers::serve(RuntimeOrigin::signed(provider), 0)
 }
 
 /// Moves to block `n`, running the hooks at each block on the way.

@@ -37,6 +37,20 @@ fn output() -> BoundedVec<u8, ConstU32<64>> {
 	BoundedVec::truncate_from(b"It rises in the Swiss Alps.".to_vec())
 }
 
+/// The assigned operator's result for `request_id`: `output()`, 20 input and 20 output tokens,
+/// attributed to `entries` (dataset, contribution, score).
+fn settle(request_id: RequestId, entries: &[(DatasetId, ContributionId, u32)]) -> DispatchResult {
+	Inference::submit_result(
+		RuntimeOrigin::signed(OPERATOR),
+		request_id,
+		output(),
+		20,
+		20,
+		attributed(entries),
+		false,
+	)
+}
+
 #[test]
 fn a_request_holds_its_cap_and_is_assigned() {
 	ExtBuilder.build_and_execute(|| {
@@ -73,15 +87,7 @@ fn a_result_settles_to_the_planck() {
 		let id = make_request(1_000);
 		let requester_before = Balances::total_balance(&REQUESTER);
 		let treasury_before = Balances::balance(&TREASURY);
-		assert_ok!(Inference::submit_result(
-			RuntimeOrigin::signed(OPERATOR),
-			id,
-			output(),
-			20,
-			20,
-			attributed(&[(0, 0, 700_000)]),
-			false,
-		));
+		assert_ok!(settle(id, &[(0, 0, 700_000)]));
 		assert_eq!(held(REQUESTER), 0);
 		assert_eq!(requester_before - Balances::total_balance(&REQUESTER), 125);
 		assert_eq!(Balances::balance(&TREASURY) - treasury_before, 8);
@@ -136,15 +142,7 @@ fn a_result_settles_to_the_planck() {
 fn a_settled_output_is_kept_for_the_retention_window_then_pruned() {
 	ExtBuilder.build_and_execute(|| {
 		let id = make_request(1_000);
-		assert_ok!(Inference::submit_result(
-			RuntimeOrigin::signed(OPERATOR),
-			id,
-			output(),
-			20,
-			20,
-			attributed(&[(0, 1, 400_000)]),
-			false,
-		));
+		assert_ok!(settle(id, &[(0, 1, 400_000)]));
 		let settled_at = System::block_number();
 		run_to(settled_at + 99);
 		assert!(pallet_attribution::Outputs::<Test>::get(id).is_some());
@@ -281,15 +279,7 @@ fn a_request_is_charged_at_the_prices_of_its_time() {
 			0,
 			Pricing { base_fee: 900, per_1k_input_tokens: 0, per_1k_output_tokens: 0 },
 		));
-		assert_ok!(Inference::submit_result(
-			RuntimeOrigin::signed(OPERATOR),
-			id,
-			output(),
-			20,
-			20,
-			attributed(&[]),
-			false,
-		));
+		assert_ok!(settle(id, &[]));
 		System::assert_has_event(
 			Event::Settled {
 				request_id: id,
@@ -773,22 +763,10 @@ fn try_state_catches_stray_holds_and_assignments() {
 	});
 }
 
-/// BOB registers with CHARLIE as operator, bonds what PROVIDER bonded and serves model 0: two
+/// BOB serves model 0 as PROVIDER does, with CHARLIE as operator and the same bond: two
 /// providers of equal stake, each drawn half the time.
 fn a_second_provider() {
-	assert_ok!(Providers::register(
-		RuntimeOrigin::signed(BOB),
-		pallet_providers::HardwareSpec {
-			gpu_model: BoundedVec::truncate_from(b"H100".to_vec()),
-			vram_gib: 80,
-			gpu_count: 1,
-			region: BoundedVec::truncate_from(b"eu".to_vec()),
-			endpoint: None,
-		},
-		CHARLIE,
-		MIN_BOND,
-	));
-	assert_ok!(Providers::serve(RuntimeOrigin::signed(BOB), 0));
+	assert_ok!(serving_provider(BOB, CHARLIE));
 }
 
 /// Makes `requesters`' requests in this order, returns the provider each was assigned, and
@@ -868,15 +846,7 @@ fn a_block_without_relay_randomness_takes_no_request() {
 fn a_withdrawn_record_keeps_its_earnings_and_takes_its_statistics() {
 	ExtBuilder.build_and_execute(|| {
 		let id = make_request(1_000);
-		assert_ok!(Inference::submit_result(
-			RuntimeOrigin::signed(OPERATOR),
-			id,
-			output(),
-			20,
-			20,
-			attributed(&[(0, 0, 700_000)]),
-			false,
-		));
+		assert_ok!(settle(id, &[(0, 0, 700_000)]));
 		assert!(pallet_attribution::ContributionStatistics::<Test>::contains_key(0, 0));
 		let deposit = Balances::balance_on_hold(
 			&pallet_datasets::HoldReason::ContributionDeposit.into(),
