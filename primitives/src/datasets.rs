@@ -42,4 +42,8 @@ pub trait DatasetsInspect<AccountId> {
 	) -> Option<AccountId>;
 	/// The contribution that holds a content hash (pending or accepted).
 	fn contribution_by_hash(hash: ContentHash) -> Option<(DatasetId, ContributionId)>;
+	/// Whether `contribution_id` was ever issued in the dataset (whatever became of the record
+	/// since), or the dataset is gone and nothing can be said: false only for an id that an
+	/// existing dataset has not reached.
+	fn contribution_issued(dataset_id: DatasetId, contribution_id: ContributionId) -> bool;
 }

@@ -574,6 +574,11 @@ impl<T: Config> DatasetsInspect<T::AccountId> for Pallet<T> {
 	fn contribution_by_hash(hash: ContentHash) -> Option<(DatasetId, ContributionId)> {
 		ContributionByHash::<T>::get(hash)
 	}
+
+	fn contribution_issued(dataset_id: DatasetId, contribution_id: ContributionId) -> bool {
+		Datasets::<T>::get(dataset_id)
+			.is_none_or(|dataset| contribution_id < dataset.next_contribution_id)
+	}
 }
 
 /// Whether `license` reads as an SPDX license expression: identifiers made of letters,

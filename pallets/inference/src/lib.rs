@@ -264,8 +264,9 @@ pub mod pallet {
 			operator: T::AccountId,
 			deadline: BlockNumberFor<T>,
 		},
-		/// A result was accepted and paid for. `truncated`: the output was cut at
-		/// `MaxOutputLength` (and billed for what was kept).
+		/// A result was accepted and paid for. `attributions`: the records credited (a cited
+		/// record withdrawn since the service drew on it is not). `truncated`: the output was cut
+		/// at `MaxOutputLength` (and billed for what was kept).
 		Settled {
 			request_id: RequestId,
 			output_hash: H256,
@@ -310,7 +311,7 @@ pub mod pallet {
 		NotAssignedOperator,
 		/// The deadline has passed.
 		DeadlinePassed,
-		/// An attributed record is not an accepted contribution of the adapter's lineage.
+		/// An attributed record is outside the adapter's lineage, or was never issued.
 		InvalidAttribution,
 		/// Attribution scores sum to more than a million parts.
 		ScoresOverflow,
@@ -470,10 +471,21 @@ pub mod pallet {
 						&& earlier.contribution_id == entry.contribution_id),
 					Error::<T>::DuplicateAttribution
 				);
-				let contributor =
-					T::Datasets::accepted_contributor(entry.dataset_id, entry.contribution_id)
-						.ok_or(Error::<T>::InvalidAttribution)?;
 				scores = scores.checked_add(entry.score_ppm).ok_or(Error::<T>::ScoresOverflow)?;
+				let Some(contributor) =
+					T::Datasets::accepted_contributor(entry.dataset_id, entry.contribution_id)
+				else {
+					// A record of the lineage that was issued but is no longer accepted (withdrawn
+					// or removed since the service drew on it) is skipped, its score left to the
+					// pools: refusing the whole result would let a contributor who is also the
+					// requester withdraw a cited record just ahead of each submission and run the
+					// request past its deadline. An id never issued is the provider's invention.
+					ensure!(
+						T::Datasets::contribution_issued(entry.dataset_id, entry.contribution_id),
+						Error::<T>::InvalidAttribution
+					);
+					continue;
+				};
 				spans.push(SpanCredit {
 					dataset_id: entry.dataset_id,
 					contribution_id: entry.contribution_id,
@@ -512,7 +524,7 @@ pub mod pallet {
 				output_tokens,
 				fee,
 				refund,
-				attributions: len_u32(attribution.len()),
+				attributions: len_u32(spans.len()),
 				truncated,
 			});
 			Ok(())

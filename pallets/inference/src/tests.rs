@@ -869,3 +869,34 @@ fn a_withdrawn_record_keeps_its_earnings_and_takes_its_statistics() {
 		assert_eq!(Balances::balance(&ALICE) - free - deposit, 25);
 	});
 }
+
+#[test]
+fn a_withdrawal_racing_a_result_does_not_get_the_result_refused() {
+	ExtBuilder.build_and_execute(|| {
+		let id = make_request(1_000);
+		// The service drew on ALICE's record 0; she withdraws it just ahead of the submission.
+		assert_ok!(Datasets::withdraw_contribution(RuntimeOrigin::signed(ALICE), 0, 0));
+		assert_ok!(settle(id, &[(0, 0, 700_000), (0, 1, 100_000)]));
+		assert!(!Requests::<Test>::contains_key(id));
+		// The withdrawn record is skipped: not credited, not recorded, its score left to the
+		// pool, whose one remaining contributor is BOB.
+		let cited: Vec<_> = pallet_attribution::Outputs::<Test>::get(id)
+			.unwrap()
+			.records
+			.iter()
+			.map(|record| (record.dataset_id, record.contribution_id))
+			.collect();
+		assert_eq!(cited, vec![(0, 1)]);
+		assert_eq!(Royalties::pending(&ALICE), (0, vec![]));
+		let (credit, pools) = Royalties::pending(&BOB);
+		assert!(credit > 0 && pools.iter().map(|(_, amount)| amount).sum::<Balance>() > credit);
+		assert!(System::events().iter().any(|record| matches!(
+			record.event,
+			RuntimeEvent::Inference(Event::Settled { attributions: 1, .. })
+		)));
+
+		// An id the dataset never issued is still the provider's invention.
+		let id = make_request(1_000);
+		assert_noop!(settle(id, &[(0, 1, 10), (0, 2, 10)]), Error::<Test>::InvalidAttribution);
+	});
+}
