@@ -126,6 +126,11 @@ impl<T: Config> Pallet<T> {
 			T::Currency::balance(&Self::pot_account()) >= owed,
 			"the pot covers everything owed"
 		);
+		ensure!(
+			TotalSentToTreasury::<T>::get().saturating_add(TreasuryPending::<T>::get()) ==
+				TotalTreasuryShares::<T>::get().saturating_add(TotalDust::<T>::get()),
+			"the treasury was sent, or is owed, exactly its shares and the dust"
+		);
 		// Per pool: what its positions hold (in 10^-12 planck) and their weight.
 		let mut held: alloc::collections::BTreeMap<DatasetId, (U256, u64)> = Default::default();
 		for (who, dataset_id, stake) in PoolPositions::<T>::iter() {
@@ -267,7 +272,10 @@ impl<T: Config> Settlement<T::AccountId, BalanceOf<T>> for Pallet<T> {
 			// An emptied treasury account cannot take less than the existential deposit: the
 			// amount waits for the next settlement rather than failing this one.
 			match paid {
-				Ok(_) => TreasuryPending::<T>::kill(),
+				Ok(_) => {
+					TreasuryPending::<T>::kill();
+					TotalSentToTreasury::<T>::mutate(|sent| *sent = sent.saturating_add(to_treasury));
+				},
 				Err(DispatchError::Token(TokenError::BelowMinimum | TokenError::CannotCreate)) => {
 					TreasuryPending::<T>::put(to_treasury)
 				}
@@ -275,6 +283,7 @@ impl<T: Config> Settlement<T::AccountId, BalanceOf<T>> for Pallet<T> {
 			}
 		}
 		TotalDust::<T>::mutate(|total| *total = total.saturating_add(dust));
+		TotalTreasuryShares::<T>::mutate(|total| *total = total.saturating_add(treasury_share));
 		let distribution = Distribution {
 			provider: provider_share,
 			owner: owner_share,

@@ -210,6 +210,16 @@ pub mod pallet {
 	#[pallet::storage]
 	pub type TotalDust<T: Config> = StorageValue<_, BalanceOf<T>, ValueQuery>;
 
+	/// Every treasury share of a fee so far (sent, or waiting in [`TreasuryPending`]).
+	#[pallet::storage]
+	pub type TotalTreasuryShares<T: Config> = StorageValue<_, BalanceOf<T>, ValueQuery>;
+
+	/// Everything the pot has transferred to the treasury so far. With [`TreasuryPending`] it is
+	/// exactly [`TotalTreasuryShares`] and [`TotalDust`] (`try_state`): the treasury was sent its
+	/// shares and the dust, no more and no less.
+	#[pallet::storage]
+	pub type TotalSentToTreasury<T: Config> = StorageValue<_, BalanceOf<T>, ValueQuery>;
+
 	#[pallet::genesis_config]
 	#[derive(polkadot_sdk::frame_support::DefaultNoBound)]
 	pub struct GenesisConfig<T: Config> {

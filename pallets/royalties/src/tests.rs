@@ -417,6 +417,37 @@ fn the_treasury_share_waits_when_the_treasury_cannot_take_it() {
 		Royalties::distribute(40, &to_treasury, &PROVIDER, &OWNER, &[], &[]).unwrap();
 		assert_eq!(TreasuryPending::<Test>::get(), 0);
 		assert_eq!(free(TREASURY), 3 + 4);
+		assert_eq!(TotalSentToTreasury::<Test>::get(), 3 + 4);
+		assert_eq!(TotalTreasuryShares::<Test>::get() + TotalDust::<Test>::get(), 3 + 4);
+	});
+}
+
+/// The treasury's books: what the pot sent it and still owes it is its shares and the dust. A
+/// transfer of the wrong amount, or dust counted but kept, breaks them.
+#[test]
+fn try_state_catches_dust_the_treasury_was_not_sent() {
+	ExtBuilder.build_and_execute(|| {
+		let treasury_before = free(TREASURY);
+		pay_in(1_000_003);
+		Royalties::distribute(
+			1_000_003,
+			&split(500_000, 200_000, 250_000, 50_000),
+			&PROVIDER,
+			&OWNER,
+			&[],
+			&[(0, 1_000_000)],
+		)
+		.unwrap();
+		let dust = TotalDust::<Test>::get();
+		assert!(dust > 0);
+		assert_eq!(TotalSentToTreasury::<Test>::get(), free(TREASURY) - treasury_before);
+		Royalties::do_try_state().unwrap();
+		TotalDust::<Test>::put(dust + 1);
+		assert!(Royalties::do_try_state().is_err());
+		TotalDust::<Test>::put(dust);
+		TotalSentToTreasury::<Test>::mutate(|sent| *sent -= 1);
+		assert!(Royalties::do_try_state().is_err());
+		TotalSentToTreasury::<Test>::mutate(|sent| *sent += 1);
 	});
 }
 
