@@ -35,9 +35,11 @@ die() {
 # gives each package named on the command line its `default` feature: a node built alone
 # (`-p tributary-node`) would have its runtime and runtime APIs compiled without it, and
 # `cargo test` would compile them, and the native runtime with them, a second time.
+# The runtime fuzzer (fuzz/) is left out too: it turns on `try-runtime`, which the node must not
+# have, and it is built by scripts/fuzz.sh with the fuzzing engines' instrumentation.
 PALLET_PACKAGES=(pallet-attribution pallet-datasets pallet-inference pallet-models pallet-providers
 	pallet-royalties)
-RELEASE_PACKAGES=(--workspace)
+RELEASE_PACKAGES=(--workspace --exclude tributary-fuzz)
 for pallet in "${PALLET_PACKAGES[@]}"; do
 	RELEASE_PACKAGES+=(--exclude "$pallet")
 done
@@ -91,4 +93,53 @@ start_lora() {
 	done
 	kill "$LORA_PID" 2>/dev/null || true
 	die "tributary-lora did not answer on http://$listen/health"
+}
+
+# The runtime fuzzer (fuzz/, scripts/fuzz.sh): its tools, pinned, installed once under
+# ~/.cache/tributary/tools; its instrumented builds in a target directory of their own (the
+# fuzzing engines' flags and `try-runtime` would otherwise rebuild the node's crates); its
+# corpus and findings under ~/.cache/tributary/fuzz, so that a long campaign resumes.
+FUZZ_TOOLS_DIR="$HOME/.cache/tributary/tools"
+FUZZ_TARGET_DIR="${TRIBUTARY_FUZZ_TARGET_DIR:-$HOME/.cache/tributary/target-fuzz}"
+FUZZ_OUT_DIR="${TRIBUTARY_FUZZ_OUT:-$HOME/.cache/tributary/fuzz}"
+ZIGGY_VERSION=1.7.3
+CARGO_AFL_VERSION=0.18.2
+HONGGFUZZ_VERSION=0.5.62
+
+# Installs ziggy, cargo-afl (and AFL++ itself, built for this toolchain) and honggfuzz with the
+# Debian packages honggfuzz builds with, each only when missing; puts them on PATH.
+fuzz_tools() {
+	export PATH="$FUZZ_TOOLS_DIR/bin:$PATH"
+	local packages=(binutils-dev libunwind-dev libblocksruntime-dev liblzma-dev) missing=() package
+	for package in "${packages[@]}"; do
+		dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" ||
+			missing+=("$package")
+	done
+	if ((${#missing[@]})); then
+		log "installing Debian packages for honggfuzz: ${missing[*]}"
+		local sudo_cmd=()
+		[[ $(id -u) -eq 0 ]] || sudo_cmd=(sudo)
+		"${sudo_cmd[@]}" apt-get update -qq
+		DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq "${missing[@]}"
+	fi
+	local stamp="$FUZZ_TOOLS_DIR/.ziggy-$ZIGGY_VERSION-afl-$CARGO_AFL_VERSION-hfuzz-$HONGGFUZZ_VERSION"
+	if [[ ! -f "$stamp" ]]; then
+		log "installing ziggy $ZIGGY_VERSION, cargo-afl $CARGO_AFL_VERSION, honggfuzz $HONGGFUZZ_VERSION"
+		cargo install --locked --root "$FUZZ_TOOLS_DIR" "ziggy@$ZIGGY_VERSION" \
+			"cargo-afl@$CARGO_AFL_VERSION" "honggfuzz@$HONGGFUZZ_VERSION"
+		touch "$stamp"
+	fi
+	# AFL++'s runtime, built once per toolchain; cargo-afl refuses to build it twice.
+	local out
+	if ! out="$(cargo afl config --build 2>&1)"; then
+		grep -q "already built" <<<"$out" || die "building AFL++ failed: $out"
+	fi
+}
+
+# Runs cargo for the fuzzer: the native runtime (no WASM), with overflow checks and debug
+# assertions on in the release profile, so that an overflow or a `defensive!` is a finding.
+fuzz_cargo() {
+	(cd "$ROOT/fuzz" && CARGO_TARGET_DIR="$FUZZ_TARGET_DIR" SKIP_WASM_BUILD=1 \
+		CARGO_PROFILE_RELEASE_DEBUG_ASSERTIONS=true CARGO_PROFILE_RELEASE_OVERFLOW_CHECKS=true \
+		cargo "$@")
 }

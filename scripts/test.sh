@@ -2,8 +2,9 @@
 # Every test: set up, check formatting, build the release node, run the cargo tests of
 # everything but the pallets in the release profile (with the node's very features, so that
 # nothing the node compiled compiles again), the pallets' tests and benchmarks in the debug
-# profile, the LoRA service's tests (with the real SmolLM2, fetched first) and an unmodified
-# OpenAI client against it, then the end-to-end suite against the real node.
+# profile, a short run of the runtime fuzzer, the LoRA service's tests (with the real SmolLM2,
+# fetched first) and an unmodified OpenAI client against it, then the end-to-end suite against
+# the real node.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -39,6 +40,12 @@ done
 CARGO_TARGET_DIR="$BENCH_TARGET_DIR" SKIP_WASM_BUILD=1 CARGO_PROFILE_DEV_DEBUG=0 \
 	cargo test --locked "${packages[@]}" --features "$(IFS=,; echo "${features[*]}")"
 log "pallet tests done in $((SECONDS - step)) s"
+
+# The runtime fuzzer: its seeds checked, then two minutes of AFL++ from them (scripts/fuzz.sh).
+step=$SECONDS
+log "the runtime fuzzer, a short run"
+"$ROOT/scripts/fuzz.sh" --short
+log "fuzzing done in $((SECONDS - step)) s"
 
 step=$SECONDS
 log "LoRA service: model, formatting, tests"
