@@ -127,8 +127,8 @@ impl<T: Config> Pallet<T> {
 			"the pot covers everything owed"
 		);
 		ensure!(
-			TotalSentToTreasury::<T>::get().saturating_add(TreasuryPending::<T>::get()) ==
-				TotalTreasuryShares::<T>::get().saturating_add(TotalDust::<T>::get()),
+			TotalSentToTreasury::<T>::get().saturating_add(TreasuryPending::<T>::get())
+				== TotalTreasuryShares::<T>::get().saturating_add(TotalDust::<T>::get()),
 			"the treasury was sent, or is owed, exactly its shares and the dust"
 		);
 		// Per pool: what its positions hold (in 10^-12 planck) and their weight.
@@ -274,8 +274,10 @@ impl<T: Config> Settlement<T::AccountId, BalanceOf<T>> for Pallet<T> {
 			match paid {
 				Ok(_) => {
 					TreasuryPending::<T>::kill();
-					TotalSentToTreasury::<T>::mutate(|sent| *sent = sent.saturating_add(to_treasury));
-				},
+					TotalSentToTreasury::<T>::mutate(|sent| {
+						*sent = sent.saturating_add(to_treasury)
+					});
+				}
 				Err(DispatchError::Token(TokenError::BelowMinimum | TokenError::CannotCreate)) => {
 					TreasuryPending::<T>::put(to_treasury)
 				}
