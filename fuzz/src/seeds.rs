@@ -94,6 +94,48 @@ fn motion_hash(proposal: &RuntimeCall) -> H256 {
 }
 
 /// Every seed.
+/// Eve's model over the sample dataset.
+fn propose_model(base_model_hash: H256) -> RuntimeCall {
+	models(pallet_models::Call::propose_model {
+		name: b"fuzz model".to_vec(),
+		base_model: b"HuggingFaceTB/SmolLM2-135M-Instruct".to_vec(),
+		base_model_hash,
+		datasets: vec![0],
+		spec_uri: b"ipfs://spec".to_vec(),
+		pricing: Pricing {
+			base_fee: 10 * MILLI_TRIB,
+			per_1k_input_tokens: MILLI_TRIB,
+			per_1k_output_tokens: 2 * MILLI_TRIB,
+		},
+		royalty_split: RoyaltySplit {
+			provider: sp_runtime::Permill::from_percent(50),
+			owner: sp_runtime::Permill::from_percent(20),
+			data: sp_runtime::Permill::from_percent(25),
+			treasury: sp_runtime::Permill::from_percent(5),
+		},
+	})
+}
+
+/// Eve's adapter for model 1.
+fn register_adapter() -> RuntimeCall {
+	models(pallet_models::Call::register_adapter {
+		model_id: 1,
+		artifact_hash: H256::repeat_byte(0xad),
+		rank: 8,
+		alpha: 16,
+		uri: b"ipfs://adapter".to_vec(),
+		lineage: vec![(0, 1)],
+	})
+}
+
+/// A transfer from the rich account to Eve: a step that succeeds while blocks go by.
+fn pay_eve() -> RuntimeCall {
+	RuntimeCall::Balances(pallet_balances::Call::transfer_keep_alive {
+		dest: crate::accounts()[EVE as usize].clone().into(),
+		value: TRIB,
+	})
+}
+
 pub fn seeds() -> Vec<Seed> {
 	let fuzz_hash = H256::repeat_byte(0xf0);
 	let slash = providers(pallet_providers::Call::slash {
@@ -229,41 +271,9 @@ pub fn seeds() -> Vec<Seed> {
 		Seed::all(
 			"governance",
 			vec![
-				(
-					0,
-					EVE,
-					models(pallet_models::Call::propose_model {
-						name: b"fuzz model".to_vec(),
-						base_model: b"HuggingFaceTB/SmolLM2-135M-Instruct".to_vec(),
-						base_model_hash: fuzz_hash,
-						datasets: vec![0],
-						spec_uri: b"ipfs://spec".to_vec(),
-						pricing: Pricing {
-							base_fee: 10 * MILLI_TRIB,
-							per_1k_input_tokens: MILLI_TRIB,
-							per_1k_output_tokens: 2 * MILLI_TRIB,
-						},
-						royalty_split: RoyaltySplit {
-							provider: sp_runtime::Permill::from_percent(50),
-							owner: sp_runtime::Permill::from_percent(20),
-							data: sp_runtime::Permill::from_percent(25),
-							treasury: sp_runtime::Permill::from_percent(5),
-						},
-					}),
-				),
+				(0, EVE, propose_model(fuzz_hash)),
 				(1, ALICE, sudo(models(pallet_models::Call::approve_model { model_id: 1 }))),
-				(
-					0,
-					EVE,
-					models(pallet_models::Call::register_adapter {
-						model_id: 1,
-						artifact_hash: H256::repeat_byte(0xad),
-						rank: 8,
-						alpha: 16,
-						uri: b"ipfs://adapter".to_vec(),
-						lineage: vec![(0, 1)],
-					}),
-				),
+				(0, EVE, register_adapter()),
 				(
 					0,
 					EVE,
@@ -308,6 +318,19 @@ pub fn seeds() -> Vec<Seed> {
 						length_bound: slash_len,
 					}),
 				),
+			],
+		),
+		Seed::all(
+			"retirement",
+			vec![
+				(0, EVE, propose_model(fuzz_hash)),
+				(1, ALICE, sudo(models(pallet_models::Call::approve_model { model_id: 1 }))),
+				(0, EVE, register_adapter()),
+				(1, EVE, models(pallet_models::Call::retire_model { model_id: 1 })),
+				(32, RICH, pay_eve()),
+				(32, RICH, pay_eve()),
+				(32, RICH, pay_eve()),
+				(8, RICH, models(pallet_models::Call::reap_model { model_id: 1 })),
 			],
 		),
 	]

@@ -48,6 +48,14 @@ pub trait LineageLedger {
 
 	/// An adapter's lineage, if recorded.
 	fn lineage(adapter_id: AdapterId) -> Option<Vec<LineageShare>>;
+
+	/// Forgets a reaped adapter's lineage and its entries in the per-dataset index. Nothing
+	/// happens if it has none.
+	fn remove_lineage(adapter_id: AdapterId);
+
+	/// How many lineages are recorded. Iterates them all: for invariant checks, never for a
+	/// dispatchable.
+	fn lineage_count() -> u32;
 }
 
 /// A record an output drew on: its score and what it earned.

@@ -357,6 +357,18 @@ fn development_genesis_has_alice_serving_the_sample_model() {
 	});
 }
 
+/// A settlement is charged for `MAX_BENCHMARKED_CONTRIBUTORS` in a lineage dataset, the most
+/// its benchmark measures: no dataset may grow past that, or settling against it would cost
+/// more than it is charged.
+#[test]
+fn datasets_hold_no_more_contributors_than_settlement_was_measured_for() {
+	use frame_support::traits::Get;
+	assert!(
+		<Runtime as pallet_datasets::Config>::MaxContributionsPerDataset::get()
+			<= pallet_inference::MAX_BENCHMARKED_CONTRIBUTORS
+	);
+}
+
 /// The heaviest result (the longest output, `MaxAttributions` records, the longest lineage
 /// with 100,000 contributors in a dataset) fits in one block, by time and by proof size; the
 /// hooks' worst cases (the most expiries, output prunes and slashes one block can hold) leave at least

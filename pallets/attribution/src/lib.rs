@@ -163,6 +163,8 @@ pub mod pallet {
 	pub enum Event<T: Config> {
 		/// An adapter's lineage was recorded.
 		LineageRecorded { adapter_id: AdapterId, lineage: LineageOf<T> },
+		/// A reaped adapter's lineage was removed with its model.
+		LineageRemoved { adapter_id: AdapterId },
 		/// A settled output's attribution was recorded.
 		OutputRecorded { request_id: RequestId, adapter_id: AdapterId, records: u32 },
 	}
@@ -404,5 +406,17 @@ impl<T: Config> LineageLedger for Pallet<T> {
 
 	fn lineage(adapter_id: AdapterId) -> Option<Vec<LineageShare>> {
 		Self::lineage(adapter_id)
+	}
+
+	fn remove_lineage(adapter_id: AdapterId) {
+		let Some(lineage) = Lineages::<T>::take(adapter_id) else { return };
+		for entry in &lineage {
+			AdaptersByDataset::<T>::remove(entry.dataset_id, adapter_id);
+		}
+		Self::deposit_event(Event::LineageRemoved { adapter_id });
+	}
+
+	fn lineage_count() -> u32 {
+		len_u32(Lineages::<T>::iter_keys().count())
 	}
 }

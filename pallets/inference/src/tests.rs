@@ -900,3 +900,32 @@ fn a_withdrawal_racing_a_result_does_not_get_the_result_refused() {
 		assert_noop!(settle(id, &[(0, 1, 10), (0, 2, 10)]), Error::<Test>::InvalidAttribution);
 	});
 }
+
+/// A model retired while a request for it is open keeps its records until the request could
+/// have settled: reaping it sooner would make the provider's result fail for want of the
+/// model's owner, split and lineage, and the provider be penalised for the expiry.
+#[test]
+fn a_retired_model_cannot_be_reaped_from_under_an_open_request() {
+	ExtBuilder.build_and_execute(|| {
+		let id = make_request(1_000);
+		assert_ok!(Models::retire_model(RuntimeOrigin::signed(OWNER), 0));
+		assert_noop!(
+			Inference::request(RuntimeOrigin::signed(REQUESTER), 0, prompt(), 32, 1_000),
+			Error::<Test>::ModelNotActive
+		);
+
+		let deadline = Requests::<Test>::get(id).unwrap().deadline;
+		System::set_block_number(deadline);
+		assert_noop!(
+			Models::reap_model(RuntimeOrigin::signed(BOB), 0),
+			pallet_models::Error::<Test>::TooEarlyToReap
+		);
+		assert_ok!(settle(id, &[(0, 0, 500_000)]));
+		assert!(Royalties::pending(&OWNER).0 > 0);
+
+		System::set_block_number(pallet_models::ReapableAt::<Test>::get(0).unwrap());
+		assert_ok!(Models::reap_model(RuntimeOrigin::signed(BOB), 0));
+		assert!(pallet_models::Models::<Test>::get(0).is_none());
+		assert_eq!(pallet_attribution::Lineages::<Test>::iter().count(), 0);
+	});
+}

@@ -4,8 +4,8 @@
 use crate::*;
 use alloc::{vec, vec::Vec};
 use polkadot_sdk::{
-	frame_benchmarking::v2::*, frame_support::traits::fungible::Mutate, frame_system::RawOrigin,
-	sp_runtime::traits::Bounded,
+	frame_benchmarking::v2::*, frame_support::traits::fungible::Mutate, frame_system,
+	frame_system::RawOrigin, sp_runtime::traits::Bounded,
 };
 
 fn funded<T: Config>(name: &'static str) -> T::AccountId
@@ -230,17 +230,38 @@ mod benchmarks {
 	// By the owner, which is checked after the governance origin, with `a` adapters whose
 	// deposits all come back.
 	#[benchmark]
-	fn retire_model(a: Linear<0, { T::MaxAdaptersPerModel::get() }>) {
+	fn retire_model() {
 		let owner = funded::<T>("owner");
 		let model_id = approved::<T>(&owner);
-		for seed in 0..a {
-			adapter::<T>(&owner, model_id, seed + 1);
-		}
+		adapter::<T>(&owner, model_id, 1);
 
 		#[extrinsic_call]
 		_(RawOrigin::Signed(owner), model_id);
 
 		assert_eq!(Models::<T>::get(model_id).expect("exists").status, ModelStatus::Retired);
+		assert!(ReapableAt::<T>::contains_key(model_id));
+	}
+
+	/// A model with `a` adapters, each with a lineage over all of the model's datasets.
+	#[benchmark]
+	fn reap_model(a: Linear<0, { T::MaxAdaptersPerModel::get() }>) {
+		let owner = funded::<T>("owner");
+		let model_id = approved::<T>(&owner);
+		for seed in 0..a {
+			adapter::<T>(&owner, model_id, seed + 1);
+		}
+		Pallet::<T>::do_retire_model(None, model_id).expect("approved");
+		let reapable_at = ReapableAt::<T>::get(model_id).expect("retired");
+		frame_system::Pallet::<T>::set_block_number(reapable_at);
+		let reaper = funded::<T>("reaper");
+		let lineages = T::Lineage::lineage_count();
+
+		#[extrinsic_call]
+		_(RawOrigin::Signed(reaper), model_id);
+
+		assert!(!Models::<T>::contains_key(model_id));
+		assert!(!ReapableAt::<T>::contains_key(model_id));
+		assert_eq!(T::Lineage::lineage_count(), lineages - a);
 	}
 
 	impl_benchmark_test_suite!(Pallet, mock::new_test_ext(), mock::Test);

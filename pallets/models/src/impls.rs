@@ -6,7 +6,10 @@ use alloc::{collections::BTreeMap, vec::Vec};
 use polkadot_sdk::{
 	frame_support::traits::fungible::InspectHold,
 	frame_system,
-	sp_runtime::{traits::Saturating, ArithmeticError},
+	sp_runtime::{
+		traits::{Saturating, Zero},
+		ArithmeticError,
+	},
 };
 
 /// What a model proposal carries, checked and bounded.
@@ -242,39 +245,72 @@ impl<T: Config> Pallet<T> {
 		Ok(())
 	}
 
-	/// Retires a model, by its owner (`Some`) or governance (`None`). Returns how many adapters
-	/// it had, for the call's actual weight.
+	/// Retires a model, by its owner (`Some`) or governance (`None`). A proposal is deleted
+	/// outright: no request can have been made for it.
 	pub(crate) fn do_retire_model(
 		by_owner: Option<T::AccountId>,
 		model_id: ModelId,
-	) -> Result<u32, DispatchError> {
+	) -> DispatchResult {
 		let mut model = match &by_owner {
 			Some(who) => Self::model_of_owner(who, model_id)?,
 			None => Self::model(model_id)?,
 		};
 		ensure!(model.status != ModelStatus::Retired, Error::<T>::AlreadyRetired);
-		let adapters = len_u32(model.adapters.len());
+
+		if model.status == ModelStatus::Proposed {
+			let refunded = Self::release_model_deposit(&model.owner, model.deposit);
+			Models::<T>::remove(model_id);
+			Self::deposit_event(Event::ModelRetired { model_id, refunded, reapable_at: None });
+			return Ok(());
+		}
+		let reapable_at =
+			frame_system::Pallet::<T>::block_number().saturating_add(T::ReapDelay::get());
+		model.status = ModelStatus::Retired;
+		model.active_adapter = None;
+		Models::<T>::insert(model_id, model);
+		ReapableAt::<T>::insert(model_id, reapable_at);
+		Self::deposit_event(Event::ModelRetired {
+			model_id,
+			refunded: Zero::zero(),
+			reapable_at: Some(reapable_at),
+		});
+		Ok(())
+	}
+
+	/// Deletes a retired model whose delay has passed, with its adapters, their hash index
+	/// entries and lineage, and gives the owner its deposits back. Returns how many adapters it
+	/// had, for the call's actual weight.
+	pub(crate) fn do_reap_model(model_id: ModelId) -> Result<u32, DispatchError> {
+		let model = Self::model(model_id)?;
+		ensure!(model.status == ModelStatus::Retired, Error::<T>::NotRetired);
+		// A model retired before reaping existed has no entry, and no request open against it.
+		if let Some(reapable_at) = ReapableAt::<T>::get(model_id) {
+			ensure!(
+				frame_system::Pallet::<T>::block_number() >= reapable_at,
+				Error::<T>::TooEarlyToReap
+			);
+		}
 
 		let mut refunded = Self::release_model_deposit(&model.owner, model.deposit);
-		if model.status == ModelStatus::Proposed {
-			Models::<T>::remove(model_id);
-		} else {
-			for adapter_id in &model.adapters {
-				if let Some(mut adapter) = Adapters::<T>::get(adapter_id) {
-					refunded = refunded.saturating_add(Self::release_adapter_deposit(
-						&model.owner,
-						adapter.deposit,
-					));
-					adapter.deposit = Default::default();
-					Adapters::<T>::insert(adapter_id, adapter);
-				}
-			}
-			model.status = ModelStatus::Retired;
-			model.active_adapter = None;
-			model.deposit = Default::default();
-			Models::<T>::insert(model_id, model);
+		for adapter_id in &model.adapters {
+			T::Lineage::remove_lineage(*adapter_id);
+			let Some(adapter) = Adapters::<T>::take(adapter_id) else {
+				defensive!("a model's listed adapter is stored");
+				continue;
+			};
+			AdapterByHash::<T>::remove(adapter.artifact_hash);
+			refunded = refunded
+				.saturating_add(Self::release_adapter_deposit(&model.owner, adapter.deposit));
 		}
-		Self::deposit_event(Event::ModelRetired { model_id, refunded });
+		Models::<T>::remove(model_id);
+		ReapableAt::<T>::remove(model_id);
+		let adapters = len_u32(model.adapters.len());
+		Self::deposit_event(Event::ModelReaped {
+			model_id,
+			owner: model.owner,
+			adapters,
+			refunded,
+		});
 		Ok(adapters)
 	}
 
@@ -303,7 +339,8 @@ impl<T: Config> Pallet<T> {
 	/// Checks the pallet's invariants: held deposits equal the recorded ones, per owner; a
 	/// model is `Active` exactly when it has an active adapter, which is one of its own; every
 	/// adapter belongs to the model that lists it, at its version, is indexed by its hash and
-	/// has a lineage over the model's datasets; the split is whole.
+	/// has a lineage over the model's datasets, and no lineage is left without its adapter;
+	/// only retired models wait to be reaped; the split is whole.
 	pub fn do_try_state() -> Result<(), polkadot_sdk::sp_runtime::TryRuntimeError> {
 		let mut model_deposits = BTreeMap::<T::AccountId, BalanceOf<T>>::new();
 		let mut adapter_deposits = BTreeMap::<T::AccountId, BalanceOf<T>>::new();
@@ -353,6 +390,17 @@ impl<T: Config> Pallet<T> {
 			"an adapter is not listed by its model"
 		);
 		ensure!(AdapterByHash::<T>::iter().count() == adapters_listed, "a hash indexes no adapter");
+		ensure!(
+			T::Lineage::lineage_count() as usize == adapters_listed,
+			"a lineage outlived its adapter"
+		);
+		for (model_id, _) in ReapableAt::<T>::iter() {
+			ensure!(
+				Models::<T>::get(model_id)
+					.is_some_and(|model| model.status == ModelStatus::Retired),
+				"a model waiting to be reaped is not retired"
+			);
+		}
 		for (reason, deposits) in [
 			(HoldReason::ModelDeposit, model_deposits),
 			(HoldReason::AdapterDeposit, adapter_deposits),

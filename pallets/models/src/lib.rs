@@ -13,8 +13,11 @@
 //! ones are versions the owner may switch to.
 //!
 //! Every record is paid for with a deposit held through frame-support's `Consideration` (a
-//! `fungible` hold ticket, see [`deposits`]); a rejected proposal and a retired model give their
-//! deposits back.
+//! `fungible` hold ticket, see [`deposits`]); a rejected proposal gives its deposit back. A
+//! retired model keeps its records, and its deposits, until `ReapDelay` has passed, long enough
+//! for every request made before retirement to settle or expire; then anyone may reap it, which
+//! deletes the model, its adapters, their hash index entries and their lineage, and gives the
+//! owner every deposit back.
 
 #![cfg_attr(not(feature = "std"), no_std)]
 
@@ -98,7 +101,8 @@ pub mod pallet {
 		use super::*;
 		use polkadot_sdk::{
 			frame_support::{
-				derive_impl, parameter_types, register_default_impl, traits::ConstU128,
+				derive_impl, parameter_types, register_default_impl,
+				traits::{ConstU128, ConstU64},
 			},
 			frame_system,
 		};
@@ -130,6 +134,7 @@ pub mod pallet {
 			type MaxModelDatasets = ConstU32<4>;
 			type MaxAdaptersPerModel = ConstU32<4>;
 			type MaxLoraRank = ConstU32<64>;
+			type ReapDelay = ConstU64<20>;
 			type WeightInfo = ();
 		}
 	}
@@ -217,6 +222,14 @@ pub mod pallet {
 		#[pallet::constant]
 		type MaxLoraRank: Get<u32>;
 
+		/// How long a retired model's records stay before anyone may reap them. At least as long
+		/// as a request made just before retirement may wait for its result (inference's
+		/// `RequestTimeout`): its settlement reads the model's owner and split and its adapter's
+		/// lineage.
+		#[pallet::constant]
+		#[pallet::no_default_bounds]
+		type ReapDelay: Get<BlockNumberFor<Self>>;
+
 		/// Weights of this pallet's calls, from its benchmarks.
 		type WeightInfo: WeightInfo;
 
@@ -251,9 +264,14 @@ pub mod pallet {
 	#[pallet::storage]
 	pub type Adapters<T: Config> = StorageMap<_, Twox64Concat, AdapterId, AdapterOf<T>>;
 
-	/// Which adapter registered an artifact hash. An artifact is registered once.
+	/// Which adapter registered an artifact hash. An artifact is registered once (again only
+	/// after its model was reaped).
 	#[pallet::storage]
 	pub type AdapterByHash<T: Config> = StorageMap<_, Identity, H256, AdapterId>;
+
+	/// The block from which each retired model may be reaped: its retirement plus `ReapDelay`.
+	#[pallet::storage]
+	pub type ReapableAt<T: Config> = StorageMap<_, Twox64Concat, ModelId, BlockNumberFor<T>>;
 
 	#[pallet::genesis_config]
 	#[derive(polkadot_sdk::frame_support::DefaultNoBound)]
@@ -296,9 +314,22 @@ pub mod pallet {
 		PricingUpdated { model_id: ModelId, pricing: PricingOf<T> },
 		/// Governance changed how the model's fees are split.
 		RoyaltySplitSet { model_id: ModelId, royalty_split: RoyaltySplit },
-		/// The model was retired (a proposal: withdrawn and deleted); `refunded` went back to
-		/// the owner.
-		ModelRetired { model_id: ModelId, refunded: BalanceOf<T> },
+		/// The model was retired. A proposal is withdrawn and deleted, and `refunded` went back to
+		/// the owner; any other model keeps its records and deposits until anyone reaps it, from
+		/// block `reapable_at`.
+		ModelRetired {
+			model_id: ModelId,
+			refunded: BalanceOf<T>,
+			reapable_at: Option<BlockNumberFor<T>>,
+		},
+		/// A retired model was deleted with its adapters and their lineage; `refunded` went back
+		/// to its owner.
+		ModelReaped {
+			model_id: ModelId,
+			owner: T::AccountId,
+			adapters: u32,
+			refunded: BalanceOf<T>,
+		},
 	}
 
 	#[pallet::error]
@@ -349,6 +380,11 @@ pub mod pallet {
 		UnknownAdapter,
 		/// The account cannot cover the deposit.
 		InsufficientBalance,
+		/// Only a retired model can be reaped.
+		NotRetired,
+		/// The model was retired less than `ReapDelay` ago: requests made before may still
+		/// settle against it.
+		TooEarlyToReap,
 	}
 
 	#[pallet::hooks]
@@ -481,18 +517,31 @@ pub mod pallet {
 			Self::do_set_royalty_split(model_id, royalty_split)
 		}
 
-		/// Retire a model (its owner or governance). Its deposit and its adapters' deposits go
-		/// back to the owner; it stays on record, with its adapters and their lineage, as
-		/// `Retired`. A model still only proposed is withdrawn: deleted, deposit returned.
+		/// Retire a model (its owner or governance): it takes no more requests, servers or
+		/// adapters. It stays on record as `Retired`, with its adapters, their lineage and the
+		/// deposits for them, until `ReapDelay` has passed and anyone reaps it
+		/// (`reap_model`). A model still only proposed is withdrawn: deleted, deposit
+		/// returned.
 		#[pallet::call_index(7)]
-		#[pallet::weight(T::WeightInfo::retire_model(T::MaxAdaptersPerModel::get()))]
-		pub fn retire_model(origin: OriginFor<T>, model_id: ModelId) -> DispatchResultWithPostInfo {
+		#[pallet::weight(T::WeightInfo::retire_model())]
+		pub fn retire_model(origin: OriginFor<T>, model_id: ModelId) -> DispatchResult {
 			let by_owner = match T::GovernanceOrigin::try_origin(origin) {
 				Ok(_) => None,
 				Err(origin) => Some(ensure_signed(origin)?),
 			};
-			let adapters = Self::do_retire_model(by_owner, model_id)?;
-			Ok(Some(T::WeightInfo::retire_model(adapters)).into())
+			Self::do_retire_model(by_owner, model_id)
+		}
+
+		/// Delete a model retired at least `ReapDelay` ago (anyone may): the model, its
+		/// adapters, their hash index entries and their lineage. Every deposit goes back to the
+		/// owner, and the artifact hashes may be registered again. Charged for a model with
+		/// `MaxAdaptersPerModel` adapters, refunded to what it had.
+		#[pallet::call_index(8)]
+		#[pallet::weight(T::WeightInfo::reap_model(T::MaxAdaptersPerModel::get()))]
+		pub fn reap_model(origin: OriginFor<T>, model_id: ModelId) -> DispatchResultWithPostInfo {
+			ensure_signed(origin)?;
+			let adapters = Self::do_reap_model(model_id)?;
+			Ok(Some(T::WeightInfo::reap_model(adapters)).into())
 		}
 	}
 }

@@ -493,24 +493,23 @@ fn the_whole_lifecycle_returns_every_deposit() {
 			Models::retire_model(RuntimeOrigin::signed(BOB), model_id),
 			Error::<Test>::NotOwner
 		);
+		let retired_at = System::block_number();
 		assert_ok!(Models::retire_model(RuntimeOrigin::signed(ALICE), model_id));
+		let reapable_at = retired_at + <<Test as Config>::ReapDelay as Get<u64>>::get();
 		System::assert_last_event(
-			Event::ModelRetired {
-				model_id,
-				refunded: model_deposit(2) + adapter_deposit(1) + adapter_deposit(2),
-			}
-			.into(),
+			Event::ModelRetired { model_id, refunded: 0, reapable_at: Some(reapable_at) }.into(),
 		);
 		let model = crate::Models::<Test>::get(model_id).unwrap();
 		assert_eq!(model.status, ModelStatus::Retired);
 		assert_eq!(model.active_adapter, None);
-		assert_eq!(model.deposit, 0);
-		assert_eq!(Balances::balance(&ALICE), ENDOWMENT);
-		assert_eq!(held(HoldReason::ModelDeposit, ALICE), 0);
-		assert_eq!(held(HoldReason::AdapterDeposit, ALICE), 0);
-		// The record and its lineage stay.
+		// The records, their lineage and their deposits stay while requests may settle.
 		assert_eq!(Models::model_adapters(model_id).len(), 2);
 		assert!(pallet_attribution::Pallet::<Test>::lineage(1).is_some());
+		assert_eq!(held(HoldReason::ModelDeposit, ALICE), model_deposit(2));
+		assert_eq!(
+			held(HoldReason::AdapterDeposit, ALICE),
+			adapter_deposit(1) + adapter_deposit(2)
+		);
 
 		assert_noop!(
 			Models::retire_model(RuntimeOrigin::root(), model_id),
@@ -529,6 +528,110 @@ fn the_whole_lifecycle_returns_every_deposit() {
 			Models::set_royalty_split(RuntimeOrigin::root(), model_id, good_split()),
 			Error::<Test>::AlreadyRetired
 		);
+
+		System::set_block_number(reapable_at);
+		assert_ok!(Models::reap_model(RuntimeOrigin::signed(BOB), model_id));
+		System::assert_last_event(
+			Event::ModelReaped {
+				model_id,
+				owner: ALICE,
+				adapters: 2,
+				refunded: model_deposit(2) + adapter_deposit(1) + adapter_deposit(2),
+			}
+			.into(),
+		);
+		assert_eq!(Balances::balance(&ALICE), ENDOWMENT);
+		assert_eq!(held(HoldReason::ModelDeposit, ALICE), 0);
+		assert_eq!(held(HoldReason::AdapterDeposit, ALICE), 0);
+	});
+}
+
+#[test]
+fn a_reaped_model_leaves_no_state_behind() {
+	ExtBuilder.build_and_execute(|| {
+		let model_id = approved();
+		assert_ok!(register(model_id, 1, vec![(0, 1), (1, 3)]));
+		assert_ok!(register(model_id, 2, vec![(1, 1)]));
+		assert_ok!(Models::retire_model(RuntimeOrigin::root(), model_id));
+		System::set_block_number(ReapableAt::<Test>::get(model_id).unwrap());
+		assert_ok!(Models::reap_model(RuntimeOrigin::signed(BOB), model_id));
+
+		assert!(crate::Models::<Test>::get(model_id).is_none());
+		assert_eq!(Adapters::<Test>::iter().count(), 0);
+		assert_eq!(AdapterByHash::<Test>::iter().count(), 0);
+		assert_eq!(ReapableAt::<Test>::iter().count(), 0);
+		assert_eq!(pallet_attribution::Lineages::<Test>::iter().count(), 0);
+		assert_eq!(pallet_attribution::AdaptersByDataset::<Test>::iter().count(), 0);
+		assert_eq!(Balances::balance(&ALICE), ENDOWMENT);
+		assert_noop!(
+			Models::reap_model(RuntimeOrigin::signed(BOB), model_id),
+			Error::<Test>::UnknownModel
+		);
+
+		// The artifacts may be registered again, for another model.
+		let next = approved();
+		assert_ok!(register(next, 1, vec![(0, 1)]));
+	});
+}
+
+/// A request made just before retirement settles against the model's owner, split and lineage
+/// up to its deadline: reaping sooner would make its result fail, and the provider who served it
+/// be penalised.
+#[test]
+fn reaping_before_open_requests_could_settle_is_refused() {
+	ExtBuilder.build_and_execute(|| {
+		let model_id = approved();
+		assert_ok!(register(model_id, 1, vec![(0, 1)]));
+		assert_ok!(Models::retire_model(RuntimeOrigin::signed(ALICE), model_id));
+		let reapable_at = ReapableAt::<Test>::get(model_id).unwrap();
+		assert_eq!(
+			reapable_at,
+			System::block_number() + <<Test as Config>::ReapDelay as Get<u64>>::get()
+		);
+
+		System::set_block_number(reapable_at - 1);
+		assert_noop!(
+			Models::reap_model(RuntimeOrigin::signed(BOB), model_id),
+			Error::<Test>::TooEarlyToReap
+		);
+		assert!(pallet_attribution::Pallet::<Test>::lineage(0).is_some());
+	});
+}
+
+#[test]
+fn only_retired_models_are_reaped() {
+	ExtBuilder.build_and_execute(|| {
+		let model_id = approved();
+		assert_noop!(
+			Models::reap_model(RuntimeOrigin::signed(BOB), model_id),
+			Error::<Test>::NotRetired
+		);
+		assert_ok!(register(model_id, 1, vec![(0, 1)]));
+		System::set_block_number(1_000);
+		assert_noop!(
+			Models::reap_model(RuntimeOrigin::signed(BOB), model_id),
+			Error::<Test>::NotRetired
+		);
+		assert_noop!(
+			Models::reap_model(RuntimeOrigin::signed(BOB), 9),
+			Error::<Test>::UnknownModel
+		);
+		assert_noop!(Models::reap_model(RuntimeOrigin::none(), model_id), DispatchError::BadOrigin);
+	});
+}
+
+/// Anyone may reap, but what the model's deposits held goes to its owner alone.
+#[test]
+fn a_reaper_cannot_take_the_owners_deposits() {
+	ExtBuilder.build_and_execute(|| {
+		let model_id = approved();
+		assert_ok!(register(model_id, 1, vec![(0, 1)]));
+		assert_ok!(Models::retire_model(RuntimeOrigin::signed(ALICE), model_id));
+		System::set_block_number(ReapableAt::<Test>::get(model_id).unwrap());
+		let reaper_before = Balances::balance(&BOB);
+		assert_ok!(Models::reap_model(RuntimeOrigin::signed(BOB), model_id));
+		assert_eq!(Balances::balance(&BOB), reaper_before);
+		assert_eq!(Balances::balance(&ALICE), ENDOWMENT);
 	});
 }
 
@@ -538,7 +641,7 @@ fn governance_retires_any_model() {
 		let model_id = approved();
 		assert_ok!(Models::retire_model(RuntimeOrigin::root(), model_id));
 		assert_eq!(status(model_id), ModelStatus::Retired);
-		assert_eq!(Balances::balance(&ALICE), ENDOWMENT);
+		assert_eq!(held(HoldReason::ModelDeposit, ALICE), model_deposit(2));
 		assert_noop!(Models::retire_model(RuntimeOrigin::root(), 9), Error::<Test>::UnknownModel);
 		assert_noop!(
 			Models::retire_model(RuntimeOrigin::none(), model_id),
@@ -553,7 +656,7 @@ fn retiring_a_proposal_withdraws_it() {
 		let model_id = propose();
 		assert_ok!(Models::retire_model(RuntimeOrigin::signed(ALICE), model_id));
 		System::assert_last_event(
-			Event::ModelRetired { model_id, refunded: model_deposit(2) }.into(),
+			Event::ModelRetired { model_id, refunded: model_deposit(2), reapable_at: None }.into(),
 		);
 		assert!(crate::Models::<Test>::get(model_id).is_none());
 		assert_eq!(Balances::balance(&ALICE), ENDOWMENT);
@@ -658,6 +761,47 @@ fn try_state_catches_an_active_model_without_an_adapter() {
 		crate::Models::<Test>::mutate(model_id, |model| {
 			model.as_mut().unwrap().status = ModelStatus::Approved
 		});
+	});
+}
+
+#[test]
+fn try_state_catches_a_lineage_left_without_its_adapter() {
+	ExtBuilder.build_and_execute(|| {
+		let model_id = approved();
+		assert_ok!(register(model_id, 1, vec![(0, 1)]));
+		let adapter = Adapters::<Test>::take(0).unwrap();
+		let hash = AdapterByHash::<Test>::take(adapter.artifact_hash).unwrap();
+		let listed = crate::Models::<Test>::mutate(model_id, |model| {
+			core::mem::take(&mut model.as_mut().unwrap().adapters)
+		});
+		crate::Models::<Test>::mutate(model_id, |model| {
+			let model = model.as_mut().unwrap();
+			model.status = ModelStatus::Approved;
+			model.active_adapter = None;
+		});
+		// Only the lineage is left (and the adapter's deposit, which nothing records now).
+		assert_eq!(Models::do_try_state(), Err("a lineage outlived its adapter".into()));
+		crate::Models::<Test>::mutate(model_id, |model| {
+			let model = model.as_mut().unwrap();
+			model.status = ModelStatus::Active;
+			model.active_adapter = Some(0);
+			model.adapters = listed;
+		});
+		AdapterByHash::<Test>::insert(adapter.artifact_hash, hash);
+		Adapters::<Test>::insert(0, adapter);
+	});
+}
+
+#[test]
+fn try_state_catches_an_active_model_waiting_to_be_reaped() {
+	ExtBuilder.build_and_execute(|| {
+		let model_id = approved();
+		ReapableAt::<Test>::insert(model_id, 5);
+		assert_eq!(
+			Models::do_try_state(),
+			Err("a model waiting to be reaped is not retired".into())
+		);
+		ReapableAt::<Test>::remove(model_id);
 	});
 }
 

@@ -34,7 +34,8 @@ pub enum ModelStatus {
 	Approved,
 	/// Has an active adapter: it can be served and used.
 	Active,
-	/// Retired: no more use; its deposits went back. Kept on record with its lineage.
+	/// Retired: no more use. Kept on record, with its adapters, their lineage and its deposits,
+	/// until it is reaped.
 	Retired,
 }
 

@@ -2,6 +2,10 @@
 //!
 //! Deposits follow the runtime's storage price ([`deposit`]); a contribution's also grows by one
 //! micro-TRIB per declared byte, so a megabyte of claimed data costs one TRIB held.
+//!
+//! A dataset holds at most as many contributions as a settlement's benchmark measured in a
+//! lineage dataset (100,000): the weight charged for settling against a larger one would be
+//! extrapolated, not measured.
 
 use polkadot_sdk::*;
 
@@ -40,6 +44,6 @@ impl pallet_datasets::Config for Runtime {
 	type MaxLicenseLength = ConstU32<64>;
 	// 64 MiB.
 	type MaxContributionLength = ConstU64<{ 64 * 1024 * 1024 }>;
-	type MaxContributionsPerDataset = ConstU32<1_000_000>;
+	type MaxContributionsPerDataset = ConstU32<{ pallet_inference::MAX_BENCHMARKED_CONTRIBUTORS }>;
 	type WeightInfo = pallet_datasets::weights::SubstrateWeight<Runtime>;
 }

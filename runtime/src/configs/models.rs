@@ -1,7 +1,8 @@
 //! Models, their adapters, and the attribution ledger that keeps adapters' lineage.
 //!
 //! Models are approved by referendum: `approve_model` needs Root, the origin an enacted
-//! pallet-democracy referendum dispatches with.
+//! pallet-democracy referendum dispatches with. A retired model may be reaped 10 minutes after
+//! retirement, five times as long as a request waits for its result.
 
 use polkadot_sdk::*;
 
@@ -14,8 +15,8 @@ use sp_runtime::Permill;
 
 use crate::{
 	constants::{MAX_ATTRIBUTIONS, MAX_MODEL_DATASETS},
-	deposit, AccountId, Balance, Balances, Datasets, Runtime, RuntimeHoldReason,
-	EXISTENTIAL_DEPOSIT, TRIB,
+	deposit, AccountId, Balance, Balances, BlockNumber, Datasets, Runtime, RuntimeHoldReason,
+	EXISTENTIAL_DEPOSIT, MINUTES, TRIB,
 };
 
 parameter_types! {
@@ -30,7 +31,12 @@ parameter_types! {
 	pub const MinDataShare: Permill = Permill::from_percent(10);
 	/// The most a model charges per 1,000 tokens, in or out.
 	pub const MaxTokenPrice: Balance = 10 * TRIB;
+	/// How long a retired model's records stay for the requests made before its retirement.
+	pub const ReapDelay: BlockNumber = 10 * MINUTES;
 }
+
+// A request made just before retirement settles against the model's records until its deadline.
+const _: () = assert!(ReapDelay::get() > super::inference::RequestTimeout::get());
 
 impl pallet_attribution::Config for Runtime {
 	type MaxLineage = ConstU32<MAX_MODEL_DATASETS>;
@@ -59,6 +65,7 @@ impl pallet_models::Config for Runtime {
 	type MaxModelDatasets = ConstU32<MAX_MODEL_DATASETS>;
 	type MaxAdaptersPerModel = ConstU32<32>;
 	type MaxLoraRank = ConstU32<256>;
+	type ReapDelay = ReapDelay;
 	type WeightInfo = pallet_models::weights::SubstrateWeight<Runtime>;
 	#[cfg(feature = "runtime-benchmarks")]
 	type BenchmarkHelper = crate::benchmark_helpers::BenchmarkDatasets;
