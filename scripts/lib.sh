@@ -125,7 +125,10 @@ fuzz_tools() {
 	local stamp="$FUZZ_TOOLS_DIR/.ziggy-$ZIGGY_VERSION-afl-$CARGO_AFL_VERSION-hfuzz-$HONGGFUZZ_VERSION"
 	if [[ ! -f "$stamp" ]]; then
 		log "installing ziggy $ZIGGY_VERSION, cargo-afl $CARGO_AFL_VERSION, honggfuzz $HONGGFUZZ_VERSION"
-		cargo install --locked --root "$FUZZ_TOOLS_DIR" "ziggy@$ZIGGY_VERSION" \
+		# Without CARGO_TARGET_DIR cargo install builds in a temporary directory of its own, so
+		# the node's target directory is neither locked nor filled by the tools.
+		env -u CARGO_TARGET_DIR cargo install --locked --root "$FUZZ_TOOLS_DIR" \
+			"ziggy@$ZIGGY_VERSION" \
 			"cargo-afl@$CARGO_AFL_VERSION" "honggfuzz@$HONGGFUZZ_VERSION"
 		touch "$stamp"
 	fi

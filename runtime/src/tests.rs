@@ -364,7 +364,7 @@ fn development_genesis_has_alice_serving_the_sample_model() {
 fn datasets_hold_no_more_contributors_than_settlement_was_measured_for() {
 	use frame_support::traits::Get;
 	assert!(
-		<Runtime as pallet_datasets::Config>::MaxContributionsPerDataset::get()
+		<<Runtime as pallet_datasets::Config>::MaxContributionsPerDataset as Get<u32>>::get()
 			<= pallet_inference::MAX_BENCHMARKED_CONTRIBUTORS
 	);
 }
