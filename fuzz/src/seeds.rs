@@ -93,7 +93,6 @@ fn motion_hash(proposal: &RuntimeCall) -> H256 {
 	<Runtime as frame_system::Config>::Hashing::hash_of(proposal)
 }
 
-/// Every seed.
 /// Eve's model over the sample dataset.
 fn propose_model(base_model_hash: H256) -> RuntimeCall {
 	models(pallet_models::Call::propose_model {
@@ -136,6 +135,7 @@ fn pay_eve() -> RuntimeCall {
 	})
 }
 
+/// Every seed.
 pub fn seeds() -> Vec<Seed> {
 	let fuzz_hash = H256::repeat_byte(0xf0);
 	let slash = providers(pallet_providers::Call::slash {

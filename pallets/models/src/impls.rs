@@ -283,13 +283,12 @@ impl<T: Config> Pallet<T> {
 	pub(crate) fn do_reap_model(model_id: ModelId) -> Result<u32, DispatchError> {
 		let model = Self::model(model_id)?;
 		ensure!(model.status == ModelStatus::Retired, Error::<T>::NotRetired);
-		// A model retired before reaping existed has no entry, and no request open against it.
-		if let Some(reapable_at) = ReapableAt::<T>::get(model_id) {
-			ensure!(
-				frame_system::Pallet::<T>::block_number() >= reapable_at,
-				Error::<T>::TooEarlyToReap
-			);
-		}
+		// Every retired model has its entry (`migrations::v1` gave those retired before).
+		let reapable_at = ReapableAt::<T>::get(model_id).ok_or(Error::<T>::NotRetired)?;
+		ensure!(
+			frame_system::Pallet::<T>::block_number() >= reapable_at,
+			Error::<T>::TooEarlyToReap
+		);
 
 		let mut refunded = Self::release_model_deposit(&model.owner, model.deposit);
 		for adapter_id in &model.adapters {
@@ -340,7 +339,8 @@ impl<T: Config> Pallet<T> {
 	/// model is `Active` exactly when it has an active adapter, which is one of its own; every
 	/// adapter belongs to the model that lists it, at its version, is indexed by its hash and
 	/// has a lineage over the model's datasets, and no lineage is left without its adapter;
-	/// only retired models wait to be reaped; the split is whole.
+	/// exactly the retired models wait to be reaped; no account holds a deposit its records do
+	/// not account for; the split is whole.
 	pub fn do_try_state() -> Result<(), polkadot_sdk::sp_runtime::TryRuntimeError> {
 		let mut model_deposits = BTreeMap::<T::AccountId, BalanceOf<T>>::new();
 		let mut adapter_deposits = BTreeMap::<T::AccountId, BalanceOf<T>>::new();
@@ -348,6 +348,10 @@ impl<T: Config> Pallet<T> {
 		for (model_id, model) in Models::<T>::iter() {
 			ensure!(model_id < NextModelId::<T>::get(), "a model's id is not below NextModelId");
 			ensure!(model.royalty_split.total_parts() == 1_000_000, "a royalty split is not whole");
+			ensure!(
+				(model.status == ModelStatus::Retired) == ReapableAt::<T>::contains_key(model_id),
+				"a retired model does not know when it may be reaped"
+			);
 			let active = model.status == ModelStatus::Active;
 			ensure!(
 				active == model.active_adapter.is_some(),
@@ -394,20 +398,22 @@ impl<T: Config> Pallet<T> {
 			T::Lineage::lineage_count() as usize == adapters_listed,
 			"a lineage outlived its adapter"
 		);
-		for (model_id, _) in ReapableAt::<T>::iter() {
+		for model_id in ReapableAt::<T>::iter_keys() {
 			ensure!(
 				Models::<T>::get(model_id)
 					.is_some_and(|model| model.status == ModelStatus::Retired),
 				"a model waiting to be reaped is not retired"
 			);
 		}
-		for (reason, deposits) in [
-			(HoldReason::ModelDeposit, model_deposits),
-			(HoldReason::AdapterDeposit, adapter_deposits),
-		] {
-			for (owner, deposit) in deposits {
+		// Every account, so that a hold its records no longer account for is seen too.
+		for who in frame_system::Account::<T>::iter_keys() {
+			for (reason, deposits) in [
+				(HoldReason::ModelDeposit, &model_deposits),
+				(HoldReason::AdapterDeposit, &adapter_deposits),
+			] {
 				ensure!(
-					T::Currency::balance_on_hold(&reason.into(), &owner) == deposit,
+					T::Currency::balance_on_hold(&reason.into(), &who)
+						== deposits.get(&who).copied().unwrap_or_else(Zero::zero),
 					"held deposits differ from the recorded ones"
 				);
 			}

@@ -5,7 +5,7 @@ use polkadot_sdk::{
 	frame_support::{
 		assert_noop, assert_ok,
 		traits::{
-			fungible::{Inspect, InspectHold},
+			fungible::{Inspect, InspectHold, MutateHold},
 			BuildGenesisConfig,
 		},
 	},
@@ -793,15 +793,86 @@ fn try_state_catches_a_lineage_left_without_its_adapter() {
 }
 
 #[test]
-fn try_state_catches_an_active_model_waiting_to_be_reaped() {
+fn try_state_catches_a_model_waiting_to_be_reaped_that_is_not_retired() {
 	ExtBuilder.build_and_execute(|| {
 		let model_id = approved();
 		ReapableAt::<Test>::insert(model_id, 5);
 		assert_eq!(
 			Models::do_try_state(),
-			Err("a model waiting to be reaped is not retired".into())
+			Err("a retired model does not know when it may be reaped".into())
 		);
 		ReapableAt::<Test>::remove(model_id);
+		ReapableAt::<Test>::insert(9, 5);
+		assert_eq!(
+			Models::do_try_state(),
+			Err("a model waiting to be reaped is not retired".into())
+		);
+		ReapableAt::<Test>::remove(9);
+	});
+}
+
+#[test]
+fn try_state_catches_a_retired_model_that_cannot_be_reaped() {
+	ExtBuilder.build_and_execute(|| {
+		let model_id = approved();
+		assert_ok!(Models::retire_model(RuntimeOrigin::signed(ALICE), model_id));
+		let reapable_at = ReapableAt::<Test>::take(model_id).unwrap();
+		assert_eq!(
+			Models::do_try_state(),
+			Err("a retired model does not know when it may be reaped".into())
+		);
+		ReapableAt::<Test>::insert(model_id, reapable_at);
+	});
+}
+
+#[test]
+fn try_state_catches_a_deposit_held_for_no_record() {
+	ExtBuilder.build_and_execute(|| {
+		assert_ok!(Balances::hold(&HoldReason::AdapterDeposit.into(), &BOB, 7));
+		assert_eq!(
+			Models::do_try_state(),
+			Err("held deposits differ from the recorded ones".into())
+		);
+		assert_ok!(Balances::release(
+			&HoldReason::AdapterDeposit.into(),
+			&BOB,
+			7,
+			polkadot_sdk::frame_support::traits::tokens::Precision::Exact
+		));
+	});
+}
+
+/// A chain upgraded from storage version 0 has models retired for good: each gets `ReapDelay`
+/// from the upgrade, as though retired then, and can be reaped after it.
+#[test]
+fn models_retired_before_the_upgrade_become_reapable() {
+	use polkadot_sdk::frame_support::traits::{
+		GetStorageVersion, OnRuntimeUpgrade, StorageVersion,
+	};
+	ExtBuilder.build_and_execute(|| {
+		let retired = approved();
+		assert_ok!(register(retired, 1, vec![(0, 1)]));
+		assert_ok!(Models::retire_model(RuntimeOrigin::signed(ALICE), retired));
+		let active = approved();
+		assert_ok!(register(active, 2, vec![(0, 1)]));
+		// As version 0 left it.
+		ReapableAt::<Test>::remove(retired);
+		StorageVersion::new(0).put::<Models>();
+
+		System::set_block_number(40);
+		crate::migrations::v1::MigrateV0ToV1::<Test>::on_runtime_upgrade();
+		let reapable_at = 40 + <<Test as Config>::ReapDelay as Get<u64>>::get();
+		assert_eq!(ReapableAt::<Test>::get(retired), Some(reapable_at));
+		assert_eq!(ReapableAt::<Test>::get(active), None);
+		assert_eq!(Models::on_chain_storage_version(), 1);
+
+		// Once only: a second run at version 1 changes nothing.
+		System::set_block_number(50);
+		crate::migrations::v1::MigrateV0ToV1::<Test>::on_runtime_upgrade();
+		assert_eq!(ReapableAt::<Test>::get(retired), Some(reapable_at));
+
+		System::set_block_number(reapable_at);
+		assert_ok!(Models::reap_model(RuntimeOrigin::signed(BOB), retired));
 	});
 }
 

@@ -37,6 +37,9 @@ parameter_types! {
 
 // A request made just before retirement settles against the model's records until its deadline.
 const _: () = assert!(ReapDelay::get() > super::inference::RequestTimeout::get());
+// `reap_model`'s weight (composed by hand, `pallets/models/src/weights.rs`) counts 16 lineage
+// entries per adapter.
+const _: () = assert!(MAX_MODEL_DATASETS <= 16);
 
 impl pallet_attribution::Config for Runtime {
 	type MaxLineage = ConstU32<MAX_MODEL_DATASETS>;
