@@ -24,8 +24,9 @@ pub enum Weights {
 	/// to Q8_0 (about a byte a weight).
 	Quantized,
 	/// Quantized, except the feed-forward down projections, dense: their inputs carry the
-	/// outlier activations that 8-bit blocks lose (with every projection quantized, SmolLM2's
-	/// answer to "What is the capital of France?" goes astray).
+	/// outlier activations that 8-bit blocks lose. Closer to the model's answers than
+	/// `Quantized`, but not the same: on some CPUs SmolLM2's answer to "What is the capital of
+	/// France?" still goes astray (docs/lora-service.md).
 	Mixed,
 }
 

@@ -66,11 +66,12 @@ pub struct Options {
 	/// adapter slots are as wide as the highest rank in it.
 	#[arg(long, default_value_t = 128)]
 	pub max_adapter_rank: usize,
-	/// How the base model's weights are held: dense (f32), quantized (candle's 8-bit
-	/// kernels; types without SIMD kernels, such as Q4_1, are re-quantized to Q8_0), or
-	/// mixed (quantized but for the feed-forward down projections). docs/lora-service.md has
-	/// the measurements behind the default.
-	#[arg(long, value_enum, default_value = "mixed")]
+	/// How the base model's weights are held: dense (f32, the model's own answers on every
+	/// CPU), quantized (candle's 8-bit kernels; types without SIMD kernels, such as Q4_1, are
+	/// re-quantized to Q8_0), or mixed (quantized but for the feed-forward down projections).
+	/// The 8-bit modes are faster but change answers, differently on different CPUs;
+	/// docs/lora-service.md has the measurements.
+	#[arg(long, value_enum, default_value = "dense")]
 	pub weights: crate::model::Weights,
 }
 
@@ -1307,7 +1308,7 @@ mod tests {
 			max_prompt_tokens: 256,
 			max_resident_adapters: 8,
 			max_adapter_rank: 64,
-			weights: crate::model::Weights::Mixed,
+			weights: crate::model::Weights::Dense,
 		}
 	}
 
