@@ -95,6 +95,25 @@ fn development_genesis_endows_dev_accounts_and_seats_governance() {
 	});
 }
 
+/// pallet-collator-selection accepts `set_desired_candidates` above `MaxCandidates` from its
+/// update origin (it only logs a warning), after which its own `try_state` fails ("Shouldn't
+/// demand more desired candidates than the maximum"). The runtime fuzzer found it, through sudo;
+/// only governance can do it, and the fuzzer skips such calls. Should polkadot-sdk start
+/// refusing them, this test fails and the fuzzer's exception goes.
+#[test]
+fn desired_candidates_above_the_maximum_are_accepted_upstream() {
+	use frame_support::traits::Get;
+	genesis_of("development").execute_with(|| {
+		let max: u32 = <Runtime as pallet_collator_selection::Config>::MaxCandidates::get();
+		assert!(pallet_collator_selection::Pallet::<Runtime>::set_desired_candidates(
+			RuntimeOrigin::root(),
+			max + 1
+		)
+		.is_ok());
+		assert_eq!(pallet_collator_selection::DesiredCandidates::<Runtime>::get(), max + 1);
+	});
+}
+
 #[test]
 fn development_genesis_has_the_sample_dataset() {
 	genesis_of("development").execute_with(|| {
