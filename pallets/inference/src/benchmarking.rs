@@ -107,6 +107,19 @@ mod benchmarks {
 		assert!(!Requests::<T>::contains_key(request_id));
 	}
 
+	#[benchmark]
+	fn decline() {
+		let (model_id, _) = T::BenchmarkHelper::served_model(10, 0, 1);
+		let requester = funded::<T>("requester", 0);
+		let request_id = requested::<T>(&requester, model_id);
+		let operator = Requests::<T>::get(request_id).expect("the request is open").operator;
+
+		#[extrinsic_call]
+		_(RawOrigin::Signed(operator), request_id, DeclineReason::Refused);
+
+		assert!(!Requests::<T>::contains_key(request_id));
+	}
+
 	/// From one request: a block without expiries costs a single read, which the fit over
 	/// `n` from 1 overstates rather than letting the fit's intercept understate the heavy end.
 	#[benchmark]

@@ -538,9 +538,7 @@ pub mod pallet {
 		/// the requester pays the base fee to the treasury, the rest of the cap is released, and
 		/// the provider is not penalised.
 		#[pallet::call_index(2)]
-		// Settling does everything declining does (reading the request, moving part of the
-		// hold, releasing the rest, closing the request) and more.
-		#[pallet::weight(T::WeightInfo::submit_result(1, 0, 10))]
+		#[pallet::weight(T::WeightInfo::decline())]
 		pub fn decline(
 			origin: OriginFor<T>,
 			request_id: RequestId,

@@ -48,6 +48,7 @@ pub trait WeightInfo {
 	fn request(p: u32, ) -> Weight;
 	fn submit_result(o: u32, a: u32, c: u32, ) -> Weight;
 	fn expire(n: u32, ) -> Weight;
+	fn decline() -> Weight;
 }
 
 /// Weights for `pallet_inference`, measured on the machine above, for a runtime's database.
@@ -179,6 +180,9 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 			.saturating_add(T::DbWeight::get().writes((6_u64).saturating_mul(n.into())))
 			.saturating_add(Weight::from_parts(0, 10893).saturating_mul(n.into()))
 	}
+	fn decline() -> Weight {
+		Self::submit_result(1, 0, 10)
+	}
 }
 
 /// The same weights against RocksDB's costs, for tests and mock runtimes.
@@ -208,5 +212,8 @@ impl WeightInfo for () {
 			.saturating_add(RocksDbWeight::get().writes(3_u64))
 			.saturating_add(RocksDbWeight::get().writes((6_u64).saturating_mul(n.into())))
 			.saturating_add(Weight::from_parts(0, 10893).saturating_mul(n.into()))
+	}
+	fn decline() -> Weight {
+		Self::submit_result(1, 0, 10)
 	}
 }
