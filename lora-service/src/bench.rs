@@ -12,13 +12,14 @@ use std::{
 use anyhow::{Context, Result};
 use candle_core::Device;
 
-use crate::{
+use tributary_lora::{
+	adapters::{
+		random::{self as random_adapter, Shape},
+		Adapter, AdapterCache,
+	},
 	attribution::{DatasetIndex, Record},
-	engine::{self, Request, Sampling},
-	lora::Adapter,
 	model::{Model, Weights},
-	random_adapter::{self, Shape},
-	server::AdapterCache,
+	scheduler::{self as engine, Request, Sampling},
 };
 
 #[derive(clap::Args)]

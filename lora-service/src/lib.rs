@@ -1,16 +1,23 @@
 //! `tributary-lora`: the node-side compute of Tributary. One base model (a llama-architecture
 //! GGUF), many LoRA adapters batched together, and span attribution of every output.
+//!
+//! - `api`: the HTTP API (router, state, OpenAI types, validation, a file per route family);
+//!   `error`, its one error type; `metrics`; `chat`, conversations into prompts.
+//! - `scheduler`: continuous batching, sampling and stop strings.
+//! - `model`: the base model (config and tokenizer from GGUF, linear layers, attention with its
+//!   key-value cache, decoder layers) and its one forward pass.
+//! - `adapters`: PEFT loading, the in-memory cache and the batched adapter stack.
+//! - `attribution`: segments, dataset indexes, span search and the corpus on disk.
 
+pub mod adapters;
+pub mod api;
 pub mod attribution;
-pub mod batch;
-pub mod bench;
-pub mod engine;
-pub mod gguf;
-pub mod lora;
+pub mod chat;
+pub mod error;
+pub mod hash;
+pub mod metrics;
 pub mod model;
-pub mod random_adapter;
-pub mod server;
-pub mod store;
+pub(crate) mod rng;
+pub mod scheduler;
 #[cfg(test)]
 pub(crate) mod testing;
-pub mod tiny;

@@ -4,7 +4,13 @@ use std::{net::SocketAddr, path::PathBuf};
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use tributary_lora::{bench, random_adapter, server, store, tiny};
+use tributary_lora::{
+	adapters::random as random_adapter,
+	api as server, hash,
+	model::{gguf, tiny},
+};
+
+mod bench;
 
 #[derive(Parser)]
 #[command(
@@ -87,9 +93,7 @@ fn main() -> Result<()> {
 			anyhow::ensure!(rank > 0, "--rank must be at least 1");
 			let shape = match model {
 				Some(path) => {
-					random_adapter::Shape::of(&tributary_lora::gguf::LlamaConfig::from_gguf(
-						&tributary_lora::gguf::read(&path)?,
-					)?)
+					random_adapter::Shape::of(&gguf::LlamaConfig::from_gguf(&gguf::read(&path)?)?)
 				}
 				None => random_adapter::Shape::SMOLLM2,
 			};
@@ -100,7 +104,7 @@ fn main() -> Result<()> {
 				 demonstrations and tests, it has learned nothing",
 				out.display()
 			);
-			println!("0x{}", store::hex(&hash));
+			println!("0x{}", hash::hex(&hash));
 			Ok(())
 		}
 		Command::TinyModel { out, seed } => tiny::write(&out, seed),

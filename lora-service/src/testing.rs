@@ -12,9 +12,8 @@ use std::{
 use candle_core::Device;
 
 use crate::{
-	lora::Adapter,
-	model::{Model, Weights},
-	random_adapter,
+	adapters::{random as random_adapter, Adapter},
+	model::{tiny, Model, Weights},
 };
 
 /// A directory of this test process's own, removed by nobody (the system's temp cleaning).
@@ -29,7 +28,7 @@ pub(crate) fn tiny_path() -> &'static Path {
 	static PATH: OnceLock<PathBuf> = OnceLock::new();
 	PATH.get_or_init(|| {
 		let path = scratch("tiny").join("tiny.gguf");
-		crate::tiny::write(&path, 7).unwrap();
+		tiny::write(&path, 7).unwrap();
 		path
 	})
 }
@@ -45,7 +44,7 @@ pub(crate) fn tiny_model_with(weights: Weights) -> Model {
 
 /// Writes the random adapter (seed, rank) for the tiny model into `dir`.
 pub(crate) fn tiny_adapter_dir(dir: &Path, seed: u64, rank: usize) -> [u8; 32] {
-	let shape = random_adapter::Shape::of(&crate::tiny::config());
+	let shape = random_adapter::Shape::of(&tiny::config());
 	random_adapter::write(dir, shape, rank, 2 * rank as u32, seed).unwrap()
 }
 
@@ -57,7 +56,7 @@ pub(crate) fn tiny_adapter(seed: u64, rank: usize) -> Adapter {
 	let call = CALLS.fetch_add(1, Ordering::Relaxed);
 	let dir = scratch(&format!("adapter-{seed}-{rank}-{call}"));
 	tiny_adapter_dir(&dir, seed, rank);
-	let adapter = Adapter::load(&dir, &crate::tiny::config(), &Device::Cpu).unwrap();
+	let adapter = Adapter::load(&dir, &tiny::config(), &Device::Cpu).unwrap();
 	std::fs::remove_dir_all(dir).ok();
 	adapter
 }

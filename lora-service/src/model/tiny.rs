@@ -12,7 +12,8 @@ use candle_core::{
 	Device, Tensor,
 };
 
-use crate::{gguf::LlamaConfig, random_adapter::SplitMix64};
+use super::LlamaConfig;
+use crate::rng::SplitMix64;
 
 /// SmolLM2's chat template (from its GGUF metadata).
 pub const SMOLLM2_CHAT_TEMPLATE: &str = "{% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}{{ '<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>\n' }}{% endif %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}";
@@ -156,9 +157,9 @@ mod tests {
 	fn the_tiny_model_reads_back() {
 		let path = std::env::temp_dir().join(format!("tiny-{}.gguf", std::process::id()));
 		write(&path, 1).unwrap();
-		let content = crate::gguf::read(&path).unwrap();
+		let content = crate::model::gguf::read(&path).unwrap();
 		assert_eq!(LlamaConfig::from_gguf(&content).unwrap(), config());
-		let tokenizer = crate::gguf::tokenizer(&content).unwrap();
+		let tokenizer = crate::model::gguf::tokenizer(&content).unwrap();
 		let encode = |text: &str| tokenizer.encode(text, false).unwrap().get_ids().to_vec();
 		// " the" is one merged token; "<|im_end|>" is one control token; bytes round-trip.
 		assert_eq!(encode(" the").len(), 1);

@@ -6,7 +6,7 @@ use std::{collections::HashMap, path::Path};
 use anyhow::{anyhow, bail, Context, Result};
 use candle_core::{Device, Tensor};
 
-use crate::gguf::LlamaConfig;
+use crate::model::LlamaConfig;
 
 /// The projections an adapter may target, in the order a layer holds them.
 pub const MODULES: [&str; 7] =
@@ -14,7 +14,7 @@ pub const MODULES: [&str; 7] =
 
 /// (in, out) features of module `module` (in [`MODULES`] order).
 pub fn module_dims(config: &LlamaConfig, module: usize) -> (usize, usize) {
-	crate::random_adapter::Shape::of(config).dims(module)
+	super::random::Shape::of(config).dims(module)
 }
 
 /// Where PEFT names module `module` (in [`MODULES`] order) of layer `layer`.
@@ -80,7 +80,7 @@ impl Adapter {
 		} else {
 			alpha / rank as f64
 		};
-		let hash = crate::store::blake2_256(bytes);
+		let hash = crate::hash::blake2_256(bytes);
 		let tensors: HashMap<String, Tensor> = candle_core::safetensors::load_buffer(bytes, device)
 			.context("adapter_model.safetensors is not a safetensors file")?;
 		let mut layers = Vec::with_capacity(config.layers);

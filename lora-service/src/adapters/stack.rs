@@ -1,22 +1,18 @@
-//! One decode step for many sequences at once: each row has its own position, its own
-//! key-value cache and its own adapter. The base projections run as one matmul for the whole
-//! batch; each row's LoRA update, ((x A) B) scaled, is computed for that row alone from the
-//! adapter in its slot of a stack kept per projection (the BGMV kernel: gathered per row, no
-//! weights copied per step), so one batch mixes any adapters at the cost of each row's own
-//! rank. Adapters stay in their slots between steps; one joining the batch is copied into a
-//! free slot, the rest untouched.
+//! The batched adapter stack: the adapters of a running batch, each in a slot, per projection
+//! of every layer. A batched forward pass runs the base projections as one matmul for all its
+//! tokens and adds each token's LoRA update, ((x A) B) scaled, computed for that token alone
+//! from the adapter in its row's slot (the BGMV kernel: gathered per row, no weights copied
+//! per step), so one batch mixes any adapters at the cost of each row's own rank. Adapters
+//! stay in their slots between steps; one joining the batch is copied into a free slot, the
+//! rest untouched.
 
 use std::sync::Arc;
 
 use anyhow::{bail, Result};
 use candle_core::Tensor;
-use candle_nn::{ops, rotary_emb};
 
-use crate::{
-	gguf::LlamaConfig,
-	lora::{module_dims, Adapter},
-	model::{attention, dot, KvCache, Linear, Model},
-};
+use super::peft::{module_dims, Adapter};
+use crate::model::{attention::dot, LlamaConfig};
 
 /// One projection's slots: A^T of each slot (rank rows of `fan_in`) and scaled B^T (rank rows
 /// of `fan_out`), zero-padded to the stack's rank.
@@ -149,116 +145,59 @@ impl AdapterStack {
 			.map(|row| row.as_ref().and_then(|adapter| slot_of(&self.slots, adapter)))
 			.collect())
 	}
-}
 
-/// x (rows, in) W^T, plus each row's update from its slot's adapter: for row i in slot s,
-/// y_i += Σ_j (x_i · A^T[s, j]) B^T[s, j], j over that adapter's own rank (`ranks[i]`; the
-/// slot's width is the stack's `rank`).
-fn project_rows(
-	x: &Tensor,
-	w: &Linear,
-	stacked: Option<&Stacked>,
-	slots: &[Option<usize>],
-	ranks: &[usize],
-	rank: usize,
-) -> Result<Tensor> {
-	let y = w.forward(x)?;
-	let Some(stacked) = stacked else { return Ok(y) };
-	if slots.iter().all(Option::is_none) {
-		return Ok(y);
+	/// The rank of the adapter in each of `slots` (0 for none); an error for a slot that
+	/// holds no adapter.
+	pub fn ranks(&self, slots: &[Option<usize>]) -> Result<Vec<usize>> {
+		slots
+			.iter()
+			.map(|slot| match slot {
+				None => Ok(0),
+				Some(s) => match self.slots.get(*s) {
+					Some(Some(adapter)) => Ok(adapter.rank),
+					_ => bail!("adapter slot {s} holds no adapter"),
+				},
+			})
+			.collect()
 	}
-	let (fan_in, fan_out) = (stacked.fan_in, stacked.fan_out);
-	let xs = x.flatten_all()?.to_vec1::<f32>()?;
-	let mut ys = y.flatten_all()?.to_vec1::<f32>()?;
-	for (row, (slot, own)) in slots.iter().zip(ranks).enumerate() {
-		let Some(slot) = slot else { continue };
-		let x_row = &xs[row * fan_in..][..fan_in];
-		let y_row = &mut ys[row * fan_out..][..fan_out];
-		for j in 0..(*own).min(rank) {
-			let k = slot * rank + j;
-			let low = dot(x_row, &stacked.a[k * fan_in..][..fan_in]);
-			if low != 0.0 {
-				for (y, b) in y_row.iter_mut().zip(&stacked.b[k * fan_out..][..fan_out]) {
-					*y += low * b;
+
+	/// `y` = x W^T (tokens, out) plus each token's update from its slot's adapter, for
+	/// projection `module` of layer `layer`: for token i in slot s,
+	/// y_i += Σ_j (x_i · A^T[s, j]) B^T[s, j], j over that adapter's own rank (`ranks[i]`; the
+	/// slot's width is the stack's rank).
+	pub(crate) fn add_updates(
+		&self,
+		x: &Tensor,
+		y: Tensor,
+		layer: usize,
+		module: usize,
+		slots: &[Option<usize>],
+		ranks: &[usize],
+	) -> Result<Tensor> {
+		let Some(stacked) = self.layers.get(layer).and_then(|l| l[module].as_ref()) else {
+			return Ok(y);
+		};
+		if slots.iter().all(Option::is_none) {
+			return Ok(y);
+		}
+		let (fan_in, fan_out, rank) = (stacked.fan_in, stacked.fan_out, self.rank);
+		let xs = x.flatten_all()?.to_vec1::<f32>()?;
+		let mut ys = y.flatten_all()?.to_vec1::<f32>()?;
+		for (row, (slot, own)) in slots.iter().zip(ranks).enumerate() {
+			let Some(slot) = slot else { continue };
+			let x_row = &xs[row * fan_in..][..fan_in];
+			let y_row = &mut ys[row * fan_out..][..fan_out];
+			for j in 0..(*own).min(rank) {
+				let k = slot * rank + j;
+				let low = dot(x_row, &stacked.a[k * fan_in..][..fan_in]);
+				if low != 0.0 {
+					for (y, b) in y_row.iter_mut().zip(&stacked.b[k * fan_out..][..fan_out]) {
+						*y += low * b;
+					}
 				}
 			}
 		}
-	}
-	Ok(Tensor::from_vec(ys, (slots.len(), fan_out), x.device())?)
-}
-
-impl Model {
-	/// Decodes one token for each row: `tokens[i]` continues the sequence in `caches[i]` (which
-	/// a prefill filled) with the adapter in slot `slots[i]` of `stack` (None: the base
-	/// model). Returns (rows, vocab) logits.
-	pub fn decode_step(
-		&self,
-		tokens: &[u32],
-		caches: &mut [&mut KvCache],
-		stack: &AdapterStack,
-		slots: &[Option<usize>],
-	) -> Result<Tensor> {
-		let c = &self.config;
-		let rows = tokens.len();
-		if caches.len() != rows || slots.len() != rows {
-			bail!("{rows} tokens, {} caches and {} adapter slots", caches.len(), slots.len());
-		}
-		if let Some(bad) =
-			slots.iter().flatten().find(|slot| stack.slots.get(**slot).is_none_or(Option::is_none))
-		{
-			bail!("adapter slot {bad} holds no adapter");
-		}
-		if caches.iter().any(|cache| cache.is_empty() || cache.len() >= c.context_length) {
-			bail!("every row must be prefilled first, and within the context");
-		}
-		let ranks: Vec<usize> = slots
-			.iter()
-			.map(|slot| slot.and_then(|s| stack.slots[s].as_ref()).map_or(0, |a| a.rank))
-			.collect();
-		let positions: Vec<u32> = caches.iter().map(|cache| cache.len() as u32).collect();
-		let positions = Tensor::new(positions.as_slice(), &self.device)?;
-		let half = c.head_dim / 2;
-		let cos = self.cos.index_select(&positions, 0)?.reshape((rows, 1, half))?;
-		let sin = self.sin.index_select(&positions, 0)?.reshape((rows, 1, half))?;
-		let ids = Tensor::new(tokens, &self.device)?;
-		let mut x = self.embed.index_select(&ids, 0)?;
-		for (index, layer) in self.layers.iter().enumerate() {
-			let lora = |module: usize| stack.layers.get(index).and_then(|l| l[module].as_ref());
-			let p = &layer.projections;
-			let h = ops::rms_norm(&x, &layer.attn_norm, c.rms_eps)?;
-			let heads = |module: usize, n: usize| -> Result<Tensor> {
-				Ok(project_rows(&h, &p[module], lora(module), slots, &ranks, stack.rank)?
-					.reshape((rows, n, 1, c.head_dim))?)
-			};
-			let q = rotary_emb::rope_i(&heads(0, c.heads)?, &cos, &sin)?
-				.flatten_all()?
-				.to_vec1::<f32>()?;
-			let k = rotary_emb::rope_i(&heads(1, c.kv_heads)?, &cos, &sin)?
-				.flatten_all()?
-				.to_vec1::<f32>()?;
-			let v = heads(2, c.kv_heads)?.flatten_all()?.to_vec1::<f32>()?;
-			let (q_row, kv_row) = (c.heads * c.head_dim, c.kv_heads * c.head_dim);
-			let mut y = Vec::with_capacity(rows * q_row);
-			for (row, cache) in caches.iter_mut().enumerate() {
-				let start = cache.length;
-				let (keys, values) = &mut cache.layers[index];
-				keys.extend_from_slice(&k[row * kv_row..][..kv_row]);
-				values.extend_from_slice(&v[row * kv_row..][..kv_row]);
-				y.extend(attention(c, &q[row * q_row..][..q_row], keys, values, start));
-			}
-			let y = Tensor::from_vec(y, (rows, q_row), &self.device)?;
-			x = (x + project_rows(&y, &p[3], lora(3), slots, &ranks, stack.rank)?)?;
-			let h = ops::rms_norm(&x, &layer.ffn_norm, c.rms_eps)?;
-			let gated =
-				(ops::silu(&project_rows(&h, &p[4], lora(4), slots, &ranks, stack.rank)?)?
-					* project_rows(&h, &p[5], lora(5), slots, &ranks, stack.rank)?)?;
-			x = (x + project_rows(&gated, &p[6], lora(6), slots, &ranks, stack.rank)?)?;
-		}
-		for cache in caches.iter_mut() {
-			cache.length += 1;
-		}
-		let x = ops::rms_norm(&x, &self.norm, c.rms_eps)?;
-		self.lm_head.forward(&x)
+		Ok(Tensor::from_vec(ys, (slots.len(), fan_out), x.device())?)
 	}
 }
 
@@ -266,7 +205,7 @@ impl Model {
 mod tests {
 	use super::*;
 	use crate::{
-		model::Weights,
+		model::{KvCache, Lora, Row, Weights},
 		testing::{max_diff, tiny_adapter, tiny_model_with},
 	};
 
@@ -291,22 +230,30 @@ mod tests {
 			let mut next = Vec::new();
 			for (prompt, adapter) in prompts.iter().zip(&rows) {
 				let mut cache = KvCache::default();
-				let logits = model.forward(prompt, &mut cache, adapter.as_deref()).unwrap();
+				let logits =
+					model.forward_sequence(prompt, &mut cache, adapter.as_deref()).unwrap();
 				next.push(logits.argmax(0).unwrap().to_scalar::<u32>().unwrap());
 				alone.push(cache);
 				let mut cache = KvCache::default();
-				model.forward(prompt, &mut cache, adapter.as_deref()).unwrap();
+				model.forward_sequence(prompt, &mut cache, adapter.as_deref()).unwrap();
 				together.push(cache);
 			}
 			let slots = stack.place(&rows, &model.config).unwrap();
 			assert_eq!(slots[0], None);
 			assert!(stack.occupied() >= 8);
 			for _ in 0..4 {
-				let mut caches: Vec<&mut KvCache> = together.iter_mut().collect();
-				let batched = model.decode_step(&next, &mut caches, &stack, &slots).unwrap();
+				let mut batch: Vec<Row> = together
+					.iter_mut()
+					.zip(&next)
+					.map(|(cache, token)| Row { tokens: std::slice::from_ref(token), cache })
+					.collect();
+				let batched = model
+					.forward(&mut batch, Lora::Stack { stack: &stack, slots: &slots })
+					.unwrap();
 				for (row, adapter) in rows.iter().enumerate() {
-					let single =
-						model.forward(&[next[row]], &mut alone[row], adapter.as_deref()).unwrap();
+					let single = model
+						.forward_sequence(&[next[row]], &mut alone[row], adapter.as_deref())
+						.unwrap();
 					let diff = max_diff(&batched.get(row).unwrap(), &single);
 					assert!(diff < 1e-3, "{weights:?} round {round} row {row} differs by {diff}");
 				}
@@ -354,13 +301,14 @@ mod tests {
 		let model = tiny_model_with(Weights::Dense);
 		let stack = AdapterStack::new(1, 4, [true; 7], &model.config);
 		let mut cache = KvCache::default();
-		model.forward(&[5, 6], &mut cache, None).unwrap();
-		let mut empty = KvCache::default();
-		assert!(
-			model.decode_step(&[1], &mut [&mut cache], &stack, &[Some(0)]).is_err(),
-			"empty slot"
-		);
-		assert!(model.decode_step(&[1, 2], &mut [&mut cache], &stack, &[None]).is_err());
-		assert!(model.decode_step(&[1], &mut [&mut empty], &stack, &[None]).is_err(), "unfilled");
+		model.forward_sequence(&[5, 6], &mut cache, None).unwrap();
+		let step = |cache: &mut KvCache, slots: &[Option<usize>]| {
+			let mut rows = [Row { tokens: &[1], cache }];
+			model.forward(&mut rows, Lora::Stack { stack: &stack, slots }).map(|_| ())
+		};
+		assert!(step(&mut cache, &[Some(0)]).is_err(), "empty slot");
+		assert!(step(&mut cache, &[None, None]).is_err(), "more slots than rows");
+		assert_eq!(cache.len(), 2, "a refused step leaves the cache as it was");
+		assert!(step(&mut cache, &[None]).is_ok());
 	}
 }

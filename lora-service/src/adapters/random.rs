@@ -10,6 +10,8 @@
 
 use std::fmt::Write as _;
 
+use crate::{model::LlamaConfig, rng::SplitMix64};
+
 const B_BOUND: f64 = 0.01;
 
 /// The dimensions an adapter's tensors follow.
@@ -26,7 +28,7 @@ impl Shape {
 	/// SmolLM2-135M.
 	pub const SMOLLM2: Self = Self { layers: 30, hidden: 576, kv: 192, intermediate: 1536 };
 
-	pub fn of(config: &crate::gguf::LlamaConfig) -> Self {
+	pub fn of(config: &LlamaConfig) -> Self {
 		Self {
 			layers: config.layers,
 			hidden: config.hidden,
@@ -35,7 +37,7 @@ impl Shape {
 		}
 	}
 
-	/// (in, out) features of module `module` (in [`crate::lora::MODULES`] order).
+	/// (in, out) features of module `module` (in [`super::MODULES`] order).
 	pub fn dims(&self, module: usize) -> (usize, usize) {
 		let (h, kv, i) = (self.hidden, self.kv, self.intermediate);
 		match module {
@@ -47,37 +49,19 @@ impl Shape {
 	}
 }
 
-/// splitmix64: the generator behind the random adapters, the tiny model and sampling.
-pub(crate) struct SplitMix64(pub(crate) u64);
-
-impl SplitMix64 {
-	pub(crate) fn next_u64(&mut self) -> u64 {
-		self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-		let mut z = self.0;
-		z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-		z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-		z ^ (z >> 31)
-	}
-
-	/// The top 24 bits of the next value.
-	pub(crate) fn next_24(&mut self) -> u32 {
-		(self.next_u64() >> 40) as u32
-	}
-
-	/// (2u - 1) · bound with u the next 24-bit fraction, computed as `sample-adapter.py` does.
-	fn uniform(&mut self, bound: f64) -> f32 {
-		let scale = 2.0 * bound / f64::from(1u32 << 24);
-		(f64::from(self.next_24()) * scale - bound) as f32
-	}
+/// (2u - 1) · bound with u the next 24-bit fraction, computed as `sample-adapter.py` does.
+fn uniform(rng: &mut SplitMix64, bound: f64) -> f32 {
+	let scale = 2.0 * bound / f64::from(1u32 << 24);
+	(f64::from(rng.next_24()) * scale - bound) as f32
 }
 
 /// `adapter_model.safetensors` of the random adapter for `shape` with this rank and seed.
 pub fn safetensors(shape: Shape, rank: usize, seed: u64) -> Vec<u8> {
 	let mut specs: Vec<(String, [usize; 2], f64)> = Vec::new();
 	for layer in 0..shape.layers {
-		for module in 0..crate::lora::MODULES.len() {
+		for module in 0..super::MODULES.len() {
 			let (fan_in, fan_out) = shape.dims(module);
-			let prefix = crate::lora::peft_prefix(layer, module);
+			let prefix = super::peft_prefix(layer, module);
 			specs.push((
 				format!("{prefix}.lora_A.weight"),
 				[rank, fan_in],
@@ -95,7 +79,7 @@ pub fn safetensors(shape: Shape, rank: usize, seed: u64) -> Vec<u8> {
 	for (name, shape, bound) in specs {
 		let start = data.len();
 		for _ in 0..shape[0] * shape[1] {
-			data.extend_from_slice(&rng.uniform(bound).to_le_bytes());
+			data.extend_from_slice(&uniform(&mut rng, bound).to_le_bytes());
 		}
 		let _ = write!(
 			header,
@@ -129,12 +113,12 @@ pub fn write(
 	let weights = safetensors(shape, rank, seed);
 	std::fs::write(dir.join("adapter_model.safetensors"), &weights)?;
 	std::fs::write(dir.join("adapter_config.json"), config(rank, alpha))?;
-	Ok(crate::store::blake2_256(&weights))
+	Ok(crate::hash::blake2_256(&weights))
 }
 
 /// `adapter_config.json` of a random adapter.
 pub fn config(rank: usize, alpha: u32) -> String {
-	let mut modules: Vec<&str> = crate::lora::MODULES.to_vec();
+	let mut modules: Vec<&str> = super::MODULES.to_vec();
 	modules.sort_unstable();
 	let modules = modules.iter().map(|m| format!("    \"{m}\"")).collect::<Vec<_>>().join(",\n");
 	format!(

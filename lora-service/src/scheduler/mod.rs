@@ -1,6 +1,7 @@
-//! Continuous batching: requests join the running batch between decode steps (after their
-//! own prefill) and leave it when they finish, so sequences at different positions, with
-//! different adapters, decode together.
+//! The scheduler: continuous batching. Requests join the running batch between decode steps
+//! (after their own prefill) and leave it when they finish, so sequences at different
+//! positions, with different adapters, decode together; each row's next token is chosen as
+//! its request says (`sampling`), and stop strings end it (`stop`).
 
 use std::{
 	sync::{
@@ -11,29 +12,17 @@ use std::{
 };
 
 use anyhow::Result;
-use candle_core::Tensor;
 
+pub mod sampling;
+pub mod stop;
+
+pub use self::sampling::Sampling;
+use self::sampling::{sample, Rng};
 use crate::{
-	batch::AdapterStack,
-	lora::Adapter,
-	model::{KvCache, Model},
-	random_adapter::SplitMix64,
+	adapters::{Adapter, AdapterStack},
+	model::{KvCache, Lora, Model, Row},
+	rng::SplitMix64,
 };
-
-/// How the next token is chosen. Temperature 0 is greedy (argmax); otherwise the logits are
-/// divided by the temperature, cut to the smallest set of tokens whose probability reaches
-/// `top_p`, and drawn from with a generator seeded by `seed`, so the same request with the
-/// same seed gives the same output, alone or batched with any others.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Sampling {
-	pub temperature: f32,
-	pub top_p: f32,
-	pub seed: u64,
-}
-
-impl Sampling {
-	pub const GREEDY: Self = Self { temperature: 0.0, top_p: 1.0, seed: 0 };
-}
 
 /// Why generation ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -88,15 +77,6 @@ impl Stats {
 	}
 }
 
-/// Draws in [0, 1) for sampling.
-struct Rng(SplitMix64);
-
-impl Rng {
-	fn next_f32(&mut self) -> f32 {
-		self.0.next_24() as f32 / (1u32 << 24) as f32
-	}
-}
-
 struct Active {
 	request: Request,
 	rng: Rng,
@@ -129,41 +109,6 @@ impl Active {
 			self.finish = Some(Finish::Length);
 		}
 	}
-}
-
-/// Chooses a token from one row of logits.
-fn sample(logits: &Tensor, sampling: &Sampling, rng: &mut Rng) -> Result<u32> {
-	if sampling.temperature <= 0.0 {
-		return Ok(logits.argmax(0)?.to_scalar::<u32>()?);
-	}
-	let logits = logits.to_vec1::<f32>()?;
-	let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-	let mut probs: Vec<(u32, f32)> = logits
-		.iter()
-		.enumerate()
-		.map(|(i, l)| (i as u32, ((l - max) / sampling.temperature).exp()))
-		.collect();
-	let total: f32 = probs.iter().map(|p| p.1).sum();
-	probs.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-	let mut kept = 0.0;
-	let mut cut = probs.len();
-	for (i, (_, p)) in probs.iter().enumerate() {
-		kept += p / total;
-		if kept >= sampling.top_p {
-			cut = i + 1;
-			break;
-		}
-	}
-	probs.truncate(cut.max(1));
-	let mass: f32 = probs.iter().map(|p| p.1).sum();
-	let mut draw = rng.next_f32() * mass;
-	for (token, p) in &probs {
-		if draw < *p {
-			return Ok(*token);
-		}
-		draw -= p;
-	}
-	Ok(probs.last().map(|p| p.0).unwrap_or(0))
 }
 
 /// Runs requests from `requests` on `model`, at most `max_batch` at a time, until the sending
@@ -232,18 +177,10 @@ pub fn run(model: &Model, requests: mpsc::Receiver<Request>, max_batch: usize, s
 
 /// Runs a request's prompt through the model and picks its first token.
 fn prefill(model: &Model, request: Request, stats: &Stats) -> Option<Active> {
-	if let Some(bad) = request.prompt.iter().find(|t| **t as usize >= model.config.vocab_size) {
-		(request.reply)(Err(format!("token {bad} is outside the vocabulary")));
-		return None;
-	}
-	if request.prompt.is_empty() {
-		(request.reply)(Err("the prompt is empty".into()));
-		return None;
-	}
 	let mut cache = KvCache::default();
 	let mut rng = Rng(SplitMix64(request.sampling.seed));
 	let first = model
-		.forward(&request.prompt, &mut cache, request.adapter.as_deref())
+		.forward_sequence(&request.prompt, &mut cache, request.adapter.as_deref())
 		.and_then(|logits| sample(&logits, &request.sampling, &mut rng));
 	match first {
 		Ok(next) => {
@@ -264,9 +201,11 @@ fn step(model: &Model, active: &mut [Active], stack: &mut AdapterStack) -> Resul
 	let adapters: Vec<Option<Arc<Adapter>>> =
 		active.iter().map(|row| row.request.adapter.clone()).collect();
 	let slots = stack.place(&adapters, &model.config)?;
-	let tokens: Vec<u32> = active.iter().map(|row| row.next).collect();
-	let mut caches: Vec<&mut KvCache> = active.iter_mut().map(|row| &mut row.cache).collect();
-	let logits = model.decode_step(&tokens, &mut caches, stack, &slots)?;
+	let mut rows: Vec<Row> = active
+		.iter_mut()
+		.map(|row| Row { tokens: std::slice::from_ref(&row.next), cache: &mut row.cache })
+		.collect();
+	let logits = model.forward(&mut rows, Lora::Stack { stack, slots: &slots })?;
 	let greedy = logits.argmax(1)?.to_vec1::<u32>()?;
 	for (index, (row, token)) in active.iter_mut().zip(greedy).enumerate() {
 		row.next = match row.request.sampling.temperature > 0.0 {

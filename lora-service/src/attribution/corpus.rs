@@ -1,11 +1,9 @@
-//! What the service keeps between runs under `--data-dir`: every dataset's index (its segments
-//! and a manifest naming them) and uploaded blobs. Without a data directory everything lives
-//! in memory only.
+//! Every dataset's index, kept between runs under `--data-dir` (without one, in memory only).
 //!
 //! Layout: `datasets/<id>/manifest.json` (`{"segments": [...], "next": n}`) beside the segment
-//! files it names; `blobs/<blake2-256 hex>`. Files are written beside their final name and
-//! renamed into place, and the manifest is replaced only after the segments it names are
-//! written, so a crash leaves the previous state readable.
+//! files it names. Files are written beside their final name and renamed into place, and the
+//! manifest is replaced only after the segments it names are written, so a crash leaves the
+//! previous state readable.
 
 use std::{
 	collections::{HashMap, HashSet},
@@ -13,11 +11,10 @@ use std::{
 	time::Instant,
 };
 
-use anyhow::{bail, Context, Result};
-use blake2::{digest::consts::U32, Blake2b, Digest};
+use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
-use crate::attribution::{DatasetIndex, Record, Segment};
+use super::{DatasetIndex, Record, Segment};
 
 /// Segments this large or larger are logged when built or loaded.
 const LOG_TOKENS: usize = 1_000_000;
@@ -179,74 +176,6 @@ fn persist(dir: &Path, entry: &mut Dataset, last: usize) -> Result<()> {
 	Ok(())
 }
 
-/// Uploaded bytes by their blake2-256 hash.
-pub struct Blobs {
-	dir: Option<PathBuf>,
-	memory: HashMap<[u8; 32], Vec<u8>>,
-}
-
-pub fn blake2_256(bytes: &[u8]) -> [u8; 32] {
-	Blake2b::<U32>::digest(bytes).into()
-}
-
-pub fn hex(bytes: &[u8]) -> String {
-	bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// Parses a 32-byte hash in hex, `0x` optional.
-pub fn parse_hash(text: &str) -> Option<[u8; 32]> {
-	let text = text.strip_prefix("0x").unwrap_or(text);
-	if text.len() != 64 {
-		return None;
-	}
-	let mut out = [0u8; 32];
-	for (i, byte) in out.iter_mut().enumerate() {
-		*byte = u8::from_str_radix(text.get(2 * i..2 * i + 2)?, 16).ok()?;
-	}
-	Some(out)
-}
-
-impl Blobs {
-	pub fn open(dir: Option<&Path>) -> Result<Self> {
-		let dir = dir.map(|d| d.join("blobs"));
-		if let Some(dir) = &dir {
-			std::fs::create_dir_all(dir)?;
-		}
-		Ok(Self { dir, memory: HashMap::new() })
-	}
-
-	/// Stores `bytes` and returns their hash.
-	pub fn put(&mut self, bytes: Vec<u8>) -> Result<[u8; 32]> {
-		let hash = blake2_256(&bytes);
-		match &self.dir {
-			Some(dir) => {
-				let path = dir.join(hex(&hash));
-				if !path.exists() {
-					let tmp = path.with_extension("tmp");
-					std::fs::write(&tmp, &bytes)?;
-					std::fs::rename(tmp, path)?;
-				}
-			}
-			None => {
-				self.memory.insert(hash, bytes);
-			}
-		}
-		Ok(hash)
-	}
-
-	pub fn get(&self, hash: &[u8; 32]) -> Result<Option<Vec<u8>>> {
-		match &self.dir {
-			Some(dir) => match std::fs::read(dir.join(hex(hash))) {
-				Ok(bytes) if blake2_256(&bytes) == *hash => Ok(Some(bytes)),
-				Ok(_) => bail!("blob 0x{} is corrupt on disk", hex(hash)),
-				Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-				Err(e) => Err(e.into()),
-			},
-			None => Ok(self.memory.get(hash).cloned()),
-		}
-	}
-}
-
 #[cfg(test)]
 mod tests {
 	use super::*;
@@ -281,21 +210,6 @@ mod tests {
 		assert_eq!(corpus.get(3).unwrap().index.attribute(&output, 8), before);
 		assert_eq!(corpus.get(3).unwrap().index.records().count(), 20);
 		assert_eq!(corpus.get(4).unwrap().index.records().count(), 1);
-		std::fs::remove_dir_all(dir).ok();
-	}
-
-	#[test]
-	fn blobs_by_hash() {
-		let dir = crate::testing::scratch("blobs");
-		for place in [Some(dir.as_path()), None] {
-			let mut blobs = Blobs::open(place).unwrap();
-			let hash = blobs.put(b"a record".to_vec()).unwrap();
-			assert_eq!(hash, blake2_256(b"a record"));
-			assert_eq!(blobs.get(&hash).unwrap().as_deref(), Some(&b"a record"[..]));
-			assert_eq!(blobs.get(&[0; 32]).unwrap(), None);
-		}
-		assert_eq!(parse_hash(&format!("0x{}", hex(&[7; 32]))), Some([7; 32]));
-		assert_eq!(parse_hash("0x12"), None);
 		std::fs::remove_dir_all(dir).ok();
 	}
 }

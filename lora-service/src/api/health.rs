@@ -1,0 +1,93 @@
+//! `GET /health` and `GET /metrics`.
+
+use std::sync::{atomic::Ordering, Arc};
+
+use axum::{
+	extract::State,
+	http::StatusCode,
+	response::{IntoResponse, Response},
+	Json,
+};
+use serde_json::json;
+
+use super::{lock, AppState};
+use crate::metrics::{self, get};
+
+pub(super) async fn health(State(state): State<Arc<AppState>>) -> Response {
+	let running = !state.engine_thread.is_finished();
+	let body = Json(json!({
+		"status": if running { "ok" } else { "engine_stopped" },
+		"model": state.model_name,
+		"queued": state.stats.queued.load(Ordering::Relaxed),
+		"resident_adapters": lock(&state.adapters).len(),
+	}));
+	match running {
+		true => body.into_response(),
+		false => (StatusCode::SERVICE_UNAVAILABLE, body).into_response(),
+	}
+}
+
+pub(super) async fn metrics(State(state): State<Arc<AppState>>) -> impl IntoResponse {
+	let m = &state.metrics;
+	let e = &state.stats;
+	let (resident, resident_bytes, loads, hits, evictions, load_seconds) = {
+		let cache = lock(&state.adapters);
+		(cache.len(), cache.bytes(), cache.loads, cache.hits, cache.evictions, cache.load_seconds)
+	};
+	let metrics: [(&str, &str, &str, f64); 17] = [
+		("requests_total", "counter", "Generation requests received.", get(&m.requests)),
+		("refused_total", "counter", "Generation requests refused or failed.", get(&m.refused)),
+		(
+			"prompt_tokens_total",
+			"counter",
+			"Prompt tokens of served requests.",
+			get(&m.prompt_tokens),
+		),
+		(
+			"completion_tokens_total",
+			"counter",
+			"Tokens generated for served requests.",
+			get(&m.completion_tokens),
+		),
+		("queue_depth", "gauge", "Requests waiting for a place in the batch.", get(&e.queued)),
+		("batch_size", "gauge", "Sequences in the last decode step.", get(&e.batch_size)),
+		("decode_steps_total", "counter", "Decode steps taken.", get(&e.steps)),
+		(
+			"decoded_tokens_total",
+			"counter",
+			"Tokens decoded (all rows of all steps).",
+			get(&e.decoded_tokens),
+		),
+		("prefill_tokens_total", "counter", "Prompt tokens prefilled.", get(&e.prefill_tokens)),
+		(
+			"decode_tokens_per_second",
+			"gauge",
+			"Decode throughput of recent steps.",
+			e.tokens_per_second(),
+		),
+		("adapter_loads_total", "counter", "Adapters loaded from disk.", loads as f64),
+		("adapter_load_seconds_total", "counter", "Time spent loading adapters.", load_seconds),
+		(
+			"adapter_cache_hits_total",
+			"counter",
+			"Requests served by a resident adapter.",
+			hits as f64,
+		),
+		(
+			"adapter_evictions_total",
+			"counter",
+			"Adapters evicted from the cache.",
+			evictions as f64,
+		),
+		("resident_adapters", "gauge", "Adapters in memory.", resident as f64),
+		(
+			"resident_adapter_bytes",
+			"gauge",
+			"Bytes the resident adapters take.",
+			resident_bytes as f64,
+		),
+		("attributions_total", "counter", "Attributions computed.", get(&m.attributions)),
+	];
+	let body = metrics::render(&metrics);
+	([("content-type", "text/plain; version=0.0.4")], body)
+}

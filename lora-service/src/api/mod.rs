@@ -1,0 +1,209 @@
+//! The HTTP API, OpenAI-compatible where OpenAI defines it: `GET /health`, `GET /v1/models`,
+//! `POST /v1/completions`, `POST /v1/chat/completions`, `POST /v1/adapters`,
+//! `DELETE /v1/adapters/{id}`, `POST /v1/blobs`, `GET /v1/datasets`,
+//! `POST /v1/datasets/{id}/records`, `POST /v1/attribution`, `GET /metrics`. Every refusal is
+//! a 4xx with a JSON body `{"error": {"message", "type", "code"}}` (`crate::error`), and the
+//! service keeps serving.
+//!
+//! Here: the service's state and its router. The OpenAI request types are in `openai`, their
+//! checks in `validate`, and each family of routes has a file of thin handlers.
+
+mod adapters;
+mod attribution;
+mod completions;
+mod health;
+pub mod openai;
+mod records;
+#[cfg(test)]
+mod tests;
+mod validate;
+
+use std::{
+	path::PathBuf,
+	sync::{
+		atomic::AtomicU64, mpsc, Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard,
+		RwLockWriteGuard,
+	},
+};
+
+use anyhow::Context;
+use axum::{
+	extract::DefaultBodyLimit,
+	routing::{delete, get, post},
+	Router,
+};
+use candle_core::Device;
+use tokenizers::Tokenizer;
+
+use crate::{
+	adapters::AdapterCache,
+	attribution::{Blobs, Corpus},
+	chat::ChatTemplate,
+	error::ApiError,
+	metrics::Metrics,
+	model::{gguf, LlamaConfig, Model},
+	scheduler,
+};
+
+/// How the service runs (the `serve` command's flags, beside `--model` and `--listen`).
+#[derive(Clone, Debug, clap::Args)]
+pub struct Options {
+	/// Where adapters live: one PEFT directory (adapter_config.json +
+	/// adapter_model.safetensors) per adapter id. Created if missing.
+	#[arg(long)]
+	pub adapters_dir: PathBuf,
+	/// Where dataset indexes and uploaded blobs persist (reloaded on start). Without it
+	/// they live in memory only.
+	#[arg(long)]
+	pub data_dir: Option<PathBuf>,
+	/// The most sequences decoded together in one step.
+	#[arg(long, default_value_t = 16)]
+	pub max_batch: usize,
+	/// The most requests waiting for a place in the batch; beyond it requests get 429.
+	#[arg(long, default_value_t = 256)]
+	pub max_queue: usize,
+	/// The longest prompt, in tokens (longer prompts get 400).
+	#[arg(long, default_value_t = 2048)]
+	pub max_prompt_tokens: usize,
+	/// The most adapters kept in memory; the least recently used is evicted beyond it.
+	#[arg(long, default_value_t = 1024)]
+	pub max_resident_adapters: usize,
+	/// The highest adapter rank served (higher ones are refused with 422): a batch's
+	/// adapter slots are as wide as the highest rank in it.
+	#[arg(long, default_value_t = 128)]
+	pub max_adapter_rank: usize,
+	/// How the base model's weights are held: dense (f32, the model's own answers on every
+	/// CPU), quantized (candle's 8-bit kernels; types without SIMD kernels, such as Q4_1, are
+	/// re-quantized to Q8_0), or mixed (quantized but for the feed-forward down projections).
+	/// The 8-bit modes are faster but change answers, differently on different CPUs;
+	/// docs/lora-service.md has the measurements.
+	#[arg(long, value_enum, default_value = "dense")]
+	pub weights: crate::model::Weights,
+}
+
+/// Request bodies up to this size are read (adapter uploads are the largest).
+const MAX_BODY: usize = 256 << 20;
+
+/// What the handlers share.
+pub struct AppState {
+	pub config: LlamaConfig,
+	pub(crate) tokenizer: Arc<Tokenizer>,
+	pub(crate) chat: ChatTemplate,
+	pub(crate) model_name: String,
+	/// The end token and every control token (`<|endoftext|>`, `<|im_end|>`, …): generation
+	/// stops at any of them.
+	pub(crate) stop_tokens: Vec<u32>,
+	pub(crate) engine: Mutex<mpsc::Sender<scheduler::Request>>,
+	pub(crate) engine_thread: std::thread::JoinHandle<()>,
+	pub(crate) stats: Arc<scheduler::Stats>,
+	pub(crate) options: Options,
+	pub(crate) device: Device,
+	pub(crate) adapters: Mutex<AdapterCache>,
+	pub(crate) corpus: RwLock<Corpus>,
+	pub(crate) blobs: Mutex<Blobs>,
+	pub(crate) metrics: Metrics,
+	pub(crate) ids: AtomicU64,
+}
+
+/// Loads the model from `model_path`, starts the batching engine on its own thread and
+/// returns the state the router serves.
+pub fn start(model_path: &std::path::Path, options: Options) -> anyhow::Result<Arc<AppState>> {
+	let device = Device::Cpu;
+	tracing::info!("reading {}", model_path.display());
+	let content = gguf::read(model_path)?;
+	let tokenizer = gguf::tokenizer(&content)?;
+	let chat_template = match content.metadata.get("tokenizer.chat_template") {
+		Some(candle_core::quantized::gguf_file::Value::String(t)) => Some(t.clone()),
+		_ => None,
+	};
+	let model_name = match content.metadata.get("general.name") {
+		Some(candle_core::quantized::gguf_file::Value::String(t)) => t.clone(),
+		_ => model_path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default(),
+	};
+	let control = gguf::control_tokens(&content);
+	let started = std::time::Instant::now();
+	let model = Arc::new(Model::load(model_path, &device, options.weights)?);
+	tracing::info!(
+		layers = model.config.layers,
+		hidden = model.config.hidden,
+		vocab = model.config.vocab_size,
+		"loaded {model_name} in {:.2?}",
+		started.elapsed()
+	);
+	std::fs::create_dir_all(&options.adapters_dir)
+		.with_context(|| format!("creating {}", options.adapters_dir.display()))?;
+	let corpus = Corpus::open(options.data_dir.as_deref())?;
+	let blobs = Blobs::open(options.data_dir.as_deref())?;
+	let stats = Arc::new(scheduler::Stats::default());
+	let (sender, requests) = mpsc::channel();
+	let engine_thread = {
+		let (model, stats, max_batch) = (model.clone(), stats.clone(), options.max_batch);
+		std::thread::Builder::new()
+			.name("engine".into())
+			.spawn(move || scheduler::run(&model, requests, max_batch, &stats))?
+	};
+	Ok(Arc::new(AppState {
+		config: model.config.clone(),
+		tokenizer: Arc::new(tokenizer.clone()),
+		chat: ChatTemplate {
+			template: chat_template,
+			control_texts: control.iter().map(|(_, text)| text.clone()).collect(),
+			bos_token: tokenizer.id_to_token(model.config.bos_token_id).unwrap_or_default(),
+			eos_token: tokenizer.id_to_token(model.config.eos_token_id).unwrap_or_default(),
+		},
+		model_name,
+		stop_tokens: {
+			let mut stops: Vec<u32> = control.iter().map(|(id, _)| *id).collect();
+			if !stops.contains(&model.config.eos_token_id) {
+				stops.push(model.config.eos_token_id);
+			}
+			stops
+		},
+		engine: Mutex::new(sender),
+		engine_thread,
+		stats,
+		adapters: Mutex::new(AdapterCache::new(options.max_resident_adapters)),
+		options,
+		device,
+		corpus: RwLock::new(corpus),
+		blobs: Mutex::new(blobs),
+		metrics: Metrics::default(),
+		ids: AtomicU64::new(0),
+	}))
+}
+
+/// The HTTP API over `state`.
+pub fn router(state: Arc<AppState>) -> Router {
+	Router::new()
+		.route("/health", get(health::health))
+		.route("/metrics", get(health::metrics))
+		.route("/v1/models", get(adapters::models))
+		.route("/v1/completions", post(completions::completions))
+		.route("/v1/chat/completions", post(completions::chat_completions))
+		.route("/v1/adapters", post(adapters::add_adapter))
+		.route("/v1/adapters/{id}", delete(adapters::delete_adapter))
+		.route("/v1/blobs", post(records::add_blob))
+		.route("/v1/datasets", get(records::datasets))
+		.route("/v1/datasets/{dataset_id}/records", post(records::add_records))
+		.route("/v1/attribution", post(attribution::attribute))
+		.method_not_allowed_fallback(|| async {
+			ApiError::MethodNotAllowed("method_not_allowed", "method not allowed".into())
+		})
+		.fallback(|| async { ApiError::not_found("not_found", "no such endpoint") })
+		.layer(DefaultBodyLimit::max(MAX_BODY))
+		.with_state(state)
+}
+
+/// The guard of `mutex`, whether or not a thread panicked holding it: every value the service
+/// keeps behind a lock is whole between statements (a panic cannot leave it half-changed).
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+	mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+pub(crate) fn read<T>(lock: &RwLock<T>) -> RwLockReadGuard<'_, T> {
+	lock.read().unwrap_or_else(PoisonError::into_inner)
+}
+
+pub(crate) fn write<T>(lock: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
+	lock.write().unwrap_or_else(PoisonError::into_inner)
+}

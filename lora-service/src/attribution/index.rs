@@ -1,0 +1,104 @@
+//! A dataset's index: its segments, merged as records arrive so that they stay few.
+
+use anyhow::Result;
+
+use super::{
+	search::{normalise, spans, weigh},
+	Credit, Record, Segment, Span,
+};
+
+/// A dataset's index: segments of records, each with its own suffix array. Records are added
+/// as a new segment, and the newest segments merge while the newer is at least half the size
+/// of the one before, so a dataset built one record at a time holds O(log n) segments and each
+/// token is re-indexed O(log n) times.
+#[derive(Default)]
+pub struct DatasetIndex {
+	segments: Vec<Segment>,
+}
+
+impl DatasetIndex {
+	/// An index of one segment holding `records`.
+	pub fn build(records: Vec<(Record, Vec<u32>)>) -> Result<Self> {
+		Ok(Self { segments: vec![Segment::build(records)?] })
+	}
+
+	pub fn from_segments(segments: Vec<Segment>) -> Self {
+		Self { segments }
+	}
+
+	pub fn segments(&self) -> &[Segment] {
+		&self.segments
+	}
+
+	/// Adds `records` as a new segment and merges the newest segments while the newer is at
+	/// least half the size of the one before. Only the last segment is new afterwards; those
+	/// before it are unchanged.
+	pub fn extend(&mut self, records: Vec<(Record, Vec<u32>)>) -> Result<()> {
+		self.segments.push(Segment::build(records)?);
+		while self.segments.len() >= 2 {
+			let n = self.segments.len();
+			let (older, newer) = (self.segments[n - 2].text.len(), self.segments[n - 1].text.len());
+			if newer * 2 < older || older + newer >= i32::MAX as usize {
+				break;
+			}
+			let newer = self.segments.pop().expect("two segments");
+			let older = self.segments.pop().expect("two segments");
+			self.segments.push(older.merge(newer)?);
+		}
+		Ok(())
+	}
+
+	/// How many tokens the index holds (separators included).
+	pub fn len(&self) -> usize {
+		self.segments.iter().map(|s| s.text.len()).sum()
+	}
+
+	pub fn is_empty(&self) -> bool {
+		self.len() == 0
+	}
+
+	pub fn records(&self) -> impl Iterator<Item = &Record> {
+		self.segments.iter().flat_map(|s| s.records.iter())
+	}
+
+	/// Bytes held in memory: text, suffix arrays and record tables.
+	pub fn bytes(&self) -> usize {
+		self.segments
+			.iter()
+			.map(|s| s.text.len() * 2 + s.suffixes.len() * 4 + s.records.len() * (36 + 8))
+			.sum()
+	}
+
+	/// The maximal spans of `output` of at least `min_span` tokens that occur in the data, in
+	/// order: for each start, the longest match; a span inside the previous one is dropped.
+	pub fn spans(&self, output: &[u32], min_span: usize) -> Vec<Span> {
+		spans(&self.segments.iter().collect::<Vec<_>>(), output, min_span)
+	}
+
+	/// Weighs the records containing each span (see [`weigh`]). Returns the spans and every
+	/// record with a weight above zero, in index order.
+	pub fn weigh(&self, output: &[u32], min_span: usize) -> (Vec<Span>, Vec<(Record, f64)>) {
+		let segments: Vec<&Segment> = self.segments.iter().collect();
+		let (spans, weights) = weigh(&segments, output, min_span);
+		let weighed = segments
+			.iter()
+			.zip(weights)
+			.flat_map(|(segment, weights)| {
+				segment.records.iter().zip(weights).filter(|(_, w)| *w > 0.0)
+			})
+			.map(|(record, w)| (record.clone(), w))
+			.collect();
+		(spans, weighed)
+	}
+
+	/// [`Self::weigh`], normalised to one million parts.
+	pub fn attribute(&self, output: &[u32], min_span: usize) -> (Vec<Span>, Vec<Credit>) {
+		let (spans, weighed) = self.weigh(output, min_span);
+		let credits = normalise(weighed.iter().map(|(_, w)| *w).collect::<Vec<_>>().as_slice())
+			.into_iter()
+			.zip(weighed)
+			.map(|(score_ppm, (record, _))| Credit { record, score_ppm })
+			.collect();
+		(spans, credits)
+	}
+}

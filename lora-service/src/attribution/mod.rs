@@ -1,0 +1,180 @@
+//! Span attribution in the manner of infini-gram / OLMoTrace: a dataset's records, tokenized,
+//! form one token array with a separator between records, indexed by a suffix array. For an
+//! output, the maximal spans of at least `min_span` tokens that occur in the data are found,
+//! and each span credits the records containing it; a span weighs more the rarer it is. The
+//! result is deterministic, so anyone holding the data can recompute it.
+
+mod blobs;
+mod corpus;
+mod index;
+mod search;
+mod segment;
+
+pub use self::{
+	blobs::Blobs,
+	corpus::{AddError, Corpus, Dataset},
+	index::DatasetIndex,
+	search::{normalise, spans, weigh},
+	segment::Segment,
+};
+
+/// Identifies a record: its contribution id and the blake2-256 hash of its bytes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Record {
+	pub contribution_id: u32,
+	pub content_hash: [u8; 32],
+}
+
+/// A span of the output found in the data.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Span {
+	/// Start and end (exclusive) in the output's tokens.
+	pub start: usize,
+	pub end: usize,
+	/// How many times it occurs in the data.
+	pub occurrences: usize,
+}
+
+/// A record's share of the credit, in parts per million.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Credit {
+	pub record: Record,
+	pub score_ppm: u32,
+}
+
+#[cfg(test)]
+mod tests {
+	use super::*;
+
+	pub(crate) fn record(id: u32) -> Record {
+		Record { contribution_id: id, content_hash: [id as u8; 32] }
+	}
+
+	/// Records of pseudo-random tokens, so that chance matches are short.
+	pub(crate) fn noise(seed: u64, len: usize) -> Vec<u32> {
+		let mut state = seed;
+		(0..len)
+			.map(|_| {
+				state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+				((state >> 33) % 5_000) as u32
+			})
+			.collect()
+	}
+
+	#[test]
+	fn planted_spans_credit_the_records_that_hold_them() {
+		let planted_a: Vec<u32> = (10_000..10_012).collect();
+		let planted_b: Vec<u32> = (20_000..20_009).collect();
+		let mut r0 = noise(1, 300);
+		r0.splice(100..100, planted_a.iter().copied());
+		let mut r2 = noise(3, 300);
+		r2.splice(50..50, planted_b.iter().copied());
+		let index =
+			DatasetIndex::build(vec![(record(0), r0), (record(1), noise(2, 300)), (record(2), r2)])
+				.unwrap();
+
+		let mut output = noise(99, 20);
+		output.extend(&planted_a);
+		output.extend(noise(98, 10));
+		output.extend(&planted_b);
+		let (spans, credits) = index.attribute(&output, 8);
+		assert_eq!(
+			spans.iter().map(|s| (s.start, s.end, s.occurrences)).collect::<Vec<_>>(),
+			vec![(20, 32, 1), (42, 51, 1)]
+		);
+		assert_eq!(
+			credits.iter().map(|c| c.record.contribution_id).collect::<Vec<_>>(),
+			vec![0, 2]
+		);
+		assert_eq!(credits.iter().map(|c| c.score_ppm).sum::<u32>(), 1_000_000);
+		// The longer span weighs more.
+		assert!(credits[0].score_ppm > credits[1].score_ppm);
+		// Deterministic.
+		assert_eq!(index.attribute(&output, 8), (spans, credits));
+	}
+
+	#[test]
+	fn spans_shorter_than_min_span_are_ignored() {
+		let planted: Vec<u32> = (10_000..10_006).collect();
+		let mut r0 = noise(1, 100);
+		r0.splice(10..10, planted.iter().copied());
+		let index = DatasetIndex::build(vec![(record(0), r0)]).unwrap();
+		let mut output = noise(7, 5);
+		output.extend(&planted);
+		assert!(index.attribute(&output, 8).1.is_empty());
+		assert_eq!(index.attribute(&output, 6).1.len(), 1);
+	}
+
+	#[test]
+	fn a_common_span_is_shared_and_weighs_less_than_a_rare_one() {
+		let common: Vec<u32> = (30_000..30_008).collect();
+		let rare: Vec<u32> = (40_000..40_008).collect();
+		let with = |seed, extra: &[u32]| {
+			let mut r = noise(seed, 50);
+			r.extend(extra);
+			r
+		};
+		let index = DatasetIndex::build(vec![
+			(record(0), with(1, &common)),
+			(record(1), with(2, &common)),
+			(record(2), with(3, &rare)),
+		])
+		.unwrap();
+		let mut output = common.clone();
+		output.extend(noise(5, 3));
+		output.extend(&rare);
+		let (_, credits) = index.attribute(&output, 8);
+		let score = |id| credits.iter().find(|c| c.record.contribution_id == id).unwrap().score_ppm;
+		assert!(score(0).abs_diff(score(1)) <= 1, "the common span is shared equally");
+		assert!(score(2) > score(0) + score(1), "the rare span outweighs the common one");
+	}
+
+	#[test]
+	fn spans_never_cross_records() {
+		let index = DatasetIndex::build(vec![
+			(record(0), (1..=5).collect()),
+			(record(1), (6..=10).collect()),
+		])
+		.unwrap();
+		let spans = index.spans(&(1..=10).collect::<Vec<_>>(), 1);
+		assert_eq!(
+			spans.iter().map(|s| (s.start, s.end)).collect::<Vec<_>>(),
+			vec![(0, 5), (5, 10)]
+		);
+	}
+
+	/// Records added one at a time (merging as they go) attribute exactly as the same records
+	/// indexed at once, and the index holds few segments.
+	#[test]
+	fn an_index_extended_record_by_record_attributes_as_one_built_at_once() {
+		let planted: Vec<u32> = (10_000..10_010).collect();
+		let records: Vec<(Record, Vec<u32>)> = (0..40u32)
+			.map(|i| {
+				let mut tokens = noise(u64::from(i) + 1, 20 + (i as usize * 7) % 50);
+				if i % 13 == 5 {
+					tokens.splice(3..3, planted.iter().copied());
+				}
+				(record(i), tokens)
+			})
+			.collect();
+		let whole = DatasetIndex::build(records.clone()).unwrap();
+		let mut grown = DatasetIndex::default();
+		for r in records {
+			grown.extend(vec![r]).unwrap();
+		}
+		assert!(grown.segments().len() <= 7, "{} segments", grown.segments().len());
+		assert_eq!(grown.len(), whole.len());
+		let mut output = noise(77, 10);
+		output.extend(&planted);
+		output.extend(noise(78, 10));
+		let (spans, credits) = whole.attribute(&output, 8);
+		assert_eq!(credits.len(), 3, "records 5, 18 and 31 hold the planted span");
+		let sorted = |mut c: Vec<Credit>| {
+			c.sort_by_key(|c| c.record.contribution_id);
+			c
+		};
+		let (grown_spans, grown_credits) = grown.attribute(&output, 8);
+		assert_eq!(grown_spans, spans);
+		assert_eq!(sorted(grown_credits), sorted(credits));
+	}
+}

@@ -1,0 +1,141 @@
+//! Attention with a key-value cache per sequence: the query, key, value and output
+//! projections, rotary position embeddings at each token's own position, and causal
+//! attention of each row's tokens over its cache.
+
+use anyhow::Result;
+use candle_core::Tensor;
+use candle_nn::rotary_emb;
+
+use super::{
+	gguf::LlamaConfig,
+	layer::{Module, Pass},
+	linear::Linear,
+	Row,
+};
+
+/// One sequence's keys and values, per layer, as flat arrays of (position, kv head, dim):
+/// appending a token appends its keys and values, nothing else moves.
+#[derive(Default)]
+pub struct KvCache {
+	pub(crate) layers: Vec<(Vec<f32>, Vec<f32>)>,
+	pub(crate) length: usize,
+}
+
+impl KvCache {
+	/// How many positions the cache holds.
+	pub fn len(&self) -> usize {
+		self.length
+	}
+
+	pub fn is_empty(&self) -> bool {
+		self.length == 0
+	}
+}
+
+/// Σ a·b, in eight lanes so that it vectorises.
+pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
+	let mut lanes = [0f32; 8];
+	let (a8, b8) = (a.chunks_exact(8), b.chunks_exact(8));
+	let tail: f32 = a8.remainder().iter().zip(b8.remainder()).map(|(x, y)| x * y).sum();
+	for (x, y) in a8.zip(b8) {
+		for lane in 0..8 {
+			lanes[lane] += x[lane] * y[lane];
+		}
+	}
+	lanes.iter().sum::<f32>() + tail
+}
+
+/// Causal attention of `q` (t, heads, d) at positions `start..start + t` over `keys` and
+/// `values` (start + t, kv heads, d), the query heads that share a key-value head reading the
+/// same rows. Returns (t, heads · d).
+pub(crate) fn attention(
+	config: &LlamaConfig,
+	q: &[f32],
+	keys: &[f32],
+	values: &[f32],
+	start: usize,
+) -> Vec<f32> {
+	let (heads, kv, d) = (config.heads, config.kv_heads, config.head_dim);
+	let groups = heads / kv;
+	let t = q.len() / (heads * d);
+	let scale = 1.0 / (d as f32).sqrt();
+	let mut out = vec![0f32; t * heads * d];
+	let mut scores = vec![0f32; start + t];
+	for i in 0..t {
+		let visible = start + i + 1;
+		for h in 0..heads {
+			let g = h / groups;
+			let query = &q[(i * heads + h) * d..][..d];
+			let mut max = f32::NEG_INFINITY;
+			for (j, score) in scores[..visible].iter_mut().enumerate() {
+				*score = dot(query, &keys[(j * kv + g) * d..][..d]) * scale;
+				max = max.max(*score);
+			}
+			let mut total = 0.0;
+			for score in &mut scores[..visible] {
+				*score = (*score - max).exp();
+				total += *score;
+			}
+			let row = &mut out[(i * heads + h) * d..][..d];
+			for (j, score) in scores[..visible].iter().enumerate() {
+				let p = score / total;
+				for (o, v) in row.iter_mut().zip(&values[(j * kv + g) * d..][..d]) {
+					*o += p * v;
+				}
+			}
+		}
+	}
+	out
+}
+
+/// Self-attention's projections.
+pub(crate) struct Attention {
+	pub(crate) q: Linear,
+	pub(crate) k: Linear,
+	pub(crate) v: Linear,
+	pub(crate) o: Linear,
+}
+
+impl Attention {
+	/// Attention of every row's tokens in `h` (tokens, hidden), in row order, over its cache
+	/// after appending their keys and values to it at layer `layer`.
+	pub(crate) fn forward(
+		&self,
+		config: &LlamaConfig,
+		h: &Tensor,
+		layer: usize,
+		pass: &Pass<'_>,
+		rows: &mut [Row<'_>],
+	) -> Result<Tensor> {
+		let (n, d) = (h.dim(0)?, config.head_dim);
+		// (tokens, heads, 1, d): each token its own position, rotated with its own angles.
+		let heads = |module: Module, w: &Linear, count: usize| -> Result<Tensor> {
+			Ok(pass.lora.project(h, w, layer, module)?.reshape((n, count, 1, d))?)
+		};
+		let rotated = |x: Tensor| -> Result<Vec<f32>> {
+			Ok(rotary_emb::rope_i(&x, &pass.cos, &pass.sin)?.flatten_all()?.to_vec1::<f32>()?)
+		};
+		let q = rotated(heads(Module::Q, &self.q, config.heads)?)?;
+		let k = rotated(heads(Module::K, &self.k, config.kv_heads)?)?;
+		let v = heads(Module::V, &self.v, config.kv_heads)?.flatten_all()?.to_vec1::<f32>()?;
+		let (q_row, kv_row) = (config.heads * d, config.kv_heads * d);
+		let mut y = Vec::with_capacity(n * q_row);
+		let mut first = 0;
+		for (row, &t) in rows.iter_mut().zip(&pass.lengths) {
+			let start = row.cache.length;
+			let (keys, values) = &mut row.cache.layers[layer];
+			keys.extend_from_slice(&k[first * kv_row..(first + t) * kv_row]);
+			values.extend_from_slice(&v[first * kv_row..(first + t) * kv_row]);
+			y.extend(attention(
+				config,
+				&q[first * q_row..(first + t) * q_row],
+				keys,
+				values,
+				start,
+			));
+			first += t;
+		}
+		let y = Tensor::from_vec(y, (n, q_row), h.device())?;
+		pass.lora.project(&y, &self.o, layer, Module::O)
+	}
+}

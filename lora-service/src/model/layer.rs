@@ -1,0 +1,130 @@
+//! A decoder layer (attention, then the gated feed-forward block, each after an RMS norm and
+//! added to the residual stream) and what one forward pass shares across its layers: the
+//! rows' token counts, the rotary tables at each token's position, and each token's LoRA
+//! update.
+
+use anyhow::Result;
+use candle_core::Tensor;
+use candle_nn::ops;
+
+use super::{attention::Attention, gguf::LlamaConfig, linear::Linear, Row};
+use crate::adapters::{Adapter, AdapterStack};
+
+/// A layer's projections, in the order adapters name them (`adapters::MODULES`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Module {
+	Q = 0,
+	K = 1,
+	V = 2,
+	O = 3,
+	Gate = 4,
+	Up = 5,
+	Down = 6,
+}
+
+/// The gated feed-forward block: down(silu(gate(x)) · up(x)).
+pub(crate) struct Mlp {
+	pub(crate) gate: Linear,
+	pub(crate) up: Linear,
+	pub(crate) down: Linear,
+}
+
+impl Mlp {
+	fn forward(&self, h: &Tensor, layer: usize, pass: &Pass<'_>) -> Result<Tensor> {
+		let lora = &pass.lora;
+		let gate = ops::silu(&lora.project(h, &self.gate, layer, Module::Gate)?)?;
+		let gated = (gate * lora.project(h, &self.up, layer, Module::Up)?)?;
+		lora.project(&gated, &self.down, layer, Module::Down)
+	}
+}
+
+/// One decoder layer.
+pub(crate) struct DecoderLayer {
+	pub(crate) attn_norm: Tensor,
+	pub(crate) attention: Attention,
+	pub(crate) ffn_norm: Tensor,
+	pub(crate) mlp: Mlp,
+}
+
+impl DecoderLayer {
+	/// The residual stream `x` (tokens, hidden) after this layer, layer number `layer`.
+	pub(crate) fn forward(
+		&self,
+		config: &LlamaConfig,
+		x: &Tensor,
+		layer: usize,
+		pass: &Pass<'_>,
+		rows: &mut [Row<'_>],
+	) -> Result<Tensor> {
+		let h = ops::rms_norm(x, &self.attn_norm, config.rms_eps)?;
+		let x = (x + self.attention.forward(config, &h, layer, pass, rows)?)?;
+		let h = ops::rms_norm(&x, &self.ffn_norm, config.rms_eps)?;
+		Ok((&x + self.mlp.forward(&h, layer, pass)?)?)
+	}
+
+	/// The projections, in [`Module`] order.
+	pub(crate) fn projections(&self) -> [&Linear; 7] {
+		let (a, m) = (&self.attention, &self.mlp);
+		[&a.q, &a.k, &a.v, &a.o, &m.gate, &m.up, &m.down]
+	}
+
+	/// The same layer with each projection replaced by `f(module, projection)`.
+	pub(crate) fn map(
+		&self,
+		mut f: impl FnMut(usize, &Linear) -> Result<Linear>,
+	) -> Result<DecoderLayer> {
+		let p = self.projections();
+		Ok(DecoderLayer {
+			attn_norm: self.attn_norm.clone(),
+			attention: Attention { q: f(0, p[0])?, k: f(1, p[1])?, v: f(2, p[2])?, o: f(3, p[3])? },
+			ffn_norm: self.ffn_norm.clone(),
+			mlp: Mlp { gate: f(4, p[4])?, up: f(5, p[5])?, down: f(6, p[6])? },
+		})
+	}
+}
+
+/// What every layer of one forward pass shares.
+pub(crate) struct Pass<'a> {
+	/// Each row's number of tokens; the rows' tokens follow one another in the pass.
+	pub(crate) lengths: Vec<usize>,
+	/// The rotary tables at each token's position, (tokens, 1, head_dim / 2).
+	pub(crate) cos: Tensor,
+	pub(crate) sin: Tensor,
+	pub(crate) lora: TokenLora<'a>,
+}
+
+/// Each token's LoRA update.
+pub(crate) enum TokenLora<'a> {
+	None,
+	/// One adapter for every token, applied with its own matrices.
+	Adapter(&'a Adapter),
+	/// Token i's adapter from slot `slots[i]` of the stack, of rank `ranks[i]`.
+	Stack {
+		stack: &'a AdapterStack,
+		slots: Vec<Option<usize>>,
+		ranks: Vec<usize>,
+	},
+}
+
+impl TokenLora<'_> {
+	/// x W^T for the projection `module` of layer `layer`, plus each token's update.
+	pub(crate) fn project(
+		&self,
+		x: &Tensor,
+		w: &Linear,
+		layer: usize,
+		module: Module,
+	) -> Result<Tensor> {
+		let y = w.forward(x)?;
+		match self {
+			Self::None => Ok(y),
+			Self::Adapter(adapter) => match &adapter.layers[layer][module as usize] {
+				Some(pair) => Ok((y + x.matmul(&pair.a)?.matmul(&pair.b)?)?),
+				None => Ok(y),
+			},
+			Self::Stack { stack, slots, ranks } => {
+				stack.add_updates(x, y, layer, module as usize, slots, ranks)
+			}
+		}
+	}
+}

@@ -1,0 +1,104 @@
+//! The base model's linear layers: dense f32 weights, or quantized ones multiplied by candle's
+//! quantized kernels.
+
+use anyhow::Result;
+use candle_core::{
+	quantized::{GgmlDType, QMatMul, QTensor},
+	DType, Device, Module, Tensor,
+};
+
+/// How the base model's projection weights are held.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Weights {
+	/// Dequantized to f32 (four bytes a weight; exact arithmetic on the file's weights).
+	Dense,
+	/// Every projection quantized and multiplied by candle's quantized kernels, which quantize
+	/// the activations to 8 bits per block of 32: kept as the file has them where candle has
+	/// SIMD kernels for the type (Q4_0, Q8_0, Q4K, Q6K), otherwise (Q4_1, F16, …) re-quantized
+	/// to Q8_0 (about a byte a weight).
+	Quantized,
+	/// Quantized, except the feed-forward down projections, dense: their inputs carry the
+	/// outlier activations that 8-bit blocks lose. Closer to the model's answers than
+	/// `Quantized`, but not the same: on some CPUs SmolLM2's answer to "What is the capital of
+	/// France?" still goes astray (docs/lora-service.md).
+	Mixed,
+}
+
+impl Weights {
+	pub(crate) fn for_down_projection(self) -> Self {
+		match self {
+			Self::Mixed => Self::Dense,
+			other => other,
+		}
+	}
+}
+
+/// A projection's weights, (out, in).
+pub(crate) enum Linear {
+	Dense(Tensor),
+	Quantized(QMatMul),
+}
+
+impl Linear {
+	/// Types candle multiplies with SIMD kernels on x86 and ARM.
+	fn fast(dtype: GgmlDType) -> bool {
+		matches!(dtype, GgmlDType::Q4_0 | GgmlDType::Q8_0 | GgmlDType::Q4K | GgmlDType::Q6K)
+	}
+
+	pub(crate) fn new(tensor: QTensor, weights: Weights, device: &Device) -> Result<Self> {
+		Ok(match weights {
+			Weights::Dense => Self::Dense(tensor.dequantize(device)?),
+			Weights::Quantized | Weights::Mixed if Self::fast(tensor.dtype()) => {
+				Self::Quantized(QMatMul::from_qtensor(tensor)?)
+			}
+			Weights::Quantized | Weights::Mixed => Self::requantize(&tensor.dequantize(device)?)?,
+		})
+	}
+
+	fn requantize(dense: &Tensor) -> Result<Self> {
+		Ok(Self::Quantized(QMatMul::from_qtensor(QTensor::quantize(dense, GgmlDType::Q8_0)?)?))
+	}
+
+	/// x (rows, in) W^T.
+	pub(crate) fn forward(&self, x: &Tensor) -> Result<Tensor> {
+		Ok(match self {
+			Self::Dense(w) => x.matmul(&w.t()?)?,
+			Self::Quantized(w) => w.forward(x)?,
+		})
+	}
+
+	pub(crate) fn dense(&self) -> Result<Tensor> {
+		Ok(match self {
+			Self::Dense(w) => w.clone(),
+			Self::Quantized(QMatMul::QTensor(q)) => q.dequantize(&q.device())?,
+			Self::Quantized(QMatMul::Tensor(w)) => w.clone(),
+			Self::Quantized(QMatMul::TensorF16(w)) => w.to_dtype(DType::F32)?,
+		})
+	}
+
+	/// The same representation, with `delta` (out, in) added.
+	pub(crate) fn plus(&self, delta: &Tensor) -> Result<Self> {
+		let sum = (self.dense()? + delta)?;
+		Ok(match self {
+			Self::Dense(_) => Self::Dense(sum),
+			Self::Quantized(_) => Self::requantize(&sum)?,
+		})
+	}
+
+	pub(crate) fn duplicate(&self) -> Self {
+		match self {
+			Self::Dense(w) => Self::Dense(w.clone()),
+			Self::Quantized(w) => Self::Quantized(w.clone()),
+		}
+	}
+
+	/// Bytes the weights take in memory.
+	pub(crate) fn bytes(&self) -> usize {
+		match self {
+			Self::Dense(w) => w.elem_count() * 4,
+			Self::Quantized(QMatMul::QTensor(q)) => q.storage_size_in_bytes(),
+			Self::Quantized(QMatMul::Tensor(w)) => w.elem_count() * 4,
+			Self::Quantized(QMatMul::TensorF16(w)) => w.elem_count() * 2,
+		}
+	}
+}

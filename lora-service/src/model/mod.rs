@@ -1,0 +1,329 @@
+//! The base model: a llama-architecture decoder read from a GGUF file (`gguf`), its linear
+//! layers dense or quantized (`linear`), attention with a key-value cache per sequence
+//! (`attention`) and decoder layers (`layer`), run by one forward pass for any rows at once:
+//! a prefill is one row of many tokens, a decode step many rows of one token, each row at its
+//! own position with its own cache and adapter.
+
+pub mod attention;
+pub mod gguf;
+pub(crate) mod layer;
+pub mod linear;
+pub mod tiny;
+
+use anyhow::{bail, Context, Result};
+use candle_core::{quantized::gguf_file::Content, DType, Device, Tensor, D};
+use candle_nn::ops;
+
+use self::{
+	attention::Attention,
+	layer::{DecoderLayer, Mlp, Pass, TokenLora},
+	linear::Linear,
+};
+pub use self::{attention::KvCache, gguf::LlamaConfig, linear::Weights};
+use crate::adapters::{Adapter, AdapterStack};
+
+/// One sequence in a forward pass: the tokens that continue it after what its cache holds.
+pub struct Row<'a> {
+	pub tokens: &'a [u32],
+	pub cache: &'a mut KvCache,
+}
+
+/// Where the rows' LoRA updates come from.
+#[derive(Clone, Copy)]
+pub enum Lora<'a> {
+	/// The base model for every row.
+	None,
+	/// One adapter for every row, applied with its own matrices (a prefill).
+	Adapter(&'a Adapter),
+	/// Row i's adapter from slot `slots[i]` of the stack (None: the base model), gathered per
+	/// token (a batched step).
+	Stack { stack: &'a AdapterStack, slots: &'a [Option<usize>] },
+}
+
+impl<'a> From<Option<&'a Adapter>> for Lora<'a> {
+	fn from(adapter: Option<&'a Adapter>) -> Self {
+		adapter.map_or(Self::None, Self::Adapter)
+	}
+}
+
+/// The base model's weights and its rotary tables.
+pub struct Model {
+	pub config: LlamaConfig,
+	pub weights: Weights,
+	pub(crate) embed: Tensor,
+	pub(crate) lm_head: Linear,
+	pub(crate) layers: Vec<DecoderLayer>,
+	pub(crate) norm: Tensor,
+	pub(crate) cos: Tensor,
+	pub(crate) sin: Tensor,
+	pub(crate) device: Device,
+}
+
+impl Model {
+	/// Bytes the projection and output weights take in memory.
+	pub fn weight_bytes(&self) -> usize {
+		self.layers.iter().flat_map(|l| l.projections()).map(Linear::bytes).sum::<usize>()
+			+ self.lm_head.bytes()
+	}
+
+	/// Loads a llama GGUF file, holding its projection weights as `weights` says.
+	pub fn load(path: &std::path::Path, device: &Device, weights: Weights) -> Result<Self> {
+		let mut file =
+			std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+		let content = Content::read(&mut file)?;
+		let config = LlamaConfig::from_gguf(&content)?;
+		let mut qtensor = |name: &str| {
+			content.tensor(&mut file, name, device).with_context(|| format!("tensor {name}"))
+		};
+		let embedding = qtensor("token_embd.weight")?;
+		let embed = embedding.dequantize(device)?;
+		let lm_head = match content.tensor_infos.contains_key("output.weight") {
+			true => Linear::new(qtensor("output.weight")?, weights, device)?,
+			false => Linear::new(embedding, weights, device)?,
+		};
+		let mut layers = Vec::with_capacity(config.layers);
+		for i in 0..config.layers {
+			let mut t = |suffix: &str| qtensor(&format!("blk.{i}.{suffix}"));
+			let mut linear = |suffix: &str, weights: Weights| -> Result<Linear> {
+				Linear::new(t(&format!("{suffix}.weight"))?, weights, device)
+			};
+			let attention = Attention {
+				q: linear("attn_q", weights)?,
+				k: linear("attn_k", weights)?,
+				v: linear("attn_v", weights)?,
+				o: linear("attn_output", weights)?,
+			};
+			let mlp = Mlp {
+				gate: linear("ffn_gate", weights)?,
+				up: linear("ffn_up", weights)?,
+				down: linear("ffn_down", weights.for_down_projection())?,
+			};
+			let attn_norm = t("attn_norm.weight")?.dequantize(device)?;
+			let ffn_norm = t("ffn_norm.weight")?.dequantize(device)?;
+			layers.push(DecoderLayer { attn_norm, attention, ffn_norm, mlp });
+		}
+		let norm = qtensor("output_norm.weight")?.dequantize(device)?;
+
+		let half = config.head_dim / 2;
+		let inv_freq: Vec<f32> = (0..half)
+			.map(|i| 1.0 / config.rope_theta.powf(2.0 * i as f32 / config.head_dim as f32))
+			.collect();
+		let inv_freq = Tensor::from_vec(inv_freq, (1, half), device)?;
+		let positions = Tensor::arange(0u32, config.context_length as u32, device)?
+			.to_dtype(DType::F32)?
+			.reshape((config.context_length, 1))?;
+		let angles = positions.broadcast_mul(&inv_freq)?;
+		Ok(Self {
+			cos: angles.cos()?,
+			sin: angles.sin()?,
+			config,
+			weights,
+			embed,
+			lm_head,
+			layers,
+			norm,
+			device: device.clone(),
+		})
+	}
+
+	/// Runs every row's tokens through the model after what its cache holds, appends their
+	/// keys and values to it, and returns the logits of each row's last token, (rows, vocab).
+	pub fn forward(&self, rows: &mut [Row<'_>], lora: Lora<'_>) -> Result<Tensor> {
+		let c = &self.config;
+		if rows.is_empty() {
+			bail!("a forward pass needs a row");
+		}
+		let mut ids = Vec::new();
+		let mut positions = Vec::new();
+		for row in rows.iter() {
+			let (t, start) = (row.tokens.len(), row.cache.length);
+			if t == 0 {
+				bail!("a row has no tokens");
+			}
+			if start + t > c.context_length {
+				bail!("{t} tokens after {start} do not fit the context of {}", c.context_length);
+			}
+			if let Some(bad) = row.tokens.iter().find(|&&id| id as usize >= c.vocab_size) {
+				bail!("token {bad} is outside the vocabulary");
+			}
+			ids.extend_from_slice(row.tokens);
+			positions.extend(start as u32..(start + t) as u32);
+		}
+		let lengths: Vec<usize> = rows.iter().map(|row| row.tokens.len()).collect();
+		let lora = match lora {
+			Lora::None => TokenLora::None,
+			Lora::Adapter(adapter) => TokenLora::Adapter(adapter),
+			Lora::Stack { stack, slots } => {
+				if slots.len() != rows.len() {
+					bail!("{} rows and {} adapter slots", rows.len(), slots.len());
+				}
+				let ranks = stack.ranks(slots)?;
+				let per_token = |values: &[usize]| -> Vec<usize> {
+					values
+						.iter()
+						.zip(&lengths)
+						.flat_map(|(v, t)| std::iter::repeat_n(*v, *t))
+						.collect()
+				};
+				let slots_of_tokens = slots
+					.iter()
+					.zip(&lengths)
+					.flat_map(|(slot, t)| std::iter::repeat_n(*slot, *t))
+					.collect();
+				TokenLora::Stack { stack, slots: slots_of_tokens, ranks: per_token(&ranks) }
+			}
+		};
+		for row in rows.iter_mut() {
+			if row.cache.layers.is_empty() {
+				row.cache.layers = vec![(Vec::new(), Vec::new()); c.layers];
+			}
+		}
+		let n = ids.len();
+		let half = c.head_dim / 2;
+		let positions = Tensor::new(positions.as_slice(), &self.device)?;
+		let pass = Pass {
+			cos: self.cos.index_select(&positions, 0)?.reshape((n, 1, half))?,
+			sin: self.sin.index_select(&positions, 0)?.reshape((n, 1, half))?,
+			lengths,
+			lora,
+		};
+		let mut x = self.embed.index_select(&Tensor::new(ids.as_slice(), &self.device)?, 0)?;
+		for (index, layer) in self.layers.iter().enumerate() {
+			x = layer.forward(c, &x, index, &pass, rows)?;
+		}
+		let mut last = Vec::with_capacity(rows.len());
+		let mut end = 0u32;
+		for (row, t) in rows.iter_mut().zip(&pass.lengths) {
+			row.cache.length += t;
+			end += *t as u32;
+			last.push(end - 1);
+		}
+		let x = x.index_select(&Tensor::new(last.as_slice(), &self.device)?, 0)?;
+		self.lm_head.forward(&ops::rms_norm(&x, &self.norm, c.rms_eps)?)
+	}
+
+	/// One sequence: runs `tokens` after what `cache` holds and returns the logits of the last
+	/// token, (vocab).
+	pub fn forward_sequence(
+		&self,
+		tokens: &[u32],
+		cache: &mut KvCache,
+		adapter: Option<&Adapter>,
+	) -> Result<Tensor> {
+		Ok(self.forward(&mut [Row { tokens, cache }], adapter.into())?.squeeze(0)?)
+	}
+
+	/// A copy of the model with `adapter` merged into its weights, W' = W + (alpha/r)·BA, held
+	/// as the model holds its own (re-quantized if quantized).
+	pub fn merged(&self, adapter: &Adapter) -> Result<Model> {
+		let layers = self
+			.layers
+			.iter()
+			.zip(&adapter.layers)
+			.map(|(layer, pairs)| {
+				layer.map(|module, w| match &pairs[module] {
+					// (A^T B')^T = B' A: the (out, in) update.
+					Some(pair) => w.plus(&pair.a.matmul(&pair.b)?.t()?),
+					None => Ok(w.duplicate()),
+				})
+			})
+			.collect::<Result<_>>()?;
+		Ok(Model {
+			config: self.config.clone(),
+			weights: self.weights,
+			embed: self.embed.clone(),
+			lm_head: self.lm_head.duplicate(),
+			layers,
+			norm: self.norm.clone(),
+			cos: self.cos.clone(),
+			sin: self.sin.clone(),
+			device: self.device.clone(),
+		})
+	}
+
+	/// Greedy decoding of up to `max_tokens` after `prompt`, stopping at `stop`.
+	pub fn generate_greedy(
+		&self,
+		prompt: &[u32],
+		max_tokens: usize,
+		stop: u32,
+		adapter: Option<&Adapter>,
+	) -> Result<Vec<u32>> {
+		let mut cache = KvCache::default();
+		let mut logits = self.forward_sequence(prompt, &mut cache, adapter)?;
+		let mut out = Vec::new();
+		for _ in 0..max_tokens {
+			let next = logits.argmax(D::Minus1)?.to_scalar::<u32>()?;
+			if next == stop {
+				break;
+			}
+			out.push(next);
+			logits = self.forward_sequence(&[next], &mut cache, adapter)?;
+		}
+		Ok(out)
+	}
+}
+
+#[cfg(test)]
+mod tests {
+	use super::*;
+	use crate::testing::{max_diff, smollm2_path, tiny_adapter, tiny_model};
+
+	#[test]
+	fn smollm2_answers_the_capital_of_france() {
+		let path = smollm2_path();
+		let content = gguf::read(&path).unwrap();
+		let tokenizer = gguf::tokenizer(&content).unwrap();
+		let model = Model::load(&path, &Device::Cpu, Weights::Dense).unwrap();
+		let prompt = "<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by \
+		              Hugging Face<|im_end|>\n<|im_start|>user\nWhat is the capital of France?\
+		              <|im_end|>\n<|im_start|>assistant\n";
+		let ids = tokenizer.encode(prompt, false).unwrap().get_ids().to_vec();
+		let im_end = tokenizer.token_to_id("<|im_end|>").unwrap();
+		let out = model.generate_greedy(&ids, 24, im_end, None).unwrap();
+		let text = tokenizer.decode(&out, false).unwrap();
+		assert_eq!(text, "The capital of France is Paris.");
+	}
+
+	/// Prefilling a prompt at once, or token by token through the cache, gives the same logits.
+	#[test]
+	fn prefill_equals_token_by_token() {
+		let model = tiny_model();
+		let prompt = [5u32, 77, 120, 9, 200, 41];
+		let at_once = model.forward_sequence(&prompt, &mut KvCache::default(), None).unwrap();
+		let mut cache = KvCache::default();
+		let mut logits = None;
+		for token in prompt {
+			logits = Some(model.forward_sequence(&[token], &mut cache, None).unwrap());
+		}
+		assert_eq!(cache.len(), prompt.len());
+		assert!(max_diff(&at_once, &logits.unwrap()) < 1e-4);
+	}
+
+	/// Applying an adapter unmerged, y = xW + (alpha/r)(xA)B, gives the logits of the base model
+	/// with the update merged into its weights (q and k rows reordered as the GGUF weights are),
+	/// at every position of a prompt.
+	#[test]
+	fn an_unmerged_adapter_equals_its_merged_weights() {
+		let model = tiny_model();
+		let adapter = tiny_adapter(3, 8);
+		let prompt = [5u32, 77, 120, 9, 200, 41, 13, 3];
+		let run = |model: &Model, adapter: Option<&Adapter>| {
+			let mut cache = KvCache::default();
+			prompt
+				.iter()
+				.map(|&token| model.forward_sequence(&[token], &mut cache, adapter).unwrap())
+				.collect::<Vec<_>>()
+		};
+		let base = run(&model, None);
+		let unmerged = run(&model, Some(&adapter));
+		let merged = run(&model.merged(&adapter).unwrap(), None);
+		for position in 0..prompt.len() {
+			assert!(max_diff(&base[position], &unmerged[position]) > 1e-3, "the adapter matters");
+			assert!(
+				max_diff(&unmerged[position], &merged[position]) < 1e-4,
+				"unmerged and merged agree at position {position}"
+			);
+		}
+	}
+}
