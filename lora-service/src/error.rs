@@ -3,7 +3,7 @@
 //! `invalid_request_error` for 4xx, `server_error` for 5xx).
 
 use axum::{
-	extract::rejection::JsonRejection,
+	extract::rejection::{BytesRejection, JsonRejection},
 	http::StatusCode,
 	response::{IntoResponse, Response},
 	Json,
@@ -104,8 +104,16 @@ impl ApiError {
 
 	/// A JSON body the extractor refused: too large, not JSON, or not the shape expected.
 	pub fn invalid_json(rejection: JsonRejection) -> Self {
-		let message = rejection.body_text();
-		match rejection.status() {
+		Self::rejected(rejection.status(), rejection.body_text())
+	}
+
+	/// A body that could not be read: too large, or cut short.
+	pub fn unreadable_body(rejection: BytesRejection) -> Self {
+		Self::rejected(rejection.status(), rejection.body_text())
+	}
+
+	fn rejected(status: StatusCode, message: String) -> Self {
+		match status {
 			StatusCode::PAYLOAD_TOO_LARGE => Self::PayloadTooLarge("body_too_large", message),
 			StatusCode::UNSUPPORTED_MEDIA_TYPE => {
 				Self::UnsupportedMediaType("invalid_json", message)

@@ -118,6 +118,13 @@ pub(super) async fn add_adapter(
 	let weights = base64::engine::general_purpose::STANDARD
 		.decode(upload.weights_base64.as_bytes())
 		.map_err(|e| ApiError::bad("invalid_base64", format!("weights_base64: {e}")))?;
+	let max = state.options.max_adapter_bytes;
+	if weights.len() > max {
+		return Err(ApiError::PayloadTooLarge(
+			"adapter_too_large",
+			format!("the weights are {} bytes, above the limit of {max}", weights.len()),
+		));
+	}
 	let hash = blake2_256(&weights);
 	if let Some(expected) = &upload.expected_hash {
 		let parsed = validate::hash("invalid_adapter_hash", expected)?;

@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use super::{
 	openai::{AttributionOptions, AttributionRequest},
 	read,
-	validate::parse,
+	validate::{self, parse},
 	AppState,
 };
 use crate::{
@@ -28,9 +28,7 @@ pub(super) fn check(
 	options: Option<&AttributionOptions>,
 ) -> Result<(), ApiError> {
 	let Some(options) = options else { return Ok(()) };
-	if options.min_span == 0 {
-		return Err(ApiError::bad("invalid_min_span", "min_span must be at least 1"));
-	}
+	validate::attribution_options(options)?;
 	let corpus = read(&state.corpus);
 	if let Some(unknown) = options.datasets.iter().find(|id| corpus.get(**id).is_none()) {
 		return Err(ApiError::not_found(
@@ -48,9 +46,8 @@ pub(super) fn attribute_text(
 	text: &str,
 	options: &AttributionOptions,
 ) -> Result<Value, ApiError> {
-	if options.min_span == 0 {
-		return Err(ApiError::bad("invalid_min_span", "min_span must be at least 1"));
-	}
+	validate::attribution_options(options)?;
+	validate::text_bytes("text_too_large", "the text", text, state.options.max_text_bytes)?;
 	let tokens = state
 		.tokenizer
 		.encode(text, false)

@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 use super::{
 	adapters, attribution, lock,
 	openai::{ChatRequest, CompletionRequest, Generation, CHAT_MAX_TOKENS, GENERATION_FIELDS},
-	validate::{parse, sampling, stops},
+	validate::{self, parse, sampling, stops},
 	AppState,
 };
 use crate::{
@@ -77,6 +77,7 @@ async fn generate_counted(
 		"base" => None,
 		id => Some(adapters::resident(state, id, options.adapter_hash.as_deref())?),
 	};
+	validate::text_bytes("prompt_too_large", "the prompt", prompt, state.options.max_text_bytes)?;
 	let prompt = state
 		.tokenizer
 		.encode(prompt, false)

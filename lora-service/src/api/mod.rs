@@ -65,6 +65,17 @@ pub struct Options {
 	/// The longest prompt, in tokens (longer prompts get 400).
 	#[arg(long, default_value_t = 2048)]
 	pub max_prompt_tokens: usize,
+	/// The longest prompt (after a chat's rendering) or attribution text, in bytes, refused
+	/// with 400 before it is tokenized. The body limit of those routes follows from it.
+	#[arg(long, default_value_t = 65_536)]
+	pub max_text_bytes: usize,
+	/// The largest record (its text, or an uploaded blob), in bytes.
+	#[arg(long, default_value_t = 16 << 20)]
+	pub max_record_bytes: usize,
+	/// The largest adapter weights file (adapter_model.safetensors), in bytes: rank 128 over
+	/// all seven projections of SmolLM2 in f32 takes 150 MiB.
+	#[arg(long, default_value_t = 256 << 20)]
+	pub max_adapter_bytes: usize,
 	/// The most adapters kept in memory; the least recently used is evicted beyond it.
 	#[arg(long, default_value_t = 1024)]
 	pub max_resident_adapters: usize,
@@ -81,8 +92,35 @@ pub struct Options {
 	pub weights: crate::model::Weights,
 }
 
-/// Request bodies up to this size are read (adapter uploads are the largest).
-const MAX_BODY: usize = 256 << 20;
+/// The body limits of each route family, from the options: JSON may escape a byte of text
+/// into six (`\u0000`), base64 takes four bytes for three.
+struct BodyLimits {
+	/// Completions, chat completions and attribution.
+	text: usize,
+	/// A record upload (one record or several); a blob is one record's bytes.
+	records: usize,
+	blob: usize,
+	/// An adapter upload: its weights in base64 and its config.
+	adapter: usize,
+}
+
+impl BodyLimits {
+	const SLACK: usize = 64 << 10;
+
+	fn of(options: &Options) -> Self {
+		Self {
+			text: options.max_text_bytes.saturating_mul(6).saturating_add(Self::SLACK),
+			records: options.max_record_bytes.saturating_mul(6).saturating_add(Self::SLACK),
+			blob: options.max_record_bytes,
+			adapter: (options.max_adapter_bytes / 3 + 1)
+				.saturating_mul(4)
+				.saturating_add(Self::SLACK),
+		}
+	}
+}
+
+/// The body limit of routes that take no body worth the name.
+const SMALL_BODY: usize = 64 << 10;
 
 /// What the handlers share.
 pub struct AppState {
@@ -174,23 +212,31 @@ pub fn start(model_path: &std::path::Path, options: Options) -> anyhow::Result<A
 
 /// The HTTP API over `state`.
 pub fn router(state: Arc<AppState>) -> Router {
+	let limits = BodyLimits::of(&state.options);
+	let limit = DefaultBodyLimit::max;
 	Router::new()
 		.route("/health", get(health::health))
 		.route("/metrics", get(health::metrics))
 		.route("/v1/models", get(adapters::models))
-		.route("/v1/completions", post(completions::completions))
-		.route("/v1/chat/completions", post(completions::chat_completions))
-		.route("/v1/adapters", post(adapters::add_adapter))
+		.route("/v1/completions", post(completions::completions).layer(limit(limits.text)))
+		.route(
+			"/v1/chat/completions",
+			post(completions::chat_completions).layer(limit(limits.text)),
+		)
+		.route("/v1/adapters", post(adapters::add_adapter).layer(limit(limits.adapter)))
 		.route("/v1/adapters/{id}", delete(adapters::delete_adapter))
-		.route("/v1/blobs", post(records::add_blob))
+		.route("/v1/blobs", post(records::add_blob).layer(limit(limits.blob)))
 		.route("/v1/datasets", get(records::datasets))
-		.route("/v1/datasets/{dataset_id}/records", post(records::add_records))
-		.route("/v1/attribution", post(attribution::attribute))
+		.route(
+			"/v1/datasets/{dataset_id}/records",
+			post(records::add_records).layer(limit(limits.records)),
+		)
+		.route("/v1/attribution", post(attribution::attribute).layer(limit(limits.text)))
 		.method_not_allowed_fallback(|| async {
 			ApiError::MethodNotAllowed("method_not_allowed", "method not allowed".into())
 		})
 		.fallback(|| async { ApiError::not_found("not_found", "no such endpoint") })
-		.layer(DefaultBodyLimit::max(MAX_BODY))
+		.layer(DefaultBodyLimit::max(SMALL_BODY))
 		.with_state(state)
 }
 

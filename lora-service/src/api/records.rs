@@ -5,7 +5,10 @@ use std::sync::Arc;
 
 use axum::{
 	body::Bytes,
-	extract::{rejection::JsonRejection, Path, State},
+	extract::{
+		rejection::{BytesRejection, JsonRejection},
+		Path, State,
+	},
 	http::StatusCode,
 	response::{IntoResponse, Response},
 	Json,
@@ -27,8 +30,9 @@ use crate::{
 
 pub(super) async fn add_blob(
 	State(state): State<Arc<AppState>>,
-	body: Bytes,
+	body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
+	let body = body.map_err(ApiError::unreadable_body)?;
 	let bytes = body.len();
 	let hash = lock(&state.blobs)
 		.put(body.to_vec())
@@ -76,7 +80,11 @@ pub(super) async fn add_records(
 		// The record's bytes: the hash on chain is theirs; bytes that are not UTF-8 are
 		// tokenized with U+FFFD in place of each invalid sequence.
 		let bytes = match (upload.text, upload.content_hash) {
-			(Some(text), None) => text.into_bytes(),
+			(Some(text), None) => {
+				let max = state.options.max_record_bytes;
+				validate::text_bytes("record_too_large", "a record", &text, max)?;
+				text.into_bytes()
+			}
 			(None, Some(hash)) => {
 				let parsed = validate::hash("invalid_content_hash", &hash)?;
 				lock(&state.blobs)

@@ -22,6 +22,10 @@ fn options(name: &str) -> Options {
 		max_batch: 4,
 		max_queue: 64,
 		max_prompt_tokens: 256,
+		max_text_bytes: 2048,
+		max_record_bytes: 1 << 20,
+		// A SmolLM2-shaped rank-4 adapter (4.9 MB) must reach the shape check.
+		max_adapter_bytes: 8 << 20,
 		max_resident_adapters: 8,
 		max_adapter_rank: 64,
 		weights: crate::model::Weights::Dense,
@@ -293,6 +297,49 @@ async fn generation_adapters_and_refusals() {
 			"empty_messages",
 		),
 		("/v1/adapters", r#"{"id":"x"}"#.into(), StatusCode::BAD_REQUEST, "invalid_json"),
+		// Bounds on what a request may make the service do.
+		(
+			"/v1/completions",
+			format!(r#"{{"model":"base","prompt":"{}"}}"#, "a".repeat(2049)),
+			StatusCode::BAD_REQUEST,
+			"prompt_too_large",
+		),
+		(
+			"/v1/chat/completions",
+			format!(r#"{{"model":"base","messages":[{{"role":"user","content":"{}"}}]}}"#, "a".repeat(2049)),
+			StatusCode::BAD_REQUEST,
+			"prompt_too_large",
+		),
+		(
+			"/v1/completions",
+			format!(r#"{{"model":"base","prompt":"hi","stop":"{}"}}"#, "s".repeat(257)),
+			StatusCode::BAD_REQUEST,
+			"invalid_stop",
+		),
+		(
+			"/v1/completions",
+			r#"{"model":"base","prompt":"hi","attribution":{"datasets":[7],"min_span":3}}"#.into(),
+			StatusCode::BAD_REQUEST,
+			"invalid_min_span",
+		),
+		(
+			"/v1/completions",
+			r#"{"model":"base","prompt":"hi","attribution":{"datasets":[]}}"#.into(),
+			StatusCode::BAD_REQUEST,
+			"invalid_datasets",
+		),
+		(
+			"/v1/attribution",
+			format!(r#"{{"text":"x","datasets":{:?}}}"#, (0..65).collect::<Vec<u32>>()),
+			StatusCode::BAD_REQUEST,
+			"invalid_datasets",
+		),
+		(
+			"/v1/attribution",
+			format!(r#"{{"text":"{}","datasets":[7]}}"#, "a".repeat(2049)),
+			StatusCode::BAD_REQUEST,
+			"text_too_large",
+		),
 		("/v1/nowhere", "{}".into(), StatusCode::NOT_FOUND, "not_found"),
 				(
 			"/v1/completions",
@@ -339,7 +386,7 @@ async fn generation_adapters_and_refusals() {
 	] {
 		assert!(metrics.contains(&format!("\ntributary_lora_{name} ")), "{name} in {metrics}");
 	}
-	assert!(metrics.contains("tributary_lora_refused_total 13\n"), "{metrics}");
+	assert!(metrics.contains("tributary_lora_refused_total 16\n"), "{metrics}");
 
 	expect_error(
 		call(&app, "GET", "/v1/completions", "").await,
@@ -622,5 +669,48 @@ async fn smollm2_answers_paris_through_chat_completions() {
 	adapted["model"] = json!("0");
 	adapted["adapter_hash"] = json!(format!("0x{}", hex(&hash)));
 	let (status, answer) = post(&app, "/v1/chat/completions", adapted).await;
+	assert_eq!(status, StatusCode::OK, "{answer}");
+}
+
+/// Every route that takes a body refuses one above its limit with a JSON 413 before reading
+/// further, records and blobs are bounded, and the service keeps serving.
+#[tokio::test(flavor = "multi_thread")]
+async fn bodies_above_each_routes_limit_are_refused() {
+	let app = router(start(tiny_path(), options("http-bodies")).unwrap());
+	// The text routes take 6 · 2,048 bytes and 64 KiB of slack; records 6 MiB and 64 KiB;
+	// blobs 1 MiB; adapters 4/3 of 8 MiB and 64 KiB.
+	let text_body = format!(r#"{{"model":"base","prompt":"{}"}}"#, " ".repeat(80 << 10));
+	let record_body = format!(r#"{{"contribution_id":1,"text":"{}"}}"#, "r".repeat(7 << 20));
+	let adapter_body = format!(r#"{{"id":"big","weights_base64":"{}"}}"#, "A".repeat(12 << 20));
+	for (uri, body) in [
+		("/v1/completions", text_body.clone()),
+		("/v1/chat/completions", text_body.clone()),
+		("/v1/attribution", text_body),
+		("/v1/datasets/7/records", record_body),
+		("/v1/blobs", "b".repeat((1 << 20) + 1)),
+		("/v1/adapters", adapter_body),
+	] {
+		expect_error(
+			call(&app, "POST", uri, &body).await,
+			StatusCode::PAYLOAD_TOO_LARGE,
+			"body_too_large",
+			uri,
+		);
+	}
+	// Under the body limit, above a record's bound: refused by the record's own check.
+	let record = format!(r#"{{"contribution_id":1,"text":"{}"}}"#, "r".repeat((1 << 20) + 1));
+	expect_error(
+		call(&app, "POST", "/v1/datasets/7/records", &record).await,
+		StatusCode::BAD_REQUEST,
+		"record_too_large",
+		"record",
+	);
+	let (status, blob) = call(&app, "POST", "/v1/blobs", &"b".repeat(1 << 20)).await;
+	assert_eq!(status, StatusCode::CREATED, "a blob at the limit is taken: {blob}");
+	let (status, body) = call(&app, "GET", "/health", "").await;
+	assert_eq!((status, body["status"].as_str()), (StatusCode::OK, Some("ok")));
+	let (status, answer) =
+		post(&app, "/v1/completions", json!({ "model": "base", "prompt": "hi", "max_tokens": 2 }))
+			.await;
 	assert_eq!(status, StatusCode::OK, "{answer}");
 }

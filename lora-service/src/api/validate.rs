@@ -5,7 +5,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use axum::{extract::rejection::JsonRejection, Json};
 use serde_json::Value;
 
-use super::openai::{Generation, Stop};
+use super::openai::{AttributionOptions, Generation, Stop};
 use crate::{error::ApiError, hash::parse_hash, scheduler::Sampling};
 
 /// Reads a JSON body into `T`, refusing fields other than `own` and `shared` (serde cannot
@@ -51,10 +51,59 @@ pub(super) fn stops(options: &Generation) -> Result<Vec<String>, ApiError> {
 		Some(Stop::One(s)) => vec![s.clone()],
 		Some(Stop::Many(many)) => many.clone(),
 	};
-	if stops.len() > 4 || stops.iter().any(|s| s.is_empty()) {
-		return Err(ApiError::bad("invalid_stop", "stop is up to four non-empty strings"));
+	if stops.len() > MAX_STOPS || stops.iter().any(|s| s.is_empty() || s.len() > MAX_STOP_BYTES) {
+		return Err(ApiError::bad(
+			"invalid_stop",
+			format!(
+				"stop is up to {MAX_STOPS} non-empty strings of at most {MAX_STOP_BYTES} bytes"
+			),
+		));
 	}
 	Ok(stops)
+}
+
+/// The most stop strings a request may give (OpenAI's bound), and the longest: after each
+/// token the output's tail as long as the longest is decoded and searched.
+pub(super) const MAX_STOPS: usize = 4;
+pub(super) const MAX_STOP_BYTES: usize = 256;
+
+/// The shortest span attribution counts: below it, a span of one or two common tokens would
+/// credit (and walk) every record that holds them.
+pub(super) const MIN_SPAN_FLOOR: usize = 4;
+/// The most datasets one attribution searches (a model's lineage on chain has at most 16).
+pub(super) const MAX_ATTRIBUTION_DATASETS: usize = 64;
+
+/// Refuses attribution options out of bounds.
+pub(super) fn attribution_options(options: &AttributionOptions) -> Result<(), ApiError> {
+	if options.min_span < MIN_SPAN_FLOOR {
+		return Err(ApiError::bad(
+			"invalid_min_span",
+			format!("min_span must be at least {MIN_SPAN_FLOOR}"),
+		));
+	}
+	if options.datasets.is_empty() || options.datasets.len() > MAX_ATTRIBUTION_DATASETS {
+		return Err(ApiError::bad(
+			"invalid_datasets",
+			format!("datasets names 1 to {MAX_ATTRIBUTION_DATASETS} datasets"),
+		));
+	}
+	Ok(())
+}
+
+/// Refuses a text longer than `max` bytes, before it is tokenized.
+pub(super) fn text_bytes(
+	code: &'static str,
+	what: &str,
+	text: &str,
+	max: usize,
+) -> Result<(), ApiError> {
+	match text.len() > max {
+		true => Err(ApiError::bad(
+			code,
+			format!("{what} is {} bytes, above the limit of {max}", text.len()),
+		)),
+		false => Ok(()),
+	}
 }
 
 /// An adapter id is a directory name: letters, digits, `-` and `_`, at most 64.
