@@ -110,6 +110,7 @@ fn main() -> Result<()> {
 		Command::TinyModel { out, seed } => tiny::write(&out, seed),
 		Command::Bench(args) => bench::run(args),
 		Command::Serve { model, listen, options } => {
+			server::may_listen(listen, &options)?;
 			let state = server::start(&model, options)?;
 			let runtime = tokio::runtime::Runtime::new()?;
 			runtime.block_on(async move {

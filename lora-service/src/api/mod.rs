@@ -10,6 +10,7 @@
 
 mod adapters;
 mod attribution;
+mod auth;
 mod completions;
 mod health;
 pub mod openai;
@@ -29,6 +30,7 @@ use std::{
 use anyhow::Context;
 use axum::{
 	extract::DefaultBodyLimit,
+	middleware,
 	routing::{delete, get, post},
 	Router,
 };
@@ -90,6 +92,45 @@ pub struct Options {
 	/// docs/lora-service.md has the measurements.
 	#[arg(long, value_enum, default_value = "dense")]
 	pub weights: crate::model::Weights,
+	/// The bearer token that endpoints changing what the service holds (adapters, blobs,
+	/// records) require. Without one the service listens on loopback addresses only.
+	#[arg(long, env = "TRIBUTARY_LORA_ADMIN_TOKEN", hide_env_values = true)]
+	pub admin_token: Option<String>,
+	/// A file whose first line is the admin token.
+	#[arg(long, conflicts_with = "admin_token")]
+	pub admin_token_file: Option<PathBuf>,
+	/// The bearer token generation, attribution and the listings require (the admin token
+	/// works too); without one they are open.
+	#[arg(long, env = "TRIBUTARY_LORA_API_KEY", hide_env_values = true)]
+	pub api_key: Option<String>,
+	/// A file whose first line is the API key.
+	#[arg(long, conflicts_with = "api_key")]
+	pub api_key_file: Option<PathBuf>,
+}
+
+impl Options {
+	/// The admin token, from the flag, the environment or the file.
+	pub fn admin_token(&self) -> anyhow::Result<Option<String>> {
+		auth::token(self.admin_token.as_deref(), self.admin_token_file.as_deref(), "admin token")
+	}
+
+	/// The API key, from the flag, the environment or the file.
+	pub fn api_key(&self) -> anyhow::Result<Option<String>> {
+		auth::token(self.api_key.as_deref(), self.api_key_file.as_deref(), "API key")
+	}
+}
+
+/// Refuses to listen beyond loopback without an admin token: anyone who could reach the
+/// service could replace its adapters and records.
+pub fn may_listen(listen: std::net::SocketAddr, options: &Options) -> anyhow::Result<()> {
+	if !listen.ip().is_loopback() && options.admin_token()?.is_none() {
+		anyhow::bail!(
+			"listening on {listen} needs --admin-token (or --admin-token-file, or \
+			 TRIBUTARY_LORA_ADMIN_TOKEN): anyone who can reach the service could replace its \
+			 adapters and records"
+		);
+	}
+	Ok(())
 }
 
 /// The body limits of each route family, from the options: JSON may escape a byte of text
@@ -141,6 +182,8 @@ pub struct AppState {
 	pub(crate) blobs: Mutex<Blobs>,
 	pub(crate) metrics: Metrics,
 	pub(crate) ids: AtomicU64,
+	pub(crate) admin_token: Option<String>,
+	pub(crate) api_key: Option<String>,
 }
 
 /// Loads the model from `model_path`, starts the batching engine on its own thread and
@@ -180,6 +223,7 @@ pub fn start(model_path: &std::path::Path, options: Options) -> anyhow::Result<A
 			.name("engine".into())
 			.spawn(move || scheduler::run(&model, requests, max_batch, &stats))?
 	};
+	let (admin_token, api_key) = (options.admin_token()?, options.api_key()?);
 	Ok(Arc::new(AppState {
 		config: model.config.clone(),
 		tokenizer: Arc::new(tokenizer.clone()),
@@ -207,6 +251,8 @@ pub fn start(model_path: &std::path::Path, options: Options) -> anyhow::Result<A
 		blobs: Mutex::new(blobs),
 		metrics: Metrics::default(),
 		ids: AtomicU64::new(0),
+		admin_token,
+		api_key,
 	}))
 }
 
@@ -214,24 +260,30 @@ pub fn start(model_path: &std::path::Path, options: Options) -> anyhow::Result<A
 pub fn router(state: Arc<AppState>) -> Router {
 	let limits = BodyLimits::of(&state.options);
 	let limit = DefaultBodyLimit::max;
-	Router::new()
-		.route("/health", get(health::health))
-		.route("/metrics", get(health::metrics))
+	let admin = Router::new()
+		.route("/v1/adapters", post(adapters::add_adapter).layer(limit(limits.adapter)))
+		.route("/v1/adapters/{id}", delete(adapters::delete_adapter))
+		.route("/v1/blobs", post(records::add_blob).layer(limit(limits.blob)))
+		.route(
+			"/v1/datasets/{dataset_id}/records",
+			post(records::add_records).layer(limit(limits.records)),
+		)
+		.route_layer(middleware::from_fn_with_state(state.clone(), auth::admin));
+	let client = Router::new()
 		.route("/v1/models", get(adapters::models))
 		.route("/v1/completions", post(completions::completions).layer(limit(limits.text)))
 		.route(
 			"/v1/chat/completions",
 			post(completions::chat_completions).layer(limit(limits.text)),
 		)
-		.route("/v1/adapters", post(adapters::add_adapter).layer(limit(limits.adapter)))
-		.route("/v1/adapters/{id}", delete(adapters::delete_adapter))
-		.route("/v1/blobs", post(records::add_blob).layer(limit(limits.blob)))
 		.route("/v1/datasets", get(records::datasets))
-		.route(
-			"/v1/datasets/{dataset_id}/records",
-			post(records::add_records).layer(limit(limits.records)),
-		)
 		.route("/v1/attribution", post(attribution::attribute).layer(limit(limits.text)))
+		.route_layer(middleware::from_fn_with_state(state.clone(), auth::client));
+	Router::new()
+		.route("/health", get(health::health))
+		.route("/metrics", get(health::metrics))
+		.merge(admin)
+		.merge(client)
 		.method_not_allowed_fallback(|| async {
 			ApiError::MethodNotAllowed("method_not_allowed", "method not allowed".into())
 		})

@@ -6,7 +6,7 @@ use base64::Engine as _;
 use serde_json::{json, Value};
 use tower::ServiceExt;
 
-use super::{router, start, Options};
+use super::{may_listen, router, start, Options};
 use crate::{
 	adapters::random,
 	hash::{blake2_256, hex},
@@ -29,6 +29,10 @@ fn options(name: &str) -> Options {
 		max_resident_adapters: 8,
 		max_adapter_rank: 64,
 		weights: crate::model::Weights::Dense,
+		admin_token: None,
+		admin_token_file: None,
+		api_key: None,
+		api_key_file: None,
 	}
 }
 
@@ -713,4 +717,114 @@ async fn bodies_above_each_routes_limit_are_refused() {
 		post(&app, "/v1/completions", json!({ "model": "base", "prompt": "hi", "max_tokens": 2 }))
 			.await;
 	assert_eq!(status, StatusCode::OK, "{answer}");
+}
+
+async fn call_as(
+	app: &Router,
+	method: &str,
+	uri: &str,
+	token: Option<&str>,
+	body: &str,
+) -> StatusCode {
+	let mut request = axum::http::Request::builder()
+		.method(method)
+		.uri(uri)
+		.header("content-type", "application/json");
+	if let Some(token) = token {
+		request = request.header("authorization", format!("Bearer {token}"));
+	}
+	let response =
+		app.clone().oneshot(request.body(Body::from(body.to_string())).unwrap()).await.unwrap();
+	let status = response.status();
+	if status == StatusCode::UNAUTHORIZED {
+		assert_eq!(response.headers()["www-authenticate"], "Bearer");
+		let bytes = axum::body::to_bytes(response.into_body(), 1 << 16).await.unwrap();
+		let body: Value = serde_json::from_slice(&bytes).unwrap();
+		assert_eq!(body["error"]["code"], "unauthorized", "{body}");
+	}
+	status
+}
+
+/// With an admin token and an API key, nobody without the admin token changes what the
+/// service holds (adapters, blobs, records), nobody without either generates or lists, and
+/// /health and /metrics stay open.
+#[tokio::test(flavor = "multi_thread")]
+async fn tokens_guard_what_changes_state_and_generation() {
+	const ADMIN: &str = "admin-token-0123456789";
+	const KEY: &str = "api-key-0123456789abc";
+	let mut options = options("http-tokens");
+	options.admin_token = Some(ADMIN.into());
+	options.api_key = Some(KEY.into());
+	let app = router(start(tiny_path(), options).unwrap());
+	let (upload_body, _) = upload("guarded", 5, random::Shape::of(&tiny::config()));
+	let upload_body = upload_body.to_string();
+	let record = r#"{"contribution_id":1,"text":"the river runs to the sea"}"#;
+	let completion = r#"{"model":"base","prompt":"hi","max_tokens":2}"#;
+	let attribution = r#"{"text":"the river runs","datasets":[3]}"#;
+	for token in [None, Some(KEY), Some("admin-token-012345678X")] {
+		for (method, uri, body) in [
+			("POST", "/v1/adapters", upload_body.as_str()),
+			("DELETE", "/v1/adapters/guarded", ""),
+			("POST", "/v1/blobs", "raw bytes"),
+			("POST", "/v1/datasets/3/records", record),
+		] {
+			let status = call_as(&app, method, uri, token, body).await;
+			assert_eq!(status, StatusCode::UNAUTHORIZED, "{method} {uri} with {token:?}");
+		}
+	}
+	assert_eq!(
+		call_as(&app, "POST", "/v1/datasets/3/records", Some(ADMIN), record).await,
+		StatusCode::CREATED
+	);
+	assert_eq!(
+		call_as(&app, "POST", "/v1/adapters", Some(ADMIN), &upload_body).await,
+		StatusCode::CREATED
+	);
+	for (method, uri, body) in [
+		("GET", "/v1/models", ""),
+		("GET", "/v1/datasets", ""),
+		("POST", "/v1/completions", completion),
+		(
+			"POST",
+			"/v1/chat/completions",
+			r#"{"model":"base","messages":[{"role":"user","content":"hi"}],"max_tokens":2}"#,
+		),
+		("POST", "/v1/attribution", attribution),
+	] {
+		for token in [None, Some("api-key-0123456789abX")] {
+			assert_eq!(
+				call_as(&app, method, uri, token, body).await,
+				StatusCode::UNAUTHORIZED,
+				"{uri} with {token:?}"
+			);
+		}
+		for token in [KEY, ADMIN] {
+			assert_eq!(
+				call_as(&app, method, uri, Some(token), body).await,
+				StatusCode::OK,
+				"{uri} with {token}"
+			);
+		}
+	}
+	assert_eq!(
+		call_as(&app, "DELETE", "/v1/adapters/guarded", Some(ADMIN), "").await,
+		StatusCode::OK
+	);
+	for uri in ["/health", "/metrics"] {
+		assert_eq!(call_as(&app, "GET", uri, None, "").await, StatusCode::OK, "{uri}");
+	}
+	// Unknown paths are still 404s, whoever asks.
+	assert_eq!(call_as(&app, "POST", "/v1/nowhere", None, "{}").await, StatusCode::NOT_FOUND);
+}
+
+/// Beyond loopback, the service listens only with an admin token.
+#[test]
+fn an_exposed_service_needs_an_admin_token() {
+	let mut options = options("http-exposure");
+	assert!(may_listen("127.0.0.1:8181".parse().unwrap(), &options).is_ok());
+	assert!(may_listen("[::1]:8181".parse().unwrap(), &options).is_ok());
+	assert!(may_listen("0.0.0.0:8181".parse().unwrap(), &options).is_err());
+	assert!(may_listen("10.1.2.3:8181".parse().unwrap(), &options).is_err());
+	options.admin_token = Some("admin-token-0123456789".into());
+	assert!(may_listen("0.0.0.0:8181".parse().unwrap(), &options).is_ok());
 }
