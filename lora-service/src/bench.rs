@@ -119,6 +119,7 @@ fn serve(
 				max_tokens: tokens,
 				stop_tokens: Vec::new(),
 				stop_check: None,
+				on_token: None,
 				sampling: Sampling::GREEDY,
 				adapter,
 				cancelled: None,
@@ -131,7 +132,7 @@ fn serve(
 	}
 	drop(sender);
 	let started = Instant::now();
-	engine::run(model, receiver, batch, &stats);
+	engine::run(model, receiver, engine::Limits::batch(batch), &stats);
 	let wall = started.elapsed();
 	for answer in answers {
 		let (output, _) = answer.recv()?.map_err(anyhow::Error::msg)?;
@@ -323,7 +324,7 @@ fn memory(args: &Args, model: &Arc<Model>) -> Result<()> {
 		times.len()
 	);
 	eprintln!("holding {} adapters resident", args.resident);
-	let mut cache = AdapterCache::new(args.resident);
+	let mut cache = AdapterCache::new(args.resident, usize::MAX);
 	for i in 0..args.resident {
 		let adapter = random_adapter(shape, args.rank, 50_000 + i as u64, model)?;
 		cache.insert(&i.to_string(), Arc::new(adapter));

@@ -81,6 +81,26 @@ enum AdapterCommand {
 	},
 }
 
+/// Becomes `true` at the first SIGTERM or Ctrl-C.
+fn shutdown_signal() -> Result<tokio::sync::watch::Receiver<bool>> {
+	let (stop, stopping) = tokio::sync::watch::channel(false);
+	#[cfg(unix)]
+	let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+		.context("listening for SIGTERM")?;
+	tokio::spawn(async move {
+		#[cfg(unix)]
+		let terminated = terminate.recv();
+		#[cfg(not(unix))]
+		let terminated = std::future::pending::<Option<()>>();
+		tokio::select! {
+			_ = tokio::signal::ctrl_c() => tracing::info!("interrupted"),
+			_ = terminated => tracing::info!("terminated"),
+		}
+		let _ = stop.send(true);
+	});
+	Ok(stopping)
+}
+
 fn main() -> Result<()> {
 	tracing_subscriber::fmt()
 		.with_writer(std::io::stderr)
@@ -111,6 +131,7 @@ fn main() -> Result<()> {
 		Command::Bench(args) => bench::run(args),
 		Command::Serve { model, listen, options } => {
 			server::may_listen(listen, &options)?;
+			let grace = std::time::Duration::from_secs(options.shutdown_grace_seconds);
 			let state = server::start(&model, options)?;
 			let runtime = tokio::runtime::Runtime::new()?;
 			runtime.block_on(async move {
@@ -118,12 +139,34 @@ fn main() -> Result<()> {
 					.await
 					.with_context(|| format!("listening on {listen}"))?;
 				tracing::info!("listening on http://{listen}");
-				axum::serve(listener, server::router(state))
-					.with_graceful_shutdown(async {
-						tokio::signal::ctrl_c().await.ok();
-						tracing::info!("shutting down");
-					})
-					.await?;
+				let mut stopping = shutdown_signal()?;
+				let mut deadline = stopping.clone();
+				let drain = {
+					let state = state.clone();
+					async move {
+						let _ = stopping.wait_for(|stop| *stop).await;
+						state.drain();
+						tracing::info!(
+							in_flight = state.in_flight(),
+							"draining: requests in flight have {grace:?} to finish"
+						);
+					}
+				};
+				let serve = axum::serve(listener, server::router(state.clone()))
+					.with_graceful_shutdown(drain);
+				tokio::select! {
+					served = serve => {
+						served?;
+						tracing::info!("drained; stopped");
+					}
+					_ = async move {
+						let _ = deadline.wait_for(|stop| *stop).await;
+						tokio::time::sleep(grace).await;
+					} => tracing::warn!(
+						in_flight = state.in_flight(),
+						"the drain deadline passed; stopping with requests in flight"
+					),
+				}
 				Ok(())
 			})
 		}

@@ -1,6 +1,7 @@
 //! splitmix64: the generator behind the random adapters, the tiny model and sampling.
 
 /// splitmix64 (Steele, Lea and Flood): one u64 of state, every output a bijective mix of it.
+#[derive(Clone)]
 pub(crate) struct SplitMix64(pub(crate) u64);
 
 impl SplitMix64 {

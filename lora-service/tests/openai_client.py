@@ -42,10 +42,34 @@ try:
 except openai.NotFoundError as error:
     assert error.body["code"] == "unknown_adapter", error.body
 
-try:
-    client.chat.completions.create(model="base", messages=QUESTION, stream=True)
-    raise AssertionError("a stream was served")
-except openai.BadRequestError as error:
-    assert error.body["code"] == "unsupported_stream", error.body
+# Streaming, through the client's own iterator: the same answer, piece by piece, then usage.
+chunks = list(
+    client.chat.completions.create(
+        model="base",
+        messages=QUESTION,
+        max_tokens=24,
+        temperature=0,
+        stream=True,
+        stream_options={"include_usage": True},
+    )
+)
+text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+assert text == "The capital of France is Paris.", text
+assert len([c for c in chunks if c.choices]) > 2, chunks
+assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] == "stop", chunks
+assert chunks[-1].usage.completion_tokens == chat.usage.completion_tokens, chunks[-1]
 
-print("openai client: models, chat completion (Paris), completion with an adapter, seeded sampling, errors: ok")
+streamed = "".join(
+    c.choices[0].text
+    for c in client.completions.create(
+        model="0",
+        prompt="The capital of France is",
+        max_tokens=8,
+        temperature=0,
+        stream=True,
+        extra_body={"adapter_hash": SAMPLE_ADAPTER_HASH},
+    )
+)
+assert streamed == completion.choices[0].text, (streamed, completion)
+
+print("openai client: models, chat completion (Paris), completion with an adapter, seeded sampling, errors, streaming: ok")

@@ -1,14 +1,16 @@
-//! LoRA adapters: loaded from the PEFT layout (`peft`), held in memory (`cache`), placed in the
-//! batched stack a running batch reads them from (`stack`), and random ones written for
-//! demonstrations and tests (`random`).
+//! LoRA adapters: loaded from the PEFT layout (`peft`), registered on disk and held in memory
+//! (`registry`, `cache`), placed in the batched stack a running batch reads them from
+//! (`stack`), and random ones written for demonstrations and tests (`random`).
 
 mod cache;
 mod peft;
 pub mod random;
+mod registry;
 mod stack;
 
 pub use self::{
 	cache::AdapterCache,
 	peft::{module_dims, peft_prefix, Adapter, LoraPair, MODULES},
+	registry::{valid_id, Registry, RegistryError},
 	stack::AdapterStack,
 };

@@ -47,6 +47,35 @@ fn permute_rows(b: &Tensor, heads: usize, head_dim: usize) -> Result<Tensor> {
 	Ok(b.reshape((heads, 2, head_dim / 2, r))?.transpose(1, 2)?.contiguous()?.reshape((out, r))?)
 }
 
+/// Refuses PEFT settings that change what the adapter computes and that this service does not
+/// implement: serving such an adapter as plain LoRA would give other outputs than PEFT does.
+fn refuse_unsupported(settings: &serde_json::Value) -> Result<()> {
+	let set = |key: &str| match &settings[key] {
+		serde_json::Value::Null | serde_json::Value::Bool(false) => false,
+		serde_json::Value::Array(items) => !items.is_empty(),
+		serde_json::Value::Object(entries) => !entries.is_empty(),
+		_ => true,
+	};
+	if let Some(kind) = settings["peft_type"].as_str().filter(|kind| *kind != "LORA") {
+		bail!("peft_type {kind} is not served (only LORA)");
+	}
+	for (key, what) in [
+		("use_dora", "DoRA"),
+		("modules_to_save", "modules_to_save (fully trained modules besides LoRA)"),
+		("rank_pattern", "rank_pattern (per-module ranks)"),
+		("alpha_pattern", "alpha_pattern (per-module alphas)"),
+		("fan_in_fan_out", "fan_in_fan_out (weights stored transposed)"),
+	] {
+		if set(key) {
+			bail!("{what} is not served: `{key}` must be unset");
+		}
+	}
+	if let Some(bias) = settings["bias"].as_str().filter(|bias| *bias != "none") {
+		bail!("bias {bias:?} is not served: `bias` must be \"none\"");
+	}
+	Ok(())
+}
+
 impl Adapter {
 	/// Loads a PEFT adapter directory for a model with this configuration.
 	pub fn load(dir: &Path, config: &LlamaConfig, device: &Device) -> Result<Self> {
@@ -75,6 +104,7 @@ impl Adapter {
 		if rank == 0 {
 			bail!("the adapter's rank is 0");
 		}
+		refuse_unsupported(&settings)?;
 		let scale = if settings["use_rslora"].as_bool().unwrap_or(false) {
 			alpha / (rank as f64).sqrt()
 		} else {
@@ -83,6 +113,21 @@ impl Adapter {
 		let hash = crate::hash::blake2_256(bytes);
 		let tensors: HashMap<String, Tensor> = candle_core::safetensors::load_buffer(bytes, device)
 			.context("adapter_model.safetensors is not a safetensors file")?;
+		// Every tensor must be one this service applies: anything else (biases, embeddings, a
+		// layer the model does not have) would change what PEFT computes and be ignored here.
+		let expected: std::collections::HashSet<String> = (0..config.layers)
+			.flat_map(|layer| {
+				(0..MODULES.len()).flat_map(move |module| {
+					let prefix = peft_prefix(layer, module);
+					[format!("{prefix}.lora_A.weight"), format!("{prefix}.lora_B.weight")]
+				})
+			})
+			.collect();
+		let mut names: Vec<&String> = tensors.keys().collect();
+		names.sort();
+		if let Some(unknown) = names.into_iter().find(|name| !expected.contains(*name)) {
+			bail!("tensor {unknown} is not the LoRA A or B of a projection of this model");
+		}
 		let mut layers = Vec::with_capacity(config.layers);
 		for layer in 0..config.layers {
 			let mut pairs: [Option<LoraPair>; 7] = Default::default();
@@ -128,5 +173,64 @@ impl Adapter {
 			.flatten()
 			.map(|pair| (pair.a.elem_count() + pair.b.elem_count()) * 4)
 			.sum()
+	}
+}
+
+#[cfg(test)]
+mod tests {
+	use super::*;
+	use crate::{adapters::random, model::tiny};
+
+	fn load(settings: &serde_json::Value, weights: &[u8]) -> Result<Adapter> {
+		Adapter::from_bytes(
+			&serde_json::to_vec(settings).unwrap(),
+			weights,
+			&tiny::config(),
+			&Device::Cpu,
+		)
+	}
+
+	/// PEFT features the service does not implement are refused, never silently ignored, and
+	/// so is a tensor it would not apply.
+	#[test]
+	fn unsupported_peft_features_are_refused() {
+		let shape = random::Shape::of(&tiny::config());
+		let weights = random::safetensors(shape, 4, 1);
+		let settings: serde_json::Value = serde_json::from_str(&random::config(4, 8)).unwrap();
+		assert!(load(&settings, &weights).is_ok(), "the plain adapter loads");
+		for (key, value) in [
+			("use_dora", serde_json::json!(true)),
+			("modules_to_save", serde_json::json!(["lm_head"])),
+			("rank_pattern", serde_json::json!({ "q_proj": 8 })),
+			("alpha_pattern", serde_json::json!({ "q_proj": 16 })),
+			("bias", serde_json::json!("lora_only")),
+			("peft_type", serde_json::json!("IA3")),
+		] {
+			let mut changed = settings.clone();
+			changed[key] = value;
+			let error = load(&changed, &weights).err().map(|e| format!("{e:#}"));
+			assert!(
+				error.as_deref().is_some_and(|e| e.contains(key) || e.contains("IA3")),
+				"{key}: {error:?}"
+			);
+		}
+		// Neutral values of those settings are fine.
+		let mut neutral = settings.clone();
+		neutral["use_dora"] = serde_json::json!(false);
+		neutral["modules_to_save"] = serde_json::Value::Null;
+		neutral["rank_pattern"] = serde_json::json!({});
+		neutral["bias"] = serde_json::json!("none");
+		assert!(load(&neutral, &weights).is_ok());
+		// A tensor beside the LoRA pairs (here, a bias) is refused.
+		let mut tensors: HashMap<String, Tensor> =
+			candle_core::safetensors::load_buffer(&weights, &Device::Cpu).unwrap();
+		tensors.insert(
+			format!("{}.lora_B.bias", peft_prefix(0, 0)),
+			Tensor::zeros(4, candle_core::DType::F32, &Device::Cpu).unwrap(),
+		);
+		let path = crate::testing::scratch("peft-extra").join("extra.safetensors");
+		candle_core::safetensors::save(&tensors, &path).unwrap();
+		let error = load(&settings, &std::fs::read(&path).unwrap()).err().map(|e| format!("{e:#}"));
+		assert!(error.as_deref().is_some_and(|e| e.contains("lora_B.bias")), "{error:?}");
 	}
 }

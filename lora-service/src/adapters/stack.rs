@@ -69,6 +69,11 @@ impl AdapterStack {
 		Self { rank: 0, slots: vec![None; capacity], modules: [false; 7], layers: Vec::new() }
 	}
 
+	/// Bytes the stacked weights take.
+	pub fn bytes(&self) -> usize {
+		self.layers.iter().flatten().flatten().map(|s| (s.a.len() + s.b.len()) * 4).sum()
+	}
+
 	/// How many slots hold an adapter.
 	pub fn occupied(&self) -> usize {
 		self.slots.iter().filter(|s| s.is_some()).count()
@@ -115,15 +120,25 @@ impl AdapterStack {
 			}
 		}
 		let rank = wanted.iter().map(|a| a.rank).max().unwrap_or(0);
-		let mut modules = self.modules;
+		let mut needed = [false; 7];
 		for adapter in &wanted {
 			for (module, targeted) in targets(adapter).into_iter().enumerate() {
-				modules[module] |= targeted;
+				needed[module] |= targeted;
 			}
 		}
-		if wanted.len() > self.slots.len() || rank > self.rank || modules != self.modules {
-			*self =
-				Self::new(wanted.len().max(self.slots.len()), rank.max(self.rank), modules, config);
+		let grow = wanted.len() > self.slots.len()
+			|| rank > self.rank
+			|| needed.iter().zip(&self.modules).any(|(needed, held)| *needed && !held);
+		// A stack is as wide as its widest adapter ever was: when the widest left, rebuild it
+		// for those that remain once it is at least twice as wide as they need.
+		let shrink = self.rank >= 2 * rank.max(1);
+		if grow || shrink {
+			let modules = match shrink {
+				true => needed,
+				false => std::array::from_fn(|m| needed[m] || self.modules[m]),
+			};
+			let rank = if shrink { rank } else { rank.max(self.rank) };
+			*self = Self::new(wanted.len().max(self.slots.len()), rank, modules, config);
 		}
 		let slot_of = |slots: &[Option<Arc<Adapter>>], adapter: &Arc<Adapter>| {
 			slots.iter().position(|s| s.as_ref().is_some_and(|s| Arc::ptr_eq(s, adapter)))
@@ -310,5 +325,29 @@ mod tests {
 		assert!(step(&mut cache, &[None, None]).is_err(), "more slots than rows");
 		assert_eq!(cache.len(), 2, "a refused step leaves the cache as it was");
 		assert!(step(&mut cache, &[None]).is_ok());
+	}
+
+	/// A stack rebuilt wide for a rank-16 adapter shrinks once only narrow ones remain, and
+	/// still computes what each row gets alone.
+	#[test]
+	fn the_stack_shrinks_when_wide_adapters_leave() {
+		let model = tiny_model_with(Weights::Dense);
+		let wide = Arc::new(tiny_adapter(7, 16));
+		let narrow = Arc::new(tiny_adapter(8, 2));
+		let mut stack = AdapterStack::empty(2);
+		stack.place(&[Some(wide.clone()), Some(narrow.clone())], &model.config).unwrap();
+		let wide_bytes = stack.bytes();
+		let slots = stack.place(&[Some(narrow.clone())], &model.config).unwrap();
+		assert!(stack.bytes() * 4 <= wide_bytes, "{} then {}", wide_bytes, stack.bytes());
+		let prompt = [5u32, 6, 7];
+		let mut cache = KvCache::default();
+		let mut alone = KvCache::default();
+		model.forward_sequence(&prompt, &mut cache, Some(&narrow)).unwrap();
+		model.forward_sequence(&prompt, &mut alone, Some(&narrow)).unwrap();
+		let mut rows = [Row { tokens: &[9], cache: &mut cache }];
+		let batched =
+			model.forward(&mut rows, Lora::Stack { stack: &stack, slots: &slots }).unwrap();
+		let single = model.forward_sequence(&[9], &mut alone, Some(&narrow)).unwrap();
+		assert!(max_diff(&batched.get(0).unwrap(), &single) < 1e-4);
 	}
 }

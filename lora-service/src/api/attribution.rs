@@ -10,6 +10,7 @@ use axum::{
 use serde_json::{json, Value};
 
 use super::{
+	blocking,
 	openai::{AttributionOptions, AttributionRequest},
 	read,
 	validate::{self, parse},
@@ -29,8 +30,8 @@ pub(super) fn check(
 ) -> Result<(), ApiError> {
 	let Some(options) = options else { return Ok(()) };
 	validate::attribution_options(options)?;
-	let corpus = read(&state.corpus);
-	if let Some(unknown) = options.datasets.iter().find(|id| corpus.get(**id).is_none()) {
+	let indexes = read(&state.indexes).clone();
+	if let Some(unknown) = options.datasets.iter().find(|id| !indexes.contains_key(id)) {
 		return Err(ApiError::not_found(
 			"unknown_dataset",
 			format!("no records for dataset {unknown}"),
@@ -40,8 +41,18 @@ pub(super) fn check(
 }
 
 /// Attribution of `text` over the datasets: the spans found and every credited record, scores
-/// normalised across all the datasets to one million parts.
-pub(super) fn attribute_text(
+/// normalised across all the datasets to one million parts. The search runs off the async
+/// workers, over the indexes published when it starts.
+pub(super) async fn attribute_text(
+	state: &Arc<AppState>,
+	text: &str,
+	options: &AttributionOptions,
+) -> Result<Value, ApiError> {
+	let (state, text, options) = (state.clone(), text.to_string(), options.clone());
+	blocking(move || attribution_of(&state, &text, &options)).await
+}
+
+fn attribution_of(
 	state: &AppState,
 	text: &str,
 	options: &AttributionOptions,
@@ -54,7 +65,7 @@ pub(super) fn attribute_text(
 		.map_err(|e| ApiError::bad("untokenizable_text", e.to_string()))?
 		.get_ids()
 		.to_vec();
-	let corpus = read(&state.corpus);
+	let indexes = read(&state.indexes).clone();
 	// Every selected dataset's segments, searched as one corpus.
 	let mut segments: Vec<(u32, &Segment)> = Vec::new();
 	let mut seen = std::collections::HashSet::new();
@@ -62,13 +73,13 @@ pub(super) fn attribute_text(
 		if !seen.insert(dataset_id) {
 			continue;
 		}
-		let Some(dataset) = corpus.get(*dataset_id) else {
+		let Some(index) = indexes.get(dataset_id) else {
 			return Err(ApiError::not_found(
 				"unknown_dataset",
 				format!("no records for dataset {dataset_id}"),
 			));
 		};
-		segments.extend(dataset.index.segments().iter().map(|s| (*dataset_id, s)));
+		segments.extend(index.segments().iter().map(|s| (*dataset_id, &**s)));
 	}
 	let searched: Vec<&Segment> = segments.iter().map(|s| s.1).collect();
 	let (found, weights) = weigh(&searched, &tokens, options.min_span);
@@ -117,5 +128,5 @@ pub(super) async fn attribute(
 	body: Result<Json<Value>, JsonRejection>,
 ) -> Result<Json<Value>, ApiError> {
 	let request: AttributionRequest = parse(body, &["text", "datasets", "min_span"], &[])?;
-	attribute_text(&state, &request.text, &request.options).map(Json)
+	attribute_text(&state, &request.text, &request.options).await.map(Json)
 }

@@ -1,14 +1,16 @@
 //! `POST /v1/completions` and `POST /v1/chat/completions`: a request is checked, tokenized,
 //! bounded, queued for the scheduler (429 when the queue is full) and answered when its row
-//! finishes; a client that goes away takes its row out of the batch.
+//! finishes, or streamed token by token (`stream: true`, `stream`); a client that goes away
+//! takes its row out of the batch.
 
 use std::{
 	sync::{atomic::Ordering, Arc},
-	time::{SystemTime, UNIX_EPOCH},
+	time::{Instant, SystemTime, UNIX_EPOCH},
 };
 
 use axum::{
 	extract::{rejection::JsonRejection, State},
+	response::{IntoResponse, Response},
 	Json,
 };
 use serde_json::{json, Value};
@@ -16,66 +18,147 @@ use serde_json::{json, Value};
 use super::{
 	adapters, attribution, lock,
 	openai::{ChatRequest, CompletionRequest, Generation, CHAT_MAX_TOKENS, GENERATION_FIELDS},
+	stream,
 	validate::{self, parse, sampling, stops},
 	AppState,
 };
 use crate::{
 	error::ApiError,
 	metrics::bump,
-	scheduler::{stop, Finish, Request},
+	scheduler::{self, stop, Finish, Outcome, Request},
 };
 
 /// Generated text, why it ended, and the token counts.
-struct Generated {
-	text: String,
-	finish_reason: &'static str,
-	prompt_tokens: usize,
-	completion_tokens: usize,
+pub(super) struct Generated {
+	pub(super) text: String,
+	pub(super) finish_reason: &'static str,
+	pub(super) prompt_tokens: usize,
+	pub(super) completion_tokens: usize,
 }
 
-async fn generate(
-	state: &AppState,
-	model: &str,
-	prompt: &str,
-	max_tokens: usize,
-	options: &Generation,
-) -> Result<Generated, ApiError> {
-	bump(&state.metrics.requests, 1);
-	let started = std::time::Instant::now();
-	let generated = generate_counted(state, model, prompt, max_tokens, options).await;
-	match &generated {
-		Ok(done) => {
-			tracing::info!(
-				model,
-				prompt_tokens = done.prompt_tokens,
-				completion_tokens = done.completion_tokens,
-				finish = done.finish_reason,
-				"generated in {:.2?}",
-				started.elapsed()
-			);
-			bump(&state.metrics.prompt_tokens, done.prompt_tokens as u64);
-			bump(&state.metrics.completion_tokens, done.completion_tokens as u64);
-		}
-		Err(e) => {
-			tracing::info!(model, code = e.code(), "refused: {e}");
-			bump(&state.metrics.refused, 1)
+/// Which endpoint a generation answers, with what it names its answers.
+#[derive(Clone)]
+pub(super) struct Answer {
+	pub(super) chat: bool,
+	pub(super) id: String,
+	pub(super) created: u64,
+	pub(super) model: String,
+}
+
+impl Answer {
+	fn new(state: &AppState, chat: bool, model: &str) -> Self {
+		let number = state.ids.fetch_add(1, Ordering::Relaxed);
+		let id = if chat { format!("chatcmpl-{number}") } else { format!("cmpl-{number}") };
+		let created =
+			SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+		Self { chat, id, created, model: model.to_string() }
+	}
+}
+
+/// A request in the scheduler's hands: its tokens as they come (when streamed), its outcome,
+/// and what ends with it (its cancellation when dropped, its place among those in flight).
+pub(super) struct Queued {
+	pub(super) state: Arc<AppState>,
+	pub(super) model: String,
+	pub(super) prompt_tokens: usize,
+	pub(super) stops: Vec<String>,
+	pub(super) tokens: Option<tokio::sync::mpsc::UnboundedReceiver<u32>>,
+	pub(super) outcome: tokio::sync::oneshot::Receiver<Outcome>,
+	pub(super) started: Instant,
+	_cancel: CancelOnDrop,
+	_in_flight: InFlight,
+}
+
+impl Queued {
+	/// The outcome, decoded and cut at the first stop string.
+	pub(super) async fn finish(self) -> Result<Generated, ApiError> {
+		let stopped = || ApiError::Unavailable("engine_stopped", "the engine stopped".into());
+		let (output, finish) = self
+			.outcome
+			.await
+			.map_err(|_| stopped())?
+			.map_err(|e| ApiError::internal("generation_failed", e))?;
+		let mut text = self
+			.state
+			.tokenizer
+			.decode(&output, false)
+			.map_err(|e| ApiError::internal("detokenization_failed", e))?;
+		stop::truncate(&mut text, &self.stops);
+		Ok(Generated {
+			text,
+			finish_reason: match finish {
+				Finish::Stop => "stop",
+				Finish::Length => "length",
+			},
+			prompt_tokens: self.prompt_tokens,
+			completion_tokens: output.len(),
+		})
+	}
+
+	/// Counts and logs a finished generation.
+	pub(super) fn record(
+		state: &AppState,
+		model: &str,
+		started: Instant,
+		generated: &Result<Generated, ApiError>,
+	) {
+		match generated {
+			Ok(done) => {
+				tracing::info!(
+					model,
+					prompt_tokens = done.prompt_tokens,
+					completion_tokens = done.completion_tokens,
+					finish = done.finish_reason,
+					"generated in {:.2?}",
+					started.elapsed()
+				);
+				bump(&state.metrics.prompt_tokens, done.prompt_tokens as u64);
+				bump(&state.metrics.completion_tokens, done.completion_tokens as u64);
+			}
+			Err(e) => refused(state, model, e),
 		}
 	}
-	generated
 }
 
-async fn generate_counted(
-	state: &AppState,
+fn refused(state: &AppState, model: &str, error: &ApiError) {
+	tracing::info!(model, code = error.code(), "refused: {error}");
+	bump(&state.metrics.refused, 1);
+}
+
+/// Checks, tokenizes and queues a generation; its tokens are sent as they come when `stream`.
+async fn submit(
+	state: &Arc<AppState>,
 	model: &str,
 	prompt: &str,
 	max_tokens: usize,
 	options: &Generation,
-) -> Result<Generated, ApiError> {
+	stream: bool,
+) -> Result<Queued, ApiError> {
+	bump(&state.metrics.requests, 1);
+	let queued = queue(state, model, prompt, max_tokens, options, stream).await;
+	if let Err(e) = &queued {
+		refused(state, model, e);
+	}
+	queued
+}
+
+async fn queue(
+	state: &Arc<AppState>,
+	model: &str,
+	prompt: &str,
+	max_tokens: usize,
+	options: &Generation,
+	stream: bool,
+) -> Result<Queued, ApiError> {
+	if state.draining.load(Ordering::Relaxed) {
+		return Err(ApiError::Unavailable("shutting_down", "the service is shutting down".into()));
+	}
+	let in_flight = InFlight::new(state.clone());
 	let sampling = sampling(options)?;
 	let stop_texts = stops(options)?;
 	let adapter = match model {
 		"base" => None,
-		id => Some(adapters::resident(state, id, options.adapter_hash.as_deref())?),
+		id => Some(adapters::resident(state, id, options.adapter_hash.as_deref()).await?),
 	};
 	validate::text_bytes("prompt_too_large", "the prompt", prompt, state.options.max_text_bytes)?;
 	let prompt = state
@@ -101,6 +184,18 @@ async fn generate_counted(
 			),
 		));
 	}
+	let worst = scheduler::kv_bytes(&state.config, prompt.len() + max_tokens);
+	if worst > state.options.kv_budget() {
+		return Err(ApiError::bad(
+			"prompt_too_long",
+			format!(
+				"{} prompt tokens and {max_tokens} to generate need {worst} bytes of key-value \
+				 cache, above this service's budget of {}",
+				prompt.len(),
+				state.options.kv_budget()
+			),
+		));
+	}
 	let queued = state.stats.queued.fetch_add(1, Ordering::Relaxed);
 	if queued >= state.options.max_queue as u64 {
 		state.stats.queued.fetch_sub(1, Ordering::Relaxed);
@@ -110,46 +205,65 @@ async fn generate_counted(
 		));
 	}
 	let stop_check = stop::check(state.tokenizer.clone(), stop_texts.clone());
-	let stopped = || ApiError::Unavailable("engine_stopped", "the engine stopped".into());
-	// Dropped with this future: when the client goes away, the engine drops the request.
+	// Set when the returned `Queued` is dropped: when the client goes away, the engine drops
+	// the request (before its prefill if it has not started).
 	let cancelled = Arc::new(std::sync::atomic::AtomicBool::new(false));
-	let _guard = CancelOnDrop(cancelled.clone());
-	let (sender, receiver) = tokio::sync::oneshot::channel();
+	let (sender, outcome) = tokio::sync::oneshot::channel();
+	let (on_token, tokens) = match stream {
+		true => {
+			let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
+			let on_token: scheduler::OnToken = Box::new(move |token| {
+				let _ = sender.send(token);
+			});
+			(Some(on_token), Some(receiver))
+		}
+		false => (None, None),
+	};
 	let prompt_tokens = prompt.len();
 	let sent = lock(&state.engine).send(Request {
 		prompt,
 		max_tokens,
 		stop_tokens: state.stop_tokens.clone(),
 		stop_check,
+		on_token,
 		sampling,
 		adapter,
-		cancelled: Some(cancelled),
+		cancelled: Some(cancelled.clone()),
 		reply: Box::new(move |result| {
 			let _ = sender.send(result);
 		}),
 	});
 	if sent.is_err() {
 		state.stats.queued.fetch_sub(1, Ordering::Relaxed);
-		return Err(stopped());
+		return Err(ApiError::Unavailable("engine_stopped", "the engine stopped".into()));
 	}
-	let (output, finish) = receiver
-		.await
-		.map_err(|_| stopped())?
-		.map_err(|e| ApiError::internal("generation_failed", e))?;
-	let mut text = state
-		.tokenizer
-		.decode(&output, false)
-		.map_err(|e| ApiError::internal("detokenization_failed", e))?;
-	stop::truncate(&mut text, &stop_texts);
-	Ok(Generated {
-		text,
-		finish_reason: match finish {
-			Finish::Stop => "stop",
-			Finish::Length => "length",
-		},
+	Ok(Queued {
+		state: state.clone(),
+		model: model.to_string(),
 		prompt_tokens,
-		completion_tokens: output.len(),
+		stops: stop_texts,
+		tokens,
+		outcome,
+		started: Instant::now(),
+		_cancel: CancelOnDrop(cancelled),
+		_in_flight: in_flight,
 	})
+}
+
+/// Counts a generation among those in flight for as long as it lives.
+struct InFlight(Arc<AppState>);
+
+impl InFlight {
+	fn new(state: Arc<AppState>) -> Self {
+		state.in_flight.fetch_add(1, Ordering::Relaxed);
+		Self(state)
+	}
+}
+
+impl Drop for InFlight {
+	fn drop(&mut self) {
+		self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
+	}
 }
 
 /// Sets its flag when dropped.
@@ -161,7 +275,7 @@ impl Drop for CancelOnDrop {
 	}
 }
 
-fn usage(generated: &Generated) -> Value {
+pub(super) fn usage(generated: &Generated) -> Value {
 	json!({
 		"prompt_tokens": generated.prompt_tokens,
 		"completion_tokens": generated.completion_tokens,
@@ -169,66 +283,72 @@ fn usage(generated: &Generated) -> Value {
 	})
 }
 
-fn now() -> u64 {
-	SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+/// Generates for `prompt` and answers as `answer` says: one JSON body, or a stream.
+async fn answer(
+	state: Arc<AppState>,
+	answer: Answer,
+	prompt: &str,
+	max_tokens: usize,
+	options: Generation,
+) -> Result<Response, ApiError> {
+	let streamed = options.stream == Some(true);
+	let queued = submit(&state, &answer.model, prompt, max_tokens, &options, streamed).await?;
+	if streamed {
+		let include_usage = options.stream_options.as_ref().is_some_and(|o| o.include_usage);
+		return Ok(stream::sse(queued, answer, include_usage, options.attribution).into_response());
+	}
+	let started = queued.started;
+	let generated = queued.finish().await;
+	Queued::record(&state, &answer.model, started, &generated);
+	let generated = generated?;
+	let choice = match answer.chat {
+		true => json!({
+			"index": 0,
+			"message": { "role": "assistant", "content": generated.text },
+			"finish_reason": generated.finish_reason,
+			"logprobs": null,
+		}),
+		false => json!({
+			"index": 0,
+			"text": generated.text,
+			"finish_reason": generated.finish_reason,
+			"logprobs": null,
+		}),
+	};
+	let mut response = json!({
+		"id": answer.id,
+		"object": if answer.chat { "chat.completion" } else { "text_completion" },
+		"created": answer.created,
+		"model": answer.model,
+		"choices": [choice],
+		"usage": usage(&generated),
+	});
+	if let Some(attribution) = &options.attribution {
+		response["attribution"] =
+			attribution::attribute_text(&state, &generated.text, attribution).await?;
+	}
+	Ok(Json(response).into_response())
 }
 
 pub(super) async fn completions(
 	State(state): State<Arc<AppState>>,
 	body: Result<Json<Value>, JsonRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
 	let request: CompletionRequest = parse(body, &["model", "prompt"], &GENERATION_FIELDS)?;
-	let options = &request.generation;
-	attribution::check(&state, options.attribution.as_ref())?;
-	let generated =
-		generate(&state, &request.model, &request.prompt, request.max_tokens, options).await?;
-	let mut response = json!({
-		"id": format!("cmpl-{}", state.ids.fetch_add(1, Ordering::Relaxed)),
-		"object": "text_completion",
-		"created": now(),
-		"model": request.model,
-		"choices": [{
-			"index": 0,
-			"text": generated.text,
-			"finish_reason": generated.finish_reason,
-			"logprobs": null,
-		}],
-		"usage": usage(&generated),
-	});
-	if let Some(attribution) = &options.attribution {
-		response["attribution"] =
-			attribution::attribute_text(&state, &generated.text, attribution)?;
-	}
-	Ok(Json(response))
+	attribution::check(&state, request.generation.attribution.as_ref())?;
+	let named = Answer::new(&state, false, &request.model);
+	answer(state, named, &request.prompt, request.max_tokens, request.generation).await
 }
 
 pub(super) async fn chat_completions(
 	State(state): State<Arc<AppState>>,
 	body: Result<Json<Value>, JsonRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
 	let request: ChatRequest =
 		parse(body, &["model", "messages", "max_completion_tokens"], &GENERATION_FIELDS)?;
 	let prompt = state.chat.render(&request.messages)?;
-	let options = &request.generation;
-	attribution::check(&state, options.attribution.as_ref())?;
+	attribution::check(&state, request.generation.attribution.as_ref())?;
 	let max_tokens = request.max_tokens.unwrap_or(CHAT_MAX_TOKENS);
-	let generated = generate(&state, &request.model, &prompt, max_tokens, options).await?;
-	let mut response = json!({
-		"id": format!("chatcmpl-{}", state.ids.fetch_add(1, Ordering::Relaxed)),
-		"object": "chat.completion",
-		"created": now(),
-		"model": request.model,
-		"choices": [{
-			"index": 0,
-			"message": { "role": "assistant", "content": generated.text },
-			"finish_reason": generated.finish_reason,
-			"logprobs": null,
-		}],
-		"usage": usage(&generated),
-	});
-	if let Some(attribution) = &options.attribution {
-		response["attribution"] =
-			attribution::attribute_text(&state, &generated.text, attribution)?;
-	}
-	Ok(Json(response))
+	let named = Answer::new(&state, true, &request.model);
+	answer(state, named, &prompt, max_tokens, request.generation).await
 }

@@ -1,4 +1,5 @@
-//! `GET /health` and `GET /metrics`.
+//! `GET /health` (liveness: the engine runs), `GET /ready` (readiness: it runs and the service
+//! is not draining) and `GET /metrics`.
 
 use std::sync::{atomic::Ordering, Arc};
 
@@ -10,7 +11,7 @@ use axum::{
 };
 use serde_json::json;
 
-use super::{lock, AppState};
+use super::AppState;
 use crate::metrics::{self, get};
 
 pub(super) async fn health(State(state): State<Arc<AppState>>) -> Response {
@@ -19,7 +20,7 @@ pub(super) async fn health(State(state): State<Arc<AppState>>) -> Response {
 		"status": if running { "ok" } else { "engine_stopped" },
 		"model": state.model_name,
 		"queued": state.stats.queued.load(Ordering::Relaxed),
-		"resident_adapters": lock(&state.adapters).len(),
+		"resident_adapters": state.adapters.cache().len(),
 	}));
 	match running {
 		true => body.into_response(),
@@ -27,15 +28,46 @@ pub(super) async fn health(State(state): State<Arc<AppState>>) -> Response {
 	}
 }
 
+pub(super) async fn ready(State(state): State<Arc<AppState>>) -> Response {
+	let status = match (state.engine_thread.is_finished(), state.draining.load(Ordering::Relaxed)) {
+		(true, _) => "engine_stopped",
+		(false, true) => "draining",
+		(false, false) => "ready",
+	};
+	let body = Json(json!({ "status": status }));
+	match status {
+		"ready" => body.into_response(),
+		_ => (StatusCode::SERVICE_UNAVAILABLE, body).into_response(),
+	}
+}
+
 pub(super) async fn metrics(State(state): State<Arc<AppState>>) -> impl IntoResponse {
 	let m = &state.metrics;
 	let e = &state.stats;
 	let (resident, resident_bytes, loads, hits, evictions, load_seconds) = {
-		let cache = lock(&state.adapters);
+		let cache = state.adapters.cache();
 		(cache.len(), cache.bytes(), cache.loads, cache.hits, cache.evictions, cache.load_seconds)
 	};
-	let metrics: [(&str, &str, &str, f64); 17] = [
+	let metrics = [
 		("requests_total", "counter", "Generation requests received.", get(&m.requests)),
+		(
+			"in_flight",
+			"gauge",
+			"Generation requests admitted and not yet answered.",
+			get(&state.in_flight),
+		),
+		(
+			"cancelled_total",
+			"counter",
+			"Requests whose client went away before they were admitted (never prefilled).",
+			get(&e.cancelled),
+		),
+		(
+			"failed_total",
+			"counter",
+			"Requests that failed in the model (alone: the rest of their batch went on).",
+			get(&e.failed),
+		),
 		("refused_total", "counter", "Generation requests refused or failed.", get(&m.refused)),
 		(
 			"prompt_tokens_total",
@@ -85,6 +117,18 @@ pub(super) async fn metrics(State(state): State<Arc<AppState>>) -> impl IntoResp
 			"gauge",
 			"Bytes the resident adapters take.",
 			resident_bytes as f64,
+		),
+		(
+			"kv_reserved_bytes",
+			"gauge",
+			"Key-value cache bytes set aside for the running requests (their worst case).",
+			get(&e.kv_reserved_bytes),
+		),
+		(
+			"adapter_stack_bytes",
+			"gauge",
+			"Bytes the batched adapter stack takes (as wide as the widest adapter in the batch).",
+			get(&e.stack_bytes),
 		),
 		("attributions_total", "counter", "Attributions computed.", get(&m.attributions)),
 	];

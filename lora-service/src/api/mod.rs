@@ -15,6 +15,7 @@ mod completions;
 mod health;
 pub mod openai;
 mod records;
+mod stream;
 #[cfg(test)]
 mod tests;
 mod validate;
@@ -22,24 +23,25 @@ mod validate;
 use std::{
 	path::PathBuf,
 	sync::{
-		atomic::AtomicU64, mpsc, Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard,
-		RwLockWriteGuard,
+		atomic::{AtomicBool, AtomicU64},
+		mpsc, Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard,
 	},
 };
 
-use anyhow::Context;
 use axum::{
 	extract::DefaultBodyLimit,
 	middleware,
+	response::IntoResponse,
 	routing::{delete, get, post},
 	Router,
 };
 use candle_core::Device;
 use tokenizers::Tokenizer;
+use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::{
-	adapters::AdapterCache,
-	attribution::{Blobs, Corpus},
+	adapters::{AdapterCache, Registry},
+	attribution::{Blobs, Corpus, Indexes},
 	chat::ChatTemplate,
 	error::ApiError,
 	metrics::Metrics,
@@ -64,6 +66,11 @@ pub struct Options {
 	/// The most requests waiting for a place in the batch; beyond it requests get 429.
 	#[arg(long, default_value_t = 256)]
 	pub max_queue: usize,
+	/// The memory the running requests' key-value caches may take at their worst (prompt and
+	/// max_tokens), in GiB: a request that would exceed it waits for others to finish, and one
+	/// that exceeds it alone is refused (400).
+	#[arg(long, default_value_t = 4.0)]
+	pub kv_cache_gib: f64,
 	/// The longest prompt, in tokens (longer prompts get 400).
 	#[arg(long, default_value_t = 2048)]
 	pub max_prompt_tokens: usize,
@@ -81,6 +88,10 @@ pub struct Options {
 	/// The most adapters kept in memory; the least recently used is evicted beyond it.
 	#[arg(long, default_value_t = 1024)]
 	pub max_resident_adapters: usize,
+	/// The most memory the resident adapters' weights take, in GiB; the least recently used
+	/// is evicted beyond it (the newest always stays).
+	#[arg(long, default_value_t = 4.0)]
+	pub adapter_cache_gib: f64,
 	/// The highest adapter rank served (higher ones are refused with 422): a batch's
 	/// adapter slots are as wide as the highest rank in it.
 	#[arg(long, default_value_t = 128)]
@@ -92,6 +103,10 @@ pub struct Options {
 	/// docs/lora-service.md has the measurements.
 	#[arg(long, value_enum, default_value = "dense")]
 	pub weights: crate::model::Weights,
+	/// After SIGTERM or Ctrl-C, how long requests in flight have to finish (new ones are
+	/// refused with 503) before the service stops anyway.
+	#[arg(long, default_value_t = 30)]
+	pub shutdown_grace_seconds: u64,
 	/// The bearer token that endpoints changing what the service holds (adapters, blobs,
 	/// records) require. Without one the service listens on loopback addresses only.
 	#[arg(long, env = "TRIBUTARY_LORA_ADMIN_TOKEN", hide_env_values = true)]
@@ -109,6 +124,11 @@ pub struct Options {
 }
 
 impl Options {
+	/// `--kv-cache-gib` in bytes.
+	pub fn kv_budget(&self) -> usize {
+		(self.kv_cache_gib * f64::from(1u32 << 30)) as usize
+	}
+
 	/// The admin token, from the flag, the environment or the file.
 	pub fn admin_token(&self) -> anyhow::Result<Option<String>> {
 		auth::token(self.admin_token.as_deref(), self.admin_token_file.as_deref(), "admin token")
@@ -176,14 +196,34 @@ pub struct AppState {
 	pub(crate) engine_thread: std::thread::JoinHandle<()>,
 	pub(crate) stats: Arc<scheduler::Stats>,
 	pub(crate) options: Options,
-	pub(crate) device: Device,
-	pub(crate) adapters: Mutex<AdapterCache>,
-	pub(crate) corpus: RwLock<Corpus>,
+	pub(crate) adapters: Arc<Registry>,
+	/// The datasets' indexes as records uploads change them (one writer at a time, in a
+	/// blocking task).
+	pub(crate) corpus: Mutex<Corpus>,
+	/// What attribution searches: the indexes as of the last change, replaced whole after
+	/// each, so a search never waits for an index to be built or merged.
+	pub(crate) indexes: RwLock<Arc<Indexes>>,
 	pub(crate) blobs: Mutex<Blobs>,
 	pub(crate) metrics: Metrics,
 	pub(crate) ids: AtomicU64,
+	/// Generation requests between their admission to the queue and their answer.
+	pub(crate) in_flight: AtomicU64,
 	pub(crate) admin_token: Option<String>,
 	pub(crate) api_key: Option<String>,
+	/// Set when the service shuts down: new generation is refused, `/ready` answers 503.
+	pub(crate) draining: AtomicBool,
+}
+
+impl AppState {
+	/// Starts draining: requests in flight finish, new ones are refused with 503.
+	pub fn drain(&self) {
+		self.draining.store(true, std::sync::atomic::Ordering::Relaxed);
+	}
+
+	/// Requests sent to the engine and not yet answered, or waiting for it.
+	pub fn in_flight(&self) -> u64 {
+		self.in_flight.load(std::sync::atomic::Ordering::Relaxed)
+	}
 }
 
 /// Loads the model from `model_path`, starts the batching engine on its own thread and
@@ -211,17 +251,28 @@ pub fn start(model_path: &std::path::Path, options: Options) -> anyhow::Result<A
 		"loaded {model_name} in {:.2?}",
 		started.elapsed()
 	);
-	std::fs::create_dir_all(&options.adapters_dir)
-		.with_context(|| format!("creating {}", options.adapters_dir.display()))?;
+	let adapters = Registry::open(
+		&options.adapters_dir,
+		model.config.clone(),
+		device,
+		options.max_adapter_rank,
+		AdapterCache::new(
+			options.max_resident_adapters,
+			(options.adapter_cache_gib * f64::from(1u32 << 30)) as usize,
+		),
+	)?;
 	let corpus = Corpus::open(options.data_dir.as_deref())?;
+	let indexes = RwLock::new(Arc::new(corpus.indexes()));
 	let blobs = Blobs::open(options.data_dir.as_deref())?;
 	let stats = Arc::new(scheduler::Stats::default());
 	let (sender, requests) = mpsc::channel();
 	let engine_thread = {
-		let (model, stats, max_batch) = (model.clone(), stats.clone(), options.max_batch);
+		let limits =
+			scheduler::Limits { max_batch: options.max_batch, kv_budget: options.kv_budget() };
+		let (model, stats) = (model.clone(), stats.clone());
 		std::thread::Builder::new()
 			.name("engine".into())
-			.spawn(move || scheduler::run(&model, requests, max_batch, &stats))?
+			.spawn(move || scheduler::run(&model, requests, limits, &stats))?
 	};
 	let (admin_token, api_key) = (options.admin_token()?, options.api_key()?);
 	Ok(Arc::new(AppState {
@@ -244,15 +295,17 @@ pub fn start(model_path: &std::path::Path, options: Options) -> anyhow::Result<A
 		engine: Mutex::new(sender),
 		engine_thread,
 		stats,
-		adapters: Mutex::new(AdapterCache::new(options.max_resident_adapters)),
+		adapters: Arc::new(adapters),
 		options,
-		device,
-		corpus: RwLock::new(corpus),
+		corpus: Mutex::new(corpus),
+		indexes,
 		blobs: Mutex::new(blobs),
 		metrics: Metrics::default(),
 		ids: AtomicU64::new(0),
 		admin_token,
 		api_key,
+		draining: AtomicBool::new(false),
+		in_flight: AtomicU64::new(0),
 	}))
 }
 
@@ -279,8 +332,9 @@ pub fn router(state: Arc<AppState>) -> Router {
 		.route("/v1/datasets", get(records::datasets))
 		.route("/v1/attribution", post(attribution::attribute).layer(limit(limits.text)))
 		.route_layer(middleware::from_fn_with_state(state.clone(), auth::client));
-	Router::new()
+	let routes = Router::new()
 		.route("/health", get(health::health))
+		.route("/ready", get(health::ready))
 		.route("/metrics", get(health::metrics))
 		.merge(admin)
 		.merge(client)
@@ -289,7 +343,31 @@ pub fn router(state: Arc<AppState>) -> Router {
 		})
 		.fallback(|| async { ApiError::not_found("not_found", "no such endpoint") })
 		.layer(DefaultBodyLimit::max(SMALL_BODY))
-		.with_state(state)
+		.with_state(state);
+	catch_panics(routes)
+}
+
+/// A handler that panics answers 500 with the JSON error body, and the service serves on
+/// (every lock it keeps is taken whatever a panic left behind: `lock`, `read`, `write`).
+pub(crate) fn catch_panics(routes: Router) -> Router {
+	routes.layer(CatchPanicLayer::custom(|panic: Box<dyn std::any::Any + Send>| {
+		let message = panic
+			.downcast_ref::<&str>()
+			.map(|s| s.to_string())
+			.or_else(|| panic.downcast_ref::<String>().cloned())
+			.unwrap_or_else(|| "a panic".into());
+		ApiError::internal("panicked", format!("the request panicked: {message}")).into_response()
+	}))
+}
+
+/// Runs `f` on a thread for blocking work (disk, parsing, index builds, searches), off the
+/// async workers that answer every other request.
+pub(crate) async fn blocking<T: Send + 'static>(
+	f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+	tokio::task::spawn_blocking(f).await.unwrap_or_else(|e| {
+		Err(ApiError::internal("panicked", format!("the request panicked: {e}")))
+	})
 }
 
 /// The guard of `mutex`, whether or not a thread panicked holding it: every value the service

@@ -7,13 +7,14 @@ use serde_json::Value;
 pub use crate::chat::ChatMessage;
 
 /// The fields every generation request may carry besides its own.
-pub(crate) const GENERATION_FIELDS: [&str; 10] = [
+pub(crate) const GENERATION_FIELDS: [&str; 11] = [
 	"temperature",
 	"top_p",
 	"seed",
 	"stop",
 	"n",
 	"stream",
+	"stream_options",
 	"user",
 	"adapter_hash",
 	"attribution",
@@ -40,8 +41,10 @@ pub struct Generation {
 	pub stop: Option<Stop>,
 	/// Only 1 is served.
 	pub n: Option<u32>,
-	/// Only `false` is served.
+	/// Server-sent events, chunk by chunk, as OpenAI streams.
 	pub stream: Option<bool>,
+	/// `include_usage`: a last chunk with the usage (and the attribution, when asked).
+	pub stream_options: Option<StreamOptions>,
 	/// Accepted and ignored (OpenAI's end-user id).
 	pub user: Option<String>,
 	/// The adapter file's expected blake2-256 hash (hex, `0x` optional), as registered on
@@ -49,6 +52,14 @@ pub struct Generation {
 	pub adapter_hash: Option<String>,
 	/// Attribute the output over these datasets.
 	pub attribution: Option<AttributionOptions>,
+}
+
+/// What a stream carries besides the text.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StreamOptions {
+	#[serde(default)]
+	pub include_usage: bool,
 }
 
 fn one() -> f32 {
@@ -77,7 +88,7 @@ pub struct ChatRequest {
 }
 
 /// Which datasets an output is attributed over, and the shortest span that counts.
-#[derive(Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AttributionOptions {
 	pub datasets: Vec<u32>,

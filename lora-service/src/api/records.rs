@@ -1,5 +1,6 @@
 //! `POST /v1/blobs`, `GET /v1/datasets` and `POST /v1/datasets/{id}/records`: record bytes
-//! and the datasets' indexes that attribution searches.
+//! and the datasets' indexes that attribution searches. Disk, tokenization and index builds run
+//! off the async workers.
 
 use std::sync::Arc;
 
@@ -16,8 +17,8 @@ use axum::{
 use serde_json::{json, Value};
 
 use super::{
-	lock,
-	openai::RecordsBody,
+	blocking, lock,
+	openai::{RecordUpload, RecordsBody},
 	read,
 	validate::{self, parse},
 	write, AppState,
@@ -34,24 +35,25 @@ pub(super) async fn add_blob(
 ) -> Result<Response, ApiError> {
 	let body = body.map_err(ApiError::unreadable_body)?;
 	let bytes = body.len();
-	let hash = lock(&state.blobs)
-		.put(body.to_vec())
-		.map_err(|e| ApiError::internal("blob_unwritable", e))?;
+	let hash = blocking(move || {
+		lock(&state.blobs).put(body.to_vec()).map_err(|e| ApiError::internal("blob_unwritable", e))
+	})
+	.await?;
 	let hash = format!("0x{}", hex(&hash));
 	Ok((StatusCode::CREATED, Json(json!({ "content_hash": hash, "bytes": bytes }))).into_response())
 }
 
 pub(super) async fn datasets(State(state): State<Arc<AppState>>) -> Json<Value> {
-	let corpus = read(&state.corpus);
-	let mut list: Vec<Value> = corpus
-		.datasets()
-		.map(|(id, dataset)| {
+	let indexes = read(&state.indexes).clone();
+	let mut list: Vec<Value> = indexes
+		.iter()
+		.map(|(id, index)| {
 			json!({
 				"dataset_id": id,
-				"records": dataset.index.records().count(),
-				"tokens": dataset.index.len(),
-				"segments": dataset.index.segments().len(),
-				"index_bytes": dataset.index.bytes(),
+				"records": index.records().count(),
+				"tokens": index.len(),
+				"segments": index.segments().len(),
+				"index_bytes": index.bytes(),
 			})
 		})
 		.collect();
@@ -75,16 +77,28 @@ pub(super) async fn add_records(
 	if uploads.is_empty() {
 		return Err(ApiError::bad("no_records", "records is empty"));
 	}
+	let max = state.options.max_record_bytes;
+	for upload in &uploads {
+		if let Some(text) = &upload.text {
+			validate::text_bytes("record_too_large", "a record", text, max)?;
+		}
+	}
+	// Reading blobs, tokenizing and indexing run off the async workers, one upload at a time
+	// (the corpus's lock); attribution searches the indexes published before, meanwhile.
+	blocking(move || index_records(&state, dataset_id, uploads)).await
+}
+
+fn index_records(
+	state: &AppState,
+	dataset_id: u32,
+	uploads: Vec<RecordUpload>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
 	let mut records = Vec::with_capacity(uploads.len());
 	for upload in uploads {
 		// The record's bytes: the hash on chain is theirs; bytes that are not UTF-8 are
 		// tokenized with U+FFFD in place of each invalid sequence.
 		let bytes = match (upload.text, upload.content_hash) {
-			(Some(text), None) => {
-				let max = state.options.max_record_bytes;
-				validate::text_bytes("record_too_large", "a record", &text, max)?;
-				text.into_bytes()
-			}
+			(Some(text), None) => text.into_bytes(),
 			(None, Some(hash)) => {
 				let parsed = validate::hash("invalid_content_hash", &hash)?;
 				lock(&state.blobs)
@@ -119,7 +133,13 @@ pub(super) async fn add_records(
 			})
 		})
 		.collect();
-	let added = write(&state.corpus).add(dataset_id, records);
+	let mut corpus = lock(&state.corpus);
+	let added = corpus.add(dataset_id, records);
+	if !matches!(added, Err(AddError::Duplicate(_) | AddError::Failed(_))) {
+		// Indexed (written to disk or not): searches see it from now on.
+		*write(&state.indexes) = Arc::new(corpus.indexes());
+	}
+	drop(corpus);
 	match added {
 		Ok(()) => Ok((
 			StatusCode::CREATED,

@@ -22,13 +22,16 @@ fn options(name: &str) -> Options {
 		max_batch: 4,
 		max_queue: 64,
 		max_prompt_tokens: 256,
+		kv_cache_gib: 1.0,
 		max_text_bytes: 2048,
 		max_record_bytes: 1 << 20,
 		// A SmolLM2-shaped rank-4 adapter (4.9 MB) must reach the shape check.
 		max_adapter_bytes: 8 << 20,
 		max_resident_adapters: 8,
+		adapter_cache_gib: 1.0,
 		max_adapter_rank: 64,
 		weights: crate::model::Weights::Dense,
+		shutdown_grace_seconds: 5,
 		admin_token: None,
 		admin_token_file: None,
 		api_key: None,
@@ -278,9 +281,9 @@ async fn generation_adapters_and_refusals() {
 		),
 		(
 			"/v1/completions",
-			r#"{"model":"base","prompt":"hi","stream":true}"#.into(),
+			r#"{"model":"base","prompt":"hi","stream":true,"stream_options":{"bogus":1}}"#.into(),
 			StatusCode::BAD_REQUEST,
-			"unsupported_stream",
+			"invalid_json",
 		),
 		(
 			"/v1/completions",
@@ -390,7 +393,7 @@ async fn generation_adapters_and_refusals() {
 	] {
 		assert!(metrics.contains(&format!("\ntributary_lora_{name} ")), "{name} in {metrics}");
 	}
-	assert!(metrics.contains("tributary_lora_refused_total 16\n"), "{metrics}");
+	assert!(metrics.contains("tributary_lora_refused_total 15\n"), "{metrics}");
 
 	expect_error(
 		call(&app, "GET", "/v1/completions", "").await,
@@ -827,4 +830,173 @@ fn an_exposed_service_needs_an_admin_token() {
 	assert!(may_listen("10.1.2.3:8181".parse().unwrap(), &options).is_err());
 	options.admin_token = Some("admin-token-0123456789".into());
 	assert!(may_listen("0.0.0.0:8181".parse().unwrap(), &options).is_ok());
+}
+
+/// A draining service finishes what it has and refuses what comes: `/ready` and generation
+/// answer 503, `/health` stays 200.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_draining_service_refuses_new_generation() {
+	let state = start(tiny_path(), options("http-drain")).unwrap();
+	let app = router(state.clone());
+	let (status, body) = call(&app, "GET", "/ready", "").await;
+	assert_eq!((status, body["status"].as_str()), (StatusCode::OK, Some("ready")));
+	state.drain();
+	let (status, body) = call(&app, "GET", "/ready", "").await;
+	assert_eq!(
+		(status, body["status"].as_str()),
+		(StatusCode::SERVICE_UNAVAILABLE, Some("draining"))
+	);
+	expect_error(
+		post(&app, "/v1/completions", json!({ "model": "base", "prompt": "hi" })).await,
+		StatusCode::SERVICE_UNAVAILABLE,
+		"shutting_down",
+		"draining",
+	);
+	let (status, _) = call(&app, "GET", "/health", "").await;
+	assert_eq!(status, StatusCode::OK);
+	assert_eq!(state.in_flight(), 0);
+}
+
+/// A handler that panics answers a JSON 500, and the next request is served.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_panicking_handler_answers_500_and_the_service_serves_on() {
+	let app = super::catch_panics(
+		Router::new()
+			.route(
+				"/boom",
+				axum::routing::get(|| async {
+					if std::hint::black_box(true) {
+						panic!("a handler that breaks");
+					}
+					"unreachable"
+				}),
+			)
+			.merge(router(start(tiny_path(), options("http-panic")).unwrap())),
+	);
+	expect_error(
+		call(&app, "GET", "/boom", "").await,
+		StatusCode::INTERNAL_SERVER_ERROR,
+		"panicked",
+		"boom",
+	);
+	let (status, answer) =
+		post(&app, "/v1/completions", json!({ "model": "base", "prompt": "hi", "max_tokens": 2 }))
+			.await;
+	assert_eq!(status, StatusCode::OK, "{answer}");
+}
+
+/// A request whose key-value cache alone would exceed the service's budget is refused as too
+/// long before it is queued.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_request_larger_than_the_memory_budget_is_refused() {
+	let mut options = options("http-kv-budget");
+	options.kv_cache_gib = 1e-6;
+	let app = router(start(tiny_path(), options).unwrap());
+	expect_error(
+		post(&app, "/v1/completions", json!({ "model": "base", "prompt": "hi", "max_tokens": 8 }))
+			.await,
+		StatusCode::BAD_REQUEST,
+		"prompt_too_long",
+		"budget",
+	);
+}
+
+/// The events of a streamed answer: each `data:` line, parsed (`[DONE]` as a string).
+async fn stream_events(app: &Router, uri: &str, body: Value) -> Vec<Value> {
+	let request = axum::http::Request::post(uri)
+		.header("content-type", "application/json")
+		.body(Body::from(body.to_string()))
+		.unwrap();
+	let response = app.clone().oneshot(request).await.unwrap();
+	assert_eq!(response.status(), StatusCode::OK);
+	assert_eq!(response.headers()["content-type"], "text/event-stream");
+	let bytes = axum::body::to_bytes(response.into_body(), 1 << 24).await.unwrap();
+	String::from_utf8(bytes.to_vec())
+		.unwrap()
+		.lines()
+		.filter_map(|line| line.strip_prefix("data: "))
+		.map(|data| serde_json::from_str(data).unwrap_or_else(|_| Value::String(data.into())))
+		.collect()
+}
+
+/// Streamed completions and chat completions carry, chunk by chunk, exactly the text of the
+/// same request answered at once (stop strings held back, never sent and then cut), the finish
+/// reason on the last chunk, then the usage when asked, then `[DONE]`.
+#[tokio::test(flavor = "multi_thread")]
+async fn streamed_answers_equal_answers_at_once() {
+	let app = router(start(tiny_path(), options("http-stream")).unwrap());
+	let whole = |answer: &Value, chat: bool| -> String {
+		match chat {
+			true => answer["choices"][0]["message"]["content"].as_str().unwrap().to_string(),
+			false => answer["choices"][0]["text"].as_str().unwrap().to_string(),
+		}
+	};
+	let (_, base) = post(
+		&app,
+		"/v1/completions",
+		json!({ "model": "base", "prompt": "the river", "max_tokens": 24 }),
+	)
+	.await;
+	let base_text = whole(&base, false);
+	// A stop string from the middle of the greedy text: the stream must stop short of it.
+	let stop: String = base_text.chars().skip(6).take(2).collect();
+	for (uri, chat, body) in [
+		(
+			"/v1/completions",
+			false,
+			json!({ "model": "base", "prompt": "the river", "max_tokens": 24 }),
+		),
+		(
+			"/v1/completions",
+			false,
+			json!({ "model": "base", "prompt": "the river", "max_tokens": 24, "stop": stop }),
+		),
+		(
+			"/v1/chat/completions",
+			true,
+			json!({ "model": "base", "messages": [{ "role": "user", "content": "hi" }], "max_tokens": 16 }),
+		),
+	] {
+		let (status, at_once) = post(&app, uri, body.clone()).await;
+		assert_eq!(status, StatusCode::OK, "{at_once}");
+		let mut streamed_body = body.clone();
+		streamed_body["stream"] = json!(true);
+		streamed_body["stream_options"] = json!({ "include_usage": true });
+		let events = stream_events(&app, uri, streamed_body).await;
+		assert_eq!(events.last(), Some(&json!("[DONE]")), "{events:?}");
+		let usage = &events[events.len() - 2];
+		assert_eq!(usage["choices"], json!([]), "{usage}");
+		assert_eq!(usage["usage"], at_once["usage"], "{uri}");
+		let chunks = &events[..events.len() - 2];
+		let text: String = chunks
+			.iter()
+			.map(|c| match chat {
+				true => {
+					c["choices"][0]["delta"]["content"].as_str().unwrap_or_default().to_string()
+				}
+				false => c["choices"][0]["text"].as_str().unwrap().to_string(),
+			})
+			.collect();
+		assert_eq!(text, whole(&at_once, chat), "{uri} {body}");
+		assert!(chunks.len() >= 2, "sent in pieces: {chunks:?}");
+		let finish = &chunks[chunks.len() - 1]["choices"][0]["finish_reason"];
+		assert_eq!(finish, &at_once["choices"][0]["finish_reason"]);
+		assert!(chunks[..chunks.len() - 1]
+			.iter()
+			.all(|c| c["choices"][0]["finish_reason"].is_null()));
+		let object = if chat { "chat.completion.chunk" } else { "text_completion" };
+		assert!(chunks.iter().all(|c| c["object"] == object && c["id"] == chunks[0]["id"]));
+		if chat {
+			assert_eq!(chunks[0]["choices"][0]["delta"]["role"], "assistant");
+		}
+	}
+	// Without include_usage: chunks, then [DONE], no usage chunk.
+	let events = stream_events(
+		&app,
+		"/v1/completions",
+		json!({ "model": "base", "prompt": "hi", "max_tokens": 4, "stream": true }),
+	)
+	.await;
+	assert_eq!(events.last(), Some(&json!("[DONE]")));
+	assert!(events[..events.len() - 1].iter().all(|e| e["usage"].is_null()));
 }

@@ -36,9 +36,6 @@ pub(super) fn sampling(options: &Generation) -> Result<Sampling, ApiError> {
 	if options.n.is_some_and(|n| n != 1) {
 		return Err(ApiError::bad("unsupported_n", "only n = 1 is served"));
 	}
-	if options.stream == Some(true) {
-		return Err(ApiError::bad("unsupported_stream", "streaming is not served"));
-	}
 	let seed = options.seed.unwrap_or_else(|| {
 		SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0)
 	});
@@ -104,14 +101,6 @@ pub(super) fn text_bytes(
 		)),
 		false => Ok(()),
 	}
-}
-
-/// An adapter id is a directory name: letters, digits, `-` and `_`, at most 64.
-pub(super) fn valid_id(id: &str) -> bool {
-	!id.is_empty()
-		&& id.len() <= 64
-		&& id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-		&& id != "base"
 }
 
 /// A 32-byte hash in hex (`0x` optional), or a 400 naming the field.

@@ -25,6 +25,9 @@ struct Manifest {
 	next: u64,
 }
 
+/// Datasets' indexes by dataset id.
+pub type Indexes = HashMap<u32, DatasetIndex>;
+
 /// A dataset's index, its segment files and the contributions it holds.
 #[derive(Default)]
 pub struct Dataset {
@@ -100,6 +103,11 @@ impl Corpus {
 			);
 		}
 		Ok(corpus)
+	}
+
+	/// Every dataset's index as it is now: a pointer per segment to copy.
+	pub fn indexes(&self) -> Indexes {
+		self.datasets.iter().map(|(id, dataset)| (*id, dataset.index.clone())).collect()
 	}
 
 	pub fn get(&self, dataset: u32) -> Option<&Dataset> {

@@ -1,5 +1,7 @@
 //! A dataset's index: its segments, merged as records arrive so that they stay few.
 
+use std::sync::Arc;
+
 use anyhow::Result;
 
 use super::{
@@ -11,40 +13,44 @@ use super::{
 /// as a new segment, and the newest segments merge while the newer is at least half the size
 /// of the one before, so a dataset built one record at a time holds O(log n) segments and each
 /// token is re-indexed O(log n) times.
-#[derive(Default)]
+///
+/// Segments never change once built and are shared: a clone of an index costs a pointer per
+/// segment, so a writer extends a clone while readers keep searching the index they hold.
+#[derive(Default, Clone)]
 pub struct DatasetIndex {
-	segments: Vec<Segment>,
+	segments: Vec<Arc<Segment>>,
 }
 
 impl DatasetIndex {
 	/// An index of one segment holding `records`.
 	pub fn build(records: Vec<(Record, Vec<u32>)>) -> Result<Self> {
-		Ok(Self { segments: vec![Segment::build(records)?] })
+		Ok(Self { segments: vec![Arc::new(Segment::build(records)?)] })
 	}
 
 	pub fn from_segments(segments: Vec<Segment>) -> Self {
-		Self { segments }
+		Self { segments: segments.into_iter().map(Arc::new).collect() }
 	}
 
-	pub fn segments(&self) -> &[Segment] {
+	pub fn segments(&self) -> &[Arc<Segment>] {
 		&self.segments
 	}
 
 	/// Adds `records` as a new segment and merges the newest segments while the newer is at
 	/// least half the size of the one before. Only the last segment is new afterwards; those
-	/// before it are unchanged.
+	/// before it are unchanged. On failure the index is as it was.
 	pub fn extend(&mut self, records: Vec<(Record, Vec<u32>)>) -> Result<()> {
-		self.segments.push(Segment::build(records)?);
-		while self.segments.len() >= 2 {
-			let n = self.segments.len();
-			let (older, newer) = (self.segments[n - 2].text.len(), self.segments[n - 1].text.len());
-			if newer * 2 < older || older + newer >= i32::MAX as usize {
+		let mut segments = self.segments.clone();
+		segments.push(Arc::new(Segment::build(records)?));
+		while let [.., older, newer] = segments.as_slice() {
+			let (older_len, newer_len) = (older.len(), newer.len());
+			if newer_len * 2 < older_len || older_len + newer_len >= i32::MAX as usize {
 				break;
 			}
-			let newer = self.segments.pop().expect("two segments");
-			let older = self.segments.pop().expect("two segments");
-			self.segments.push(older.merge(newer)?);
+			let merged = Segment::merged(older, newer)?;
+			segments.truncate(segments.len() - 2);
+			segments.push(Arc::new(merged));
 		}
+		self.segments = segments;
 		Ok(())
 	}
 
@@ -72,13 +78,13 @@ impl DatasetIndex {
 	/// The maximal spans of `output` of at least `min_span` tokens that occur in the data, in
 	/// order: for each start, the longest match; a span inside the previous one is dropped.
 	pub fn spans(&self, output: &[u32], min_span: usize) -> Vec<Span> {
-		spans(&self.segments.iter().collect::<Vec<_>>(), output, min_span)
+		spans(&self.segments.iter().map(|s| &**s).collect::<Vec<_>>(), output, min_span)
 	}
 
 	/// Weighs the records containing each span (see [`weigh`]). Returns the spans and every
 	/// record with a weight above zero, in index order.
 	pub fn weigh(&self, output: &[u32], min_span: usize) -> (Vec<Span>, Vec<(Record, f64)>) {
-		let segments: Vec<&Segment> = self.segments.iter().collect();
+		let segments: Vec<&Segment> = self.segments.iter().map(|s| &**s).collect();
 		let (spans, weights) = weigh(&segments, output, min_span);
 		let weighed = segments
 			.iter()

@@ -12,7 +12,7 @@ mod segment;
 
 pub use self::{
 	blobs::Blobs,
-	corpus::{AddError, Corpus, Dataset},
+	corpus::{AddError, Corpus, Dataset, Indexes},
 	index::DatasetIndex,
 	search::{normalise, spans, weigh},
 	segment::Segment,

@@ -63,14 +63,16 @@ impl Segment {
 		Self::from_text(text, starts, kept)
 	}
 
-	/// One segment holding `self`'s records, then `other`'s.
-	pub(super) fn merge(mut self, other: Segment) -> Result<Self> {
-		let offset = self.text.len();
-		self.text.extend_from_slice(&other.text);
-		self.starts.extend(other.starts.iter().map(|s| s + offset));
-		self.records.extend(other.records);
-		drop(self.suffixes);
-		Self::from_text(self.text, self.starts, self.records)
+	/// One segment holding `older`'s records, then `newer`'s.
+	pub(super) fn merged(older: &Segment, newer: &Segment) -> Result<Self> {
+		let offset = older.text.len();
+		let mut text = Vec::with_capacity(offset + newer.text.len());
+		text.extend_from_slice(&older.text);
+		text.extend_from_slice(&newer.text);
+		let starts =
+			older.starts.iter().copied().chain(newer.starts.iter().map(|s| s + offset)).collect();
+		let records = older.records.iter().chain(&newer.records).cloned().collect();
+		Self::from_text(text, starts, records)
 	}
 
 	/// The suffixes in `range` that continue with `token` at `offset`.

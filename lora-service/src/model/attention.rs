@@ -30,6 +30,16 @@ impl KvCache {
 	pub fn is_empty(&self) -> bool {
 		self.length == 0
 	}
+
+	/// Back to its first `length` positions, `kv_row` values a position in each layer's keys
+	/// and values: what a forward pass that failed part-way had appended is gone.
+	pub fn truncate(&mut self, length: usize, kv_row: usize) {
+		for (keys, values) in &mut self.layers {
+			keys.truncate(length * kv_row);
+			values.truncate(length * kv_row);
+		}
+		self.length = self.length.min(length);
+	}
 }
 
 /// Σ a·b, in eight lanes so that it vectorises.

@@ -36,6 +36,9 @@ pub enum Finish {
 /// Called with the output so far after each token; `true` ends generation there.
 pub type StopCheck = Box<dyn FnMut(&[u32]) -> bool + Send>;
 
+/// Called with each token as it joins the output (for streaming).
+pub type OnToken = Box<dyn FnMut(u32) + Send>;
+
 /// The generated tokens and why they ended, or why there are none.
 pub type Outcome = Result<(Vec<u32>, Finish), String>;
 
@@ -46,6 +49,7 @@ pub struct Request {
 	/// Tokens that end generation (not part of the output).
 	pub stop_tokens: Vec<u32>,
 	pub stop_check: Option<StopCheck>,
+	pub on_token: Option<OnToken>,
 	pub sampling: Sampling,
 	pub adapter: Option<Arc<Adapter>>,
 	/// Set when nobody waits for the outcome any more (the client went away): the request
@@ -58,13 +62,21 @@ pub struct Request {
 /// What the engine reports, for `/metrics`.
 #[derive(Default)]
 pub struct Stats {
-	/// Requests sent and not yet admitted (the sender increments it).
+	/// Requests sent and not yet admitted (the sender increments it, admission decrements it).
 	pub queued: AtomicU64,
 	/// Rows in the last decode step.
 	pub batch_size: AtomicU64,
 	pub steps: AtomicU64,
 	pub decoded_tokens: AtomicU64,
 	pub prefill_tokens: AtomicU64,
+	/// Key-value cache bytes set aside for the admitted rows (their worst case).
+	pub kv_reserved_bytes: AtomicU64,
+	/// Bytes the batched adapter stack takes.
+	pub stack_bytes: AtomicU64,
+	/// Requests whose client went away before they were admitted (never prefilled).
+	pub cancelled: AtomicU64,
+	/// Requests that failed in the model (their own, not their batch's).
+	pub failed: AtomicU64,
 	/// Time spent in decode steps, nanoseconds.
 	pub decode_nanos: AtomicU64,
 	/// Decode throughput of recent steps, tokens per second, as f64 bits.
@@ -84,6 +96,10 @@ struct Active {
 	next: u32,
 	output: Vec<u32>,
 	finish: Option<Finish>,
+	/// Why the row failed on its own, if it did.
+	failure: Option<String>,
+	/// The key-value cache bytes set aside for it at admission.
+	reserved: usize,
 }
 
 impl Active {
@@ -98,10 +114,23 @@ impl Active {
 			return;
 		}
 		self.output.push(self.next);
+		if let Some(on_token) = self.request.on_token.as_mut() {
+			on_token(self.next);
+		}
 		if let Some(check) = self.request.stop_check.as_mut() {
-			if check(&self.output) {
-				self.finish = Some(Finish::Stop);
-				return;
+			let output = &self.output;
+			match guarded(|| Ok(check(output))) {
+				Ok(true) => {
+					self.finish = Some(Finish::Stop);
+					return;
+				}
+				Ok(false) => {}
+				// The request's own check failed: it alone fails.
+				Err(e) => {
+					self.failure = Some(format!("the stop check {e:#}"));
+					self.finish = Some(Finish::Stop);
+					return;
+				}
 			}
 		}
 		// The next step would write past the context: end here rather than fail the batch.
@@ -111,52 +140,115 @@ impl Active {
 	}
 }
 
-/// Runs requests from `requests` on `model`, at most `max_batch` at a time, until the sending
-/// side is dropped and every request has been answered.
-pub fn run(model: &Model, requests: mpsc::Receiver<Request>, max_batch: usize, stats: &Stats) {
+/// How much the engine takes on at once.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+	/// The most rows decoded together.
+	pub max_batch: usize,
+	/// The bytes the rows' key-value caches may take at their worst (each row's prompt and
+	/// `max_tokens`, up to the context): a request that would exceed it waits for rows to
+	/// finish. A request larger than the budget alone is served alone.
+	pub kv_budget: usize,
+}
+
+impl Limits {
+	/// `max_batch` rows, without a memory budget.
+	pub fn batch(max_batch: usize) -> Self {
+		Self { max_batch, kv_budget: usize::MAX }
+	}
+}
+
+/// The bytes a row's key-value cache takes at its worst: `positions` of keys and values in
+/// every layer, f32.
+pub fn kv_bytes(config: &crate::model::LlamaConfig, positions: usize) -> usize {
+	positions
+		.min(config.context_length)
+		.saturating_mul(config.layers * 2 * config.kv_heads * config.head_dim * 4)
+}
+
+/// Runs requests from `requests` on `model` within `limits`, until the sending side is dropped
+/// and every request has been answered. Requests are admitted in the order they came; the
+/// first that does not fit the memory budget waits, and those behind it with it.
+pub fn run(model: &Model, requests: mpsc::Receiver<Request>, limits: Limits, stats: &Stats) {
+	let max_batch = limits.max_batch.max(1);
 	let mut active: Vec<Active> = Vec::new();
-	let mut stack = AdapterStack::empty(max_batch.max(1));
+	let mut stack = AdapterStack::empty(max_batch);
 	let mut open = true;
-	while open || !active.is_empty() {
+	// The oldest request not yet admitted, waiting for memory.
+	let mut waiting: Option<Request> = None;
+	let mut reserved = 0usize;
+	while open || !active.is_empty() || waiting.is_some() {
 		// Admit what is waiting (block only when idle).
-		while open && active.len() < max_batch.max(1) {
-			let received = if active.is_empty() {
-				requests.recv().map_err(|_| mpsc::RecvTimeoutError::Disconnected)
-			} else {
-				requests.recv_timeout(Duration::ZERO)
-			};
-			match received {
-				Ok(request) => {
-					stats.queued.fetch_sub(1, Ordering::Relaxed);
-					if let Some(row) = prefill(model, request, stats) {
-						active.push(row);
+		while active.len() < max_batch {
+			let request = match waiting.take() {
+				Some(request) => request,
+				None if !open => break,
+				None => {
+					let received = if active.is_empty() {
+						requests.recv().map_err(|_| mpsc::RecvTimeoutError::Disconnected)
+					} else {
+						requests.recv_timeout(Duration::ZERO)
+					};
+					match received {
+						Ok(request) => request,
+						Err(mpsc::RecvTimeoutError::Timeout) => break,
+						Err(mpsc::RecvTimeoutError::Disconnected) => {
+							open = false;
+							break;
+						}
 					}
 				}
-				Err(mpsc::RecvTimeoutError::Timeout) => break,
-				Err(mpsc::RecvTimeoutError::Disconnected) => open = false,
+			};
+			if abandoned(&request) {
+				// Nobody waits for it: never prefilled.
+				stats.queued.fetch_sub(1, Ordering::Relaxed);
+				stats.cancelled.fetch_add(1, Ordering::Relaxed);
+				(request.reply)(Err("cancelled before it was served".into()));
+				continue;
+			}
+			let cost = kv_bytes(&model.config, request.prompt.len() + request.max_tokens);
+			if !active.is_empty() && reserved.saturating_add(cost) > limits.kv_budget {
+				waiting = Some(request);
+				break;
+			}
+			stats.queued.fetch_sub(1, Ordering::Relaxed);
+			if let Some(mut row) = prefill(model, request, stats) {
+				row.reserved = cost;
+				reserved += cost;
+				active.push(row);
 			}
 		}
+		stats.kv_reserved_bytes.store(reserved as u64, Ordering::Relaxed);
 		// Retire what is done or abandoned, then take one step for the rest.
 		for row in active.iter_mut() {
-			if row.request.cancelled.as_ref().is_some_and(|c| c.load(Ordering::Relaxed)) {
+			if abandoned(&row.request) {
 				row.finish = Some(Finish::Stop);
 			}
 		}
 		let (done, running): (Vec<Active>, Vec<Active>) =
 			active.into_iter().partition(|row| row.finish.is_some());
 		for row in done {
-			let finish = row.finish.unwrap_or(Finish::Stop);
-			(row.request.reply)(Ok((row.output, finish)));
+			reserved -= row.reserved;
+			match row.failure {
+				Some(failure) => {
+					stats.failed.fetch_add(1, Ordering::Relaxed);
+					(row.request.reply)(Err(failure));
+				}
+				None => (row.request.reply)(Ok((row.output, row.finish.unwrap_or(Finish::Stop)))),
+			}
 		}
 		active = running;
+		stats.kv_reserved_bytes.store(reserved as u64, Ordering::Relaxed);
 		if active.is_empty() {
 			continue;
 		}
 		let started = Instant::now();
-		match step(model, &mut active, &mut stack) {
+		let lengths: Vec<usize> = active.iter().map(|row| row.cache.len()).collect();
+		match guarded(|| step(model, &mut active, &mut stack)) {
 			Ok(()) => {
 				let rows = active.len() as u64;
 				stats.batch_size.store(rows, Ordering::Relaxed);
+				stats.stack_bytes.store(stack.bytes() as u64, Ordering::Relaxed);
 				stats.steps.fetch_add(1, Ordering::Relaxed);
 				stats.decoded_tokens.fetch_add(rows, Ordering::Relaxed);
 				let elapsed = started.elapsed();
@@ -167,30 +259,79 @@ pub fn run(model: &Model, requests: mpsc::Receiver<Request>, max_batch: usize, s
 				stats.tokens_per_second.store(smoothed.to_bits(), Ordering::Relaxed);
 			}
 			Err(e) => {
-				for row in active.drain(..) {
-					(row.request.reply)(Err(e.to_string()));
+				// One row may be at fault: the step is undone, and each row takes it alone;
+				// only rows that fail alone fail.
+				tracing::warn!(
+					rows = active.len(),
+					"a decode step failed ({e:#}); retrying row by row"
+				);
+				let kv_row = model.config.kv_heads * model.config.head_dim;
+				for (row, length) in active.iter_mut().zip(lengths) {
+					row.cache.truncate(length, kv_row);
 				}
+				let mut kept = Vec::with_capacity(active.len());
+				for mut row in active.drain(..) {
+					match guarded(|| step(model, std::slice::from_mut(&mut row), &mut stack)) {
+						Ok(()) => kept.push(row),
+						Err(e) => {
+							reserved -= row.reserved;
+							stats.failed.fetch_add(1, Ordering::Relaxed);
+							(row.request.reply)(Err(format!("{e:#}")));
+						}
+					}
+				}
+				active = kept;
 			}
 		}
 	}
+}
+
+/// Whether nobody waits for the request's outcome any more.
+fn abandoned(request: &Request) -> bool {
+	request.cancelled.as_ref().is_some_and(|c| c.load(Ordering::Relaxed))
+}
+
+/// `f`'s result, or its panic as an error: a panic in the model fails the requests it was
+/// computing, not the engine.
+fn guarded<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
+	std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|panic| {
+		let message = panic
+			.downcast_ref::<&str>()
+			.map(|s| s.to_string())
+			.or_else(|| panic.downcast_ref::<String>().cloned())
+			.unwrap_or_else(|| "a panic".into());
+		Err(anyhow::anyhow!("panicked: {message}"))
+	})
 }
 
 /// Runs a request's prompt through the model and picks its first token.
 fn prefill(model: &Model, request: Request, stats: &Stats) -> Option<Active> {
 	let mut cache = KvCache::default();
 	let mut rng = Rng(SplitMix64(request.sampling.seed));
-	let first = model
-		.forward_sequence(&request.prompt, &mut cache, request.adapter.as_deref())
-		.and_then(|logits| sample(&logits, &request.sampling, &mut rng));
+	let first = guarded(|| {
+		let logits =
+			model.forward_sequence(&request.prompt, &mut cache, request.adapter.as_deref())?;
+		sample(&logits, &request.sampling, &mut rng)
+	});
 	match first {
 		Ok(next) => {
 			stats.prefill_tokens.fetch_add(request.prompt.len() as u64, Ordering::Relaxed);
-			let mut row = Active { request, rng, cache, next, output: Vec::new(), finish: None };
+			let mut row = Active {
+				request,
+				rng,
+				cache,
+				next,
+				output: Vec::new(),
+				finish: None,
+				failure: None,
+				reserved: 0,
+			};
 			row.accept(model.config.context_length);
 			Some(row)
 		}
 		Err(e) => {
-			(request.reply)(Err(e.to_string()));
+			stats.failed.fetch_add(1, Ordering::Relaxed);
+			(request.reply)(Err(format!("{e:#}")));
 			None
 		}
 	}
@@ -207,11 +348,19 @@ fn step(model: &Model, active: &mut [Active], stack: &mut AdapterStack) -> Resul
 		.collect();
 	let logits = model.forward(&mut rows, Lora::Stack { stack, slots: &slots })?;
 	let greedy = logits.argmax(1)?.to_vec1::<u32>()?;
-	for (index, (row, token)) in active.iter_mut().zip(greedy).enumerate() {
-		row.next = match row.request.sampling.temperature > 0.0 {
-			true => sample(&logits.get(index)?, &row.request.sampling, &mut row.rng)?,
+	// Every row's next token first, on copies of the generators: a failure leaves every row
+	// as it was.
+	let mut chosen = Vec::with_capacity(active.len());
+	for (index, (row, token)) in active.iter().zip(greedy).enumerate() {
+		let mut rng = row.rng.clone();
+		let next = match row.request.sampling.temperature > 0.0 {
+			true => sample(&logits.get(index)?, &row.request.sampling, &mut rng)?,
 			false => token,
 		};
+		chosen.push((next, rng));
+	}
+	for (row, (next, rng)) in active.iter_mut().zip(chosen) {
+		(row.next, row.rng) = (next, rng);
 		row.accept(model.config.context_length);
 	}
 	Ok(())
@@ -236,6 +385,7 @@ mod tests {
 			max_tokens,
 			stop_tokens: vec![2],
 			stop_check: None,
+			on_token: None,
 			sampling,
 			adapter,
 			cancelled: None,
@@ -253,7 +403,7 @@ mod tests {
 		let stats = Arc::new(Stats::default());
 		let engine = {
 			let (model, stats) = (model.clone(), stats.clone());
-			std::thread::spawn(move || run(&model, receiver, max_batch, &stats))
+			std::thread::spawn(move || run(&model, receiver, Limits::batch(max_batch), &stats))
 		};
 		let mut answers = Vec::new();
 		for request in requests {
@@ -335,13 +485,19 @@ mod tests {
 		let model = Arc::new(tiny_model());
 		let (mut abandoned, answer) = request(vec![7, 8, 9], 100, None, Sampling::GREEDY);
 		abandoned.stop_tokens.clear();
-		abandoned.cancelled = Some(Arc::new(std::sync::atomic::AtomicBool::new(true)));
+		// The client goes away once the prompt is prefilled.
+		let cancelled = Arc::new(std::sync::atomic::AtomicBool::new(false));
+		abandoned.cancelled = Some(cancelled.clone());
+		abandoned.stop_check = Some(Box::new(move |_: &[u32]| {
+			cancelled.store(true, Ordering::Relaxed);
+			false
+		}));
 		let (sender, receiver) = mpsc::channel();
 		sender.send(abandoned).unwrap();
 		drop(sender);
 		let stats = Stats::default();
 		stats.queued.store(1, Ordering::Relaxed);
-		run(&model, receiver, 4, &stats);
+		run(&model, receiver, Limits::batch(4), &stats);
 		assert_eq!(answer.recv().unwrap().unwrap().0.len(), 1, "only the prefill's token");
 		assert_eq!(stats.steps.load(Ordering::Relaxed), 0);
 	}
@@ -362,7 +518,7 @@ mod tests {
 		drop(sender);
 		let stats = Stats::default();
 		stats.queued.store(2, Ordering::Relaxed);
-		run(&model, receiver, 4, &stats);
+		run(&model, receiver, Limits::batch(4), &stats);
 		let (output, finish) = edge_answer.recv().unwrap().unwrap();
 		// One token from the prefill, then one per position left (3).
 		assert_eq!((output.len(), finish), (4, Finish::Length));
@@ -391,8 +547,114 @@ mod tests {
 		sender.send(stopped).unwrap();
 		drop(sender);
 		stats.queued.store(2, Ordering::Relaxed);
-		run(&model, receiver, 4, &stats);
+		run(&model, receiver, Limits::batch(4), &stats);
 		assert!(bad_answer.recv().unwrap().is_err());
 		assert_eq!(stop_answer.recv().unwrap().unwrap(), (greedy[..3].to_vec(), Finish::Stop));
+	}
+
+	/// A request whose client went away while it waited is answered without being prefilled.
+	#[test]
+	fn a_request_cancelled_while_queued_is_never_prefilled() {
+		let model = Arc::new(tiny_model());
+		let (mut gone, gone_answer) = request(vec![7; 40], 8, None, Sampling::GREEDY);
+		gone.cancelled = Some(Arc::new(std::sync::atomic::AtomicBool::new(true)));
+		let (kept, kept_answer) = request(vec![7, 8, 9], 3, None, Sampling::GREEDY);
+		let (sender, receiver) = mpsc::channel();
+		sender.send(gone).unwrap();
+		sender.send(kept).unwrap();
+		drop(sender);
+		let stats = Stats::default();
+		stats.queued.store(2, Ordering::Relaxed);
+		run(&model, receiver, Limits::batch(4), &stats);
+		assert!(gone_answer.recv().unwrap().is_err());
+		assert!(kept_answer.recv().unwrap().is_ok());
+		assert_eq!(stats.prefill_tokens.load(Ordering::Relaxed), 3, "only the kept prompt");
+		assert_eq!(stats.cancelled.load(Ordering::Relaxed), 1);
+	}
+
+	/// A row that fails in a batch fails alone: a request whose own stop check panics, and an
+	/// adapter that breaks the batched stack (its declared rank is below its matrices'), fail
+	/// their own requests; the rest of the batch gets what each gets served alone, and the
+	/// engine serves on.
+	#[test]
+	fn a_failing_row_fails_only_its_own_request() {
+		let model = Arc::new(tiny_model());
+		let good = Arc::new(tiny_adapter(400, 4));
+		let mut lying = tiny_adapter(401, 8);
+		lying.rank = 2;
+		let lying = Arc::new(lying);
+		let prompts: Vec<Vec<u32>> = (0..4u32).map(|i| vec![10 + i, 20 + i, 30 + i]).collect();
+		let mut requests = Vec::new();
+		let mut answers = Vec::new();
+		for (i, prompt) in prompts.iter().enumerate() {
+			let adapter = match i {
+				1 => Some(lying.clone()),
+				_ => Some(good.clone()),
+			};
+			let (mut r, answer) = request(prompt.clone(), 6, adapter, Sampling::GREEDY);
+			r.stop_tokens.clear();
+			if i == 2 {
+				r.stop_check = Some(Box::new(|output: &[u32]| {
+					assert!(output.len() < 3, "a stop check that breaks");
+					false
+				}));
+			}
+			requests.push(r);
+			answers.push(answer);
+		}
+		let (sender, receiver) = mpsc::channel();
+		for r in requests {
+			sender.send(r).unwrap();
+		}
+		drop(sender);
+		let stats = Stats::default();
+		stats.queued.store(4, Ordering::Relaxed);
+		run(&model, receiver, Limits::batch(4), &stats);
+		let outcomes: Vec<_> = answers.iter().map(|a| a.recv().unwrap()).collect();
+		assert!(outcomes[1].as_ref().is_err_and(|e| e.contains("panicked")), "{:?}", outcomes[1]);
+		assert!(outcomes[2].as_ref().is_err_and(|e| e.contains("stop check")), "{:?}", outcomes[2]);
+		for i in [0, 3] {
+			let alone = model.generate_greedy(&prompts[i], 6, u32::MAX, Some(&good)).unwrap();
+			assert_eq!(outcomes[i].as_ref().unwrap().0, alone, "row {i}");
+		}
+		assert_eq!(stats.failed.load(Ordering::Relaxed), 2);
+	}
+
+	/// With a memory budget for one request, the second waits for the first to finish before
+	/// it is prefilled; without one, they run together.
+	#[test]
+	fn a_request_waits_until_its_key_value_cache_fits() {
+		let model = Arc::new(tiny_model());
+		let cost = kv_bytes(&model.config, 3 + 8);
+		for (budget, waits) in [(cost + cost / 2, true), (usize::MAX, false)] {
+			let first_done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+			let (mut first, first_answer) = request(vec![4, 5, 6], 8, None, Sampling::GREEDY);
+			first.stop_tokens.clear();
+			let forward = first.reply;
+			let done = first_done.clone();
+			first.reply = Box::new(move |result| {
+				done.store(true, Ordering::Relaxed);
+				forward(result);
+			});
+			let (mut second, second_answer) = request(vec![7, 8, 9], 8, None, Sampling::GREEDY);
+			second.stop_tokens.clear();
+			let saw_first_done = Arc::new(std::sync::Mutex::new(None));
+			let (seen, done) = (saw_first_done.clone(), first_done.clone());
+			second.stop_check = Some(Box::new(move |_: &[u32]| {
+				seen.lock().unwrap().get_or_insert(done.load(Ordering::Relaxed));
+				false
+			}));
+			let (sender, receiver) = mpsc::channel();
+			sender.send(first).unwrap();
+			sender.send(second).unwrap();
+			drop(sender);
+			let stats = Stats::default();
+			stats.queued.store(2, Ordering::Relaxed);
+			run(&model, receiver, Limits { max_batch: 4, kv_budget: budget }, &stats);
+			assert!(first_answer.recv().unwrap().is_ok() && second_answer.recv().unwrap().is_ok());
+			assert_eq!(*saw_first_done.lock().unwrap(), Some(waits), "budget {budget}");
+			assert_eq!(stats.kv_reserved_bytes.load(Ordering::Relaxed), 0, "all released");
+			assert_eq!(stats.queued.load(Ordering::Relaxed), 0);
+		}
 	}
 }

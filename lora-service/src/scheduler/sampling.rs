@@ -22,6 +22,7 @@ impl Sampling {
 }
 
 /// Draws in [0, 1) for sampling.
+#[derive(Clone)]
 pub(crate) struct Rng(pub(crate) SplitMix64);
 
 impl Rng {
