@@ -4,6 +4,8 @@
 //! own: `DatasetsApi`, `ModelsApi`, `AttributionApi`, `ProvidersApi`, `RoyaltiesApi` and
 //! `InferenceApi`.
 
+#[cfg(feature = "runtime-benchmarks")]
+use alloc::string::String;
 use alloc::vec::Vec;
 
 use polkadot_sdk::*;

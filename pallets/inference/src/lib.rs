@@ -335,9 +335,7 @@ pub mod pallet {
 			for request_id in expiring {
 				Self::expire(request_id);
 			}
-			// Each expiry's slash also writes its provider's record (its count of pending
-			// slashes), beyond what `weights.rs` measured.
-			T::WeightInfo::expire(count).saturating_add(T::DbWeight::get().writes(u64::from(count)))
+			T::WeightInfo::expire(count)
 		}
 
 		/// Serves the requests assigned to this node's operator keys through the LoRA service.
@@ -358,12 +356,7 @@ pub mod pallet {
 		/// Requests an inference from `model_id`'s active adapter: at most `max_tokens` after
 		/// `prompt`, paying at most `max_fee` (held until settlement or expiry).
 		#[pallet::call_index(0)]
-		// The request fee's transfer writes the treasury's account (2,603 bytes of proof:
-		// `System::Account`), and the draw reads `DrawRandomness` (1,517), beyond what
-		// `weights.rs` measured.
-		#[pallet::weight(T::WeightInfo::request(len_u32(prompt.len()))
-			.saturating_add(T::DbWeight::get().reads_writes(2, 1))
-			.saturating_add(Weight::from_parts(0, 2_603 + 1_517)))]
+		#[pallet::weight(T::WeightInfo::request(len_u32(prompt.len())))]
 		pub fn request(
 			origin: OriginFor<T>,
 			model_id: ModelId,
@@ -439,11 +432,7 @@ pub mod pallet {
 			len_u32(output.len()),
 			len_u32(attribution.len()),
 			MAX_BENCHMARKED_CONTRIBUTORS,
-		)
-		// The royalties' treasury ledger (`TotalTreasuryShares`, `TotalSentToTreasury`), added
-		// since the benchmark ran: two values read and written.
-		.saturating_add(T::DbWeight::get().reads_writes(2, 2))
-		.saturating_add(Weight::from_parts(0, 2 * 511)))]
+		))]
 		pub fn submit_result(
 			origin: OriginFor<T>,
 			request_id: RequestId,

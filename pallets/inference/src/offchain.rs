@@ -18,8 +18,8 @@
 //! - A service that is down, or answers an error that is not the request's doing (an unknown
 //!   adapter, a full queue), is logged and the request retried on a later block; if it never
 //!   answers, the request expires and the provider is penalised.
-//! - A prompt the service refuses as too long for the model (HTTP 413, or the error code
-//!   `prompt_too_long`) is declined (`decline`, [`DeclineReason::PromptTooLong`]): the
+//! - A prompt the service refuses as too long for the model or for its byte bound (HTTP 413,
+//!   or the error codes `prompt_too_long` and `prompt_too_large`) is declined (`decline`, [`DeclineReason::PromptTooLong`]): the
 //!   requester pays the base fee and the provider is not penalised.
 //! - An output longer than `MaxOutputLength` is cut at the last character boundary within it
 //!   and submitted marked `truncated`, its output tokens counted in proportion to the bytes
@@ -395,7 +395,8 @@ fn refusal(status: u16, body: &[u8]) -> Option<DeclineReason> {
 	}
 	let answer: ErrorAnswer = serde_json::from_slice(body).ok()?;
 	match answer.error.code.as_deref() {
-		Some("prompt_too_long") => Some(DeclineReason::PromptTooLong),
+		// Too many tokens for the model, or too many bytes for the service's bound.
+		Some("prompt_too_long" | "prompt_too_large") => Some(DeclineReason::PromptTooLong),
 		_ => None,
 	}
 }
@@ -487,10 +488,9 @@ mod tests {
 			)
 		};
 		assert_eq!(refusal(413, b""), Some(DeclineReason::PromptTooLong));
-		assert_eq!(
-			refusal(400, error("prompt_too_long").as_bytes()),
-			Some(DeclineReason::PromptTooLong)
-		);
+		for code in ["prompt_too_long", "prompt_too_large"] {
+			assert_eq!(refusal(400, error(code).as_bytes()), Some(DeclineReason::PromptTooLong));
+		}
 		for (status, code) in [
 			(404, "unknown_model"),
 			(409, "adapter_hash_mismatch"),

@@ -860,7 +860,7 @@ fn models_retired_before_the_upgrade_become_reapable() {
 		StorageVersion::new(0).put::<Models>();
 
 		System::set_block_number(40);
-		crate::migrations::v1::MigrateV0ToV1::<Test>::on_runtime_upgrade();
+		migrations::v1::MigrateV0ToV1::<Test>::on_runtime_upgrade();
 		let reapable_at = 40 + <<Test as Config>::ReapDelay as Get<u64>>::get();
 		assert_eq!(ReapableAt::<Test>::get(retired), Some(reapable_at));
 		assert_eq!(ReapableAt::<Test>::get(active), None);
@@ -868,7 +868,7 @@ fn models_retired_before_the_upgrade_become_reapable() {
 
 		// Once only: a second run at version 1 changes nothing.
 		System::set_block_number(50);
-		crate::migrations::v1::MigrateV0ToV1::<Test>::on_runtime_upgrade();
+		migrations::v1::MigrateV0ToV1::<Test>::on_runtime_upgrade();
 		assert_eq!(ReapableAt::<Test>::get(retired), Some(reapable_at));
 
 		System::set_block_number(reapable_at);

@@ -15,40 +15,6 @@ use polkadot_sdk::{
 	},
 };
 
-/// The proof a provider's record adds, as the benchmarks estimate a `Providers` entry: its
-/// maximum encoded length plus the trie path to it (2,475 bytes in `weights.rs`).
-fn provider_record_proof<T: Config>() -> u64 {
-	(ProviderOf::<T>::max_encoded_len() as u64).saturating_add(2_475)
-}
-
-// What the calls changed by the hardening do beyond what `weights.rs` measured, added to the
-// measured weights until the benchmarks (which build these cases) are run again.
-impl<T: Config> Pallet<T> {
-	/// `serve` with a full serving list: every server's record read to find the least staked,
-	/// and the one that makes way written.
-	pub fn serve_weight() -> Weight {
-		let servers = u64::from(T::MaxProvidersPerModel::get());
-		T::WeightInfo::serve()
-			.saturating_add(T::DbWeight::get().reads_writes(servers, 1))
-			.saturating_add(Weight::from_parts(
-				0,
-				servers.saturating_mul(provider_record_proof::<T>()),
-			))
-	}
-
-	/// `slash` also writes the provider's record (its count of pending slashes).
-	pub fn slash_weight() -> Weight {
-		T::WeightInfo::slash().saturating_add(T::DbWeight::get().writes(1))
-	}
-
-	/// `cancel_slash` also reads and writes the provider's record.
-	pub fn cancel_slash_weight() -> Weight {
-		T::WeightInfo::cancel_slash()
-			.saturating_add(T::DbWeight::get().reads_writes(1, 1))
-			.saturating_add(Weight::from_parts(0, provider_record_proof::<T>()))
-	}
-}
-
 impl<T: Config> Pallet<T> {
 	fn now() -> BlockNumberFor<T> {
 		frame_system::Pallet::<T>::block_number()

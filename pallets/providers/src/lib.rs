@@ -547,7 +547,7 @@ pub mod pallet {
 
 		/// Serve an active model.
 		#[pallet::call_index(7)]
-		#[pallet::weight(Pallet::<T>::serve_weight())]
+		#[pallet::weight(T::WeightInfo::serve())]
 		pub fn serve(origin: OriginFor<T>, model_id: ModelId) -> DispatchResult {
 			let provider = ensure_signed(origin)?;
 			Self::do_serve(provider, model_id)
@@ -591,7 +591,7 @@ pub mod pallet {
 		/// Slash a provider for proven misbehaviour (governance): `fraction` of its bonded and
 		/// unlocking stake, applied `SlashDeferDuration` blocks from now unless cancelled.
 		#[pallet::call_index(12)]
-		#[pallet::weight(Pallet::<T>::slash_weight())]
+		#[pallet::weight(T::WeightInfo::slash())]
 		pub fn slash(
 			origin: OriginFor<T>,
 			provider: T::AccountId,
@@ -605,7 +605,7 @@ pub mod pallet {
 
 		/// Cancel a pending slash (governance).
 		#[pallet::call_index(13)]
-		#[pallet::weight(Pallet::<T>::cancel_slash_weight())]
+		#[pallet::weight(T::WeightInfo::cancel_slash())]
 		pub fn cancel_slash(
 			origin: OriginFor<T>,
 			provider: T::AccountId,
