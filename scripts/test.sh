@@ -61,6 +61,7 @@ trap '[[ -z "$LORA_PID" ]] || kill "$LORA_PID" 2>/dev/null || true; rm -rf "$lor
 start_lora 127.0.0.1:8199 --model "$MODEL_PATH" --adapters-dir "$lora_dir/adapters" \
 	--data-dir "$lora_dir/data"
 "$PYTHON" "$ROOT/lora-service/tests/openai_client.py" http://127.0.0.1:8199
+"$PYTHON" "$ROOT/lora-service/tests/hostile.py" http://127.0.0.1:8199
 # SIGTERM with a completion in flight: it is answered, then the service exits cleanly.
 "$PYTHON" "$ROOT/lora-service/tests/shutdown.py" http://127.0.0.1:8199 "$LORA_PID"
 wait "$LORA_PID" || die "tributary-lora did not stop cleanly after SIGTERM"

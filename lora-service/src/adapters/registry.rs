@@ -125,6 +125,12 @@ impl Registry {
 		Ok(adapter)
 	}
 
+	/// The adapter `id` if it is in memory (then it is registered: a deletion takes it out of
+	/// memory before its files go). Never blocks on disk.
+	pub fn cached(&self, id: &str) -> Option<Arc<Adapter>> {
+		guard(&self.cache).get(id)
+	}
+
 	/// The adapter `id`, from memory, or loaded from disk (once, however many ask at once).
 	pub fn resident(&self, id: &str) -> Result<Arc<Adapter>, RegistryError> {
 		if !self.registered(id) {

@@ -60,8 +60,14 @@ pub(super) async fn resident(
 ) -> Result<Arc<Adapter>, ApiError> {
 	let expected =
 		expected_hash.map(|text| validate::hash("invalid_adapter_hash", text)).transpose()?;
-	let (registry, owned) = (state.adapters.clone(), id.to_string());
-	let adapter = blocking(move || Ok(registry.resident(&owned)?)).await?;
+	// A resident adapter is served at once; only a load goes to a blocking thread.
+	let adapter = match state.adapters.cached(id) {
+		Some(adapter) => adapter,
+		None => {
+			let (registry, owned) = (state.adapters.clone(), id.to_string());
+			blocking(move || Ok(registry.resident(&owned)?)).await?
+		}
+	};
 	match expected {
 		Some(expected) if adapter.hash != expected => Err(ApiError::conflict(
 			"adapter_hash_mismatch",
