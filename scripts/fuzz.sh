@@ -53,6 +53,7 @@ if $short; then
 else
 	out="$FUZZ_OUT_DIR"
 	mkdir -p "$out/honggfuzz/corpus"
+	rm -f "$out/honggfuzz/stats"
 	cp -n "$seeds"/* "$out/honggfuzz/corpus/"
 fi
 
@@ -72,7 +73,7 @@ if ! $short; then
 	log "honggfuzz for $seconds s (log: $out/honggfuzz/log)"
 	"$honggfuzz" --run_time "$seconds" --threads 1 --timeout 10 --quiet \
 		--input "$out/honggfuzz/corpus" --crashdir "$out/honggfuzz/crashes" \
-		--logfile "$out/honggfuzz/log" -- "$hfuzz_bin" &
+		--logfile "$out/honggfuzz/log" --statsfile "$out/honggfuzz/stats" -- "$hfuzz_bin" &
 	hfuzz_pid=$!
 fi
 log "AFL++ for $seconds s (output: $out/afl)"
@@ -86,7 +87,9 @@ stat() { sed -n "s/^$1 *: *//p" "$out/afl/main/fuzzer_stats"; }
 afl_execs="$(stat execs_done)"
 hfuzz_execs=0
 if [[ -n "$hfuzz_pid" ]]; then
-	hfuzz_execs="$(grep -o 'iterations:[0-9]*' "$out/honggfuzz/log" | tail -n1 | cut -d: -f2 || true)"
+	# The stats file's lines: unix time, last coverage update, total executions, … (its
+	# header starts with #); the campaign's count is the last line's.
+	hfuzz_execs="$(grep -v '^#' "$out/honggfuzz/stats" 2>/dev/null | tail -n1 | cut -d, -f3 | tr -d ' ' || true)"
 	hfuzz_execs="${hfuzz_execs:-0}"
 fi
 log "AFL++: $afl_execs executions ($(stat execs_per_sec)/s), coverage $(stat bitmap_cvg) of the map, $(stat corpus_count) inputs in the corpus"
