@@ -5,11 +5,59 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
 
-/// One message of a conversation.
+/// One message of a conversation: its role and its text (a message whose content is a list
+/// of parts has the text of its text parts, one per line; other parts are refused).
 #[derive(Deserialize, Serialize)]
+#[serde(try_from = "RawMessage")]
 pub struct ChatMessage {
 	pub role: String,
 	pub content: String,
+}
+
+/// A message as OpenAI's clients send it.
+#[derive(Deserialize)]
+struct RawMessage {
+	role: String,
+	content: Content,
+	/// Accepted and ignored (a participant's name).
+	#[serde(default)]
+	#[allow(dead_code)]
+	name: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Content {
+	Text(String),
+	Parts(Vec<Part>),
+}
+
+#[derive(Deserialize)]
+struct Part {
+	#[serde(rename = "type")]
+	kind: String,
+	text: Option<String>,
+}
+
+impl TryFrom<RawMessage> for ChatMessage {
+	type Error = String;
+
+	fn try_from(raw: RawMessage) -> Result<Self, String> {
+		let content = match raw.content {
+			Content::Text(text) => text,
+			Content::Parts(parts) => parts
+				.into_iter()
+				.map(|part| match (part.kind.as_str(), part.text) {
+					("text", Some(text)) => Ok(text),
+					(kind, _) => {
+						Err(format!("content parts of type {kind:?} are not served (text only)"))
+					}
+				})
+				.collect::<Result<Vec<_>, _>>()?
+				.join("\n"),
+		};
+		Ok(Self { role: raw.role, content })
+	}
 }
 
 /// How the model's conversations are written.
@@ -28,14 +76,30 @@ impl ChatTemplate {
 		if messages.is_empty() {
 			return Err(ApiError::bad("empty_messages", "messages is empty"));
 		}
-		if let Some(message) =
-			messages.iter().find(|m| !matches!(m.role.as_str(), "system" | "user" | "assistant"))
+		if let Some(message) = messages
+			.iter()
+			.find(|m| !matches!(m.role.as_str(), "system" | "developer" | "user" | "assistant"))
 		{
 			return Err(ApiError::bad(
 				"invalid_role",
-				format!("role {:?} is not system, user or assistant", message.role),
+				format!("role {:?} is not system, developer, user or assistant", message.role),
 			));
 		}
+		// OpenAI's `developer` messages are what templates know as `system`.
+		let renamed: Vec<ChatMessage>;
+		let messages = match messages.iter().any(|m| m.role == "developer") {
+			true => {
+				renamed = messages
+					.iter()
+					.map(|m| ChatMessage {
+						role: if m.role == "developer" { "system".into() } else { m.role.clone() },
+						content: m.content.clone(),
+					})
+					.collect();
+				&renamed[..]
+			}
+			false => messages,
+		};
 		if let Some(control) = messages
 			.iter()
 			.find_map(|m| self.control_texts.iter().find(|text| m.content.contains(text.as_str())))

@@ -17,7 +17,10 @@ use serde_json::{json, Value};
 
 use super::{
 	adapters, attribution, lock,
-	openai::{ChatRequest, CompletionRequest, Generation, CHAT_MAX_TOKENS, GENERATION_FIELDS},
+	openai::{
+		ChatRequest, CompletionRequest, Generation, Prompt, CHAT_MAX_TOKENS, COMPLETION_MAX_TOKENS,
+		GENERATION_FIELDS,
+	},
 	stream,
 	validate::{self, parse, sampling, stops},
 	AppState,
@@ -129,7 +132,7 @@ fn refused(state: &AppState, model: &str, error: &ApiError) {
 async fn submit(
 	state: &Arc<AppState>,
 	model: &str,
-	prompt: &str,
+	prompt: Input<'_>,
 	max_tokens: usize,
 	options: &Generation,
 	stream: bool,
@@ -145,7 +148,7 @@ async fn submit(
 async fn queue(
 	state: &Arc<AppState>,
 	model: &str,
-	prompt: &str,
+	prompt: Input<'_>,
 	max_tokens: usize,
 	options: &Generation,
 	stream: bool,
@@ -160,13 +163,28 @@ async fn queue(
 		"base" => None,
 		id => Some(adapters::resident(state, id, options.adapter_hash.as_deref()).await?),
 	};
-	validate::text_bytes("prompt_too_large", "the prompt", prompt, state.options.max_text_bytes)?;
-	let prompt = state
-		.tokenizer
-		.encode(prompt, false)
-		.map_err(|e| ApiError::bad("untokenizable_prompt", e.to_string()))?
-		.get_ids()
-		.to_vec();
+	let prompt = match prompt {
+		Input::Text(text) => {
+			let max = state.options.max_text_bytes;
+			validate::text_bytes("prompt_too_large", "the prompt", text, max)?;
+			state
+				.tokenizer
+				.encode(text, false)
+				.map_err(|e| ApiError::bad("untokenizable_prompt", e.to_string()))?
+				.get_ids()
+				.to_vec()
+		}
+		Input::Tokens(tokens) => {
+			let vocab = state.config.vocab_size;
+			if let Some(bad) = tokens.iter().find(|&&id| id as usize >= vocab) {
+				return Err(ApiError::bad(
+					"invalid_token",
+					format!("token {bad} is outside the vocabulary of {vocab}"),
+				));
+			}
+			tokens.to_vec()
+		}
+	};
 	if prompt.is_empty() {
 		return Err(ApiError::bad("empty_prompt", "the prompt is empty"));
 	}
@@ -250,6 +268,13 @@ async fn queue(
 	})
 }
 
+/// A prompt as text, or as token ids.
+#[derive(Clone, Copy)]
+enum Input<'a> {
+	Text(&'a str),
+	Tokens(&'a [u32]),
+}
+
 /// Counts a generation among those in flight for as long as it lives.
 struct InFlight(Arc<AppState>);
 
@@ -287,7 +312,7 @@ pub(super) fn usage(generated: &Generated) -> Value {
 async fn answer(
 	state: Arc<AppState>,
 	answer: Answer,
-	prompt: &str,
+	prompt: Input<'_>,
 	max_tokens: usize,
 	options: Generation,
 ) -> Result<Response, ApiError> {
@@ -336,8 +361,18 @@ pub(super) async fn completions(
 ) -> Result<Response, ApiError> {
 	let request: CompletionRequest = parse(body, &["model", "prompt"], &GENERATION_FIELDS)?;
 	attribution::check(&state, request.generation.attribution.as_ref())?;
+	let prompt = match &request.prompt {
+		Prompt::Text(text) => Input::Text(text),
+		Prompt::Tokens(tokens) => Input::Tokens(tokens),
+		Prompt::Texts(texts) if texts.len() == 1 => Input::Text(&texts[0]),
+		Prompt::TokenLists(lists) if lists.len() == 1 => Input::Tokens(&lists[0]),
+		Prompt::Texts(_) | Prompt::TokenLists(_) => {
+			return Err(ApiError::bad("unsupported_prompts", "one prompt per request is served"))
+		}
+	};
+	let max_tokens = request.max_tokens.unwrap_or(COMPLETION_MAX_TOKENS);
 	let named = Answer::new(&state, false, &request.model);
-	answer(state, named, &request.prompt, request.max_tokens, request.generation).await
+	answer(state, named, prompt, max_tokens, request.generation).await
 }
 
 pub(super) async fn chat_completions(
@@ -350,5 +385,5 @@ pub(super) async fn chat_completions(
 	attribution::check(&state, request.generation.attribution.as_ref())?;
 	let max_tokens = request.max_tokens.unwrap_or(CHAT_MAX_TOKENS);
 	let named = Answer::new(&state, true, &request.model);
-	answer(state, named, &prompt, max_tokens, request.generation).await
+	answer(state, named, Input::Text(&prompt), max_tokens, request.generation).await
 }

@@ -7,7 +7,7 @@ use serde_json::Value;
 pub use crate::chat::ChatMessage;
 
 /// The fields every generation request may carry besides its own.
-pub(crate) const GENERATION_FIELDS: [&str; 11] = [
+pub(crate) const GENERATION_FIELDS: [&str; 26] = [
 	"temperature",
 	"top_p",
 	"seed",
@@ -19,6 +19,22 @@ pub(crate) const GENERATION_FIELDS: [&str; 11] = [
 	"adapter_hash",
 	"attribution",
 	"max_tokens",
+	// OpenAI's fields the service does not implement: taken at their neutral values.
+	"frequency_penalty",
+	"presence_penalty",
+	"logprobs",
+	"top_logprobs",
+	"response_format",
+	"logit_bias",
+	"echo",
+	"best_of",
+	"suffix",
+	"tools",
+	"tool_choice",
+	"parallel_tool_calls",
+	"store",
+	"metadata",
+	"service_tier",
 ];
 
 /// `stop`: one string or up to four.
@@ -29,14 +45,14 @@ pub enum Stop {
 	Many(Vec<String>),
 }
 
-/// What completions and chat completions share.
+/// What completions and chat completions share. Every field may be given as `null`.
 #[derive(Deserialize)]
 pub struct Generation {
-	/// 0 is greedy and deterministic; above 0, sampling (reproducible with `seed`).
-	#[serde(default)]
-	pub temperature: f32,
-	#[serde(default = "one")]
-	pub top_p: f32,
+	/// 0 (the default) is greedy and deterministic; above 0, sampling (reproducible with
+	/// `seed`).
+	pub temperature: Option<f32>,
+	/// 1 by default.
+	pub top_p: Option<f32>,
 	pub seed: Option<u64>,
 	pub stop: Option<Stop>,
 	/// Only 1 is served.
@@ -52,6 +68,30 @@ pub struct Generation {
 	pub adapter_hash: Option<String>,
 	/// Attribute the output over these datasets.
 	pub attribution: Option<AttributionOptions>,
+	#[serde(flatten)]
+	pub unsupported: Unsupported,
+}
+
+/// OpenAI's fields the service does not implement. Each is accepted at its neutral value,
+/// which changes nothing (a penalty of 0, `logprobs: false`, `response_format: {"type":
+/// "text"}`, no tools…), and refused with 400 otherwise (`validate::neutral`).
+#[derive(Deserialize, Default)]
+pub struct Unsupported {
+	pub frequency_penalty: Option<Value>,
+	pub presence_penalty: Option<Value>,
+	pub logprobs: Option<Value>,
+	pub top_logprobs: Option<Value>,
+	pub response_format: Option<Value>,
+	pub logit_bias: Option<Value>,
+	pub echo: Option<Value>,
+	pub best_of: Option<Value>,
+	pub suffix: Option<Value>,
+	pub tools: Option<Value>,
+	pub tool_choice: Option<Value>,
+	pub parallel_tool_calls: Option<Value>,
+	pub store: Option<Value>,
+	pub metadata: Option<Value>,
+	pub service_tier: Option<Value>,
 }
 
 /// What a stream carries besides the text.
@@ -62,17 +102,23 @@ pub struct StreamOptions {
 	pub include_usage: bool,
 }
 
-fn one() -> f32 {
-	1.0
+/// A completion's prompt: text, or token ids, or either in a list of one.
+#[derive(Deserialize)]
+#[serde(untagged)]
+pub enum Prompt {
+	Text(String),
+	Tokens(Vec<u32>),
+	Texts(Vec<String>),
+	TokenLists(Vec<Vec<u32>>),
 }
 
 #[derive(Deserialize)]
 pub struct CompletionRequest {
 	/// `base`, or an adapter id (a directory under `--adapters-dir`).
 	pub model: String,
-	pub prompt: String,
-	#[serde(default = "default_max_tokens")]
-	pub max_tokens: usize,
+	pub prompt: Prompt,
+	/// 16 by default.
+	pub max_tokens: Option<usize>,
 	#[serde(flatten)]
 	pub generation: Generation,
 }
@@ -96,9 +142,8 @@ pub struct AttributionOptions {
 	pub min_span: usize,
 }
 
-fn default_max_tokens() -> usize {
-	16
-}
+/// The most tokens a completion generates when the request does not say.
+pub(crate) const COMPLETION_MAX_TOKENS: usize = 16;
 
 fn default_min_span() -> usize {
 	8

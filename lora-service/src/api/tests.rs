@@ -1000,3 +1000,122 @@ async fn streamed_answers_equal_answers_at_once() {
 	assert_eq!(events.last(), Some(&json!("[DONE]")));
 	assert!(events[..events.len() - 1].iter().all(|e| e["usage"].is_null()));
 }
+
+/// OpenAI's fields the service does not implement are accepted at their neutral values and
+/// refused otherwise; explicit nulls, content parts, the developer role and token-array
+/// prompts work as OpenAI's clients send them.
+#[tokio::test(flavor = "multi_thread")]
+async fn openai_requests_as_clients_send_them() {
+	let app = router(start(tiny_path(), options("http-compat")).unwrap());
+	let (_, plain) = post(
+		&app,
+		"/v1/completions",
+		json!({ "model": "base", "prompt": "the river", "max_tokens": 6 }),
+	)
+	.await;
+	let neutral = json!({
+		"model": "base", "prompt": "the river", "max_tokens": 6,
+		"temperature": null, "top_p": null, "seed": null, "stop": null, "n": null, "stream": null,
+		"user": null, "frequency_penalty": 0, "presence_penalty": 0.0, "logprobs": null,
+		"echo": false, "best_of": 1, "suffix": null, "logit_bias": {}, "store": false,
+		"metadata": { "k": "v" }, "service_tier": "auto",
+	});
+	let (status, answer) = post(&app, "/v1/completions", neutral).await;
+	assert_eq!(status, StatusCode::OK, "{answer}");
+	assert_eq!(
+		answer["choices"][0]["text"], plain["choices"][0]["text"],
+		"neutral values change nothing"
+	);
+	for (field, value) in [
+		("frequency_penalty", json!(0.5)),
+		("presence_penalty", json!(-1)),
+		("logprobs", json!(2)),
+		("echo", json!(true)),
+		("best_of", json!(3)),
+		("suffix", json!(" the end")),
+		("logit_bias", json!({ "50": 100 })),
+	] {
+		let mut body = json!({ "model": "base", "prompt": "hi" });
+		body[field] = value;
+		expect_error(
+			post(&app, "/v1/completions", body).await,
+			StatusCode::BAD_REQUEST,
+			"unsupported_parameter",
+			field,
+		);
+	}
+	// Token ids as the prompt: the same answer as the text they encode.
+	let (_, tokenized) = post(
+		&app,
+		"/v1/completions",
+		json!({ "model": "base", "prompt": [84, 104, 101], "max_tokens": 4 }),
+	)
+	.await;
+	let (_, as_text) = post(
+		&app,
+		"/v1/completions",
+		json!({ "model": "base", "prompt": ["The"], "max_tokens": 4 }),
+	)
+	.await;
+	let (_, nested) = post(
+		&app,
+		"/v1/completions",
+		json!({ "model": "base", "prompt": [[84, 104, 101]], "max_tokens": 4 }),
+	)
+	.await;
+	assert_eq!(tokenized["usage"]["prompt_tokens"], 3, "{tokenized}");
+	assert_eq!(tokenized["choices"][0]["text"], nested["choices"][0]["text"]);
+	assert!(as_text["choices"][0]["text"].is_string(), "{as_text}");
+	expect_error(
+		post(&app, "/v1/completions", json!({ "model": "base", "prompt": ["a", "b"] })).await,
+		StatusCode::BAD_REQUEST,
+		"unsupported_prompts",
+		"two prompts",
+	);
+	expect_error(
+		post(&app, "/v1/completions", json!({ "model": "base", "prompt": [4_000_000] })).await,
+		StatusCode::BAD_REQUEST,
+		"invalid_token",
+		"a token outside the vocabulary",
+	);
+	// Chat: content parts and the developer role render as plain text and system do.
+	let chat = |messages: Value| json!({ "model": "base", "messages": messages, "max_tokens": 6, "response_format": { "type": "text" }, "tools": [], "tool_choice": "none", "logprobs": false, "top_logprobs": 0, "parallel_tool_calls": true });
+	let (status, simple) = post(
+		&app,
+		"/v1/chat/completions",
+		chat(
+			json!([{ "role": "system", "content": "be brief" }, { "role": "user", "content": "one\ntwo" }]),
+		),
+	)
+	.await;
+	assert_eq!(status, StatusCode::OK, "{simple}");
+	let (status, parts) = post(&app, "/v1/chat/completions", chat(json!([
+		{ "role": "developer", "content": [{ "type": "text", "text": "be brief" }] },
+		{ "role": "user", "name": "ann", "content": [{ "type": "text", "text": "one" }, { "type": "text", "text": "two" }] },
+	]))).await;
+	assert_eq!(status, StatusCode::OK, "{parts}");
+	assert_eq!(
+		parts["choices"][0]["message"]["content"],
+		simple["choices"][0]["message"]["content"]
+	);
+	assert_eq!(parts["usage"], simple["usage"]);
+	expect_error(
+		post(
+			&app,
+			"/v1/chat/completions",
+			chat(
+				json!([{ "role": "user", "content": [{ "type": "image_url", "image_url": { "url": "x" } }] }]),
+			),
+		)
+		.await,
+		StatusCode::BAD_REQUEST,
+		"invalid_json",
+		"an image part",
+	);
+	expect_error(
+		post(&app, "/v1/chat/completions", json!({ "model": "base", "messages": [{ "role": "user", "content": "hi" }], "response_format": { "type": "json_object" } })).await,
+		StatusCode::BAD_REQUEST,
+		"unsupported_parameter",
+		"json mode",
+	);
+}

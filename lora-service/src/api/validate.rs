@@ -3,9 +3,9 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::{extract::rejection::JsonRejection, Json};
-use serde_json::Value;
+use serde_json::{json, Value};
 
-use super::openai::{AttributionOptions, Generation, Stop};
+use super::openai::{AttributionOptions, Generation, Stop, Unsupported};
 use crate::{error::ApiError, hash::parse_hash, scheduler::Sampling};
 
 /// Reads a JSON body into `T`, refusing fields other than `own` and `shared` (serde cannot
@@ -27,10 +27,13 @@ pub(super) fn parse<T: serde::de::DeserializeOwned>(
 }
 
 pub(super) fn sampling(options: &Generation) -> Result<Sampling, ApiError> {
-	if !(0.0..=2.0).contains(&options.temperature) {
+	neutral(&options.unsupported)?;
+	let temperature = options.temperature.unwrap_or(0.0);
+	let top_p = options.top_p.unwrap_or(1.0);
+	if !(0.0..=2.0).contains(&temperature) {
 		return Err(ApiError::bad("invalid_temperature", "temperature must be in [0, 2]"));
 	}
-	if !(options.top_p > 0.0 && options.top_p <= 1.0) {
+	if !(top_p > 0.0 && top_p <= 1.0) {
 		return Err(ApiError::bad("invalid_top_p", "top_p must be in (0, 1]"));
 	}
 	if options.n.is_some_and(|n| n != 1) {
@@ -39,7 +42,57 @@ pub(super) fn sampling(options: &Generation) -> Result<Sampling, ApiError> {
 	let seed = options.seed.unwrap_or_else(|| {
 		SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0)
 	});
-	Ok(Sampling { temperature: options.temperature, top_p: options.top_p, seed })
+	Ok(Sampling { temperature, top_p, seed })
+}
+
+/// Refuses OpenAI fields the service does not implement unless they are at a value that
+/// changes nothing.
+pub(super) fn neutral(fields: &Unsupported) -> Result<(), ApiError> {
+	let zero = |v: &Value| v.as_f64() == Some(0.0);
+	let checks: [(&str, &Option<Value>, &dyn Fn(&Value) -> bool, &str); 15] = [
+		("frequency_penalty", &fields.frequency_penalty, &zero, "0"),
+		("presence_penalty", &fields.presence_penalty, &zero, "0"),
+		("logprobs", &fields.logprobs, &|v| *v == json!(false) || zero(v), "false"),
+		("top_logprobs", &fields.top_logprobs, &zero, "0"),
+		(
+			"response_format",
+			&fields.response_format,
+			&|v| *v == json!({ "type": "text" }),
+			"{\"type\": \"text\"}",
+		),
+		("logit_bias", &fields.logit_bias, &|v| v.as_object().is_some_and(|o| o.is_empty()), "{}"),
+		("echo", &fields.echo, &|v| *v == json!(false), "false"),
+		("best_of", &fields.best_of, &|v| v.as_f64() == Some(1.0), "1"),
+		("suffix", &fields.suffix, &|v| v.as_str() == Some(""), "\"\""),
+		("tools", &fields.tools, &|v| v.as_array().is_some_and(|a| a.is_empty()), "[]"),
+		(
+			"tool_choice",
+			&fields.tool_choice,
+			&|v| matches!(v.as_str(), Some("none" | "auto")),
+			"\"none\"",
+		),
+		("parallel_tool_calls", &fields.parallel_tool_calls, &Value::is_boolean, "a boolean"),
+		("store", &fields.store, &Value::is_boolean, "a boolean"),
+		("metadata", &fields.metadata, &Value::is_object, "an object"),
+		(
+			"service_tier",
+			&fields.service_tier,
+			&|v| matches!(v.as_str(), Some("auto" | "default")),
+			"\"auto\"",
+		),
+	];
+	for (field, value, neutral, expected) in checks {
+		match value {
+			Some(value) if !value.is_null() && !neutral(value) => {
+				return Err(ApiError::bad(
+					"unsupported_parameter",
+					format!("{field} is not served: it may only be {expected} (or absent)"),
+				))
+			}
+			_ => {}
+		}
+	}
+	Ok(())
 }
 
 pub(super) fn stops(options: &Generation) -> Result<Vec<String>, ApiError> {
