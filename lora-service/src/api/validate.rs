@@ -45,11 +45,14 @@ pub(super) fn sampling(options: &Generation) -> Result<Sampling, ApiError> {
 	Ok(Sampling { temperature, top_p, seed })
 }
 
+/// Whether a field's value changes nothing.
+type Neutral<'a> = dyn Fn(&Value) -> bool + 'a;
+
 /// Refuses OpenAI fields the service does not implement unless they are at a value that
 /// changes nothing.
 pub(super) fn neutral(fields: &Unsupported) -> Result<(), ApiError> {
 	let zero = |v: &Value| v.as_f64() == Some(0.0);
-	let checks: [(&str, &Option<Value>, &dyn Fn(&Value) -> bool, &str); 15] = [
+	let checks: [(&str, &Option<Value>, &Neutral<'_>, &str); 15] = [
 		("frequency_penalty", &fields.frequency_penalty, &zero, "0"),
 		("presence_penalty", &fields.presence_penalty, &zero, "0"),
 		("logprobs", &fields.logprobs, &|v| *v == json!(false) || zero(v), "false"),
