@@ -126,6 +126,7 @@ fn serve(
 				reply: Box::new(move |result| {
 					let _ = reply.send(result);
 				}),
+				queued_at: Instant::now(),
 			})
 			.map_err(|_| anyhow::anyhow!("the engine is gone"))?;
 		answers.push(answer);

@@ -250,11 +250,13 @@ async fn queue(
 		reply: Box::new(move |result| {
 			let _ = sender.send(result);
 		}),
+		queued_at: Instant::now(),
 	});
 	if sent.is_err() {
 		state.stats.queued.fetch_sub(1, Ordering::Relaxed);
 		return Err(ApiError::Unavailable("engine_stopped", "the engine stopped".into()));
 	}
+	state.metrics.count_model(model);
 	Ok(Queued {
 		state: state.clone(),
 		model: model.to_string(),

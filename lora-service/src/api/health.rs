@@ -132,6 +132,22 @@ pub(super) async fn metrics(State(state): State<Arc<AppState>>) -> impl IntoResp
 		),
 		("attributions_total", "counter", "Attributions computed.", get(&m.attributions)),
 	];
-	let body = metrics::render(&metrics);
+	let mut body = metrics::render(&metrics);
+	for (histogram, name, help) in [
+		(
+			&e.queue_wait,
+			"queue_wait_seconds",
+			"From a request's arrival in the queue to its admission.",
+		),
+		(
+			&e.time_to_first_token,
+			"time_to_first_token_seconds",
+			"From a request's arrival in the queue to its first token.",
+		),
+		(&e.inter_token, "inter_token_seconds", "Between a row's consecutive tokens."),
+	] {
+		body.push_str(&histogram.render(name, help));
+	}
+	body.push_str(&m.render_models());
 	([("content-type", "text/plain; version=0.0.4")], body)
 }

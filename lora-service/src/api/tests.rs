@@ -394,6 +394,21 @@ async fn generation_adapters_and_refusals() {
 		assert!(metrics.contains(&format!("\ntributary_lora_{name} ")), "{name} in {metrics}");
 	}
 	assert!(metrics.contains("tributary_lora_refused_total 15\n"), "{metrics}");
+	for line in [
+		"tributary_lora_time_to_first_token_seconds_count ",
+		"tributary_lora_inter_token_seconds_count ",
+		"tributary_lora_queue_wait_seconds_count ",
+		"tributary_lora_model_requests_total{model=\"base\"} ",
+		"tributary_lora_model_requests_total{model=\"a1\"} ",
+	] {
+		let value: f64 = metrics
+			.lines()
+			.find_map(|l| l.strip_prefix(line))
+			.unwrap_or_else(|| panic!("{line} in {metrics}"))
+			.parse()
+			.unwrap();
+		assert!(value > 0.0, "{line}{value}");
+	}
 
 	expect_error(
 		call(&app, "GET", "/v1/completions", "").await,

@@ -20,6 +20,7 @@ pub use self::sampling::Sampling;
 use self::sampling::{sample, Rng};
 use crate::{
 	adapters::{Adapter, AdapterStack},
+	metrics::Histogram,
 	model::{KvCache, Lora, Model, Row},
 	rng::SplitMix64,
 };
@@ -57,6 +58,8 @@ pub struct Request {
 	pub cancelled: Option<Arc<std::sync::atomic::AtomicBool>>,
 	/// Called once with the outcome.
 	pub reply: Box<dyn FnOnce(Outcome) + Send>,
+	/// When it was sent, for the queue-wait and time-to-first-token histograms.
+	pub queued_at: Instant,
 }
 
 /// What the engine reports, for `/metrics`.
@@ -77,6 +80,12 @@ pub struct Stats {
 	pub cancelled: AtomicU64,
 	/// Requests that failed in the model (their own, not their batch's).
 	pub failed: AtomicU64,
+	/// From being sent to being admitted.
+	pub queue_wait: Histogram,
+	/// From being sent to the first token (queue wait and prefill).
+	pub time_to_first_token: Histogram,
+	/// Between a row's consecutive tokens.
+	pub inter_token: Histogram,
 	/// Time spent in decode steps, nanoseconds.
 	pub decode_nanos: AtomicU64,
 	/// Decode throughput of recent steps, tokens per second, as f64 bits.
@@ -100,6 +109,8 @@ struct Active {
 	failure: Option<String>,
 	/// The key-value cache bytes set aside for it at admission.
 	reserved: usize,
+	/// When its last token came.
+	last_token_at: Instant,
 }
 
 impl Active {
@@ -212,6 +223,7 @@ pub fn run(model: &Model, requests: mpsc::Receiver<Request>, limits: Limits, sta
 				break;
 			}
 			stats.queued.fetch_sub(1, Ordering::Relaxed);
+			stats.queue_wait.observe(request.queued_at.elapsed().as_secs_f64());
 			if let Some(mut row) = prefill(model, request, stats) {
 				row.reserved = cost;
 				reserved += cost;
@@ -244,7 +256,7 @@ pub fn run(model: &Model, requests: mpsc::Receiver<Request>, limits: Limits, sta
 		}
 		let started = Instant::now();
 		let lengths: Vec<usize> = active.iter().map(|row| row.cache.len()).collect();
-		match guarded(|| step(model, &mut active, &mut stack)) {
+		match guarded(|| step(model, &mut active, &mut stack, stats)) {
 			Ok(()) => {
 				let rows = active.len() as u64;
 				stats.batch_size.store(rows, Ordering::Relaxed);
@@ -271,7 +283,8 @@ pub fn run(model: &Model, requests: mpsc::Receiver<Request>, limits: Limits, sta
 				}
 				let mut kept = Vec::with_capacity(active.len());
 				for mut row in active.drain(..) {
-					match guarded(|| step(model, std::slice::from_mut(&mut row), &mut stack)) {
+					match guarded(|| step(model, std::slice::from_mut(&mut row), &mut stack, stats))
+					{
 						Ok(()) => kept.push(row),
 						Err(e) => {
 							reserved -= row.reserved;
@@ -325,7 +338,9 @@ fn prefill(model: &Model, request: Request, stats: &Stats) -> Option<Active> {
 				finish: None,
 				failure: None,
 				reserved: 0,
+				last_token_at: Instant::now(),
 			};
+			stats.time_to_first_token.observe(row.request.queued_at.elapsed().as_secs_f64());
 			row.accept(model.config.context_length);
 			Some(row)
 		}
@@ -338,7 +353,12 @@ fn prefill(model: &Model, request: Request, stats: &Stats) -> Option<Active> {
 }
 
 /// One decode step for every active row, with the rows' adapters placed in the stack's slots.
-fn step(model: &Model, active: &mut [Active], stack: &mut AdapterStack) -> Result<()> {
+fn step(
+	model: &Model,
+	active: &mut [Active],
+	stack: &mut AdapterStack,
+	stats: &Stats,
+) -> Result<()> {
 	let adapters: Vec<Option<Arc<Adapter>>> =
 		active.iter().map(|row| row.request.adapter.clone()).collect();
 	let slots = stack.place(&adapters, &model.config)?;
@@ -359,8 +379,11 @@ fn step(model: &Model, active: &mut [Active], stack: &mut AdapterStack) -> Resul
 		};
 		chosen.push((next, rng));
 	}
+	let now = Instant::now();
 	for (row, (next, rng)) in active.iter_mut().zip(chosen) {
 		(row.next, row.rng) = (next, rng);
+		stats.inter_token.observe(now.duration_since(row.last_token_at).as_secs_f64());
+		row.last_token_at = now;
 		row.accept(model.config.context_length);
 	}
 	Ok(())
@@ -392,6 +415,7 @@ mod tests {
 			reply: Box::new(move |result| {
 				let _ = reply.send(result);
 			}),
+			queued_at: Instant::now(),
 		};
 		(request, answer)
 	}
