@@ -197,7 +197,17 @@ async fn generation_adapters_and_refusals() {
 	let (status, answer) = post(&app, "/v1/chat/completions", chat).await;
 	assert_eq!(status, StatusCode::OK, "{answer}");
 	assert_eq!(answer["object"], "chat.completion");
-	assert!(answer["choices"][0]["message"]["content"].is_string());
+	// What the template renders, completed as a plain prompt, gives the same text.
+	let rendered = "<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by \
+	                Hugging Face<|im_end|>\n<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n";
+	let (_, completed) = post(
+		&app,
+		"/v1/completions",
+		json!({ "model": "a1", "prompt": rendered, "max_tokens": 5 }),
+	)
+	.await;
+	assert_eq!(answer["choices"][0]["message"]["content"], completed["choices"][0]["text"]);
+	assert_eq!(answer["usage"], completed["usage"]);
 
 	let long = "word ".repeat(100);
 	let refusals: Vec<(&str, String, StatusCode, &str)> = vec![
@@ -651,7 +661,11 @@ async fn records_attribution_and_persistence() {
 	)
 	.await;
 	assert_eq!(status, StatusCode::OK, "{completion}");
-	assert!(completion["attribution"]["records"].is_array(), "{completion}");
+	// A completion's attribution is the attribution of its text.
+	let text = completion["choices"][0]["text"].as_str().unwrap();
+	let (_, of_text) =
+		post(&app, "/v1/attribution", json!({ "text": text, "datasets": [7] })).await;
+	assert_eq!(completion["attribution"], of_text, "{completion}");
 
 	// A new service over the same data directory has the same indexes.
 	let (_, listed) = call(&app, "GET", "/v1/datasets", "").await;
@@ -1080,7 +1094,11 @@ async fn openai_requests_as_clients_send_them() {
 	.await;
 	assert_eq!(tokenized["usage"]["prompt_tokens"], 3, "{tokenized}");
 	assert_eq!(tokenized["choices"][0]["text"], nested["choices"][0]["text"]);
-	assert!(as_text["choices"][0]["text"].is_string(), "{as_text}");
+	let (_, string) =
+		post(&app, "/v1/completions", json!({ "model": "base", "prompt": "The", "max_tokens": 4 }))
+			.await;
+	assert_eq!(as_text["choices"][0]["text"], string["choices"][0]["text"], "{as_text}");
+	assert_eq!(as_text["usage"], string["usage"]);
 	expect_error(
 		post(&app, "/v1/completions", json!({ "model": "base", "prompt": ["a", "b"] })).await,
 		StatusCode::BAD_REQUEST,
