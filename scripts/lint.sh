@@ -18,4 +18,7 @@ log "cargo clippy: the runtime fuzzer"
 log "tributary-lora: cargo fmt --check and clippy"
 lora_cargo fmt -- --check
 lora_cargo clippy --release --locked --all-targets -- -D warnings
+log "tributary-lora-fuzz: cargo fmt --check and clippy"
+(cd lora-service/fuzz && CARGO_TARGET_DIR="$FUZZ_TARGET_DIR/lora-check" cargo fmt -- --check &&
+	CARGO_TARGET_DIR="$FUZZ_TARGET_DIR/lora-check" cargo clippy --locked --all-targets -- -D warnings)
 log "lint clean"

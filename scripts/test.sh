@@ -2,9 +2,9 @@
 # Every test: set up, check formatting, build the release node, run the cargo tests of
 # everything but the pallets in the release profile (with the node's very features, so that
 # nothing the node compiled compiles again), the pallets' tests and benchmarks in the debug
-# profile, a short run of the runtime fuzzer, the LoRA service's tests (with the real SmolLM2,
-# fetched first) and an unmodified OpenAI client against it, then the end-to-end suite against
-# the real node.
+# profile, short runs of the runtime fuzzer and of the LoRA service's parser fuzzer, the LoRA
+# service's tests (with the real SmolLM2, fetched first), an unmodified OpenAI client, hostile
+# input and a SIGTERM against it, then the end-to-end suite against the real node.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -46,6 +46,12 @@ step=$SECONDS
 log "the runtime fuzzer, a short run"
 "$ROOT/scripts/fuzz.sh" --short
 log "fuzzing done in $((SECONDS - step)) s"
+
+# The LoRA service's parsers: a minute of AFL++ (scripts/fuzz-lora.sh), resuming its corpus.
+step=$SECONDS
+log "the LoRA service's parser fuzzer, a short run"
+"$ROOT/scripts/fuzz-lora.sh" 60
+log "parser fuzzing done in $((SECONDS - step)) s"
 
 step=$SECONDS
 log "LoRA service: model, formatting, tests"

@@ -14,6 +14,8 @@ pub mod api;
 pub mod attribution;
 pub mod chat;
 pub mod error;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 pub mod hash;
 pub mod metrics;
 pub mod model;

@@ -140,6 +140,55 @@ impl Options {
 	}
 }
 
+/// Checks a request body as route `route` (completions, chat completions, attribution, an
+/// adapter upload, records; by its index modulo 5) checks it before doing anything: the parser
+/// fuzz target's way in.
+#[cfg(feature = "fuzzing")]
+pub fn check_body(route: u8, body: &[u8]) -> Result<(), ApiError> {
+	use axum::Json;
+	let value: serde_json::Value = serde_json::from_slice(body)
+		.map_err(|e| ApiError::bad("invalid_json", e.to_string()))?;
+	let body = || Ok(Json(value.clone()));
+	match route % 5 {
+		0 => {
+			let request: openai::CompletionRequest =
+				validate::parse(body(), &["model", "prompt"], &openai::GENERATION_FIELDS)?;
+			validate::sampling(&request.generation)?;
+			validate::stops(&request.generation)?;
+		}
+		1 => {
+			let request: openai::ChatRequest = validate::parse(
+				body(),
+				&["model", "messages", "max_completion_tokens"],
+				&openai::GENERATION_FIELDS,
+			)?;
+			validate::sampling(&request.generation)?;
+			validate::stops(&request.generation)?;
+			let template = ChatTemplate {
+				template: Some(crate::model::tiny::SMOLLM2_CHAT_TEMPLATE.into()),
+				control_texts: vec!["<|im_start|>".into(), "<|im_end|>".into()],
+				bos_token: "<|im_start|>".into(),
+				eos_token: "<|im_end|>".into(),
+			};
+			template.render(&request.messages)?;
+		}
+		2 => {
+			let request: openai::AttributionRequest =
+				validate::parse(body(), &["text", "datasets", "min_span"], &[])?;
+			validate::attribution_options(&request.options)?;
+		}
+		3 => {
+			let _: openai::AdapterUpload = serde_json::from_value(value.clone())
+				.map_err(|e| ApiError::bad("invalid_json", e.to_string()))?;
+		}
+		_ => {
+			let fields = ["records", "contribution_id", "text", "content_hash"];
+			let _: openai::RecordsBody = validate::parse(body(), &fields, &[])?;
+		}
+	}
+	Ok(())
+}
+
 /// Refuses to listen beyond loopback without an admin token: anyone who could reach the
 /// service could replace its adapters and records.
 pub fn may_listen(listen: std::net::SocketAddr, options: &Options) -> anyhow::Result<()> {

@@ -132,7 +132,11 @@ impl Segment {
 
 	/// Reads a segment [`Self::write`] wrote, checking its shape.
 	pub fn read(path: &std::path::Path) -> Result<Self> {
-		let bytes = std::fs::read(path)?;
+		Self::from_bytes(&std::fs::read(path)?)
+	}
+
+	/// A segment from the bytes of its file, refused unless its shape is whole.
+	pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
 		let mut at = 0;
 		let mut take = |n: usize| -> Result<&[u8]> {
 			let slice = bytes.get(at..at + n).ok_or_else(|| anyhow::anyhow!("truncated"))?;
