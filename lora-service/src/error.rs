@@ -135,3 +135,12 @@ impl IntoResponse for ApiError {
 		(status, Json(body)).into_response()
 	}
 }
+
+/// What a panic said: its message when it had one (`panic!` with a literal or a format).
+pub fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+	panic
+		.downcast_ref::<&str>()
+		.map(|s| s.to_string())
+		.or_else(|| panic.downcast_ref::<String>().cloned())
+		.unwrap_or_else(|| "a panic".into())
+}

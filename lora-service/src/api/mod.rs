@@ -146,8 +146,8 @@ impl Options {
 #[cfg(feature = "fuzzing")]
 pub fn check_body(route: u8, body: &[u8]) -> Result<(), ApiError> {
 	use axum::Json;
-	let value: serde_json::Value = serde_json::from_slice(body)
-		.map_err(|e| ApiError::bad("invalid_json", e.to_string()))?;
+	let value: serde_json::Value =
+		serde_json::from_slice(body).map_err(|e| ApiError::bad("invalid_json", e.to_string()))?;
 	let body = || Ok(Json(value.clone()));
 	match route % 5 {
 		0 => {
@@ -400,11 +400,7 @@ pub fn router(state: Arc<AppState>) -> Router {
 /// (every lock it keeps is taken whatever a panic left behind: `lock`, `read`, `write`).
 pub(crate) fn catch_panics(routes: Router) -> Router {
 	routes.layer(CatchPanicLayer::custom(|panic: Box<dyn std::any::Any + Send>| {
-		let message = panic
-			.downcast_ref::<&str>()
-			.map(|s| s.to_string())
-			.or_else(|| panic.downcast_ref::<String>().cloned())
-			.unwrap_or_else(|| "a panic".into());
+		let message = crate::error::panic_message(panic.as_ref());
 		ApiError::internal("panicked", format!("the request panicked: {message}")).into_response()
 	}))
 }

@@ -308,11 +308,7 @@ fn abandoned(request: &Request) -> bool {
 /// computing, not the engine.
 fn guarded<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
 	std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|panic| {
-		let message = panic
-			.downcast_ref::<&str>()
-			.map(|s| s.to_string())
-			.or_else(|| panic.downcast_ref::<String>().cloned())
-			.unwrap_or_else(|| "a panic".into());
+		let message = crate::error::panic_message(panic.as_ref());
 		Err(anyhow::anyhow!("panicked: {message}"))
 	})
 }
