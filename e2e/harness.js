@@ -6,7 +6,8 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync, existsSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, existsSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -138,19 +139,36 @@ export class DevNode {
   }
 }
 
-/** A running `tributary-lora serve` with its adapters and index in a directory of its own. */
+/**
+ * A running `tributary-lora serve` with its adapters and index in a directory of its own. With
+ * `tokens`, it runs with an admin token and an API key (each in a file there, `apiKeyFile`
+ * for the node), and `post` sends the one each route takes.
+ */
 export class LoraService {
+  constructor({ tokens = false } = {}) {
+    this.tokens = tokens;
+  }
+
   async start() {
     this.dir = tempDir('tributary-e2e-lora-');
     this.port = await freePort();
     this.log = [];
-    this.process = spawn(loraBinary(), [
+    const args = [
       'serve',
       '--listen', `127.0.0.1:${this.port}`,
       '--model', modelFile(),
       '--adapters-dir', path.join(this.dir, 'adapters'),
       '--data-dir', path.join(this.dir, 'data'),
-    ], { stdio: ['ignore', 'pipe', 'pipe'] });
+    ];
+    if (this.tokens) {
+      this.adminToken = `admin-${randomBytes(16).toString('hex')}`;
+      this.apiKey = `key-${randomBytes(16).toString('hex')}`;
+      this.apiKeyFile = path.join(this.dir, 'api-key');
+      writeFileSync(path.join(this.dir, 'admin-token'), `${this.adminToken}\n`, { mode: 0o600 });
+      writeFileSync(this.apiKeyFile, `${this.apiKey}\n`, { mode: 0o600 });
+      args.push('--admin-token-file', path.join(this.dir, 'admin-token'), '--api-key-file', this.apiKeyFile);
+    }
+    this.process = spawn(loraBinary(), args, { stdio: ['ignore', 'pipe', 'pipe'] });
     const keep = (chunk) => {
       this.log.push(chunk.toString());
       if (this.log.length > 400) this.log.shift();
@@ -179,13 +197,16 @@ export class LoraService {
     }
   }
 
-  /** POSTs JSON to the service; resolves with `{status, body}`. */
-  async post(route, body) {
-    const response = await fetch(`${this.url}${route}`, {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify(body),
-    });
+  /**
+   * POSTs JSON to the service with the token its route takes (`token` overrides it: `null`
+   * sends none); resolves with `{status, body}`.
+   */
+  async post(route, body, token) {
+    const changesState = /^\/v1\/(adapters|blobs|datasets\/)/.test(route);
+    const bearer = token !== undefined ? token : (changesState ? this.adminToken : this.apiKey);
+    const headers = { 'Content-Type': 'application/json' };
+    if (bearer) headers.Authorization = `Bearer ${bearer}`;
+    const response = await fetch(`${this.url}${route}`, { method: 'POST', headers, body: JSON.stringify(body) });
     return { status: response.status, body: await response.json() };
   }
 

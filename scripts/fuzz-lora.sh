@@ -37,6 +37,9 @@ seeds="$out/seeds"
 
 export AFL_SKIP_CPUFREQ=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 AFL_NO_UI=1 AFL_AUTORESUME=1
 export AFL_STATS_INTERVAL=30
+stat() { sed -n "s/^$1 *: *//p" "$out/afl/main/fuzzer_stats" 2>/dev/null; }
+# AFL++ carries its count of executions over when it resumes: this run's are the difference.
+before="$(stat execs_done)"
 log "AFL++ on the parsers for $seconds s (output: $out/afl)"
 cargo afl fuzz -V "$seconds" -t 2000 -m none -i "$seeds" -o "$out/afl" -M main -- "$fuzzer" \
 	>"$out/afl.log" 2>&1 || {
@@ -44,10 +47,10 @@ cargo afl fuzz -V "$seconds" -t 2000 -m none -i "$seeds" -o "$out/afl" -M main -
 	die "AFL++ stopped with an error"
 }
 
-stat() { sed -n "s/^$1 *: *//p" "$out/afl/main/fuzzer_stats"; }
-log "AFL++: $(stat execs_done) executions ($(stat execs_per_sec)/s), coverage $(stat bitmap_cvg) of the map, $(stat corpus_count) inputs in the corpus"
+execs=$(($(stat execs_done) - ${before:-0}))
+log "AFL++: $execs executions ($(stat execs_per_sec)/s), coverage $(stat bitmap_cvg) of the map, $(stat corpus_count) inputs in the corpus"
 printf '%s commit=%s seconds=%s afl_execs=%s afl_execs_per_sec=%s afl_bitmap_cvg=%s\n' \
-	"$(date -u +%FT%TZ)" "$(git -C "$ROOT" rev-parse --short HEAD)" "$seconds" "$(stat execs_done)" \
+	"$(date -u +%FT%TZ)" "$(git -C "$ROOT" rev-parse --short HEAD)" "$seconds" "$execs" \
 	"$(stat execs_per_sec)" "$(stat bitmap_cvg)" >>"$out/campaign.log"
 total="$(awk '{for (i = 1; i <= NF; i++) { split($i, kv, "="); if (kv[1] == "afl_execs") t += kv[2] }} END { print t + 0 }' "$out/campaign.log")"
 log "the parser campaign in $out: $total executions in all (campaign.log)"

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes the development chain's sample LoRA adapter for SmolLM2-135M-Instruct, in the PEFT
-layout (adapter_config.json + adapter_model.safetensors), and prints the blake2-256 hash of
-adapter_model.safetensors, which the `development` preset registers on chain.
+layout (adapter_config.json + adapter_model.safetensors), and prints the adapter's hash, which
+the `development` preset registers on chain.
 
 The adapter is random, not trained: a demonstration artifact that changes the base model's
 outputs a little. Its bytes depend on nothing but --seed and --rank, so every machine writes
@@ -14,6 +14,11 @@ Values come from splitmix64 seeded with --seed: each step's top 24 bits, as a fr
 Kaiming-uniform initialisation) and 0.01 for lora_B. Tensors are little-endian f32, written
 in name order; the safetensors header is compact JSON with sorted keys, padded with spaces to
 a multiple of 8 bytes.
+
+The adapter's hash is `tributary-lora adapter hash`'s: blake2-256 of b"tributary/adapter/v1",
+r (u32 LE), lora_alpha (f64 LE), use_rslora (one byte), the targeted modules (a byte of count,
+then each name after a byte of length, in the order q, k, v, o, gate, up, down) and the
+blake2-256 of adapter_model.safetensors.
 """
 
 import argparse
@@ -121,7 +126,16 @@ def main():
     with open(os.path.join(args.out, "adapter_config.json"), "w") as f:
         json.dump(config, f, indent=2, sort_keys=True)
         f.write("\n")
-    print("0x" + hashlib.blake2b(data, digest_size=32).hexdigest())
+    print("0x" + adapter_hash(args.rank, args.alpha, False, list(MODULES), data).hex())
+
+
+def adapter_hash(rank, alpha, rslora, modules, weights):
+    """The adapter's hash, as the LoRA service computes it (lora-service/src/adapters/peft.rs)."""
+    identity = b"tributary/adapter/v1" + struct.pack("<Id?B", rank, float(alpha), rslora, len(modules))
+    for module in modules:
+        identity += bytes([len(module)]) + module.encode()
+    identity += hashlib.blake2b(weights, digest_size=32).digest()
+    return hashlib.blake2b(identity, digest_size=32).digest()
 
 
 if __name__ == "__main__":

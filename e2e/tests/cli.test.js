@@ -21,7 +21,7 @@ function run(...args) {
 describe('tributary-node', () => {
   it('documents its own flags in --help', () => {
     const help = run('--help');
-    for (const flag of ['--dev-block-time', '--instant-seal', '--lora-service-url', '--collator']) {
+    for (const flag of ['--dev-block-time', '--instant-seal', '--lora-service-url', '--lora-service-api-key-file', '--collator']) {
       assert.match(help, new RegExp(flag), `--help mentions ${flag}`);
     }
     for (const command of ['build-spec', 'export-genesis-head', 'export-genesis-wasm', 'purge-chain', 'key']) {

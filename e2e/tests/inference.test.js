@@ -1,5 +1,6 @@
 // Paid inference end to end, against a real tributary-node --dev and a real tributary-lora
-// serving SmolLM2: a dataset and a record (registered on chain, uploaded to the service), a
+// serving SmolLM2 behind an admin token and an API key (the node's worker sends the key): a
+// dataset and a record (registered on chain, uploaded to the service), a
 // model voted in by referendum, an adapter with its lineage, a provider bonded and serving
 // with its operator key in the node's keystore, a request, the node's off-chain worker's
 // result with its attribution, credits equal to the split and claims that pay them. Then the
@@ -76,8 +77,10 @@ describe('inference', () => {
 
   before(async () => {
     await cryptoWaitReady();
-    lora = await new LoraService().start();
-    node = await new DevNode({ extraArgs: ['--lora-service-url', lora.url] }).start();
+    lora = await new LoraService({ tokens: true }).start();
+    node = await new DevNode({
+      extraArgs: ['--lora-service-url', lora.url, '--lora-service-api-key-file', lora.apiKeyFile],
+    }).start();
     api = node.api;
     rpc = (method, params) => api._rpcCore.provider.send(method, params);
     const keyring = new Keyring({ type: 'sr25519' });
@@ -130,10 +133,14 @@ describe('inference', () => {
 
     // Bob registers a rank-4 adapter (random weights, written by tributary-lora) with its
     // lineage: all of it the dataset.
-    await LoraService.run(['adapter', 'new', '--rank', '4', '--alpha', '8', '--seed', '11', '--out', adapterDir]);
+    // Its hash covers the weights, rank, alpha and targeted modules: what `adapter hash` says.
+    const written = await LoraService.run(['adapter', 'new', '--rank', '4', '--alpha', '8', '--seed', '11', '--out', adapterDir]);
+    chain.adapterHash = (await LoraService.run(['adapter', 'hash', adapterDir])).trim();
+    assert.match(chain.adapterHash, /^0x[0-9a-f]{64}$/);
+    assert.equal(written.trim(), chain.adapterHash);
     const weights = readFileSync(path.join(adapterDir, 'adapter_model.safetensors'));
     const adapterConfig = JSON.parse(readFileSync(path.join(adapterDir, 'adapter_config.json'), 'utf8'));
-    chain.adapterHash = blake2AsHex(weights, 256);
+    assert.notEqual(chain.adapterHash, blake2AsHex(weights, 256), 'not the weights file alone');
     const registered = await sendAndFinalize(
       api,
       api.tx.models.registerAdapter(chain.modelId, chain.adapterHash, 4, 8, 'ipfs://river-writer-adapter', [[chain.datasetId, 1]]),
@@ -142,20 +149,29 @@ describe('inference', () => {
     chain.adapterId = eventOf(registered.events, 'models', 'AdapterRegistered').data.adapterId.toNumber();
     assert.equal((await api.call.modelsApi.model(chain.modelId)).unwrap().status.toString(), 'Active');
 
-    // The provider's service gets the adapter under its on-chain id, checked against its hash.
-    const uploaded = await lora.post('/v1/adapters', {
+    // The provider's service gets the adapter under its on-chain id, checked against its hash;
+    // only with the admin token. The same weights with another alpha are another adapter.
+    const upload = {
       id: String(chain.adapterId),
       adapter_config: adapterConfig,
       weights_base64: weights.toString('base64'),
       expected_hash: chain.adapterHash,
-    });
+    };
+    // (A small body: the service answers 401 before reading one, and closes the connection.)
+    const withKey = await lora.post('/v1/adapters', { id: upload.id }, lora.apiKey);
+    assert.equal(withKey.status, 401, 'the API key does not upload');
+    const louder = await lora.post('/v1/adapters', { ...upload, adapter_config: { ...adapterConfig, lora_alpha: 64 } });
+    assert.equal(louder.status, 409, JSON.stringify(louder.body));
+    assert.equal(louder.body.error.code, 'adapter_hash_mismatch');
+    const uploaded = await lora.post('/v1/adapters', upload);
     assert.equal(uploaded.status, 201, JSON.stringify(uploaded.body));
+    assert.equal(uploaded.body.hash, chain.adapterHash);
 
     // What the adapter answers the prompt (greedy, so the worker's answer will be the same):
     // Charlie contributes that text as a record, on chain and to the service's index.
-    const probe = await lora.post('/v1/completions', {
-      model: String(chain.adapterId), prompt: PROMPT, max_tokens: MAX_TOKENS, temperature: 0,
-    });
+    const question = { model: String(chain.adapterId), prompt: PROMPT, max_tokens: MAX_TOKENS, temperature: 0 };
+    assert.equal((await lora.post('/v1/completions', question, null)).status, 401, 'generation takes the key');
+    const probe = await lora.post('/v1/completions', question);
     assert.equal(probe.status, 200, JSON.stringify(probe.body));
     chain.output = probe.body.choices[0].text;
     assert.ok(probe.body.usage.completion_tokens >= 8, `a short answer: ${JSON.stringify(chain.output)}`);

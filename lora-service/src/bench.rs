@@ -121,6 +121,7 @@ fn serve(
 				stop_check: None,
 				on_token: None,
 				sampling: Sampling::GREEDY,
+				logprobs: None,
 				adapter,
 				cancelled: None,
 				reply: Box::new(move |result| {
@@ -136,7 +137,7 @@ fn serve(
 	engine::run(model, receiver, engine::Limits::batch(batch), &stats);
 	let wall = started.elapsed();
 	for answer in answers {
-		let (output, _) = answer.recv()?.map_err(anyhow::Error::msg)?;
+		let output = answer.recv()?.map_err(anyhow::Error::msg)?.tokens;
 		anyhow::ensure!(output.len() == tokens, "a request generated {} tokens", output.len());
 	}
 	Ok(Timing {

@@ -62,9 +62,9 @@ enum Command {
 #[derive(Subcommand)]
 enum AdapterCommand {
 	/// Write a random (untrained) LoRA adapter in the PEFT layout over all seven projections,
-	/// for demonstrations and tests, and print the blake2-256 hash of its weights file. The
-	/// same shape, rank and seed give the same bytes on any machine; without --model the
-	/// shape is SmolLM2-135M's.
+	/// for demonstrations and tests, and print its hash (as `adapter hash` does). The same
+	/// shape, rank and seed give the same bytes on any machine; without --model the shape is
+	/// SmolLM2-135M's.
 	New {
 		#[arg(long, default_value_t = 4)]
 		rank: usize,
@@ -78,6 +78,15 @@ enum AdapterCommand {
 		/// The directory to write (created if missing).
 		#[arg(long)]
 		out: PathBuf,
+	},
+	/// Print the hash of a PEFT adapter directory, the one to register it by on chain and that
+	/// requests name it by: blake2-256 over its weights file's blake2-256 and what its
+	/// adapter_config.json changes in the output (rank, alpha, rsLoRA, the targeted modules);
+	/// docs/lora-service.md gives the exact bytes. Settings the service does not serve are
+	/// refused, as loading refuses them.
+	Hash {
+		/// The adapter's directory (adapter_config.json, adapter_model.safetensors).
+		dir: PathBuf,
 	},
 }
 
@@ -124,6 +133,11 @@ fn main() -> Result<()> {
 				 demonstrations and tests, it has learned nothing",
 				out.display()
 			);
+			println!("0x{}", hash::hex(&hash));
+			Ok(())
+		}
+		Command::Adapter { command: AdapterCommand::Hash { dir } } => {
+			let hash = tributary_lora::adapters::hash_dir(&dir)?;
 			println!("0x{}", hash::hex(&hash));
 			Ok(())
 		}

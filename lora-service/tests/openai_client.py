@@ -5,7 +5,7 @@ import sys
 
 import openai
 
-SAMPLE_ADAPTER_HASH = "0xc35c8ec05eea8a7d42b7f8b3072fd16267b85deae5d080c3e197f3743fb6815b"
+SAMPLE_ADAPTER_HASH = "0x326c92579c5d789d87e73394e3c20c3dcbb9d51d0debaaad19479a1676ddb64b"
 QUESTION = [{"role": "user", "content": "What is the capital of France?"}]
 
 client = openai.OpenAI(base_url=sys.argv[1] + "/v1", api_key="unused")
@@ -79,4 +79,33 @@ streamed = "".join(
 )
 assert streamed == completion.choices[0].text, (streamed, completion)
 
-print("openai client: models, chat completion (Paris), completion with an adapter, seeded sampling, errors, streaming: ok")
+# Log probabilities, read through the client's own types: chat's entries join to the answer,
+# greedy took the most likely token each time, and " Paris" is very likely after the question.
+with_logprobs = client.chat.completions.create(
+    model="base", messages=QUESTION, max_tokens=24, temperature=0, logprobs=True, top_logprobs=3
+)
+entries = with_logprobs.choices[0].logprobs.content
+assert len(entries) == with_logprobs.usage.completion_tokens, entries
+assert bytes(b for e in entries for b in e.bytes).decode() == chat.choices[0].message.content
+for entry in entries:
+    assert len(entry.top_logprobs) == 3, entry
+    assert entry.top_logprobs[0].token == entry.token, entry
+    assert entry.logprob <= 0 and entry.logprob == entry.top_logprobs[0].logprob, entry
+paris = next(e for e in entries if e.token == " Paris")
+assert paris.logprob > -1.0, paris
+legacy = client.completions.create(
+    model="0",
+    prompt="The capital of France is",
+    max_tokens=8,
+    temperature=0,
+    logprobs=2,
+    extra_body={"adapter_hash": SAMPLE_ADAPTER_HASH},
+)
+assert "".join(legacy.choices[0].logprobs.tokens) == completion.choices[0].text, legacy
+assert len(legacy.choices[0].logprobs.top_logprobs[0]) == 2, legacy
+assert legacy.choices[0].logprobs.text_offset[0] == 0, legacy
+
+print(
+    "openai client: models, chat completion (Paris), completion with an adapter, seeded sampling,"
+    " errors, streaming, log probabilities: ok"
+)

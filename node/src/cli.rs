@@ -91,6 +91,15 @@ pub struct Cli {
 	#[arg(long, value_name = "URL", default_value = DEFAULT_LORA_SERVICE_URL, value_parser = parse_service_url)]
 	pub lora_service_url: String,
 
+	/// A file holding the LoRA service's API key (the service's `--api-key`), which the
+	/// off-chain worker sends as `Authorization: Bearer <key>`.
+	///
+	/// The node stores it in its persistent off-chain storage under
+	/// `tributary_runtime::offchain::LORA_SERVICE_API_KEY_KEY` when it starts, and removes a
+	/// stored key when started without this flag. Surrounding whitespace is ignored.
+	#[arg(long, value_name = "PATH")]
+	pub lora_service_api_key_file: Option<PathBuf>,
+
 	/// Skip the hardware benchmarks the node otherwise runs at start-up.
 	#[arg(long)]
 	pub no_hardware_benchmarks: bool,
@@ -98,6 +107,21 @@ pub struct Cli {
 	/// Relay chain arguments (after `--`).
 	#[arg(raw = true)]
 	pub relay_chain_args: Vec<String>,
+}
+
+/// The API key in `path`: its text without surrounding whitespace, non-empty, of visible ASCII
+/// (what an HTTP header carries).
+pub fn read_api_key(path: &std::path::Path) -> Result<String, String> {
+	let text = std::fs::read_to_string(path)
+		.map_err(|e| format!("reading the LoRA service's API key from {}: {e}", path.display()))?;
+	let key = text.trim();
+	if key.is_empty() || !key.bytes().all(|b| b.is_ascii_graphic()) {
+		return Err(format!(
+			"{} does not hold an API key: one word of visible ASCII characters",
+			path.display()
+		));
+	}
+	Ok(key.to_string())
 }
 
 /// Accepts an `http://` or `https://` URL with a host.
@@ -164,6 +188,23 @@ mod tests {
 		assert_eq!(cli.dev_block_time, 1000);
 		assert!(!cli.instant_seal);
 		assert_eq!(cli.lora_service_url, DEFAULT_LORA_SERVICE_URL);
+	}
+
+	#[test]
+	fn an_api_key_file_holds_one_word_of_visible_ascii() {
+		let dir = std::env::temp_dir().join(format!("tributary-api-key-{}", std::process::id()));
+		std::fs::create_dir_all(&dir).unwrap();
+		let write = |name: &str, text: &str| {
+			let path = dir.join(name);
+			std::fs::write(&path, text).unwrap();
+			path
+		};
+		assert_eq!(read_api_key(&write("ok", "  k3y-Z_9\n")), Ok("k3y-Z_9".into()));
+		assert!(read_api_key(&write("empty", " \n")).is_err());
+		assert!(read_api_key(&write("two", "a b")).is_err(), "a space would split the header");
+		assert!(read_api_key(&write("newline", "a\r\nX-Injected: 1")).is_err());
+		assert!(read_api_key(&dir.join("missing")).is_err());
+		std::fs::remove_dir_all(dir).ok();
 	}
 
 	#[test]

@@ -198,10 +198,16 @@ pub fn run() -> Result<()> {
 				SealMode::Timer(cli.dev_block_time)
 			};
 
+			let api_key = cli
+				.lora_service_api_key_file
+				.as_deref()
+				.map(crate::cli::read_api_key)
+				.transpose()?;
+			let lora_service =
+				crate::service::LoraService { url: cli.lora_service_url.clone(), api_key };
 			runner.run_node_until_exit(|config| async move {
-				let lora_service_url = cli.lora_service_url.clone();
 				if is_dev {
-					return start_dev_node(config, seal_mode, lora_service_url).map_err(Into::into);
+					return start_dev_node(config, seal_mode, lora_service).map_err(Into::into);
 				}
 
 				let hwbench = (!cli.no_hardware_benchmarks)
@@ -239,7 +245,7 @@ pub fn run() -> Result<()> {
 							collator_options,
 							ParaId::from(para_id),
 							hwbench,
-							lora_service_url,
+							lora_service,
 						)
 						.await
 					}
@@ -250,7 +256,7 @@ pub fn run() -> Result<()> {
 							collator_options,
 							ParaId::from(para_id),
 							hwbench,
-							lora_service_url,
+							lora_service,
 						)
 						.await
 					}

@@ -22,8 +22,8 @@ use sp_runtime::traits::Header as HeaderT;
 use tributary_runtime::{opaque::Block, Hash};
 
 use crate::service::{
-	enable_offchain_indexing, new_partial, rpc_builder, spawn_offchain_workers,
-	store_lora_service_url, ParachainClient,
+	enable_offchain_indexing, new_partial, rpc_builder, spawn_offchain_workers, store_lora_service,
+	LoraService, ParachainClient,
 };
 
 /// How the dev node seals blocks.
@@ -42,7 +42,7 @@ const RELAY_CHAIN_SLOT_DURATION_MILLIS: u64 = 6000;
 pub fn start_dev_node(
 	mut config: Configuration,
 	mode: SealMode,
-	lora_service_url: String,
+	lora_service: LoraService,
 ) -> Result<TaskManager, sc_service::Error> {
 	enable_offchain_indexing(&mut config);
 	let PartialComponents {
@@ -55,7 +55,7 @@ pub fn start_dev_node(
 		other: (_, mut telemetry, _),
 		..
 	} = new_partial(&config)?;
-	store_lora_service_url(&backend, &lora_service_url);
+	store_lora_service(&backend, &lora_service);
 
 	// A dev chain has no peers.
 	config.network.default_peers_set.in_peers = 0;

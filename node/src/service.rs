@@ -134,12 +134,23 @@ pub fn new_partial(config: &Configuration) -> Result<Service, sc_service::Error>
 	})
 }
 
-/// Stores the LoRA service URL where the runtime's off-chain workers read it.
-pub fn store_lora_service_url(backend: &ParachainBackend, url: &str) {
+/// Where the off-chain worker reaches the LoRA service, and the API key it sends it.
+#[derive(Clone)]
+pub struct LoraService {
+	pub url: String,
+	pub api_key: Option<String>,
+}
+
+/// Stores the LoRA service's URL and API key (or the absence of one) where the runtime's
+/// off-chain workers read them.
+pub fn store_lora_service(backend: &ParachainBackend, service: &LoraService) {
 	match backend.offchain_storage() {
 		Some(mut storage) => {
-			tributary_runtime::offchain::store_lora_service_url(&mut storage, url);
-			log::info!("🧠 LoRA service for off-chain workers: {url}");
+			use tributary_runtime::offchain::{store_lora_service_api_key, store_lora_service_url};
+			store_lora_service_url(&mut storage, &service.url);
+			store_lora_service_api_key(&mut storage, service.api_key.as_deref());
+			let key = if service.api_key.is_some() { "with its API key" } else { "without a key" };
+			log::info!("🧠 LoRA service for off-chain workers: {} ({key})", service.url);
 		}
 		None => {
 			log::warn!("No off-chain storage: off-chain workers will not find the LoRA service")
@@ -224,7 +235,7 @@ pub async fn start_parachain_node<Net: NetworkBackend<Block, Hash>>(
 	collator_options: CollatorOptions,
 	para_id: ParaId,
 	hwbench: Option<sc_sysinfo::HwBench>,
-	lora_service_url: String,
+	lora_service: LoraService,
 ) -> sc_service::error::Result<TaskManager> {
 	let mut parachain_config = prepare_node_config(parachain_config);
 	enable_offchain_indexing(&mut parachain_config);
@@ -234,7 +245,7 @@ pub async fn start_parachain_node<Net: NetworkBackend<Block, Hash>>(
 	let client = params.client.clone();
 	let backend = params.backend.clone();
 	let mut task_manager = params.task_manager;
-	store_lora_service_url(&backend, &lora_service_url);
+	store_lora_service(&backend, &lora_service);
 
 	let prometheus_registry = parachain_config.prometheus_registry().cloned();
 	let net_config = sc_network::config::FullNetworkConfiguration::<_, _, Net>::new(

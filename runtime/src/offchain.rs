@@ -11,6 +11,11 @@
 //! [`lora_service_url`]; clients can read it with the `offchain_localStorageGet` RPC
 //! (`PERSISTENT` storage).
 //!
+//! When the node is given the service's API key (`--lora-service-api-key-file`), it writes it
+//! the same way under [`LORA_SERVICE_API_KEY_KEY`] and removes it when started without one;
+//! the worker sends it as a bearer token. The off-chain storage RPC is unsafe (off unless the
+//! node runs with `--rpc-methods unsafe`): only the node's operator can read the key back.
+//!
 //! The inference pallet's off-chain worker ([`pallet_inference::offchain`]) calls the service
 //! there.
 
@@ -22,7 +27,9 @@ use crate::{
 
 /// The persistent off-chain storage key of the LoRA service URL, and its reader (callable only
 /// from an off-chain context: an off-chain worker, or a test with the off-chain extensions).
-pub use pallet_inference::offchain::{lora_service_url, LORA_SERVICE_URL_KEY};
+pub use pallet_inference::offchain::{
+	lora_service_api_key, lora_service_url, LORA_SERVICE_API_KEY_KEY, LORA_SERVICE_URL_KEY,
+};
 
 /// The keystore key type of operator keys, which sign the off-chain workers' transactions.
 pub use pallet_providers::offchain::crypto::KEY_TYPE as OPERATOR_KEY_TYPE;
@@ -97,6 +104,24 @@ pub fn store_lora_service_url<S: sp_core::offchain::OffchainStorage>(storage: &m
 	);
 }
 
+/// Stores the LoRA service's API key where [`lora_service_api_key`] finds it, or removes a key
+/// stored by an earlier start when there is none now.
+#[cfg(feature = "std")]
+pub fn store_lora_service_api_key<S: sp_core::offchain::OffchainStorage>(
+	storage: &mut S,
+	key: Option<&str>,
+) {
+	use codec::Encode;
+	match key {
+		Some(key) => storage.set(
+			sp_offchain::STORAGE_PREFIX,
+			LORA_SERVICE_API_KEY_KEY,
+			&key.as_bytes().to_vec().encode(),
+		),
+		None => storage.remove(sp_offchain::STORAGE_PREFIX, LORA_SERVICE_API_KEY_KEY),
+	}
+}
+
 #[cfg(test)]
 mod tests {
 	use super::*;
@@ -129,6 +154,17 @@ mod tests {
 		with_node_storage(storage, || {
 			assert_eq!(lora_service_url(), Some(b"http://10.0.0.7:9000".to_vec()));
 		});
+	}
+
+	#[test]
+	fn an_api_key_is_stored_and_a_start_without_one_removes_it() {
+		let mut storage = InMemOffchainStorage::default();
+		store_lora_service_api_key(&mut storage, Some("s3cret"));
+		with_node_storage(storage.clone(), || {
+			assert_eq!(lora_service_api_key(), Some(b"s3cret".to_vec()));
+		});
+		store_lora_service_api_key(&mut storage, None);
+		with_node_storage(storage, || assert_eq!(lora_service_api_key(), None));
 	}
 
 	#[test]

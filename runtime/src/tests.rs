@@ -192,7 +192,7 @@ fn development_genesis_has_an_active_sample_model_over_the_sample_dataset() {
 		assert_eq!(model.datasets.to_vec(), vec![0]);
 		assert_eq!(model.active_adapter, Some(0));
 		let adapter = pallet_models::Adapters::<Runtime>::get(0).expect("adapter 0 exists");
-		assert_eq!(adapter.artifact_hash, genesis_config_presets::SAMPLE_ADAPTER_BLAKE2_256.into());
+		assert_eq!(adapter.artifact_hash, genesis_config_presets::SAMPLE_ADAPTER_HASH.into());
 		assert_eq!((adapter.rank, adapter.alpha), (4, 8));
 		assert_eq!(
 			pallet_attribution::Pallet::<Runtime>::lineage(0).map(|lineage| lineage.len()),

@@ -10,7 +10,10 @@ mod stack;
 
 pub use self::{
 	cache::AdapterCache,
-	peft::{module_dims, peft_prefix, Adapter, LoraPair, MODULES},
+	peft::{
+		adapter_hash, hash_dir, module_dims, peft_prefix, targeted, Adapter, LoraPair, Settings,
+		MODULES,
+	},
 	registry::{valid_id, Registry, RegistryError},
 	stack::AdapterStack,
 };

@@ -34,9 +34,93 @@ pub struct LoraPair {
 pub struct Adapter {
 	pub rank: usize,
 	pub alpha: f64,
-	/// blake2-256 of `adapter_model.safetensors` as loaded.
+	/// The adapter's hash, the one the chain registers it by ([`adapter_hash`]).
 	pub hash: [u8; 32],
+	/// blake2-256 of `adapter_model.safetensors` as loaded.
+	pub weights_hash: [u8; 32],
 	pub layers: Vec<[Option<LoraPair>; 7]>,
+}
+
+/// What an adapter computes, as far as its `adapter_config.json` says: rank, alpha, and
+/// whether the scale is alpha/√r (rsLoRA) instead of alpha/r.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Settings {
+	pub rank: usize,
+	pub alpha: f64,
+	pub rslora: bool,
+}
+
+impl Settings {
+	/// Reads `adapter_config.json`, refusing PEFT settings this service does not implement.
+	pub fn parse(settings: &[u8]) -> Result<Self> {
+		let settings: serde_json::Value =
+			serde_json::from_slice(settings).context("adapter_config.json is not JSON")?;
+		let rank =
+			settings["r"].as_u64().ok_or_else(|| anyhow!("adapter_config.json has no r"))? as usize;
+		let alpha = settings["lora_alpha"]
+			.as_f64()
+			.ok_or_else(|| anyhow!("adapter_config.json has no lora_alpha"))?;
+		if rank == 0 || rank > u32::MAX as usize {
+			bail!("the adapter's rank is {rank}");
+		}
+		refuse_unsupported(&settings)?;
+		Ok(Self { rank, alpha, rslora: settings["use_rslora"].as_bool().unwrap_or(false) })
+	}
+
+	/// The factor B·A is scaled by.
+	fn scale(&self) -> f64 {
+		match self.rslora {
+			true => self.alpha / (self.rank as f64).sqrt(),
+			false => self.alpha / self.rank as f64,
+		}
+	}
+}
+
+/// The modules (in [`MODULES`] order) that tensors named `names` adapt in some layer.
+pub fn targeted<'a>(names: impl IntoIterator<Item = &'a str> + Clone) -> Vec<&'static str> {
+	MODULES
+		.into_iter()
+		.filter(|module| {
+			let suffix = format!(".{module}.lora_A.weight");
+			names.clone().into_iter().any(|name| name.ends_with(&suffix))
+		})
+		.collect()
+}
+
+/// An adapter's hash: blake2-256 of everything that decides its outputs, so that two adapters
+/// with one hash answer alike. It covers the weights file (by its blake2-256) and what
+/// `adapter_config.json` changes in the output besides it: the bytes
+///
+/// `"tributary/adapter/v1"` ‖ r (u32, little-endian) ‖ lora_alpha (f64, little-endian) ‖
+/// use_rslora (one byte, 0 or 1) ‖ the number of targeted modules (one byte) ‖ each module's
+/// name (one byte of length, then the name; in the order q, k, v, o, gate, up, down) ‖
+/// blake2-256(adapter_model.safetensors).
+pub fn adapter_hash(settings: &Settings, modules: &[&str], weights: &[u8]) -> [u8; 32] {
+	let mut bytes = b"tributary/adapter/v1".to_vec();
+	bytes.extend_from_slice(&(settings.rank as u32).to_le_bytes());
+	bytes.extend_from_slice(&settings.alpha.to_le_bytes());
+	bytes.push(u8::from(settings.rslora));
+	bytes.push(modules.len() as u8);
+	for module in modules {
+		bytes.push(module.len() as u8);
+		bytes.extend_from_slice(module.as_bytes());
+	}
+	bytes.extend_from_slice(&crate::hash::blake2_256(weights));
+	crate::hash::blake2_256(&bytes)
+}
+
+/// The hash of the adapter in `dir` ([`adapter_hash`]), without a model to load it for: its
+/// settings are checked as loading checks them, its tensors only by name.
+pub fn hash_dir(dir: &Path) -> Result<[u8; 32]> {
+	let settings = std::fs::read(dir.join("adapter_config.json"))
+		.with_context(|| format!("reading {}/adapter_config.json", dir.display()))?;
+	let path = dir.join("adapter_model.safetensors");
+	let weights = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+	let settings = Settings::parse(&settings)?;
+	let tensors = candle_core::safetensors::load_buffer(&weights, &Device::Cpu)
+		.context("adapter_model.safetensors is not a safetensors file")?;
+	let modules = targeted(tensors.keys().map(String::as_str));
+	Ok(adapter_hash(&settings, &modules, &weights))
 }
 
 /// llama.cpp stores q and k rows interleaved per head (what `rope_i` expects); PEFT's B rows
@@ -94,23 +178,9 @@ impl Adapter {
 		config: &LlamaConfig,
 		device: &Device,
 	) -> Result<Self> {
-		let settings: serde_json::Value =
-			serde_json::from_slice(settings).context("adapter_config.json is not JSON")?;
-		let rank =
-			settings["r"].as_u64().ok_or_else(|| anyhow!("adapter_config.json has no r"))? as usize;
-		let alpha = settings["lora_alpha"]
-			.as_f64()
-			.ok_or_else(|| anyhow!("adapter_config.json has no lora_alpha"))?;
-		if rank == 0 {
-			bail!("the adapter's rank is 0");
-		}
-		refuse_unsupported(&settings)?;
-		let scale = if settings["use_rslora"].as_bool().unwrap_or(false) {
-			alpha / (rank as f64).sqrt()
-		} else {
-			alpha / rank as f64
-		};
-		let hash = crate::hash::blake2_256(bytes);
+		let settings = Settings::parse(settings)?;
+		let (rank, scale) = (settings.rank, settings.scale());
+		let weights_hash = crate::hash::blake2_256(bytes);
 		let tensors: HashMap<String, Tensor> = candle_core::safetensors::load_buffer(bytes, device)
 			.context("adapter_model.safetensors is not a safetensors file")?;
 		// Every tensor must be one this service applies: anything else (biases, embeddings, a
@@ -125,9 +195,20 @@ impl Adapter {
 			.collect();
 		let mut names: Vec<&String> = tensors.keys().collect();
 		names.sort();
-		if let Some(unknown) = names.into_iter().find(|name| !expected.contains(*name)) {
+		if let Some(unknown) = names.iter().find(|name| !expected.contains(**name)) {
 			bail!("tensor {unknown} is not the LoRA A or B of a projection of this model");
 		}
+		// A half without its other would be skipped here and count as targeted in the hash.
+		for name in &names {
+			let other = match name.strip_suffix("lora_A.weight") {
+				Some(prefix) => format!("{prefix}lora_B.weight"),
+				None => name.replace("lora_B.weight", "lora_A.weight"),
+			};
+			if !tensors.contains_key(&other) {
+				bail!("tensor {name} has no {other} beside it");
+			}
+		}
+		let hash = adapter_hash(&settings, &targeted(names.iter().map(|n| n.as_str())), bytes);
 		let mut layers = Vec::with_capacity(config.layers);
 		for layer in 0..config.layers {
 			let mut pairs: [Option<LoraPair>; 7] = Default::default();
@@ -162,7 +243,7 @@ impl Adapter {
 		if layers.iter().all(|pairs| pairs.iter().all(Option::is_none)) {
 			bail!("the adapter targets none of {MODULES:?} in any layer");
 		}
-		Ok(Self { rank, alpha, hash, layers })
+		Ok(Self { rank, alpha: settings.alpha, hash, weights_hash, layers })
 	}
 
 	/// Bytes its weights take in memory.
@@ -188,6 +269,52 @@ mod tests {
 			&tiny::config(),
 			&Device::Cpu,
 		)
+	}
+
+	/// The hash covers what changes the output: the same weights with another alpha, rsLoRA,
+	/// or fewer targeted modules hash otherwise; `hash_dir` (no model needed) agrees with
+	/// loading; a LoRA A without its B is refused.
+	#[test]
+	fn the_hash_covers_the_settings_and_the_targets() {
+		let shape = random::Shape::of(&tiny::config());
+		let weights = random::safetensors(shape, 4, 3);
+		let settings: serde_json::Value = serde_json::from_str(&random::config(4, 8)).unwrap();
+		let plain = load(&settings, &weights).unwrap();
+		assert_eq!(plain.hash, random::hash(4, 8, &weights));
+		assert_ne!(plain.hash, crate::hash::blake2_256(&weights), "not the weights alone");
+		assert_eq!(plain.weights_hash, crate::hash::blake2_256(&weights));
+		let mut hashes = vec![plain.hash];
+		for (key, value) in
+			[("lora_alpha", serde_json::json!(16)), ("use_rslora", serde_json::json!(true))]
+		{
+			let mut changed = settings.clone();
+			changed[key] = value;
+			hashes.push(load(&changed, &weights).unwrap().hash);
+		}
+		// Only q_proj's pairs: another function, another hash.
+		let mut tensors: HashMap<String, Tensor> =
+			candle_core::safetensors::load_buffer(&weights, &Device::Cpu).unwrap();
+		tensors.retain(|name, _| name.contains(".q_proj."));
+		let dir = crate::testing::scratch("peft-hash");
+		candle_core::safetensors::save(&tensors, dir.join("adapter_model.safetensors")).unwrap();
+		std::fs::write(dir.join("adapter_config.json"), random::config(4, 8)).unwrap();
+		let only_q = std::fs::read(dir.join("adapter_model.safetensors")).unwrap();
+		let loaded = load(&settings, &only_q).unwrap();
+		hashes.push(loaded.hash);
+		assert_eq!(hash_dir(&dir).unwrap(), loaded.hash, "the CLI's hash is the loader's");
+		let settings_q = Settings { rank: 4, alpha: 8.0, rslora: false };
+		assert_eq!(loaded.hash, adapter_hash(&settings_q, &["q_proj"], &only_q));
+		let mut distinct = hashes.clone();
+		distinct.sort();
+		distinct.dedup();
+		assert_eq!(distinct.len(), hashes.len(), "every change, another hash");
+		// A lone A.
+		tensors.retain(|name, _| !name.ends_with(&format!("{}.lora_B.weight", peft_prefix(0, 0))));
+		candle_core::safetensors::save(&tensors, dir.join("adapter_model.safetensors")).unwrap();
+		let lone = std::fs::read(dir.join("adapter_model.safetensors")).unwrap();
+		let error = load(&settings, &lone).err().map(|e| format!("{e:#}"));
+		assert!(error.as_deref().is_some_and(|e| e.contains("has no")), "{error:?}");
+		std::fs::remove_dir_all(dir).ok();
 	}
 
 	/// PEFT features the service does not implement are refused, never silently ignored, and

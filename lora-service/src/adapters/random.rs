@@ -100,8 +100,8 @@ pub fn safetensors(shape: Shape, rank: usize, seed: u64) -> Vec<u8> {
 	out
 }
 
-/// Writes the random adapter for `shape` into `dir` (created if missing) and returns the
-/// blake2-256 hash of its weights file.
+/// Writes the random adapter for `shape` into `dir` (created if missing) and returns its hash
+/// (`peft::adapter_hash`: the weights, rank and alpha, all seven projections).
 pub fn write(
 	dir: &std::path::Path,
 	shape: Shape,
@@ -113,7 +113,13 @@ pub fn write(
 	let weights = safetensors(shape, rank, seed);
 	std::fs::write(dir.join("adapter_model.safetensors"), &weights)?;
 	std::fs::write(dir.join("adapter_config.json"), config(rank, alpha))?;
-	Ok(crate::hash::blake2_256(&weights))
+	Ok(hash(rank, alpha, &weights))
+}
+
+/// The hash of a random adapter of `rank` and `alpha` whose weights file is `weights`.
+pub fn hash(rank: usize, alpha: u32, weights: &[u8]) -> [u8; 32] {
+	let settings = super::Settings { rank, alpha: f64::from(alpha), rslora: false };
+	super::adapter_hash(&settings, &super::MODULES, weights)
 }
 
 /// `adapter_config.json` of a random adapter.

@@ -14,7 +14,10 @@ use std::{
 use candle_core::Device;
 
 use super::{Adapter, AdapterCache};
-use crate::{hash::blake2_256, model::LlamaConfig};
+use crate::{
+	hash::{blake2_256, hex},
+	model::LlamaConfig,
+};
 
 /// Why an adapter is not served or not registered.
 #[derive(Clone, Debug, thiserror::Error)]
@@ -28,6 +31,9 @@ pub enum RegistryError {
 	Invalid(String),
 	#[error("{0}")]
 	Io(String),
+	/// The adapter's hash is not the one the upload expected.
+	#[error("the adapter hashes to 0x{}, not 0x{}", hex(.found), hex(.expected))]
+	HashMismatch { found: [u8; 32], expected: [u8; 32] },
 }
 
 /// A load in flight: its outcome, once there is one.
@@ -179,12 +185,14 @@ impl Registry {
 	}
 
 	/// Registers `weights` and `config` as adapter `id`: written beside the final directory,
-	/// loaded and checked, then renamed into place and kept in memory. Returns it.
+	/// loaded and checked (its hash against `expected`, when given), then renamed into place
+	/// and kept in memory. Returns it.
 	pub fn register(
 		&self,
 		id: &str,
 		config: &serde_json::Value,
 		weights: &[u8],
+		expected: Option<[u8; 32]>,
 	) -> Result<Arc<Adapter>, RegistryError> {
 		let _changes = guard(&self.changes);
 		let dir = self.dir.join(id);
@@ -200,11 +208,17 @@ impl Registry {
 		};
 		write().map_err(io)?;
 		let adapter = match self.load(&staging) {
-			Ok(adapter) if adapter.hash == blake2_256(weights) => Arc::new(adapter),
-			Ok(_) => {
+			Ok(adapter) if adapter.weights_hash != blake2_256(weights) => {
 				std::fs::remove_dir_all(&staging).ok();
 				return Err(RegistryError::Io("the weights changed on disk while loading".into()));
 			}
+			Ok(adapter) => match expected.filter(|expected| *expected != adapter.hash) {
+				Some(expected) => {
+					std::fs::remove_dir_all(&staging).ok();
+					return Err(RegistryError::HashMismatch { found: adapter.hash, expected });
+				}
+				None => Arc::new(adapter),
+			},
 			Err(e) => {
 				std::fs::remove_dir_all(&staging).ok();
 				return Err(e);
@@ -281,11 +295,14 @@ mod tests {
 		let config: serde_json::Value =
 			serde_json::from_slice(&std::fs::read(staging.join("adapter_config.json")).unwrap())
 				.unwrap();
-		let new = registry.register("a", &config, &weights).unwrap();
+		let new = registry.register("a", &config, &weights, None).unwrap();
 		assert_eq!(new.hash, hash);
 		assert_ne!(old.hash, new.hash);
 		assert!(*guard(&registry.epoch) > epoch, "both changes moved the epoch");
 		assert_eq!(registry.resident("a").unwrap().hash, hash);
-		assert!(matches!(registry.register("a", &config, &weights), Err(RegistryError::Exists(_))));
+		assert!(matches!(
+			registry.register("a", &config, &weights, None),
+			Err(RegistryError::Exists(_))
+		));
 	}
 }

@@ -16,7 +16,7 @@ use super::{blocking, openai::AdapterUpload, validate, AppState};
 use crate::{
 	adapters::{valid_id, Adapter, RegistryError},
 	error::ApiError,
-	hash::{blake2_256, hex},
+	hash::hex,
 };
 
 impl From<RegistryError> for ApiError {
@@ -27,6 +27,9 @@ impl From<RegistryError> for ApiError {
 			RegistryError::Exists(_) => ApiError::conflict("adapter_exists", message),
 			RegistryError::Invalid(_) => ApiError::unprocessable("invalid_adapter", message),
 			RegistryError::Io(_) => ApiError::internal("adapter_unwritable", message),
+			RegistryError::HashMismatch { .. } => {
+				ApiError::conflict("adapter_hash_mismatch", message)
+			}
 		}
 	}
 }
@@ -71,11 +74,7 @@ pub(super) async fn resident(
 	match expected {
 		Some(expected) if adapter.hash != expected => Err(ApiError::conflict(
 			"adapter_hash_mismatch",
-			format!(
-				"adapter {id} has blake2-256 0x{}, not 0x{}",
-				hex(&adapter.hash),
-				hex(&expected)
-			),
+			format!("adapter {id} has hash 0x{}, not 0x{}", hex(&adapter.hash), hex(&expected)),
 		)),
 		_ => Ok(adapter),
 	}
@@ -99,7 +98,7 @@ pub(super) async fn add_adapter(
 		.transpose()?;
 	let max = state.options.max_adapter_bytes;
 	let registry = state.adapters.clone();
-	let (id, adapter, hash) = blocking(move || {
+	let (id, adapter) = blocking(move || {
 		let weights = base64::engine::general_purpose::STANDARD
 			.decode(upload.weights_base64.as_bytes())
 			.map_err(|e| ApiError::bad("invalid_base64", format!("weights_base64: {e}")))?;
@@ -109,21 +108,14 @@ pub(super) async fn add_adapter(
 				format!("the weights are {} bytes, above the limit of {max}", weights.len()),
 			));
 		}
-		let hash = blake2_256(&weights);
-		if let Some(expected) = expected.filter(|expected| *expected != hash) {
-			return Err(ApiError::conflict(
-				"adapter_hash_mismatch",
-				format!("the weights hash to 0x{}, not 0x{}", hex(&hash), hex(&expected)),
-			));
-		}
-		let adapter = registry.register(&upload.id, &upload.adapter_config, &weights)?;
-		Ok((upload.id, adapter, hash))
+		let adapter = registry.register(&upload.id, &upload.adapter_config, &weights, expected)?;
+		Ok((upload.id, adapter))
 	})
 	.await?;
 	tracing::info!(id, rank = adapter.rank, "adapter registered");
 	let body = json!({
 		"id": id,
-		"hash": format!("0x{}", hex(&hash)),
+		"hash": format!("0x{}", hex(&adapter.hash)),
 		"rank": adapter.rank,
 		"bytes": adapter.bytes(),
 	});

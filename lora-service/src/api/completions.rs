@@ -16,7 +16,7 @@ use axum::{
 use serde_json::{json, Value};
 
 use super::{
-	adapters, attribution, lock,
+	adapters, attribution, lock, logprobs,
 	openai::{
 		ChatRequest, CompletionRequest, Generation, Prompt, CHAT_MAX_TOKENS, COMPLETION_MAX_TOKENS,
 		GENERATION_FIELDS,
@@ -28,15 +28,17 @@ use super::{
 use crate::{
 	error::ApiError,
 	metrics::bump,
-	scheduler::{self, stop, Finish, Outcome, Request},
+	scheduler::{self, stop, Finish, Outcome, Request, TokenLogprobs},
 };
 
-/// Generated text, why it ended, and the token counts.
+/// Generated text, why it ended, the token counts, and each token's log-probabilities when the
+/// request asked.
 pub(super) struct Generated {
 	pub(super) text: String,
 	pub(super) finish_reason: &'static str,
 	pub(super) prompt_tokens: usize,
 	pub(super) completion_tokens: usize,
+	pub(super) logprobs: Vec<TokenLogprobs>,
 }
 
 /// Which endpoint a generation answers, with what it names its answers.
@@ -65,7 +67,9 @@ pub(super) struct Queued {
 	pub(super) model: String,
 	pub(super) prompt_tokens: usize,
 	pub(super) stops: Vec<String>,
-	pub(super) tokens: Option<tokio::sync::mpsc::UnboundedReceiver<u32>>,
+	/// Whether the request asked for log-probabilities.
+	pub(super) logprobs: bool,
+	pub(super) tokens: Option<tokio::sync::mpsc::UnboundedReceiver<Token>>,
 	pub(super) outcome: tokio::sync::oneshot::Receiver<Outcome>,
 	pub(super) started: Instant,
 	_cancel: CancelOnDrop,
@@ -76,7 +80,7 @@ impl Queued {
 	/// The outcome, decoded and cut at the first stop string.
 	pub(super) async fn finish(self) -> Result<Generated, ApiError> {
 		let stopped = || ApiError::Unavailable("engine_stopped", "the engine stopped".into());
-		let (output, finish) = self
+		let generation = self
 			.outcome
 			.await
 			.map_err(|_| stopped())?
@@ -84,17 +88,18 @@ impl Queued {
 		let mut text = self
 			.state
 			.tokenizer
-			.decode(&output, false)
+			.decode(&generation.tokens, false)
 			.map_err(|e| ApiError::internal("detokenization_failed", e))?;
 		stop::truncate(&mut text, &self.stops);
 		Ok(Generated {
 			text,
-			finish_reason: match finish {
+			finish_reason: match generation.finish {
 				Finish::Stop => "stop",
 				Finish::Length => "length",
 			},
 			prompt_tokens: self.prompt_tokens,
-			completion_tokens: output.len(),
+			completion_tokens: generation.tokens.len(),
+			logprobs: generation.logprobs,
 		})
 	}
 
@@ -128,17 +133,21 @@ fn refused(state: &AppState, model: &str, error: &ApiError) {
 	bump(&state.metrics.refused, 1);
 }
 
+/// A generated token as it comes, with its log-probabilities when the request asks.
+pub(super) type Token = (u32, Option<TokenLogprobs>);
+
 /// Checks, tokenizes and queues a generation; its tokens are sent as they come when `stream`.
 async fn submit(
 	state: &Arc<AppState>,
-	model: &str,
+	answer: &Answer,
 	prompt: Input<'_>,
 	max_tokens: usize,
 	options: &Generation,
 	stream: bool,
 ) -> Result<Queued, ApiError> {
+	let model = answer.model.as_str();
 	bump(&state.metrics.requests, 1);
-	let queued = queue(state, model, prompt, max_tokens, options, stream).await;
+	let queued = queue(state, answer, prompt, max_tokens, options, stream).await;
 	if let Err(e) = &queued {
 		refused(state, model, e);
 	}
@@ -147,7 +156,7 @@ async fn submit(
 
 async fn queue(
 	state: &Arc<AppState>,
-	model: &str,
+	answer: &Answer,
 	prompt: Input<'_>,
 	max_tokens: usize,
 	options: &Generation,
@@ -156,8 +165,10 @@ async fn queue(
 	if state.draining.load(Ordering::Relaxed) {
 		return Err(ApiError::Unavailable("shutting_down", "the service is shutting down".into()));
 	}
+	let model = answer.model.as_str();
 	let in_flight = InFlight::new(state.clone());
 	let sampling = sampling(options)?;
+	let logprobs = validate::logprobs(options, answer.chat)?;
 	let stop_texts = stops(options)?;
 	let adapter = match model {
 		"base" => None,
@@ -230,8 +241,8 @@ async fn queue(
 	let (on_token, tokens) = match stream {
 		true => {
 			let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
-			let on_token: scheduler::OnToken = Box::new(move |token| {
-				let _ = sender.send(token);
+			let on_token: scheduler::OnToken = Box::new(move |token, logprobs| {
+				let _ = sender.send((token, logprobs.cloned()));
 			});
 			(Some(on_token), Some(receiver))
 		}
@@ -245,6 +256,7 @@ async fn queue(
 		stop_check,
 		on_token,
 		sampling,
+		logprobs,
 		adapter,
 		cancelled: Some(cancelled.clone()),
 		reply: Box::new(move |result| {
@@ -262,6 +274,7 @@ async fn queue(
 		model: model.to_string(),
 		prompt_tokens,
 		stops: stop_texts,
+		logprobs: logprobs.is_some(),
 		tokens,
 		outcome,
 		started: Instant::now(),
@@ -319,27 +332,28 @@ async fn answer(
 	options: Generation,
 ) -> Result<Response, ApiError> {
 	let streamed = options.stream == Some(true);
-	let queued = submit(&state, &answer.model, prompt, max_tokens, &options, streamed).await?;
+	let queued = submit(&state, &answer, prompt, max_tokens, &options, streamed).await?;
 	if streamed {
 		let include_usage = options.stream_options.as_ref().is_some_and(|o| o.include_usage);
 		return Ok(stream::sse(queued, answer, include_usage, options.attribution).into_response());
 	}
-	let started = queued.started;
+	let (started, asked) = (queued.started, queued.logprobs);
 	let generated = queued.finish().await;
 	Queued::record(&state, &answer.model, started, &generated);
 	let generated = generated?;
+	let tokenizer = &state.tokenizer;
 	let choice = match answer.chat {
 		true => json!({
 			"index": 0,
 			"message": { "role": "assistant", "content": generated.text },
 			"finish_reason": generated.finish_reason,
-			"logprobs": null,
+			"logprobs": asked.then(|| logprobs::chat(tokenizer, &generated.logprobs)),
 		}),
 		false => json!({
 			"index": 0,
 			"text": generated.text,
 			"finish_reason": generated.finish_reason,
-			"logprobs": null,
+			"logprobs": asked.then(|| logprobs::completion(tokenizer, &generated.logprobs, 0).0),
 		}),
 	};
 	let mut response = json!({

@@ -13,6 +13,7 @@ mod attribution;
 mod auth;
 mod completions;
 mod health;
+mod logprobs;
 pub mod openai;
 mod records;
 mod stream;
@@ -154,6 +155,7 @@ pub fn check_body(route: u8, body: &[u8]) -> Result<(), ApiError> {
 			let request: openai::CompletionRequest =
 				validate::parse(body(), &["model", "prompt"], &openai::GENERATION_FIELDS)?;
 			validate::sampling(&request.generation)?;
+			validate::logprobs(&request.generation, false)?;
 			validate::stops(&request.generation)?;
 		}
 		1 => {
@@ -163,6 +165,7 @@ pub fn check_body(route: u8, body: &[u8]) -> Result<(), ApiError> {
 				&openai::GENERATION_FIELDS,
 			)?;
 			validate::sampling(&request.generation)?;
+			validate::logprobs(&request.generation, true)?;
 			validate::stops(&request.generation)?;
 			let template = ChatTemplate {
 				template: Some(crate::model::tiny::SMOLLM2_CHAT_TEMPLATE.into()),

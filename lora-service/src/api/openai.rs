@@ -19,11 +19,11 @@ pub(crate) const GENERATION_FIELDS: [&str; 26] = [
 	"adapter_hash",
 	"attribution",
 	"max_tokens",
+	"logprobs",
+	"top_logprobs",
 	// OpenAI's fields the service does not implement: taken at their neutral values.
 	"frequency_penalty",
 	"presence_penalty",
-	"logprobs",
-	"top_logprobs",
 	"response_format",
 	"logit_bias",
 	"echo",
@@ -68,19 +68,22 @@ pub struct Generation {
 	pub adapter_hash: Option<String>,
 	/// Attribute the output over these datasets.
 	pub attribution: Option<AttributionOptions>,
+	/// Chat: `true` for each token's log-probability. Completions: the number of most likely
+	/// alternatives to report with each token's, 0–20 (`validate::logprobs`).
+	pub logprobs: Option<Value>,
+	/// Chat: the number of most likely alternatives with each token's, 0–20.
+	pub top_logprobs: Option<Value>,
 	#[serde(flatten)]
 	pub unsupported: Unsupported,
 }
 
 /// OpenAI's fields the service does not implement. Each is accepted at its neutral value,
-/// which changes nothing (a penalty of 0, `logprobs: false`, `response_format: {"type":
+/// which changes nothing (a penalty of 0, `echo: false`, `response_format: {"type":
 /// "text"}`, no tools…), and refused with 400 otherwise (`validate::neutral`).
 #[derive(Deserialize, Default)]
 pub struct Unsupported {
 	pub frequency_penalty: Option<Value>,
 	pub presence_penalty: Option<Value>,
-	pub logprobs: Option<Value>,
-	pub top_logprobs: Option<Value>,
 	pub response_format: Option<Value>,
 	pub logit_bias: Option<Value>,
 	pub echo: Option<Value>,

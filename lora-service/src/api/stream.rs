@@ -2,7 +2,9 @@
 //! chunk of new text; text that could be the start of a stop string, or an incomplete UTF-8
 //! sequence, is held back until the next token settles it; the last chunk carries the finish
 //! reason, then (when `stream_options.include_usage` asks) a chunk with no choices and the
-//! usage (and the attribution, when asked), then `[DONE]`.
+//! usage (and the attribution, when asked), then `[DONE]`. When the request asks for
+//! log-probabilities, each chunk carries those of the tokens that came since the last one
+//! (held-back tokens with the chunk that sends their text).
 
 use std::{convert::Infallible, sync::Arc};
 
@@ -12,11 +14,12 @@ use serde_json::{json, Value};
 
 use super::{
 	attribution,
-	completions::{usage, Answer, Generated, Queued},
+	completions::{usage, Answer, Generated, Queued, Token},
+	logprobs,
 	openai::AttributionOptions,
 	AppState,
 };
-use crate::error::ApiError;
+use crate::{error::ApiError, scheduler::TokenLogprobs};
 
 /// How much of `text` may be sent: all of it but a tail that could begin a stop string or is
 /// an incomplete character (decoded as U+FFFD until the next token completes it).
@@ -50,7 +53,7 @@ enum Phase {
 
 struct Streamer {
 	queued: Option<Queued>,
-	tokens: Option<tokio::sync::mpsc::UnboundedReceiver<u32>>,
+	tokens: Option<tokio::sync::mpsc::UnboundedReceiver<Token>>,
 	answer: Answer,
 	include_usage: bool,
 	attribution: Option<AttributionOptions>,
@@ -60,20 +63,33 @@ struct Streamer {
 	sent: usize,
 	first: bool,
 	phase: Phase,
+	/// Whether the request asked for log-probabilities; those of the tokens not yet sent; the
+	/// characters of the tokens sent (a completion chunk's `text_offset` starts there).
+	logprobs: bool,
+	pending: Vec<TokenLogprobs>,
+	offset: usize,
 }
 
 impl Streamer {
 	fn chunk(&mut self, text: &str, finish_reason: Option<&str>) -> Event {
+		let pending = std::mem::take(&mut self.pending);
+		let tokenizer = &self.state.tokenizer;
 		let choice = match self.answer.chat {
 			true => {
 				let mut delta = json!({ "content": text });
 				if std::mem::take(&mut self.first) {
 					delta["role"] = json!("assistant");
 				}
-				json!({ "index": 0, "delta": delta, "finish_reason": finish_reason, "logprobs": null })
+				let logprobs = self.logprobs.then(|| logprobs::chat(tokenizer, &pending));
+				json!({ "index": 0, "delta": delta, "finish_reason": finish_reason, "logprobs": logprobs })
 			}
 			false => {
-				json!({ "index": 0, "text": text, "finish_reason": finish_reason, "logprobs": null })
+				let logprobs = self.logprobs.then(|| {
+					let (logprobs, end) = logprobs::completion(tokenizer, &pending, self.offset);
+					self.offset = end;
+					logprobs
+				});
+				json!({ "index": 0, "text": text, "finish_reason": finish_reason, "logprobs": logprobs })
 			}
 		};
 		self.event(json!([choice]), None)
@@ -108,9 +124,10 @@ impl Streamer {
 			match std::mem::replace(&mut self.phase, Phase::End) {
 				Phase::Tokens => {
 					if let Some(tokens) = self.tokens.as_mut() {
-						if let Some(token) = tokens.recv().await {
+						if let Some((token, logprobs)) = tokens.recv().await {
 							self.phase = Phase::Tokens;
 							self.output.push(token);
+							self.pending.extend(logprobs);
 							let text = self
 								.state
 								.tokenizer
@@ -182,6 +199,9 @@ pub(super) fn sse(
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
 	let streamer = Streamer {
 		tokens: queued.tokens.take(),
+		logprobs: queued.logprobs,
+		pending: Vec::new(),
+		offset: 0,
 		state: queued.state.clone(),
 		stops: queued.stops.clone(),
 		queued: Some(queued),

@@ -68,7 +68,7 @@ async fn metrics_text(app: &Router) -> String {
 
 fn upload(id: &str, seed: u64, shape: random::Shape) -> (Value, String) {
 	let weights = random::safetensors(shape, 4, seed);
-	let hash = format!("0x{}", hex(&blake2_256(&weights)));
+	let hash = format!("0x{}", hex(&random::hash(4, 512, &weights)));
 	// A large alpha, so that the random adapter moves the tiny model's greedy choices.
 	let config: Value = serde_json::from_str(&random::config(4, 512)).unwrap();
 	let body = json!({
@@ -144,6 +144,16 @@ async fn generation_adapters_and_refusals() {
 		StatusCode::CONFLICT,
 		"adapter_hash_mismatch",
 		"upload hash",
+	);
+	// The weights registered on chain, with another alpha: another adapter, refused.
+	let (mut louder, registered) = upload("a2", 2, tiny_shape());
+	louder["expected_hash"] = json!(registered);
+	louder["adapter_config"]["lora_alpha"] = json!(4096);
+	expect_error(
+		post(&app, "/v1/adapters", louder).await,
+		StatusCode::CONFLICT,
+		"adapter_hash_mismatch",
+		"the registered weights with another alpha",
 	);
 	assert!(
 		!options.adapters_dir.join("a2").exists()
@@ -692,7 +702,7 @@ async fn smollm2_answers_paris_through_chat_completions() {
 	let hash = random::write(&sample, random::Shape::SMOLLM2, 4, 8, 0).unwrap();
 	assert_eq!(
 		format!("0x{}", hex(&hash)),
-		"0xc35c8ec05eea8a7d42b7f8b3072fd16267b85deae5d080c3e197f3743fb6815b",
+		"0x326c92579c5d789d87e73394e3c20c3dcbb9d51d0debaaad19479a1676ddb64b",
 		"the development chain's sample adapter"
 	);
 	let app = router(start(&smollm2_path(), options).unwrap());
@@ -706,6 +716,24 @@ async fn smollm2_answers_paris_through_chat_completions() {
 	adapted["adapter_hash"] = json!(format!("0x{}", hex(&hash)));
 	let (status, answer) = post(&app, "/v1/chat/completions", adapted).await;
 	assert_eq!(status, StatusCode::OK, "{answer}");
+	// Log probabilities of real words: each token's text, where its characters begin.
+	let (status, completion) = post(
+		&app,
+		"/v1/completions",
+		json!({ "model": "base", "prompt": "The capital of France is", "max_tokens": 8, "logprobs": 1 }),
+	)
+	.await;
+	assert_eq!(status, StatusCode::OK, "{completion}");
+	let logprobs = &completion["choices"][0]["logprobs"];
+	let tokens: Vec<&str> =
+		logprobs["tokens"].as_array().unwrap().iter().map(|t| t.as_str().unwrap()).collect();
+	assert_eq!(tokens.concat(), completion["choices"][0]["text"].as_str().unwrap());
+	assert!(tokens.contains(&" Paris"), "{tokens:?}");
+	let mut offset = 0;
+	for (i, token) in tokens.iter().enumerate() {
+		assert_eq!(logprobs["text_offset"][i], offset, "{logprobs}");
+		offset += token.chars().count();
+	}
 }
 
 /// Every route that takes a body refuses one above its limit with a JSON 413 before reading
@@ -1058,7 +1086,6 @@ async fn openai_requests_as_clients_send_them() {
 	for (field, value) in [
 		("frequency_penalty", json!(0.5)),
 		("presence_penalty", json!(-1)),
-		("logprobs", json!(2)),
 		("echo", json!(true)),
 		("best_of", json!(3)),
 		("suffix", json!(" the end")),
@@ -1151,4 +1178,122 @@ async fn openai_requests_as_clients_send_them() {
 		"unsupported_parameter",
 		"json mode",
 	);
+}
+
+/// Log-probabilities in OpenAI's two shapes: the legacy completions' arrays and chat's content
+/// entries, one per generated token, whose texts join to the answer's text, whose greedy token
+/// is the most likely of its alternatives, and which agree between the two shapes and with
+/// their streamed chunks; without asking there are none, and requests out of range get 400.
+#[tokio::test(flavor = "multi_thread")]
+async fn logprobs_in_both_shapes_streamed_or_not() {
+	let app = router(start(tiny_path(), options("http-logprobs")).unwrap());
+	let body = json!({ "model": "base", "prompt": "the river", "max_tokens": 10, "logprobs": 3 });
+	let (status, completion) = post(&app, "/v1/completions", body.clone()).await;
+	assert_eq!(status, StatusCode::OK, "{completion}");
+	let choice = &completion["choices"][0];
+	let logprobs = &choice["logprobs"];
+	let tokens: Vec<&str> =
+		logprobs["tokens"].as_array().unwrap().iter().map(|t| t.as_str().unwrap()).collect();
+	assert_eq!(tokens.len() as u64, completion["usage"]["completion_tokens"].as_u64().unwrap());
+	assert!(!tokens.is_empty());
+	// The tiny model writes stray bytes: its tokens' texts are checked against their bytes in
+	// the chat shape below, and against SmolLM2's words in the test of SmolLM2.
+	assert_eq!(logprobs["text_offset"][0], 0);
+	for (i, token) in tokens.iter().enumerate() {
+		let chosen = logprobs["token_logprobs"][i].as_f64().unwrap();
+		let top = logprobs["top_logprobs"][i].as_object().unwrap();
+		assert!(!top.is_empty() && top.len() <= 3);
+		let best = top.values().map(|v| v.as_f64().unwrap()).fold(f64::MIN, f64::max);
+		assert!(chosen <= 0.0 && (best - chosen).abs() < 1e-6, "greedy takes the most likely");
+		assert!((top[*token].as_f64().unwrap() - chosen).abs() < 1e-6);
+	}
+	let (_, plain) = post(
+		&app,
+		"/v1/completions",
+		json!({ "model": "base", "prompt": "the river", "max_tokens": 10 }),
+	)
+	.await;
+	assert!(plain["choices"][0]["logprobs"].is_null());
+	assert_eq!(plain["choices"][0]["text"], choice["text"], "asking changes no token");
+
+	// Streamed: the chunks' arrays, in order, are the answer's.
+	let mut streamed = body.clone();
+	streamed["stream"] = json!(true);
+	let events = stream_events(&app, "/v1/completions", streamed).await;
+	let mut joined =
+		json!({ "tokens": [], "token_logprobs": [], "top_logprobs": [], "text_offset": [] });
+	for event in events.iter().filter(|e| e["choices"].as_array().is_some_and(|c| !c.is_empty())) {
+		let chunk = &event["choices"][0]["logprobs"];
+		for field in ["tokens", "token_logprobs", "top_logprobs", "text_offset"] {
+			let items = chunk[field].as_array().unwrap().clone();
+			joined[field].as_array_mut().unwrap().extend(items);
+		}
+	}
+	assert_eq!(&joined, logprobs);
+
+	// Chat: entries with bytes and alternatives, equal to the completion of the same prompt.
+	let messages = json!([{ "role": "user", "content": "the river" }]);
+	let chat_body = json!({ "model": "base", "messages": messages, "max_tokens": 10, "logprobs": true, "top_logprobs": 2 });
+	let (status, chat) = post(&app, "/v1/chat/completions", chat_body.clone()).await;
+	assert_eq!(status, StatusCode::OK, "{chat}");
+	let content = chat["choices"][0]["logprobs"]["content"].as_array().unwrap();
+	assert_eq!(content.len() as u64, chat["usage"]["completion_tokens"].as_u64().unwrap());
+	let mut text = Vec::new();
+	for entry in content {
+		let bytes: Vec<u8> =
+			entry["bytes"].as_array().unwrap().iter().map(|b| b.as_u64().unwrap() as u8).collect();
+		assert_eq!(String::from_utf8_lossy(&bytes), entry["token"].as_str().unwrap());
+		text.extend(bytes);
+		let top = entry["top_logprobs"].as_array().unwrap();
+		assert_eq!(top.len(), 2);
+		assert_eq!(top[0]["token"], entry["token"]);
+		assert_eq!(top[0]["logprob"], entry["logprob"]);
+		assert!(top[0]["logprob"].as_f64() >= top[1]["logprob"].as_f64());
+	}
+	assert_eq!(
+		String::from_utf8_lossy(&text),
+		chat["choices"][0]["message"]["content"].as_str().unwrap()
+	);
+	let mut streamed = chat_body.clone();
+	streamed["stream"] = json!(true);
+	let mut entries = Vec::new();
+	for event in stream_events(&app, "/v1/chat/completions", streamed).await {
+		if let Some(chunk) = event["choices"][0]["logprobs"]["content"].as_array() {
+			entries.extend(chunk.iter().cloned());
+		}
+	}
+	assert_eq!(&entries, content);
+	// Without top_logprobs, each token's own log-probability and no alternatives.
+	let (_, bare) = post(
+		&app,
+		"/v1/chat/completions",
+		json!({ "model": "base", "messages": messages, "max_tokens": 10, "logprobs": true }),
+	)
+	.await;
+	let bare = bare["choices"][0]["logprobs"]["content"].as_array().unwrap().clone();
+	assert_eq!(bare.len(), content.len());
+	assert!(bare.iter().zip(content).all(|(a, b)| a["logprob"] == b["logprob"]
+		&& a["top_logprobs"].as_array().is_some_and(|t| t.is_empty())));
+
+	for (uri, field, value) in [
+		("/v1/completions", "logprobs", json!(21)),
+		("/v1/completions", "logprobs", json!(true)),
+		("/v1/completions", "logprobs", json!(-1)),
+		("/v1/completions", "top_logprobs", json!(2)),
+		("/v1/chat/completions", "logprobs", json!(2)),
+		("/v1/chat/completions", "top_logprobs", json!(3)),
+		("/v1/chat/completions", "top_logprobs", json!(21)),
+	] {
+		let mut body = match uri {
+			"/v1/completions" => json!({ "model": "base", "prompt": "hi" }),
+			_ => json!({ "model": "base", "messages": messages }),
+		};
+		body[field] = value.clone();
+		expect_error(
+			post(&app, uri, body).await,
+			StatusCode::BAD_REQUEST,
+			"invalid_logprobs",
+			&format!("{uri} {field} {value}"),
+		);
+	}
 }

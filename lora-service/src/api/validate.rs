@@ -6,7 +6,11 @@ use axum::{extract::rejection::JsonRejection, Json};
 use serde_json::{json, Value};
 
 use super::openai::{AttributionOptions, Generation, Stop, Unsupported};
-use crate::{error::ApiError, hash::parse_hash, scheduler::Sampling};
+use crate::{
+	error::ApiError,
+	hash::parse_hash,
+	scheduler::{Sampling, MAX_TOP_LOGPROBS},
+};
 
 /// Reads a JSON body into `T`, refusing fields other than `own` and `shared` (serde cannot
 /// deny unknown fields across a flattened struct).
@@ -52,11 +56,9 @@ type Neutral<'a> = dyn Fn(&Value) -> bool + 'a;
 /// changes nothing.
 pub(super) fn neutral(fields: &Unsupported) -> Result<(), ApiError> {
 	let zero = |v: &Value| v.as_f64() == Some(0.0);
-	let checks: [(&str, &Option<Value>, &Neutral<'_>, &str); 15] = [
+	let checks: [(&str, &Option<Value>, &Neutral<'_>, &str); 13] = [
 		("frequency_penalty", &fields.frequency_penalty, &zero, "0"),
 		("presence_penalty", &fields.presence_penalty, &zero, "0"),
-		("logprobs", &fields.logprobs, &|v| *v == json!(false) || zero(v), "false"),
-		("top_logprobs", &fields.top_logprobs, &zero, "0"),
 		(
 			"response_format",
 			&fields.response_format,
@@ -96,6 +98,43 @@ pub(super) fn neutral(fields: &Unsupported) -> Result<(), ApiError> {
 		}
 	}
 	Ok(())
+}
+
+/// How many alternatives each token's log-probability comes with, or `None` for no
+/// log-probabilities. Chat asks with `logprobs: true` and `top_logprobs: N`; the legacy
+/// completions with `logprobs: N` (and no `top_logprobs`). N is 0 to `MAX_TOP_LOGPROBS`.
+pub(super) fn logprobs(options: &Generation, chat: bool) -> Result<Option<usize>, ApiError> {
+	let invalid = |message: String| ApiError::bad("invalid_logprobs", message);
+	let count = |field: &str, value: &Value| match value.as_u64() {
+		Some(n) if n as usize <= MAX_TOP_LOGPROBS => Ok(n as usize),
+		_ => Err(invalid(format!("{field} must be an integer from 0 to {MAX_TOP_LOGPROBS}"))),
+	};
+	let given = |value: &Option<Value>| value.clone().filter(|v| !v.is_null());
+	let (logprobs, top) = (given(&options.logprobs), given(&options.top_logprobs));
+	match chat {
+		true => {
+			let top = top.map(|v| count("top_logprobs", &v)).transpose()?;
+			match logprobs {
+				Some(Value::Bool(true)) => Ok(Some(top.unwrap_or(0))),
+				None | Some(Value::Bool(false)) => match top {
+					Some(n) if n > 0 => Err(invalid("top_logprobs needs logprobs: true".into())),
+					_ => Ok(None),
+				},
+				Some(_) => Err(invalid("logprobs of a chat completion is true or false".into())),
+			}
+		}
+		false => {
+			if top.is_some() {
+				return Err(invalid(
+					"a completion takes logprobs: N for N alternatives, not top_logprobs".into(),
+				));
+			}
+			match logprobs {
+				None | Some(Value::Bool(false)) => Ok(None),
+				Some(value) => count("logprobs", &value).map(Some),
+			}
+		}
+	}
 }
 
 pub(super) fn stops(options: &Generation) -> Result<Vec<String>, ApiError> {

@@ -13,11 +13,15 @@ use std::{
 
 use anyhow::Result;
 
+pub mod logprobs;
 pub mod sampling;
 pub mod stop;
 
-pub use self::sampling::Sampling;
 use self::sampling::{sample, Rng};
+pub use self::{
+	logprobs::{TokenLogprobs, MAX_TOP_LOGPROBS},
+	sampling::Sampling,
+};
 use crate::{
 	adapters::{Adapter, AdapterStack},
 	metrics::Histogram,
@@ -37,11 +41,21 @@ pub enum Finish {
 /// Called with the output so far after each token; `true` ends generation there.
 pub type StopCheck = Box<dyn FnMut(&[u32]) -> bool + Send>;
 
-/// Called with each token as it joins the output (for streaming).
-pub type OnToken = Box<dyn FnMut(u32) + Send>;
+/// Called with each token as it joins the output, and its log-probabilities when the request
+/// asks for them (for streaming).
+pub type OnToken = Box<dyn FnMut(u32, Option<&TokenLogprobs>) + Send>;
 
-/// The generated tokens and why they ended, or why there are none.
-pub type Outcome = Result<(Vec<u32>, Finish), String>;
+/// What a request generated.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Generation {
+	pub tokens: Vec<u32>,
+	pub finish: Finish,
+	/// One per token when the request asks (`Request::logprobs`), else none.
+	pub logprobs: Vec<TokenLogprobs>,
+}
+
+/// What a request generated, or why it generated nothing.
+pub type Outcome = Result<Generation, String>;
 
 /// A generation request.
 pub struct Request {
@@ -52,6 +66,9 @@ pub struct Request {
 	pub stop_check: Option<StopCheck>,
 	pub on_token: Option<OnToken>,
 	pub sampling: Sampling,
+	/// Report each token's log-probability and those of this many most likely alternatives
+	/// (at most `MAX_TOP_LOGPROBS`); `None`, none.
+	pub logprobs: Option<usize>,
 	pub adapter: Option<Arc<Adapter>>,
 	/// Set when nobody waits for the outcome any more (the client went away): the request
 	/// leaves the batch at the next step.
@@ -103,7 +120,10 @@ struct Active {
 	rng: Rng,
 	cache: KvCache,
 	next: u32,
+	/// `next`'s log-probabilities, when the request asks.
+	next_logprobs: Option<TokenLogprobs>,
 	output: Vec<u32>,
+	logprobs: Vec<TokenLogprobs>,
 	finish: Option<Finish>,
 	/// Why the row failed on its own, if it did.
 	failure: Option<String>,
@@ -125,9 +145,11 @@ impl Active {
 			return;
 		}
 		self.output.push(self.next);
+		let logprobs = self.next_logprobs.take();
 		if let Some(on_token) = self.request.on_token.as_mut() {
-			on_token(self.next);
+			on_token(self.next, logprobs.as_ref());
 		}
+		self.logprobs.extend(logprobs);
 		if let Some(check) = self.request.stop_check.as_mut() {
 			let output = &self.output;
 			match guarded(|| Ok(check(output))) {
@@ -246,7 +268,11 @@ pub fn run(model: &Model, requests: mpsc::Receiver<Request>, limits: Limits, sta
 					stats.failed.fetch_add(1, Ordering::Relaxed);
 					(row.request.reply)(Err(failure));
 				}
-				None => (row.request.reply)(Ok((row.output, row.finish.unwrap_or(Finish::Stop)))),
+				None => (row.request.reply)(Ok(Generation {
+					tokens: row.output,
+					finish: row.finish.unwrap_or(Finish::Stop),
+					logprobs: row.logprobs,
+				})),
 			}
 		}
 		active = running;
@@ -320,17 +346,19 @@ fn prefill(model: &Model, request: Request, stats: &Stats) -> Option<Active> {
 	let first = guarded(|| {
 		let logits =
 			model.forward_sequence(&request.prompt, &mut cache, request.adapter.as_deref())?;
-		sample(&logits, &request.sampling, &mut rng)
+		choose(&logits, &request, &mut rng, None)
 	});
 	match first {
-		Ok(next) => {
+		Ok((next, next_logprobs)) => {
 			stats.prefill_tokens.fetch_add(request.prompt.len() as u64, Ordering::Relaxed);
 			let mut row = Active {
 				request,
 				rng,
 				cache,
 				next,
+				next_logprobs,
 				output: Vec::new(),
+				logprobs: Vec::new(),
 				finish: None,
 				failure: None,
 				reserved: 0,
@@ -346,6 +374,25 @@ fn prefill(model: &Model, request: Request, stats: &Stats) -> Option<Active> {
 			None
 		}
 	}
+}
+
+/// The next token from one row of logits (its argmax already known when `greedy` says it),
+/// with its log-probabilities when the request asks.
+fn choose(
+	logits: &candle_core::Tensor,
+	request: &Request,
+	rng: &mut Rng,
+	greedy: Option<u32>,
+) -> Result<(u32, Option<TokenLogprobs>)> {
+	let next = match (request.sampling.temperature > 0.0, greedy) {
+		(false, Some(token)) => token,
+		_ => sample(logits, &request.sampling, rng)?,
+	};
+	let logprobs = match request.logprobs {
+		Some(top) => Some(logprobs::logprobs(logits, next, top.min(MAX_TOP_LOGPROBS))?),
+		None => None,
+	};
+	Ok((next, logprobs))
 }
 
 /// One decode step for every active row, with the rows' adapters placed in the stack's slots.
@@ -369,15 +416,12 @@ fn step(
 	let mut chosen = Vec::with_capacity(active.len());
 	for (index, (row, token)) in active.iter().zip(greedy).enumerate() {
 		let mut rng = row.rng.clone();
-		let next = match row.request.sampling.temperature > 0.0 {
-			true => sample(&logits.get(index)?, &row.request.sampling, &mut rng)?,
-			false => token,
-		};
-		chosen.push((next, rng));
+		let (next, logprobs) = choose(&logits.get(index)?, &row.request, &mut rng, Some(token))?;
+		chosen.push((next, logprobs, rng));
 	}
 	let now = Instant::now();
-	for (row, (next, rng)) in active.iter_mut().zip(chosen) {
-		(row.next, row.rng) = (next, rng);
+	for (row, (next, logprobs, rng)) in active.iter_mut().zip(chosen) {
+		(row.next, row.next_logprobs, row.rng) = (next, logprobs, rng);
 		stats.inter_token.observe(now.duration_since(row.last_token_at).as_secs_f64());
 		row.last_token_at = now;
 		row.accept(model.config.context_length);
@@ -390,7 +434,7 @@ mod tests {
 	use super::*;
 	use crate::testing::{tiny_adapter, tiny_model};
 
-	type Reply = mpsc::Receiver<Result<(Vec<u32>, Finish), String>>;
+	type Reply = mpsc::Receiver<Outcome>;
 
 	fn request(
 		prompt: Vec<u32>,
@@ -406,6 +450,7 @@ mod tests {
 			stop_check: None,
 			on_token: None,
 			sampling,
+			logprobs: None,
 			adapter,
 			cancelled: None,
 			reply: Box::new(move |result| {
@@ -442,7 +487,7 @@ mod tests {
 			answers.push(answer);
 		}
 		drop(sender);
-		let outputs = answers.into_iter().map(|a| a.recv().unwrap().unwrap().0).collect();
+		let outputs = answers.into_iter().map(|a| a.recv().unwrap().unwrap().tokens).collect();
 		engine.join().unwrap();
 		assert_eq!(stats.queued.load(Ordering::Relaxed), 0);
 		outputs
@@ -499,6 +544,62 @@ mod tests {
 		assert_eq!(narrow[0], greedy);
 	}
 
+	/// A request that asks for log-probabilities gets, for each token of its output, the
+	/// model's log-softmax at that position (not the tempered distribution it was drawn from):
+	/// the chosen token's and the three most likely, as computed alone, for a greedy row and a
+	/// sampled one batched with a row that asks for none.
+	#[test]
+	fn logprobs_are_the_models_distribution_at_each_position() {
+		let model = Arc::new(tiny_model());
+		let adapter = Arc::new(tiny_adapter(500, 4));
+		let prompt = vec![11u32, 12, 13];
+		let samplings = [Sampling::GREEDY, Sampling { temperature: 2.0, top_p: 1.0, seed: 7 }];
+		let (sender, receiver) = mpsc::channel();
+		let mut answers = Vec::new();
+		for sampling in samplings {
+			let (mut asking, answer) = request(prompt.clone(), 6, Some(adapter.clone()), sampling);
+			asking.logprobs = Some(3);
+			asking.stop_tokens.clear();
+			sender.send(asking).unwrap();
+			answers.push(answer);
+		}
+		let (plain, plain_answer) = request(vec![5, 6], 6, None, Sampling::GREEDY);
+		sender.send(plain).unwrap();
+		drop(sender);
+		let stats = Stats::default();
+		stats.queued.store(3, Ordering::Relaxed);
+		run(&model, receiver, Limits::batch(4), &stats);
+		assert!(plain_answer.recv().unwrap().unwrap().logprobs.is_empty());
+		let mut sampled_below_top = false;
+		for (answer, sampling) in answers.iter().zip(samplings) {
+			let generated = answer.recv().unwrap().unwrap();
+			assert_eq!(generated.tokens.len(), 6);
+			assert_eq!(generated.logprobs.len(), 6);
+			for (at, (token, found)) in generated.tokens.iter().zip(&generated.logprobs).enumerate()
+			{
+				let mut context = prompt.clone();
+				context.extend(&generated.tokens[..at]);
+				let logits = model
+					.forward_sequence(&context, &mut KvCache::default(), Some(&adapter))
+					.unwrap();
+				let alone = logprobs::logprobs(&logits, *token, 3).unwrap();
+				assert_eq!(found.token, *token);
+				assert!((found.logprob - alone.logprob).abs() < 1e-3, "{found:?} {alone:?}");
+				assert_eq!(found.top.len(), 3);
+				for (a, b) in found.top.iter().zip(&alone.top) {
+					assert_eq!(a.0, b.0, "position {at}");
+					assert!((a.1 - b.1).abs() < 1e-3);
+				}
+				assert!(found.logprob < 0.0 && found.logprob <= found.top[0].1 + 1e-6);
+				match sampling.temperature == 0.0 {
+					true => assert_eq!(found.top[0].0, *token, "greedy takes the most likely"),
+					false => sampled_below_top |= found.top[0].0 != *token,
+				}
+			}
+		}
+		assert!(sampled_below_top, "at temperature 2 some token is not the most likely");
+	}
+
 	/// A request whose client went away leaves the batch at the next step.
 	#[test]
 	fn an_abandoned_request_leaves_the_batch() {
@@ -518,7 +619,7 @@ mod tests {
 		let stats = Stats::default();
 		stats.queued.store(1, Ordering::Relaxed);
 		run(&model, receiver, Limits::batch(4), &stats);
-		assert_eq!(answer.recv().unwrap().unwrap().0.len(), 1, "only the prefill's token");
+		assert_eq!(answer.recv().unwrap().unwrap().tokens.len(), 1, "only the prefill's token");
 		assert_eq!(stats.steps.load(Ordering::Relaxed), 0);
 	}
 
@@ -539,9 +640,9 @@ mod tests {
 		let stats = Stats::default();
 		stats.queued.store(2, Ordering::Relaxed);
 		run(&model, receiver, Limits::batch(4), &stats);
-		let (output, finish) = edge_answer.recv().unwrap().unwrap();
+		let edge = edge_answer.recv().unwrap().unwrap();
 		// One token from the prefill, then one per position left (3).
-		assert_eq!((output.len(), finish), (4, Finish::Length));
+		assert_eq!((edge.tokens.len(), edge.finish), (4, Finish::Length));
 		assert!(short_answer.recv().unwrap().is_ok(), "the other row is served");
 	}
 
@@ -569,7 +670,8 @@ mod tests {
 		stats.queued.store(2, Ordering::Relaxed);
 		run(&model, receiver, Limits::batch(4), &stats);
 		assert!(bad_answer.recv().unwrap().is_err());
-		assert_eq!(stop_answer.recv().unwrap().unwrap(), (greedy[..3].to_vec(), Finish::Stop));
+		let stopped = stop_answer.recv().unwrap().unwrap();
+		assert_eq!((stopped.tokens, stopped.finish), (greedy[..3].to_vec(), Finish::Stop));
 	}
 
 	/// A request whose client went away while it waited is answered without being prefilled.
@@ -635,7 +737,7 @@ mod tests {
 		assert!(outcomes[2].as_ref().is_err_and(|e| e.contains("stop check")), "{:?}", outcomes[2]);
 		for i in [0, 3] {
 			let alone = model.generate_greedy(&prompts[i], 6, u32::MAX, Some(&good)).unwrap();
-			assert_eq!(outcomes[i].as_ref().unwrap().0, alone, "row {i}");
+			assert_eq!(outcomes[i].as_ref().unwrap().tokens, alone, "row {i}");
 		}
 		assert_eq!(stats.failed.load(Ordering::Relaxed), 2);
 	}

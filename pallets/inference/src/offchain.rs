@@ -67,6 +67,11 @@ use crate::{
 /// (a SCALE-encoded `Vec<u8>` of UTF-8), from its `--lora-service-url`.
 pub const LORA_SERVICE_URL_KEY: &[u8] = b"tributary::lora-service-url";
 
+/// The persistent off-chain storage key under which the node stores the key the LoRA service
+/// asks generation requests for (its `--api-key`; a SCALE-encoded `Vec<u8>`), from its
+/// `--lora-service-api-key-file`. The worker sends it as `Authorization: Bearer <key>`.
+pub const LORA_SERVICE_API_KEY_KEY: &[u8] = b"tributary::lora-service-api-key";
+
 /// How long the worker waits for the LoRA service to answer one request.
 pub const HTTP_DEADLINE_MS: u64 = 90_000;
 
@@ -164,6 +169,15 @@ struct ErrorBody {
 /// The LoRA service URL the node stored, if any.
 pub fn lora_service_url() -> Option<Vec<u8>> {
 	StorageValueRef::persistent(LORA_SERVICE_URL_KEY).get::<Vec<u8>>().ok().flatten()
+}
+
+/// The LoRA service's API key the node stored, if any (an empty one counts as none).
+pub fn lora_service_api_key() -> Option<Vec<u8>> {
+	StorageValueRef::persistent(LORA_SERVICE_API_KEY_KEY)
+		.get::<Vec<u8>>()
+		.ok()
+		.flatten()
+		.filter(|key| !key.is_empty())
 }
 
 impl<T: Config> Pallet<T> {
@@ -415,15 +429,18 @@ fn post_completion<Body: Serialize>(url: &str, body: &Body) -> Result<Answer, Se
 }
 
 /// POSTs `body` as JSON to `url` and reads the answer's status and bytes, within
-/// [`HTTP_DEADLINE_MS`].
+/// [`HTTP_DEADLINE_MS`]; with the service's API key, when the node was given one.
 fn post_json<Body: Serialize>(url: &str, body: &Body) -> Result<(u16, Vec<u8>), ServeError> {
 	let body = serde_json::to_vec(body).map_err(|_| ServeError::Malformed)?;
 	let deadline = sp_io::offchain::timestamp().add(Duration::from_millis(HTTP_DEADLINE_MS));
-	let pending = http::Request::post(url, vec![body])
-		.add_header("Content-Type", "application/json")
-		.deadline(deadline)
-		.send()
-		.map_err(|_| ServeError::Http("could not send"))?;
+	let mut request =
+		http::Request::post(url, vec![body]).add_header("Content-Type", "application/json");
+	if let Some(key) = lora_service_api_key() {
+		let authorization = format!("Bearer {}", String::from_utf8_lossy(&key));
+		request = request.add_header("Authorization", &authorization);
+	}
+	let pending =
+		request.deadline(deadline).send().map_err(|_| ServeError::Http("could not send"))?;
 	let response = pending
 		.try_wait(deadline)
 		.map_err(|_| ServeError::Http("deadline reached"))?

@@ -440,6 +440,21 @@ mod offchain_worker {
 		});
 	}
 
+	/// With the service's API key stored by the node, the worker's request carries it as a
+	/// bearer token (and without one, as every other test here checks, no Authorization header).
+	#[test]
+	fn the_worker_sends_the_services_api_key() {
+		with_worker(|harness| {
+			make_request(10_000);
+			StorageValueRef::persistent(offchain::LORA_SERVICE_API_KEY_KEY)
+				.set(&b"k3y-for-generation".to_vec());
+			let mut expected = expected_request(&completion("It rises in the Swiss Alps.", &[]));
+			expected.headers.push(("Authorization".into(), "Bearer k3y-for-generation".into()));
+			harness.http.write().expect_request(expected);
+			assert_eq!(worker(harness, 2).len(), 1);
+		});
+	}
+
 	/// A result submitted and never included is sent again a minute (wall-clock) later.
 	#[test]
 	fn a_result_never_included_is_sent_again_a_minute_later() {
