@@ -37,7 +37,7 @@ seeds="$out/seeds"
 
 export AFL_SKIP_CPUFREQ=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 AFL_NO_UI=1 AFL_AUTORESUME=1
 export AFL_STATS_INTERVAL=30
-stat() { sed -n "s/^$1 *: *//p" "$out/afl/main/fuzzer_stats" 2>/dev/null; }
+stat() { sed -n "s/^$1 *: *//p" "$out/afl/main/fuzzer_stats" 2>/dev/null || true; }
 # AFL++ carries its count of executions over when it resumes: this run's are the difference.
 before="$(stat execs_done)"
 log "AFL++ on the parsers for $seconds s (output: $out/afl)"
@@ -47,7 +47,11 @@ cargo afl fuzz -V "$seconds" -t 2000 -m none -i "$seeds" -o "$out/afl" -M main -
 	die "AFL++ stopped with an error"
 }
 
-execs=$(($(stat execs_done) - ${before:-0}))
+now="$(stat execs_done)"
+[[ -n "$now" ]] || die "AFL++ wrote no statistics ($out/afl/main/fuzzer_stats)"
+execs=$((now - ${before:-0}))
+# Below zero: AFL++ started afresh rather than resuming, and counted from nothing.
+((execs >= 0)) || execs=$now
 log "AFL++: $execs executions ($(stat execs_per_sec)/s), coverage $(stat bitmap_cvg) of the map, $(stat corpus_count) inputs in the corpus"
 printf '%s commit=%s seconds=%s afl_execs=%s afl_execs_per_sec=%s afl_bitmap_cvg=%s\n' \
 	"$(date -u +%FT%TZ)" "$(git -C "$ROOT" rev-parse --short HEAD)" "$seconds" "$execs" \

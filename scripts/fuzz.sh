@@ -61,7 +61,7 @@ fi
 # what it finds. One input runs at most 512 blocks: 10 s is a hang.
 export AFL_SKIP_CPUFREQ=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 AFL_NO_UI=1 AFL_AUTORESUME=1
 export AFL_STATS_INTERVAL=60
-stat() { sed -n "s/^$1 *: *//p" "$out/afl/main/fuzzer_stats" 2>/dev/null; }
+stat() { sed -n "s/^$1 *: *//p" "$out/afl/main/fuzzer_stats" 2>/dev/null || true; }
 # AFL++ carries its count of executions over when it resumes: this run's are the difference.
 afl_before="$(stat execs_done)"
 afl_args=(-V "$seconds" -t 10000 -m none -i "$seeds" -o "$out/afl" -M main)
@@ -86,7 +86,11 @@ cargo afl fuzz "${afl_args[@]}" -- "$afl_bin" >"$out/afl.log" 2>&1 || {
 }
 [[ -z "$hfuzz_pid" ]] || wait "$hfuzz_pid" || true
 
-afl_execs=$(($(stat execs_done) - ${afl_before:-0}))
+afl_now="$(stat execs_done)"
+[[ -n "$afl_now" ]] || die "AFL++ wrote no statistics ($out/afl/main/fuzzer_stats)"
+afl_execs=$((afl_now - ${afl_before:-0}))
+# Below zero: AFL++ started afresh rather than resuming, and counted from nothing.
+((afl_execs >= 0)) || afl_execs=$afl_now
 hfuzz_execs=0
 if [[ -n "$hfuzz_pid" ]]; then
 	# The stats file's lines: unix time, last coverage update, total executions, … (its

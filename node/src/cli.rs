@@ -94,9 +94,12 @@ pub struct Cli {
 	/// A file holding the LoRA service's API key (the service's `--api-key`), which the
 	/// off-chain worker sends as `Authorization: Bearer <key>`.
 	///
-	/// The node stores it in its persistent off-chain storage under
-	/// `tributary_runtime::offchain::LORA_SERVICE_API_KEY_KEY` when it starts, and removes a
-	/// stored key when started without this flag. Surrounding whitespace is ignored.
+	/// The file's first line, without surrounding whitespace: at least 16 visible ASCII
+	/// characters, as the service asks of its keys. The node stores it in its persistent
+	/// off-chain storage under `tributary_runtime::offchain::LORA_SERVICE_API_KEY_KEY` when it
+	/// starts, and removes a stored key when started without this flag. The off-chain storage
+	/// RPC (`offchain_localStorageGet`) can read it back: run the node with
+	/// `--rpc-methods safe` where anyone but its operator reaches its RPC.
 	#[arg(long, value_name = "PATH")]
 	pub lora_service_api_key_file: Option<PathBuf>,
 
@@ -109,19 +112,37 @@ pub struct Cli {
 	pub relay_chain_args: Vec<String>,
 }
 
-/// The API key in `path`: its text without surrounding whitespace, non-empty, of visible ASCII
-/// (what an HTTP header carries).
+/// The shortest API key the LoRA service accepts.
+pub const MIN_API_KEY_LENGTH: usize = 16;
+
+/// The API key in `path`, read as the LoRA service reads its key files: the first line without
+/// surrounding whitespace, at least [`MIN_API_KEY_LENGTH`] visible ASCII characters (what an
+/// HTTP header carries).
 pub fn read_api_key(path: &std::path::Path) -> Result<String, String> {
 	let text = std::fs::read_to_string(path)
 		.map_err(|e| format!("reading the LoRA service's API key from {}: {e}", path.display()))?;
-	let key = text.trim();
-	if key.is_empty() || !key.bytes().all(|b| b.is_ascii_graphic()) {
+	let key = text.lines().next().unwrap_or_default().trim();
+	if key.len() < MIN_API_KEY_LENGTH || !key.bytes().all(|b| b.is_ascii_graphic()) {
 		return Err(format!(
-			"{} does not hold an API key: one word of visible ASCII characters",
+			"{} does not hold an API key: its first line must be at least {MIN_API_KEY_LENGTH} \
+			 visible ASCII characters",
 			path.display()
 		));
 	}
 	Ok(key.to_string())
+}
+
+/// Whether `url` (one [`parse_service_url`] accepted) names this machine, so that what is
+/// sent to it in clear never crosses a network.
+pub fn is_loopback_url(url: &str) -> bool {
+	let rest = url.strip_prefix("http://").or_else(|| url.strip_prefix("https://")).unwrap_or(url);
+	let authority = rest.split('/').next().unwrap_or_default();
+	let host = match authority.strip_prefix('[') {
+		Some(v6) => v6.split(']').next().unwrap_or_default(),
+		None => authority.split(':').next().unwrap_or_default(),
+	};
+	host.eq_ignore_ascii_case("localhost")
+		|| host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 /// Accepts an `http://` or `https://` URL with a host.
@@ -199,12 +220,29 @@ mod tests {
 			std::fs::write(&path, text).unwrap();
 			path
 		};
-		assert_eq!(read_api_key(&write("ok", "  k3y-Z_9\n")), Ok("k3y-Z_9".into()));
+		let key = "k3y-Z_9.0123456789";
+		assert_eq!(read_api_key(&write("ok", &format!("  {key}\r\nsecond line"))), Ok(key.into()));
 		assert!(read_api_key(&write("empty", " \n")).is_err());
-		assert!(read_api_key(&write("two", "a b")).is_err(), "a space would split the header");
-		assert!(read_api_key(&write("newline", "a\r\nX-Injected: 1")).is_err());
+		assert!(read_api_key(&write("short", "0123456789abcde")).is_err(), "15 characters");
+		assert!(read_api_key(&write("two", "0123456789 abcdefgh")).is_err(), "a space");
+		assert!(read_api_key(&write("utf8", "0123456789abcdefé")).is_err());
 		assert!(read_api_key(&dir.join("missing")).is_err());
 		std::fs::remove_dir_all(dir).ok();
+	}
+
+	#[test]
+	fn loopback_urls_are_told_apart() {
+		for url in [
+			"http://127.0.0.1:8181",
+			"http://localhost",
+			"http://[::1]:8181",
+			"https://127.0.0.9/x",
+		] {
+			assert!(is_loopback_url(url), "{url}");
+		}
+		for url in ["http://10.0.0.7:8181", "http://lora.example", "http://127.0.0.1.example.com"] {
+			assert!(!is_loopback_url(url), "{url}");
+		}
 	}
 
 	#[test]

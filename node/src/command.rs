@@ -203,9 +203,29 @@ pub fn run() -> Result<()> {
 				.as_deref()
 				.map(crate::cli::read_api_key)
 				.transpose()?;
+			if api_key.is_some()
+				&& cli.lora_service_url.starts_with("http://")
+				&& !crate::cli::is_loopback_url(&cli.lora_service_url)
+			{
+				log::warn!(
+					"The LoRA service's API key goes to {} over plain HTTP: anyone on the path \
+					 can read it. Use https:// or a service on this machine.",
+					cli.lora_service_url
+				);
+			}
 			let lora_service =
 				crate::service::LoraService { url: cli.lora_service_url.clone(), api_key };
 			runner.run_node_until_exit(|config| async move {
+				if lora_service.api_key.is_some()
+					&& !matches!(config.rpc.methods, sc_service::config::RpcMethods::Safe)
+				{
+					log::warn!(
+						"RPC methods are {:?}: where unsafe methods are served (on loopback by \
+						 default), offchain_localStorageGet reads the LoRA service's API key back. \
+						 Run with --rpc-methods safe where anyone but the operator reaches the RPC.",
+						config.rpc.methods
+					);
+				}
 				if is_dev {
 					return start_dev_node(config, seal_mode, lora_service).map_err(Into::into);
 				}

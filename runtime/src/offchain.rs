@@ -13,8 +13,10 @@
 //!
 //! When the node is given the service's API key (`--lora-service-api-key-file`), it writes it
 //! the same way under [`LORA_SERVICE_API_KEY_KEY`] and removes it when started without one;
-//! the worker sends it as a bearer token. The off-chain storage RPC is unsafe (off unless the
-//! node runs with `--rpc-methods unsafe`): only the node's operator can read the key back.
+//! the worker sends it as a bearer token. The off-chain storage RPC
+//! (`offchain_localStorageGet`/`Set`) is an unsafe method: a node serves it on loopback under
+//! the default `--rpc-methods auto`, and not at all under `--rpc-methods safe`, which a
+//! provider whose RPC anyone else reaches runs with (the node warns otherwise).
 //!
 //! The inference pallet's off-chain worker ([`pallet_inference::offchain`]) calls the service
 //! there.

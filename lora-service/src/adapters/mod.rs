@@ -11,7 +11,7 @@ mod stack;
 pub use self::{
 	cache::AdapterCache,
 	peft::{
-		adapter_hash, hash_dir, module_dims, peft_prefix, targeted, Adapter, LoraPair, Settings,
+		adapter_hash, hash_dir, module_dims, peft_prefix, Adapter, LoraPair, Settings, Targets,
 		MODULES,
 	},
 	registry::{valid_id, Registry, RegistryError},

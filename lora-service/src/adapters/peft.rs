@@ -50,9 +50,32 @@ pub struct Settings {
 	pub rslora: bool,
 }
 
+/// The modules `target_modules` tells PEFT to adapt: every linear layer (`"all-linear"`), or
+/// those whose names equal or end with one of these.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Targets {
+	AllLinear,
+	Names(Vec<String>),
+}
+
+impl Targets {
+	/// Whether PEFT adapts the module at `key` (as `model.layers.3.self_attn.q_proj`): its
+	/// rule for a list of names, a name equal to the key or ending it after a dot.
+	fn adapts(&self, key: &str) -> bool {
+		match self {
+			Targets::AllLinear => true,
+			Targets::Names(names) => names.iter().any(|name| {
+				key == name
+					|| key.strip_suffix(name.as_str()).is_some_and(|head| head.ends_with('.'))
+			}),
+		}
+	}
+}
+
 impl Settings {
-	/// Reads `adapter_config.json`, refusing PEFT settings this service does not implement.
-	pub fn parse(settings: &[u8]) -> Result<Self> {
+	/// Reads `adapter_config.json` and the modules it targets, refusing PEFT settings this
+	/// service does not implement.
+	pub fn parse(settings: &[u8]) -> Result<(Self, Targets)> {
 		let settings: serde_json::Value =
 			serde_json::from_slice(settings).context("adapter_config.json is not JSON")?;
 		let rank =
@@ -63,8 +86,35 @@ impl Settings {
 		if rank == 0 || rank > u32::MAX as usize {
 			bail!("the adapter's rank is {rank}");
 		}
+		// Above 0 and finite; 0.0 and -0.0 would also be one function under two hashes.
+		if !(alpha.is_finite() && alpha > 0.0) {
+			bail!("lora_alpha must be a number above 0, not {alpha}");
+		}
 		refuse_unsupported(&settings)?;
-		Ok(Self { rank, alpha, rslora: settings["use_rslora"].as_bool().unwrap_or(false) })
+		let rslora = match &settings["use_rslora"] {
+			serde_json::Value::Null => false,
+			serde_json::Value::Bool(on) => *on,
+			other => bail!("use_rslora must be true or false, not {other}"),
+		};
+		let targets = match &settings["target_modules"] {
+			serde_json::Value::String(all) if all == "all-linear" => Targets::AllLinear,
+			serde_json::Value::String(pattern) => bail!(
+				"target_modules as a regular expression ({pattern:?}) is not served: list the \
+				 modules' names"
+			),
+			serde_json::Value::Array(names) => Targets::Names(
+				names
+					.iter()
+					.map(|name| {
+						name.as_str()
+							.map(str::to_string)
+							.ok_or_else(|| anyhow!("target_modules holds {name}, not a name"))
+					})
+					.collect::<Result<_>>()?,
+			),
+			_ => bail!("adapter_config.json names no target_modules"),
+		};
+		Ok((Self { rank, alpha, rslora }, targets))
 	}
 
 	/// The factor B·A is scaled by.
@@ -76,15 +126,56 @@ impl Settings {
 	}
 }
 
-/// The modules (in [`MODULES`] order) that tensors named `names` adapt in some layer.
-pub fn targeted<'a>(names: impl IntoIterator<Item = &'a str> + Clone) -> Vec<&'static str> {
-	MODULES
-		.into_iter()
-		.filter(|module| {
-			let suffix = format!(".{module}.lora_A.weight");
-			names.clone().into_iter().any(|name| name.ends_with(&suffix))
-		})
-		.collect()
+/// What a PEFT tensor name says: the adapted module's key in the base model (as
+/// `model.layers.3.self_attn.q_proj`), its index in [`MODULES`], its layer, and whether it is
+/// the A half. `None` for anything but `base_model.model.model.layers.N.{self_attn,mlp}.
+/// {module}.lora_{A,B}.weight` with the module under its own parent.
+fn parse_name(name: &str) -> Option<(&str, usize, usize, bool)> {
+	let (key, is_a) = match name.strip_suffix(".lora_A.weight") {
+		Some(key) => (key, true),
+		None => (name.strip_suffix(".lora_B.weight")?, false),
+	};
+	let key = key.strip_prefix("base_model.model.")?;
+	let mut parts = key.split('.');
+	let (model, layers, layer, parent, module) =
+		(parts.next()?, parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+	// Canonical numbers only: `03` or `+3` would name a module the model does not have.
+	let layer: usize = layer.parse().ok().filter(|n: &usize| n.to_string() == layer)?;
+	let index = MODULES.iter().position(|m| *m == module)?;
+	let expected_parent = if index < 4 { "self_attn" } else { "mlp" };
+	match (model, layers, parent == expected_parent, parts.next()) {
+		("model", "layers", true, None) => Some((key, index, layer, is_a)),
+		_ => None,
+	}
+}
+
+/// Checks an adapter's tensor names against its configuration: each is a LoRA A or B of a
+/// projection, beside its other half, in a module `targets` names (a tensor PEFT would not
+/// load is refused rather than applied). Returns the modules targeted (in [`MODULES`] order)
+/// and the highest layer.
+fn check_tensors<'a>(
+	names: impl IntoIterator<Item = &'a str>,
+	targets: &Targets,
+) -> Result<(Vec<&'static str>, usize)> {
+	let names: std::collections::BTreeSet<&str> = names.into_iter().collect();
+	let mut targeted = [false; 7];
+	let mut top_layer = 0;
+	for name in &names {
+		let (key, index, layer, is_a) = parse_name(name).ok_or_else(|| {
+			anyhow!("tensor {name} is not the LoRA A or B of a projection of this model")
+		})?;
+		let other = format!("{key}.lora_{}.weight", if is_a { "B" } else { "A" });
+		if !names.contains(format!("base_model.model.{other}").as_str()) {
+			bail!("tensor {name} has no base_model.model.{other} beside it");
+		}
+		if !targets.adapts(key) {
+			bail!("tensor {name} adapts {key}, which target_modules does not name: PEFT would not load it");
+		}
+		targeted[index] = true;
+		top_layer = top_layer.max(layer);
+	}
+	let modules = MODULES.into_iter().zip(targeted).filter(|(_, t)| *t).map(|(m, _)| m).collect();
+	Ok((modules, top_layer))
 }
 
 /// An adapter's hash: blake2-256 of everything that decides its outputs, so that two adapters
@@ -110,16 +201,20 @@ pub fn adapter_hash(settings: &Settings, modules: &[&str], weights: &[u8]) -> [u
 }
 
 /// The hash of the adapter in `dir` ([`adapter_hash`]), without a model to load it for: its
-/// settings are checked as loading checks them, its tensors only by name.
+/// settings and its tensors' names are checked as loading checks them (the shapes, which
+/// depend on the model, are not).
 pub fn hash_dir(dir: &Path) -> Result<[u8; 32]> {
 	let settings = std::fs::read(dir.join("adapter_config.json"))
 		.with_context(|| format!("reading {}/adapter_config.json", dir.display()))?;
 	let path = dir.join("adapter_model.safetensors");
 	let weights = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
-	let settings = Settings::parse(&settings)?;
+	let (settings, targets) = Settings::parse(&settings)?;
 	let tensors = candle_core::safetensors::load_buffer(&weights, &Device::Cpu)
 		.context("adapter_model.safetensors is not a safetensors file")?;
-	let modules = targeted(tensors.keys().map(String::as_str));
+	let (modules, _) = check_tensors(tensors.keys().map(String::as_str), &targets)?;
+	if modules.is_empty() {
+		bail!("the adapter targets none of {MODULES:?}");
+	}
 	Ok(adapter_hash(&settings, &modules, &weights))
 }
 
@@ -149,6 +244,12 @@ fn refuse_unsupported(settings: &serde_json::Value) -> Result<()> {
 		("rank_pattern", "rank_pattern (per-module ranks)"),
 		("alpha_pattern", "alpha_pattern (per-module alphas)"),
 		("fan_in_fan_out", "fan_in_fan_out (weights stored transposed)"),
+		("layers_to_transform", "layers_to_transform (LoRA on chosen layers only)"),
+		("layers_pattern", "layers_pattern (LoRA on chosen layers only)"),
+		("layer_replication", "layer_replication (a model with repeated layers)"),
+		("exclude_modules", "exclude_modules"),
+		("alora_invocation_tokens", "aLoRA (activated LoRA)"),
+		("use_qalora", "QALoRA"),
 	] {
 		if set(key) {
 			bail!("{what} is not served: `{key}` must be unset");
@@ -156,6 +257,15 @@ fn refuse_unsupported(settings: &serde_json::Value) -> Result<()> {
 	}
 	if let Some(bias) = settings["bias"].as_str().filter(|bias| *bias != "none") {
 		bail!("bias {bias:?} is not served: `bias` must be \"none\"");
+	}
+	// PiSSA, OLoRA, LoftQ, CorDA and EVA adapters assume base weights changed at training.
+	match &settings["init_lora_weights"] {
+		serde_json::Value::Null | serde_json::Value::Bool(_) => {}
+		serde_json::Value::String(init) if init == "gaussian" => {}
+		other => bail!(
+			"init_lora_weights {other} is not served: such an adapter assumes changed base \
+			 weights (convert it to plain LoRA first)"
+		),
 	}
 	Ok(())
 }
@@ -178,37 +288,18 @@ impl Adapter {
 		config: &LlamaConfig,
 		device: &Device,
 	) -> Result<Self> {
-		let settings = Settings::parse(settings)?;
+		let (settings, targets) = Settings::parse(settings)?;
 		let (rank, scale) = (settings.rank, settings.scale());
 		let weights_hash = crate::hash::blake2_256(bytes);
 		let tensors: HashMap<String, Tensor> = candle_core::safetensors::load_buffer(bytes, device)
 			.context("adapter_model.safetensors is not a safetensors file")?;
 		// Every tensor must be one this service applies: anything else (biases, embeddings, a
 		// layer the model does not have) would change what PEFT computes and be ignored here.
-		let expected: std::collections::HashSet<String> = (0..config.layers)
-			.flat_map(|layer| {
-				(0..MODULES.len()).flat_map(move |module| {
-					let prefix = peft_prefix(layer, module);
-					[format!("{prefix}.lora_A.weight"), format!("{prefix}.lora_B.weight")]
-				})
-			})
-			.collect();
-		let mut names: Vec<&String> = tensors.keys().collect();
-		names.sort();
-		if let Some(unknown) = names.iter().find(|name| !expected.contains(**name)) {
-			bail!("tensor {unknown} is not the LoRA A or B of a projection of this model");
+		let (modules, top_layer) = check_tensors(tensors.keys().map(String::as_str), &targets)?;
+		if !tensors.is_empty() && top_layer >= config.layers {
+			bail!("the adapter adapts layer {top_layer}; the model has {}", config.layers);
 		}
-		// A half without its other would be skipped here and count as targeted in the hash.
-		for name in &names {
-			let other = match name.strip_suffix("lora_A.weight") {
-				Some(prefix) => format!("{prefix}lora_B.weight"),
-				None => name.replace("lora_B.weight", "lora_A.weight"),
-			};
-			if !tensors.contains_key(&other) {
-				bail!("tensor {name} has no {other} beside it");
-			}
-		}
-		let hash = adapter_hash(&settings, &targeted(names.iter().map(|n| n.as_str())), bytes);
+		let hash = adapter_hash(&settings, &modules, bytes);
 		let mut layers = Vec::with_capacity(config.layers);
 		for layer in 0..config.layers {
 			let mut pairs: [Option<LoraPair>; 7] = Default::default();
@@ -332,6 +423,20 @@ mod tests {
 			("alpha_pattern", serde_json::json!({ "q_proj": 16 })),
 			("bias", serde_json::json!("lora_only")),
 			("peft_type", serde_json::json!("IA3")),
+			("layers_to_transform", serde_json::json!([0])),
+			("layers_pattern", serde_json::json!("layers")),
+			("layer_replication", serde_json::json!([[0, 1]])),
+			("exclude_modules", serde_json::json!(["q_proj"])),
+			("alora_invocation_tokens", serde_json::json!([1, 2])),
+			("use_qalora", serde_json::json!(true)),
+			("init_lora_weights", serde_json::json!("pissa")),
+			("use_rslora", serde_json::json!("true")),
+			("lora_alpha", serde_json::json!(0)),
+			("lora_alpha", serde_json::json!(-8)),
+			("target_modules", serde_json::json!("q_proj|v_proj")),
+			// The weights adapt all seven projections; PEFT would load q_proj's alone.
+			("target_modules", serde_json::json!(["q_proj"])),
+			("target_modules", serde_json::Value::Null),
 		] {
 			let mut changed = settings.clone();
 			changed[key] = value;
@@ -344,6 +449,9 @@ mod tests {
 		// Neutral values of those settings are fine.
 		let mut neutral = settings.clone();
 		neutral["use_dora"] = serde_json::json!(false);
+		neutral["init_lora_weights"] = serde_json::json!("gaussian");
+		neutral["layers_to_transform"] = serde_json::Value::Null;
+		neutral["target_modules"] = serde_json::json!("all-linear");
 		neutral["modules_to_save"] = serde_json::Value::Null;
 		neutral["rank_pattern"] = serde_json::json!({});
 		neutral["bias"] = serde_json::json!("none");
@@ -359,5 +467,22 @@ mod tests {
 		candle_core::safetensors::save(&tensors, &path).unwrap();
 		let error = load(&settings, &std::fs::read(&path).unwrap()).err().map(|e| format!("{e:#}"));
 		assert!(error.as_deref().is_some_and(|e| e.contains("lora_B.bias")), "{error:?}");
+		// A layer number PEFT would not find in the model (`03`), or one the model lacks.
+		for layer in ["03", "99"] {
+			let mut renamed: HashMap<String, Tensor> =
+				candle_core::safetensors::load_buffer(&weights, &Device::Cpu).unwrap();
+			for half in ["A", "B"] {
+				let tensor =
+					renamed.remove(&format!("{}.lora_{half}.weight", peft_prefix(0, 0))).unwrap();
+				let name = format!(
+					"base_model.model.model.layers.{layer}.self_attn.q_proj.lora_{half}.weight"
+				);
+				renamed.insert(name, tensor);
+			}
+			candle_core::safetensors::save(&renamed, &path).unwrap();
+			let error =
+				load(&settings, &std::fs::read(&path).unwrap()).err().map(|e| format!("{e:#}"));
+			assert!(error.as_deref().is_some_and(|e| e.contains("layer")), "{layer}: {error:?}");
+		}
 	}
 }

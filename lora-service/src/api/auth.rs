@@ -34,8 +34,9 @@ pub(super) fn token(
 		(None, None) => return Ok(None),
 	};
 	let token = token.trim().to_string();
-	if token.len() < 16 {
-		bail!("the {what} must be at least 16 characters");
+	// What a client can send in an Authorization header, and the node's worker reads as it.
+	if token.len() < 16 || !token.bytes().all(|b| b.is_ascii_graphic()) {
+		bail!("the {what} must be at least 16 visible ASCII characters (no spaces)");
 	}
 	Ok(Some(token))
 }
@@ -116,6 +117,8 @@ mod tests {
 			Some("a-token-on-the-flag-01")
 		);
 		assert!(token(Some("short"), None, "x").is_err());
+		assert!(token(Some("a token with spaces in it"), None, "x").is_err());
+		assert!(token(Some("a-token-with-an-é-in-it"), None, "x").is_err());
 		assert!(token(Some("a-token-on-the-flag-01"), Some(&file), "x").is_err());
 		assert_eq!(token(None, None, "x").unwrap(), None);
 	}

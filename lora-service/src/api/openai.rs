@@ -63,8 +63,8 @@ pub struct Generation {
 	pub stream_options: Option<StreamOptions>,
 	/// Accepted and ignored (OpenAI's end-user id).
 	pub user: Option<String>,
-	/// The adapter file's expected blake2-256 hash (hex, `0x` optional), as registered on
-	/// chain; a mismatch is refused.
+	/// The adapter's expected hash (hex, `0x` optional), as registered on chain; a mismatch
+	/// is refused.
 	pub adapter_hash: Option<String>,
 	/// Attribute the output over these datasets.
 	pub attribution: Option<AttributionOptions>,
@@ -163,7 +163,8 @@ pub struct AdapterUpload {
 	pub id: String,
 	pub adapter_config: Value,
 	pub weights_base64: String,
-	/// Refuse the upload unless the weights hash to this (hex blake2-256).
+	/// Refuse the upload unless the adapter's hash (its weights and settings, as
+	/// `tributary-lora adapter hash` prints it) is this (hex).
 	pub expected_hash: Option<String>,
 }
 

@@ -1279,6 +1279,7 @@ async fn logprobs_in_both_shapes_streamed_or_not() {
 		("/v1/completions", "logprobs", json!(21)),
 		("/v1/completions", "logprobs", json!(true)),
 		("/v1/completions", "logprobs", json!(-1)),
+		("/v1/completions", "logprobs", json!(1.5)),
 		("/v1/completions", "top_logprobs", json!(2)),
 		("/v1/chat/completions", "logprobs", json!(2)),
 		("/v1/chat/completions", "top_logprobs", json!(3)),
@@ -1296,4 +1297,27 @@ async fn logprobs_in_both_shapes_streamed_or_not() {
 			&format!("{uri} {field} {value}"),
 		);
 	}
+	// What clients send for "none": accepted, and none served.
+	for (uri, body) in [
+		(
+			"/v1/chat/completions",
+			json!({ "model": "base", "messages": messages, "max_tokens": 2, "logprobs": 0, "top_logprobs": 0 }),
+		),
+		(
+			"/v1/completions",
+			json!({ "model": "base", "prompt": "hi", "max_tokens": 2, "logprobs": false, "top_logprobs": 0 }),
+		),
+	] {
+		let (status, answer) = post(&app, uri, body).await;
+		assert_eq!(status, StatusCode::OK, "{answer}");
+		assert!(answer["choices"][0]["logprobs"].is_null(), "{answer}");
+	}
+	let (status, whole) = post(
+		&app,
+		"/v1/completions",
+		json!({ "model": "base", "prompt": "hi", "max_tokens": 2, "logprobs": 2.0 }),
+	)
+	.await;
+	assert_eq!(status, StatusCode::OK, "{whole}");
+	assert_eq!(whole["choices"][0]["logprobs"]["tokens"].as_array().map(Vec::len), Some(2));
 }

@@ -105,26 +105,37 @@ pub(super) fn neutral(fields: &Unsupported) -> Result<(), ApiError> {
 /// completions with `logprobs: N` (and no `top_logprobs`). N is 0 to `MAX_TOP_LOGPROBS`.
 pub(super) fn logprobs(options: &Generation, chat: bool) -> Result<Option<usize>, ApiError> {
 	let invalid = |message: String| ApiError::bad("invalid_logprobs", message);
-	let count = |field: &str, value: &Value| match value.as_u64() {
-		Some(n) if n as usize <= MAX_TOP_LOGPROBS => Ok(n as usize),
+	// A whole number (`2` or `2.0`) from 0 to the bound.
+	let count = |field: &str, value: &Value| match value.as_f64() {
+		Some(n) if n.fract() == 0.0 && (0.0..=MAX_TOP_LOGPROBS as f64).contains(&n) => {
+			Ok(n as usize)
+		}
 		_ => Err(invalid(format!("{field} must be an integer from 0 to {MAX_TOP_LOGPROBS}"))),
 	};
 	let given = |value: &Option<Value>| value.clone().filter(|v| !v.is_null());
 	let (logprobs, top) = (given(&options.logprobs), given(&options.top_logprobs));
+	let top = top.map(|v| count("top_logprobs", &v)).transpose()?;
 	match chat {
 		true => {
-			let top = top.map(|v| count("top_logprobs", &v)).transpose()?;
-			match logprobs {
-				Some(Value::Bool(true)) => Ok(Some(top.unwrap_or(0))),
-				None | Some(Value::Bool(false)) => match top {
-					Some(n) if n > 0 => Err(invalid("top_logprobs needs logprobs: true".into())),
-					_ => Ok(None),
-				},
-				Some(_) => Err(invalid("logprobs of a chat completion is true or false".into())),
+			let asked = match logprobs {
+				None | Some(Value::Bool(false)) => false,
+				Some(Value::Bool(true)) => true,
+				// Some clients send 0 for "no".
+				Some(v) if v.as_f64() == Some(0.0) => false,
+				Some(_) => {
+					return Err(invalid("logprobs of a chat completion is true or false".into()))
+				}
+			};
+			match (asked, top) {
+				(true, top) => Ok(Some(top.unwrap_or(0))),
+				(false, Some(n)) if n > 0 => {
+					Err(invalid("top_logprobs needs logprobs: true".into()))
+				}
+				(false, _) => Ok(None),
 			}
 		}
 		false => {
-			if top.is_some() {
+			if top.is_some_and(|n| n > 0) {
 				return Err(invalid(
 					"a completion takes logprobs: N for N alternatives, not top_logprobs".into(),
 				));

@@ -171,13 +171,15 @@ pub fn lora_service_url() -> Option<Vec<u8>> {
 	StorageValueRef::persistent(LORA_SERVICE_URL_KEY).get::<Vec<u8>>().ok().flatten()
 }
 
-/// The LoRA service's API key the node stored, if any (an empty one counts as none).
+/// The LoRA service's API key the node stored, if any: visible ASCII only, as the node writes
+/// it (anything else, which only the unsafe off-chain storage RPC could have written, counts as
+/// none and is never put into a header).
 pub fn lora_service_api_key() -> Option<Vec<u8>> {
 	StorageValueRef::persistent(LORA_SERVICE_API_KEY_KEY)
 		.get::<Vec<u8>>()
 		.ok()
 		.flatten()
-		.filter(|key| !key.is_empty())
+		.filter(|key| !key.is_empty() && key.iter().all(u8::is_ascii_graphic))
 }
 
 impl<T: Config> Pallet<T> {

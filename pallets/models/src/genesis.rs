@@ -32,7 +32,8 @@ pub struct GenesisModel<AccountId, Balance> {
 #[derive(Clone, PartialEq, Eq, Debug, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct GenesisAdapter {
-	/// The blake2-256 hash of its `adapter_model.safetensors`.
+	/// Its hash (`tributary-lora adapter hash`: the weights file and the settings that change
+	/// its outputs).
 	pub artifact_hash: H256,
 	/// The LoRA rank.
 	pub rank: u32,

@@ -458,8 +458,9 @@ pub mod pallet {
 			Self::do_reject_model(model_id)
 		}
 
-		/// Register a LoRA adapter for an approved or active model (owner only): the
-		/// blake2-256 hash of its `adapter_model.safetensors`, its rank and alpha, where to
+		/// Register a LoRA adapter for an approved or active model (owner only): its hash
+		/// (`tributary-lora adapter hash`: its weights file and the settings that change its
+		/// outputs), its rank and alpha, where to
 		/// fetch it, and its lineage, the model's datasets it was trained on with their
 		/// weights. A deposit is held: `AdapterDeposit`, plus `DepositPerByte` per URI byte,
 		/// plus `DepositPerDataset` per lineage entry. The first adapter makes the model

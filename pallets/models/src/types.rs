@@ -120,7 +120,8 @@ where
 	pub model_id: ModelId,
 	/// Its version within the model, from 1.
 	pub version: u32,
-	/// The blake2-256 hash of its `adapter_model.safetensors`.
+	/// Its hash (`tributary-lora adapter hash`: the weights file and the settings that change
+	/// its outputs).
 	pub artifact_hash: H256,
 	/// The LoRA rank r.
 	pub rank: u32,
