@@ -7,7 +7,8 @@
 # Builds tributary-node with `--features runtime-benchmarks` (into a target directory of its
 # own, $BENCH_TARGET_DIR, so that the normal node's build is left as it is), runs `benchmark
 # pallet` against the runtime's `development` preset, and writes each pallet's
-# `src/weights.rs` from scripts/weight-template.hbs. Rare and slow: the first build of that
+# `src/weights.rs` from scripts/weight-template.hbs; then charges each call's proof size summed
+# over the storage items it touches, which the CLI does not (scripts/proof-sizes.py). Rare and slow: the first build of that
 # variant compiles the node's whole dependency tree once more.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -65,5 +66,8 @@ for pallet in "${selected[@]}"; do
 		--template scripts/weight-template.hbs \
 		--json-file "$results/$pallet.json" \
 		--output "$output"
+	# The CLI charges a call's proof for its largest storage item alone; charge their sum.
+	log "$pallet: proof sizes summed over storage items (scripts/proof-sizes.py)"
+	python3 scripts/proof-sizes.py apply "$bench_node" "$bench_wasm" "$pallet" "$output"
 done
 log "weights written; the next normal build recompiles the runtime with them"

@@ -3,7 +3,9 @@
 # privileged accounts, with the chain's invariants checked after every call and every block.
 #
 #   scripts/fuzz.sh [SECONDS]   a campaign: AFL++ and honggfuzz, one core each, for SECONDS
-#                               (default 3600), resuming the corpus in ~/.cache/tributary/fuzz
+#                               (default 3600), resuming the corpus in ~/.cache/tributary/fuzz;
+#                               at the lowest CPU priority, so that it takes the cores only
+#                               while nothing else wants them (a build beside it runs as fast)
 #   scripts/fuzz.sh --short     what scripts/test.sh runs: AFL++ alone for 120 s from the
 #                               committed seeds, in a fresh directory
 #
@@ -58,13 +60,17 @@ else
 fi
 
 # In a container AFL++ cannot set the CPU governor or the core-dump pattern; neither changes
-# what it finds. One input runs at most 512 blocks: 10 s is a hang.
+# what it finds. One input runs at most 512 blocks, in well under a second: 10 s is a hang,
+# or 60 s for a campaign, whose lowest priority can stretch an input's time many times over
+# while something else runs.
 export AFL_SKIP_CPUFREQ=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 AFL_NO_UI=1 AFL_AUTORESUME=1
 export AFL_STATS_INTERVAL=60
 stat() { sed -n "s/^$1 *: *//p" "$out/afl/main/fuzzer_stats" 2>/dev/null || true; }
 # AFL++ carries its count of executions over when it resumes: this run's are the difference.
 afl_before="$(stat execs_done)"
-afl_args=(-V "$seconds" -t 10000 -m none -i "$seeds" -o "$out/afl" -M main)
+hang_seconds=10 priority=()
+$short || hang_seconds=60 priority=(nice -n 19)
+afl_args=(-V "$seconds" -t "$((hang_seconds * 1000))" -m none -i "$seeds" -o "$out/afl" -M main)
 hfuzz_pid=""
 if ! $short; then
 	# cargo-hfuzz builds for the host triple explicitly, and puts honggfuzz itself beside it.
@@ -74,13 +80,13 @@ if ! $short; then
 	# AFL++ imports what honggfuzz finds (-F); honggfuzz keeps its corpus across campaigns.
 	afl_args+=(-F "$out/honggfuzz/corpus")
 	log "honggfuzz for $seconds s (log: $out/honggfuzz/log)"
-	"$honggfuzz" --run_time "$seconds" --threads 1 --timeout 10 --quiet \
+	"${priority[@]}" "$honggfuzz" --run_time "$seconds" --threads 1 --timeout "$hang_seconds" --quiet \
 		--input "$out/honggfuzz/corpus" --crashdir "$out/honggfuzz/crashes" \
 		--logfile "$out/honggfuzz/log" --statsfile "$out/honggfuzz/stats" -- "$hfuzz_bin" &
 	hfuzz_pid=$!
 fi
 log "AFL++ for $seconds s (output: $out/afl)"
-cargo afl fuzz "${afl_args[@]}" -- "$afl_bin" >"$out/afl.log" 2>&1 || {
+"${priority[@]}" cargo afl fuzz "${afl_args[@]}" -- "$afl_bin" >"$out/afl.log" 2>&1 || {
 	tail -n 40 "$out/afl.log" >&2
 	die "AFL++ stopped with an error"
 }
@@ -119,7 +125,7 @@ if ((${#findings[@]})); then
 	mkdir -p "$FUZZ_OUT_DIR/findings"
 	for file in "${findings[@]}"; do
 		minimal="$FUZZ_OUT_DIR/findings/$(basename "$file").min"
-		cargo afl tmin -t 10000 -i "$file" -o "$minimal" -- "$afl_bin" >/dev/null 2>&1 || cp "$file" "$minimal"
+		cargo afl tmin -t "$((hang_seconds * 1000))" -i "$file" -o "$minimal" -- "$afl_bin" >/dev/null 2>&1 || cp "$file" "$minimal"
 		"$corpus_bin" replay "$minimal" || true
 	done
 	die "${#findings[@]} finding(s); minimised in $FUZZ_OUT_DIR/findings (replay: $corpus_bin replay FILE)"

@@ -14,6 +14,8 @@ cd "$ROOT"
 start=$SECONDS
 log "cargo fmt --check"
 cargo fmt --all -- --check
+log "weights: every call's proof size covers its storage's worst case, summed over items"
+python3 scripts/proof-sizes.py check pallets/*/src/weights.rs
 
 build_node
 log "node built in $((SECONDS - start)) s"

@@ -60,6 +60,7 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `216 + n * (8 ±0)`
 		//  Estimated: `7575`
+		//  Charged:   `7575 + n * 2477` (summed over storage items, scripts/proof-sizes.py)
 		// Minimum execution time: 3_235_000 picoseconds.
 		Weight::from_parts(3_441_052, 7575)
 			// Standard Error: 2_810
@@ -67,6 +68,7 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 			.saturating_add(T::DbWeight::get().reads(1_u64))
 			.saturating_add(T::DbWeight::get().writes(1_u64))
 			.saturating_add(T::DbWeight::get().writes((1_u64).saturating_mul(n.into())))
+			.saturating_add(Weight::from_parts(0, 2477).saturating_mul(n.into()))
 	}
 }
 
@@ -78,5 +80,6 @@ impl WeightInfo for () {
 			.saturating_add(RocksDbWeight::get().reads(1_u64))
 			.saturating_add(RocksDbWeight::get().writes(1_u64))
 			.saturating_add(RocksDbWeight::get().writes((1_u64).saturating_mul(n.into())))
+			.saturating_add(Weight::from_parts(0, 2477).saturating_mul(n.into()))
 	}
 }

@@ -525,11 +525,10 @@ pub mod pallet {
 		/// the record's citation statistics go.
 		#[pallet::call_index(8)]
 		// An accepted record's withdrawal does what `remove_contribution` measured (the weight
-		// change and its observer), releasing the deposit rather than slashing it to the
-		// treasury; one write more each for the statistics the observer removes.
+		// change and its observer, the statistics it removes included), releasing the deposit
+		// rather than slashing it to the treasury.
 		#[pallet::weight(T::WeightInfo::withdraw_contribution()
-			.max(T::WeightInfo::remove_contribution())
-			.saturating_add(T::DbWeight::get().writes(1)))]
+			.max(T::WeightInfo::remove_contribution()))]
 		pub fn withdraw_contribution(
 			origin: OriginFor<T>,
 			dataset_id: DatasetId,
@@ -542,8 +541,7 @@ pub mod pallet {
 		/// Take a contribution down (governance, for takedowns): it is deleted, the weight it
 		/// gave is removed and its deposit is slashed to the treasury.
 		#[pallet::call_index(9)]
-		#[pallet::weight(T::WeightInfo::remove_contribution()
-			.saturating_add(T::DbWeight::get().writes(1)))]
+		#[pallet::weight(T::WeightInfo::remove_contribution())]
 		pub fn remove_contribution(
 			origin: OriginFor<T>,
 			dataset_id: DatasetId,

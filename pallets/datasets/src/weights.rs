@@ -75,8 +75,9 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `475`
 		//  Estimated: `3748`
+		//  Charged:   `12295` (summed over storage items, scripts/proof-sizes.py)
 		// Minimum execution time: 46_861_000 picoseconds.
-		Weight::from_parts(48_264_791, 3748)
+		Weight::from_parts(48_264_791, 12295)
 			// Standard Error: 60
 			.saturating_add(Weight::from_parts(657, 0).saturating_mul(n.into()))
 			// Standard Error: 29
@@ -98,6 +99,7 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `671`
 		//  Estimated: `4009`
+		//  Charged:   `4009 + l * 117 + u * 29` (summed over storage items, scripts/proof-sizes.py)
 		// Minimum execution time: 51_728_000 picoseconds.
 		Weight::from_parts(53_536_482, 4009)
 			// Standard Error: 34
@@ -106,6 +108,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 			.saturating_add(Weight::from_parts(3_188, 0).saturating_mul(l.into()))
 			.saturating_add(T::DbWeight::get().reads(3_u64))
 			.saturating_add(T::DbWeight::get().writes(3_u64))
+			.saturating_add(Weight::from_parts(0, 117).saturating_mul(l.into()))
+			.saturating_add(Weight::from_parts(0, 29).saturating_mul(u.into()))
 	}
 	/// Storage: `Datasets::Datasets` (r:1 w:0)
 	/// Proof: `Datasets::Datasets` (`max_values`: None, `max_size`: Some(544), added: 3019, mode: `MaxEncodedLen`)
@@ -115,8 +119,9 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `787`
 		//  Estimated: `4009`
+		//  Charged:   `7474` (summed over storage items, scripts/proof-sizes.py)
 		// Minimum execution time: 10_736_000 picoseconds.
-		Weight::from_parts(11_477_000, 4009)
+		Weight::from_parts(11_477_000, 7474)
 			.saturating_add(T::DbWeight::get().reads(1_u64))
 			.saturating_add(T::DbWeight::get().writes(1_u64))
 	}
@@ -132,8 +137,9 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `1334`
 		//  Estimated: `6506`
+		//  Charged:   `20228` (summed over storage items, scripts/proof-sizes.py)
 		// Minimum execution time: 86_079_000 picoseconds.
-		Weight::from_parts(91_888_000, 6506)
+		Weight::from_parts(91_888_000, 20228)
 			.saturating_add(T::DbWeight::get().reads(6_u64))
 			.saturating_add(T::DbWeight::get().writes(6_u64))
 	}
@@ -143,6 +149,7 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `787`
 		//  Estimated: `4009`
+		//  Charged:   `4009` (summed over storage items, scripts/proof-sizes.py)
 		// Minimum execution time: 10_746_000 picoseconds.
 		Weight::from_parts(11_537_000, 4009)
 			.saturating_add(T::DbWeight::get().reads(1_u64))
@@ -171,8 +178,9 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `1555`
 		//  Estimated: `4009`
+		//  Charged:   `32408` (summed over storage items, scripts/proof-sizes.py)
 		// Minimum execution time: 76_105_000 picoseconds.
-		Weight::from_parts(78_703_661, 4009)
+		Weight::from_parts(78_703_661, 32408)
 			// Standard Error: 50
 			.saturating_add(Weight::from_parts(678, 0).saturating_mul(u.into()))
 			.saturating_add(T::DbWeight::get().reads(7_u64))
@@ -192,8 +200,9 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `1545`
 		//  Estimated: `4009`
+		//  Charged:   `18489` (summed over storage items, scripts/proof-sizes.py)
 		// Minimum execution time: 32_208_000 picoseconds.
-		Weight::from_parts(33_901_000, 4009)
+		Weight::from_parts(33_901_000, 18489)
 			.saturating_add(T::DbWeight::get().reads(5_u64))
 			.saturating_add(T::DbWeight::get().writes(4_u64))
 	}
@@ -213,8 +222,9 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `1636`
 		//  Estimated: `4009`
+		//  Charged:   `22137` (summed over storage items, scripts/proof-sizes.py)
 		// Minimum execution time: 55_473_000 picoseconds.
-		Weight::from_parts(57_806_000, 4009)
+		Weight::from_parts(57_806_000, 22137)
 			.saturating_add(T::DbWeight::get().reads(4_u64))
 			.saturating_add(T::DbWeight::get().writes(6_u64))
 	}
@@ -234,8 +244,9 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `1636`
 		//  Estimated: `4009`
+		//  Charged:   `22137` (summed over storage items, scripts/proof-sizes.py)
 		// Minimum execution time: 53_209_000 picoseconds.
-		Weight::from_parts(55_574_000, 4009)
+		Weight::from_parts(55_574_000, 22137)
 			.saturating_add(T::DbWeight::get().reads(4_u64))
 			.saturating_add(T::DbWeight::get().writes(6_u64))
 	}
@@ -263,8 +274,9 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `2144`
 		//  Estimated: `6196`
+		//  Charged:   `38828` (summed over storage items, scripts/proof-sizes.py)
 		// Minimum execution time: 79_640_000 picoseconds.
-		Weight::from_parts(81_783_000, 6196)
+		Weight::from_parts(81_783_000, 38828)
 			.saturating_add(T::DbWeight::get().reads(8_u64))
 			.saturating_add(T::DbWeight::get().writes(10_u64))
 	}
@@ -273,7 +285,7 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 /// The same weights against RocksDB's costs, for tests and mock runtimes.
 impl WeightInfo for () {
 	fn create_dataset(n: u32, u: u32, l: u32, ) -> Weight {
-		Weight::from_parts(48_264_791, 3748)
+		Weight::from_parts(48_264_791, 12295)
 			.saturating_add(Weight::from_parts(657, 0).saturating_mul(n.into()))
 			.saturating_add(Weight::from_parts(576, 0).saturating_mul(u.into()))
 			.saturating_add(Weight::from_parts(3_255, 0).saturating_mul(l.into()))
@@ -286,14 +298,16 @@ impl WeightInfo for () {
 			.saturating_add(Weight::from_parts(3_188, 0).saturating_mul(l.into()))
 			.saturating_add(RocksDbWeight::get().reads(3_u64))
 			.saturating_add(RocksDbWeight::get().writes(3_u64))
+			.saturating_add(Weight::from_parts(0, 117).saturating_mul(l.into()))
+			.saturating_add(Weight::from_parts(0, 29).saturating_mul(u.into()))
 	}
 	fn transfer_curatorship() -> Weight {
-		Weight::from_parts(11_477_000, 4009)
+		Weight::from_parts(11_477_000, 7474)
 			.saturating_add(RocksDbWeight::get().reads(1_u64))
 			.saturating_add(RocksDbWeight::get().writes(1_u64))
 	}
 	fn accept_curatorship() -> Weight {
-		Weight::from_parts(91_888_000, 6506)
+		Weight::from_parts(91_888_000, 20228)
 			.saturating_add(RocksDbWeight::get().reads(6_u64))
 			.saturating_add(RocksDbWeight::get().writes(6_u64))
 	}
@@ -303,28 +317,28 @@ impl WeightInfo for () {
 			.saturating_add(RocksDbWeight::get().writes(1_u64))
 	}
 	fn contribute(u: u32, ) -> Weight {
-		Weight::from_parts(78_703_661, 4009)
+		Weight::from_parts(78_703_661, 32408)
 			.saturating_add(Weight::from_parts(678, 0).saturating_mul(u.into()))
 			.saturating_add(RocksDbWeight::get().reads(7_u64))
 			.saturating_add(RocksDbWeight::get().writes(8_u64))
 	}
 	fn accept_contribution() -> Weight {
-		Weight::from_parts(33_901_000, 4009)
+		Weight::from_parts(33_901_000, 18489)
 			.saturating_add(RocksDbWeight::get().reads(5_u64))
 			.saturating_add(RocksDbWeight::get().writes(4_u64))
 	}
 	fn reject_contribution() -> Weight {
-		Weight::from_parts(57_806_000, 4009)
+		Weight::from_parts(57_806_000, 22137)
 			.saturating_add(RocksDbWeight::get().reads(4_u64))
 			.saturating_add(RocksDbWeight::get().writes(6_u64))
 	}
 	fn withdraw_contribution() -> Weight {
-		Weight::from_parts(55_574_000, 4009)
+		Weight::from_parts(55_574_000, 22137)
 			.saturating_add(RocksDbWeight::get().reads(4_u64))
 			.saturating_add(RocksDbWeight::get().writes(6_u64))
 	}
 	fn remove_contribution() -> Weight {
-		Weight::from_parts(81_783_000, 6196)
+		Weight::from_parts(81_783_000, 38828)
 			.saturating_add(RocksDbWeight::get().reads(8_u64))
 			.saturating_add(RocksDbWeight::get().writes(10_u64))
 	}

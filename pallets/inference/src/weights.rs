@@ -81,8 +81,9 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `12808`
 		//  Estimated: `204574`
+		//  Charged:   `242122` (summed over storage items, scripts/proof-sizes.py)
 		// Minimum execution time: 378_918_000 picoseconds.
-		Weight::from_parts(394_852_474, 204574)
+		Weight::from_parts(394_852_474, 242122)
 			// Standard Error: 0
 			.saturating_add(Weight::from_parts(525, 0).saturating_mul(p.into()))
 			.saturating_add(T::DbWeight::get().reads(73_u64))
@@ -137,8 +138,9 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `0 + a * (1057 ±0)`
 		//  Estimated: `49294 + a * (2867 ±0)`
+		//  Charged:   `162782 + a * 7964` (summed over storage items, scripts/proof-sizes.py)
 		// Minimum execution time: 590_136_000 picoseconds.
-		Weight::from_parts(0, 49294)
+		Weight::from_parts(0, 162782)
 			// Standard Error: 0
 			.saturating_add(Weight::from_parts(19_896, 0).saturating_mul(o.into()))
 			// Standard Error: 0
@@ -149,7 +151,7 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 			.saturating_add(T::DbWeight::get().reads((3_u64).saturating_mul(a.into())))
 			.saturating_add(T::DbWeight::get().writes(34_u64))
 			.saturating_add(T::DbWeight::get().writes((2_u64).saturating_mul(a.into())))
-			.saturating_add(Weight::from_parts(0, 2867).saturating_mul(a.into()))
+			.saturating_add(Weight::from_parts(0, 7964).saturating_mul(a.into()))
 	}
 	/// Storage: `Inference::Requests` (r:1 w:1)
 	/// Proof: `Inference::Requests` (`max_values`: None, `max_size`: Some(8418), added: 10893, mode: `MaxEncodedLen`)
@@ -167,8 +169,9 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `10519`
 		//  Estimated: `11883`
+		//  Charged:   `33454` (summed over storage items, scripts/proof-sizes.py)
 		// Minimum execution time: 105_508_000 picoseconds.
-		Weight::from_parts(110_236_000, 11883)
+		Weight::from_parts(110_236_000, 33454)
 			.saturating_add(T::DbWeight::get().reads(6_u64))
 			.saturating_add(T::DbWeight::get().writes(7_u64))
 	}
@@ -195,28 +198,29 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `3303 + n * (8783 ±0)`
 		//  Estimated: `5783 + n * (10893 ±0)`
+		//  Charged:   `17203 + n * 24385` (summed over storage items, scripts/proof-sizes.py)
 		// Minimum execution time: 80_151_000 picoseconds.
-		Weight::from_parts(25_233_490, 5783)
+		Weight::from_parts(25_233_490, 17203)
 			// Standard Error: 0
 			.saturating_add(Weight::from_parts(59_297_039, 0).saturating_mul(n.into()))
 			.saturating_add(T::DbWeight::get().reads(3_u64))
 			.saturating_add(T::DbWeight::get().reads((4_u64).saturating_mul(n.into())))
 			.saturating_add(T::DbWeight::get().writes(3_u64))
 			.saturating_add(T::DbWeight::get().writes((6_u64).saturating_mul(n.into())))
-			.saturating_add(Weight::from_parts(0, 10893).saturating_mul(n.into()))
+			.saturating_add(Weight::from_parts(0, 24385).saturating_mul(n.into()))
 	}
 }
 
 /// The same weights against RocksDB's costs, for tests and mock runtimes.
 impl WeightInfo for () {
 	fn request(p: u32, ) -> Weight {
-		Weight::from_parts(394_852_474, 204574)
+		Weight::from_parts(394_852_474, 242122)
 			.saturating_add(Weight::from_parts(525, 0).saturating_mul(p.into()))
 			.saturating_add(RocksDbWeight::get().reads(73_u64))
 			.saturating_add(RocksDbWeight::get().writes(8_u64))
 	}
 	fn submit_result(o: u32, a: u32, c: u32, ) -> Weight {
-		Weight::from_parts(0, 49294)
+		Weight::from_parts(0, 162782)
 			.saturating_add(Weight::from_parts(19_896, 0).saturating_mul(o.into()))
 			.saturating_add(Weight::from_parts(26_863_520, 0).saturating_mul(a.into()))
 			.saturating_add(Weight::from_parts(8_434, 0).saturating_mul(c.into()))
@@ -224,20 +228,20 @@ impl WeightInfo for () {
 			.saturating_add(RocksDbWeight::get().reads((3_u64).saturating_mul(a.into())))
 			.saturating_add(RocksDbWeight::get().writes(34_u64))
 			.saturating_add(RocksDbWeight::get().writes((2_u64).saturating_mul(a.into())))
-			.saturating_add(Weight::from_parts(0, 2867).saturating_mul(a.into()))
+			.saturating_add(Weight::from_parts(0, 7964).saturating_mul(a.into()))
 	}
 	fn decline() -> Weight {
-		Weight::from_parts(110_236_000, 11883)
+		Weight::from_parts(110_236_000, 33454)
 			.saturating_add(RocksDbWeight::get().reads(6_u64))
 			.saturating_add(RocksDbWeight::get().writes(7_u64))
 	}
 	fn expire(n: u32, ) -> Weight {
-		Weight::from_parts(25_233_490, 5783)
+		Weight::from_parts(25_233_490, 17203)
 			.saturating_add(Weight::from_parts(59_297_039, 0).saturating_mul(n.into()))
 			.saturating_add(RocksDbWeight::get().reads(3_u64))
 			.saturating_add(RocksDbWeight::get().reads((4_u64).saturating_mul(n.into())))
 			.saturating_add(RocksDbWeight::get().writes(3_u64))
 			.saturating_add(RocksDbWeight::get().writes((6_u64).saturating_mul(n.into())))
-			.saturating_add(Weight::from_parts(0, 10893).saturating_mul(n.into()))
+			.saturating_add(Weight::from_parts(0, 24385).saturating_mul(n.into()))
 	}
 }

@@ -77,8 +77,9 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `652 + d * (56 ±0)`
 		//  Estimated: `3748 + d * (3019 ±0)`
+		//  Charged:   `13285 + d * 3019` (summed over storage items, scripts/proof-sizes.py)
 		// Minimum execution time: 53_420_000 picoseconds.
-		Weight::from_parts(55_169_615, 3748)
+		Weight::from_parts(55_169_615, 13285)
 			// Standard Error: 154
 			.saturating_add(Weight::from_parts(660, 0).saturating_mul(u.into()))
 			// Standard Error: 2_530
@@ -94,6 +95,7 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `931`
 		//  Estimated: `4343`
+		//  Charged:   `4343` (summed over storage items, scripts/proof-sizes.py)
 		// Minimum execution time: 12_488_000 picoseconds.
 		Weight::from_parts(13_220_000, 4343)
 			.saturating_add(T::DbWeight::get().reads(1_u64))
@@ -109,8 +111,9 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `1298`
 		//  Estimated: `4343`
+		//  Charged:   `11684` (summed over storage items, scripts/proof-sizes.py)
 		// Minimum execution time: 45_839_000 picoseconds.
-		Weight::from_parts(48_112_000, 4343)
+		Weight::from_parts(48_112_000, 11684)
 			.saturating_add(T::DbWeight::get().reads(3_u64))
 			.saturating_add(T::DbWeight::get().writes(3_u64))
 	}
@@ -136,13 +139,15 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `1442`
 		//  Estimated: `4343`
+		//  Charged:   `24735 + l * 2475` (summed over storage items, scripts/proof-sizes.py)
 		// Minimum execution time: 76_244_000 picoseconds.
-		Weight::from_parts(77_641_031, 4343)
+		Weight::from_parts(77_641_031, 24735)
 			// Standard Error: 2_450
 			.saturating_add(Weight::from_parts(1_551_818, 0).saturating_mul(l.into()))
 			.saturating_add(T::DbWeight::get().reads(6_u64))
 			.saturating_add(T::DbWeight::get().writes(7_u64))
 			.saturating_add(T::DbWeight::get().writes((1_u64).saturating_mul(l.into())))
+			.saturating_add(Weight::from_parts(0, 2475).saturating_mul(l.into()))
 	}
 	/// Storage: `Models::Models` (r:1 w:1)
 	/// Proof: `Models::Models` (`max_values`: None, `max_size`: Some(878), added: 3353, mode: `MaxEncodedLen`)
@@ -150,6 +155,7 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `943`
 		//  Estimated: `4343`
+		//  Charged:   `4343` (summed over storage items, scripts/proof-sizes.py)
 		// Minimum execution time: 13_380_000 picoseconds.
 		Weight::from_parts(14_242_000, 4343)
 			.saturating_add(T::DbWeight::get().reads(1_u64))
@@ -161,6 +167,7 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `931`
 		//  Estimated: `4343`
+		//  Charged:   `4343` (summed over storage items, scripts/proof-sizes.py)
 		// Minimum execution time: 12_589_000 picoseconds.
 		Weight::from_parts(13_290_000, 4343)
 			.saturating_add(T::DbWeight::get().reads(1_u64))
@@ -172,6 +179,7 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `931`
 		//  Estimated: `4343`
+		//  Charged:   `4343` (summed over storage items, scripts/proof-sizes.py)
 		// Minimum execution time: 12_409_000 picoseconds.
 		Weight::from_parts(13_159_000, 4343)
 			.saturating_add(T::DbWeight::get().reads(1_u64))
@@ -187,8 +195,9 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `1298`
 		//  Estimated: `4343`
+		//  Charged:   `11684` (summed over storage items, scripts/proof-sizes.py)
 		// Minimum execution time: 46_139_000 picoseconds.
-		Weight::from_parts(47_962_000, 4343)
+		Weight::from_parts(47_962_000, 11684)
 			.saturating_add(T::DbWeight::get().reads(3_u64))
 			.saturating_add(T::DbWeight::get().writes(3_u64))
 	}
@@ -213,22 +222,23 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `1592 + a * (398 ±0)`
 		//  Estimated: `4343 + a * (2813 ±0)`
+		//  Charged:   `15165 + a * 47628` (summed over storage items, scripts/proof-sizes.py)
 		// Minimum execution time: 50_626_000 picoseconds.
-		Weight::from_parts(51_990_574, 4343)
+		Weight::from_parts(51_990_574, 15165)
 			// Standard Error: 19_200
 			.saturating_add(Weight::from_parts(61_751_051, 0).saturating_mul(a.into()))
 			.saturating_add(T::DbWeight::get().reads(4_u64))
 			.saturating_add(T::DbWeight::get().reads((2_u64).saturating_mul(a.into())))
 			.saturating_add(T::DbWeight::get().writes(4_u64))
 			.saturating_add(T::DbWeight::get().writes((19_u64).saturating_mul(a.into())))
-			.saturating_add(Weight::from_parts(0, 2813).saturating_mul(a.into()))
+			.saturating_add(Weight::from_parts(0, 47628).saturating_mul(a.into()))
 	}
 }
 
 /// The same weights against RocksDB's costs, for tests and mock runtimes.
 impl WeightInfo for () {
 	fn propose_model(_n: u32, _b: u32, u: u32, d: u32, ) -> Weight {
-		Weight::from_parts(55_169_615, 3748)
+		Weight::from_parts(55_169_615, 13285)
 			.saturating_add(Weight::from_parts(660, 0).saturating_mul(u.into()))
 			.saturating_add(Weight::from_parts(2_449_171, 0).saturating_mul(d.into()))
 			.saturating_add(RocksDbWeight::get().reads(3_u64))
@@ -242,16 +252,17 @@ impl WeightInfo for () {
 			.saturating_add(RocksDbWeight::get().writes(1_u64))
 	}
 	fn reject_model() -> Weight {
-		Weight::from_parts(48_112_000, 4343)
+		Weight::from_parts(48_112_000, 11684)
 			.saturating_add(RocksDbWeight::get().reads(3_u64))
 			.saturating_add(RocksDbWeight::get().writes(3_u64))
 	}
 	fn register_adapter(_u: u32, l: u32, ) -> Weight {
-		Weight::from_parts(77_641_031, 4343)
+		Weight::from_parts(77_641_031, 24735)
 			.saturating_add(Weight::from_parts(1_551_818, 0).saturating_mul(l.into()))
 			.saturating_add(RocksDbWeight::get().reads(6_u64))
 			.saturating_add(RocksDbWeight::get().writes(7_u64))
 			.saturating_add(RocksDbWeight::get().writes((1_u64).saturating_mul(l.into())))
+			.saturating_add(Weight::from_parts(0, 2475).saturating_mul(l.into()))
 	}
 	fn set_active_adapter() -> Weight {
 		Weight::from_parts(14_242_000, 4343)
@@ -269,17 +280,17 @@ impl WeightInfo for () {
 			.saturating_add(RocksDbWeight::get().writes(1_u64))
 	}
 	fn retire_model() -> Weight {
-		Weight::from_parts(47_962_000, 4343)
+		Weight::from_parts(47_962_000, 11684)
 			.saturating_add(RocksDbWeight::get().reads(3_u64))
 			.saturating_add(RocksDbWeight::get().writes(3_u64))
 	}
 	fn reap_model(a: u32, ) -> Weight {
-		Weight::from_parts(51_990_574, 4343)
+		Weight::from_parts(51_990_574, 15165)
 			.saturating_add(Weight::from_parts(61_751_051, 0).saturating_mul(a.into()))
 			.saturating_add(RocksDbWeight::get().reads(4_u64))
 			.saturating_add(RocksDbWeight::get().reads((2_u64).saturating_mul(a.into())))
 			.saturating_add(RocksDbWeight::get().writes(4_u64))
 			.saturating_add(RocksDbWeight::get().writes((19_u64).saturating_mul(a.into())))
-			.saturating_add(Weight::from_parts(0, 2813).saturating_mul(a.into()))
+			.saturating_add(Weight::from_parts(0, 47628).saturating_mul(a.into()))
 	}
 }

@@ -77,8 +77,9 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `629`
 		//  Estimated: `4171`
+		//  Charged:   `15057` (summed over storage items, scripts/proof-sizes.py)
 		// Minimum execution time: 52_188_000 picoseconds.
-		Weight::from_parts(54_452_000, 4171)
+		Weight::from_parts(54_452_000, 15057)
 			.saturating_add(T::DbWeight::get().reads(4_u64))
 			.saturating_add(T::DbWeight::get().writes(4_u64))
 	}
@@ -92,8 +93,9 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `881`
 		//  Estimated: `4171`
+		//  Charged:   `11512` (summed over storage items, scripts/proof-sizes.py)
 		// Minimum execution time: 51_217_000 picoseconds.
-		Weight::from_parts(52_940_000, 4171)
+		Weight::from_parts(52_940_000, 11512)
 			.saturating_add(T::DbWeight::get().reads(3_u64))
 			.saturating_add(T::DbWeight::get().writes(3_u64))
 	}
@@ -103,6 +105,7 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `810`
 		//  Estimated: `4171`
+		//  Charged:   `4171` (summed over storage items, scripts/proof-sizes.py)
 		// Minimum execution time: 11_727_000 picoseconds.
 		Weight::from_parts(12_439_000, 4171)
 			.saturating_add(T::DbWeight::get().reads(1_u64))
@@ -119,8 +122,9 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `881 + c * (20 ±0)`
 		//  Estimated: `4171`
+		//  Charged:   `11512` (summed over storage items, scripts/proof-sizes.py)
 		// Minimum execution time: 45_829_000 picoseconds.
-		Weight::from_parts(47_489_410, 4171)
+		Weight::from_parts(47_489_410, 11512)
 			// Standard Error: 592
 			.saturating_add(Weight::from_parts(50_245, 0).saturating_mul(c.into()))
 			.saturating_add(T::DbWeight::get().reads(3_u64))
@@ -132,6 +136,7 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `510`
 		//  Estimated: `4171`
+		//  Charged:   `4171` (summed over storage items, scripts/proof-sizes.py)
 		// Minimum execution time: 10_906_000 picoseconds.
 		Weight::from_parts(11_638_000, 4171)
 			.saturating_add(T::DbWeight::get().reads(1_u64))
@@ -145,8 +150,9 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `564`
 		//  Estimated: `4171`
+		//  Charged:   `10191` (summed over storage items, scripts/proof-sizes.py)
 		// Minimum execution time: 15_463_000 picoseconds.
-		Weight::from_parts(16_274_000, 4171)
+		Weight::from_parts(16_274_000, 10191)
 			.saturating_add(T::DbWeight::get().reads(2_u64))
 			.saturating_add(T::DbWeight::get().writes(3_u64))
 	}
@@ -161,15 +167,16 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `557 + s * (51 ±0)`
 		//  Estimated: `4171 + s * (4537 ±0)`
+		//  Charged:   `7636 + s * 4599` (summed over storage items, scripts/proof-sizes.py)
 		// Minimum execution time: 12_038_000 picoseconds.
-		Weight::from_parts(15_583_839, 4171)
+		Weight::from_parts(15_583_839, 7636)
 			// Standard Error: 4_229
 			.saturating_add(Weight::from_parts(3_210_615, 0).saturating_mul(s.into()))
 			.saturating_add(T::DbWeight::get().reads(1_u64))
 			.saturating_add(T::DbWeight::get().reads((1_u64).saturating_mul(s.into())))
 			.saturating_add(T::DbWeight::get().writes(2_u64))
 			.saturating_add(T::DbWeight::get().writes((1_u64).saturating_mul(s.into())))
-			.saturating_add(Weight::from_parts(0, 4537).saturating_mul(s.into()))
+			.saturating_add(Weight::from_parts(0, 4599).saturating_mul(s.into()))
 	}
 	/// Storage: `Providers::Providers` (r:65 w:2)
 	/// Proof: `Providers::Providers` (`max_values`: None, `max_size`: Some(706), added: 3181, mode: `MaxEncodedLen`)
@@ -181,8 +188,9 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `24413`
 		//  Estimated: `207755`
+		//  Charged:   `217625` (summed over storage items, scripts/proof-sizes.py)
 		// Minimum execution time: 286_500_000 picoseconds.
-		Weight::from_parts(294_792_000, 207755)
+		Weight::from_parts(294_792_000, 217625)
 			.saturating_add(T::DbWeight::get().reads(67_u64))
 			.saturating_add(T::DbWeight::get().writes(3_u64))
 	}
@@ -194,8 +202,9 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `3133`
 		//  Estimated: `5527`
+		//  Charged:   `9698` (summed over storage items, scripts/proof-sizes.py)
 		// Minimum execution time: 24_808_000 picoseconds.
-		Weight::from_parts(25_949_000, 5527)
+		Weight::from_parts(25_949_000, 9698)
 			.saturating_add(T::DbWeight::get().reads(2_u64))
 			.saturating_add(T::DbWeight::get().writes(2_u64))
 	}
@@ -207,8 +216,9 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `616`
 		//  Estimated: `4171`
+		//  Charged:   `7716` (summed over storage items, scripts/proof-sizes.py)
 		// Minimum execution time: 12_218_000 picoseconds.
-		Weight::from_parts(12_999_000, 4171)
+		Weight::from_parts(12_999_000, 7716)
 			.saturating_add(T::DbWeight::get().reads(2_u64))
 			.saturating_add(T::DbWeight::get().writes(1_u64))
 	}
@@ -220,8 +230,9 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `616`
 		//  Estimated: `7352`
+		//  Charged:   `10897` (summed over storage items, scripts/proof-sizes.py)
 		// Minimum execution time: 15_503_000 picoseconds.
-		Weight::from_parts(16_355_000, 7352)
+		Weight::from_parts(16_355_000, 10897)
 			.saturating_add(T::DbWeight::get().reads(3_u64))
 			.saturating_add(T::DbWeight::get().writes(1_u64))
 	}
@@ -233,8 +244,9 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `616`
 		//  Estimated: `7352`
+		//  Charged:   `10897` (summed over storage items, scripts/proof-sizes.py)
 		// Minimum execution time: 15_914_000 picoseconds.
-		Weight::from_parts(16_815_000, 7352)
+		Weight::from_parts(16_815_000, 10897)
 			.saturating_add(T::DbWeight::get().reads(3_u64))
 			.saturating_add(T::DbWeight::get().writes(1_u64))
 	}
@@ -250,8 +262,9 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `634`
 		//  Estimated: `5783`
+		//  Charged:   `14908` (summed over storage items, scripts/proof-sizes.py)
 		// Minimum execution time: 20_481_000 picoseconds.
-		Weight::from_parts(21_763_000, 5783)
+		Weight::from_parts(21_763_000, 14908)
 			.saturating_add(T::DbWeight::get().reads(3_u64))
 			.saturating_add(T::DbWeight::get().writes(4_u64))
 	}
@@ -265,8 +278,9 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `3665`
 		//  Estimated: `5783`
+		//  Charged:   `13621` (summed over storage items, scripts/proof-sizes.py)
 		// Minimum execution time: 27_771_000 picoseconds.
-		Weight::from_parts(29_134_000, 5783)
+		Weight::from_parts(29_134_000, 13621)
 			.saturating_add(T::DbWeight::get().reads(3_u64))
 			.saturating_add(T::DbWeight::get().writes(3_u64))
 	}
@@ -285,6 +299,7 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `561 + n * (921 ±0)`
 		//  Estimated: `5783 + n * (3181 ±0)`
+		//  Charged:   `5783 + n * 11322` (summed over storage items, scripts/proof-sizes.py)
 		// Minimum execution time: 2_644_000 picoseconds.
 		Weight::from_parts(10_829_364, 5783)
 			// Standard Error: 25_449
@@ -293,19 +308,19 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 			.saturating_add(T::DbWeight::get().reads((4_u64).saturating_mul(n.into())))
 			.saturating_add(T::DbWeight::get().writes(2_u64))
 			.saturating_add(T::DbWeight::get().writes((4_u64).saturating_mul(n.into())))
-			.saturating_add(Weight::from_parts(0, 3181).saturating_mul(n.into()))
+			.saturating_add(Weight::from_parts(0, 11322).saturating_mul(n.into()))
 	}
 }
 
 /// The same weights against RocksDB's costs, for tests and mock runtimes.
 impl WeightInfo for () {
 	fn register() -> Weight {
-		Weight::from_parts(54_452_000, 4171)
+		Weight::from_parts(54_452_000, 15057)
 			.saturating_add(RocksDbWeight::get().reads(4_u64))
 			.saturating_add(RocksDbWeight::get().writes(4_u64))
 	}
 	fn bond_extra() -> Weight {
-		Weight::from_parts(52_940_000, 4171)
+		Weight::from_parts(52_940_000, 11512)
 			.saturating_add(RocksDbWeight::get().reads(3_u64))
 			.saturating_add(RocksDbWeight::get().writes(3_u64))
 	}
@@ -315,7 +330,7 @@ impl WeightInfo for () {
 			.saturating_add(RocksDbWeight::get().writes(1_u64))
 	}
 	fn withdraw_unbonded(c: u32, ) -> Weight {
-		Weight::from_parts(47_489_410, 4171)
+		Weight::from_parts(47_489_410, 11512)
 			.saturating_add(Weight::from_parts(50_245, 0).saturating_mul(c.into()))
 			.saturating_add(RocksDbWeight::get().reads(3_u64))
 			.saturating_add(RocksDbWeight::get().writes(3_u64))
@@ -326,51 +341,51 @@ impl WeightInfo for () {
 			.saturating_add(RocksDbWeight::get().writes(1_u64))
 	}
 	fn set_operator() -> Weight {
-		Weight::from_parts(16_274_000, 4171)
+		Weight::from_parts(16_274_000, 10191)
 			.saturating_add(RocksDbWeight::get().reads(2_u64))
 			.saturating_add(RocksDbWeight::get().writes(3_u64))
 	}
 	fn deregister(s: u32, ) -> Weight {
-		Weight::from_parts(15_583_839, 4171)
+		Weight::from_parts(15_583_839, 7636)
 			.saturating_add(Weight::from_parts(3_210_615, 0).saturating_mul(s.into()))
 			.saturating_add(RocksDbWeight::get().reads(1_u64))
 			.saturating_add(RocksDbWeight::get().reads((1_u64).saturating_mul(s.into())))
 			.saturating_add(RocksDbWeight::get().writes(2_u64))
 			.saturating_add(RocksDbWeight::get().writes((1_u64).saturating_mul(s.into())))
-			.saturating_add(Weight::from_parts(0, 4537).saturating_mul(s.into()))
+			.saturating_add(Weight::from_parts(0, 4599).saturating_mul(s.into()))
 	}
 	fn serve() -> Weight {
-		Weight::from_parts(294_792_000, 207755)
+		Weight::from_parts(294_792_000, 217625)
 			.saturating_add(RocksDbWeight::get().reads(67_u64))
 			.saturating_add(RocksDbWeight::get().writes(3_u64))
 	}
 	fn stop_serving() -> Weight {
-		Weight::from_parts(25_949_000, 5527)
+		Weight::from_parts(25_949_000, 9698)
 			.saturating_add(RocksDbWeight::get().reads(2_u64))
 			.saturating_add(RocksDbWeight::get().writes(2_u64))
 	}
 	fn heartbeat() -> Weight {
-		Weight::from_parts(12_999_000, 4171)
+		Weight::from_parts(12_999_000, 7716)
 			.saturating_add(RocksDbWeight::get().reads(2_u64))
 			.saturating_add(RocksDbWeight::get().writes(1_u64))
 	}
 	fn go_offline() -> Weight {
-		Weight::from_parts(16_355_000, 7352)
+		Weight::from_parts(16_355_000, 10897)
 			.saturating_add(RocksDbWeight::get().reads(3_u64))
 			.saturating_add(RocksDbWeight::get().writes(1_u64))
 	}
 	fn go_online() -> Weight {
-		Weight::from_parts(16_815_000, 7352)
+		Weight::from_parts(16_815_000, 10897)
 			.saturating_add(RocksDbWeight::get().reads(3_u64))
 			.saturating_add(RocksDbWeight::get().writes(1_u64))
 	}
 	fn slash() -> Weight {
-		Weight::from_parts(21_763_000, 5783)
+		Weight::from_parts(21_763_000, 14908)
 			.saturating_add(RocksDbWeight::get().reads(3_u64))
 			.saturating_add(RocksDbWeight::get().writes(4_u64))
 	}
 	fn cancel_slash() -> Weight {
-		Weight::from_parts(29_134_000, 5783)
+		Weight::from_parts(29_134_000, 13621)
 			.saturating_add(RocksDbWeight::get().reads(3_u64))
 			.saturating_add(RocksDbWeight::get().writes(3_u64))
 	}
@@ -381,6 +396,6 @@ impl WeightInfo for () {
 			.saturating_add(RocksDbWeight::get().reads((4_u64).saturating_mul(n.into())))
 			.saturating_add(RocksDbWeight::get().writes(2_u64))
 			.saturating_add(RocksDbWeight::get().writes((4_u64).saturating_mul(n.into())))
-			.saturating_add(Weight::from_parts(0, 3181).saturating_mul(n.into()))
+			.saturating_add(Weight::from_parts(0, 11322).saturating_mul(n.into()))
 	}
 }

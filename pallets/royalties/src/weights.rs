@@ -62,8 +62,9 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `305`
 		//  Estimated: `6196`
+		//  Charged:   `11226` (summed over storage items, scripts/proof-sizes.py)
 		// Minimum execution time: 48_532_000 picoseconds.
-		Weight::from_parts(50_135_000, 6196)
+		Weight::from_parts(50_135_000, 11226)
 			.saturating_add(T::DbWeight::get().reads(4_u64))
 			.saturating_add(T::DbWeight::get().writes(4_u64))
 	}
@@ -82,32 +83,33 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `826 + n * (185 ±0)`
 		//  Estimated: `6196 + n * (2567 ±0)`
+		//  Charged:   `10667 + n * 7653` (summed over storage items, scripts/proof-sizes.py)
 		// Minimum execution time: 69_615_000 picoseconds.
-		Weight::from_parts(52_595_263, 6196)
+		Weight::from_parts(52_595_263, 10667)
 			// Standard Error: 10_691
 			.saturating_add(Weight::from_parts(18_948_527, 0).saturating_mul(n.into()))
 			.saturating_add(T::DbWeight::get().reads(3_u64))
 			.saturating_add(T::DbWeight::get().reads((3_u64).saturating_mul(n.into())))
 			.saturating_add(T::DbWeight::get().writes(3_u64))
 			.saturating_add(T::DbWeight::get().writes((2_u64).saturating_mul(n.into())))
-			.saturating_add(Weight::from_parts(0, 2567).saturating_mul(n.into()))
+			.saturating_add(Weight::from_parts(0, 7653).saturating_mul(n.into()))
 	}
 }
 
 /// The same weights against RocksDB's costs, for tests and mock runtimes.
 impl WeightInfo for () {
 	fn claim() -> Weight {
-		Weight::from_parts(50_135_000, 6196)
+		Weight::from_parts(50_135_000, 11226)
 			.saturating_add(RocksDbWeight::get().reads(4_u64))
 			.saturating_add(RocksDbWeight::get().writes(4_u64))
 	}
 	fn claim_from_datasets(n: u32, ) -> Weight {
-		Weight::from_parts(52_595_263, 6196)
+		Weight::from_parts(52_595_263, 10667)
 			.saturating_add(Weight::from_parts(18_948_527, 0).saturating_mul(n.into()))
 			.saturating_add(RocksDbWeight::get().reads(3_u64))
 			.saturating_add(RocksDbWeight::get().reads((3_u64).saturating_mul(n.into())))
 			.saturating_add(RocksDbWeight::get().writes(3_u64))
 			.saturating_add(RocksDbWeight::get().writes((2_u64).saturating_mul(n.into())))
-			.saturating_add(Weight::from_parts(0, 2567).saturating_mul(n.into()))
+			.saturating_add(Weight::from_parts(0, 7653).saturating_mul(n.into()))
 	}
 }
