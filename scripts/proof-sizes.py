@@ -71,14 +71,19 @@ def total_cost(items):
     return sum(item_cost(*item) for item in items.values())
 
 
-def benchmarks(text):
-    """The calls of the `SubstrateWeight` impl: name, components with ranges, the comments'
-    storage at the highest point, and where the impl's function starts and ends."""
-    lines = text.split("\n")
+def substrate_impl(lines):
+    """The line where the `SubstrateWeight` impl starts."""
     try:
-        start = next(i for i, l in enumerate(lines) if l.startswith("impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T>"))
+        return next(i for i, l in enumerate(lines) if l.startswith("impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T>"))
     except StopIteration:
         die("no `SubstrateWeight` impl")
+
+
+def benchmarks(text):
+    """The calls of the `SubstrateWeight` impl: name, components with ranges, and the
+    comments' storage at the highest point."""
+    lines = text.split("\n")
+    start = substrate_impl(lines)
     found, comments = [], []
     for i in range(start + 1, len(lines)):
         line = lines[i]
@@ -96,7 +101,7 @@ def benchmarks(text):
 def charged(text, name):
     """(base, {component: slope}) of the proof size `SubstrateWeight` charges for `name`."""
     lines = text.split("\n")
-    start = next(i for i, l in enumerate(lines) if l.startswith("impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T>"))
+    start = substrate_impl(lines)
     i = next(i for i in range(start, len(lines)) if (m := FN.match(lines[i])) and m[1] == name)
     base, slopes = None, {}
     for line in lines[i + 1:]:
