@@ -75,11 +75,14 @@ export class DevNode {
 
   async start() {
     this.rpcPort = await freePort();
+    this.p2pPort = await freePort();
+    // As scripts/dev.sh runs it: serving indexed records over Bitswap.
     const args = [
       '--dev',
       ...(this.basePath ? ['--base-path', this.basePath] : ['--tmp']),
+      '--ipfs-server',
       '--rpc-port', String(this.rpcPort),
-      '--port', String(await freePort()),
+      '--port', String(this.p2pPort),
       '--prometheus-port', String(await freePort()),
       '--no-telemetry',
       ...this.extraArgs,
@@ -113,6 +116,12 @@ export class DevNode {
       await sleep(250);
     }
     throw new Error(`no RPC at ${this.endpoint} within ${timeoutMs} ms:\n${this.log.join('')}`);
+  }
+
+  /** The node's libp2p address, as an IPFS client dials it. */
+  async multiaddr() {
+    const peerId = await this.api.rpc.system.localPeerId();
+    return `/ip4/127.0.0.1/tcp/${this.p2pPort}/p2p/${peerId}`;
   }
 
   async rpcAnswers() {

@@ -38,7 +38,10 @@ start_lora "127.0.0.1:$LORA_PORT" --model "$MODEL_PATH" \
 	--adapters-dir "$LORA_DATA_DIR/adapters" --data-dir "$LORA_DATA_DIR/index"
 
 RPC_PORT="${RPC_PORT:-9944}"
-args=(--dev --rpc-port "$RPC_PORT" --lora-service-url "http://127.0.0.1:$LORA_PORT" "$@")
+# The node serves contributed records by hash: over RPC (datasets_recordBytes) and, with
+# --ipfs-server, over IPFS Bitswap; --sync full keeps it a node that has every block body.
+args=(--dev --rpc-port "$RPC_PORT" --lora-service-url "http://127.0.0.1:$LORA_PORT"
+	--ipfs-server --sync full "$@")
 log "starting: $NODE_BIN ${args[*]}"
 "$NODE_BIN" "${args[@]}" &
 node_pid=$!

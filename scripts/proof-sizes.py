@@ -12,6 +12,14 @@ for one of them: `remove_contribution` was charged 6,196 bytes where its reads a
 where a blind write (a key written or removed without being read) still needs its path in the
 proof for the new state root, and the 990 bytes are the CLI's `--additional-trie-layers 2`.
 
+Items the block writes before the call reads them are left out of the sum (`IN_BLOCK`):
+`System::ExtrinsicData`, the transaction's own bytes, which frame-system notes before
+dispatching it and `contribute` reads to check that its record ends the transaction. Such a
+read never reaches the parent state, so it adds nothing to the storage proof; the bytes
+themselves travel in the block body, and the CLI's measured slope for them (a byte of proof per
+byte of the call's arguments) stays charged, so records take their room in the proof of
+validity from the weight as well as from the block length.
+
 The reads of each item at the highest components are in the weight file's comments. A call with
 components is measured again at single points: every component at its lowest, then each one
 alone at its highest (`--low`/`--high`, two steps, one repeat); each item's reads are linear
@@ -39,6 +47,10 @@ BASE = re.compile(r"Weight::from_parts\(([\d_]+), (\d+)\)")
 SLOPE = re.compile(r"^\t\t\t\.saturating_add\(Weight::from_parts\(0, (\d+)\)\.saturating_mul\((\w+)\.into\(\)\)\)$")
 
 
+# Written in the block before any call reads them: never read from the parent state.
+IN_BLOCK = {"System::ExtrinsicData"}
+
+
 def die(message):
     print(f"proof-sizes.py: {message}", file=sys.stderr)
     sys.exit(1)
@@ -48,6 +60,8 @@ def storage_items(lines):
     """{item: (reads, writes, added, max_size)} from `Storage:`/`Proof:` lines."""
     touched, sizes = {}, {}
     for line in lines:
+        if (m := STORAGE.search(line) or PROOF.search(line)) and m[1] in IN_BLOCK:
+            continue
         if m := STORAGE.search(line):
             touched[m[1]] = (int(m[2]), int(m[3]))
         elif m := PROOF.search(line):

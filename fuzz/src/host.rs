@@ -5,14 +5,39 @@
 //! for it once a block, only to write it into the header, and computing it means hashing the
 //! whole state into a trie each block, which took half of a block's time here. The harness's
 //! host answers a constant; nothing the fuzzer checks reads it.
+//!
+//! Requests to index a transaction's bytes (`sp_io::transaction_index`), which a node would
+//! carry out when it stores the block, are kept in [`take_index_requests`] for the harness to
+//! check against the transaction they name.
 
-use std::any::{Any, TypeId};
+use std::{
+	any::{Any, TypeId},
+	cell::RefCell,
+};
 
 use polkadot_sdk::*;
 
 use sp_core::storage::{ChildInfo, StateVersion, Storage, TrackedStorageKey};
 use sp_externalities::{Extension, ExtensionStore, Externalities, MultiRemovalResults};
 use sp_state_machine::BasicExternalities;
+
+/// One request to index bytes: the transaction, the number of its last bytes, their hash.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IndexRequest {
+	pub extrinsic: u32,
+	pub size: u32,
+	pub hash: Vec<u8>,
+}
+
+thread_local! {
+	static INDEX_REQUESTS: RefCell<Vec<IndexRequest>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The index requests made since the last call. A node does not roll them back when the call
+/// that made them fails, and neither does this host.
+pub fn take_index_requests() -> Vec<IndexRequest> {
+	INDEX_REQUESTS.with(|requests| std::mem::take(&mut *requests.borrow_mut()))
+}
 
 /// The genesis state and the transactions of the input being run.
 pub struct Host(BasicExternalities);
@@ -123,6 +148,11 @@ impl Externalities for Host {
 	}
 	fn get_read_and_written_keys(&self) -> Vec<(Vec<u8>, u32, u32, bool)> {
 		self.0.get_read_and_written_keys()
+	}
+	fn storage_index_transaction(&mut self, extrinsic: u32, hash: &[u8], size: u32) {
+		INDEX_REQUESTS.with(|requests| {
+			requests.borrow_mut().push(IndexRequest { extrinsic, size, hash: hash.to_vec() })
+		});
 	}
 }
 

@@ -231,8 +231,16 @@ fn execute(steps: Vec<Step>) -> Outcome {
 		say(|| format!("\n  origin: {origin}\n  call:   {call:?}"));
 		let issuance = total_issuance();
 		let mints = mints_or_burns(&call);
+		// As the executive notes a transaction before dispatching it (a signed transaction
+		// ends with its call's bytes too, which is all `contribute` looks at).
+		let encoded = call.encode();
+		frame_system::Pallet::<Runtime>::note_extrinsic(encoded.clone());
+		let extrinsic = frame_system::Pallet::<Runtime>::extrinsic_index().unwrap_or_default();
+		let info = call.get_dispatch_info();
 		let result = call.dispatch(RuntimeOrigin::signed(origin));
 		say(|| format!("  result: {result:?}"));
+		check_index_requests(extrinsic, &encoded, result.is_ok());
+		frame_system::Pallet::<Runtime>::note_applied_extrinsic(&result, info);
 		outcome.dispatched += 1;
 		outcome.succeeded += usize::from(result.is_ok());
 		let post_weight = match result {
@@ -253,6 +261,23 @@ fn execute(steps: Vec<Step>) -> Outcome {
 	}
 	end_block(block, block_weight, &mut outcome);
 	outcome
+}
+
+/// What a node would index for the transaction just applied is its own bytes, under their hash,
+/// and only for a call that succeeded: a node keeps index requests whatever became of the call.
+fn check_index_requests(extrinsic: u32, encoded: &[u8], succeeded: bool) {
+	for request in host::take_index_requests() {
+		assert!(succeeded, "a failed call asked for its bytes to be indexed: {request:?}");
+		assert_eq!(request.extrinsic, extrinsic, "an index request names another transaction");
+		let size = request.size as usize;
+		assert!(size <= encoded.len(), "an index request is longer than its transaction");
+		let bytes = &encoded[encoded.len() - size..];
+		assert_eq!(
+			request.hash,
+			sp_io::hashing::blake2_256(bytes).to_vec(),
+			"indexed bytes are not what their hash names"
+		);
+	}
 }
 
 thread_local! {

@@ -165,9 +165,8 @@ pub fn seeds() -> Vec<Seed> {
 					CHARLIE,
 					datasets(pallet_datasets::Call::contribute {
 						dataset_id: 1,
-						content_hash: H256::repeat_byte(1),
-						length: 120,
 						uri: None,
+						record: vec![1; 120],
 					}),
 				),
 				(
@@ -175,9 +174,8 @@ pub fn seeds() -> Vec<Seed> {
 					DAVE,
 					datasets(pallet_datasets::Call::contribute {
 						dataset_id: 1,
-						content_hash: H256::repeat_byte(2),
-						length: 40,
 						uri: None,
+						record: vec![2; 40],
 					}),
 				),
 				(
@@ -211,9 +209,8 @@ pub fn seeds() -> Vec<Seed> {
 					POOR,
 					datasets(pallet_datasets::Call::contribute {
 						dataset_id: 0,
-						content_hash: H256::repeat_byte(3),
-						length: 40,
 						uri: None,
+						record: vec![3; 40],
 					}),
 				),
 			],

@@ -33,6 +33,7 @@ pub fn create_full<C, P, S>(
 ) -> Result<RpcModule<()>, Box<dyn std::error::Error + Send + Sync>>
 where
 	C: ProvideRuntimeApi<Block>
+		+ sc_client_api::BlockBackend<Block>
 		+ HeaderBackend<Block>
 		+ HeaderMetadata<Block, Error = BlockChainError>
 		+ Send
@@ -55,7 +56,7 @@ where
 	S: OffchainStorage + 'static,
 {
 	use pallet_attribution_rpc::{Attribution, AttributionApiServer};
-	use pallet_datasets_rpc::{Datasets, DatasetsApiServer};
+	use pallet_datasets_rpc::{Datasets, DatasetsApiServer, Records, RecordsApiServer};
 	use pallet_inference_rpc::{Inference, InferenceApiServer};
 	use pallet_models_rpc::{Models, ModelsApiServer};
 	use pallet_providers_rpc::{Providers, ProvidersApiServer};
@@ -68,6 +69,7 @@ where
 	module.merge(System::new(client.clone(), pool).into_rpc())?;
 	module.merge(TransactionPayment::new(client.clone()).into_rpc())?;
 	module.merge(Datasets::new(client.clone()).into_rpc())?;
+	module.merge(Records::new(client.clone()).into_rpc())?;
 	module.merge(Models::new(client.clone()).into_rpc())?;
 	module.merge(Attribution::new(client.clone(), offchain).into_rpc())?;
 	module.merge(Providers::new(client.clone()).into_rpc())?;

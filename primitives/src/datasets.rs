@@ -40,8 +40,8 @@ pub trait DatasetsInspect<AccountId> {
 		dataset_id: DatasetId,
 		contribution_id: ContributionId,
 	) -> Option<AccountId>;
-	/// The contribution that holds a content hash (pending or accepted).
-	fn contribution_by_hash(hash: ContentHash) -> Option<(DatasetId, ContributionId)>;
+	/// The dataset's contribution that holds a content hash (pending or accepted).
+	fn contribution_by_hash(dataset_id: DatasetId, hash: ContentHash) -> Option<ContributionId>;
 	/// Whether `contribution_id` was ever issued in the dataset (whatever became of the record
 	/// since), or the dataset is gone and nothing can be said: false only for an id that an
 	/// existing dataset has not reached.

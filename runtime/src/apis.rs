@@ -153,9 +153,10 @@ impl_runtime_apis! {
 		}
 
 		fn contribution_by_hash(
+			dataset_id: DatasetId,
 			content_hash: ContentHash,
-		) -> Option<(DatasetId, ContributionId, ContributionRecord)> {
-			Datasets::contribution_by_hash(content_hash)
+		) -> Option<(ContributionId, ContributionRecord)> {
+			Datasets::contribution_by_hash(dataset_id, content_hash)
 		}
 
 		fn contributions_of(

@@ -177,14 +177,10 @@ impl pallet_royalties::BenchmarkHelper<AccountId> for BenchmarkDatasets {
 			pallet_datasets::Policy::Open,
 		)
 		.expect("the benchmark dataset is valid");
-		Datasets::contribute(
-			RuntimeOrigin::signed(who.clone()),
-			dataset_id,
-			sp_core::H256::repeat_byte(index as u8),
-			weight,
-			None,
-		)
-		.expect("a valid contribution");
+		let record = alloc::vec![index as u8; weight as usize];
+		pallet_datasets::note_contribution::<Runtime>(dataset_id, None, record.clone());
+		Datasets::contribute(RuntimeOrigin::signed(who.clone()), dataset_id, None, record)
+			.expect("a valid contribution");
 		dataset_id
 	}
 }

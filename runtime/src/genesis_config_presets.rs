@@ -156,8 +156,7 @@ fn sample_dataset() -> GenesisDataset<AccountId> {
 			.iter()
 			.map(|(contributor, text)| GenesisContribution {
 				contributor: contributor.to_account_id(),
-				content_hash: sp_io::hashing::blake2_256(text.as_bytes()).into(),
-				length: text.len() as u64,
+				record: String::from(*text),
 				uri: None,
 			})
 			.collect(),

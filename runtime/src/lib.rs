@@ -128,7 +128,10 @@ pub type UncheckedExtrinsic =
 
 /// Storage migrations run on a runtime upgrade, beyond those the pallets declare. Each is
 /// versioned: it runs once, on a chain whose pallet storage is at the version it migrates from.
-type Migrations = (pallet_models::migrations::v1::MigrateV0ToV1<Runtime>,);
+type Migrations = (
+	pallet_models::migrations::v1::MigrateV0ToV1<Runtime>,
+	pallet_datasets::migrations::v1::MigrateV0ToV1<Runtime>,
+);
 
 /// Dispatches blocks and transactions to the pallets.
 pub type Executive = frame_executive::Executive<
@@ -197,7 +200,7 @@ pub const VERSION: RuntimeVersion = RuntimeVersion {
 	spec_name: alloc::borrow::Cow::Borrowed("tributary"),
 	impl_name: alloc::borrow::Cow::Borrowed("tributary"),
 	authoring_version: 1,
-	spec_version: 6,
+	spec_version: 7,
 	impl_version: 0,
 	apis: apis::RUNTIME_API_VERSIONS,
 	transaction_version: 2,

@@ -24,7 +24,7 @@ use crate::{
 	},
 	genesis_config_presets::{self, ENDOWMENT, PARACHAIN_ID},
 	origins::{CouncilCollective, TechnicalCommitteeCollective},
-	AccountId, AllPalletsWithSystem, Balances, BlockNumber, Datasets, Democracy, Models,
+	AccountId, AllPalletsWithSystem, Balance, Balances, BlockNumber, Datasets, Democracy, Models,
 	ParachainInfo, Providers, Runtime, RuntimeCall, RuntimeGenesisConfig, RuntimeOrigin, Scheduler,
 	Session, System, TRIB,
 };
@@ -124,9 +124,8 @@ fn development_genesis_has_the_sample_dataset() {
 		let mut total = 0;
 		for (contributor, text) in genesis_config_presets::SAMPLE_RECORDS {
 			let hash = sp_io::hashing::blake2_256(text.as_bytes()).into();
-			let (dataset_id, _, contribution) =
-				Datasets::contribution_by_hash(hash).expect("the record is registered");
-			assert_eq!(dataset_id, 0);
+			let (_, contribution) =
+				Datasets::contribution_by_hash(0, hash).expect("the record is registered");
 			assert_eq!(contribution.contributor, contributor.to_account_id());
 			assert_eq!(contribution.status, pallet_datasets::ContributionStatus::Accepted);
 			assert_eq!(
@@ -456,4 +455,34 @@ fn proof_heavy_transactions_pay_for_their_share_of_the_block() {
 	assert!(fee(time / 10, proof / 2) > fee(time / 10, 0));
 	// Half its compute and a tenth of its proof: charged for the compute, as before.
 	assert_eq!(fee(time / 2, proof / 10), fee(time / 2, 0));
+}
+
+/// Attack: store bytes on every node for nothing. A record's bytes pay the length fee as any
+/// transaction's do (ten micro-TRIB a byte, besides the call's weight), and a block's normal
+/// transactions carry at most three of the largest records.
+#[test]
+fn record_bytes_pay_the_length_fee() {
+	use crate::configs::{TransactionByteFee, MAX_RECORD_LENGTH};
+	use frame_support::{dispatch::GetDispatchInfo, traits::Get};
+	let call = RuntimeCall::Datasets(pallet_datasets::Call::contribute {
+		dataset_id: 0,
+		uri: None,
+		record: vec![7; MAX_RECORD_LENGTH as usize],
+	});
+	// The call's bytes, a signed extrinsic's header (address, signature, extensions) below.
+	let length = call.encoded_size() as u32;
+	let info = call.get_dispatch_info();
+	// At the fee multiplier of an idle chain (one).
+	let fee = sp_io::TestExternalities::new_empty().execute_with(|| {
+		pallet_transaction_payment::Pallet::<Runtime>::compute_fee(length, &info, 0)
+	});
+	let length_fee = TransactionByteFee::get() * Balance::from(MAX_RECORD_LENGTH);
+	assert!(fee > length_fee, "{fee} pays for the record's {MAX_RECORD_LENGTH} bytes");
+	assert_eq!(length_fee, 10 * TRIB + 485_760 * crate::MICRO_TRIB);
+
+	let block = <Runtime as frame_system::Config>::BlockLength::get();
+	let normal = *block.max.get(frame_support::dispatch::DispatchClass::Normal);
+	let fit = normal / (length + 256);
+	println!("a block's normal transactions carry {fit} records of {MAX_RECORD_LENGTH} bytes");
+	assert_eq!(fit, 3);
 }

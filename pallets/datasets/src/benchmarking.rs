@@ -4,8 +4,10 @@
 use crate::*;
 use alloc::{vec, vec::Vec};
 use polkadot_sdk::{
-	frame_benchmarking::v2::*, frame_support::traits::fungible::Mutate, frame_system::RawOrigin,
-	sp_core::H256, sp_runtime::traits::Bounded,
+	frame_benchmarking::v2::*,
+	frame_support::traits::fungible::Mutate,
+	frame_system::{self, RawOrigin},
+	sp_runtime::traits::{Bounded, Saturating},
 };
 
 fn funded<T: Config>(name: &'static str, index: u32) -> T::AccountId
@@ -40,19 +42,16 @@ where
 	.expect("the benchmark's dataset is valid")
 }
 
-fn content(seed: u32) -> H256 {
-	H256::repeat_byte((seed % 251) as u8 + 1)
-}
-
+/// A pending contribution of the longest record, with the longest URI.
 fn pending<T: Config>(dataset_id: DatasetId, contributor: &T::AccountId) -> ContributionId {
 	Pallet::<T>::do_contribute(
 		contributor.clone(),
 		dataset_id,
-		content(7),
-		T::MaxContributionLength::get(),
 		Some(vec![b'u'; T::MaxUriLength::get() as usize]),
+		&vec![7; T::MaxRecordLength::get() as usize],
 	)
 	.expect("the benchmark's contribution is valid")
+	.0
 }
 
 #[benchmarks(where T::Currency: Mutate<T::AccountId>)]
@@ -141,24 +140,25 @@ mod benchmarks {
 		assert_eq!(Datasets::<T>::get(dataset_id).expect("exists").status, DatasetStatus::Closed);
 	}
 
-	// An open dataset: the contribution is accepted at once, so weights move too.
+	// An open dataset: the contribution is accepted at once, so weights move too. The record
+	// is hashed, found at the end of its transaction (which the executive notes before
+	// dispatching) and indexed.
 	#[benchmark]
-	fn contribute(u: Linear<0, { T::MaxUriLength::get() }>) {
+	fn contribute(
+		u: Linear<0, { T::MaxUriLength::get() }>,
+		b: Linear<1, { T::MaxRecordLength::get() }>,
+	) {
 		let curator = funded::<T>("curator", 0);
 		let contributor = funded::<T>("contributor", 0);
 		let dataset_id = dataset::<T>(&curator, Policy::Open);
-		let length = T::MaxContributionLength::get();
+		let uri = Some(vec![b'u'; u as usize]);
+		let record = vec![b'r'; b as usize];
+		note_contribution::<T>(dataset_id, uri.clone(), record.clone());
 
 		#[extrinsic_call]
-		_(
-			RawOrigin::Signed(contributor.clone()),
-			dataset_id,
-			content(1),
-			length,
-			Some(vec![b'u'; u as usize]),
-		);
+		_(RawOrigin::Signed(contributor.clone()), dataset_id, uri, record);
 
-		assert_eq!(ContributorWeight::<T>::get(dataset_id, &contributor), length);
+		assert_eq!(ContributorWeight::<T>::get(dataset_id, &contributor), u64::from(b));
 	}
 
 	#[benchmark]
@@ -173,7 +173,7 @@ mod benchmarks {
 
 		assert_eq!(
 			ContributorWeight::<T>::get(dataset_id, &contributor),
-			T::MaxContributionLength::get()
+			u64::from(T::MaxRecordLength::get())
 		);
 	}
 
@@ -220,6 +220,23 @@ mod benchmarks {
 
 		assert_eq!(ContributorWeight::<T>::get(dataset_id, &contributor), 0);
 		Ok(())
+	}
+
+	// The review period is over; the deposit goes back.
+	#[benchmark]
+	fn expire_contribution() {
+		let curator = funded::<T>("curator", 0);
+		let contributor = funded::<T>("contributor", 0);
+		let caller = funded::<T>("caller", 0);
+		let dataset_id = dataset::<T>(&curator, Policy::Curated);
+		let contribution_id = pending::<T>(dataset_id, &contributor);
+		let over = frame_system::Pallet::<T>::block_number().saturating_add(T::ReviewPeriod::get());
+		frame_system::Pallet::<T>::set_block_number(over);
+
+		#[extrinsic_call]
+		_(RawOrigin::Signed(caller), dataset_id, contribution_id);
+
+		assert!(Contributions::<T>::get(dataset_id, contribution_id).is_none());
 	}
 
 	impl_benchmark_test_suite!(Pallet, mock::new_test_ext(), mock::Test);

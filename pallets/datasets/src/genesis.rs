@@ -1,6 +1,6 @@
 //! Datasets a chain starts with, as a chain spec writes them.
 
-use crate::{ContentHash, Policy};
+use crate::Policy;
 use alloc::{string::String, vec::Vec};
 
 /// A dataset created at genesis. Its contributions are accepted, whatever its policy.
@@ -21,16 +21,16 @@ pub struct GenesisDataset<AccountId> {
 	pub contributions: Vec<GenesisContribution<AccountId>>,
 }
 
-/// A contribution accepted at genesis; its deposit is held from the contributor.
+/// A contribution accepted at genesis; its deposit is held from the contributor. Its text is
+/// in the chain spec (genesis has no block body to index it in); its hash and length are
+/// computed from it, as `contribute` computes them.
 #[derive(Clone, PartialEq, Eq, Debug, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct GenesisContribution<AccountId> {
 	/// Who contributed it.
 	pub contributor: AccountId,
-	/// The blake2-256 hash of the record's bytes.
-	pub content_hash: ContentHash,
-	/// The record's length in bytes.
-	pub length: u64,
+	/// The record, as UTF-8 text.
+	pub record: String,
 	/// Where the record can be fetched.
 	pub uri: Option<String>,
 }

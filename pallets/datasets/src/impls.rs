@@ -5,7 +5,7 @@ use crate::*;
 use alloc::vec::Vec;
 use polkadot_sdk::{
 	frame_support::traits::fungible::InspectHold,
-	frame_system,
+	frame_system, sp_io,
 	sp_runtime::{traits::Saturating, ArithmeticError},
 };
 
@@ -138,15 +138,47 @@ impl<T: Config> Pallet<T> {
 		Ok(())
 	}
 
+	/// `contribute` as a transaction calls it: the record must be the last bytes of the
+	/// transaction being applied, which the node indexes under the record's hash once the
+	/// contribution is in. Index operations are not rolled back when a call fails, so the index
+	/// is asked for only when nothing can fail any more; and since the record ends its
+	/// transaction, no call of a batch or proxy runs after it to fail and roll it back.
+	pub(crate) fn do_contribute_indexed(
+		contributor: T::AccountId,
+		dataset_id: DatasetId,
+		uri: Option<Vec<u8>>,
+		record: &[u8],
+	) -> DispatchResult {
+		let extrinsic = Self::transaction_ending_with(record)?;
+		let (_, content_hash) = Self::do_contribute(contributor, dataset_id, uri, record)?;
+		// The record's length is at most `MaxRecordLength`, a `u32`.
+		sp_io::transaction_index::index(extrinsic, len_u32(record.len()), content_hash.into());
+		Ok(())
+	}
+
+	/// The index of the transaction being applied, if `record` is its last bytes.
+	fn transaction_ending_with(record: &[u8]) -> Result<u32, DispatchError> {
+		let extrinsic =
+			frame_system::Pallet::<T>::extrinsic_index().ok_or(Error::<T>::RecordNotLast)?;
+		let encoded = frame_system::Pallet::<T>::extrinsic_data(extrinsic);
+		ensure!(encoded.ends_with(record), Error::<T>::RecordNotLast);
+		Ok(extrinsic)
+	}
+
+	/// Registers `record` as a contribution to the dataset, its hash and length computed here.
+	/// Genesis calls it directly: genesis has no block body to index.
 	pub(crate) fn do_contribute(
 		contributor: T::AccountId,
 		dataset_id: DatasetId,
-		content_hash: ContentHash,
-		length: u64,
 		uri: Option<Vec<u8>>,
-	) -> Result<ContributionId, DispatchError> {
+		record: &[u8],
+	) -> Result<(ContributionId, ContentHash), DispatchError> {
 		let mut dataset = Datasets::<T>::get(dataset_id).ok_or(Error::<T>::UnknownDataset)?;
-		Self::check_new_record(&dataset, &content_hash, length)?;
+		ensure!(!record.is_empty(), Error::<T>::EmptyRecord);
+		ensure!(record.len() <= T::MaxRecordLength::get() as usize, Error::<T>::RecordTooLong);
+		let content_hash = ContentHash::from(sp_io::hashing::blake2_256(record));
+		let length = record.len() as u64;
+		Self::check_new_record(dataset_id, &dataset, &content_hash)?;
 		let contribution_id = dataset.next_contribution_id;
 		let next_contribution_id =
 			contribution_id.checked_add(1).ok_or(Error::<T>::TooManyContributions)?;
@@ -205,19 +237,20 @@ impl<T: Config> Pallet<T> {
 			});
 		}
 		Datasets::<T>::insert(dataset_id, dataset);
-		Ok(contribution_id)
+		Ok((contribution_id, content_hash))
 	}
 
-	/// Refuses a new record of `length` bytes with `content_hash` that `dataset` cannot take.
+	/// Refuses a new record with `content_hash` that `dataset` cannot take.
 	fn check_new_record(
+		dataset_id: DatasetId,
 		dataset: &DatasetOf<T>,
 		content_hash: &ContentHash,
-		length: u64,
 	) -> DispatchResult {
 		ensure!(dataset.status == DatasetStatus::Open, Error::<T>::DatasetClosed);
-		ensure!(length > 0, Error::<T>::ZeroLength);
-		ensure!(length <= T::MaxContributionLength::get(), Error::<T>::LengthTooLarge);
-		ensure!(!ContributionByHash::<T>::contains_key(content_hash), Error::<T>::DuplicateContent);
+		ensure!(
+			!ContributionByHash::<T>::contains_key(dataset_id, content_hash),
+			Error::<T>::DuplicateContent
+		);
 		ensure!(
 			dataset.contributions < T::MaxContributionsPerDataset::get(),
 			Error::<T>::TooManyContributions
@@ -231,7 +264,7 @@ impl<T: Config> Pallet<T> {
 		contribution_id: ContributionId,
 		contribution: ContributionOf<T>,
 	) {
-		ContributionByHash::<T>::insert(contribution.content_hash, (dataset_id, contribution_id));
+		ContributionByHash::<T>::insert(dataset_id, contribution.content_hash, contribution_id);
 		ContributionsOf::<T>::insert(&contribution.contributor, (dataset_id, contribution_id), ());
 		Contributions::<T>::insert(dataset_id, contribution_id, contribution);
 	}
@@ -284,6 +317,7 @@ impl<T: Config> Pallet<T> {
 	) -> DispatchResult {
 		let mut dataset = Self::dataset_of_curator(&who, dataset_id)?;
 		let mut contribution = Self::pending_contribution(dataset_id, contribution_id)?;
+		ensure!(!Self::review_over(&contribution), Error::<T>::ReviewPeriodOver);
 		let contributor = contribution.contributor.clone();
 		let old_weight = ContributorWeight::<T>::get(dataset_id, &contributor);
 		let (new_weight, new_total) =
@@ -299,6 +333,30 @@ impl<T: Config> Pallet<T> {
 			contributor,
 			contributor_weight: new_weight,
 			total_weight: new_total,
+		});
+		Ok(())
+	}
+
+	/// Whether a pending contribution's review period is over.
+	fn review_over(contribution: &ContributionOf<T>) -> bool {
+		frame_system::Pallet::<T>::block_number()
+			>= contribution.submitted_at.saturating_add(T::ReviewPeriod::get())
+	}
+
+	pub(crate) fn do_expire_contribution(
+		dataset_id: DatasetId,
+		contribution_id: ContributionId,
+	) -> DispatchResult {
+		let contribution = Self::pending_contribution(dataset_id, contribution_id)?;
+		ensure!(Self::review_over(&contribution), Error::<T>::InReview);
+		let contributor = contribution.contributor.clone();
+
+		Self::release_contribution_deposit(&contributor, contribution.deposit);
+		Self::delete_contribution(dataset_id, contribution_id, &contribution);
+		Self::deposit_event(Event::ContributionExpired {
+			dataset_id,
+			contribution_id,
+			contributor,
 		});
 		Ok(())
 	}
@@ -399,7 +457,7 @@ impl<T: Config> Pallet<T> {
 			}
 		});
 		Contributions::<T>::remove(dataset_id, contribution_id);
-		ContributionByHash::<T>::remove(contribution.content_hash);
+		ContributionByHash::<T>::remove(dataset_id, contribution.content_hash);
 		ContributionsOf::<T>::remove(&contribution.contributor, (dataset_id, contribution_id));
 	}
 
@@ -415,12 +473,11 @@ impl<T: Config> Pallet<T> {
 			dataset.policy,
 		)?;
 		for contribution in &dataset.contributions {
-			let contribution_id = Self::do_contribute(
+			let (contribution_id, _) = Self::do_contribute(
 				contribution.contributor.clone(),
 				dataset_id,
-				contribution.content_hash,
-				contribution.length,
 				contribution.uri.clone().map(|uri| uri.into_bytes()),
+				contribution.record.as_bytes(),
 			)?;
 			if dataset.policy == Policy::Curated {
 				Self::do_accept_contribution(dataset.curator.clone(), dataset_id, contribution_id)?;
@@ -452,13 +509,14 @@ impl<T: Config> Pallet<T> {
 			.collect()
 	}
 
-	/// The contribution that registered `content_hash`, if any.
+	/// The dataset's contribution that registered `content_hash`, if any.
 	pub fn contribution_by_hash(
+		dataset_id: DatasetId,
 		content_hash: ContentHash,
-	) -> Option<(DatasetId, ContributionId, ContributionOf<T>)> {
-		let (dataset_id, contribution_id) = ContributionByHash::<T>::get(content_hash)?;
+	) -> Option<(ContributionId, ContributionOf<T>)> {
+		let contribution_id = ContributionByHash::<T>::get(dataset_id, content_hash)?;
 		let contribution = Contributions::<T>::get(dataset_id, contribution_id)?;
-		Some((dataset_id, contribution_id, contribution))
+		Some((contribution_id, contribution))
 	}
 
 	/// Checks the pallet's invariants: each dataset's total is the sum of its accepted
@@ -492,8 +550,8 @@ impl<T: Config> Pallet<T> {
 					"contribution missing from its contributor's index"
 				);
 				ensure!(
-					ContributionByHash::<T>::get(contribution.content_hash)
-						== Some((dataset_id, contribution_id)),
+					ContributionByHash::<T>::get(dataset_id, contribution.content_hash)
+						== Some(contribution_id),
 					"contribution missing from the hash index"
 				);
 				if contribution.status == ContributionStatus::Accepted {
@@ -514,7 +572,7 @@ impl<T: Config> Pallet<T> {
 				ContributorWeight::<T>::iter_prefix(dataset_id).collect();
 			ensure!(recorded == weights, "contributor weights differ from accepted lengths");
 		}
-		for (content_hash, (dataset_id, contribution_id)) in ContributionByHash::<T>::iter() {
+		for (dataset_id, content_hash, contribution_id) in ContributionByHash::<T>::iter() {
 			let contribution = Contributions::<T>::get(dataset_id, contribution_id)
 				.ok_or("hash index points at no contribution")?;
 			ensure!(
@@ -571,8 +629,8 @@ impl<T: Config> DatasetsInspect<T::AccountId> for Pallet<T> {
 			.map(|contribution| contribution.contributor)
 	}
 
-	fn contribution_by_hash(hash: ContentHash) -> Option<(DatasetId, ContributionId)> {
-		ContributionByHash::<T>::get(hash)
+	fn contribution_by_hash(dataset_id: DatasetId, hash: ContentHash) -> Option<ContributionId> {
+		ContributionByHash::<T>::get(dataset_id, hash)
 	}
 
 	fn contribution_issued(dataset_id: DatasetId, contribution_id: ContributionId) -> bool {
@@ -626,7 +684,9 @@ impl<T: Config> Pallet<T> {
 			let contributor: T::AccountId =
 				polkadot_sdk::frame_benchmarking::account("contributor", index, 0);
 			let content_hash: ContentHash = BlakeTwo256::hash_of(&(dataset_id, index));
-			Self::check_new_record(&dataset, &content_hash, length)?;
+			ensure!(length > 0, Error::<T>::EmptyRecord);
+			ensure!(length <= u64::from(T::MaxRecordLength::get()), Error::<T>::RecordTooLong);
+			Self::check_new_record(dataset_id, &dataset, &content_hash)?;
 			let old_weight = ContributorWeight::<T>::get(dataset_id, &contributor);
 			let (new_weight, new_total) = Self::weights_after_adding(&dataset, old_weight, length)?;
 			dataset.next_contribution_id =
@@ -657,4 +717,25 @@ impl<T: Config> Pallet<T> {
 		Datasets::<T>::insert(dataset_id, dataset);
 		Ok(first_id)
 	}
+}
+
+/// For tests and benchmarks, which dispatch calls without applying a transaction: makes
+/// `contribute(dataset_id, uri, record)`, encoded, the transaction being applied, as the
+/// executive notes a transaction before dispatching it, so that the call finds its record at
+/// the transaction's end.
+#[cfg(any(feature = "std", feature = "runtime-benchmarks"))]
+pub fn note_contribution<T: Config>(dataset_id: DatasetId, uri: Option<Vec<u8>>, record: Vec<u8>) {
+	use codec::Encode;
+	note_transaction::<T>(Call::<T>::contribute { dataset_id, uri, record }.encode());
+}
+
+/// For tests and benchmarks: makes `encoded` the transaction being applied (index 0 unless a
+/// block has one under way).
+#[cfg(any(feature = "std", feature = "runtime-benchmarks"))]
+pub fn note_transaction<T: Config>(encoded: Vec<u8>) {
+	use polkadot_sdk::{frame_support::storage::unhashed, sp_core::storage::well_known_keys};
+	if frame_system::Pallet::<T>::extrinsic_index().is_none() {
+		unhashed::put(well_known_keys::EXTRINSIC_INDEX, &0u32);
+	}
+	frame_system::Pallet::<T>::note_extrinsic(encoded);
 }

@@ -1,16 +1,19 @@
 //! # Datasets pallet
 //!
 //! Who contributed which data to which dataset. A curator creates a dataset (name, metadata
-//! URI, SPDX license, `Open` or `Curated` policy); contributors register records stored
-//! off-chain by the blake2-256 hash of their bytes and their length. An accepted contribution
-//! gives its contributor weight in the dataset equal to its length; royalties are later divided
-//! by that weight, and the hash index lets the attribution pipeline name the record an output
-//! drew on.
+//! URI, SPDX license, `Open` or `Curated` policy); contributors submit records, their bytes
+//! included. The runtime computes each record's blake2-256 hash and length itself and has the
+//! node index the bytes (`sp_io::transaction_index`): they live in the block body, not in state,
+//! and nodes serve them by hash (over RPC and IPFS Bitswap). An accepted contribution gives its
+//! contributor weight in the dataset equal to its length; royalties are later divided by that
+//! weight, and the hash index lets the attribution pipeline name the record an output drew on.
 //!
 //! Everything a user creates is paid for with a deposit held through frame-support's
 //! `Consideration` (a `fungible` hold ticket, see [`deposits`]): the curator's grows with the
-//! bytes the dataset's description takes, a contributor's with the declared length of the record,
-//! so inflating one's weight costs deposit in proportion.
+//! bytes the dataset's description takes, a contributor's with the length of the record, so
+//! weight costs deposit in proportion (and its bytes the length fee of their transaction).
+//! A pending contribution the curator leaves undecided for `ReviewPeriod` expires: anyone may
+//! then delete it, returning its deposit.
 //!
 //! Weight changes are announced through [`WeightObserver`] before they happen, so that a
 //! reward pool can settle what was earned under the old weight.
@@ -28,6 +31,7 @@ mod benchmarking;
 pub mod deposits;
 mod genesis;
 mod impls;
+pub mod migrations;
 #[cfg(test)]
 mod mock;
 #[cfg(test)]
@@ -41,6 +45,8 @@ pub use deposits::{
 };
 pub use genesis::{GenesisContribution, GenesisDataset};
 pub use impls::is_spdx_expression;
+#[cfg(any(feature = "std", feature = "runtime-benchmarks"))]
+pub use impls::{note_contribution, note_transaction};
 pub use tributary_primitives::{
 	ContentHash, ContributionId, DatasetId, DatasetsInspect, OnContributionRemoved, WeightObserver,
 };
@@ -94,8 +100,8 @@ pub mod pallet {
 	use super::*;
 	use alloc::vec::Vec;
 
-	/// The in-code storage version.
-	const STORAGE_VERSION: StorageVersion = StorageVersion::new(0);
+	/// The in-code storage version: 1 keys the hash index by dataset ([`migrations::v1`]).
+	pub const STORAGE_VERSION: StorageVersion = StorageVersion::new(1);
 
 	#[pallet::pallet]
 	#[pallet::storage_version(STORAGE_VERSION)]
@@ -131,7 +137,8 @@ pub mod pallet {
 			type MaxNameLength = ConstU32<32>;
 			type MaxUriLength = ConstU32<32>;
 			type MaxLicenseLength = ConstU32<24>;
-			type MaxContributionLength = ConstU64<10_000>;
+			type MaxRecordLength = ConstU32<10_000>;
+			type ReviewPeriod = ConstU64<100>;
 			type MaxContributionsPerDataset = ConstU32<10>;
 			type WeightInfo = ();
 		}
@@ -182,7 +189,7 @@ pub mod pallet {
 		#[pallet::no_default_bounds]
 		type DepositPerByte: Get<BalanceOf<Self>>;
 
-		/// Deposit per byte of a contributed record's declared length.
+		/// Deposit per byte of a contributed record.
 		#[pallet::constant]
 		#[pallet::no_default_bounds]
 		type DepositPerDataByte: Get<BalanceOf<Self>>;
@@ -199,9 +206,16 @@ pub mod pallet {
 		#[pallet::constant]
 		type MaxLicenseLength: Get<u32>;
 
-		/// The largest record a contribution may declare, in bytes.
+		/// The largest record, in bytes. Every byte is in the body of the block that takes the
+		/// contribution, and so in that block's proof of validity.
 		#[pallet::constant]
-		type MaxContributionLength: Get<u64>;
+		type MaxRecordLength: Get<u32>;
+
+		/// How long a pending contribution waits for its curator. After it, the contribution
+		/// can no longer be accepted and anyone may expire it (its deposit goes back).
+		#[pallet::constant]
+		#[pallet::no_default_bounds]
+		type ReviewPeriod: Get<BlockNumberFor<Self>>;
 
 		/// The most contributions (pending or accepted) one dataset holds at a time.
 		#[pallet::constant]
@@ -243,11 +257,12 @@ pub mod pallet {
 		ContributionOf<T>,
 	>;
 
-	/// Which contribution holds a content hash. A hash is registered once across the chain
-	/// while its contribution is pending or accepted.
+	/// Which contribution of a dataset holds a content hash. A hash is registered once in a
+	/// dataset while its contribution is pending or accepted; other datasets may hold the same
+	/// record.
 	#[pallet::storage]
 	pub type ContributionByHash<T: Config> =
-		StorageMap<_, Identity, ContentHash, (DatasetId, ContributionId)>;
+		StorageDoubleMap<_, Blake2_128Concat, DatasetId, Identity, ContentHash, ContributionId>;
 
 	/// Each contributor's accepted weight in each dataset (absent means zero).
 	#[pallet::storage]
@@ -347,6 +362,13 @@ pub mod pallet {
 			contributor: T::AccountId,
 			slashed: BalanceOf<T>,
 		},
+		/// A pending contribution outlived its review period and was deleted; its deposit went
+		/// back and its content hash is free again.
+		ContributionExpired {
+			dataset_id: DatasetId,
+			contribution_id: ContributionId,
+			contributor: T::AccountId,
+		},
 	}
 
 	#[pallet::error]
@@ -376,12 +398,12 @@ pub mod pallet {
 		NotOfferedCuratorship,
 		/// No contribution has this id in this dataset.
 		UnknownContribution,
-		/// This content hash is registered already, here or in another dataset.
+		/// This dataset holds a contribution of the same bytes already.
 		DuplicateContent,
-		/// A contribution must declare a length of at least one byte.
-		ZeroLength,
-		/// The declared length exceeds `MaxContributionLength`.
-		LengthTooLarge,
+		/// A record must have at least one byte.
+		EmptyRecord,
+		/// The record is longer than `MaxRecordLength`.
+		RecordTooLong,
 		/// The dataset holds `MaxContributionsPerDataset` pending or accepted contributions
 		/// already, or has used up its contribution ids.
 		TooManyContributions,
@@ -393,6 +415,14 @@ pub mod pallet {
 		InsufficientBalance,
 		/// The dataset's total weight would overflow.
 		WeightOverflow,
+		/// The record is not the last bytes of its transaction, which the node indexes: submit
+		/// `contribute` as the transaction's call, or as the last call of a batch or proxy.
+		RecordNotLast,
+		/// The contribution's review period is over: it can only be expired, rejected or
+		/// withdrawn.
+		ReviewPeriodOver,
+		/// The contribution is still in its review period.
+		InReview,
 	}
 
 	#[pallet::hooks]
@@ -474,23 +504,28 @@ pub mod pallet {
 			Self::do_close_dataset(who, dataset_id)
 		}
 
-		/// Contribute a record: the blake2-256 hash of its bytes, its length in bytes and
-		/// optionally where it can be fetched. A deposit is held: `ContributionDeposit`, plus
-		/// `DepositPerDataByte` per byte of `length`, plus `DepositPerByte` per byte of `uri`.
-		/// In an open dataset the contribution is accepted at once; in a curated one it waits.
+		/// Contribute a record, its bytes the last argument, and optionally a URI where it is
+		/// also published. The runtime computes the record's blake2-256 hash and length, and once
+		/// everything is checked the node indexes the bytes under the hash (they stay in the
+		/// block body). A deposit is held: `ContributionDeposit`, plus `DepositPerDataByte` per
+		/// byte of the record, plus `DepositPerByte` per byte of `uri`. In an open dataset the
+		/// contribution is accepted at once; in a curated one it waits up to `ReviewPeriod`.
+		///
+		/// The node indexes the last bytes of the transaction, so the record must be them: this
+		/// call must be the transaction's own, or the last call of a batch or proxy.
 		#[pallet::call_index(5)]
 		#[pallet::weight(T::WeightInfo::contribute(
 			uri.as_ref().map_or(0, |uri| len_u32(uri.len())),
+			len_u32(record.len()),
 		))]
 		pub fn contribute(
 			origin: OriginFor<T>,
 			dataset_id: DatasetId,
-			content_hash: ContentHash,
-			length: u64,
 			uri: Option<Vec<u8>>,
+			record: Vec<u8>,
 		) -> DispatchResult {
 			let contributor = ensure_signed(origin)?;
-			Self::do_contribute(contributor, dataset_id, content_hash, length, uri).map(|_| ())
+			Self::do_contribute_indexed(contributor, dataset_id, uri, &record)
 		}
 
 		/// Accept a pending contribution (curator only): its contributor gains its length
@@ -549,6 +584,20 @@ pub mod pallet {
 		) -> DispatchResult {
 			T::RemoveOrigin::ensure_origin(origin)?;
 			Self::do_remove_contribution(dataset_id, contribution_id)
+		}
+
+		/// Expire a pending contribution whose review period is over (anyone may): it is
+		/// deleted, its deposit goes back to the contributor, and its content hash is free for
+		/// the dataset again.
+		#[pallet::call_index(10)]
+		#[pallet::weight(T::WeightInfo::expire_contribution())]
+		pub fn expire_contribution(
+			origin: OriginFor<T>,
+			dataset_id: DatasetId,
+			contribution_id: ContributionId,
+		) -> DispatchResult {
+			ensure_signed(origin)?;
+			Self::do_expire_contribution(dataset_id, contribution_id)
 		}
 	}
 }

@@ -59,7 +59,8 @@ pub const DATASET_DEPOSIT: Balance = 100;
 pub const CONTRIBUTION_DEPOSIT: Balance = 10;
 pub const PER_BYTE: Balance = 2;
 pub const PER_DATA_BYTE: Balance = 1;
-pub const MAX_LENGTH: u64 = 10_000;
+pub const MAX_LENGTH: u32 = 10_000;
+pub const REVIEW_PERIOD: u64 = 50;
 pub const MAX_CONTRIBUTIONS: u32 = 5;
 
 pub const TREASURY: AccountId = 99;
@@ -124,7 +125,8 @@ impl Config for Test {
 	type DepositPerByte = ConstU128<PER_BYTE>;
 	type DepositPerDataByte = ConstU128<PER_DATA_BYTE>;
 	type MaxNameLength = ConstU32<16>;
-	type MaxContributionLength = ConstU64<MAX_LENGTH>;
+	type MaxRecordLength = ConstU32<MAX_LENGTH>;
+	type ReviewPeriod = ConstU64<REVIEW_PERIOD>;
 	type MaxContributionsPerDataset = ConstU32<MAX_CONTRIBUTIONS>;
 }
 

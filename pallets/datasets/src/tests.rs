@@ -1,17 +1,55 @@
 use crate::{mock::*, *};
 // The pallet, not its storage item of the same name (`crate::Datasets`).
 use crate::mock::Datasets;
+use codec::Encode;
 use polkadot_sdk::{
 	frame_support::{
 		assert_noop, assert_ok,
 		traits::fungible::{Inspect, InspectHold},
 	},
 	sp_core::H256,
-	sp_runtime::{traits::BadOrigin, DispatchError},
+	sp_io::hashing::blake2_256,
+	sp_runtime::{traits::BadOrigin, DispatchError, DispatchResult},
+	sp_state_machine::IndexOperation,
 };
 
-fn hash(seed: u8) -> H256 {
-	H256::repeat_byte(seed)
+/// A record of `length` bytes, each `seed`: records of one seed and length are the same bytes.
+fn record(seed: u8, length: u32) -> Vec<u8> {
+	vec![seed; length as usize]
+}
+
+/// The content hash of [`record`]`(seed, length)`.
+fn hash(seed: u8, length: u32) -> H256 {
+	H256::from(blake2_256(&record(seed, length)))
+}
+
+/// Asserts that `who` contributing `record(seed, length)` with `uri` to `dataset_id`, as a
+/// transaction of its own, fails with `error` and changes nothing.
+fn assert_refused(
+	who: AccountId,
+	dataset_id: DatasetId,
+	seed: u8,
+	length: u32,
+	uri: Option<Vec<u8>>,
+	error: impl Into<DispatchError>,
+) {
+	note_contribution::<Test>(dataset_id, uri.clone(), record(seed, length));
+	assert_noop!(
+		Datasets::contribute(RuntimeOrigin::signed(who), dataset_id, uri, record(seed, length)),
+		error.into()
+	);
+}
+
+/// `who` contributes `record(seed, length)` with `uri` as a transaction whose call it is.
+fn submit(
+	who: AccountId,
+	dataset_id: DatasetId,
+	seed: u8,
+	length: u32,
+	uri: Option<Vec<u8>>,
+) -> DispatchResult {
+	note_contribution::<Test>(dataset_id, uri.clone(), record(seed, length));
+	Datasets::contribute(RuntimeOrigin::signed(who), dataset_id, uri, record(seed, length))
 }
 
 fn held(reason: HoldReason, who: AccountId) -> Balance {
@@ -38,14 +76,8 @@ fn create(policy: Policy) -> DatasetId {
 	NextDatasetId::<Test>::get() - 1
 }
 
-fn contribute(who: AccountId, dataset_id: DatasetId, seed: u8, length: u64) -> ContributionId {
-	assert_ok!(Datasets::contribute(
-		RuntimeOrigin::signed(who),
-		dataset_id,
-		hash(seed),
-		length,
-		None
-	));
+fn contribute(who: AccountId, dataset_id: DatasetId, seed: u8, length: u32) -> ContributionId {
+	assert_ok!(submit(who, dataset_id, seed, length, None));
 	dataset(dataset_id).unwrap().next_contribution_id - 1
 }
 
@@ -200,10 +232,7 @@ mod update_and_close {
 			assert_eq!(dataset(id).unwrap().status, DatasetStatus::Closed);
 			assert_eq!(last_event(), Event::DatasetClosed { dataset_id: id }.into());
 
-			assert_noop!(
-				Datasets::contribute(RuntimeOrigin::signed(CHARLIE), id, hash(2), 10, None),
-				Error::<Test>::DatasetClosed
-			);
+			assert_refused(CHARLIE, id, 2, 10, None, Error::<Test>::DatasetClosed);
 			assert_noop!(
 				Datasets::close_dataset(RuntimeOrigin::signed(ALICE), id),
 				Error::<Test>::AlreadyClosed
@@ -288,20 +317,16 @@ mod contributions {
 	fn open_dataset_accepts_at_once_and_weights_add_up() {
 		ExtBuilder::default().build_and_execute(|| {
 			let id = create(Policy::Open);
-			assert_ok!(Datasets::contribute(
-				RuntimeOrigin::signed(BOB),
-				id,
-				hash(1),
-				300,
-				Some(b"ipfs://rec".to_vec())
-			));
+			assert_ok!(submit(BOB, id, 1, 300, Some(b"ipfs://rec".to_vec())));
 			let deposit = RECORD_DEPOSIT + PER_BYTE * 10;
 			let contribution = Contributions::<Test>::get(id, 0).unwrap();
 			assert_eq!(contribution.status, ContributionStatus::Accepted);
 			assert_eq!(contribution.deposit, deposit);
 			assert_eq!(contribution.uri.unwrap().to_vec(), b"ipfs://rec".to_vec());
 			assert_eq!(held(HoldReason::ContributionDeposit, BOB), deposit);
-			assert_eq!(ContributionByHash::<Test>::get(hash(1)), Some((id, 0)));
+			assert_eq!(contribution.content_hash, hash(1, 300));
+			assert_eq!(contribution.length, 300);
+			assert_eq!(ContributionByHash::<Test>::get(id, hash(1, 300)), Some(0));
 			assert_eq!(ContributorWeight::<Test>::get(id, BOB), 300);
 			assert_eq!(
 				last_event(),
@@ -351,7 +376,7 @@ mod contributions {
 			assert_eq!(dataset(id).unwrap().contributions, 1);
 			assert_eq!(held(HoldReason::ContributionDeposit, CHARLIE), 0);
 			assert_eq!(free(CHARLIE), ENDOWMENT);
-			assert_eq!(ContributionByHash::<Test>::get(hash(2)), None);
+			assert_eq!(ContributionByHash::<Test>::get(id, hash(2, 300)), None);
 			assert_eq!(ContributorWeight::<Test>::get(id, CHARLIE), 0);
 			assert_eq!(
 				last_event(),
@@ -407,21 +432,158 @@ mod contributions {
 		ExtBuilder::default().build_and_execute(|| {
 			let id = create(Policy::Open);
 			contribute(BOB, id, 1, 300);
-			let call = |who, dataset, seed, length, uri: Option<Vec<u8>>| {
-				Datasets::contribute(RuntimeOrigin::signed(who), dataset, hash(seed), length, uri)
-			};
-			assert_noop!(call(CHARLIE, id, 1, 10, None), Error::<Test>::DuplicateContent);
-			assert_noop!(call(CHARLIE, 5, 2, 10, None), Error::<Test>::UnknownDataset);
-			assert_noop!(call(CHARLIE, id, 2, 0, None), Error::<Test>::ZeroLength);
-			assert_noop!(call(CHARLIE, id, 2, MAX_LENGTH + 1, None), Error::<Test>::LengthTooLarge);
-			assert_noop!(call(CHARLIE, id, 2, 10, Some(vec![b'u'; 33])), Error::<Test>::UriTooLong);
-			// 50 free covers the base deposit but not 100 declared bytes more.
-			assert_noop!(call(PAUPER, id, 2, 100, None), Error::<Test>::InsufficientBalance);
+			assert_refused(CHARLIE, id, 1, 300, None, Error::<Test>::DuplicateContent);
+			assert_refused(CHARLIE, 5, 2, 10, None, Error::<Test>::UnknownDataset);
+			assert_refused(CHARLIE, id, 2, 0, None, Error::<Test>::EmptyRecord);
+			assert_refused(CHARLIE, id, 2, MAX_LENGTH + 1, None, Error::<Test>::RecordTooLong);
+			assert_refused(CHARLIE, id, 2, 10, Some(vec![b'u'; 33]), Error::<Test>::UriTooLong);
+			// 50 free covers the base deposit but not 100 bytes more.
+			assert_refused(PAUPER, id, 2, 100, None, Error::<Test>::InsufficientBalance);
 			assert_noop!(
-				Datasets::contribute(RuntimeOrigin::none(), id, hash(2), 10, None),
+				Datasets::contribute(RuntimeOrigin::none(), id, None, record(2, 10)),
 				BadOrigin
 			);
-			assert_ok!(call(CHARLIE, id, 2, MAX_LENGTH, None));
+			assert_ok!(submit(CHARLIE, id, 2, MAX_LENGTH, None));
+		});
+	}
+
+	/// Index operations are not rolled back with a failed call: a refused record must never
+	/// have asked for one, and an accepted one is indexed once, under its hash, as the last
+	/// bytes of its transaction.
+	#[test]
+	fn only_an_accepted_record_is_indexed() {
+		let mut ext = ExtBuilder::default().build();
+		let id = ext.execute_with(|| {
+			let id = create(Policy::Curated);
+			contribute(BOB, id, 1, 300);
+			id
+		});
+		let indexed = |ext: &polkadot_sdk::sp_io::TestExternalities| {
+			ext.overlayed_changes()
+				.transaction_index_ops()
+				.iter()
+				.map(|op| match op.clone() {
+					IndexOperation::Insert { extrinsic, hash, size } => {
+						(extrinsic, H256::from_slice(&hash), size)
+					}
+					IndexOperation::Renew { .. } => panic!("nothing is renewed"),
+				})
+				.collect::<Vec<_>>()
+		};
+		assert_eq!(indexed(&ext), vec![(0, hash(1, 300), 300)]);
+		ext.execute_with(|| {
+			assert_refused(CHARLIE, id, 1, 300, None, Error::<Test>::DuplicateContent);
+			assert_refused(PAUPER, id, 2, 100, None, Error::<Test>::InsufficientBalance);
+			assert_refused(CHARLIE, id, 2, 10, Some(vec![b'u'; 33]), Error::<Test>::UriTooLong);
+			assert_refused(CHARLIE, id + 1, 2, 10, None, Error::<Test>::UnknownDataset);
+		});
+		assert_eq!(indexed(&ext), vec![(0, hash(1, 300), 300)], "no refusal was indexed");
+		ext.execute_with(|| Datasets::do_try_state().expect("invariants hold"));
+	}
+
+	/// The node indexes the last bytes of the transaction, whatever they are. A record
+	/// followed by other bytes (a call after it in a batch, a multisig's weight) would have
+	/// someone else's bytes stored under its hash, and a failing later call could roll the
+	/// contribution back after its index was asked for: refused.
+	#[test]
+	fn a_record_that_does_not_end_its_transaction_is_refused() {
+		ExtBuilder::default().build_and_execute(|| {
+			let id = create(Policy::Open);
+			let call =
+				Call::<Test>::contribute { dataset_id: id, uri: None, record: record(1, 64) };
+			let mut followed = call.encode();
+			followed.extend_from_slice(b"another call");
+			note_transaction::<Test>(followed);
+			assert_noop!(
+				Datasets::contribute(RuntimeOrigin::signed(BOB), id, None, record(1, 64)),
+				Error::<Test>::RecordNotLast
+			);
+			// Nor may a transaction carry other bytes than the call's.
+			note_contribution::<Test>(id, None, record(2, 64));
+			assert_noop!(
+				Datasets::contribute(RuntimeOrigin::signed(BOB), id, None, record(1, 64)),
+				Error::<Test>::RecordNotLast
+			);
+		});
+	}
+
+	/// Outside a transaction (a scheduled or governance dispatch in a block's hooks) no block
+	/// body carries the bytes, so nothing could be indexed: refused.
+	#[test]
+	fn a_record_outside_a_transaction_is_refused() {
+		ExtBuilder::default().build_and_execute(|| {
+			let id = create(Policy::Open);
+			assert_noop!(
+				Datasets::contribute(RuntimeOrigin::signed(BOB), id, None, record(1, 64)),
+				Error::<Test>::RecordNotLast
+			);
+		});
+	}
+
+	/// With one hash index across the chain, whoever registered a record first, anywhere,
+	/// kept everyone else from contributing it: a curator could park public text as pending
+	/// in a curated dataset of their own and never review it. Each dataset now has its own.
+	#[test]
+	fn nobody_can_park_a_record_for_every_dataset() {
+		ExtBuilder::default().build_and_execute(|| {
+			let parked = create(Policy::Curated);
+			contribute(ALICE, parked, 7, 500);
+			let open = create(Policy::Open);
+			let c = contribute(BOB, open, 7, 500);
+			assert_eq!(ContributionByHash::<Test>::get(open, hash(7, 500)), Some(c));
+			assert_eq!(ContributorWeight::<Test>::get(open, BOB), 500);
+			// Within one dataset a record is registered once.
+			assert_refused(CHARLIE, open, 7, 500, None, Error::<Test>::DuplicateContent);
+		});
+	}
+
+	/// A pending contribution left undecided expires after the review period: the curator
+	/// can no longer accept it, and anyone may delete it, its deposit going back to the
+	/// contributor and its hash freed for the dataset.
+	#[test]
+	fn an_unreviewed_contribution_expires() {
+		ExtBuilder::default().build_and_execute(|| {
+			let id = create(Policy::Curated);
+			let c = contribute(BOB, id, 1, 300);
+			let expire = |who| Datasets::expire_contribution(RuntimeOrigin::signed(who), id, c);
+			System::set_block_number(1 + REVIEW_PERIOD - 1);
+			assert_noop!(expire(CHARLIE), Error::<Test>::InReview);
+
+			System::set_block_number(1 + REVIEW_PERIOD);
+			assert_noop!(
+				Datasets::accept_contribution(RuntimeOrigin::signed(ALICE), id, c),
+				Error::<Test>::ReviewPeriodOver
+			);
+			assert_ok!(expire(CHARLIE));
+			assert_eq!(
+				last_event(),
+				Event::ContributionExpired { dataset_id: id, contribution_id: c, contributor: BOB }
+					.into()
+			);
+			assert_eq!(Contributions::<Test>::get(id, c), None);
+			assert_eq!(ContributionByHash::<Test>::get(id, hash(1, 300)), None);
+			assert_eq!(held(HoldReason::ContributionDeposit, BOB), 0);
+			assert_eq!(free(BOB), ENDOWMENT);
+			assert_eq!(free(CHARLIE), ENDOWMENT);
+			assert_eq!(dataset(id).unwrap().contributions, 0);
+			assert_noop!(expire(CHARLIE), Error::<Test>::UnknownContribution);
+			// The same bytes may come again.
+			contribute(CHARLIE, id, 1, 300);
+		});
+	}
+
+	/// Only a pending contribution expires: an accepted one keeps its weight for good.
+	#[test]
+	fn an_accepted_contribution_never_expires() {
+		ExtBuilder::default().build_and_execute(|| {
+			let id = create(Policy::Open);
+			let c = contribute(BOB, id, 1, 300);
+			System::set_block_number(1 + REVIEW_PERIOD * 10);
+			assert_noop!(
+				Datasets::expire_contribution(RuntimeOrigin::signed(CHARLIE), id, c),
+				Error::<Test>::NotPending
+			);
+			assert_noop!(Datasets::expire_contribution(RuntimeOrigin::none(), id, c), BadOrigin);
 		});
 	}
 
@@ -432,15 +594,12 @@ mod contributions {
 			for seed in 0..MAX_CONTRIBUTIONS as u8 {
 				contribute(BOB, id, seed + 1, 10);
 			}
-			assert_noop!(
-				Datasets::contribute(RuntimeOrigin::signed(BOB), id, hash(100), 10, None),
-				Error::<Test>::TooManyContributions
-			);
+			assert_refused(BOB, id, 100, 10, None, Error::<Test>::TooManyContributions);
 		});
 	}
 
 	#[test]
-	fn deposit_grows_with_the_declared_length() {
+	fn deposit_grows_with_the_record_length() {
 		ExtBuilder::default().build_and_execute(|| {
 			let id = create(Policy::Curated);
 			contribute(BOB, id, 1, 10);
@@ -464,7 +623,7 @@ mod contributions {
 			);
 			assert_ok!(Datasets::withdraw_contribution(RuntimeOrigin::signed(BOB), id, c));
 			assert_eq!(Contributions::<Test>::get(id, c), None);
-			assert_eq!(ContributionByHash::<Test>::get(hash(1)), None);
+			assert_eq!(ContributionByHash::<Test>::get(id, hash(1, 300)), None);
 			assert_eq!(ContributionsOf::<Test>::get(BOB, (id, c)), None);
 			assert_eq!(free(BOB), ENDOWMENT);
 			assert_eq!(
@@ -499,7 +658,7 @@ mod contributions {
 
 			assert_ok!(Datasets::withdraw_contribution(RuntimeOrigin::signed(BOB), id, withdrawn));
 			assert_eq!(Contributions::<Test>::get(id, withdrawn), None);
-			assert_eq!(ContributionByHash::<Test>::get(hash(2)), None);
+			assert_eq!(ContributionByHash::<Test>::get(id, hash(2, 200)), None);
 			assert_eq!(ContributorWeight::<Test>::get(id, BOB), 300);
 			assert_eq!(dataset(id).unwrap().total_weight, 300);
 			assert_eq!(dataset(id).unwrap().contributions, 1);
@@ -643,13 +802,11 @@ mod queries {
 		ExtBuilder::default().build_and_execute(|| {
 			let id = create(Policy::Open);
 			contribute(CHARLIE, id, 9, 77);
-			let (dataset_id, contribution_id, record) =
-				Datasets::contribution_by_hash(hash(9)).unwrap();
-			assert_eq!(
-				(dataset_id, contribution_id, record.contributor, record.length),
-				(id, 0, CHARLIE, 77)
-			);
-			assert!(Datasets::contribution_by_hash(hash(8)).is_none());
+			let (contribution_id, record) =
+				Datasets::contribution_by_hash(id, hash(9, 77)).unwrap();
+			assert_eq!((contribution_id, record.contributor, record.length), (0, CHARLIE, 77));
+			assert!(Datasets::contribution_by_hash(id, hash(8, 77)).is_none());
+			assert!(Datasets::contribution_by_hash(id + 1, hash(9, 77)).is_none());
 			assert_eq!(Datasets::accepted_contributor(id, 0), Some(CHARLIE));
 			assert_eq!(Datasets::total_weight(id), Some(77));
 			assert!(Datasets::dataset_exists(id));
@@ -670,16 +827,10 @@ mod genesis {
 			license: "CC-BY-4.0".into(),
 			policy: Policy::Curated,
 			contributions: vec![
-				GenesisContribution {
-					contributor: BOB,
-					content_hash: hash(1),
-					length: 120,
-					uri: None,
-				},
+				GenesisContribution { contributor: BOB, record: "b".repeat(120), uri: None },
 				GenesisContribution {
 					contributor: CHARLIE,
-					content_hash: hash(2),
-					length: 80,
+					record: "c".repeat(80),
 					uri: Some("ipfs://r2".into()),
 				},
 			],
@@ -690,6 +841,9 @@ mod genesis {
 			assert_eq!(dataset.total_weight, 200);
 			assert_eq!(ContributorWeight::<Test>::get(0, BOB), 120);
 			assert_eq!(ContributorWeight::<Test>::get(0, CHARLIE), 80);
+			let (_, record) =
+				Datasets::contribution_by_hash(0, blake2_256(&[b'c'; 80]).into()).unwrap();
+			assert_eq!((record.contributor, record.length), (CHARLIE, 80));
 			assert_eq!(held(HoldReason::DatasetDeposit, ALICE), dataset.deposit);
 			assert_eq!(
 				held(HoldReason::ContributionDeposit, CHARLIE),
@@ -759,8 +913,8 @@ fn benchmark_contributions_write_accepted_records() {
 			assert_eq!(record.status, ContributionStatus::Accepted);
 			assert_eq!((record.length, record.deposit), (7, 0));
 			assert_eq!(
-				ContributionByHash::<Test>::get(record.content_hash),
-				Some((dataset_id, id as u32))
+				ContributionByHash::<Test>::get(dataset_id, record.content_hash),
+				Some(id as u32)
 			);
 			assert!(ContributionsOf::<Test>::contains_key(who, (dataset_id, id as u32)));
 			assert_eq!(ContributorWeight::<Test>::get(dataset_id, who), 7);
@@ -779,12 +933,58 @@ fn benchmark_contributions_write_accepted_records() {
 			Err(Error::<Test>::TooManyContributions.into())
 		);
 		assert_eq!(
-			Datasets::benchmark_contributions(dataset_id, 8, 1, MAX_LENGTH + 1),
-			Err(Error::<Test>::LengthTooLarge.into())
+			Datasets::benchmark_contributions(dataset_id, 8, 1, u64::from(MAX_LENGTH) + 1),
+			Err(Error::<Test>::RecordTooLong.into())
 		);
 		assert_eq!(
 			Datasets::benchmark_contributions(99, 8, 1, 7),
 			Err(Error::<Test>::UnknownDataset.into())
 		);
 	});
+}
+
+mod migration {
+	use super::*;
+	use polkadot_sdk::frame_support::{
+		storage_alias,
+		traits::{GetStorageVersion, OnRuntimeUpgrade, StorageVersion},
+		Identity,
+	};
+
+	/// The hash index before version 1: one entry per hash across the chain.
+	#[storage_alias]
+	type ContributionByHash =
+		StorageMap<Datasets, Identity, H256, (DatasetId, ContributionId), OptionQuery>;
+
+	#[test]
+	fn v1_keys_the_hash_index_by_dataset() {
+		ExtBuilder::default().build_and_execute(|| {
+			let first = create(Policy::Open);
+			let second = create(Policy::Curated);
+			contribute(BOB, first, 1, 10);
+			contribute(CHARLIE, first, 2, 20);
+			let pending = contribute(BOB, second, 3, 30);
+			// The chain as version 0 left it.
+			let _ = crate::ContributionByHash::<Test>::clear(u32::MAX, None);
+			ContributionByHash::insert(hash(1, 10), (first, 0));
+			ContributionByHash::insert(hash(2, 20), (first, 1));
+			ContributionByHash::insert(hash(3, 30), (second, pending));
+			StorageVersion::new(0).put::<Datasets>();
+			assert!(Datasets::do_try_state().is_err(), "the old index is not the new one");
+
+			migrations::v1::MigrateV0ToV1::<Test>::on_runtime_upgrade();
+			assert_eq!(Datasets::on_chain_storage_version(), 1);
+			assert_eq!(crate::ContributionByHash::<Test>::get(first, hash(2, 20)), Some(1));
+			assert_eq!(crate::ContributionByHash::<Test>::get(second, hash(3, 30)), Some(pending));
+			assert_eq!(crate::ContributionByHash::<Test>::iter().count(), 3);
+			// A second run does nothing.
+			assert_eq!(
+				migrations::v1::MigrateV0ToV1::<Test>::on_runtime_upgrade(),
+				<<Test as polkadot_sdk::frame_system::Config>::DbWeight as Get<
+					polkadot_sdk::frame_support::weights::RuntimeDbWeight,
+				>>::get()
+				.reads(1)
+			);
+		});
+	}
 }

@@ -196,8 +196,10 @@ impl pallet_royalties::BenchmarkHelper<AccountId> for BenchmarkSetup {
 	fn dataset_with_contributor(index: u32, who: &AccountId, weight: u64) -> DatasetId {
 		use pallet_models::BenchmarkHelper as _;
 		let dataset_id = Self::create_dataset(&OWNER);
-		let hash = H256::from_low_u64_be((1 << 40) | u64::from(index));
-		Datasets::contribute(RuntimeOrigin::signed(*who), dataset_id, hash, weight, None).unwrap();
+		let _ = index;
+		let record = vec![b'r'; weight as usize];
+		pallet_datasets::note_contribution::<Test>(dataset_id, None, record.clone());
+		Datasets::contribute(RuntimeOrigin::signed(*who), dataset_id, None, record).unwrap();
 		dataset_id
 	}
 }
@@ -285,6 +287,17 @@ impl BenchmarkHelper<AccountId> for BenchmarkSetup {
 	}
 }
 
+/// The record `contributor` contributes in these tests: its id as a byte, `length` times (ALICE's
+/// 300 and BOB's 100 bytes at genesis).
+pub fn record_of(contributor: AccountId, length: u64) -> Vec<u8> {
+	vec![contributor as u8; length as usize]
+}
+
+/// The content hash of [`record_of`].
+pub fn record_hash(contributor: AccountId, length: u64) -> H256 {
+	H256::from(sp_io::hashing::blake2_256(&record_of(contributor, length)))
+}
+
 fn genesis_model() -> pallet_models::GenesisModel<AccountId, Balance> {
 	pallet_models::GenesisModel {
 		owner: OWNER,
@@ -328,8 +341,7 @@ impl ExtBuilder {
 		.unwrap();
 		let record = |contributor: AccountId, length: u64| pallet_datasets::GenesisContribution {
 			contributor,
-			content_hash: H256::repeat_byte(contributor as u8),
-			length,
+			record: String::from_utf8(record_of(contributor, length)).expect("ASCII"),
 			uri: None,
 		};
 		pallet_datasets::GenesisConfig::<Test> {

@@ -151,6 +151,7 @@ struct Attribution {
 
 #[derive(Deserialize)]
 struct CitedRecord {
+	dataset_id: DatasetId,
 	content_hash: String,
 	score_ppm: u32,
 }
@@ -322,12 +323,13 @@ impl<T: Config> Pallet<T> {
 	) -> BoundedVec<AttributedRecord, T::MaxAttributions> {
 		let mut scores: BTreeMap<(DatasetId, ContributionId), u32> = BTreeMap::new();
 		for record in cited {
+			let dataset_id = record.dataset_id;
 			let found = parse_hash(&record.content_hash)
-				.and_then(T::Datasets::contribution_by_hash)
+				.filter(|_| lineage.contains(&dataset_id))
+				.and_then(|hash| T::Datasets::contribution_by_hash(dataset_id, hash))
+				.map(|contribution_id| (dataset_id, contribution_id))
 				.filter(|(dataset_id, contribution_id)| {
-					lineage.contains(dataset_id)
-						&& T::Datasets::accepted_contributor(*dataset_id, *contribution_id)
-							.is_some()
+					T::Datasets::accepted_contributor(*dataset_id, *contribution_id).is_some()
 				});
 			match found {
 				Some(key) => {

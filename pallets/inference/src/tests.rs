@@ -357,6 +357,19 @@ mod offchain_worker {
 		format!("0x{}", format!("{byte:02x}").repeat(32))
 	}
 
+	/// The content hash the service cites for `byte`'s record: ALICE's (300 bytes) and BOB's
+	/// (100) from genesis, the 10-byte ones tests add for CHARLIE, OWNER and TREASURY; any other
+	/// byte names no record.
+	fn cited_hash(byte: u8) -> String {
+		let length = match AccountId::from(byte) {
+			ALICE => 300,
+			BOB => 100,
+			CHARLIE | OWNER | TREASURY => 10,
+			_ => return hash_hex(byte),
+		};
+		format!("{:?}", record_hash(byte.into(), length))
+	}
+
 	/// The request the worker must make for request 0 (adapter 0, lineage: dataset 0).
 	fn expected_request(response: &str) -> PendingRequest {
 		PendingRequest {
@@ -382,7 +395,7 @@ mod offchain_worker {
 			.map(|(byte, score)| {
 				format!(
 					r#"{{"dataset_id":0,"contribution_id":9,"content_hash":"{}","score_ppm":{score}}}"#,
-					hash_hex(*byte)
+					cited_hash(*byte)
 				)
 			})
 			.collect();
@@ -598,12 +611,13 @@ mod offchain_worker {
 		with_worker(|harness| {
 			// Two more accepted records in dataset 0, for five in all.
 			for contributor in [CHARLIE, OWNER, TREASURY] {
+				let record = record_of(contributor, 10);
+				pallet_datasets::note_contribution::<Test>(0, None, record.clone());
 				assert_ok!(pallet_datasets::Pallet::<Test>::contribute(
 					RuntimeOrigin::signed(contributor),
 					0,
-					H256::repeat_byte(contributor as u8),
-					10,
 					None,
+					record,
 				));
 			}
 			let id = make_request(10_000);

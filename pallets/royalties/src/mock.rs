@@ -6,7 +6,7 @@ use crate::*;
 use polkadot_sdk::{
 	frame_support::{
 		derive_impl, parameter_types,
-		traits::{tokens::imbalance::ResolveTo, ConstU128, ConstU32, ConstU64},
+		traits::{tokens::imbalance::ResolveTo, ConstU128, ConstU32},
 	},
 	frame_system::{self, EnsureRoot},
 	pallet_balances, sp_io,
@@ -76,7 +76,7 @@ impl pallet_datasets::Config for Test {
 	type Slash = ResolveTo<TreasuryAccount, Balances>;
 	type RemoveOrigin = EnsureRoot<AccountId>;
 	type WeightObserver = Royalties;
-	type MaxContributionLength = ConstU64<1_000_000>;
+	type MaxRecordLength = ConstU32<1_000_000>;
 	type MaxContributionsPerDataset = ConstU32<20>;
 }
 
@@ -118,19 +118,20 @@ pub fn create_open_dataset(name: &[u8], license: &[u8]) -> DatasetId {
 	dataset_id
 }
 
-/// Contributes `length` to an open dataset (accepted at once): `who`'s weight grows by it.
+/// Contributes a record of `length` bytes to an open dataset (accepted at once): `who`'s weight
+/// grows by it. Each call moves to the next block, whose number fills the record, so that no
+/// two records of a test are the same bytes.
 pub fn contribute(who: AccountId, dataset_id: DatasetId, length: u64) -> ContributionId {
-	let hash = polkadot_sdk::sp_core::H256::from_low_u64_be(
-		(who << 32) ^ (dataset_id as u64) << 16 ^ length ^ System::block_number() << 40,
-	);
 	let next = pallet_datasets::Datasets::<Test>::get(dataset_id).unwrap().next_contribution_id;
 	System::set_block_number(System::block_number() + 1);
+	let mut record = System::block_number().to_le_bytes().to_vec();
+	record.resize(length as usize, 0);
+	pallet_datasets::note_contribution::<Test>(dataset_id, None, record.clone());
 	pallet_datasets::Pallet::<Test>::contribute(
 		RuntimeOrigin::signed(who),
 		dataset_id,
-		hash,
-		length,
 		None,
+		record,
 	)
 	.unwrap();
 	next

@@ -15,6 +15,8 @@ mod royalties;
 mod system;
 pub mod xcm_config;
 
+pub use datasets::MAX_RECORD_LENGTH;
 pub use governance::{
 	EnactmentPeriod, LaunchPeriod, MinimumDeposit, VotingPeriod, FAST_TRACK_VOTING_PERIOD,
 };
+pub use system::TransactionByteFee;

@@ -11,6 +11,10 @@ pub use pallet_datasets::{ContentHash, ContributionId, DatasetId};
 
 polkadot_sdk::sp_api::decl_runtime_apis! {
 	/// Datasets, their contributions and contributor weights.
+	///
+	/// Version 2: a content hash is looked up in one dataset (each dataset has its own hash
+	/// index).
+	#[api_version(2)]
 	pub trait DatasetsApi<AccountId, Dataset, Contribution>
 	where
 		AccountId: Codec,
@@ -24,7 +28,11 @@ polkadot_sdk::sp_api::decl_runtime_apis! {
 		fn contribution(dataset_id: DatasetId, contribution_id: ContributionId) -> Option<Contribution>;
 
 		/// The pending or accepted contribution that registered a content hash.
+		#[changed_in(2)]
 		fn contribution_by_hash(content_hash: ContentHash) -> Option<(DatasetId, ContributionId, Contribution)>;
+
+		/// The dataset's pending or accepted contribution that registered a content hash.
+		fn contribution_by_hash(dataset_id: DatasetId, content_hash: ContentHash) -> Option<(ContributionId, Contribution)>;
 
 		/// Up to `limit` (at most 100) of a contributor's contributions (pending or accepted),
 		/// after `start_after`, which is the last key of the previous page.

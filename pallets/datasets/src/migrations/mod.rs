@@ -1,0 +1,3 @@
+//! Storage migrations, by the storage version they migrate to.
+
+pub mod v1;
