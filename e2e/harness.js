@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, existsSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -211,12 +212,26 @@ export class LoraService {
    * sends none); resolves with `{status, body}`.
    */
   async post(route, body, token) {
-    const changesState = /^\/v1\/(adapters|blobs|datasets\/)/.test(route);
+    return this.request('POST', route, body, token);
+  }
+
+  /** As `post`, with any method (`body` undefined sends none). */
+  async request(method, route, body, token) {
+    const changesState = method !== 'POST' || /^\/v1\/(adapters|blobs|datasets\/)/.test(route);
     const bearer = token !== undefined ? token : (changesState ? this.adminToken : this.apiKey);
     const headers = { 'Content-Type': 'application/json' };
     if (bearer) headers.Authorization = `Bearer ${bearer}`;
-    const response = await fetch(`${this.url}${route}`, { method: 'POST', headers, body: JSON.stringify(body) });
+    const init = { method, headers };
+    if (body !== undefined) init.body = JSON.stringify(body);
+    const response = await fetch(`${this.url}${route}`, init);
     return { status: response.status, body: await response.json() };
+  }
+
+  /** The service's Prometheus metric `name` (after `tributary_lora_`), as a number. */
+  async metric(name) {
+    const text = await (await fetch(`${this.url}/metrics`)).text();
+    const line = text.split('\n').find((l) => l.startsWith(`tributary_lora_${name} `));
+    return line === undefined ? undefined : Number(line.split(' ')[1]);
   }
 
   /** Runs `tributary-lora` with `args` (e.g. `adapter new`) and resolves with its stdout. */
@@ -239,6 +254,45 @@ export class LoraService {
       clearTimeout(killer);
     }
     if (this.dir) removeDir(this.dir);
+  }
+}
+
+/**
+ * A web server outside the system, as an adapter's owner publishes its files: serves the files
+ * of `dir` under `/<name>/` on a free port and counts the requests (`hits`).
+ */
+export class FileServer {
+  constructor(dir, name) {
+    this.dir = dir;
+    this.name = name;
+    this.hits = 0;
+  }
+
+  async start() {
+    this.server = http.createServer((request, response) => {
+      this.hits += 1;
+      const prefix = `/${this.name}/`;
+      const file = request.url.startsWith(prefix) ? request.url.slice(prefix.length) : '';
+      if (!/^[A-Za-z0-9_.-]+$/.test(file) || !existsSync(path.join(this.dir, file))) {
+        response.writeHead(404).end('not found');
+        return;
+      }
+      response.writeHead(200, { 'Content-Type': 'application/octet-stream' });
+      response.end(readFileSync(path.join(this.dir, file)));
+    });
+    this.server.listen(0, '127.0.0.1');
+    await once(this.server, 'listening');
+    return this;
+  }
+
+  /** The URI of the served directory. */
+  get uri() {
+    return `http://127.0.0.1:${this.server.address().port}/${this.name}`;
+  }
+
+  async stop() {
+    this.server?.closeAllConnections();
+    await new Promise((resolve) => { this.server ? this.server.close(resolve) : resolve(); });
   }
 }
 

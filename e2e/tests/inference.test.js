@@ -1,7 +1,8 @@
 // Paid inference end to end, against a real tributary-node --dev and a real tributary-lora
 // serving SmolLM2 behind an admin token and an API key (the node's worker sends the key): a
 // dataset and a record (registered on chain, uploaded to the service), a
-// model voted in by referendum, an adapter with its lineage, a provider bonded and serving
+// model voted in by referendum, an adapter with its lineage published on a web server (the
+// service fetches it from its on-chain URI and checks its hash), a provider bonded and serving
 // with its operator key in the node's keystore, a request, the node's off-chain worker's
 // result with its attribution, credits equal to the split and claims that pay them. Then the
 // service stops, and a request expires with a full refund and a penalty for the provider.
@@ -16,6 +17,7 @@ import { blake2AsHex, cryptoWaitReady } from '@polkadot/util-crypto';
 
 import {
   DevNode,
+  FileServer,
   LoraService,
   approveByReferendum,
   eventOf,
@@ -73,6 +75,7 @@ describe('inference', () => {
   let rpc;
   let keys;
   let adapterDir;
+  let adapterServer;
   const chain = {};
 
   before(async () => {
@@ -93,6 +96,7 @@ describe('inference', () => {
   after(async () => {
     await node?.stop();
     await lora?.stop();
+    await adapterServer?.stop();
     if (adapterDir) removeDir(adapterDir);
   });
 
@@ -139,45 +143,44 @@ describe('inference', () => {
     assert.match(chain.adapterHash, /^0x[0-9a-f]{64}$/);
     assert.equal(written.trim(), chain.adapterHash);
     const weights = readFileSync(path.join(adapterDir, 'adapter_model.safetensors'));
-    const adapterConfig = JSON.parse(readFileSync(path.join(adapterDir, 'adapter_config.json'), 'utf8'));
     assert.notEqual(chain.adapterHash, blake2AsHex(weights, 256), 'not the weights file alone');
+    // Bob publishes the adapter's files on a web server and registers their URI on chain;
+    // nobody uploads the adapter to the provider's service.
+    adapterServer = await new FileServer(adapterDir, 'river-writer-adapter').start();
     const registered = await sendAndFinalize(
       api,
-      api.tx.models.registerAdapter(chain.modelId, chain.adapterHash, 4, 8, 'ipfs://river-writer-adapter', [[chain.datasetId, 1]]),
+      api.tx.models.registerAdapter(chain.modelId, chain.adapterHash, 4, 8, adapterServer.uri, [[chain.datasetId, 1]]),
       bob,
     );
     chain.adapterId = eventOf(registered.events, 'models', 'AdapterRegistered').data.adapterId.toNumber();
     assert.equal((await api.call.modelsApi.model(chain.modelId)).unwrap().status.toString(), 'Active');
-
-    // The provider's service gets the adapter under its on-chain id, checked against its hash;
-    // only with the admin token. The same weights with another alpha are another adapter.
-    const upload = {
-      id: String(chain.adapterId),
-      adapter_config: adapterConfig,
-      weights_base64: weights.toString('base64'),
-      expected_hash: chain.adapterHash,
-    };
-    // (A small body: the service answers 401 before reading one, and closes the connection.)
-    const withKey = await lora.post('/v1/adapters', { id: upload.id }, lora.apiKey);
-    assert.equal(withKey.status, 401, 'the API key does not upload');
-    const louder = await lora.post('/v1/adapters', { ...upload, adapter_config: { ...adapterConfig, lora_alpha: 64 } });
-    assert.equal(louder.status, 409, JSON.stringify(louder.body));
-    assert.equal(louder.body.error.code, 'adapter_hash_mismatch');
-    const uploaded = await lora.post('/v1/adapters', upload);
-    assert.equal(uploaded.status, 201, JSON.stringify(uploaded.body));
-    assert.equal(uploaded.body.hash, chain.adapterHash);
+    assert.equal((await lora.post('/v1/adapters', { id: 'x' }, lora.apiKey)).status, 401, 'the API key does not upload');
 
     // What the adapter answers the prompt (greedy, so the worker's answer will be the same):
     // Charlie contributes that text as a record, on chain and to the service's index.
-    const question = { model: String(chain.adapterId), prompt: PROMPT, max_tokens: MAX_TOKENS, temperature: 0 };
+    // The probe names the adapter as the worker does: id, hash and URI. The service fetches
+    // the adapter, checks its hash, and answers; another hash for the same URI is refused.
+    const question = {
+      model: String(chain.adapterId), prompt: PROMPT, max_tokens: MAX_TOKENS, temperature: 0,
+      adapter_hash: chain.adapterHash, adapter_uri: adapterServer.uri,
+    };
     assert.equal((await lora.post('/v1/completions', question, null)).status, 401, 'generation takes the key');
+    const wrong = await lora.post('/v1/completions', { ...question, adapter_hash: blake2AsHex('another adapter', 256) });
+    assert.equal(wrong.status, 409, JSON.stringify(wrong.body));
+    assert.equal(wrong.body.error.code, 'adapter_hash_mismatch');
+    const started = Date.now();
     const probe = await lora.post('/v1/completions', question);
     assert.equal(probe.status, 200, JSON.stringify(probe.body));
+    chain.fetchMs = Date.now() - started;
+    assert.equal(await lora.metric('adapter_fetches_total'), 1);
+    // Forgotten again, so that the worker's own call must fetch it.
+    const contentId = chain.adapterHash.slice(2);
+    assert.equal((await lora.request('DELETE', `/v1/adapters/${contentId}`)).status, 200);
     chain.output = probe.body.choices[0].text;
     assert.ok(probe.body.usage.completion_tokens >= 8, `a short answer: ${JSON.stringify(chain.output)}`);
     const record = stringToU8a(chain.output);
     const contributed = await sendAndFinalize(
-      api, api.tx.datasets.contribute(chain.datasetId, blake2AsHex(record, 256), record.length, null), charlie,
+      api, api.tx.datasets.contribute(chain.datasetId, null, u8aToHex(record)), charlie,
     );
     const submitted = eventOf(contributed.events, 'datasets', 'ContributionSubmitted').data;
     assert.equal(submitted.status.toString(), 'Accepted');
@@ -221,6 +224,10 @@ describe('inference', () => {
     );
     const { fee, refund, inputTokens, outputTokens, outputHash } = settled.event.data;
     assert.equal(outputHash.toHex(), blake2AsHex(stringToU8a(chain.output), 256), 'the output is the adapter\'s answer');
+    // The worker named the adapter's URI: the service fetched it again, from Bob's server.
+    assert.equal(await lora.metric('adapter_fetches_total'), 2);
+    assert.equal(adapterServer.hits, 6, 'two files for each of the wrong hash, the probe and the worker');
+    console.log(`# adapter fetched and checked in ${chain.fetchMs} ms with its first completion`);
     const expectedFee = [PRICING.baseFee + (PRICING.per1kInputTokens * inputTokens.toBigInt()) / 1000n
       + (PRICING.per1kOutputTokens * outputTokens.toBigInt()) / 1000n, maxFee].reduce((a, b) => (a < b ? a : b));
     assert.equal(fee.toBigInt(), expectedFee);

@@ -43,6 +43,9 @@ pub enum ApiError {
 	/// 500: the service failed.
 	#[error("{1}")]
 	Internal(&'static str, String),
+	/// 502: a source the service fetches from (an adapter's URI) failed.
+	#[error("{1}")]
+	BadGateway(&'static str, String),
 	/// 503: the service cannot serve now (the engine stopped, or it is shutting down).
 	#[error("{1}")]
 	Unavailable(&'static str, String),
@@ -81,6 +84,7 @@ impl ApiError {
 			Self::Unprocessable(..) => StatusCode::UNPROCESSABLE_ENTITY,
 			Self::TooManyRequests(..) => StatusCode::TOO_MANY_REQUESTS,
 			Self::Internal(..) => StatusCode::INTERNAL_SERVER_ERROR,
+			Self::BadGateway(..) => StatusCode::BAD_GATEWAY,
 			Self::Unavailable(..) => StatusCode::SERVICE_UNAVAILABLE,
 		}
 	}
@@ -98,6 +102,7 @@ impl ApiError {
 			| Self::Unprocessable(code, _)
 			| Self::TooManyRequests(code, _)
 			| Self::Internal(code, _)
+			| Self::BadGateway(code, _)
 			| Self::Unavailable(code, _) => code,
 		}
 	}

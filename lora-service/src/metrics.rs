@@ -16,6 +16,11 @@ pub struct Metrics {
 	pub(crate) prompt_tokens: AtomicU64,
 	pub(crate) completion_tokens: AtomicU64,
 	pub(crate) attributions: AtomicU64,
+	/// Adapters fetched from their URI and registered, fetches that failed (or fetched an
+	/// adapter with another hash), and the time all of them took.
+	pub(crate) adapter_fetches: AtomicU64,
+	pub(crate) adapter_fetch_failures: AtomicU64,
+	pub(crate) adapter_fetch_millis: AtomicU64,
 	/// Requests admitted per model (`base` or an adapter id), for the first
 	/// [`MAX_COUNTED_MODELS`]; the rest under `other`.
 	pub(crate) per_model: Mutex<BTreeMap<String, u64>>,

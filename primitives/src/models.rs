@@ -1,6 +1,8 @@
 //! What pallet-models answers about models, and the prices and royalty splits other pallets
 //! charge and divide fees by.
 
+use alloc::vec::Vec;
+
 use codec::{Decode, DecodeWithMemTracking, Encode, MaxEncodedLen};
 use polkadot_sdk::{sp_core::H256, sp_runtime::Permill};
 use scale_info::TypeInfo;
@@ -79,6 +81,9 @@ pub trait ModelsInspect<AccountId, Balance> {
 	fn is_active(model_id: ModelId) -> bool;
 	/// The active adapter and its artifact hash, if the model is `Active`.
 	fn active_adapter(model_id: ModelId) -> Option<(AdapterId, H256)>;
+	/// Where the adapter's files are published (its URI as registered, UTF-8 or not), if the
+	/// adapter exists.
+	fn adapter_uri(adapter_id: AdapterId) -> Option<Vec<u8>>;
 	/// The model's pricing, if it exists.
 	fn pricing(model_id: ModelId) -> Option<Pricing<Balance>>;
 	/// The model's royalty split, if it exists.

@@ -172,7 +172,15 @@ async fn queue(
 	let stop_texts = stops(options)?;
 	let adapter = match model {
 		"base" => None,
-		id => Some(adapters::resident(state, id, options.adapter_hash.as_deref()).await?),
+		id => Some(
+			adapters::resident(
+				state,
+				id,
+				options.adapter_hash.as_deref(),
+				options.adapter_uri.as_deref(),
+			)
+			.await?,
+		),
 	};
 	let prompt = match prompt {
 		Input::Text(text) => {

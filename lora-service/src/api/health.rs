@@ -98,6 +98,24 @@ pub(super) async fn metrics(State(state): State<Arc<AppState>>) -> impl IntoResp
 			e.tokens_per_second(),
 		),
 		("adapter_loads_total", "counter", "Adapters loaded from disk.", loads as f64),
+		(
+			"adapter_fetches_total",
+			"counter",
+			"Adapters fetched from their URI, checked and registered.",
+			get(&m.adapter_fetches),
+		),
+		(
+			"adapter_fetch_failures_total",
+			"counter",
+			"Adapter fetches that failed or gave another hash.",
+			get(&m.adapter_fetch_failures),
+		),
+		(
+			"adapter_fetch_seconds_total",
+			"counter",
+			"Time spent fetching adapters.",
+			get(&m.adapter_fetch_millis) / 1000.0,
+		),
 		("adapter_load_seconds_total", "counter", "Time spent loading adapters.", load_seconds),
 		(
 			"adapter_cache_hits_total",

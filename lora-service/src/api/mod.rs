@@ -22,6 +22,7 @@ mod tests;
 mod validate;
 
 use std::{
+	collections::HashMap,
 	path::PathBuf,
 	sync::{
 		atomic::{AtomicBool, AtomicU64},
@@ -86,6 +87,20 @@ pub struct Options {
 	/// all seven projections of SmolLM2 in f32 takes 150 MiB.
 	#[arg(long, default_value_t = 256 << 20)]
 	pub max_adapter_bytes: usize,
+	/// How long fetching an adapter from its URI (`adapter_uri`) may take, both files, in
+	/// seconds; a slower source fails with 502.
+	#[arg(long, default_value_t = 120)]
+	pub adapter_fetch_seconds: u64,
+	/// The HTTP path gateway `ipfs://<cid>/path` adapter URIs are fetched through, as
+	/// `<gateway>/ipfs/<cid>/path` (a local IPFS node's is http://127.0.0.1:8080). Without it
+	/// `ipfs://` URIs are refused.
+	#[arg(long)]
+	pub ipfs_gateway: Option<String>,
+	/// The directory `file://` adapter URIs must resolve inside. Without it they are refused:
+	/// an adapter's URI is chosen by its owner, and the service must not read its host's files
+	/// for strangers.
+	#[arg(long)]
+	pub adapter_file_root: Option<PathBuf>,
 	/// The most adapters kept in memory; the least recently used is evicted beyond it.
 	#[arg(long, default_value_t = 1024)]
 	pub max_resident_adapters: usize,
@@ -125,6 +140,16 @@ pub struct Options {
 }
 
 impl Options {
+	/// How adapters are fetched from their URIs.
+	pub fn fetch_options(&self) -> crate::adapters::FetchOptions {
+		crate::adapters::FetchOptions {
+			max_weights_bytes: self.max_adapter_bytes,
+			timeout: std::time::Duration::from_secs(self.adapter_fetch_seconds),
+			ipfs_gateway: self.ipfs_gateway.as_ref().map(|g| g.trim_end_matches('/').to_string()),
+			file_root: self.adapter_file_root.clone(),
+		}
+	}
+
 	/// `--kv-cache-gib` in bytes.
 	pub fn kv_budget(&self) -> usize {
 		(self.kv_cache_gib * f64::from(1u32 << 30)) as usize
@@ -249,6 +274,9 @@ pub struct AppState {
 	pub(crate) stats: Arc<scheduler::Stats>,
 	pub(crate) options: Options,
 	pub(crate) adapters: Arc<Registry>,
+	/// Fetches from adapter URIs in flight, one per adapter hash: others asking for the same
+	/// adapter wait for it rather than fetching it again.
+	pub(crate) fetches: Mutex<HashMap<[u8; 32], Arc<tokio::sync::Mutex<()>>>>,
 	/// The datasets' indexes as records uploads change them (one writer at a time, in a
 	/// blocking task).
 	pub(crate) corpus: Mutex<Corpus>,
@@ -348,6 +376,7 @@ pub fn start(model_path: &std::path::Path, options: Options) -> anyhow::Result<A
 		engine_thread,
 		stats,
 		adapters: Arc::new(adapters),
+		fetches: Mutex::new(HashMap::new()),
 		options,
 		corpus: Mutex::new(corpus),
 		indexes,

@@ -7,7 +7,7 @@ use serde_json::Value;
 pub use crate::chat::ChatMessage;
 
 /// The fields every generation request may carry besides its own.
-pub(crate) const GENERATION_FIELDS: [&str; 26] = [
+pub(crate) const GENERATION_FIELDS: [&str; 27] = [
 	"temperature",
 	"top_p",
 	"seed",
@@ -17,6 +17,7 @@ pub(crate) const GENERATION_FIELDS: [&str; 26] = [
 	"stream_options",
 	"user",
 	"adapter_hash",
+	"adapter_uri",
 	"attribution",
 	"max_tokens",
 	"logprobs",
@@ -66,6 +67,10 @@ pub struct Generation {
 	/// The adapter's expected hash (hex, `0x` optional), as registered on chain; a mismatch
 	/// is refused.
 	pub adapter_hash: Option<String>,
+	/// Where the adapter is published (`https://`, `http://`, `file://`, `ipfs://`): a service
+	/// that lacks the adapter with `adapter_hash` fetches it from there, checks its hash and
+	/// keeps it (`adapters::resident`).
+	pub adapter_uri: Option<String>,
 	/// Attribute the output over these datasets.
 	pub attribution: Option<AttributionOptions>,
 	/// Chat: `true` for each token's log-probability. Completions: the number of most likely

@@ -27,6 +27,9 @@ fn options(name: &str) -> Options {
 		max_record_bytes: 1 << 20,
 		// A SmolLM2-shaped rank-4 adapter (4.9 MB) must reach the shape check.
 		max_adapter_bytes: 8 << 20,
+		adapter_fetch_seconds: 2,
+		ipfs_gateway: None,
+		adapter_file_root: None,
 		max_resident_adapters: 8,
 		adapter_cache_gib: 1.0,
 		max_adapter_rank: 64,
@@ -1320,4 +1323,168 @@ async fn logprobs_in_both_shapes_streamed_or_not() {
 	.await;
 	assert_eq!(status, StatusCode::OK, "{whole}");
 	assert_eq!(whole["choices"][0]["logprobs"]["tokens"].as_array().map(Vec::len), Some(2));
+}
+
+/// A web server outside the service, for adapter URIs: serves `files` by path (404 for the
+/// rest), counts the requests, and stalls on paths under `/slow/`.
+struct FileServer {
+	address: std::net::SocketAddr,
+	hits: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+use std::sync::Arc;
+
+impl FileServer {
+	fn start(files: std::collections::HashMap<String, Vec<u8>>) -> Self {
+		use std::io::{BufRead, BufReader, Write};
+		let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+		let address = listener.local_addr().unwrap();
+		let hits = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+		let counted = hits.clone();
+		let files = Arc::new(files);
+		std::thread::spawn(move || {
+			for stream in listener.incoming().flatten() {
+				let (files, counted) = (files.clone(), counted.clone());
+				std::thread::spawn(move || {
+					let mut reader = BufReader::new(stream.try_clone().unwrap());
+					let mut line = String::new();
+					reader.read_line(&mut line).ok();
+					let path = line.split(' ').nth(1).unwrap_or("").to_string();
+					loop {
+						let mut header = String::new();
+						if reader.read_line(&mut header).unwrap_or(0) <= 2 {
+							break;
+						}
+					}
+					counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+					if path.starts_with("/slow/") {
+						std::thread::sleep(std::time::Duration::from_secs(5));
+					}
+					let mut stream = stream;
+					let (status, body) = match files.get(&path) {
+						Some(body) => ("200 OK", body.clone()),
+						None => ("404 Not Found", b"no such file".to_vec()),
+					};
+					let head = format!(
+						"HTTP/1.1 {status}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+						body.len()
+					);
+					stream.write_all(head.as_bytes()).ok();
+					stream.write_all(&body).ok();
+				});
+			}
+		});
+		Self { address, hits }
+	}
+
+	fn uri(&self, dir: &str) -> String {
+		format!("http://{}/{dir}", self.address)
+	}
+
+	fn hits(&self) -> usize {
+		self.hits.load(std::sync::atomic::Ordering::SeqCst)
+	}
+}
+
+/// A generation that names an adapter's on-chain hash and URI gets an adapter the service
+/// lacked: fetched once however many ask, checked against the hash, kept under the hash.
+/// Whatever else is at the URI, or under the adapter's id, is never served for it.
+#[tokio::test(flavor = "multi_thread")]
+async fn adapters_are_fetched_from_their_uri_and_checked() {
+	let options = options("http-fetch");
+	let app = router(start(tiny_path(), options.clone()).unwrap());
+	let adapter = |seed| {
+		let weights = random::safetensors(tiny_shape(), 4, seed);
+		(random::config(4, 512).into_bytes(), weights.clone(), random::hash(4, 512, &weights))
+	};
+	let (config, weights, hash) = adapter(1);
+	let (other_config, other_weights, other_hash) = adapter(2);
+	let mut files = std::collections::HashMap::new();
+	for (dir, config, weights) in [
+		("good", &config, &weights),
+		("slow", &config, &weights),
+		("other", &other_config, &other_weights),
+	] {
+		files.insert(format!("/{dir}/adapter_config.json"), config.clone());
+		files.insert(format!("/{dir}/adapter_model.safetensors"), weights.clone());
+	}
+	files.insert("/noweights/adapter_config.json".into(), config.clone());
+	let server = FileServer::start(files);
+	let hex_hash = format!("0x{}", hex(&hash));
+	let complete = |model: &str, hash: &str, uri: &str| {
+		json!({ "model": model, "prompt": "hello", "max_tokens": 4, "adapter_hash": hash,
+			"adapter_uri": uri })
+	};
+
+	// Four at once for an adapter the service lacks: one fetch, four answers.
+	let asks: Vec<_> = (0..4)
+		.map(|_| {
+			let (app, body) = (app.clone(), complete("7", &hex_hash, &server.uri("good")));
+			tokio::spawn(async move { post(&app, "/v1/completions", body).await })
+		})
+		.collect();
+	for ask in asks {
+		let (status, body) = ask.await.unwrap();
+		assert_eq!(status, StatusCode::OK, "{body}");
+	}
+	assert_eq!(server.hits(), 2, "both files, once");
+	let metrics = metrics_text(&app).await;
+	assert!(metrics.contains("tributary_lora_adapter_fetches_total 1\n"), "{metrics}");
+	let (_, models) = call(&app, "GET", "/v1/models", "").await;
+	assert!(models["data"].as_array().unwrap().iter().any(|m| m["id"] == hex(&hash)), "{models}");
+
+	// Someone registered another adapter under the on-chain id: the one with the hash is
+	// served all the same, without a fetch.
+	let (mut squatter, _) = upload("8", 3, tiny_shape());
+	squatter["id"] = json!("8");
+	assert_eq!(post(&app, "/v1/adapters", squatter).await.0, StatusCode::CREATED);
+	let (status, body) =
+		post(&app, "/v1/completions", complete("8", &hex_hash, &server.uri("good"))).await;
+	assert_eq!(status, StatusCode::OK, "{body}");
+	assert_eq!(server.hits(), 2);
+
+	// A URI that holds another adapter than the hash names: refused, nothing kept.
+	let unrelated = format!("0x{}", "ab".repeat(32));
+	expect_error(
+		post(&app, "/v1/completions", complete("9", &unrelated, &server.uri("other"))).await,
+		StatusCode::CONFLICT,
+		"adapter_hash_mismatch",
+		"another adapter at the URI",
+	);
+	assert_ne!(other_hash, [0xab; 32]);
+	let (_, models) = call(&app, "GET", "/v1/models", "").await;
+	assert!(!models["data"].as_array().unwrap().iter().any(|m| m["id"] == "ab".repeat(32)));
+
+	// Sources that fail: a missing file, a server too slow, a scheme refused, no hash.
+	let fresh = format!("0x{}", "cd".repeat(32));
+	let refusals = [
+		(server.uri("noweights"), &fresh, StatusCode::BAD_GATEWAY, "adapter_fetch_failed"),
+		(server.uri("missing"), &fresh, StatusCode::BAD_GATEWAY, "adapter_fetch_failed"),
+		(server.uri("slow"), &fresh, StatusCode::BAD_GATEWAY, "adapter_fetch_failed"),
+		("file:///etc".into(), &fresh, StatusCode::UNPROCESSABLE_ENTITY, "adapter_uri_refused"),
+		("ipfs://bafy".into(), &fresh, StatusCode::UNPROCESSABLE_ENTITY, "adapter_uri_refused"),
+		("gopher://x".into(), &fresh, StatusCode::UNPROCESSABLE_ENTITY, "adapter_uri_refused"),
+	];
+	for (uri, hash, status, code) in refusals {
+		expect_error(
+			post(&app, "/v1/completions", complete("9", hash, &uri)).await,
+			status,
+			code,
+			&uri,
+		);
+	}
+	let mut no_hash = complete("9", &fresh, &server.uri("good"));
+	no_hash.as_object_mut().unwrap().remove("adapter_hash");
+	expect_error(
+		post(&app, "/v1/completions", no_hash).await,
+		StatusCode::BAD_REQUEST,
+		"adapter_uri_without_hash",
+		"no hash",
+	);
+	let metrics = metrics_text(&app).await;
+	assert!(metrics.contains("tributary_lora_adapter_fetch_failures_total 7\n"), "{metrics}");
+	// And the service still serves.
+	let (status, _) =
+		post(&app, "/v1/completions", complete("7", &hex_hash, &server.uri("good"))).await;
+	assert_eq!(status, StatusCode::OK);
 }

@@ -312,7 +312,7 @@ fn genesis_model() -> pallet_models::GenesisModel<AccountId, Balance> {
 			artifact_hash: H256::repeat_byte(7),
 			rank: 8,
 			alpha: 8,
-			uri: String::new(),
+			uri: "https://adapters.test/rhine".into(),
 			lineage: vec![(0, 1)],
 		}],
 	}

@@ -3,7 +3,8 @@
 //! Each block, for every operator key in the node's keystore (pallet-providers'
 //! `offchain::crypto`), the worker takes the open requests assigned to it and, for each one not already being served
 //! or submitted, calls the LoRA service the node was given (`POST {url}/v1/completions`): the
-//! adapter id as the model, the adapter's on-chain hash, the prompt, `max_tokens`, temperature 0
+//! adapter id as the model, the adapter's on-chain hash and URI (a service that lacks the adapter
+//! fetches it from there and checks it against the hash), the prompt, `max_tokens`, temperature 0
 //! and attribution over the adapter's lineage datasets, with an HTTP deadline of
 //! [`HTTP_DEADLINE_MS`]. It maps each attributed record's content hash to its contribution
 //! through pallet-datasets' hash index, drops records outside the lineage or not accepted, keeps
@@ -56,7 +57,7 @@ use polkadot_sdk::{
 };
 use serde::{Deserialize, Serialize};
 use tributary_primitives::{
-	ContentHash, ContributionId, DatasetId, DatasetsInspect, LineageLedger,
+	ContentHash, ContributionId, DatasetId, DatasetsInspect, LineageLedger, ModelsInspect,
 };
 
 use crate::{
@@ -118,6 +119,10 @@ struct CompletionBody<'a> {
 	max_tokens: u32,
 	temperature: u8,
 	adapter_hash: String,
+	/// Where the service fetches the adapter from if it lacks it (checked against
+	/// `adapter_hash` there); left out when the adapter has no URI, or one that is not UTF-8.
+	#[serde(skip_serializing_if = "Option::is_none")]
+	adapter_uri: Option<String>,
 	attribution: AttributionBody,
 }
 
@@ -248,6 +253,9 @@ impl<T: Config> Pallet<T> {
 			max_tokens: request.max_tokens,
 			temperature: 0,
 			adapter_hash: format!("{:?}", request.adapter_hash),
+			adapter_uri: T::Models::adapter_uri(request.adapter_id)
+				.and_then(|uri| String::from_utf8(uri).ok())
+				.filter(|uri| !uri.is_empty()),
 			attribution: AttributionBody { datasets: lineage.clone() },
 		};
 		let completion = match post_completion(&completions_url(&url), &body)? {

@@ -377,7 +377,7 @@ mod offchain_worker {
 			uri: "http://lora.test:8181/v1/completions".into(),
 			headers: vec![("Content-Type".into(), "application/json".into())],
 			body: format!(
-				r#"{{"model":"0","prompt":"Where does the Rhine rise?","max_tokens":32,"temperature":0,"adapter_hash":"{}","attribution":{{"datasets":[0]}}}}"#,
+				r#"{{"model":"0","prompt":"Where does the Rhine rise?","max_tokens":32,"temperature":0,"adapter_hash":"{}","adapter_uri":"https://adapters.test/rhine","attribution":{{"datasets":[0]}}}}"#,
 				hash_hex(7)
 			)
 			.into_bytes(),

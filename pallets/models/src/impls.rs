@@ -436,6 +436,10 @@ impl<T: Config> ModelsInspect<T::AccountId, BalanceOf<T>> for Pallet<T> {
 		Adapters::<T>::get(adapter_id).map(|adapter| (adapter_id, adapter.artifact_hash))
 	}
 
+	fn adapter_uri(adapter_id: AdapterId) -> Option<Vec<u8>> {
+		Adapters::<T>::get(adapter_id).map(|adapter| adapter.uri.into_inner())
+	}
+
 	fn pricing(model_id: ModelId) -> Option<PricingOf<T>> {
 		Models::<T>::get(model_id).map(|model| model.pricing)
 	}
