@@ -16,6 +16,8 @@ pub struct Metrics {
 	pub(crate) prompt_tokens: AtomicU64,
 	pub(crate) completion_tokens: AtomicU64,
 	pub(crate) attributions: AtomicU64,
+	/// Records removed from datasets' indexes (`DELETE /v1/datasets/{id}/records/{ids}`).
+	pub(crate) records_removed: AtomicU64,
 	/// Adapters fetched from their URI and registered, fetches that failed (or fetched an
 	/// adapter with another hash), and the time all of them took.
 	pub(crate) adapter_fetches: AtomicU64,

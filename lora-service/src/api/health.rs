@@ -149,6 +149,12 @@ pub(super) async fn metrics(State(state): State<Arc<AppState>>) -> impl IntoResp
 			get(&e.stack_bytes),
 		),
 		("attributions_total", "counter", "Attributions computed.", get(&m.attributions)),
+		(
+			"records_removed_total",
+			"counter",
+			"Records removed from datasets' indexes.",
+			get(&m.records_removed),
+		),
 	];
 	let mut body = metrics::render(&metrics);
 	for (histogram, name, help) in [

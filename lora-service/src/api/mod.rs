@@ -1,7 +1,8 @@
 //! The HTTP API, OpenAI-compatible where OpenAI defines it: `GET /health`, `GET /v1/models`,
 //! `POST /v1/completions`, `POST /v1/chat/completions`, `POST /v1/adapters`,
 //! `DELETE /v1/adapters/{id}`, `POST /v1/blobs`, `GET /v1/datasets`,
-//! `POST /v1/datasets/{id}/records`, `POST /v1/attribution`, `GET /metrics`. Every refusal is
+//! `POST` and `GET /v1/datasets/{id}/records`, `DELETE /v1/datasets/{id}/records/{ids}`,
+//! `POST /v1/attribution`, `GET /metrics`. Every refusal is
 //! a 4xx with a JSON body `{"error": {"message", "type", "code"}}` (`crate::error`), and the
 //! service keeps serving.
 //!
@@ -277,8 +278,8 @@ pub struct AppState {
 	/// Fetches from adapter URIs in flight, one per adapter hash: others asking for the same
 	/// adapter wait for it rather than fetching it again.
 	pub(crate) fetches: Mutex<HashMap<[u8; 32], Arc<tokio::sync::Mutex<()>>>>,
-	/// The datasets' indexes as records uploads change them (one writer at a time, in a
-	/// blocking task).
+	/// The datasets' indexes as records uploads and removals change them (one writer at a
+	/// time, in a blocking task).
 	pub(crate) corpus: Mutex<Corpus>,
 	/// What attribution searches: the indexes as of the last change, replaced whole after
 	/// each, so a search never waits for an index to be built or merged.
@@ -402,6 +403,10 @@ pub fn router(state: Arc<AppState>) -> Router {
 			"/v1/datasets/{dataset_id}/records",
 			post(records::add_records).layer(limit(limits.records)),
 		)
+		.route(
+			"/v1/datasets/{dataset_id}/records/{contribution_ids}",
+			delete(records::remove_records),
+		)
 		.route_layer(middleware::from_fn_with_state(state.clone(), auth::admin));
 	let client = Router::new()
 		.route("/v1/models", get(adapters::models))
@@ -411,6 +416,7 @@ pub fn router(state: Arc<AppState>) -> Router {
 			post(completions::chat_completions).layer(limit(limits.text)),
 		)
 		.route("/v1/datasets", get(records::datasets))
+		.route("/v1/datasets/{dataset_id}/records", get(records::list_records))
 		.route("/v1/attribution", post(attribution::attribute).layer(limit(limits.text)))
 		.route_layer(middleware::from_fn_with_state(state.clone(), auth::client));
 	let routes = Router::new()

@@ -173,7 +173,8 @@ pub struct AdapterUpload {
 	pub expected_hash: Option<String>,
 }
 
-/// A record: its text, or the hash of an uploaded blob (its bytes).
+/// A record: its text, the hash of an uploaded blob (its bytes), or both (the text, refused
+/// unless its blake2-256 is the hash).
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RecordUpload {

@@ -588,8 +588,8 @@ async fn records_attribution_and_persistence() {
 		),
 		(
 			json!({ "contribution_id": 3, "text": "x", "content_hash": blob_hash }),
-			StatusCode::BAD_REQUEST,
-			"invalid_record",
+			StatusCode::UNPROCESSABLE_ENTITY,
+			"record_hash_mismatch",
 		),
 		(json!({ "contribution_id": 3 }), StatusCode::BAD_REQUEST, "invalid_record"),
 		(
@@ -694,6 +694,242 @@ async fn records_attribution_and_persistence() {
 		"duplicate_record",
 		"after reload",
 	);
+}
+
+fn content_hash(text: &str) -> String {
+	format!("0x{}", hex(&blake2_256(text.as_bytes())))
+}
+
+/// The contribution ids of a records listing, and whether more follow.
+fn listed(page: &Value) -> (Vec<u64>, bool) {
+	let ids = page["data"].as_array().unwrap().iter();
+	(ids.map(|r| r["contribution_id"].as_u64().unwrap()).collect(), page["has_more"] == true)
+}
+
+/// A dataset's records are listed in contribution order a page at a time, each with the hash
+/// and token count its upload answered; a dataset without records lists none; a query out of
+/// bounds is refused.
+#[tokio::test(flavor = "multi_thread")]
+async fn records_are_listed_a_page_at_a_time() {
+	let app = router(start(tiny_path(), options("http-listing")).unwrap());
+	let mut uploaded = std::collections::BTreeMap::new();
+	for id in [5u32, 1, 9, 3, 7] {
+		let text = format!("record {id} of the river {}", "and its banks ".repeat(id as usize));
+		let (status, answer) =
+			post(&app, "/v1/datasets/7/records", json!({ "contribution_id": id, "text": text }))
+				.await;
+		assert_eq!(status, StatusCode::CREATED, "{answer}");
+		uploaded.insert(
+			id,
+			json!({ "content_hash": answer["content_hash"], "tokens": answer["tokens"] }),
+		);
+	}
+	let (status, answer) = post(
+		&app,
+		"/v1/datasets/7/records",
+		json!({ "records": [
+			{ "contribution_id": 8, "text": "the delta" },
+			{ "contribution_id": 2, "text": "" },
+		]}),
+	)
+	.await;
+	assert_eq!(status, StatusCode::CREATED, "{answer}");
+	for record in answer["records"].as_array().unwrap() {
+		let id = record["contribution_id"].as_u64().unwrap() as u32;
+		uploaded.insert(
+			id,
+			json!({ "content_hash": record["content_hash"], "tokens": record["tokens"] }),
+		);
+	}
+	assert_eq!(uploaded[&2]["tokens"], 0, "an empty record has no tokens");
+
+	let (status, all) = call(&app, "GET", "/v1/datasets/7/records", "").await;
+	assert_eq!(status, StatusCode::OK, "{all}");
+	assert_eq!(all["dataset_id"], 7);
+	assert_eq!(listed(&all), (vec![1, 2, 3, 5, 7, 8, 9], false));
+	for record in all["data"].as_array().unwrap() {
+		let id = record["contribution_id"].as_u64().unwrap() as u32;
+		assert_eq!(
+			(&record["content_hash"], &record["tokens"]),
+			(&uploaded[&id]["content_hash"], &uploaded[&id]["tokens"]),
+			"{all}"
+		);
+	}
+	for (query, ids, more) in [
+		("?limit=3", vec![1, 2, 3], true),
+		("?after=3&limit=3", vec![5, 7, 8], true),
+		("?after=8&limit=3", vec![9], false),
+		("?after=6&limit=4", vec![7, 8, 9], false),
+		("?after=9", vec![], false),
+		("?after=0&limit=10000&unknown=1", vec![1, 2, 3, 5, 7, 8, 9], false),
+	] {
+		let (status, page) = call(&app, "GET", &format!("/v1/datasets/7/records{query}"), "").await;
+		assert_eq!((status, listed(&page)), (StatusCode::OK, (ids, more)), "{query}: {page}");
+	}
+	let (status, none) = call(&app, "GET", "/v1/datasets/42/records", "").await;
+	assert_eq!(
+		(status, none),
+		(StatusCode::OK, json!({ "dataset_id": 42, "data": [], "has_more": false }))
+	);
+
+	for (uri, code) in [
+		("/v1/datasets/7/records?limit=0", "invalid_limit"),
+		("/v1/datasets/7/records?limit=10001", "invalid_limit"),
+		("/v1/datasets/7/records?limit=-1", "invalid_limit"),
+		("/v1/datasets/7/records?limit=ten", "invalid_limit"),
+		("/v1/datasets/7/records?limit=1&limit=2", "invalid_limit"),
+		("/v1/datasets/7/records?after=", "invalid_after"),
+		("/v1/datasets/7/records?after=-1", "invalid_after"),
+		("/v1/datasets/7/records?after=%2B1", "invalid_after"),
+		("/v1/datasets/7/records?after=4294967296", "invalid_after"),
+		("/v1/datasets/7/records?after=1&after=2", "invalid_after"),
+		("/v1/datasets/seven/records", "invalid_dataset_id"),
+		("/v1/datasets/4294967296/records", "invalid_dataset_id"),
+	] {
+		expect_error(call(&app, "GET", uri, "").await, StatusCode::BAD_REQUEST, code, uri);
+	}
+}
+
+/// Records withdrawn are removed from their dataset's index: attribution credits them no more,
+/// removing them again reports them missing, a dataset left without records is gone, and all of
+/// it holds after a restart on the same data directory.
+#[tokio::test(flavor = "multi_thread")]
+async fn records_removed_are_credited_no_more() {
+	let options = options("http-removal");
+	let app = router(start(tiny_path(), options.clone()).unwrap());
+	let rhine =
+		"The Rhine rises in the Swiss Alps and flows through six countries to the North Sea.";
+	for (dataset, id, text) in [
+		(7, 0, rhine),
+		(7, 1, "A tributary is a stream that flows into a larger river."),
+		(7, 2, "Deltas form where rivers meet the sea and drop their silt."),
+		(8, 5, "The Danube flows through ten countries, more than any other river."),
+	] {
+		let (status, answer) = post(
+			&app,
+			&format!("/v1/datasets/{dataset}/records"),
+			json!({ "contribution_id": id, "text": text }),
+		)
+		.await;
+		assert_eq!(status, StatusCode::CREATED, "{answer}");
+	}
+	let quote = json!({
+		"text": "As we know, the Rhine rises in the Swiss Alps and flows through six countries.",
+		"datasets": [7],
+	});
+	let (_, before) = post(&app, "/v1/attribution", quote.clone()).await;
+	assert_eq!(before["records"][0]["contribution_id"], 0, "{before}");
+
+	// Refusals change nothing.
+	let mut too_many: Vec<String> = (0..1001).map(|i| i.to_string()).collect();
+	let too_many_uri = format!("/v1/datasets/7/records/{}", too_many.join(","));
+	too_many.pop();
+	let (status, _) =
+		call(&app, "DELETE", &format!("/v1/datasets/9/records/{}", too_many.join(",")), "").await;
+	assert_eq!(status, StatusCode::OK, "1,000 ids are taken");
+	for (uri, code) in [
+		("/v1/datasets/7/records/zero", "invalid_contribution_ids"),
+		("/v1/datasets/7/records/0,,1", "invalid_contribution_ids"),
+		("/v1/datasets/7/records/0,", "invalid_contribution_ids"),
+		("/v1/datasets/7/records/0,1,0", "invalid_contribution_ids"),
+		("/v1/datasets/7/records/-1", "invalid_contribution_ids"),
+		("/v1/datasets/7/records/%2B1", "invalid_contribution_ids"),
+		("/v1/datasets/7/records/%201", "invalid_contribution_ids"),
+		("/v1/datasets/7/records/4294967296", "invalid_contribution_ids"),
+		("/v1/datasets/7/records/%FF", "invalid_contribution_ids"),
+		(too_many_uri.as_str(), "invalid_contribution_ids"),
+		("/v1/datasets/seven/records/0", "invalid_dataset_id"),
+	] {
+		expect_error(call(&app, "DELETE", uri, "").await, StatusCode::BAD_REQUEST, code, uri);
+	}
+	assert_eq!(post(&app, "/v1/attribution", quote.clone()).await.1, before);
+
+	let (status, answer) = call(&app, "DELETE", "/v1/datasets/7/records/4,0", "").await;
+	assert_eq!(
+		(status, answer),
+		(StatusCode::OK, json!({ "dataset_id": 7, "removed": [0], "missing": [4] }))
+	);
+	let (status, answer) = call(&app, "DELETE", "/v1/datasets/7/records/4,0", "").await;
+	assert_eq!(
+		(status, answer),
+		(StatusCode::OK, json!({ "dataset_id": 7, "removed": [], "missing": [0, 4] })),
+		"removing again changes nothing"
+	);
+	let (status, after) = post(&app, "/v1/attribution", quote.clone()).await;
+	assert_eq!((status, &after["records"]), (StatusCode::OK, &json!([])), "{after}");
+	let (_, page) = call(&app, "GET", "/v1/datasets/7/records", "").await;
+	assert_eq!(listed(&page), (vec![1, 2], false));
+
+	let (status, answer) = call(&app, "DELETE", "/v1/datasets/8/records/5", "").await;
+	assert_eq!((status, &answer["removed"]), (StatusCode::OK, &json!([5])), "{answer}");
+	assert!(!options.data_dir.as_ref().unwrap().join("datasets/8").exists());
+	expect_error(
+		post(&app, "/v1/attribution", json!({ "text": "the Danube flows", "datasets": [8] })).await,
+		StatusCode::NOT_FOUND,
+		"unknown_dataset",
+		"a dataset emptied",
+	);
+	let metrics = metrics_text(&app).await;
+	assert!(
+		metrics.contains(
+			"tributary_lora_records_removed_total 2
+"
+		),
+		"{metrics}"
+	);
+
+	// A new service over the same data directory holds what was left.
+	let (_, datasets) = call(&app, "GET", "/v1/datasets", "").await;
+	assert_eq!(datasets["data"].as_array().unwrap().len(), 1, "{datasets}");
+	drop(app);
+	let app = router(start(tiny_path(), options).unwrap());
+	assert_eq!(call(&app, "GET", "/v1/datasets", "").await.1, datasets);
+	assert_eq!(call(&app, "GET", "/v1/datasets/7/records", "").await.1, page);
+	assert_eq!(post(&app, "/v1/attribution", quote.clone()).await.1, after);
+	// A withdrawn contribution may come back.
+	let (status, _) =
+		post(&app, "/v1/datasets/7/records", json!({ "contribution_id": 0, "text": rhine })).await;
+	assert_eq!(status, StatusCode::CREATED);
+	assert_eq!(post(&app, "/v1/attribution", quote).await.1, before);
+}
+
+/// A record given with both its text and its hash is indexed when the text's blake2-256 is the
+/// hash; when any record of an upload's is not, none is, and the answer names it.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_record_whose_text_has_another_hash_indexes_nothing() {
+	let app = router(start(tiny_path(), options("http-record-hash")).unwrap());
+	let (a, b) = ("the river runs to the sea", "the sea runs to the river");
+	let mismatched = json!({ "records": [
+		{ "contribution_id": 1, "text": a, "content_hash": content_hash(a) },
+		{ "contribution_id": 2, "text": b, "content_hash": content_hash(a) },
+	]});
+	let refused = post(&app, "/v1/datasets/12/records", mismatched).await;
+	assert!(
+		refused.1["error"]["message"].as_str().is_some_and(|m| m.contains("contribution 2")),
+		"{}",
+		refused.1
+	);
+	expect_error(refused, StatusCode::UNPROCESSABLE_ENTITY, "record_hash_mismatch", "record 2");
+	let (_, page) = call(&app, "GET", "/v1/datasets/12/records", "").await;
+	assert_eq!(listed(&page), (vec![], false), "nothing is indexed");
+	let (_, datasets) = call(&app, "GET", "/v1/datasets", "").await;
+	assert_eq!(datasets["data"], json!([]));
+
+	let (status, answer) = post(
+		&app,
+		"/v1/datasets/12/records",
+		json!({ "records": [
+			{ "contribution_id": 1, "text": a, "content_hash": content_hash(a) },
+			// Without its `0x`, in capitals: the same hash.
+			{ "contribution_id": 2, "text": b, "content_hash": content_hash(b)[2..].to_uppercase() },
+		]}),
+	)
+	.await;
+	assert_eq!(status, StatusCode::CREATED, "{answer}");
+	assert_eq!(answer["records"][0]["content_hash"], content_hash(a));
+	assert_eq!(answer["records"][1]["content_hash"], content_hash(b));
+	let (_, page) = call(&app, "GET", "/v1/datasets/12/records", "").await;
+	assert_eq!(listed(&page), (vec![1, 2], false));
 }
 
 /// The real model answers through the chat endpoint, and the dev chain's sample adapter
@@ -809,8 +1045,8 @@ async fn call_as(
 }
 
 /// With an admin token and an API key, nobody without the admin token changes what the
-/// service holds (adapters, blobs, records), nobody without either generates or lists, and
-/// /health and /metrics stay open.
+/// service holds (adapters, blobs, records, their removal), nobody without either generates
+/// or lists, and /health and /metrics stay open.
 #[tokio::test(flavor = "multi_thread")]
 async fn tokens_guard_what_changes_state_and_generation() {
 	const ADMIN: &str = "admin-token-0123456789";
@@ -830,6 +1066,7 @@ async fn tokens_guard_what_changes_state_and_generation() {
 			("DELETE", "/v1/adapters/guarded", ""),
 			("POST", "/v1/blobs", "raw bytes"),
 			("POST", "/v1/datasets/3/records", record),
+			("DELETE", "/v1/datasets/3/records/1", ""),
 		] {
 			let status = call_as(&app, method, uri, token, body).await;
 			assert_eq!(status, StatusCode::UNAUTHORIZED, "{method} {uri} with {token:?}");
@@ -846,6 +1083,7 @@ async fn tokens_guard_what_changes_state_and_generation() {
 	for (method, uri, body) in [
 		("GET", "/v1/models", ""),
 		("GET", "/v1/datasets", ""),
+		("GET", "/v1/datasets/3/records", ""),
 		("POST", "/v1/completions", completion),
 		(
 			"POST",
@@ -871,6 +1109,10 @@ async fn tokens_guard_what_changes_state_and_generation() {
 	}
 	assert_eq!(
 		call_as(&app, "DELETE", "/v1/adapters/guarded", Some(ADMIN), "").await,
+		StatusCode::OK
+	);
+	assert_eq!(
+		call_as(&app, "DELETE", "/v1/datasets/3/records/1", Some(ADMIN), "").await,
 		StatusCode::OK
 	);
 	for uri in ["/health", "/metrics"] {

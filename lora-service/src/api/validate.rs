@@ -1,6 +1,9 @@
 //! Checks of request bodies and fields, before anything is done for them.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::{
+	collections::HashSet,
+	time::{SystemTime, UNIX_EPOCH},
+};
 
 use axum::{extract::rejection::JsonRejection, Json};
 use serde_json::{json, Value};
@@ -212,4 +215,68 @@ pub(super) fn text_bytes(
 /// A 32-byte hash in hex (`0x` optional), or a 400 naming the field.
 pub(super) fn hash(code: &'static str, text: &str) -> Result<[u8; 32], ApiError> {
 	parse_hash(text).ok_or_else(|| ApiError::bad(code, format!("{text:?} is not 32 bytes of hex")))
+}
+
+/// How many records a listing's page holds unless `limit` says, and the most it may.
+pub(super) const DEFAULT_RECORDS_PAGE: usize = 1000;
+pub(super) const MAX_RECORDS_PAGE: usize = 10_000;
+
+/// A records listing's query: the contribution id to list after (`after`, none by default) and
+/// the page's size (`limit`). Other parameters are ignored.
+pub(super) fn records_page(query: &[(String, String)]) -> Result<(Option<u32>, usize), ApiError> {
+	let (mut after, mut limit) = (None, None);
+	for (name, value) in query {
+		match name.as_str() {
+			"after" => {
+				let id = number(value).filter(|_| after.is_none()).ok_or_else(|| {
+					ApiError::bad("invalid_after", "after is one contribution id (below 2^32)")
+				})?;
+				after = Some(id);
+			}
+			"limit" => {
+				let n = number(value)
+					.filter(|n| limit.is_none() && (1..=MAX_RECORDS_PAGE as u32).contains(n))
+					.ok_or_else(|| {
+						ApiError::bad(
+							"invalid_limit",
+							format!("limit is one number from 1 to {MAX_RECORDS_PAGE}"),
+						)
+					})?;
+				limit = Some(n as usize);
+			}
+			_ => {}
+		}
+	}
+	Ok((after, limit.unwrap_or(DEFAULT_RECORDS_PAGE)))
+}
+
+/// The most records one removal names.
+pub(super) const MAX_REMOVED_RECORDS: usize = 1000;
+
+/// A comma-separated list of 1 to [`MAX_REMOVED_RECORDS`] distinct contribution ids.
+pub(super) fn contribution_ids(list: &str) -> Result<Vec<u32>, ApiError> {
+	let invalid = |why: String| ApiError::bad("invalid_contribution_ids", why);
+	let mut ids = Vec::new();
+	let mut seen = HashSet::new();
+	for (i, item) in list.split(',').enumerate() {
+		if i == MAX_REMOVED_RECORDS {
+			return Err(invalid(format!("at most {MAX_REMOVED_RECORDS} contribution ids")));
+		}
+		let id = number(item).ok_or_else(|| {
+			invalid(format!("item {} is not a contribution id (a number below 2^32)", i + 1))
+		})?;
+		if !seen.insert(id) {
+			return Err(invalid(format!("contribution {id} is named twice")));
+		}
+		ids.push(id);
+	}
+	Ok(ids)
+}
+
+/// Decimal digits that make a `u32` (no sign, no spaces).
+fn number(text: &str) -> Option<u32> {
+	match !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
+		true => text.parse().ok(),
+		false => None,
+	}
 }

@@ -2,8 +2,10 @@
 //!
 //! Layout: `datasets/<id>/manifest.json` (`{"segments": [...], "next": n}`) beside the segment
 //! files it names. Files are written beside their final name and renamed into place, and the
-//! manifest is replaced only after the segments it names are written, so a crash leaves the
-//! previous state readable.
+//! manifest is replaced only after the segments it names are written, and the files it no
+//! longer names are removed only after it is, so a crash leaves the previous state readable. A
+//! dataset left without records loses its manifest first, then its directory: a directory
+//! without a manifest is skipped.
 
 use std::{
 	collections::{HashMap, HashSet},
@@ -51,6 +53,15 @@ pub enum AddError {
 	Failed(anyhow::Error),
 	/// The records are indexed, but writing the index to disk failed.
 	Unwritable(anyhow::Error),
+}
+
+/// Why records were not removed.
+#[derive(Debug)]
+pub enum RemoveError {
+	/// A segment could not be rebuilt without them; nothing changed.
+	Failed(anyhow::Error),
+	/// The records `removed` are out of the index, but writing it to disk failed.
+	Unwritable { removed: Vec<u32>, error: anyhow::Error },
 }
 
 impl Corpus {
@@ -154,19 +165,60 @@ impl Corpus {
 		let Some(root) = &self.dir else { return Ok(()) };
 		let dir = root.join(dataset.to_string());
 		// The records are indexed in memory whatever happens on disk; a failed write is
-		// reported, and the next add writes every segment the manifest lacks.
+		// reported, and the next change writes every segment the manifest lacks.
 		persist(&dir, entry, last).map_err(AddError::Unwritable)
+	}
+
+	/// Removes the records of `contributions` that `dataset` holds (ids it lacks are ignored):
+	/// each segment holding one is rebuilt without them, and the changed segments are stored.
+	/// A dataset left without records is dropped, and its directory with it. Returns the
+	/// contributions removed, ascending.
+	pub fn remove(&mut self, dataset: u32, contributions: &[u32]) -> Result<Vec<u32>, RemoveError> {
+		let Some(entry) = self.datasets.get_mut(&dataset) else { return Ok(Vec::new()) };
+		let mut removed: Vec<u32> =
+			contributions.iter().copied().filter(|id| entry.contributions.contains(id)).collect();
+		removed.sort_unstable();
+		removed.dedup();
+		if removed.is_empty() {
+			return Ok(removed);
+		}
+		let gone: HashSet<u32> = removed.iter().copied().collect();
+		let started = Instant::now();
+		let (index, first) = entry.index.without(&gone).map_err(RemoveError::Failed)?;
+		entry.index = index;
+		entry.contributions.retain(|id| !gone.contains(id));
+		tracing::info!(
+			dataset,
+			removed = removed.len(),
+			records = entry.contributions.len(),
+			"records removed in {:.2?}",
+			started.elapsed()
+		);
+		let dir = self.dir.as_ref().map(|root| root.join(dataset.to_string()));
+		// Removed in memory whatever happens on disk, as an add is indexed.
+		let written = match (entry.contributions.is_empty(), dir) {
+			(_, None) => Ok(()),
+			(true, Some(dir)) => forget(&dir),
+			(false, Some(dir)) => persist(&dir, entry, first),
+		};
+		if entry.contributions.is_empty() {
+			self.datasets.remove(&dataset);
+		}
+		match written {
+			Ok(()) => Ok(removed),
+			Err(error) => Err(RemoveError::Unwritable { removed, error }),
+		}
 	}
 }
 
-/// Writes `entry`'s segments from the first whose file is not current to `last` (normally
-/// only `last`, the one just built or merged) as new files, then a manifest naming them after
-/// the unchanged ones, then removes the files merged away.
-fn persist(dir: &Path, entry: &mut Dataset, last: usize) -> Result<()> {
+/// Writes `entry`'s segments from `first` (the first that changed; from the first whose file
+/// is not current, if that is earlier) to the last as new files, then a manifest naming them
+/// after the unchanged ones, then removes the files they replace.
+fn persist(dir: &Path, entry: &mut Dataset, first: usize) -> Result<()> {
 	std::fs::create_dir_all(dir)?;
-	let keep = entry.files.len().min(last);
+	let keep = entry.files.len().min(first);
 	let gone = entry.files.split_off(keep);
-	for segment in &entry.index.segments()[keep..=last] {
+	for segment in &entry.index.segments()[keep..] {
 		let name = format!("{:06}.seg", entry.next);
 		entry.next += 1;
 		segment.write(&dir.join(&name))?;
@@ -181,6 +233,18 @@ fn persist(dir: &Path, entry: &mut Dataset, last: usize) -> Result<()> {
 	for old in gone {
 		std::fs::remove_file(dir.join(old)).ok();
 	}
+	Ok(())
+}
+
+/// Removes a dataset's directory, its manifest first: a crash part way leaves a directory
+/// without a manifest, which is skipped on open, never a manifest naming missing segments.
+fn forget(dir: &Path) -> Result<()> {
+	let absent = |result: std::io::Result<()>| match result {
+		Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+		_ => Ok(()),
+	};
+	absent(std::fs::remove_file(dir.join("manifest.json")))?;
+	absent(std::fs::remove_dir_all(dir))?;
 	Ok(())
 }
 
@@ -218,6 +282,43 @@ mod tests {
 		assert_eq!(corpus.get(3).unwrap().index.attribute(&output, 8), before);
 		assert_eq!(corpus.get(3).unwrap().index.records().count(), 20);
 		assert_eq!(corpus.get(4).unwrap().index.records().count(), 1);
+		std::fs::remove_dir_all(dir).ok();
+	}
+
+	/// Records removed stay removed after reopening, the files of the segments rebuilt are gone,
+	/// and a dataset left without records goes with its directory.
+	#[test]
+	fn a_corpus_reloads_without_the_records_removed() {
+		let dir = crate::testing::scratch("corpus-removal");
+		let mut corpus = Corpus::open(Some(&dir)).unwrap();
+		for i in 0..20u32 {
+			corpus.add(3, vec![record(i, (i..i + 30).collect())]).unwrap();
+		}
+		corpus.add(4, vec![record(0, vec![1, 2, 3]), record(1, vec![4, 5])]).unwrap();
+		assert_eq!(corpus.remove(3, &[19, 4, 77]).unwrap(), vec![4, 19]);
+		assert_eq!(corpus.remove(3, &[4]).unwrap(), Vec::<u32>::new(), "removed already");
+		assert_eq!(corpus.remove(5, &[1]).unwrap(), Vec::<u32>::new(), "no such dataset");
+		assert_eq!(corpus.remove(4, &[1, 0]).unwrap(), vec![0, 1]);
+		assert!(corpus.get(4).is_none());
+		assert!(!dir.join("datasets/4").exists(), "an emptied dataset leaves no directory");
+		let output: Vec<u32> = (3..40).collect();
+		let before = corpus.get(3).unwrap().index.attribute(&output, 8);
+		assert!(!before.1.is_empty());
+		assert!(before.1.iter().all(|c| ![4, 19].contains(&c.record.contribution_id)));
+		let segments = corpus.get(3).unwrap().index.segments().len();
+		drop(corpus);
+
+		let files = std::fs::read_dir(dir.join("datasets/3")).unwrap().count();
+		assert_eq!(files, segments + 1, "the segments named in the manifest, and the manifest");
+		let mut corpus = Corpus::open(Some(&dir)).unwrap();
+		assert!(corpus.get(4).is_none());
+		let index = &corpus.get(3).unwrap().index;
+		assert_eq!(index.attribute(&output, 8), before);
+		let mut ids: Vec<u32> = index.records().map(|r| r.contribution_id).collect();
+		ids.sort_unstable();
+		assert_eq!(ids, (0..19).filter(|id| *id != 4).collect::<Vec<_>>());
+		corpus.add(3, vec![record(4, vec![7, 8, 9])]).unwrap();
+		corpus.add(4, vec![record(0, vec![7, 8, 9])]).unwrap();
 		std::fs::remove_dir_all(dir).ok();
 	}
 }

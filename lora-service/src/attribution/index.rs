@@ -1,6 +1,6 @@
 //! A dataset's index: its segments, merged as records arrive so that they stay few.
 
-use std::sync::Arc;
+use std::{collections::HashSet, sync::Arc};
 
 use anyhow::Result;
 
@@ -54,6 +54,27 @@ impl DatasetIndex {
 		Ok(())
 	}
 
+	/// The index without the records of `removed` contributions: segments that hold none of
+	/// them are shared as they are, the others rebuilt without them (and dropped when left
+	/// empty), so it searches as an index built from the records kept. Returns it and the
+	/// position of its first segment that is not this index's (its length when all are).
+	pub fn without(&self, removed: &HashSet<u32>) -> Result<(Self, usize)> {
+		let mut segments = Vec::with_capacity(self.segments.len());
+		let mut first = None;
+		for segment in &self.segments {
+			if !segment.records.iter().any(|r| removed.contains(&r.contribution_id)) {
+				segments.push(segment.clone());
+				continue;
+			}
+			first.get_or_insert(segments.len());
+			if let Some(rebuilt) = segment.without(removed)? {
+				segments.push(Arc::new(rebuilt));
+			}
+		}
+		let first = first.unwrap_or(segments.len());
+		Ok((Self { segments }, first))
+	}
+
 	/// How many tokens the index holds (separators included).
 	pub fn len(&self) -> usize {
 		self.segments.iter().map(|s| s.text.len()).sum()
@@ -65,6 +86,28 @@ impl DatasetIndex {
 
 	pub fn records(&self) -> impl Iterator<Item = &Record> {
 		self.segments.iter().flat_map(|s| s.records.iter())
+	}
+
+	/// Each record with its token count (its separator aside), in index order.
+	pub fn sized_records(&self) -> impl Iterator<Item = (&Record, usize)> {
+		self.segments.iter().flat_map(|s| s.sized_records())
+	}
+
+	/// Up to `limit` records whose contribution ids are above `after` (all, without it), with
+	/// their token counts, in contribution order; and whether more follow.
+	pub fn page(&self, after: Option<u32>, limit: usize) -> (Vec<(&Record, usize)>, bool) {
+		let mut page: Vec<(&Record, usize)> = self
+			.sized_records()
+			.filter(|(record, _)| after.is_none_or(|after| record.contribution_id > after))
+			.collect();
+		let more = page.len() > limit;
+		if more {
+			// The `limit` lowest ids without sorting the rest.
+			page.select_nth_unstable_by_key(limit, |(record, _)| record.contribution_id);
+			page.truncate(limit);
+		}
+		page.sort_unstable_by_key(|(record, _)| record.contribution_id);
+		(page, more)
 	}
 
 	/// Bytes held in memory: text, suffix arrays and record tables.

@@ -12,7 +12,7 @@ mod segment;
 
 pub use self::{
 	blobs::Blobs,
-	corpus::{AddError, Corpus, Dataset, Indexes},
+	corpus::{AddError, Corpus, Dataset, Indexes, RemoveError},
 	index::DatasetIndex,
 	search::{normalise, spans, weigh},
 	segment::Segment,
@@ -176,5 +176,71 @@ mod tests {
 		let (grown_spans, grown_credits) = grown.attribute(&output, 8);
 		assert_eq!(grown_spans, spans);
 		assert_eq!(sorted(grown_credits), sorted(credits));
+	}
+
+	/// Records removed from an index grown record by record (from several segments, one of
+	/// them left empty) leave an index that attributes exactly as one built from the rest.
+	#[test]
+	fn an_index_with_records_removed_attributes_as_one_built_from_the_rest() {
+		let planted: Vec<u32> = (10_000..10_010).collect();
+		let records: Vec<(Record, Vec<u32>)> = (0..40u32)
+			.map(|i| {
+				let mut tokens = noise(u64::from(i) + 1, 20 + (i as usize * 7) % 50);
+				if i % 13 == 5 {
+					tokens.splice(3..3, planted.iter().copied());
+				}
+				(record(i), tokens)
+			})
+			.collect();
+		let mut grown = DatasetIndex::default();
+		for r in records.clone() {
+			grown.extend(vec![r]).unwrap();
+		}
+		// Record 39 is the last segment alone; 18 holds the planted span.
+		assert_eq!(grown.segments().last().unwrap().records().len(), 1);
+		let removed = std::collections::HashSet::from([2, 3, 18, 39]);
+		let (cut, first) = grown.without(&removed).unwrap();
+		assert_eq!(first, 0, "records 2 and 3 are in the first segment");
+		assert_eq!(cut.segments().len(), grown.segments().len() - 1, "39's segment is dropped");
+		let rest: Vec<_> =
+			records.into_iter().filter(|(r, _)| !removed.contains(&r.contribution_id)).collect();
+		let whole = DatasetIndex::build(rest).unwrap();
+		assert_eq!(cut.len(), whole.len());
+		assert_eq!(cut.records().count(), 36);
+		let mut output = noise(77, 10);
+		output.extend(&planted);
+		output.extend(noise(78, 10));
+		let (spans, credits) = whole.attribute(&output, 8);
+		assert_eq!(
+			credits.iter().map(|c| c.record.contribution_id).collect::<Vec<_>>(),
+			vec![5, 31],
+			"the removed record 18 is credited no more"
+		);
+		let sorted = |mut c: Vec<Credit>| {
+			c.sort_by_key(|c| c.record.contribution_id);
+			c
+		};
+		let (cut_spans, cut_credits) = cut.attribute(&output, 8);
+		assert_eq!(cut_spans, spans);
+		assert_eq!(sorted(cut_credits), credits);
+		let (same, first) = cut.without(&std::collections::HashSet::from([18, 99])).unwrap();
+		assert_eq!((same.segments().len(), first), (cut.segments().len(), cut.segments().len()));
+	}
+
+	/// Pages list records in contribution order, whatever order they were added in.
+	#[test]
+	fn pages_list_records_in_contribution_order() {
+		let mut index = DatasetIndex::default();
+		for id in [7u32, 3, 12, 1, 9] {
+			index.extend(vec![(record(id), noise(u64::from(id), id as usize))]).unwrap();
+		}
+		let ids = |(page, more): (Vec<(&Record, usize)>, bool)| {
+			(page.iter().map(|(r, tokens)| (r.contribution_id, *tokens)).collect::<Vec<_>>(), more)
+		};
+		assert_eq!(ids(index.page(None, 2)), (vec![(1, 1), (3, 3)], true));
+		assert_eq!(ids(index.page(Some(3), 2)), (vec![(7, 7), (9, 9)], true));
+		assert_eq!(ids(index.page(Some(9), 2)), (vec![(12, 12)], false));
+		assert_eq!(ids(index.page(Some(8), 3)), (vec![(9, 9), (12, 12)], false));
+		assert_eq!(ids(index.page(Some(12), 2)), (vec![], false));
 	}
 }

@@ -1,6 +1,8 @@
 //! A segment: records indexed together, their tokens in one array (a separator after each
 //! record, so no span crosses two) and its suffix array; and its file format.
 
+use std::{collections::HashSet, ops::Range};
+
 use anyhow::{bail, Result};
 use libsais::SuffixArrayConstruction;
 
@@ -73,6 +75,41 @@ impl Segment {
 			older.starts.iter().copied().chain(newer.starts.iter().map(|s| s + offset)).collect();
 		let records = older.records.iter().chain(&newer.records).cloned().collect();
 		Self::from_text(text, starts, records)
+	}
+
+	/// This segment without the records of `removed` contributions, each kept record's tokens
+	/// copied as they are: the segment [`Self::build`] gives for the records kept, or `None`
+	/// when none is.
+	pub(super) fn without(&self, removed: &HashSet<u32>) -> Result<Option<Self>> {
+		let mut text = Vec::with_capacity(self.text.len());
+		let mut starts = Vec::with_capacity(self.starts.len());
+		let mut kept = Vec::with_capacity(self.records.len());
+		for (i, record) in self.records.iter().enumerate() {
+			if removed.contains(&record.contribution_id) {
+				continue;
+			}
+			starts.push(text.len());
+			text.extend_from_slice(self.text.get(self.tokens_of(i)).unwrap_or_default());
+			text.push(0);
+			kept.push(record.clone());
+		}
+		match kept.is_empty() {
+			true => Ok(None),
+			false => Self::from_text(text, starts, kept).map(Some),
+		}
+	}
+
+	/// Where record `i`'s tokens lie in `text`: from its start to its separator (a file whose
+	/// starts are out of place gives an empty range, never one outside the text).
+	fn tokens_of(&self, i: usize) -> Range<usize> {
+		let start = self.starts.get(i).copied().unwrap_or(self.text.len());
+		let next = self.starts.get(i + 1).copied().unwrap_or(self.text.len());
+		start..next.saturating_sub(1).max(start)
+	}
+
+	/// Each record with its token count (its separator aside), in order.
+	pub fn sized_records(&self) -> impl Iterator<Item = (&Record, usize)> {
+		self.records.iter().enumerate().map(|(i, record)| (record, self.tokens_of(i).len()))
 	}
 
 	/// The suffixes in `range` that continue with `token` at `offset`.
@@ -204,5 +241,28 @@ mod tests {
 		std::fs::write(&path, bytes).unwrap();
 		assert!(Segment::read(&path).is_err(), "a truncated file is refused");
 		std::fs::remove_file(path).ok();
+	}
+
+	/// Cutting records out of a segment gives the segment built from the records kept, and each
+	/// record's token count leaves its separator aside.
+	#[test]
+	fn a_segment_without_some_records_is_the_one_built_from_the_rest() {
+		let records: Vec<(Record, Vec<u32>)> =
+			(0..6u32).map(|i| (record(i), noise(u64::from(i) + 1, 10 + 3 * i as usize))).collect();
+		let segment = Segment::build(records.clone()).unwrap();
+		assert_eq!(
+			segment.sized_records().map(|(r, n)| (r.contribution_id, n)).collect::<Vec<_>>(),
+			records.iter().map(|(r, t)| (r.contribution_id, t.len())).collect::<Vec<_>>()
+		);
+		let removed = HashSet::from([0, 3, 5]);
+		let cut = segment.without(&removed).unwrap().unwrap();
+		let kept: Vec<_> =
+			records.into_iter().filter(|(r, _)| !removed.contains(&r.contribution_id)).collect();
+		let built = Segment::build(kept).unwrap();
+		assert_eq!(
+			(&cut.text, &cut.suffixes, &cut.starts, &cut.records),
+			(&built.text, &built.suffixes, &built.starts, &built.records)
+		);
+		assert!(cut.without(&HashSet::from([1, 2, 4])).unwrap().is_none(), "nothing left");
 	}
 }
