@@ -84,7 +84,7 @@ export class DevNode {
       '--ipfs-server',
       '--rpc-port', String(this.rpcPort),
       '--port', String(this.p2pPort),
-      '--prometheus-port', String(await freePort()),
+      '--prometheus-port', String(this.prometheusPort = await freePort()),
       '--no-telemetry',
       ...this.extraArgs,
     ];
@@ -117,6 +117,13 @@ export class DevNode {
       await sleep(250);
     }
     throw new Error(`no RPC at ${this.endpoint} within ${timeoutMs} ms:\n${this.log.join('')}`);
+  }
+
+  /** The node's Prometheus metric `name` (summed over its labels), as a number. */
+  async metric(name) {
+    const text = await (await fetch(`http://127.0.0.1:${this.prometheusPort}/metrics`)).text();
+    const lines = text.split('\n').filter((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`));
+    return lines.length === 0 ? undefined : lines.reduce((sum, l) => sum + Number(l.split(' ').pop()), 0);
   }
 
   /** The node's libp2p address, as an IPFS client dials it. */
@@ -155,13 +162,15 @@ export class DevNode {
  * for the node), and `post` sends the one each route takes.
  */
 export class LoraService {
-  constructor({ tokens = false } = {}) {
+  constructor({ tokens = false, extraArgs = [] } = {}) {
     this.tokens = tokens;
+    this.extraArgs = extraArgs;
   }
 
+  /** Starts the service; started again after `stop`, it keeps its port and tokens, not its data. */
   async start() {
     this.dir = tempDir('tributary-e2e-lora-');
-    this.port = await freePort();
+    this.port ??= await freePort();
     this.log = [];
     const args = [
       'serve',
@@ -169,14 +178,16 @@ export class LoraService {
       '--model', modelFile(),
       '--adapters-dir', path.join(this.dir, 'adapters'),
       '--data-dir', path.join(this.dir, 'data'),
+      ...this.extraArgs,
     ];
     if (this.tokens) {
-      this.adminToken = `admin-${randomBytes(16).toString('hex')}`;
-      this.apiKey = `key-${randomBytes(16).toString('hex')}`;
+      this.adminToken ??= `admin-${randomBytes(16).toString('hex')}`;
+      this.apiKey ??= `key-${randomBytes(16).toString('hex')}`;
       this.apiKeyFile = path.join(this.dir, 'api-key');
-      writeFileSync(path.join(this.dir, 'admin-token'), `${this.adminToken}\n`, { mode: 0o600 });
+      this.adminTokenFile = path.join(this.dir, 'admin-token');
+      writeFileSync(this.adminTokenFile, `${this.adminToken}\n`, { mode: 0o600 });
       writeFileSync(this.apiKeyFile, `${this.apiKey}\n`, { mode: 0o600 });
-      args.push('--admin-token-file', path.join(this.dir, 'admin-token'), '--api-key-file', this.apiKeyFile);
+      args.push('--admin-token-file', this.adminTokenFile, '--api-key-file', this.apiKeyFile);
     }
     this.process = spawn(loraBinary(), args, { stdio: ['ignore', 'pipe', 'pipe'] });
     const keep = (chunk) => {
@@ -225,6 +236,29 @@ export class LoraService {
     if (body !== undefined) init.body = JSON.stringify(body);
     const response = await fetch(`${this.url}${route}`, init);
     return { status: response.status, body: await response.json() };
+  }
+
+  /** The records the service holds for a dataset, by contribution id (`{content_hash, tokens}`). */
+  async records(datasetId) {
+    const held = new Map();
+    let after = '';
+    for (;;) {
+      const { status, body } = await this.request('GET', `/v1/datasets/${datasetId}/records?limit=1000${after}`);
+      if (status !== 200) throw new Error(`listing dataset ${datasetId}: ${status} ${JSON.stringify(body)}`);
+      for (const record of body.data) held.set(record.contribution_id, record);
+      if (!body.has_more || body.data.length === 0) return held;
+      after = `&after=${body.data[body.data.length - 1].contribution_id}`;
+    }
+  }
+
+  /** Waits until the service holds `contributionId` in `datasetId`; resolves with the record. */
+  async waitForRecord(datasetId, contributionId, timeoutMs) {
+    let record;
+    await waitFor(async () => {
+      record = (await this.records(datasetId)).get(contributionId);
+      return record !== undefined;
+    }, timeoutMs, `dataset ${datasetId}'s record ${contributionId} in the LoRA service`);
+    return record;
   }
 
   /** The service's Prometheus metric `name` (after `tributary_lora_`), as a number. */

@@ -1,11 +1,14 @@
 // Paid inference end to end, against a real tributary-node --dev and a real tributary-lora
-// serving SmolLM2 behind an admin token and an API key (the node's worker sends the key): a
-// dataset and a record (registered on chain, uploaded to the service), a
-// model voted in by referendum, an adapter with its lineage published on a web server (the
-// service fetches it from its on-chain URI and checks its hash), a provider bonded and serving
-// with its operator key in the node's keystore, a request, the node's off-chain worker's
-// result with its attribution, credits equal to the split and claims that pay them. Then the
-// service stops, and a request expires with a full refund and a penalty for the provider.
+// serving SmolLM2 behind an admin token and an API key (the node's worker sends the key, its
+// record sync the token): a dataset and a record contributed on chain (the node pushes it to
+// the service by itself), a model voted in by referendum, an adapter with its lineage published
+// on a web server (the service fetches it from its on-chain URI and checks its hash), a provider
+// bonded and serving with its operator key in the node's keystore, a request, the node's
+// off-chain worker's result with its attribution, credits equal to the split and claims that
+// pay them. Then a second provider on a second node (following the first, sealing nothing, with
+// a LoRA service of its own that nobody feeds by hand) serves a request assigned to it. Then
+// the first service stops, and a request expires with a full refund and a penalty for the
+// provider.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -71,6 +74,8 @@ const feePaid = (events, who) => events
 describe('inference', () => {
   let lora;
   let node;
+  let loraB;
+  let nodeB;
   let api;
   let rpc;
   let keys;
@@ -82,7 +87,11 @@ describe('inference', () => {
     await cryptoWaitReady();
     lora = await new LoraService({ tokens: true }).start();
     node = await new DevNode({
-      extraArgs: ['--lora-service-url', lora.url, '--lora-service-api-key-file', lora.apiKeyFile],
+      extraArgs: [
+        '--lora-service-url', lora.url,
+        '--lora-service-api-key-file', lora.apiKeyFile,
+        '--lora-service-admin-token-file', lora.adminTokenFile,
+      ],
     }).start();
     api = node.api;
     rpc = (method, params) => api._rpcCore.provider.send(method, params);
@@ -94,6 +103,8 @@ describe('inference', () => {
   });
 
   after(async () => {
+    await nodeB?.stop();
+    await loraB?.stop();
     await node?.stop();
     await lora?.stop();
     await adapterServer?.stop();
@@ -157,7 +168,7 @@ describe('inference', () => {
     assert.equal((await lora.post('/v1/adapters', { id: 'x' }, lora.apiKey)).status, 401, 'the API key does not upload');
 
     // What the adapter answers the prompt (greedy, so the worker's answer will be the same):
-    // Charlie contributes that text as a record, on chain and to the service's index.
+    // Charlie contributes that text as a record, on chain only.
     // The probe names the adapter as the worker does: id, hash and URI. The service fetches
     // the adapter, checks its hash, and answers; another hash for the same URI is refused.
     const question = {
@@ -185,11 +196,9 @@ describe('inference', () => {
     const submitted = eventOf(contributed.events, 'datasets', 'ContributionSubmitted').data;
     assert.equal(submitted.status.toString(), 'Accepted');
     chain.contributionId = submitted.contributionId.toNumber();
-    const indexed = await lora.post(`/v1/datasets/${chain.datasetId}/records`, {
-      contribution_id: chain.contributionId, text: chain.output,
-    });
-    assert.equal(indexed.status, 201, JSON.stringify(indexed.body));
-    assert.equal(indexed.body.content_hash, blake2AsHex(record, 256));
+    chain.recordHash = blake2AsHex(record, 256);
+    // No provider serves the model yet: the node feeds its service nothing.
+    assert.equal((await lora.records(chain.datasetId)).size, 0);
 
     // Eve bonds as a provider of the model with Ferdie as operator, whose key goes into the
     // node's keystore (what a provider does with `author_insertKey` on its own node).
@@ -198,6 +207,11 @@ describe('inference', () => {
     await sendAndFinalize(api, api.tx.providers.serve(chain.modelId), eve);
     await rpc('author_insertKey', ['trib', '//Ferdie', u8aToHex(ferdie.publicKey)]);
     assert.equal(await rpc('author_hasKey', [u8aToHex(ferdie.publicKey), 'trib']), true);
+
+    // Now Ferdie's provider serves a model trained on the dataset: the node pushes Charlie's
+    // record to its service by itself, and the service checked it against its hash.
+    const held = await lora.waitForRecord(chain.datasetId, chain.contributionId, 60_000);
+    assert.equal(held.content_hash, chain.recordHash);
   });
 
   it("serves a paid request through the off-chain worker and pays the split to the planck", async () => {
@@ -297,6 +311,100 @@ describe('inference', () => {
     assert.equal((await free(api, charlie.address)) - charlieBefore, spanPart + poolShare - charlieFees);
     const after = await pending(charlie);
     assert.equal(BigInt(after.total), 0n);
+  });
+
+  it('a second provider on a second node syncs the records and serves a request by itself', async () => {
+    const { bob, charlie, dave, eve } = keys;
+    // Node B follows node A's chain (it seals nothing), with Bob's operator key (`--bob`) and
+    // a LoRA service of its own that nobody uploads anything to, which takes records of at
+    // most 1 KiB.
+    loraB = await new LoraService({ tokens: true, extraArgs: ['--max-record-bytes', '1024'] }).start();
+    nodeB = await new DevNode({
+      extraArgs: [
+        '--dev-follow', '--bob', '--bootnodes', await node.multiaddr(),
+        '--lora-service-url', loraB.url,
+        '--lora-service-api-key-file', loraB.apiKeyFile,
+        '--lora-service-admin-token-file', loraB.adminTokenFile,
+      ],
+    }).start();
+    const best = async (n) => (await n.api.rpc.chain.getHeader()).number.toNumber();
+    await waitFor(async () => (await best(nodeB)) >= (await best(node)) - 1, 120_000, 'node B to sync');
+    assert.equal((await nodeB.api.rpc.author.hasKey(u8aToHex(bob.publicKey), 'trib')).isTrue, true);
+
+    // A 2 KiB record, which node B's service will refuse.
+    const big = stringToU8a('0123456789abcdef'.repeat(128));
+    const bigContributed = await sendAndFinalize(
+      api, api.tx.datasets.contribute(chain.datasetId, null, u8aToHex(big)), charlie,
+    );
+    const bigId = eventOf(bigContributed.events, 'datasets', 'ContributionSubmitted').data.contributionId.toNumber();
+
+    // Charlie bonds a provider of the model with Bob as operator; Eve stops serving it, so the
+    // draw can only pick Charlie's provider, which only node B serves.
+    const spec = { gpuModel: 'NVIDIA L4', vramGib: 24, gpuCount: 1, region: 'eu-central', endpoint: null };
+    await sendAndFinalize(api, api.tx.providers.register(spec, bob.address, 1_000n * TRIB), charlie);
+    await sendAndFinalize(api, api.tx.providers.serve(chain.modelId), charlie);
+    await sendAndFinalize(api, api.tx.providers.stopServing(chain.modelId), eve);
+
+    // Node B pushes Charlie's record to its own service, from its own copy of the blocks; the
+    // record its service refuses holds up nothing, and is not offered again.
+    const held = await loraB.waitForRecord(chain.datasetId, chain.contributionId, 60_000);
+    assert.equal(held.content_hash, chain.recordHash);
+    assert.equal((await loraB.records(chain.datasetId)).has(bigId), false);
+    await waitFor(async () => (await nodeB.metric('tributary_record_sync_refused_total')) === 1, 30_000, 'the refusal counted');
+    await sendAndFinalize(api, api.tx.datasets.withdrawContribution(chain.datasetId, bigId), charlie);
+    // A record accepted now: the time from its acceptance (the block that holds it finalized
+    // on node A) to its indexing by node B's service.
+    const text = stringToU8a('Rivers carry the rain of many valleys to one sea.');
+    const sent = Date.now();
+    const contributed = await sendAndFinalize(
+      api, api.tx.datasets.contribute(chain.datasetId, null, u8aToHex(text)), charlie,
+    );
+    const accepted = Date.now();
+    const secondId = eventOf(contributed.events, 'datasets', 'ContributionSubmitted').data.contributionId.toNumber();
+    const second = await loraB.waitForRecord(chain.datasetId, secondId, 60_000);
+    const indexed = Date.now();
+    console.log(`# a record sent at 0 ms, accepted in a block finalized on node A at ${accepted - sent} ms, `
+      + `indexed by node B's service by ${indexed - sent} ms (${indexed - accepted} ms after A's finality)`);
+    assert.equal(second.content_hash, blake2AsHex(text, 256));
+    // Withdrawn on chain: removed from node B's service.
+    await sendAndFinalize(api, api.tx.datasets.withdrawContribution(chain.datasetId, secondId), charlie);
+    await waitFor(async () => !(await loraB.records(chain.datasetId)).has(secondId), 60_000, 'the withdrawn record gone from B');
+
+    // A request goes to Charlie's provider; node B's worker serves it with its service and
+    // sends the result (signed by Bob) to node A, which seals it.
+    const requested = await sendAndFinalize(
+      api, api.tx.inference.request(chain.modelId, PROMPT, MAX_TOKENS, TRIB), dave,
+    );
+    const assigned = eventOf(requested.events, 'inference', 'Requested').data;
+    const requestId = assigned.requestId.toNumber();
+    assert.equal(assigned.provider.toString(), charlie.address);
+    assert.equal(assigned.operator.toString(), bob.address);
+    const requestBlock = (await api.rpc.chain.getHeader(requested.blockHash)).number.toNumber();
+    const settled = await waitForEvent(
+      api, requestBlock, 'inference', 'Settled', (data) => data.requestId.toNumber() === requestId, 90_000,
+    );
+    assert.equal(settled.event.data.outputHash.toHex(), blake2AsHex(stringToU8a(chain.output), 256));
+    assert.equal(await loraB.metric('adapter_fetches_total'), 1, "node B's service fetched the adapter itself");
+    const attribution = await rpc('attribution_forRequest', [requestId]);
+    assert.deepEqual(
+      attribution.records.map((r) => [r.datasetId, r.contributionId, r.scorePpm]),
+      [[chain.datasetId, chain.contributionId, 1_000_000]],
+      'node B attributes the output to the record it synced',
+    );
+
+    // Node B's service restarted without its data: the node pushes the record again.
+    await loraB.stop();
+    await loraB.start();
+    const again = await loraB.waitForRecord(chain.datasetId, chain.contributionId, 60_000);
+    assert.equal(again.content_hash, chain.recordHash);
+
+    // Back to Eve alone for what follows. Node A's service never held the second record
+    // (no provider of node A served the model while it was on chain); it holds the first.
+    await sendAndFinalize(api, api.tx.providers.stopServing(chain.modelId), charlie);
+    await sendAndFinalize(api, api.tx.providers.serve(chain.modelId), eve);
+    assert.deepEqual([...(await lora.records(chain.datasetId)).keys()], [chain.contributionId]);
+    await nodeB.stop();
+    await loraB.stop();
   });
 
   it('a request the provider cannot serve expires with a full refund and a penalty', async () => {

@@ -55,6 +55,8 @@ const AFTER_HELP_EXAMPLE: &str = r#"Examples:
            Run a standalone development chain: blocks every second, RPC on ws://127.0.0.1:9944.
    tributary-node --dev --instant-seal --lora-service-url http://127.0.0.1:8181
            A development chain that seals a block as soon as a transaction arrives.
+   tributary-node --dev --dev-follow --bob --bootnodes /ip4/127.0.0.1/tcp/30333/p2p/<peer id> --base-path /tmp/bob --port 30334 --rpc-port 9945
+           Follow that dev chain as a second provider's node (Bob's operator key), sealing nothing.
    tributary-node build-spec --chain local --disable-default-bootnode > local.json
            Export the local testnet's chain spec.
    tributary-node --collator --chain local.json --base-path /tmp/alice -- --chain rococo-local.json
@@ -84,6 +86,14 @@ pub struct Cli {
 	#[arg(long)]
 	pub instant_seal: bool,
 
+	/// With `--dev`: seal nothing; follow the dev node named by `--bootnodes` (or
+	/// `--reserved-nodes`), importing its blocks and sending it this node's transactions.
+	///
+	/// A dev chain has no consensus to check: a follower takes whatever blocks its peers send,
+	/// and finalizes none. For a second provider's node beside a dev chain, in tests and demos.
+	#[arg(long, conflicts_with = "instant_seal")]
+	pub dev_follow: bool,
+
 	/// Where the off-chain worker reaches the local LoRA inference service.
 	///
 	/// The node stores it in its persistent off-chain storage under
@@ -103,6 +113,23 @@ pub struct Cli {
 	#[arg(long, value_name = "PATH")]
 	pub lora_service_api_key_file: Option<PathBuf>,
 
+	/// A file holding the LoRA service's admin token (the service's `--admin-token`), which the
+	/// node sends when it pushes records to the service and removes them (record sync).
+	///
+	/// Read as the API key is: the first line, at least 16 visible ASCII characters. The token
+	/// stays in the node's memory: it is not written to off-chain storage.
+	#[arg(long, value_name = "PATH")]
+	pub lora_service_admin_token_file: Option<PathBuf>,
+
+	/// Do not keep the LoRA service's records in sync with the chain.
+	///
+	/// By default, for every operator key in the keystore, the node pushes every accepted
+	/// record of the datasets its provider's models train on to the LoRA service, and removes
+	/// those the chain no longer accepts (docs/providers.md, "How records and adapters reach your
+	/// service").
+	#[arg(long)]
+	pub no_record_sync: bool,
+
 	/// Skip the hardware benchmarks the node otherwise runs at start-up.
 	#[arg(long)]
 	pub no_hardware_benchmarks: bool,
@@ -115,16 +142,16 @@ pub struct Cli {
 /// The shortest API key the LoRA service accepts.
 pub const MIN_API_KEY_LENGTH: usize = 16;
 
-/// The API key in `path`, read as the LoRA service reads its key files: the first line without
-/// surrounding whitespace, at least [`MIN_API_KEY_LENGTH`] visible ASCII characters (what an
-/// HTTP header carries).
-pub fn read_api_key(path: &std::path::Path) -> Result<String, String> {
+/// The API key or admin token (`what`) in `path`, read as the LoRA service reads its token
+/// files: the first line without surrounding whitespace, at least [`MIN_API_KEY_LENGTH`]
+/// visible ASCII characters (what an HTTP header carries).
+pub fn read_token(path: &std::path::Path, what: &str) -> Result<String, String> {
 	let text = std::fs::read_to_string(path)
-		.map_err(|e| format!("reading the LoRA service's API key from {}: {e}", path.display()))?;
+		.map_err(|e| format!("reading the LoRA service's {what} from {}: {e}", path.display()))?;
 	let key = text.lines().next().unwrap_or_default().trim();
 	if key.len() < MIN_API_KEY_LENGTH || !key.bytes().all(|b| b.is_ascii_graphic()) {
 		return Err(format!(
-			"{} does not hold an API key: its first line must be at least {MIN_API_KEY_LENGTH} \
+			"{} does not hold the {what}: its first line must be at least {MIN_API_KEY_LENGTH} \
 			 visible ASCII characters",
 			path.display()
 		));
@@ -221,12 +248,18 @@ mod tests {
 			path
 		};
 		let key = "k3y-Z_9.0123456789";
-		assert_eq!(read_api_key(&write("ok", &format!("  {key}\r\nsecond line"))), Ok(key.into()));
-		assert!(read_api_key(&write("empty", " \n")).is_err());
-		assert!(read_api_key(&write("short", "0123456789abcde")).is_err(), "15 characters");
-		assert!(read_api_key(&write("two", "0123456789 abcdefgh")).is_err(), "a space");
-		assert!(read_api_key(&write("utf8", "0123456789abcdefé")).is_err());
-		assert!(read_api_key(&dir.join("missing")).is_err());
+		assert_eq!(
+			read_token(&write("ok", &format!("  {key}\r\nsecond line")), "API key"),
+			Ok(key.into())
+		);
+		assert!(read_token(&write("empty", " \n"), "API key").is_err());
+		assert!(
+			read_token(&write("short", "0123456789abcde"), "API key").is_err(),
+			"15 characters"
+		);
+		assert!(read_token(&write("two", "0123456789 abcdefgh"), "API key").is_err(), "a space");
+		assert!(read_token(&write("utf8", "0123456789abcdefé"), "API key").is_err());
+		assert!(read_token(&dir.join("missing"), "API key").is_err());
 		std::fs::remove_dir_all(dir).ok();
 	}
 

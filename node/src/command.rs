@@ -192,7 +192,12 @@ pub fn run() -> Result<()> {
 			let runner = cli.create_runner(&cli.run.normalize())?;
 			let collator_options = cli.run.collator_options();
 			let is_dev = cli.run.base.is_dev()?;
-			let seal_mode = if cli.instant_seal {
+			if cli.dev_follow && !is_dev {
+				return Err("--dev-follow follows a dev chain: it takes --dev".into());
+			}
+			let seal_mode = if cli.dev_follow {
+				SealMode::Follow
+			} else if cli.instant_seal {
 				SealMode::Instant
 			} else {
 				SealMode::Timer(cli.dev_block_time)
@@ -201,20 +206,29 @@ pub fn run() -> Result<()> {
 			let api_key = cli
 				.lora_service_api_key_file
 				.as_deref()
-				.map(crate::cli::read_api_key)
+				.map(|path| crate::cli::read_token(path, "API key"))
 				.transpose()?;
-			if api_key.is_some()
+			let admin_token = cli
+				.lora_service_admin_token_file
+				.as_deref()
+				.map(|path| crate::cli::read_token(path, "admin token"))
+				.transpose()?;
+			if (api_key.is_some() || admin_token.is_some())
 				&& cli.lora_service_url.starts_with("http://")
 				&& !crate::cli::is_loopback_url(&cli.lora_service_url)
 			{
 				log::warn!(
-					"The LoRA service's API key goes to {} over plain HTTP: anyone on the path \
-					 can read it. Use https:// or a service on this machine.",
+					"The LoRA service's API key or admin token goes to {} over plain HTTP: anyone \
+					 on the path can read it. Use https:// or a service on this machine.",
 					cli.lora_service_url
 				);
 			}
-			let lora_service =
-				crate::service::LoraService { url: cli.lora_service_url.clone(), api_key };
+			let lora_service = crate::service::LoraService {
+				url: cli.lora_service_url.clone(),
+				api_key,
+				admin_token,
+				record_sync: !cli.no_record_sync,
+			};
 			runner.run_node_until_exit(|config| async move {
 				if lora_service.api_key.is_some()
 					&& !matches!(config.rpc.methods, sc_service::config::RpcMethods::Safe)

@@ -22,8 +22,8 @@ use sp_runtime::traits::Header as HeaderT;
 use tributary_runtime::{opaque::Block, Hash};
 
 use crate::service::{
-	enable_offchain_indexing, new_partial, rpc_builder, spawn_offchain_workers, store_lora_service,
-	LoraService, ParachainClient,
+	enable_offchain_indexing, new_partial_with, rpc_builder, spawn_offchain_workers,
+	spawn_record_sync, store_lora_service, ImportChecks, LoraService, ParachainClient,
 };
 
 /// How the dev node seals blocks.
@@ -33,6 +33,8 @@ pub enum SealMode {
 	Timer(u64),
 	/// A block whenever a transaction enters the pool.
 	Instant,
+	/// No block: import those of the dev node this one follows (`--dev-follow`).
+	Follow,
 }
 
 /// The relay chain's slot length, which the mocked relay chain keeps.
@@ -54,12 +56,17 @@ pub fn start_dev_node(
 		transaction_pool,
 		other: (_, mut telemetry, _),
 		..
-	} = new_partial(&config)?;
+	} = new_partial_with(
+		&config,
+		if mode == SealMode::Follow { ImportChecks::None } else { ImportChecks::Aura },
+	)?;
 	store_lora_service(&backend, &lora_service);
 
-	// A dev chain has no peers.
-	config.network.default_peers_set.in_peers = 0;
-	config.network.default_peers_set.out_peers = 0;
+	// Dev blocks carry no seal to check: a follower takes its peers' blocks as they come. The
+	// sealing node dials nobody (two dev chains on one machine never mix); followers dial it.
+	if mode != SealMode::Follow {
+		config.network.default_peers_set.out_peers = 0;
+	}
 	let net_config = FullNetworkConfiguration::<_, _, sc_network::Litep2pNetworkBackend>::new(
 		&config.network,
 		None,
@@ -89,6 +96,13 @@ pub fn start_dev_node(
 		transaction_pool.clone(),
 		network.clone(),
 	)?;
+	spawn_record_sync(
+		&config,
+		&task_manager,
+		client.clone(),
+		keystore_container.keystore(),
+		&lora_service,
+	)?;
 
 	let proposer = sc_basic_authorship::ProposerFactory::new(
 		task_manager.spawn_handle(),
@@ -106,6 +120,7 @@ pub fn start_dev_node(
 		dev_inherent_data_providers(client.clone(), para_id, slot_duration);
 
 	match mode {
+		SealMode::Follow => {}
 		SealMode::Instant => {
 			let authorship = sc_consensus_manual_seal::run_instant_seal_and_finalize(
 				sc_consensus_manual_seal::InstantSealParams {

@@ -4,6 +4,7 @@ mod chain_spec;
 mod cli;
 mod command;
 mod dev;
+mod record_sync;
 mod rpc;
 mod service;
 

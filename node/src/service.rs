@@ -53,6 +53,23 @@ pub type Service = PartialComponents<
 
 /// Builds the client, backend, transaction pool and import queue.
 pub fn new_partial(config: &Configuration) -> Result<Service, sc_service::Error> {
+	new_partial_with(config, ImportChecks::Aura)
+}
+
+/// What the import queue checks of the blocks peers send.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum ImportChecks {
+	/// Aura seals by the parachain's authorities: every chain but a followed dev chain.
+	Aura,
+	/// Nothing: a dev chain's blocks carry no seal (`--dev-follow`).
+	None,
+}
+
+/// As [`new_partial`], with the import queue's checks chosen.
+pub fn new_partial_with(
+	config: &Configuration,
+	checks: ImportChecks,
+) -> Result<Service, sc_service::Error> {
 	let telemetry = config
 		.telemetry_endpoints
 		.clone()
@@ -106,21 +123,29 @@ pub fn new_partial(config: &Configuration) -> Result<Service, sc_service::Error>
 
 	let block_import = ParachainBlockImport::new(client.clone(), backend.clone());
 
-	let import_queue =
-		cumulus_client_consensus_aura::equivocation_import_queue::fully_verifying_import_queue::<
-			AuraPair,
-			_,
-			_,
-			_,
-			_,
-		>(
-			client.clone(),
-			block_import.clone(),
-			move |_, _| async move { Ok(sp_timestamp::InherentDataProvider::from_system_time()) },
+	let import_queue = match checks {
+		ImportChecks::None => sc_consensus_manual_seal::import_queue(
+			Box::new(client.clone()),
 			&task_manager.spawn_essential_handle(),
 			config.prometheus_registry(),
-			telemetry.as_ref().map(|telemetry| telemetry.handle()),
-		);
+		),
+		ImportChecks::Aura => {
+			cumulus_client_consensus_aura::equivocation_import_queue::fully_verifying_import_queue::<
+				AuraPair,
+				_,
+				_,
+				_,
+				_,
+			>(
+				client.clone(),
+				block_import.clone(),
+				move |_, _| async move { Ok(sp_timestamp::InherentDataProvider::from_system_time()) },
+				&task_manager.spawn_essential_handle(),
+				config.prometheus_registry(),
+				telemetry.as_ref().map(|telemetry| telemetry.handle()),
+			)
+		}
+	};
 
 	Ok(PartialComponents {
 		backend,
@@ -139,6 +164,10 @@ pub fn new_partial(config: &Configuration) -> Result<Service, sc_service::Error>
 pub struct LoraService {
 	pub url: String,
 	pub api_key: Option<String>,
+	/// The token the service asks of the routes that change what it holds (records).
+	pub admin_token: Option<String>,
+	/// Whether the node keeps the service's records in sync with the chain.
+	pub record_sync: bool,
 }
 
 /// Stores the LoRA service's URL and API key (or the absence of one) where the runtime's
@@ -206,6 +235,33 @@ pub fn spawn_offchain_workers(
 		"offchain-work",
 		offchain_workers.run(client, task_manager.spawn_handle()).boxed(),
 	);
+	Ok(())
+}
+
+/// Keeps the LoRA service's records in sync with the chain's for the datasets this node's
+/// providers serve ([`crate::record_sync`]), unless `--no-record-sync`.
+pub fn spawn_record_sync(
+	config: &Configuration,
+	task_manager: &TaskManager,
+	client: Arc<ParachainClient>,
+	keystore: sp_keystore::KeystorePtr,
+	service: &LoraService,
+) -> Result<(), sc_service::Error> {
+	if !service.record_sync {
+		log::info!("📚 Record sync off: the LoRA service's records are fed by other means");
+		return Ok(());
+	}
+	let sync = crate::record_sync::RecordSync::new(
+		client,
+		keystore,
+		service,
+		config.prometheus_registry(),
+	)
+	.map_err(sc_service::Error::Other)?;
+	let token =
+		if service.admin_token.is_some() { "with its admin token" } else { "without a token" };
+	log::info!("📚 Record sync to {} ({token})", service.url);
+	task_manager.spawn_handle().spawn("record-sync", "record-sync", sync.run().boxed());
 	Ok(())
 }
 
@@ -294,6 +350,13 @@ pub async fn start_parachain_node<Net: NetworkBackend<Block, Hash>>(
 		params.keystore_container.keystore(),
 		transaction_pool.clone(),
 		network.clone(),
+	)?;
+	spawn_record_sync(
+		&parachain_config,
+		&task_manager,
+		client.clone(),
+		params.keystore_container.keystore(),
+		&lora_service,
 	)?;
 
 	sc_service::spawn_tasks(sc_service::SpawnTasksParams {

@@ -170,6 +170,14 @@ impl_runtime_apis! {
 		fn contributor_weight(dataset_id: DatasetId, contributor: AccountId) -> u64 {
 			pallet_datasets::ContributorWeight::<Runtime>::get(dataset_id, contributor)
 		}
+
+		fn contributions(
+			dataset_id: DatasetId,
+			start_after: Option<ContributionId>,
+			limit: u32,
+		) -> Vec<(ContributionId, ContributionRecord)> {
+			Datasets::contributions_in(dataset_id, start_after, limit)
+		}
 	}
 
 	impl pallet_models_runtime_api::ModelsApi<Block, ModelRecord, AdapterRecord> for Runtime {
@@ -240,6 +248,10 @@ impl_runtime_apis! {
 
 		fn pending_slashes(provider: AccountId) -> Vec<PendingSlashRecord> {
 			Providers::pending_slashes_of(&provider)
+		}
+
+		fn provider_of_operator(operator: AccountId) -> Option<AccountId> {
+			pallet_providers::ProviderOfOperator::<Runtime>::get(operator)
 		}
 	}
 

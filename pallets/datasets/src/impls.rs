@@ -509,6 +509,24 @@ impl<T: Config> Pallet<T> {
 			.collect()
 	}
 
+	/// A page of at most `limit` (capped at [`MAX_CONTRIBUTIONS_PAGE`]) of a dataset's
+	/// contributions (pending or accepted), in storage order, after the contribution
+	/// `start_after` (the last one of the previous page).
+	pub fn contributions_in(
+		dataset_id: DatasetId,
+		start_after: Option<ContributionId>,
+		limit: u32,
+	) -> Vec<(ContributionId, ContributionOf<T>)> {
+		let page = match start_after {
+			Some(after) => Contributions::<T>::iter_prefix_from(
+				dataset_id,
+				Contributions::<T>::hashed_key_for(dataset_id, after),
+			),
+			None => Contributions::<T>::iter_prefix(dataset_id),
+		};
+		page.take(limit.min(MAX_CONTRIBUTIONS_PAGE) as usize).collect()
+	}
+
 	/// The dataset's contribution that registered `content_hash`, if any.
 	pub fn contribution_by_hash(
 		dataset_id: DatasetId,

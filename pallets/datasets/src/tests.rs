@@ -798,6 +798,36 @@ mod queries {
 	}
 
 	#[test]
+	fn a_datasets_contributions_are_paged() {
+		ExtBuilder::default().build_and_execute(|| {
+			let first = create(Policy::Open);
+			let second = create(Policy::Curated);
+			contribute(BOB, first, 1, 10);
+			contribute(CHARLIE, first, 2, 20);
+			contribute(BOB, first, 3, 30);
+			contribute(BOB, second, 4, 40);
+
+			let mut seen = Vec::new();
+			let mut cursor = None;
+			loop {
+				let page = Datasets::contributions_in(first, cursor, 2);
+				assert!(page.len() <= 2);
+				let Some((contribution_id, _)) = page.last() else { break };
+				cursor = Some(*contribution_id);
+				seen.extend(page.into_iter().map(|(c, record)| (c, record.length)));
+			}
+			seen.sort();
+			assert_eq!(seen, vec![(0, 10), (1, 20), (2, 30)]);
+			let pending = Datasets::contributions_in(second, None, 10);
+			assert_eq!(pending.len(), 1);
+			assert_eq!(pending[0].1.status, ContributionStatus::Pending);
+			assert!(Datasets::contributions_in(second + 1, None, 10).is_empty());
+			// A page is never longer than MAX_CONTRIBUTIONS_PAGE, whatever is asked.
+			assert_eq!(Datasets::contributions_in(first, None, u32::MAX).len(), 3);
+		});
+	}
+
+	#[test]
 	fn a_hash_leads_to_its_contribution() {
 		ExtBuilder::default().build_and_execute(|| {
 			let id = create(Policy::Open);

@@ -13,8 +13,8 @@ polkadot_sdk::sp_api::decl_runtime_apis! {
 	/// Datasets, their contributions and contributor weights.
 	///
 	/// Version 2: a content hash is looked up in one dataset (each dataset has its own hash
-	/// index).
-	#[api_version(2)]
+	/// index). Version 3: a dataset's contributions, page by page.
+	#[api_version(3)]
 	pub trait DatasetsApi<AccountId, Dataset, Contribution>
 	where
 		AccountId: Codec,
@@ -44,5 +44,14 @@ polkadot_sdk::sp_api::decl_runtime_apis! {
 
 		/// A contributor's accepted weight in a dataset (0 if none).
 		fn contributor_weight(dataset_id: DatasetId, contributor: AccountId) -> u64;
+
+		/// Up to `limit` (at most 100) of a dataset's contributions (pending or accepted), in
+		/// storage order, after `start_after`, which is the last id of the previous page.
+		#[api_version(3)]
+		fn contributions(
+			dataset_id: DatasetId,
+			start_after: Option<ContributionId>,
+			limit: u32,
+		) -> Vec<(ContributionId, Contribution)>;
 	}
 }

@@ -11,6 +11,9 @@ pub use pallet_providers::{ModelId, ProviderView};
 
 polkadot_sdk::sp_api::decl_runtime_apis! {
 	/// GPU providers, the models they serve and the slashes pending against them.
+	///
+	/// Version 2: the provider an operator key works for.
+	#[api_version(2)]
 	pub trait ProvidersApi<AccountId, Provider, PendingSlash>
 	where
 		AccountId: Codec,
@@ -26,5 +29,9 @@ polkadot_sdk::sp_api::decl_runtime_apis! {
 
 		/// The slashes pending against a provider.
 		fn pending_slashes(provider: AccountId) -> Vec<PendingSlash>;
+
+		/// The provider whose operator key `operator` is, if any.
+		#[api_version(2)]
+		fn provider_of_operator(operator: AccountId) -> Option<AccountId>;
 	}
 }
