@@ -563,21 +563,16 @@ impl RecordSync {
 			return Ok(());
 		}
 		if !answer.status.is_client_error() {
-			return Err(SyncError::Service(format!(
-				"POST {path} answered {}: {}",
-				answer.status,
-				answer.text()
-			)));
+			return Err(answer.unexpected());
 		}
 		if batch.records.len() == 1 {
 			let record = &batch.records[0];
 			log::warn!(
 				target: LOG_TARGET,
-				"Dataset {dataset_id}, contribution {}: the LoRA service refuses the record ({}: \
-				 {}); it is not offered again until the node restarts",
+				"Dataset {dataset_id}, contribution {}: the record is refused ({}); it is not \
+				 offered again until the node restarts",
 				record.contribution_id,
-				answer.status,
-				answer.text()
+				answer.unexpected()
 			);
 			self.skipped.insert((dataset_id, record.contribution_id, record.hash));
 			round.refused += 1;
@@ -597,13 +592,8 @@ impl RecordSync {
 		let answer = self
 			.call(Method::POST, "/v1/blobs", self.admin_token.as_deref(), Some(bytes), false)
 			.await?;
-		let stored = answer.json()?;
-		if answer.status != StatusCode::CREATED || stored["content_hash"] != content_hash {
-			return Err(SyncError::Service(format!(
-				"POST /v1/blobs answered {}: {}",
-				answer.status,
-				answer.text()
-			)));
+		if answer.status != StatusCode::CREATED || answer.json()?["content_hash"] != content_hash {
+			return Err(answer.unexpected());
 		}
 		Ok(())
 	}
@@ -655,11 +645,7 @@ impl RecordSync {
 	async fn expect_json(&self, path: &str) -> Result<serde_json::Value, SyncError> {
 		let answer = self.call(Method::GET, path, self.read_token.as_deref(), None, false).await?;
 		if answer.status != StatusCode::OK {
-			return Err(SyncError::Service(format!(
-				"GET {path} answered {}: {}",
-				answer.status,
-				answer.text()
-			)));
+			return Err(answer.unexpected());
 		}
 		answer.json()
 	}
@@ -672,14 +658,9 @@ impl RecordSync {
 		body: Option<Vec<u8>>,
 		expected: StatusCode,
 	) -> Result<(), SyncError> {
-		let answer = self.call(method.clone(), path, token, body, true).await?;
+		let answer = self.call(method, path, token, body, true).await?;
 		if answer.status != expected {
-			return Err(SyncError::Service(format!(
-				"{method} {} answered {}: {}",
-				path.split('?').next().unwrap_or(path),
-				answer.status,
-				answer.text()
-			)));
+			return Err(answer.unexpected());
 		}
 		Ok(())
 	}
@@ -717,7 +698,11 @@ impl RecordSync {
 				.await
 				.map_err(|e| service_error(&e))?
 				.to_bytes();
-			Ok(Answer { status, body })
+			Ok(Answer {
+				request: format!("{method} {}", path.split('?').next().unwrap_or(path)),
+				status,
+				body,
+			})
 		};
 		futures::select! {
 			answer = exchange.fuse() => answer,
@@ -729,6 +714,8 @@ impl RecordSync {
 
 /// A status and a body read back from the service.
 struct Answer {
+	/// The method and path (without its query) that were answered.
+	request: String,
 	status: StatusCode,
 	body: Bytes,
 }
@@ -739,8 +726,10 @@ impl Answer {
 			.map_err(|e| SyncError::Service(format!("an answer that is not JSON: {e}")))
 	}
 
-	fn text(&self) -> String {
-		String::from_utf8_lossy(&self.body[..self.body.len().min(500)]).into_owned()
+	/// The answer as an error: what was asked, the status, and the start of the body.
+	fn unexpected(&self) -> SyncError {
+		let text = String::from_utf8_lossy(&self.body[..self.body.len().min(500)]);
+		SyncError::Service(format!("{} answered {}: {text}", self.request, self.status))
 	}
 }
 

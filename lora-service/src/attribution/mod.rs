@@ -143,12 +143,9 @@ mod tests {
 		);
 	}
 
-	/// Records added one at a time (merging as they go) attribute exactly as the same records
-	/// indexed at once, and the index holds few segments.
-	#[test]
-	fn an_index_extended_record_by_record_attributes_as_one_built_at_once() {
-		let planted: Vec<u32> = (10_000..10_010).collect();
-		let records: Vec<(Record, Vec<u32>)> = (0..40u32)
+	/// Forty records of noise of varied lengths; records 5, 18 and 31 hold `planted`.
+	fn forty_records_planted_with(planted: &[u32]) -> Vec<(Record, Vec<u32>)> {
+		(0..40u32)
 			.map(|i| {
 				let mut tokens = noise(u64::from(i) + 1, 20 + (i as usize * 7) % 50);
 				if i % 13 == 5 {
@@ -156,7 +153,15 @@ mod tests {
 				}
 				(record(i), tokens)
 			})
-			.collect();
+			.collect()
+	}
+
+	/// Records added one at a time (merging as they go) attribute exactly as the same records
+	/// indexed at once, and the index holds few segments.
+	#[test]
+	fn an_index_extended_record_by_record_attributes_as_one_built_at_once() {
+		let planted: Vec<u32> = (10_000..10_010).collect();
+		let records = forty_records_planted_with(&planted);
 		let whole = DatasetIndex::build(records.clone()).unwrap();
 		let mut grown = DatasetIndex::default();
 		for r in records {
@@ -183,15 +188,7 @@ mod tests {
 	#[test]
 	fn an_index_with_records_removed_attributes_as_one_built_from_the_rest() {
 		let planted: Vec<u32> = (10_000..10_010).collect();
-		let records: Vec<(Record, Vec<u32>)> = (0..40u32)
-			.map(|i| {
-				let mut tokens = noise(u64::from(i) + 1, 20 + (i as usize * 7) % 50);
-				if i % 13 == 5 {
-					tokens.splice(3..3, planted.iter().copied());
-				}
-				(record(i), tokens)
-			})
-			.collect();
+		let records = forty_records_planted_with(&planted);
 		let mut grown = DatasetIndex::default();
 		for r in records.clone() {
 			grown.extend(vec![r]).unwrap();
