@@ -62,8 +62,10 @@ const LOG_TARGET: &str = "record-sync";
 pub const MAX_RECORDS_PER_ROUND: usize = 256;
 /// The most record bytes one round pushes (a record longer than this still goes, alone).
 pub const MAX_BYTES_PER_ROUND: usize = 16 << 20;
-/// The most records one round removes; also the most one `DELETE` names.
+/// The most records one round removes.
 pub const MAX_REMOVALS_PER_ROUND: usize = 1000;
+/// The most ids one `DELETE` names (its URL stays under 3 KiB).
+const REMOVALS_PER_REQUEST: usize = 250;
 /// The most JSON one push sends (a record larger than this still goes, alone; the service
 /// takes six times its `--max-record-bytes` in one body).
 const MAX_BATCH_JSON: usize = 8 << 20;
@@ -71,8 +73,11 @@ const MAX_BATCH_JSON: usize = 8 << 20;
 const LIST_PAGE: u32 = 1000;
 /// How many contributions a page of the runtime API returns at most.
 const CHAIN_PAGE: u32 = 100;
-/// How long one HTTP call to the service may take.
-const HTTP_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long a listing may take.
+const READ_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long a push or a removal may take: the service tokenizes, merges and rebuilds segments
+/// (a merge of a large dataset's segments takes minutes) before it answers.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 /// The largest answer read from the service.
 const MAX_RESPONSE_BYTES: usize = 64 << 20;
 /// How often the same failure is logged as a warning (it is logged at debug level between).
@@ -171,6 +176,8 @@ pub struct Round {
 	pub refused: usize,
 	/// Whether every wanted dataset is now in sync.
 	pub complete: bool,
+	/// Why datasets could not be brought in sync (they are tried again on the next block).
+	pub failures: Vec<String>,
 }
 
 /// Records encoded for one push.
@@ -259,8 +266,9 @@ impl RecordSync {
 		loop {
 			// Wait for a new best block (or go on at once with work left), then take the
 			// newest of those that came meanwhile.
-			if !backlog {
+			while !backlog {
 				match blocks.next().await {
+					Some(block) if block.is_new_best => break,
 					Some(_) => {}
 					None => return,
 				}
@@ -286,30 +294,37 @@ impl RecordSync {
 						metrics.unavailable.inc_by(round.unavailable as u64);
 						metrics.refused.inc_by(round.refused as u64);
 					}
-					// Work left over goes on at once; otherwise the next block starts a round.
-					backlog = !round.complete;
-					last_warning = None;
+					// Work left over, and progress made, go on at once; otherwise the next
+					// block starts a round.
+					backlog = !round.complete && round.pushed + round.removed > 0;
+					if round.failures.is_empty() {
+						last_warning = None;
+					} else {
+						self.failed(round.failures.join("; "), &mut last_warning);
+					}
 				}
 				Err(error) => {
-					if let Some(metrics) = &self.metrics {
-						metrics.failed_rounds.inc();
-					}
-					let message = error.to_string();
-					let repeated = last_warning
-						.as_ref()
-						.is_some_and(|(last, at)| *last == message && at.elapsed() < WARN_EVERY);
-					if repeated {
-						log::debug!(target: LOG_TARGET, "Record sync: {message}");
-					} else {
-						log::warn!(
-							target: LOG_TARGET,
-							"Record sync: {message}; retrying on the next block"
-						);
-						last_warning = Some((message, Instant::now()));
-					}
+					self.failed(error.to_string(), &mut last_warning);
 					backlog = false;
 				}
 			}
+		}
+	}
+
+	/// Counts a failed round and logs why: a warning, or at debug level while the same failure
+	/// repeats within [`WARN_EVERY`].
+	fn failed(&self, message: String, last_warning: &mut Option<(String, Instant)>) {
+		if let Some(metrics) = &self.metrics {
+			metrics.failed_rounds.inc();
+		}
+		let repeated = last_warning
+			.as_ref()
+			.is_some_and(|(last, at)| *last == message && at.elapsed() < WARN_EVERY);
+		if repeated {
+			log::debug!(target: LOG_TARGET, "Record sync: {message}");
+		} else {
+			log::warn!(target: LOG_TARGET, "Record sync: {message}; retrying on the next block");
+			*last_warning = Some((message, Instant::now()));
 		}
 	}
 
@@ -343,8 +358,15 @@ impl RecordSync {
 				Some(_) => self.accepted(at, dataset_id)?,
 				None => BTreeMap::new(),
 			};
+			// A dataset the service fails on holds up no other.
 			let complete =
-				self.sync_dataset(dataset_id, &accepted, &mut budget, &mut round).await?;
+				match self.sync_dataset(dataset_id, &accepted, &mut budget, &mut round).await {
+					Ok(complete) => complete,
+					Err(error) => {
+						round.failures.push(format!("dataset {dataset_id}: {error}"));
+						false
+					}
+				};
 			if complete {
 				done.push((dataset_id, fingerprint));
 			} else {
@@ -418,17 +440,14 @@ impl RecordSync {
 		let mut after = None;
 		loop {
 			let page = api.contributions(at, dataset_id, after, CHAIN_PAGE).map_err(chain_error)?;
+			// Until an empty page: a runtime may cap its pages below what was asked.
 			let Some((last, _)) = page.last() else { break };
 			after = Some(*last);
-			let full = page.len() as u32 >= CHAIN_PAGE;
 			accepted.extend(
 				page.into_iter()
 					.filter(|(_, c)| c.status == pallet_datasets::ContributionStatus::Accepted)
 					.map(|(id, c)| (id, c.content_hash)),
 			);
-			if !full {
-				break;
-			}
 		}
 		Ok(accepted)
 	}
@@ -452,21 +471,27 @@ impl RecordSync {
 		if removable < stale.len() {
 			complete = false;
 		}
-		if removable > 0 {
-			let ids = &stale[..removable];
+		// A URL of at most a few KiB, whatever a proxy in front of the service allows.
+		for ids in stale[..removable].chunks(REMOVALS_PER_REQUEST) {
 			let list = ids.iter().map(ToString::to_string).collect::<Vec<_>>().join(",");
 			let path = format!("/v1/datasets/{dataset_id}/records/{list}");
 			self.expect(Method::DELETE, &path, self.admin_token.as_deref(), None, StatusCode::OK)
 				.await?;
-			budget.removals -= removable;
-			round.removed += removable;
+			budget.removals -= ids.len();
+			round.removed += ids.len();
 		}
+		let removed: BTreeSet<ContributionId> = stale[..removable].iter().copied().collect();
 
 		let mut batch = Batch::default();
 		for (contribution_id, hash) in accepted {
 			if held.get(contribution_id) == Some(hash)
 				|| self.skipped.contains(&(dataset_id, *contribution_id, *hash))
 			{
+				continue;
+			}
+			// The service holds another record under this id, past this round's removals.
+			if held.contains_key(contribution_id) && !removed.contains(contribution_id) {
+				complete = false;
 				continue;
 			}
 			if budget.records == 0 || budget.bytes == 0 {
@@ -505,7 +530,10 @@ impl RecordSync {
 					"content_hash": content_hash,
 				}),
 				Err(e) => {
-					self.put_blob(e.into_bytes(), &content_hash).await?;
+					if let Err(refusal) = self.put_blob(e.into_bytes(), &content_hash).await? {
+						self.skip(dataset_id, *contribution_id, *hash, &refusal, round);
+						continue;
+					}
 					serde_json::json!({
 						"contribution_id": contribution_id,
 						"content_hash": content_hash,
@@ -562,20 +590,11 @@ impl RecordSync {
 			round.pushed_bytes += batch.records.iter().map(|r| r.length).sum::<usize>();
 			return Ok(());
 		}
-		if !answer.status.is_client_error() {
+		if !refuses_the_record(answer.status) {
 			return Err(answer.unexpected());
 		}
-		if batch.records.len() == 1 {
-			let record = &batch.records[0];
-			log::warn!(
-				target: LOG_TARGET,
-				"Dataset {dataset_id}, contribution {}: the record is refused ({}); it is not \
-				 offered again until the node restarts",
-				record.contribution_id,
-				answer.unexpected()
-			);
-			self.skipped.insert((dataset_id, record.contribution_id, record.hash));
-			round.refused += 1;
+		if let [record] = batch.records.as_slice() {
+			self.skip(dataset_id, record.contribution_id, record.hash, &answer, round);
 			return Ok(());
 		}
 		for record in batch.records {
@@ -586,16 +605,43 @@ impl RecordSync {
 		Ok(())
 	}
 
+	/// Logs, counts and sets aside a record the service refused for what it is.
+	fn skip(
+		&mut self,
+		dataset_id: DatasetId,
+		contribution_id: ContributionId,
+		hash: Hash,
+		refusal: &Answer,
+		round: &mut Round,
+	) {
+		log::warn!(
+			target: LOG_TARGET,
+			"Dataset {dataset_id}, contribution {contribution_id}: the record is refused ({}); \
+			 it is not offered again until the node restarts",
+			refusal.unexpected()
+		);
+		self.skipped.insert((dataset_id, contribution_id, hash));
+		round.refused += 1;
+	}
+
 	/// Stores bytes that are not UTF-8 as a blob, which the service keeps under the hash it
-	/// computes; the record then names that hash.
-	async fn put_blob(&self, bytes: Vec<u8>, content_hash: &str) -> Result<(), SyncError> {
+	/// computes (the record then names that hash); the answer of a service that refuses them
+	/// for what they are (larger than its `--max-record-bytes`).
+	async fn put_blob(
+		&self,
+		bytes: Vec<u8>,
+		content_hash: &str,
+	) -> Result<Result<(), Answer>, SyncError> {
 		let answer = self
 			.call(Method::POST, "/v1/blobs", self.admin_token.as_deref(), Some(bytes), false)
 			.await?;
-		if answer.status != StatusCode::CREATED || answer.json()?["content_hash"] != content_hash {
-			return Err(answer.unexpected());
+		if answer.status == StatusCode::CREATED && answer.json()?["content_hash"] == content_hash {
+			return Ok(Ok(()));
 		}
-		Ok(())
+		if refuses_the_record(answer.status) {
+			return Ok(Err(answer));
+		}
+		Err(answer.unexpected())
 	}
 
 	/// Each dataset's record and token counts in the service.
@@ -633,6 +679,10 @@ impl RecordSync {
 				let id = record["contribution_id"].as_u64().and_then(|id| u32::try_from(id).ok());
 				let hash = record["content_hash"].as_str().and_then(parse_hash);
 				let (Some(id), Some(hash)) = (id, hash) else { return Err(bad_answer(&path)) };
+				// Pages go up by id: anything else would page for ever.
+				if after.is_some_and(|after| id <= after) {
+					return Err(bad_answer(&path));
+				}
 				held.insert(id, hash);
 				after = Some(id);
 			}
@@ -704,10 +754,11 @@ impl RecordSync {
 				body,
 			})
 		};
+		let timeout = if method == Method::GET { READ_TIMEOUT } else { WRITE_TIMEOUT };
 		futures::select! {
 			answer = exchange.fuse() => answer,
-			_ = futures_timer::Delay::new(HTTP_TIMEOUT).fuse() =>
-				Err(service_error(&format!("no answer in {} s", HTTP_TIMEOUT.as_secs()))),
+			_ = futures_timer::Delay::new(timeout).fuse() =>
+				Err(service_error(&format!("no answer in {} s", timeout.as_secs()))),
 		}
 	}
 }
@@ -731,6 +782,15 @@ impl Answer {
 		let text = String::from_utf8_lossy(&self.body[..self.body.len().min(500)]);
 		SyncError::Service(format!("{} answered {}: {text}", self.request, self.status))
 	}
+}
+
+/// Whether the service refused a record for what it is (too large, untokenizable, not
+/// indexable), rather than for how it was asked (a token, a limit of a proxy in front of it).
+fn refuses_the_record(status: StatusCode) -> bool {
+	matches!(
+		status,
+		StatusCode::BAD_REQUEST | StatusCode::PAYLOAD_TOO_LARGE | StatusCode::UNPROCESSABLE_ENTITY
+	)
 }
 
 fn bad_answer(path: &str) -> SyncError {
