@@ -692,14 +692,13 @@ impl RecordSync {
 		}
 	}
 
+	/// A listing's JSON (`GET`, with the read token).
 	async fn expect_json(&self, path: &str) -> Result<serde_json::Value, SyncError> {
-		let answer = self.call(Method::GET, path, self.read_token.as_deref(), None, false).await?;
-		if answer.status != StatusCode::OK {
-			return Err(answer.unexpected());
-		}
-		answer.json()
+		let token = self.read_token.as_deref();
+		self.expect(Method::GET, path, token, None, StatusCode::OK).await?.json()
 	}
 
+	/// A call that must answer `expected`.
 	async fn expect(
 		&self,
 		method: Method,
@@ -707,12 +706,12 @@ impl RecordSync {
 		token: Option<&str>,
 		body: Option<Vec<u8>>,
 		expected: StatusCode,
-	) -> Result<(), SyncError> {
+	) -> Result<Answer, SyncError> {
 		let answer = self.call(method, path, token, body, true).await?;
 		if answer.status != expected {
 			return Err(answer.unexpected());
 		}
-		Ok(())
+		Ok(answer)
 	}
 
 	/// One HTTP call, bounded in time and in the size of what is read back.
