@@ -18,8 +18,9 @@ use tributary_lora::{
 		Adapter, AdapterCache,
 	},
 	attribution::{DatasetIndex, Record},
-	model::{Model, Weights},
+	model::{gguf, Model, Weights},
 	scheduler::{self as engine, Request, Sampling},
+	verify::{self, Claim, Vocabulary, EPSILON},
 };
 
 #[derive(clap::Args)]
@@ -63,6 +64,13 @@ pub struct Args {
 	/// Skip the attribution measurements.
 	#[arg(long)]
 	skip_attribution: bool,
+	/// Skip the verification measurements (teacher forcing across weight modes).
+	#[arg(long)]
+	skip_verification: bool,
+	/// Outputs generated per weight mode for the verification measurements (half chat
+	/// answers, half 256-token continuations).
+	#[arg(long, default_value_t = 8)]
+	verify_outputs: usize,
 }
 
 /// Resident set size of this process, from /proc (0 where unavailable).
@@ -189,6 +197,9 @@ pub fn run(args: Args) -> Result<()> {
 	}
 	if !args.skip_attribution {
 		attribution(&args)?;
+	}
+	if !args.skip_verification {
+		verification(&args, &path)?;
 	}
 	Ok(())
 }
@@ -409,6 +420,213 @@ fn attribution(args: &Args) -> Result<()> {
 			times[times.len() / 2].as_secs_f64() * 1e3,
 			times[(times.len() * 99 / 100).min(times.len() - 1)].as_secs_f64() * 1e3,
 			spans as f64 / args.attributions as f64
+		);
+	}
+	println!();
+	Ok(())
+}
+
+/// Serves `requests` (prompt, adapter) through the batching engine, `batch` at a time, greedy,
+/// up to `max_tokens` each and stopping at `stops`; returns the wall time and each output.
+fn generate(
+	model: &Arc<Model>,
+	batch: usize,
+	max_tokens: usize,
+	stops: &[u32],
+	requests: Vec<(Vec<u32>, Option<Arc<Adapter>>)>,
+) -> Result<(Duration, Vec<Vec<u32>>)> {
+	let (sender, receiver) = mpsc::channel();
+	let stats = engine::Stats::default();
+	let mut answers = Vec::new();
+	for (prompt, adapter) in requests {
+		let (reply, answer) = mpsc::channel();
+		stats.queued.fetch_add(1, Ordering::Relaxed);
+		sender
+			.send(Request {
+				prompt,
+				max_tokens,
+				stop_tokens: stops.to_vec(),
+				stop_check: None,
+				on_token: None,
+				sampling: Sampling::GREEDY,
+				logprobs: None,
+				adapter,
+				cancelled: None,
+				reply: Box::new(move |result| {
+					let _ = reply.send(result);
+				}),
+				queued_at: Instant::now(),
+			})
+			.map_err(|_| anyhow::anyhow!("the engine is gone"))?;
+		answers.push(answer);
+	}
+	drop(sender);
+	let started = Instant::now();
+	engine::run(model, receiver, engine::Limits::batch(batch), &stats);
+	let wall = started.elapsed();
+	let outputs = answers
+		.into_iter()
+		.map(|answer| Ok(answer.recv()?.map_err(anyhow::Error::msg)?.tokens))
+		.collect::<Result<_>>()?;
+	Ok((wall, outputs))
+}
+
+/// Teacher forcing across weight modes: outputs generated under each mode (served batched, as
+/// the service serves them) are verified under every mode, for the largest gap an honest
+/// output shows (what `verify::EPSILON` must exceed); one token substituted in the middle of
+/// each output must be caught; and verifying a 256-token output is timed against generating
+/// it alone.
+fn verification(args: &Args, path: &std::path::Path) -> Result<()> {
+	let content = gguf::read(path)?;
+	let tokenizer = gguf::tokenizer(&content)?;
+	let mut stops: Vec<u32> =
+		gguf::control_tokens(&content).into_iter().map(|(id, _)| id).collect();
+	let modes = [Weights::Dense, Weights::Quantized, Weights::Mixed];
+	let models: Vec<Arc<Model>> = modes
+		.iter()
+		.map(|&weights| Model::load(path, &Device::Cpu, weights).map(Arc::new))
+		.collect::<Result<_>>()?;
+	if !stops.contains(&models[0].config.eos_token_id) {
+		stops.push(models[0].config.eos_token_id);
+	}
+	let vocabulary = Vocabulary::of(&tokenizer, stops.clone());
+	let encode = |text: &str| -> Result<Vec<u32>> {
+		Ok(tokenizer.encode(text, false).map_err(anyhow::Error::msg)?.get_ids().to_vec())
+	};
+	let shape = Shape::of(&models[0].config);
+	let adapters: Vec<Arc<Adapter>> = (0..3)
+		.map(|i| random_adapter(shape, args.rank, 7_000 + i, &models[0]).map(Arc::new))
+		.collect::<Result<_>>()?;
+	let adapter_of = |i: usize| (!i.is_multiple_of(4)).then(|| adapters[i % 4 - 1].clone());
+	// Chat answers, whose continuations have near-ties, and long continuations.
+	let prompts: Vec<Vec<u32>> = (0..args.verify_outputs)
+		.map(|i| {
+			let text = match i % 2 {
+				0 => format!(
+					"<|im_start|>user\nWrite one sentence about river number {i}.<|im_end|>\n\
+					 <|im_start|>assistant\n"
+				),
+				_ => format!("The long history of river number {i} begins in the mountains, where"),
+			};
+			encode(&text)
+		})
+		.collect::<Result<_>>()?;
+	let max_tokens = 256;
+
+	println!("## Verification by teacher forcing\n");
+	println!(
+		"{} greedy outputs per weight mode (up to {max_tokens} tokens; half chat answers, half \
+		 continuations; base model and three rank-{} adapters), served {} at a time, each \
+		 verified under every mode. A verification is valid when every token is within \
+		 ε = {EPSILON} logits of the model's choice. Largest gap of an honest output, and how \
+		 many verified:\n",
+		args.verify_outputs, args.rank, args.batch
+	);
+	println!(
+		"| generated under | verified under | largest gap | valid | re-segmented tokens | \
+		 positions with a near-tie |"
+	);
+	println!("|---|---|---|---|---|---|");
+	let mut outputs_by_mode = Vec::new();
+	for (g, model) in models.iter().enumerate() {
+		let requests =
+			prompts.iter().enumerate().map(|(i, p)| (p.clone(), adapter_of(i))).collect();
+		let (_, outputs) = generate(model, args.batch, max_tokens, &stops, requests)?;
+		for (v, verifier) in models.iter().enumerate() {
+			let (mut largest, mut valid, mut resegmented) = (0f32, 0, 0);
+			let (mut near_ties, mut positions) = (0, 0);
+			for (i, output) in outputs.iter().enumerate() {
+				let bytes = vocabulary.spell(output);
+				let claim =
+					Claim { prompt: &prompts[i], output: &bytes, max_tokens, truncated: false };
+				let adapter = adapter_of(i);
+				let forced =
+					verify::force(verifier, adapter.as_deref(), &vocabulary, encode, &claim)?;
+				largest = largest.max(forced.max_gap);
+				resegmented += forced.resegmented;
+				near_ties += forced.near_ties;
+				positions += forced.tokens.len();
+				if forced.divergence.is_none() && forced.tokens == *output {
+					valid += 1;
+				} else {
+					eprintln!(
+						"output {i} of {:?} not verified under {:?}: {:?}",
+						modes[g], modes[v], forced.divergence
+					);
+				}
+			}
+			println!(
+				"| {:?} | {:?} | {largest:.3} | {valid}/{} | {resegmented} | {near_ties}/{positions} \
+				 ({:.1} %) |",
+				modes[g],
+				modes[v],
+				outputs.len(),
+				100.0 * near_ties as f64 / positions.max(1) as f64
+			);
+		}
+		outputs_by_mode.push(outputs);
+	}
+
+	// One token in the middle of each output replaced by a random other token.
+	println!(
+		"\nOne token substituted in the middle of each output, verified under its own mode:\n"
+	);
+	println!("| weights | caught | smallest gap of a substituted token |");
+	println!("|---|---|---|");
+	let mut rng = 0x5eed_u64;
+	for (g, model) in models.iter().enumerate() {
+		let (mut caught, mut smallest, mut tried) = (0, f32::INFINITY, 0);
+		for (i, output) in outputs_by_mode[g].iter().enumerate() {
+			if output.len() < 2 {
+				continue;
+			}
+			let mut forged = output.clone();
+			let middle = output.len() / 2;
+			let substitute = loop {
+				rng = rng.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+				let token = ((rng >> 33) % model.config.vocab_size as u64) as u32;
+				if token != output[middle] && !stops.contains(&token) {
+					break token;
+				}
+			};
+			forged[middle] = substitute;
+			let bytes = vocabulary.spell(&forged);
+			let claim = Claim { prompt: &prompts[i], output: &bytes, max_tokens, truncated: false };
+			let adapter = adapter_of(i);
+			let forced = verify::force(model, adapter.as_deref(), &vocabulary, encode, &claim)?;
+			tried += 1;
+			if let Some(verify::Divergence::NotGreedy { gap, .. }) = forced.divergence {
+				smallest = smallest.min(gap);
+			}
+			if forced.divergence.is_some() {
+				caught += 1;
+			}
+		}
+		println!("| {:?} | {caught}/{tried} | {smallest:.3} |", modes[g]);
+	}
+
+	// Cost: one 256-token continuation generated alone, then verified, per mode.
+	println!(
+		"\nCost of verifying a {max_tokens}-token continuation against generating it alone:\n"
+	);
+	println!("| weights | generate s | verify s | verify / generate |");
+	println!("|---|---|---|---|");
+	let prompt = encode("The long history of the river begins in the mountains, where")?;
+	for (g, model) in models.iter().enumerate() {
+		let (generated, outputs) =
+			generate(model, 1, max_tokens, &[], vec![(prompt.clone(), Some(adapters[0].clone()))])?;
+		let bytes = vocabulary.spell(&outputs[0]);
+		let claim = Claim { prompt: &prompt, output: &bytes, max_tokens, truncated: false };
+		let started = Instant::now();
+		let forced = verify::force(model, Some(&adapters[0]), &vocabulary, encode, &claim)?;
+		let verified = started.elapsed();
+		anyhow::ensure!(forced.divergence.is_none(), "the timed output did not verify: {forced:?}");
+		println!(
+			"| {:?} | {:.2} | {:.2} | {:.3} |",
+			modes[g],
+			generated.as_secs_f64(),
+			verified.as_secs_f64(),
+			verified.as_secs_f64() / generated.as_secs_f64()
 		);
 	}
 	println!();

@@ -23,3 +23,4 @@ pub(crate) mod rng;
 pub mod scheduler;
 #[cfg(test)]
 pub(crate) mod testing;
+pub mod verify;

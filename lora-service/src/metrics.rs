@@ -23,6 +23,10 @@ pub struct Metrics {
 	pub(crate) adapter_fetches: AtomicU64,
 	pub(crate) adapter_fetch_failures: AtomicU64,
 	pub(crate) adapter_fetch_millis: AtomicU64,
+	/// Verifications that found the claim valid, invalid, and the time all of them took.
+	pub(crate) verified_valid: AtomicU64,
+	pub(crate) verified_invalid: AtomicU64,
+	pub(crate) verify_millis: AtomicU64,
 	/// Requests admitted per model (`base` or an adapter id), for the first
 	/// [`MAX_COUNTED_MODELS`]; the rest under `other`.
 	pub(crate) per_model: Mutex<BTreeMap<String, u64>>,

@@ -31,6 +31,7 @@ def refused(method, path, body, status, code, headers=None):
 
 
 big_text = "a" * 70_000
+claim = {"model": "base", "prompt": "hi", "output": " there", "max_tokens": 4, "prompt_tokens": 1, "completion_tokens": 1}
 cases = [
     # Bodies that are not what the route takes.
     ("POST", "/v1/completions", "{", 400, "invalid_json"),
@@ -43,6 +44,14 @@ cases = [
     ("POST", "/v1/chat/completions", '{"model": "base", "messages": "hi"}', 400, "invalid_json"),
     ("POST", "/v1/attribution", '{"text": "x", "datasets": [1], "min_span": 1}', 400, "invalid_min_span"),
     ("POST", "/v1/attribution", '{"text": "x", "datasets": [4294967296]}', 400, "invalid_json"),
+    # Verifications: malformed claims, bytes that are not hex, bounds, unknown datasets.
+    ("POST", "/v1/verify", '{"model": "base", "prompt": "hi"}', 400, "invalid_json"),
+    ("POST", "/v1/verify", json.dumps({**claim, "output_hex": "0x00"}), 400, "invalid_output"),
+    ("POST", "/v1/verify", json.dumps({**{k: v for k, v in claim.items() if k != "output"}, "output_hex": "0xzz"}), 400, "invalid_output_hex"),
+    ("POST", "/v1/verify", json.dumps({**claim, "output": big_text}), 400, "output_too_large"),
+    ("POST", "/v1/verify", json.dumps({**claim, "max_tokens": 10**9}), 400, "prompt_too_long"),
+    ("POST", "/v1/verify", json.dumps({**claim, "attribution": {"datasets": [424242], "records": []}}), 404, "unknown_dataset"),
+    ("POST", "/v1/verify", json.dumps({**claim, "attribution": {"datasets": [1], "records": [], "as_of": [{"dataset_id": 1, "next_contribution_id": -1}]}}), 400, "invalid_json"),
     # Bounds.
     ("POST", "/v1/completions", json.dumps({"model": "base", "prompt": big_text}), 400, "prompt_too_large"),
     ("POST", "/v1/completions", json.dumps({"model": "base", "prompt": "\u0000" * 80_000}), 413, "body_too_large"),

@@ -31,10 +31,32 @@ use crate::{
 	scheduler::{self, stop, Finish, Outcome, Request, TokenLogprobs},
 };
 
+/// The tokens' bytes as 0x-prefixed hex, cut where the first of `stops` begins, when they
+/// are not UTF-8; none when the text is their bytes.
+fn raw_bytes(state: &AppState, tokens: &[u32], stops: &[String]) -> Option<String> {
+	let mut bytes: Vec<u8> =
+		tokens.iter().flat_map(|&t| logprobs::token_bytes(&state.tokenizer, t)).collect();
+	if std::str::from_utf8(&bytes).is_ok() {
+		return None;
+	}
+	let at = stops
+		.iter()
+		.filter(|stop| !stop.is_empty())
+		.filter_map(|stop| bytes.windows(stop.len()).position(|w| w == stop.as_bytes()))
+		.min();
+	if let Some(at) = at {
+		bytes.truncate(at);
+	}
+	Some(format!("0x{}", crate::hash::hex(&bytes)))
+}
+
 /// Generated text, why it ended, the token counts, and each token's log-probabilities when the
 /// request asked.
 pub(super) struct Generated {
 	pub(super) text: String,
+	/// The text's bytes as 0x-prefixed hex, when the tokens' bytes are not UTF-8 (the text
+	/// shows U+FFFD in their place): what a verifier needs to check the output.
+	pub(super) text_hex: Option<String>,
 	pub(super) finish_reason: &'static str,
 	pub(super) prompt_tokens: usize,
 	pub(super) completion_tokens: usize,
@@ -91,8 +113,10 @@ impl Queued {
 			.decode(&generation.tokens, false)
 			.map_err(|e| ApiError::internal("detokenization_failed", e))?;
 		stop::truncate(&mut text, &self.stops);
+		let text_hex = raw_bytes(&self.state, &generation.tokens, &self.stops);
 		Ok(Generated {
 			text,
+			text_hex,
 			finish_reason: match generation.finish {
 				Finish::Stop => "stop",
 				Finish::Length => "length",
@@ -364,6 +388,10 @@ async fn answer(
 			"logprobs": asked.then(|| logprobs::completion(tokenizer, &generated.logprobs, 0).0),
 		}),
 	};
+	let mut choice = choice;
+	if let Some(hex) = &generated.text_hex {
+		choice["text_hex"] = json!(hex);
+	}
 	let mut response = json!({
 		"id": answer.id,
 		"object": if answer.chat { "chat.completion" } else { "text_completion" },

@@ -150,6 +150,24 @@ pub(super) async fn metrics(State(state): State<Arc<AppState>>) -> impl IntoResp
 		),
 		("attributions_total", "counter", "Attributions computed.", get(&m.attributions)),
 		(
+			"verifications_valid_total",
+			"counter",
+			"Claimed completions verified and found valid.",
+			get(&m.verified_valid),
+		),
+		(
+			"verifications_invalid_total",
+			"counter",
+			"Claimed completions verified and found invalid.",
+			get(&m.verified_invalid),
+		),
+		(
+			"verification_seconds_total",
+			"counter",
+			"Time spent verifying claimed completions.",
+			get(&m.verify_millis) / 1000.0,
+		),
+		(
 			"records_removed_total",
 			"counter",
 			"Records removed from datasets' indexes.",

@@ -2,7 +2,7 @@
 //! `POST /v1/completions`, `POST /v1/chat/completions`, `POST /v1/adapters`,
 //! `DELETE /v1/adapters/{id}`, `POST /v1/blobs`, `GET /v1/datasets`,
 //! `POST` and `GET /v1/datasets/{id}/records`, `DELETE /v1/datasets/{id}/records/{ids}`,
-//! `POST /v1/attribution`, `GET /metrics`. Every refusal is
+//! `POST /v1/attribution`, `POST /v1/verify`, `GET /metrics`. Every refusal is
 //! a 4xx with a JSON body `{"error": {"message", "type", "code"}}` (`crate::error`), and the
 //! service keeps serving.
 //!
@@ -14,13 +14,14 @@ mod attribution;
 mod auth;
 mod completions;
 mod health;
-mod logprobs;
+pub(crate) mod logprobs;
 pub mod openai;
 mod records;
 mod stream;
 #[cfg(test)]
 mod tests;
 mod validate;
+mod verify;
 
 use std::{
 	collections::HashMap,
@@ -168,15 +169,15 @@ impl Options {
 }
 
 /// Checks a request body as route `route` (completions, chat completions, attribution, an
-/// adapter upload, records; by its index modulo 5) checks it before doing anything: the parser
-/// fuzz target's way in.
+/// adapter upload, records, a verification; by its index modulo 6) checks it before doing
+/// anything: the parser fuzz target's way in.
 #[cfg(feature = "fuzzing")]
 pub fn check_body(route: u8, body: &[u8]) -> Result<(), ApiError> {
 	use axum::Json;
 	let value: serde_json::Value =
 		serde_json::from_slice(body).map_err(|e| ApiError::bad("invalid_json", e.to_string()))?;
 	let body = || Ok(Json(value.clone()));
-	match route % 5 {
+	match route % 6 {
 		0 => {
 			let request: openai::CompletionRequest =
 				validate::parse(body(), &["model", "prompt"], &openai::GENERATION_FIELDS)?;
@@ -210,9 +211,17 @@ pub fn check_body(route: u8, body: &[u8]) -> Result<(), ApiError> {
 			let _: openai::AdapterUpload = serde_json::from_value(value.clone())
 				.map_err(|e| ApiError::bad("invalid_json", e.to_string()))?;
 		}
-		_ => {
+		4 => {
 			let fields = ["records", "contribution_id", "text", "content_hash"];
 			let _: openai::RecordsBody = validate::parse(body(), &fields, &[])?;
+		}
+		_ => {
+			let request: openai::VerifyRequest =
+				validate::parse(body(), &verify::VERIFY_FIELDS, &[])?;
+			verify::output_bytes(&request)?;
+			if let Some(claimed) = &request.attribution {
+				validate::attribution_options(&claimed.options)?;
+			}
 		}
 	}
 	Ok(())
@@ -236,6 +245,9 @@ pub fn may_listen(listen: std::net::SocketAddr, options: &Options) -> anyhow::Re
 struct BodyLimits {
 	/// Completions, chat completions and attribution.
 	text: usize,
+	/// A verification: a prompt and an output (as hex, two bytes a byte), a claimed
+	/// attribution and the contributions it leaves out.
+	verify: usize,
 	/// A record upload (one record or several); a blob is one record's bytes.
 	records: usize,
 	blob: usize,
@@ -249,6 +261,7 @@ impl BodyLimits {
 	fn of(options: &Options) -> Self {
 		Self {
 			text: options.max_text_bytes.saturating_mul(6).saturating_add(Self::SLACK),
+			verify: options.max_text_bytes.saturating_mul(12).saturating_add(4 << 20),
 			records: options.max_record_bytes.saturating_mul(6).saturating_add(Self::SLACK),
 			blob: options.max_record_bytes,
 			adapter: (options.max_adapter_bytes / 3 + 1)
@@ -293,6 +306,13 @@ pub struct AppState {
 	pub(crate) api_key: Option<String>,
 	/// Set when the service shuts down: new generation is refused, `/ready` answers 503.
 	pub(crate) draining: AtomicBool,
+	/// The model, for verifications (the engine generates with its own handle).
+	pub(crate) model: Arc<Model>,
+	/// The vocabulary by bytes, built at the first verification.
+	pub(crate) vocabulary: std::sync::OnceLock<Arc<crate::verify::Vocabulary>>,
+	/// One verification at a time, and how many wait for it.
+	pub(crate) verifications: Arc<tokio::sync::Semaphore>,
+	pub(crate) verify_waiting: AtomicU64,
 }
 
 impl AppState {
@@ -388,6 +408,10 @@ pub fn start(model_path: &std::path::Path, options: Options) -> anyhow::Result<A
 		api_key,
 		draining: AtomicBool::new(false),
 		in_flight: AtomicU64::new(0),
+		model,
+		vocabulary: std::sync::OnceLock::new(),
+		verifications: Arc::new(tokio::sync::Semaphore::new(1)),
+		verify_waiting: AtomicU64::new(0),
 	}))
 }
 
@@ -418,6 +442,7 @@ pub fn router(state: Arc<AppState>) -> Router {
 		.route("/v1/datasets", get(records::datasets))
 		.route("/v1/datasets/{dataset_id}/records", get(records::list_records))
 		.route("/v1/attribution", post(attribution::attribute).layer(limit(limits.text)))
+		.route("/v1/verify", post(verify::verify).layer(limit(limits.verify)))
 		.route_layer(middleware::from_fn_with_state(state.clone(), auth::client));
 	let routes = Router::new()
 		.route("/health", get(health::health))

@@ -197,3 +197,61 @@ pub struct AttributionRequest {
 	#[serde(flatten)]
 	pub options: AttributionOptions,
 }
+
+/// `POST /v1/verify`: a claimed greedy completion of `prompt` by `model` (an adapter id, with
+/// its hash and URI as completions take them, or `base`).
+#[derive(Deserialize)]
+pub struct VerifyRequest {
+	pub model: String,
+	pub adapter_hash: Option<String>,
+	pub adapter_uri: Option<String>,
+	pub prompt: String,
+	/// The output as text, or its bytes as 0x-prefixed hex (`output_hex`) when they are not
+	/// UTF-8: one of the two.
+	pub output: Option<String>,
+	pub output_hex: Option<String>,
+	pub max_tokens: usize,
+	/// The output was cut after generation (at a character boundary within a byte bound).
+	#[serde(default)]
+	pub truncated: bool,
+	/// The token counts claimed.
+	pub prompt_tokens: usize,
+	pub completion_tokens: usize,
+	pub attribution: Option<ClaimedAttribution>,
+}
+
+/// A claimed attribution: the datasets and span length it was computed with, the records it
+/// credits, how many it keeps, and which records it was computed over.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClaimedAttribution {
+	#[serde(flatten)]
+	pub options: AttributionOptions,
+	pub records: Vec<ClaimedRecord>,
+	/// The claim keeps only this many best-scored records (ties to the lower dataset, then
+	/// contribution), as the chain does; all when absent.
+	pub max_records: Option<usize>,
+	/// The datasets as they stood when the claim was made.
+	#[serde(default)]
+	pub as_of: Vec<DatasetAsOf>,
+}
+
+/// A credited record of a claim.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClaimedRecord {
+	pub dataset_id: u32,
+	pub contribution_id: u32,
+	pub score_ppm: u32,
+}
+
+/// A dataset as it stood: its records issued before `next_contribution_id`, but for
+/// `excluded` (those not accepted then).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatasetAsOf {
+	pub dataset_id: u32,
+	pub next_contribution_id: u32,
+	#[serde(default)]
+	pub excluded: Vec<u32>,
+}

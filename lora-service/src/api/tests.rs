@@ -1730,3 +1730,136 @@ async fn adapters_are_fetched_from_their_uri_and_checked() {
 		post(&app, "/v1/completions", complete("7", &hex_hash, &server.uri("good"))).await;
 	assert_eq!(status, StatusCode::OK);
 }
+
+/// A completion verified as it was served is valid; a claim with another output, other token
+/// counts or another attribution is invalid, each for its reason; the records a claim was made
+/// on (`as_of`) are the ones its attribution is recomputed over; bad requests get 4xx.
+#[tokio::test(flavor = "multi_thread")]
+async fn served_completions_verify_and_forgeries_do_not() {
+	let options = options("http-verify");
+	let app = router(start(tiny_path(), options.clone()).unwrap());
+	let (body, hash) = upload("a1", 1, tiny_shape());
+	assert_eq!(post(&app, "/v1/adapters", body).await.0, StatusCode::CREATED);
+	let prompt = "the river runs";
+	let (status, answer) = post(
+		&app,
+		"/v1/completions",
+		json!({ "model": "a1", "prompt": prompt, "max_tokens": 24, "temperature": 0 }),
+	)
+	.await;
+	assert_eq!(status, StatusCode::OK, "{answer}");
+	let choice = &answer["choices"][0];
+	let text = choice["text"].as_str().unwrap().to_string();
+	// The tiny model's bytes are seldom UTF-8: the answer then carries them as hex.
+	let output = match choice["text_hex"].as_str() {
+		Some(hex) => json!({ "output_hex": hex }),
+		None => json!({ "output": text }),
+	};
+	let usage = &answer["usage"];
+
+	// Two records holding the output, one without: the first added before the claim.
+	for (id, record) in [(0, text.clone()), (1, format!("again: {text}")), (2, "dry land".into())] {
+		let (status, answer) =
+			post(&app, "/v1/datasets/7/records", json!({ "contribution_id": id, "text": record }))
+				.await;
+		assert_eq!(status, StatusCode::CREATED, "{answer}");
+	}
+	let claim = |records: Value, as_of: Value| {
+		let mut claim = json!({
+			"model": "a1",
+			"adapter_hash": hash,
+			"prompt": prompt,
+			"max_tokens": 24,
+			"prompt_tokens": usage["prompt_tokens"],
+			"completion_tokens": usage["completion_tokens"],
+			"attribution": { "datasets": [7], "records": records, "as_of": as_of },
+		});
+		claim.as_object_mut().unwrap().extend(output.as_object().unwrap().clone());
+		claim
+	};
+	let verify = |body: Value| {
+		let app = app.clone();
+		async move { post(&app, "/v1/verify", body).await }
+	};
+	let codes = |answer: &Value| -> Vec<String> {
+		answer["reasons"]
+			.as_array()
+			.unwrap()
+			.iter()
+			.map(|r| r["code"].as_str().unwrap().to_string())
+			.collect()
+	};
+
+	// As of the claim, only record 0 was issued: it takes the whole credit.
+	let as_of = json!([{ "dataset_id": 7, "next_contribution_id": 1 }]);
+	let honest = json!([{ "dataset_id": 7, "contribution_id": 0, "score_ppm": 1_000_000 }]);
+	let (status, verdict) = verify(claim(honest.clone(), as_of.clone())).await;
+	assert_eq!(status, StatusCode::OK, "{verdict}");
+	assert_eq!(verdict["verdict"], "valid", "{verdict}");
+	assert_eq!(verdict["completion_tokens"], usage["completion_tokens"]);
+	assert!(verdict["output"]["max_gap"].as_f64().unwrap() < 1e-3, "{verdict}");
+	// Record 1 excluded by name instead: the same.
+	let excluded = json!([{ "dataset_id": 7, "next_contribution_id": 3, "excluded": [1] }]);
+	assert_eq!(verify(claim(honest.clone(), excluded)).await.1["verdict"], "valid");
+	// Over every record, the credit is shared with record 1, and the claim is wrong.
+	let (_, verdict) = verify(claim(honest.clone(), json!([]))).await;
+	assert_eq!(codes(&verdict), ["attribution_differs"], "{verdict}");
+	let shared = &verdict["attribution"]["records"];
+	assert_eq!(shared.as_array().unwrap().len(), 2, "{verdict}");
+	// A provider citing its own record, which holds nothing of the output.
+	let selfish = json!([{ "dataset_id": 7, "contribution_id": 2, "score_ppm": 1_000_000 }]);
+	let (_, verdict) = verify(claim(selfish, as_of.clone())).await;
+	assert_eq!(codes(&verdict), ["attribution_differs"]);
+	assert!(verdict["reasons"][0]["message"].as_str().unwrap().contains("record 2 of dataset 7"));
+
+	// Other token counts.
+	let mut counts = claim(honest.clone(), as_of.clone());
+	counts["completion_tokens"] = json!(usage["completion_tokens"].as_u64().unwrap() - 1);
+	counts["prompt_tokens"] = json!(usage["prompt_tokens"].as_u64().unwrap() + 1);
+	let (_, verdict) = verify(counts).await;
+	assert_eq!(codes(&verdict), ["prompt_tokens_differ", "completion_tokens_differ"]);
+	// A made-up output: the served bytes with one changed in the middle.
+	let mut bytes = match choice["text_hex"].as_str() {
+		Some(hex) => (0..(hex.len() - 2) / 2)
+			.map(|i| u8::from_str_radix(&hex[2 + 2 * i..4 + 2 * i], 16).unwrap())
+			.collect(),
+		None => text.as_bytes().to_vec(),
+	};
+	let middle = bytes.len() / 2;
+	bytes[middle] = bytes[middle].wrapping_add(1);
+	let mut forged = claim(honest.clone(), as_of.clone());
+	let forged_object = forged.as_object_mut().unwrap();
+	forged_object.remove("output");
+	forged_object.insert("output_hex".into(), json!(format!("0x{}", hex(&bytes))));
+	let (_, verdict) = verify(forged).await;
+	assert_eq!(verdict["verdict"], "invalid");
+	assert!(codes(&verdict).contains(&"not_greedy".to_string()), "{verdict}");
+	// More tokens than the request allowed.
+	let mut fewer = claim(honest.clone(), as_of.clone());
+	fewer["max_tokens"] = json!(20);
+	assert_eq!(codes(&verify(fewer).await.1), ["too_many_tokens"]);
+
+	// Refusals: 4xx with a JSON error, and the service serves on.
+	let mut both = claim(honest.clone(), as_of.clone());
+	both["output"] = json!("x");
+	both["output_hex"] = json!("0x78");
+	expect_error(verify(both).await, StatusCode::BAD_REQUEST, "invalid_output", "both");
+	let mut odd = claim(honest.clone(), as_of.clone());
+	odd.as_object_mut().unwrap().remove("output");
+	odd["output_hex"] = json!("0x7");
+	expect_error(verify(odd).await, StatusCode::BAD_REQUEST, "invalid_output_hex", "hex");
+	let mut unknown = claim(honest.clone(), as_of.clone());
+	unknown["attribution"]["datasets"] = json!([7, 99]);
+	expect_error(verify(unknown).await, StatusCode::NOT_FOUND, "unknown_dataset", "dataset");
+	let mut outside =
+		claim(json!([{ "dataset_id": 8, "contribution_id": 0, "score_ppm": 1 }]), as_of);
+	outside["attribution"]["datasets"] = json!([7]);
+	expect_error(verify(outside).await, StatusCode::BAD_REQUEST, "invalid_attribution", "outside");
+	let mut field = claim(honest, json!([]));
+	field["temperature"] = json!(0.7);
+	expect_error(verify(field).await, StatusCode::BAD_REQUEST, "invalid_json", "unknown field");
+
+	let metrics = metrics_text(&app).await;
+	assert!(metrics.contains("tributary_lora_verifications_valid_total 2"), "{metrics}");
+	assert!(metrics.contains("tributary_lora_verifications_invalid_total 5"), "{metrics}");
+}

@@ -20,6 +20,10 @@ use self::{
 	linear::Linear,
 };
 pub use self::{attention::KvCache, gguf::LlamaConfig, linear::Weights};
+
+/// How many positions' logits [`Model::forward_each`] computes at once: 64 of SmolLM2's
+/// 49,152-token vocabulary take 12 MiB.
+pub const LOGIT_CHUNK: usize = 64;
 use crate::adapters::{Adapter, AdapterStack};
 
 /// One sequence in a forward pass: the tokens that continue it after what its cache holds.
@@ -129,6 +133,42 @@ impl Model {
 	/// Runs every row's tokens through the model after what its cache holds, appends their
 	/// keys and values to it, and returns the logits of each row's last token, (rows, vocab).
 	pub fn forward(&self, rows: &mut [Row<'_>], lora: Lora<'_>) -> Result<Tensor> {
+		let (x, lengths) = self.hidden(rows, lora)?;
+		let mut last = Vec::with_capacity(lengths.len());
+		let mut end = 0u32;
+		for t in &lengths {
+			end += *t as u32;
+			last.push(end - 1);
+		}
+		let x = x.index_select(&Tensor::new(last.as_slice(), &self.device)?, 0)?;
+		self.lm_head.forward(&ops::rms_norm(&x, &self.norm, self.config.rms_eps)?)
+	}
+
+	/// One sequence: runs `tokens` after what `cache` holds and calls `each(i, logits)` with the
+	/// logits after token i, (vocab), in order. The output layer runs [`LOGIT_CHUNK`] positions
+	/// at a time, so a long sequence never holds all its logits at once.
+	pub fn forward_each(
+		&self,
+		tokens: &[u32],
+		cache: &mut KvCache,
+		adapter: Option<&Adapter>,
+		mut each: impl FnMut(usize, &[f32]) -> Result<()>,
+	) -> Result<()> {
+		let (x, _) = self.hidden(&mut [Row { tokens, cache }], adapter.into())?;
+		let x = ops::rms_norm(&x, &self.norm, self.config.rms_eps)?;
+		for start in (0..tokens.len()).step_by(LOGIT_CHUNK) {
+			let length = LOGIT_CHUNK.min(tokens.len() - start);
+			let logits = self.lm_head.forward(&x.narrow(0, start, length)?)?.to_vec2::<f32>()?;
+			for (i, row) in logits.iter().enumerate() {
+				each(start + i, row)?;
+			}
+		}
+		Ok(())
+	}
+
+	/// The residual stream after the last layer, (tokens, hidden), of every row's tokens in row
+	/// order, and each row's token count; the rows' caches hold their tokens afterwards.
+	fn hidden(&self, rows: &mut [Row<'_>], lora: Lora<'_>) -> Result<(Tensor, Vec<usize>)> {
 		let c = &self.config;
 		if rows.is_empty() {
 			bail!("a forward pass needs a row");
@@ -191,15 +231,10 @@ impl Model {
 		for (index, layer) in self.layers.iter().enumerate() {
 			x = layer.forward(c, &x, index, &pass, rows)?;
 		}
-		let mut last = Vec::with_capacity(rows.len());
-		let mut end = 0u32;
 		for (row, t) in rows.iter_mut().zip(&pass.lengths) {
 			row.cache.length += t;
-			end += *t as u32;
-			last.push(end - 1);
 		}
-		let x = x.index_select(&Tensor::new(last.as_slice(), &self.device)?, 0)?;
-		self.lm_head.forward(&ops::rms_norm(&x, &self.norm, c.rms_eps)?)
+		Ok((x, pass.lengths))
 	}
 
 	/// One sequence: runs `tokens` after what `cache` holds and returns the logits of the last

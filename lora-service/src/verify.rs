@@ -1,0 +1,502 @@
+//! Checking a claimed greedy output without generating it: teacher forcing. The prompt and the
+//! claimed output run through the model in one prefill, and at every position the claimed
+//! token must be within [`EPSILON`] logits of the model's own choice there; where the output
+//! stops before `max_tokens`, a stop token must be within [`EPSILON`] of the choice after it.
+//! A prefill computes all positions at once, so checking an output costs a fraction of
+//! generating it, which takes one forward pass per token.
+//!
+//! The output reaches the verifier as bytes (its tokens' bytes, which need not be UTF-8), and
+//! their canonical tokenization is not always the tokens generation chose ("Paris" may have
+//! come as "Par" + "is"). Where a canonical token
+//! is not within [`EPSILON`], the text is re-segmented from there one token at a time, each time
+//! taking the model's best-scored token among those whose bytes continue the text, until the
+//! tokens meet a canonical boundary again and the rest is forced in one prefill. At most
+//! [`MAX_RESEGMENTED`] tokens are re-segmented.
+//!
+//! [`EPSILON`] absorbs the honest differences between machines and weight modes (8-bit
+//! activations, batched versus single-row arithmetic); docs/verification.md has the
+//! measurements it was chosen from.
+
+use std::collections::HashMap;
+
+use anyhow::{ensure, Result};
+
+use crate::{
+	adapters::Adapter,
+	model::{KvCache, Model},
+};
+
+/// How far below the model's own choice, in logits, a claimed token may score and still count
+/// as the model's choice.
+pub const EPSILON: f32 = 1.0;
+
+/// The most tokens re-segmented in one output.
+pub const MAX_RESEGMENTED: usize = 64;
+
+/// The most prefills of the output's canonical tokens: after a re-segmentation the rest is
+/// forced again only this many times, so that an output that keeps leaving its canonical
+/// tokenization costs a verifier a bounded multiple of one prefill.
+pub const MAX_PREFILLS: usize = 8;
+
+/// The vocabulary by bytes: which tokens continue a text.
+pub struct Vocabulary {
+	bytes: Vec<Vec<u8>>,
+	by_bytes: HashMap<Vec<u8>, u32>,
+	longest: usize,
+	/// Tokens that end generation: never part of an output.
+	stops: Vec<u32>,
+}
+
+impl Vocabulary {
+	/// The vocabulary of `size` tokens, token i's bytes `bytes_of(i)`; `stops` end generation.
+	pub fn new(size: usize, bytes_of: impl Fn(u32) -> Vec<u8>, stops: Vec<u32>) -> Self {
+		let bytes: Vec<Vec<u8>> = (0..size as u32).map(bytes_of).collect();
+		let mut by_bytes = HashMap::with_capacity(size);
+		for (id, token) in bytes.iter().enumerate() {
+			if token.is_empty() || stops.contains(&(id as u32)) {
+				continue;
+			}
+			// The lowest id keeps bytes that several tokens spell.
+			by_bytes.entry(token.clone()).or_insert(id as u32);
+		}
+		let longest = by_bytes.keys().map(Vec::len).max().unwrap_or(0);
+		Self { bytes, by_bytes, longest, stops }
+	}
+
+	/// `tokenizer`'s vocabulary; `stops` end generation.
+	pub fn of(tokenizer: &tokenizers::Tokenizer, stops: Vec<u32>) -> Self {
+		let size = tokenizer.get_vocab_size(true);
+		Self::new(size, |id| crate::api::logprobs::token_bytes(tokenizer, id), stops)
+	}
+
+	/// The bytes `tokens` spell, one after another.
+	pub fn spell(&self, tokens: &[u32]) -> Vec<u8> {
+		tokens.iter().flat_map(|&token| self.bytes(token).to_vec()).collect()
+	}
+
+	fn bytes(&self, token: u32) -> &[u8] {
+		self.bytes.get(token as usize).map_or(&[], Vec::as_slice)
+	}
+
+	/// Tokens whose bytes begin `text`, and, when `cut`, those that `text` ends inside (the
+	/// output was cut in the middle of its last token).
+	fn continuing(&self, text: &[u8], cut: bool) -> Vec<u32> {
+		let mut found: Vec<u32> = (1..=self.longest.min(text.len()))
+			.filter_map(|length| self.by_bytes.get(&text[..length]).copied())
+			.collect();
+		if cut && text.len() < self.longest {
+			found.extend(self.by_bytes.iter().filter_map(|(bytes, id)| {
+				(bytes.len() > text.len() && bytes.starts_with(text)).then_some(*id)
+			}));
+		}
+		found
+	}
+}
+
+/// What is claimed: the output of greedy decoding after the prompt's tokens.
+pub struct Claim<'a> {
+	pub prompt: &'a [u32],
+	/// The output's bytes: its tokens' bytes one after another, which need not be UTF-8 (a
+	/// character's bytes may span tokens, and generation may stop inside one).
+	pub output: &'a [u8],
+	pub max_tokens: usize,
+	/// The output was cut after generation, so it may end inside its last token and says
+	/// nothing about where generation stopped.
+	pub truncated: bool,
+}
+
+impl Vocabulary {
+	/// The output's canonical tokens: `encode` of each stretch of UTF-8, and a byte token for
+	/// each byte outside one, so that their bytes spell the output.
+	fn canonical(
+		&self,
+		output: &[u8],
+		encode: impl Fn(&str) -> Result<Vec<u32>>,
+	) -> Result<Vec<u32>> {
+		let mut tokens = Vec::new();
+		for chunk in output.utf8_chunks() {
+			if !chunk.valid().is_empty() {
+				tokens.extend(encode(chunk.valid())?);
+			}
+			for &byte in chunk.invalid() {
+				tokens.extend(self.by_bytes.get(&[byte][..]));
+			}
+		}
+		Ok(tokens)
+	}
+}
+
+/// Where an output departs from greedy decoding.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Divergence {
+	/// At byte `offset` of the output (its token `index`), no token that continues the text is
+	/// within [`EPSILON`] of the model's choice `chosen`: the best of them is `gap` below it.
+	NotGreedy { offset: usize, index: usize, chosen: u32, gap: f32 },
+	/// The output stops after fewer than `max_tokens` tokens where the model goes on: its best
+	/// stop token is `gap` below its choice `chosen`.
+	EndedEarly { chosen: u32, gap: f32 },
+	/// The output holds more than `max_tokens` tokens.
+	TooLong { tokens: usize },
+	/// More than [`MAX_RESEGMENTED`] tokens differ from the canonical tokenization.
+	Resegmented,
+}
+
+/// What teacher forcing found.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Forced {
+	/// The output's tokens as generation chose them (as far as they were followed).
+	pub tokens: Vec<u32>,
+	/// The largest gap between a claimed token and the model's choice among those accepted.
+	pub max_gap: f32,
+	/// How many accepted positions had another token within [`EPSILON`] of the model's choice:
+	/// where a claim could have said otherwise and still verified.
+	pub near_ties: usize,
+	/// How many tokens were re-segmented away from the canonical tokenization.
+	pub resegmented: usize,
+	/// Where the output departs from greedy decoding, if it does.
+	pub divergence: Option<Divergence>,
+}
+
+/// The model's choice in `logits` (ties to the lower id) and its logit.
+fn choice(logits: &[f32]) -> (u32, f32) {
+	let mut best = (0u32, f32::NEG_INFINITY);
+	for (id, &logit) in logits.iter().enumerate() {
+		if logit > best.1 {
+			best = (id as u32, logit);
+		}
+	}
+	best
+}
+
+/// Whether a token other than the model's choice in `logits` is within [`EPSILON`] of it.
+fn near_tie(logits: &[f32]) -> bool {
+	let (best, top) = choice(logits);
+	logits.iter().enumerate().any(|(id, &logit)| id as u32 != best && top - logit <= EPSILON)
+}
+
+/// How far `token` scores below the model's choice in `logits`.
+fn gap(logits: &[f32], token: u32) -> f32 {
+	let best = choice(logits).1;
+	logits.get(token as usize).map_or(f32::INFINITY, |&logit| best - logit)
+}
+
+/// Teacher-forces `claim` through `model` with `adapter`, as described in the module's
+/// documentation.
+/// `encode` is the tokenizer's encoding of text.
+pub fn force(
+	model: &Model,
+	adapter: Option<&Adapter>,
+	vocabulary: &Vocabulary,
+	encode: impl Fn(&str) -> Result<Vec<u32>>,
+	claim: &Claim<'_>,
+) -> Result<Forced> {
+	let canonical = vocabulary.canonical(claim.output, encode)?;
+	force_from(model, adapter, vocabulary, &canonical, claim)
+}
+
+/// [`force`], given the output's canonical tokens.
+fn force_from(
+	model: &Model,
+	adapter: Option<&Adapter>,
+	vocabulary: &Vocabulary,
+	canonical: &[u32],
+	claim: &Claim<'_>,
+) -> Result<Forced> {
+	ensure!(!claim.prompt.is_empty(), "the prompt is empty");
+	let text = claim.output;
+	// Where each canonical token starts in the text, if the tokens spell it.
+	let mut starts = HashMap::with_capacity(canonical.len());
+	let mut offset = 0;
+	for (index, &token) in canonical.iter().enumerate() {
+		starts.insert(offset, index);
+		offset += vocabulary.bytes(token).len();
+	}
+	if offset != text.len() {
+		starts.clear();
+	}
+	let kv_row = model.config.kv_heads * model.config.head_dim;
+
+	let mut cache = KvCache::default();
+	let mut next = Vec::new();
+	let last = claim.prompt.len() - 1;
+	model.forward_each(claim.prompt, &mut cache, adapter, |i, logits| {
+		if i == last {
+			next = logits.to_vec();
+		}
+		Ok(())
+	})?;
+	let mut forced =
+		Forced { tokens: Vec::new(), max_gap: 0.0, near_ties: 0, resegmented: 0, divergence: None };
+	let (mut offset, mut prefills) = (0, 0);
+	while offset < text.len() {
+		if let Some(&start) = starts.get(&offset).filter(|_| prefills < MAX_PREFILLS) {
+			prefills += 1;
+			// Forced in one prefill: every canonical token from here while each is within ε.
+			let rest = &canonical[start..];
+			let first = gap(&next, rest[0]);
+			if first <= EPSILON {
+				let before = cache.len();
+				let mut accepted = 1;
+				let mut max_gap = first;
+				let mut near_ties = usize::from(near_tie(&next));
+				let mut diverged = false;
+				model.forward_each(rest, &mut cache, adapter, |i, logits| {
+					if diverged {
+						return Ok(());
+					}
+					match rest.get(i + 1) {
+						Some(&token) => {
+							let g = gap(logits, token);
+							if g > EPSILON {
+								diverged = true;
+								next = logits.to_vec();
+							} else {
+								max_gap = max_gap.max(g);
+								near_ties += usize::from(near_tie(logits));
+								accepted += 1;
+							}
+						}
+						None => next = logits.to_vec(),
+					}
+					Ok(())
+				})?;
+				cache.truncate(before + accepted, kv_row);
+				forced.max_gap = forced.max_gap.max(max_gap);
+				forced.near_ties += near_ties;
+				for &token in &rest[..accepted] {
+					forced.tokens.push(token);
+					offset += vocabulary.bytes(token).len();
+				}
+				if !diverged {
+					break;
+				}
+			}
+		}
+		// Re-segmented: the best-scored token that continues the text, if it is within ε.
+		let cut = claim.truncated;
+		let candidates = vocabulary.continuing(&text[offset..], cut);
+		let best = candidates
+			.iter()
+			.map(|&token| (token, gap(&next, token)))
+			.min_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
+		let chosen = choice(&next).0;
+		let Some((token, g)) = best.filter(|(_, g)| *g <= EPSILON) else {
+			let gap = best.map_or(f32::INFINITY, |b| b.1);
+			let index = forced.tokens.len();
+			forced.divergence = Some(Divergence::NotGreedy { offset, index, chosen, gap });
+			return Ok(forced);
+		};
+		forced.resegmented += 1;
+		if forced.resegmented > MAX_RESEGMENTED {
+			forced.divergence = Some(Divergence::Resegmented);
+			return Ok(forced);
+		}
+		forced.max_gap = forced.max_gap.max(g);
+		forced.near_ties += usize::from(near_tie(&next));
+		forced.tokens.push(token);
+		offset = (offset + vocabulary.bytes(token).len()).min(text.len());
+		model.forward_each(&[token], &mut cache, adapter, |_, logits| {
+			next = logits.to_vec();
+			Ok(())
+		})?;
+	}
+	if forced.tokens.len() > claim.max_tokens {
+		forced.divergence = Some(Divergence::TooLong { tokens: forced.tokens.len() });
+	} else if !claim.truncated && forced.tokens.len() < claim.max_tokens {
+		// Generation stopped on its own: a stop token was the model's choice.
+		let (chosen, best) = choice(&next);
+		let stop = vocabulary
+			.stops
+			.iter()
+			.filter_map(|&token| next.get(token as usize).copied())
+			.fold(f32::NEG_INFINITY, f32::max);
+		let g = best - stop;
+		if g > EPSILON {
+			forced.divergence = Some(Divergence::EndedEarly { chosen, gap: g });
+		} else {
+			forced.max_gap = forced.max_gap.max(g);
+		}
+	}
+	Ok(forced)
+}
+
+#[cfg(test)]
+mod tests {
+	use super::*;
+	use crate::{
+		model::{gguf, tiny},
+		testing::{tiny_adapter, tiny_model, tiny_path},
+	};
+
+	struct Tiny {
+		model: Model,
+		adapter: Adapter,
+		tokenizer: tokenizers::Tokenizer,
+		vocabulary: Vocabulary,
+	}
+
+	fn tiny() -> Tiny {
+		let tokenizer = gguf::tokenizer(&gguf::read(tiny_path()).unwrap()).unwrap();
+		let vocabulary = Vocabulary::of(&tokenizer, vec![0, 1, 2]);
+		Tiny { model: tiny_model(), adapter: tiny_adapter(5, 4), tokenizer, vocabulary }
+	}
+
+	impl Tiny {
+		fn generate(&self, prompt: &[u32], max_tokens: usize) -> Vec<u32> {
+			let eos = tiny::config().eos_token_id;
+			self.model.generate_greedy(prompt, max_tokens, eos, Some(&self.adapter)).unwrap()
+		}
+
+		fn bytes(&self, tokens: &[u32]) -> Vec<u8> {
+			self.vocabulary.spell(tokens)
+		}
+
+		fn force(
+			&self,
+			prompt: &[u32],
+			output: &[u8],
+			max_tokens: usize,
+			truncated: bool,
+		) -> Forced {
+			let encode = |text: &str| -> Result<Vec<u32>> {
+				Ok(self
+					.tokenizer
+					.encode(text, false)
+					.map_err(anyhow::Error::msg)?
+					.get_ids()
+					.to_vec())
+			};
+			let claim = Claim { prompt, output, max_tokens, truncated };
+			force(&self.model, Some(&self.adapter), &self.vocabulary, encode, &claim).unwrap()
+		}
+
+		/// The logits after `prompt` and `output`.
+		fn logits_after(&self, prompt: &[u32], output: &[u32]) -> Vec<f32> {
+			let tokens: Vec<u32> = prompt.iter().chain(output).copied().collect();
+			let mut last = Vec::new();
+			let mut cache = KvCache::default();
+			self.model
+				.forward_each(&tokens, &mut cache, Some(&self.adapter), |i, logits| {
+					if i + 1 == tokens.len() {
+						last = logits.to_vec();
+					}
+					Ok(())
+				})
+				.unwrap();
+			last
+		}
+	}
+
+	const PROMPTS: [&[u32]; 4] =
+		[&[5, 77, 120, 9], &[200, 41, 13], &[3, 3, 3, 3, 3, 99], &[150, 151, 152, 30, 31]];
+
+	/// Greedy outputs verify with the tokens generation chose, whatever the canonical
+	/// tokenization of their bytes (the tiny vocabulary's merges make them differ), and the
+	/// logits of one prefill agree with those of token-by-token decoding.
+	#[test]
+	fn greedy_outputs_verify_as_generated() {
+		let tiny = tiny();
+		for prompt in PROMPTS {
+			let generated = tiny.generate(prompt, 40);
+			assert_eq!(generated.len(), 40, "the tiny model does not stop on its own");
+			let forced = tiny.force(prompt, &tiny.bytes(&generated), 40, false);
+			assert_eq!(forced.divergence, None, "prompt {prompt:?}");
+			assert_eq!(forced.tokens, generated);
+			assert!(forced.max_gap < 1e-3, "gap {}", forced.max_gap);
+		}
+	}
+
+	/// Where the canonical tokenization merges two generated tokens into one that is not the
+	/// model's choice, the two are found by re-segmentation and the rest forced again.
+	#[test]
+	fn a_canonical_token_generation_split_is_resegmented() {
+		let tiny = tiny();
+		let prompt = PROMPTS[3];
+		let generated = tiny.generate(prompt, 24);
+		// Token 0 (a control token, never generated) spells generated tokens 5 and 6 together.
+		let merged = tiny.bytes(&generated[5..7]);
+		let bytes_of = |id: u32| match id {
+			0 => merged.clone(),
+			id => tiny.vocabulary.bytes(id).to_vec(),
+		};
+		let vocabulary = Vocabulary::new(tiny::config().vocab_size, bytes_of, vec![1, 2]);
+		let mut canonical = generated.clone();
+		canonical.splice(5..7, [0]);
+		let claim =
+			Claim { prompt, output: &tiny.bytes(&generated), max_tokens: 24, truncated: false };
+		let forced =
+			force_from(&tiny.model, Some(&tiny.adapter), &vocabulary, &canonical, &claim).unwrap();
+		assert_eq!(forced.divergence, None);
+		assert_eq!(forced.tokens, generated);
+		assert_eq!(forced.resegmented, 2);
+	}
+
+	/// A token replaced anywhere in a 40-token output is found at that token.
+	#[test]
+	fn a_substituted_token_is_found_where_it_is() {
+		let tiny = tiny();
+		let prompt = PROMPTS[0];
+		let generated = tiny.generate(prompt, 40);
+		for index in [0, 17, 39] {
+			// The model's least likely byte token there: surely not its choice.
+			let logits = tiny.logits_after(prompt, &generated[..index]);
+			let worst = (3..259u32)
+				.min_by(|&a, &b| logits[a as usize].total_cmp(&logits[b as usize]))
+				.unwrap();
+			assert!(gap(&logits, worst) > EPSILON);
+			let mut forged = generated.clone();
+			forged[index] = worst;
+			let forced = tiny.force(prompt, &tiny.bytes(&forged), 40, false);
+			let Some(Divergence::NotGreedy { index: found, gap, .. }) = forced.divergence else {
+				panic!("substitution at {index} not found: {:?}", forced.divergence);
+			};
+			assert!(found <= index && gap > EPSILON, "found at {found}, gap {gap}");
+			assert_eq!(forced.tokens, generated[..found]);
+		}
+	}
+
+	/// An output that stops before `max_tokens` where the model goes on, or holds more than
+	/// `max_tokens`, is refused; one cut after generation (`truncated`) may end inside its
+	/// last token.
+	#[test]
+	fn outputs_stopped_early_too_long_or_cut() {
+		let tiny = tiny();
+		let prompt = PROMPTS[1];
+		let generated = tiny.generate(prompt, 40);
+		let bytes = tiny.bytes(&generated);
+		let early = tiny.force(prompt, &bytes, 41, false);
+		assert!(matches!(early.divergence, Some(Divergence::EndedEarly { .. })), "{early:?}");
+		let long = tiny.force(prompt, &bytes, 39, false);
+		assert_eq!(long.divergence, Some(Divergence::TooLong { tokens: 40 }));
+		// Cut inside its last token of two or more bytes.
+		let last = generated.iter().rposition(|&t| tiny.vocabulary.bytes(t).len() > 1);
+		let last = last.expect("a merged token among 40");
+		let end = tiny.bytes(&generated[..last]).len() + 1;
+		let cut = tiny.force(prompt, &bytes[..end], 41, true);
+		assert_eq!(cut.divergence, None, "{cut:?}");
+		assert_eq!(cut.tokens.len(), last + 1);
+		// Without the mark, the same bytes are not a whole output.
+		assert!(tiny.force(prompt, &bytes[..end], 41, false).divergence.is_some());
+	}
+
+	/// An output that ended with a stop token verifies when it says fewer than `max_tokens`.
+	#[test]
+	fn an_output_the_model_stopped_verifies() {
+		let tiny = tiny();
+		// Find a point where the model's choice is a stop token: make it one by asking the
+		// vocabulary to treat the model's choice after the prompt as one.
+		let prompt = PROMPTS[2];
+		let choice = choice(&tiny.logits_after(prompt, &[])).0;
+		let vocabulary = Vocabulary::of(&tiny.tokenizer, vec![choice]);
+		let tiny = Tiny { vocabulary, ..tiny };
+		let forced = tiny.force(prompt, b"", 10, false);
+		assert_eq!(forced.divergence, None);
+		assert!(forced.tokens.is_empty());
+		let elsewhere = Vocabulary::of(&tiny.tokenizer, vec![(choice + 1) % 259]);
+		let tiny = Tiny { vocabulary: elsewhere, ..tiny };
+		assert!(matches!(
+			tiny.force(prompt, b"", 10, false).divergence,
+			Some(Divergence::EndedEarly { .. })
+		));
+	}
+}
