@@ -17,7 +17,7 @@ use super::{
 	AppState,
 };
 use crate::{
-	attribution::{normalise, weigh, Record, Segment},
+	attribution::{self, Segment},
 	error::ApiError,
 	hash::hex,
 	metrics::bump,
@@ -41,7 +41,8 @@ pub(super) fn check(
 }
 
 /// Attribution of `text` over the datasets: the spans found and every credited record, scores
-/// normalised across all the datasets to one million parts. The search runs off the async
+/// normalised across all the datasets to one million parts, records in (dataset, contribution)
+/// order whatever order the request names the datasets in. The search runs off the async
 /// workers, over the indexes published when it starts.
 pub(super) async fn attribute_text(
 	state: &Arc<AppState>,
@@ -66,23 +67,22 @@ fn attribution_of(
 		.get_ids()
 		.to_vec();
 	let indexes = read(&state.indexes).clone();
-	// Every selected dataset's segments, searched as one corpus.
+	// The selected datasets are searched as one corpus, so their order changes nothing but the
+	// output's; ascending, each once, makes that explicit.
+	let mut selected = options.datasets.clone();
+	selected.sort_unstable();
+	selected.dedup();
 	let mut segments: Vec<(u32, &Segment)> = Vec::new();
-	let mut seen = std::collections::HashSet::new();
-	for dataset_id in &options.datasets {
-		if !seen.insert(dataset_id) {
-			continue;
-		}
-		let Some(index) = indexes.get(dataset_id) else {
+	for dataset_id in selected {
+		let Some(index) = indexes.get(&dataset_id) else {
 			return Err(ApiError::not_found(
 				"unknown_dataset",
 				format!("no records for dataset {dataset_id}"),
 			));
 		};
-		segments.extend(index.segments().iter().map(|s| (*dataset_id, &**s)));
+		segments.extend(index.segments().iter().map(|s| (dataset_id, &**s)));
 	}
-	let searched: Vec<&Segment> = segments.iter().map(|s| s.1).collect();
-	let (found, weights) = weigh(&searched, &tokens, options.min_span);
+	let (found, credits) = attribution::attribute(&segments, &tokens, options.min_span);
 	let spans: Vec<Value> = found
 		.iter()
 		.map(|span| {
@@ -94,29 +94,16 @@ fn attribution_of(
 			})
 		})
 		.collect();
-	let weighed: Vec<(u32, &Record, f64)> = segments
-		.iter()
-		.zip(&weights)
-		.flat_map(|((dataset_id, segment), weights)| {
-			segment
-				.records()
-				.iter()
-				.zip(weights)
-				.filter(|(_, w)| **w > 0.0)
-				.map(|(r, w)| (*dataset_id, r, *w))
-		})
-		.collect();
 	bump(&state.metrics.attributions, 1);
-	let scores = normalise(&weighed.iter().map(|w| w.2).collect::<Vec<_>>());
-	let records: Vec<Value> = weighed
+	// In (dataset, contribution) order, as `attribute` gives them.
+	let records: Vec<Value> = credits
 		.into_iter()
-		.zip(scores)
-		.map(|((dataset_id, record, _), score_ppm)| {
+		.map(|(dataset_id, credit)| {
 			json!({
 				"dataset_id": dataset_id,
-				"contribution_id": record.contribution_id,
-				"content_hash": format!("0x{}", hex(&record.content_hash)),
-				"score_ppm": score_ppm,
+				"contribution_id": credit.record.contribution_id,
+				"content_hash": format!("0x{}", hex(&credit.record.content_hash)),
+				"score_ppm": credit.score_ppm,
 			})
 		})
 		.collect();

@@ -1,5 +1,6 @@
-//! `GET /health` (liveness: the engine runs), `GET /ready` (readiness: it runs and the service
-//! is not draining) and `GET /metrics`.
+//! `GET /health` (liveness: the engine runs; and the identity of the tokenizer the dataset
+//! indexes are built for), `GET /ready` (readiness: it runs and the service is not draining)
+//! and `GET /metrics`.
 
 use std::sync::{atomic::Ordering, Arc};
 
@@ -12,7 +13,10 @@ use axum::{
 use serde_json::json;
 
 use super::AppState;
-use crate::metrics::{self, get};
+use crate::{
+	hash::hex,
+	metrics::{self, get},
+};
 
 pub(super) async fn health(State(state): State<Arc<AppState>>) -> Response {
 	let running = !state.engine_thread.is_finished();
@@ -21,6 +25,7 @@ pub(super) async fn health(State(state): State<Arc<AppState>>) -> Response {
 		"model": state.model_name,
 		"queued": state.stats.queued.load(Ordering::Relaxed),
 		"resident_adapters": state.adapters.cache().len(),
+		"tokenizer_hash": format!("0x{}", hex(&state.tokenizer_identity)),
 	}));
 	match running {
 		true => body.into_response(),

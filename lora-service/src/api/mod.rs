@@ -278,6 +278,10 @@ const SMALL_BODY: usize = 64 << 10;
 pub struct AppState {
 	pub config: LlamaConfig,
 	pub(crate) tokenizer: Arc<Tokenizer>,
+	/// The tokenizer's identity (`gguf::TokenizerSpec::identity`): the datasets' indexes are
+	/// built for it, and `/health` shows it so that whoever compares two services' attributions
+	/// can tell they tokenize alike.
+	pub(crate) tokenizer_identity: [u8; 32],
 	pub(crate) chat: ChatTemplate,
 	pub(crate) model_name: String,
 	/// The end token and every control token (`<|endoftext|>`, `<|im_end|>`, …): generation
@@ -333,7 +337,8 @@ pub fn start(model_path: &std::path::Path, options: Options) -> anyhow::Result<A
 	let device = Device::Cpu;
 	tracing::info!("reading {}", model_path.display());
 	let content = gguf::read(model_path)?;
-	let tokenizer = gguf::tokenizer(&content)?;
+	let tokenizer_spec = gguf::TokenizerSpec::from_gguf(&content)?;
+	let (tokenizer, tokenizer_identity) = (tokenizer_spec.build()?, tokenizer_spec.identity());
 	let chat_template = match content.metadata.get("tokenizer.chat_template") {
 		Some(candle_core::quantized::gguf_file::Value::String(t)) => Some(t.clone()),
 		_ => None,
@@ -362,7 +367,7 @@ pub fn start(model_path: &std::path::Path, options: Options) -> anyhow::Result<A
 			(options.adapter_cache_gib * f64::from(1u32 << 30)) as usize,
 		),
 	)?;
-	let corpus = Corpus::open(options.data_dir.as_deref())?;
+	let corpus = Corpus::open(options.data_dir.as_deref(), tokenizer_identity)?;
 	let indexes = RwLock::new(Arc::new(corpus.indexes()));
 	let blobs = Blobs::open(options.data_dir.as_deref())?;
 	let stats = Arc::new(scheduler::Stats::default());
@@ -379,6 +384,7 @@ pub fn start(model_path: &std::path::Path, options: Options) -> anyhow::Result<A
 	Ok(Arc::new(AppState {
 		config: model.config.clone(),
 		tokenizer: Arc::new(tokenizer.clone()),
+		tokenizer_identity,
 		chat: ChatTemplate {
 			template: chat_template,
 			control_texts: control.iter().map(|(_, text)| text.clone()).collect(),

@@ -696,6 +696,157 @@ async fn records_attribution_and_persistence() {
 	);
 }
 
+/// The body of a request's answer, as it came.
+async fn raw(app: &Router, method: &str, uri: &str, body: &str) -> (StatusCode, Vec<u8>) {
+	let request = axum::http::Request::builder()
+		.method(method)
+		.uri(uri)
+		.header("content-type", "application/json")
+		.body(Body::from(body.to_string()))
+		.unwrap();
+	let response = app.clone().oneshot(request).await.unwrap();
+	let status = response.status();
+	(status, axum::body::to_bytes(response.into_body(), 1 << 24).await.unwrap().to_vec())
+}
+
+/// Two services given the same records in different orders (one at a time, or in batches
+/// with some removed and added again; across restarts) answer attribution byte for byte
+/// alike, whatever order a request names the datasets in: records in (dataset, contribution)
+/// order, a tie's extra part to the lowest. `/health` names the tokenizer the indexes are
+/// built for, and a service whose model has another tokenizer refuses to start on them.
+#[tokio::test(flavor = "multi_thread")]
+async fn two_services_with_the_same_records_attribute_byte_for_byte_alike() {
+	let alps =
+		"The Rhine rises in the Swiss Alps and flows through six countries to the North Sea.";
+	let records: [(u32, u32, String); 8] = [
+		(7, 1, format!("Every atlas says: {alps}")),
+		(7, 2, "A tributary is a stream that flows into a larger river.".into()),
+		(7, 4, format!("{alps}\nIts delta is shared with the Meuse.")),
+		(7, 9, "Deltas form where rivers meet the sea and drop their silt.".into()),
+		(8, 3, format!("As the guide puts it, {alps}")),
+		(8, 5, "The Danube flows through ten countries, more than any other river.".into()),
+		(8, 6, "A larger river gathers every tributary that flows into it.".into()),
+		(11, 2, "Silt settles where rivers meet the sea.".into()),
+	];
+	let upload = |dataset: u32, batch: &[&(u32, u32, String)]| {
+		let body = json!({ "records": batch
+			.iter()
+			.map(|(_, id, text)| json!({ "contribution_id": id, "text": text }))
+			.collect::<Vec<_>>() });
+		(format!("/v1/datasets/{dataset}/records"), body)
+	};
+	// The first service takes the records one at a time, in order.
+	let first = router(start(tiny_path(), options("http-same-first")).unwrap());
+	for record in &records {
+		let (uri, body) = upload(record.0, &[record]);
+		assert_eq!(post(&first, &uri, body).await.0, StatusCode::CREATED);
+	}
+	// The second takes them newest first, dataset by dataset in batches, loses some and is
+	// given them again after a restart.
+	let second_options = options("http-same-second");
+	let second = router(start(tiny_path(), second_options.clone()).unwrap());
+	for dataset in [11, 8, 7] {
+		let held: Vec<&(u32, u32, String)> =
+			records.iter().rev().filter(|(d, _, _)| *d == dataset).collect();
+		for batch in held.chunks(2) {
+			let (uri, body) = upload(dataset, batch);
+			assert_eq!(post(&second, &uri, body).await.0, StatusCode::CREATED);
+		}
+	}
+	for (uri, removed) in [("/v1/datasets/7/records/1,9", 2), ("/v1/datasets/8/records/3", 1)] {
+		let (status, answer) = call(&second, "DELETE", uri, "").await;
+		assert_eq!(
+			(status, answer["removed"].as_array().unwrap().len()),
+			(StatusCode::OK, removed)
+		);
+	}
+	drop(second);
+	let second = router(start(tiny_path(), second_options.clone()).unwrap());
+	for (dataset, id) in [(8, 3), (7, 9), (7, 1)] {
+		let record = records.iter().find(|r| (r.0, r.1) == (dataset, id)).unwrap();
+		let (uri, body) = upload(dataset, &[record]);
+		assert_eq!(post(&second, &uri, body).await.0, StatusCode::CREATED);
+	}
+
+	let text = format!(
+		"{alps} A larger river gathers every tributary; silt settles where rivers meet the sea."
+	);
+	let quote = |datasets: Value| json!({ "text": text, "datasets": datasets }).to_string();
+	let (status, answer) = raw(&first, "POST", "/v1/attribution", &quote(json!([7, 8, 11]))).await;
+	assert_eq!(status, StatusCode::OK);
+	for (app, datasets) in
+		[(&first, json!([11, 8, 7])), (&second, json!([7, 8, 11])), (&second, json!([8, 11, 7, 8]))]
+	{
+		let (status, again) = raw(app, "POST", "/v1/attribution", &quote(datasets.clone())).await;
+		assert_eq!(status, StatusCode::OK);
+		assert_eq!(
+			String::from_utf8_lossy(&again),
+			String::from_utf8_lossy(&answer),
+			"datasets {datasets}"
+		);
+	}
+	let answer: Value = serde_json::from_slice(&answer).unwrap();
+	let credited: Vec<(u64, u64, u64)> = answer["records"]
+		.as_array()
+		.unwrap()
+		.iter()
+		.map(|r| {
+			let field = |name: &str| r[name].as_u64().unwrap();
+			(field("dataset_id"), field("contribution_id"), field("score_ppm"))
+		})
+		.collect();
+	let keys: Vec<(u64, u64)> = credited.iter().map(|(d, c, _)| (*d, *c)).collect();
+	let mut sorted = keys.clone();
+	sorted.sort_unstable();
+	assert_eq!(keys, sorted, "in (dataset, contribution) order: {answer}");
+	assert_eq!(credited.iter().map(|r| r.2).sum::<u64>(), 1_000_000);
+	// The Rhine's sentence, held whole by three records: shares within a part, the lowest first.
+	let alps_shares: Vec<u64> = [(7, 1), (7, 4), (8, 3)]
+		.iter()
+		.map(|key| credited.iter().find(|r| (r.0, r.1) == *key).expect("credited").2)
+		.collect();
+	assert!(alps_shares[0] >= alps_shares[1] && alps_shares[1] >= alps_shares[2], "{answer}");
+	assert!(alps_shares[0] - alps_shares[2] <= 1, "{answer}");
+
+	// A completion's attribution, on both.
+	let completion = json!({
+		"model": "base", "prompt": "The Rhine", "max_tokens": 8, "temperature": 0,
+		"attribution": { "datasets": [8, 7] },
+	})
+	.to_string();
+	let (_, of_first) = raw(&first, "POST", "/v1/completions", &completion).await;
+	let (_, of_second) = raw(&second, "POST", "/v1/completions", &completion).await;
+	let attribution = |bytes: &[u8]| {
+		let answer: Value = serde_json::from_slice(bytes).unwrap();
+		assert!(answer["attribution"].is_object(), "{answer}");
+		serde_json::to_vec(&answer["attribution"]).unwrap()
+	};
+	assert_eq!(attribution(&of_first), attribution(&of_second));
+
+	// The tokenizer's identity, on /health and in every manifest.
+	let content = crate::model::gguf::read(tiny_path()).unwrap();
+	let identity = format!(
+		"0x{}",
+		hex(&crate::model::gguf::TokenizerSpec::from_gguf(&content).unwrap().identity())
+	);
+	let (status, health) = call(&second, "GET", "/health", "").await;
+	assert_eq!((status, &health["tokenizer_hash"]), (StatusCode::OK, &json!(identity)));
+	let data = second_options.data_dir.clone().unwrap();
+	let manifest = data.join("datasets/7/manifest.json");
+	let written: Value = serde_json::from_slice(&std::fs::read(&manifest).unwrap()).unwrap();
+	assert_eq!(written["tokenizer"], json!(identity));
+
+	// Indexes built for another tokenizer: the service does not start on them.
+	drop(second);
+	let mut foreign = written.clone();
+	foreign["tokenizer"] = json!(format!("0x{}", "ab".repeat(32)));
+	std::fs::write(&manifest, foreign.to_string()).unwrap();
+	let refused = start(tiny_path(), second_options).err().expect("the service refuses to start");
+	let message = format!("{refused:#}");
+	assert!(message.contains(&"ab".repeat(32)) && message.contains(&identity), "{message}");
+	assert!(message.contains(&data.join("datasets/7").display().to_string()), "{message}");
+}
+
 fn content_hash(text: &str) -> String {
 	format!("0x{}", hex(&blake2_256(text.as_bytes())))
 }

@@ -1,11 +1,19 @@
 //! Every dataset's index, kept between runs under `--data-dir` (without one, in memory only).
 //!
-//! Layout: `datasets/<id>/manifest.json` (`{"segments": [...], "next": n}`) beside the segment
-//! files it names. Files are written beside their final name and renamed into place, and the
-//! manifest is replaced only after the segments it names are written, and the files it no
-//! longer names are removed only after it is, so a crash leaves the previous state readable. A
-//! dataset left without records loses its manifest first, then its directory: a directory
-//! without a manifest is skipped.
+//! Layout: `datasets/<id>/manifest.json` (`{"segments": [...], "next": n, "tokenizer":
+//! "0x…"}`) beside the segment files it names. Files are written beside their final name and
+//! renamed into place, and the manifest is replaced only after the segments it names are
+//! written, and the files it no longer names are removed only after it is, so a crash leaves
+//! the previous state readable. A dataset left without records loses its manifest first, then
+//! its directory: a directory without a manifest is skipped.
+//!
+//! Segments hold token ids, which mean something only under the tokenizer that produced them,
+//! so each manifest names that tokenizer's identity (`gguf::TokenizerSpec::identity`), and a
+//! corpus holding an index built for another is refused when opened. So is a manifest that
+//! names none (written before identities were recorded): nothing tells which tokenizer built
+//! it, and one built by another would credit the wrong records without any error. The
+//! operator deletes the directories the refusal names, and the provider's node uploads those
+//! datasets' records again.
 
 use std::{
 	collections::{HashMap, HashSet},
@@ -13,10 +21,11 @@ use std::{
 	time::Instant,
 };
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
 use super::{DatasetIndex, Record, Segment};
+use crate::hash::{hex, parse_hash};
 
 /// Segments this large or larger are logged when built or loaded.
 const LOG_TOKENS: usize = 1_000_000;
@@ -25,6 +34,10 @@ const LOG_TOKENS: usize = 1_000_000;
 struct Manifest {
 	segments: Vec<String>,
 	next: u64,
+	/// The identity of the tokenizer the segments' tokens come from, `0x` and hex; absent from
+	/// manifests written before it was recorded.
+	#[serde(default)]
+	tokenizer: Option<String>,
 }
 
 /// Datasets' indexes by dataset id.
@@ -43,6 +56,8 @@ pub struct Dataset {
 pub struct Corpus {
 	dir: Option<PathBuf>,
 	datasets: HashMap<u32, Dataset>,
+	/// The identity of the tokenizer records are tokenized with.
+	tokenizer: [u8; 32],
 }
 
 /// Why records were not added.
@@ -66,9 +81,12 @@ pub enum RemoveError {
 
 impl Corpus {
 	/// Opens the corpus under `dir` (created if missing), loading every dataset's segments, or
-	/// an empty corpus in memory.
-	pub fn open(dir: Option<&Path>) -> Result<Self> {
-		let mut corpus = Self { dir: dir.map(|d| d.join("datasets")), datasets: HashMap::new() };
+	/// an empty corpus in memory, for records tokenized by the tokenizer whose identity is
+	/// `tokenizer`. Refused, naming every such dataset's directory, when any dataset's manifest
+	/// names another tokenizer or none.
+	pub fn open(dir: Option<&Path>, tokenizer: [u8; 32]) -> Result<Self> {
+		let mut corpus =
+			Self { dir: dir.map(|d| d.join("datasets")), datasets: HashMap::new(), tokenizer };
 		let Some(root) = corpus.dir.clone() else { return Ok(corpus) };
 		std::fs::create_dir_all(&root).with_context(|| format!("creating {}", root.display()))?;
 		let started = Instant::now();
@@ -76,6 +94,7 @@ impl Corpus {
 			.filter_map(|entry| entry.ok()?.file_name().to_str()?.parse().ok())
 			.collect();
 		ids.sort_unstable();
+		let mut foreign = Vec::new();
 		for (n, id) in ids.iter().enumerate() {
 			let dir = root.join(id.to_string());
 			let manifest: Manifest = match std::fs::read(dir.join("manifest.json")) {
@@ -84,6 +103,12 @@ impl Corpus {
 				Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
 				Err(e) => return Err(e.into()),
 			};
+			if manifest.tokenizer.as_deref().and_then(parse_hash) != Some(tokenizer) {
+				let named =
+					manifest.tokenizer.as_deref().unwrap_or("no tokenizer (an older index)");
+				foreign.push(format!("{} (built for {named})", dir.display()));
+				continue;
+			}
 			let mut segments = Vec::with_capacity(manifest.segments.len());
 			for name in &manifest.segments {
 				let segment = Segment::read(&dir.join(name))
@@ -104,6 +129,16 @@ impl Corpus {
 			corpus.datasets.insert(
 				*id,
 				Dataset { index, files: manifest.segments, next: manifest.next, contributions },
+			);
+		}
+		if !foreign.is_empty() {
+			bail!(
+				"dataset indexes built for another tokenizer than the model's (0x{}): {}. Their \
+				 token ids would credit the wrong records. Delete these directories and the \
+				 provider's node uploads their datasets' records again, or serve the model they \
+				 were built for",
+				hex(&tokenizer),
+				foreign.join(", ")
 			);
 		}
 		if !ids.is_empty() {
@@ -166,7 +201,7 @@ impl Corpus {
 		let dir = root.join(dataset.to_string());
 		// The records are indexed in memory whatever happens on disk; a failed write is
 		// reported, and the next change writes every segment the manifest lacks.
-		persist(&dir, entry, last).map_err(AddError::Unwritable)
+		persist(&dir, entry, last, &self.tokenizer).map_err(AddError::Unwritable)
 	}
 
 	/// Removes the records of `contributions` that `dataset` holds (ids it lacks are ignored):
@@ -199,7 +234,7 @@ impl Corpus {
 		let written = match (entry.contributions.is_empty(), dir) {
 			(_, None) => Ok(()),
 			(true, Some(dir)) => forget(&dir),
-			(false, Some(dir)) => persist(&dir, entry, first),
+			(false, Some(dir)) => persist(&dir, entry, first, &self.tokenizer),
 		};
 		if entry.contributions.is_empty() {
 			self.datasets.remove(&dataset);
@@ -213,8 +248,8 @@ impl Corpus {
 
 /// Writes `entry`'s segments from `first` (the first that changed; from the first whose file
 /// is not current, if that is earlier) to the last as new files, then a manifest naming them
-/// after the unchanged ones, then removes the files they replace.
-fn persist(dir: &Path, entry: &mut Dataset, first: usize) -> Result<()> {
+/// after the unchanged ones and the tokenizer's identity, then removes the files they replace.
+fn persist(dir: &Path, entry: &mut Dataset, first: usize, tokenizer: &[u8; 32]) -> Result<()> {
 	std::fs::create_dir_all(dir)?;
 	let keep = entry.files.len().min(first);
 	let gone = entry.files.split_off(keep);
@@ -224,7 +259,11 @@ fn persist(dir: &Path, entry: &mut Dataset, first: usize) -> Result<()> {
 		segment.write(&dir.join(&name))?;
 		entry.files.push(name);
 	}
-	let manifest = Manifest { segments: entry.files.clone(), next: entry.next };
+	let manifest = Manifest {
+		segments: entry.files.clone(),
+		next: entry.next,
+		tokenizer: Some(format!("0x{}", hex(tokenizer))),
+	};
 	let tmp = dir.join("manifest.json.tmp");
 	let file = std::fs::File::create(&tmp)?;
 	serde_json::to_writer_pretty(&file, &manifest)?;
@@ -252,6 +291,9 @@ fn forget(dir: &Path) -> Result<()> {
 mod tests {
 	use super::*;
 
+	/// The identity of the tokenizer the tests' records stand for.
+	const TOKENIZER: [u8; 32] = [0x70; 32];
+
 	fn record(id: u32, tokens: Vec<u32>) -> (Record, Vec<u32>) {
 		(Record { contribution_id: id, content_hash: [id as u8; 32] }, tokens)
 	}
@@ -261,7 +303,7 @@ mod tests {
 	#[test]
 	fn a_corpus_reloads_what_it_stored() {
 		let dir = crate::testing::scratch("corpus");
-		let mut corpus = Corpus::open(Some(&dir)).unwrap();
+		let mut corpus = Corpus::open(Some(&dir), TOKENIZER).unwrap();
 		for i in 0..20u32 {
 			corpus.add(3, vec![record(i, (i..i + 30).collect())]).unwrap();
 		}
@@ -278,7 +320,7 @@ mod tests {
 
 		let files = std::fs::read_dir(dir.join("datasets/3")).unwrap().count();
 		assert_eq!(files, segments + 1, "the segments named in the manifest, and the manifest");
-		let corpus = Corpus::open(Some(&dir)).unwrap();
+		let corpus = Corpus::open(Some(&dir), TOKENIZER).unwrap();
 		assert_eq!(corpus.get(3).unwrap().index.attribute(&output, 8), before);
 		assert_eq!(corpus.get(3).unwrap().index.records().count(), 20);
 		assert_eq!(corpus.get(4).unwrap().index.records().count(), 1);
@@ -290,7 +332,7 @@ mod tests {
 	#[test]
 	fn a_corpus_reloads_without_the_records_removed() {
 		let dir = crate::testing::scratch("corpus-removal");
-		let mut corpus = Corpus::open(Some(&dir)).unwrap();
+		let mut corpus = Corpus::open(Some(&dir), TOKENIZER).unwrap();
 		for i in 0..20u32 {
 			corpus.add(3, vec![record(i, (i..i + 30).collect())]).unwrap();
 		}
@@ -310,7 +352,7 @@ mod tests {
 
 		let files = std::fs::read_dir(dir.join("datasets/3")).unwrap().count();
 		assert_eq!(files, segments + 1, "the segments named in the manifest, and the manifest");
-		let mut corpus = Corpus::open(Some(&dir)).unwrap();
+		let mut corpus = Corpus::open(Some(&dir), TOKENIZER).unwrap();
 		assert!(corpus.get(4).is_none());
 		let index = &corpus.get(3).unwrap().index;
 		assert_eq!(index.attribute(&output, 8), before);
@@ -319,6 +361,50 @@ mod tests {
 		assert_eq!(ids, (0..19).filter(|id| *id != 4).collect::<Vec<_>>());
 		corpus.add(3, vec![record(4, vec![7, 8, 9])]).unwrap();
 		corpus.add(4, vec![record(0, vec![7, 8, 9])]).unwrap();
+		std::fs::remove_dir_all(dir).ok();
+	}
+
+	/// A corpus written under one tokenizer is refused under another, and so is one whose
+	/// manifest names no tokenizer (written before identities were recorded); the refusal names
+	/// both identities and each dataset's directory. Under its own tokenizer it opens as it was.
+	#[test]
+	fn an_index_built_for_another_tokenizer_is_refused() {
+		let dir = crate::testing::scratch("corpus-tokenizer");
+		let mut corpus = Corpus::open(Some(&dir), TOKENIZER).unwrap();
+		corpus.add(3, vec![record(1, (0..40).collect())]).unwrap();
+		corpus.add(5, vec![record(2, (40..80).collect())]).unwrap();
+		drop(corpus);
+		let manifest: serde_json::Value =
+			serde_json::from_slice(&std::fs::read(dir.join("datasets/3/manifest.json")).unwrap())
+				.unwrap();
+		assert_eq!(manifest["tokenizer"], format!("0x{}", hex(&TOKENIZER)));
+
+		let other = [0x71; 32];
+		let error = Corpus::open(Some(&dir), other).err().expect("another tokenizer is refused");
+		let message = format!("{error:#}");
+		for expected in [
+			format!("0x{}", hex(&other)),
+			format!("0x{}", hex(&TOKENIZER)),
+			dir.join("datasets/3").display().to_string(),
+			dir.join("datasets/5").display().to_string(),
+		] {
+			assert!(message.contains(&expected), "{expected} in: {message}");
+		}
+
+		// A manifest from before tokenizer identities: refused under any tokenizer.
+		let mut older = manifest.clone();
+		older.as_object_mut().unwrap().remove("tokenizer");
+		std::fs::write(dir.join("datasets/3/manifest.json"), older.to_string()).unwrap();
+		let error = Corpus::open(Some(&dir), TOKENIZER).err().expect("an older index is refused");
+		let message = format!("{error:#}");
+		assert!(message.contains("no tokenizer"), "{message}");
+		assert!(message.contains(&dir.join("datasets/3").display().to_string()), "{message}");
+		assert!(!message.contains(&dir.join("datasets/5").display().to_string()), "{message}");
+
+		std::fs::write(dir.join("datasets/3/manifest.json"), manifest.to_string()).unwrap();
+		let corpus = Corpus::open(Some(&dir), TOKENIZER).unwrap();
+		assert_eq!(corpus.get(3).unwrap().index.records().count(), 1);
+		assert_eq!(corpus.get(5).unwrap().index.records().count(), 1);
 		std::fs::remove_dir_all(dir).ok();
 	}
 }

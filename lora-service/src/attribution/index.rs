@@ -5,7 +5,7 @@ use std::{collections::HashSet, sync::Arc};
 use anyhow::Result;
 
 use super::{
-	search::{normalise, spans, weigh},
+	search::{attribute, spans, weigh},
 	Credit, Record, Segment, Span,
 };
 
@@ -124,30 +124,23 @@ impl DatasetIndex {
 		spans(&self.segments.iter().map(|s| &**s).collect::<Vec<_>>(), output, min_span)
 	}
 
-	/// Weighs the records containing each span (see [`weigh`]). Returns the spans and every
-	/// record with a weight above zero, in index order.
-	pub fn weigh(&self, output: &[u32], min_span: usize) -> (Vec<Span>, Vec<(Record, f64)>) {
-		let segments: Vec<&Segment> = self.segments.iter().map(|s| &**s).collect();
-		let (spans, weights) = weigh(&segments, output, min_span);
-		let weighed = segments
-			.iter()
-			.zip(weights)
-			.flat_map(|(segment, weights)| {
-				segment.records.iter().zip(weights).filter(|(_, w)| *w > 0.0)
-			})
-			.map(|(record, w)| (record.clone(), w))
-			.collect();
-		(spans, weighed)
+	/// The segments as [`weigh`] and [`attribute`] search them, all under one dataset id.
+	fn searched(&self) -> Vec<(u32, &Segment)> {
+		self.segments.iter().map(|s| (0, &**s)).collect()
 	}
 
-	/// [`Self::weigh`], normalised to one million parts.
+	/// Weighs the records containing each span (see [`weigh`]). Returns the spans and every
+	/// record with a weight above zero, in contribution order (whatever order the records were
+	/// added in).
+	pub fn weigh(&self, output: &[u32], min_span: usize) -> (Vec<Span>, Vec<(Record, u128)>) {
+		let (spans, weighed) = weigh(&self.searched(), output, min_span);
+		(spans, weighed.into_iter().map(|((_, record), weight)| (record, weight)).collect())
+	}
+
+	/// [`Self::weigh`], normalised to one million parts (see [`attribute`]), in contribution
+	/// order.
 	pub fn attribute(&self, output: &[u32], min_span: usize) -> (Vec<Span>, Vec<Credit>) {
-		let (spans, weighed) = self.weigh(output, min_span);
-		let credits = normalise(weighed.iter().map(|(_, w)| *w).collect::<Vec<_>>().as_slice())
-			.into_iter()
-			.zip(weighed)
-			.map(|(score_ppm, (record, _))| Credit { record, score_ppm })
-			.collect();
-		(spans, credits)
+		let (spans, credits) = attribute(&self.searched(), output, min_span);
+		(spans, credits.into_iter().map(|(_, credit)| credit).collect())
 	}
 }

@@ -2,7 +2,8 @@
 //! form one token array with a separator between records, indexed by a suffix array. For an
 //! output, the maximal spans of at least `min_span` tokens that occur in the data are found,
 //! and each span credits the records containing it; a span weighs more the rarer it is. The
-//! result is deterministic, so anyone holding the data can recompute it.
+//! result is computed in integers and ordered by (dataset, contribution), so anyone holding the
+//! same records, tokenized by the same tokenizer, recomputes it byte for byte.
 
 mod blobs;
 mod corpus;
@@ -14,12 +15,13 @@ pub use self::{
 	blobs::Blobs,
 	corpus::{AddError, Corpus, Dataset, Indexes, RemoveError},
 	index::DatasetIndex,
-	search::{normalise, spans, weigh},
+	search::{attribute, normalise, spans, weigh},
 	segment::Segment,
 };
 
-/// Identifies a record: its contribution id and the blake2-256 hash of its bytes.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Identifies a record: its contribution id and the blake2-256 hash of its bytes. Records are
+/// ordered by contribution id (then hash), the order attribution lists and breaks ties in.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Record {
 	pub contribution_id: u32,
 	pub content_hash: [u8; 32],
@@ -239,5 +241,120 @@ mod tests {
 		assert_eq!(ids(index.page(Some(9), 2)), (vec![(12, 12)], false));
 		assert_eq!(ids(index.page(Some(8), 3)), (vec![(9, 9), (12, 12)], false));
 		assert_eq!(ids(index.page(Some(12), 2)), (vec![], false));
+	}
+
+	/// The same records indexed in three orders and layouts: at once, one at a time newest
+	/// first, and in batches with some then removed and added again.
+	fn indexed_three_ways(records: &[(Record, Vec<u32>)]) -> [DatasetIndex; 3] {
+		let at_once = DatasetIndex::build(records.to_vec()).unwrap();
+		let mut reversed = DatasetIndex::default();
+		for r in records.iter().rev() {
+			reversed.extend(vec![r.clone()]).unwrap();
+		}
+		let mut churned = DatasetIndex::default();
+		let (evens, odds): (Vec<_>, Vec<_>) =
+			records.iter().cloned().partition(|(r, _)| r.contribution_id % 2 == 0);
+		for batch in odds.chunks(5).chain(evens.rchunks(3)) {
+			churned.extend(batch.to_vec()).unwrap();
+		}
+		let gone: std::collections::HashSet<u32> =
+			records.iter().map(|(r, _)| r.contribution_id).filter(|id| id % 3 == 2).collect();
+		churned = churned.without(&gone).unwrap().0;
+		for id in [32u32, 5, 17, 2, 26, 8, 38, 11, 20, 35, 14, 29, 23] {
+			assert!(gone.contains(&id));
+			churned
+				.extend(records.iter().filter(|(r, _)| r.contribution_id == id).cloned().collect())
+				.unwrap();
+		}
+		assert_eq!(churned.records().count(), records.len());
+		[at_once, reversed, churned]
+	}
+
+	/// However the records were inserted, merged and removed, the spans, weights and credits
+	/// are the same, in contribution order, and their JSON is the same byte for byte.
+	#[test]
+	fn attribution_does_not_depend_on_insertion_order_or_segment_layout() {
+		let planted: Vec<u32> = (10_000..10_010).collect();
+		let shared: Vec<u32> = (20_000..20_012).collect();
+		let mut records = forty_records_planted_with(&planted);
+		for id in [7, 22, 36] {
+			records[id].1.extend(&shared);
+		}
+		let indexes = indexed_three_ways(&records);
+		assert_ne!(indexes[1].segments().len(), indexes[2].segments().len(), "the layouts differ");
+		let mut output = noise(77, 10);
+		output.extend(&planted);
+		output.extend(noise(78, 10));
+		output.extend(&shared[..9]);
+		output.extend(&planted[2..]);
+		let (spans, credits) = indexes[0].attribute(&output, 8);
+		assert_eq!(
+			credits.iter().map(|c| c.record.contribution_id).collect::<Vec<_>>(),
+			vec![5, 7, 18, 22, 31, 36],
+			"in contribution order"
+		);
+		assert_eq!(credits.iter().map(|c| c.score_ppm).sum::<u32>(), 1_000_000);
+		let json = |(spans, credits): &(Vec<Span>, Vec<Credit>)| {
+			serde_json::to_vec(&serde_json::json!({
+				"spans": spans.iter().map(|s| (s.start, s.end, s.occurrences)).collect::<Vec<_>>(),
+				"records": credits
+					.iter()
+					.map(|c| (c.record.contribution_id, c.record.content_hash, c.score_ppm))
+					.collect::<Vec<_>>(),
+			}))
+			.unwrap()
+		};
+		let first = (spans, credits);
+		for index in &indexes[1..] {
+			assert_eq!(index.weigh(&output, 8), indexes[0].weigh(&output, 8));
+			let attributed = index.attribute(&output, 8);
+			assert_eq!(attributed, first);
+			assert_eq!(json(&attributed), json(&first));
+		}
+	}
+
+	/// Records holding the same span share it within one part per million, and the part left
+	/// over goes to the lowest contribution id, whichever was indexed first.
+	#[test]
+	fn a_tie_goes_to_the_lower_contribution_id_whatever_the_insertion_order() {
+		let span: Vec<u32> = (30_000..30_010).collect();
+		let holding = |id: u32| {
+			let mut tokens = noise(u64::from(id), 40);
+			tokens.splice(20..20, span.iter().copied());
+			(record(id), tokens)
+		};
+		let mut output = noise(5, 6);
+		output.extend(&span);
+		for order in [[12, 4, 9], [9, 12, 4], [4, 9, 12]] {
+			let mut index = DatasetIndex::default();
+			for id in order {
+				index
+					.extend(vec![holding(id), (record(id + 100), noise(u64::from(id) + 1_000, 30))])
+					.unwrap();
+			}
+			let (_, credits) = index.attribute(&output, 8);
+			let shares: Vec<(u32, u32)> =
+				credits.iter().map(|c| (c.record.contribution_id, c.score_ppm)).collect();
+			assert_eq!(shares, vec![(4, 333_334), (9, 333_333), (12, 333_333)], "{order:?}");
+		}
+		// Two records holding the span once each, beside one holding it four times: three equal
+		// remainders, and the two parts left over go to the two lowest ids, 1 and 3.
+		for order in [[8, 3], [3, 8]] {
+			let mut index = DatasetIndex::default();
+			for id in order {
+				index.extend(vec![holding(id)]).unwrap();
+			}
+			let mut fourfold = noise(70, 10);
+			for k in 0..4 {
+				fourfold.extend(&span);
+				fourfold.extend(noise(71 + k, 5));
+			}
+			index.extend(vec![(record(1), fourfold)]).unwrap();
+			let (spans, credits) = index.attribute(&output, 8);
+			assert_eq!(spans.iter().map(|s| s.occurrences).collect::<Vec<_>>(), vec![6]);
+			let shares: Vec<(u32, u32)> =
+				credits.iter().map(|c| (c.record.contribution_id, c.score_ppm)).collect();
+			assert_eq!(shares, vec![(1, 666_667), (3, 166_667), (8, 166_666)], "{order:?}");
+		}
 	}
 }

@@ -104,74 +104,134 @@ impl LlamaConfig {
 	}
 }
 
-/// Builds the tokenizer a GPT-2-style byte-level BPE GGUF describes (`tokenizer.ggml.model`
-/// `gpt2`): its vocabulary and merges, control and user-defined tokens as special tokens,
-/// and the pre-tokenizer its `tokenizer.ggml.pre` names (`smollm`: digits one by one, then
-/// byte-level splitting without a prefix space).
-pub fn tokenizer(content: &Content) -> Result<Tokenizer> {
-	let model = string(content, "tokenizer.ggml.model")?;
-	if model != "gpt2" {
-		bail!("tokenizer model {model} is not supported (only gpt2-style byte-level BPE)");
-	}
-	let pre = string(content, "tokenizer.ggml.pre").unwrap_or("default");
-	let tokens: Vec<String> = array(content, "tokenizer.ggml.tokens")?
-		.iter()
-		.map(|v| match v {
-			Value::String(s) => Ok(s.clone()),
-			other => Err(anyhow!("a token is not a string: {other:?}")),
-		})
-		.collect::<Result<_>>()?;
-	let merges: Vec<(String, String)> = array(content, "tokenizer.ggml.merges")?
-		.iter()
-		.map(|v| match v {
-			Value::String(s) => s
-				.split_once(' ')
-				.map(|(a, b)| (a.to_string(), b.to_string()))
-				.ok_or_else(|| anyhow!("merge {s:?} is not two tokens")),
-			other => Err(anyhow!("a merge is not a string: {other:?}")),
-		})
-		.collect::<Result<_>>()?;
-	let token_types: Vec<i64> = match content.metadata.get("tokenizer.ggml.token_type") {
-		Some(Value::Array(values)) => values
+/// What a GPT-2-style byte-level BPE GGUF (`tokenizer.ggml.model` `gpt2`) says its tokenizer
+/// is: the pre-tokenizer its `tokenizer.ggml.pre` names, the vocabulary, the merges and the
+/// token types, as the file gives them.
+#[derive(Clone)]
+pub struct TokenizerSpec {
+	pre: String,
+	tokens: Vec<String>,
+	merges: Vec<(String, String)>,
+	token_types: Vec<i64>,
+}
+
+impl TokenizerSpec {
+	/// Reads the tokenizer's description from a GGUF's metadata.
+	pub fn from_gguf(content: &Content) -> Result<Self> {
+		let model = string(content, "tokenizer.ggml.model")?;
+		if model != "gpt2" {
+			bail!("tokenizer model {model} is not supported (only gpt2-style byte-level BPE)");
+		}
+		let pre = string(content, "tokenizer.ggml.pre").unwrap_or("default").to_string();
+		let tokens: Vec<String> = array(content, "tokenizer.ggml.tokens")?
 			.iter()
 			.map(|v| match v {
-				Value::I32(t) => Ok(i64::from(*t)),
-				Value::U32(t) => Ok(i64::from(*t)),
-				other => Err(anyhow!("a token type is not an integer: {other:?}")),
+				Value::String(s) => Ok(s.clone()),
+				other => Err(anyhow!("a token is not a string: {other:?}")),
 			})
-			.collect::<Result<_>>()?,
-		_ => Vec::new(),
-	};
-
-	let vocab: Vocab =
-		tokens.iter().enumerate().map(|(id, token)| (token.clone(), id as u32)).collect();
-	let bpe = BPE::builder()
-		.vocab_and_merges(vocab, merges)
-		.build()
-		.map_err(|e| anyhow!("building the BPE model: {e}"))?;
-	let mut tokenizer = Tokenizer::new(bpe);
-	let byte_level = ByteLevel::new(false, true, true);
-	match pre {
-		"smollm" => {
-			tokenizer.with_pre_tokenizer(Some(Sequence::new(vec![
-				Digits::new(true).into(),
-				byte_level.into(),
-			])));
-		}
-		_ => {
-			tokenizer.with_pre_tokenizer(Some(byte_level));
-		}
+			.collect::<Result<_>>()?;
+		let merges: Vec<(String, String)> = array(content, "tokenizer.ggml.merges")?
+			.iter()
+			.map(|v| match v {
+				Value::String(s) => s
+					.split_once(' ')
+					.map(|(a, b)| (a.to_string(), b.to_string()))
+					.ok_or_else(|| anyhow!("merge {s:?} is not two tokens")),
+				other => Err(anyhow!("a merge is not a string: {other:?}")),
+			})
+			.collect::<Result<_>>()?;
+		let token_types: Vec<i64> = match content.metadata.get("tokenizer.ggml.token_type") {
+			Some(Value::Array(values)) => values
+				.iter()
+				.map(|v| match v {
+					Value::I32(t) => Ok(i64::from(*t)),
+					Value::U32(t) => Ok(i64::from(*t)),
+					other => Err(anyhow!("a token type is not an integer: {other:?}")),
+				})
+				.collect::<Result<_>>()?,
+			_ => Vec::new(),
+		};
+		Ok(Self { pre, tokens, merges, token_types })
 	}
-	tokenizer.with_decoder(Some(ByteLevelDecoder::default()));
-	// 3: control, 4: user-defined. Special, so that `<|im_start|>` in a prompt is one token.
-	let specials: Vec<AddedToken> = token_types
-		.iter()
-		.enumerate()
-		.filter(|(_, kind)| matches!(kind, 3 | 4))
-		.map(|(id, _)| AddedToken::from(tokens[id].clone(), true))
-		.collect();
-	tokenizer.add_special_tokens(&specials);
-	Ok(tokenizer)
+
+	/// The tokenizer's identity: blake2-256 over everything [`Self::build`] reads, serialised
+	/// canonically so that the same tokenizer hashes alike from any file (however its metadata
+	/// is laid out or its integers typed): a version tag, the model (`gpt2`) and the
+	/// pre-tokenizer's name; the token count, then each token's id (u32) and text; the merge
+	/// count, then each merge's two tokens; the token-type count, then each type (i64). Every
+	/// count is a u64, every text its byte length (u64) then its UTF-8 bytes, all little-endian.
+	/// A dataset index holds token ids, which mean something only under the tokenizer that
+	/// produced them, so indexes are stored with this identity.
+	pub fn identity(&self) -> [u8; 32] {
+		fn text(bytes: &mut Vec<u8>, text: &str) {
+			bytes.extend_from_slice(&(text.len() as u64).to_le_bytes());
+			bytes.extend_from_slice(text.as_bytes());
+		}
+		let mut bytes = Vec::with_capacity(
+			64 + self.tokens.iter().map(|t| t.len() + 12).sum::<usize>()
+				+ self.merges.iter().map(|(a, b)| a.len() + b.len() + 16).sum::<usize>()
+				+ self.token_types.len() * 8,
+		);
+		text(&mut bytes, "tributary-tokenizer-v1");
+		text(&mut bytes, "gpt2");
+		text(&mut bytes, &self.pre);
+		bytes.extend_from_slice(&(self.tokens.len() as u64).to_le_bytes());
+		for (id, token) in self.tokens.iter().enumerate() {
+			bytes.extend_from_slice(&(id as u32).to_le_bytes());
+			text(&mut bytes, token);
+		}
+		bytes.extend_from_slice(&(self.merges.len() as u64).to_le_bytes());
+		for (left, right) in &self.merges {
+			text(&mut bytes, left);
+			text(&mut bytes, right);
+		}
+		bytes.extend_from_slice(&(self.token_types.len() as u64).to_le_bytes());
+		for kind in &self.token_types {
+			bytes.extend_from_slice(&kind.to_le_bytes());
+		}
+		crate::hash::blake2_256(&bytes)
+	}
+
+	/// Builds the tokenizer: the vocabulary and merges, control and user-defined tokens as
+	/// special tokens, and the pre-tokenizer `pre` names (`smollm`: digits one by one, then
+	/// byte-level splitting without a prefix space).
+	pub fn build(&self) -> Result<Tokenizer> {
+		let vocab: Vocab =
+			self.tokens.iter().enumerate().map(|(id, token)| (token.clone(), id as u32)).collect();
+		let bpe = BPE::builder()
+			.vocab_and_merges(vocab, self.merges.clone())
+			.build()
+			.map_err(|e| anyhow!("building the BPE model: {e}"))?;
+		let mut tokenizer = Tokenizer::new(bpe);
+		let byte_level = ByteLevel::new(false, true, true);
+		match self.pre.as_str() {
+			"smollm" => {
+				tokenizer.with_pre_tokenizer(Some(Sequence::new(vec![
+					Digits::new(true).into(),
+					byte_level.into(),
+				])));
+			}
+			_ => {
+				tokenizer.with_pre_tokenizer(Some(byte_level));
+			}
+		}
+		tokenizer.with_decoder(Some(ByteLevelDecoder::default()));
+		// 3: control, 4: user-defined. Special, so that `<|im_start|>` in a prompt is one token.
+		let specials: Vec<AddedToken> = self
+			.token_types
+			.iter()
+			.zip(&self.tokens)
+			.filter(|(kind, _)| matches!(kind, 3 | 4))
+			.map(|(_, token)| AddedToken::from(token.clone(), true))
+			.collect();
+		tokenizer.add_special_tokens(&specials);
+		Ok(tokenizer)
+	}
+}
+
+/// Builds the tokenizer a GPT-2-style byte-level BPE GGUF describes ([`TokenizerSpec`]).
+pub fn tokenizer(content: &Content) -> Result<Tokenizer> {
+	TokenizerSpec::from_gguf(content)?.build()
 }
 
 /// The control tokens (token type 3) of a GGUF's vocabulary: ids and texts.
@@ -230,5 +290,40 @@ mod tests {
 			assert_eq!(tokenizer.decode(ids, false).unwrap(), text, "round trip of {text:?}");
 		}
 		assert_eq!(encode("<|im_start|>").len(), 1);
+		// The identity providers' indexes are stored under: a change to its serialisation
+		// would have every provider rebuild its indexes, so it is pinned (computed separately
+		// from the serialisation docs/lora-service.md gives).
+		assert_eq!(
+			crate::hash::hex(&TokenizerSpec::from_gguf(&content).unwrap().identity()),
+			"c42ea78a9bffa8caf774963c1e703efd4e3048c9467d483b382ca10bf2263003"
+		);
+	}
+
+	/// The identity follows what builds the tokenizer: the same description hashes alike, and
+	/// another pre-tokenizer, token, merge or token type hashes otherwise.
+	#[test]
+	fn a_tokenizer_identity_changes_with_what_builds_the_tokenizer() {
+		let content = read(crate::testing::tiny_path()).unwrap();
+		let spec = TokenizerSpec::from_gguf(&content).unwrap();
+		assert_eq!(TokenizerSpec::from_gguf(&content).unwrap().identity(), spec.identity());
+		let changed = |change: fn(&mut TokenizerSpec)| {
+			let mut other = spec.clone();
+			change(&mut other);
+			other.identity()
+		};
+		let mut identities = vec![
+			spec.identity(),
+			changed(|s| s.pre = "default".into()),
+			changed(|s| s.tokens[200].push('x')),
+			changed(|s| s.tokens.swap(10, 11)),
+			changed(|s| s.merges.swap(0, 1)),
+			// The same text split at another place.
+			changed(|s| s.merges[2] = ("Ġ".into(), "the".into())),
+			changed(|s| s.token_types[5] = 4),
+			changed(|s| s.token_types.clear()),
+		];
+		identities.sort_unstable();
+		identities.dedup();
+		assert_eq!(identities.len(), 8, "every change changes the identity");
 	}
 }
