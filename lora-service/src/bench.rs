@@ -115,44 +115,11 @@ fn serve(
 	tokens: usize,
 	requests: Vec<(Vec<u32>, Option<Arc<Adapter>>)>,
 ) -> Result<Timing> {
-	let (sender, receiver) = mpsc::channel();
-	let stats = engine::Stats::default();
-	let mut answers = Vec::new();
-	for (prompt, adapter) in requests {
-		let (reply, answer) = mpsc::channel();
-		stats.queued.fetch_add(1, Ordering::Relaxed);
-		sender
-			.send(Request {
-				prompt,
-				max_tokens: tokens,
-				stop_tokens: Vec::new(),
-				stop_check: None,
-				on_token: None,
-				sampling: Sampling::GREEDY,
-				logprobs: None,
-				adapter,
-				cancelled: None,
-				reply: Box::new(move |result| {
-					let _ = reply.send(result);
-				}),
-				queued_at: Instant::now(),
-			})
-			.map_err(|_| anyhow::anyhow!("the engine is gone"))?;
-		answers.push(answer);
-	}
-	drop(sender);
-	let started = Instant::now();
-	engine::run(model, receiver, engine::Limits::batch(batch), &stats);
-	let wall = started.elapsed();
-	for answer in answers {
-		let output = answer.recv()?.map_err(anyhow::Error::msg)?.tokens;
+	let (timing, outputs) = generate(model, batch, tokens, &[], requests)?;
+	for output in outputs {
 		anyhow::ensure!(output.len() == tokens, "a request generated {} tokens", output.len());
 	}
-	Ok(Timing {
-		wall,
-		decode: Duration::from_nanos(stats.decode_nanos.load(Ordering::Relaxed)),
-		decoded: stats.decoded_tokens.load(Ordering::Relaxed),
-	})
+	Ok(timing)
 }
 
 /// A prompt of 16 tokens that differs per request.
@@ -427,14 +394,14 @@ fn attribution(args: &Args) -> Result<()> {
 }
 
 /// Serves `requests` (prompt, adapter) through the batching engine, `batch` at a time, greedy,
-/// up to `max_tokens` each and stopping at `stops`; returns the wall time and each output.
+/// up to `max_tokens` each and stopping at `stops`; returns how long it took and each output.
 fn generate(
 	model: &Arc<Model>,
 	batch: usize,
 	max_tokens: usize,
 	stops: &[u32],
 	requests: Vec<(Vec<u32>, Option<Arc<Adapter>>)>,
-) -> Result<(Duration, Vec<Vec<u32>>)> {
+) -> Result<(Timing, Vec<Vec<u32>>)> {
 	let (sender, receiver) = mpsc::channel();
 	let stats = engine::Stats::default();
 	let mut answers = Vec::new();
@@ -463,12 +430,16 @@ fn generate(
 	drop(sender);
 	let started = Instant::now();
 	engine::run(model, receiver, engine::Limits::batch(batch), &stats);
-	let wall = started.elapsed();
+	let timing = Timing {
+		wall: started.elapsed(),
+		decode: Duration::from_nanos(stats.decode_nanos.load(Ordering::Relaxed)),
+		decoded: stats.decoded_tokens.load(Ordering::Relaxed),
+	};
 	let outputs = answers
 		.into_iter()
 		.map(|answer| Ok(answer.recv()?.map_err(anyhow::Error::msg)?.tokens))
 		.collect::<Result<_>>()?;
-	Ok((wall, outputs))
+	Ok((timing, outputs))
 }
 
 /// Teacher forcing across weight modes: outputs generated under each mode (served batched, as
@@ -613,8 +584,9 @@ fn verification(args: &Args, path: &std::path::Path) -> Result<()> {
 	println!("|---|---|---|---|");
 	let prompt = encode("The long history of the river begins in the mountains, where")?;
 	for (g, model) in models.iter().enumerate() {
-		let (generated, outputs) =
+		let (timing, outputs) =
 			generate(model, 1, max_tokens, &[], vec![(prompt.clone(), Some(adapters[0].clone()))])?;
+		let generated = timing.wall;
 		let bytes = vocabulary.spell(&outputs[0]);
 		let claim = Claim { prompt: &prompt, output: &bytes, max_tokens, truncated: false };
 		let started = Instant::now();

@@ -43,15 +43,7 @@ fn options(name: &str) -> Options {
 }
 
 async fn call(app: &Router, method: &str, uri: &str, body: &str) -> (StatusCode, Value) {
-	let request = axum::http::Request::builder()
-		.method(method)
-		.uri(uri)
-		.header("content-type", "application/json")
-		.body(Body::from(body.to_string()))
-		.unwrap();
-	let response = app.clone().oneshot(request).await.unwrap();
-	let status = response.status();
-	let bytes = axum::body::to_bytes(response.into_body(), 1 << 24).await.unwrap();
+	let (status, bytes) = raw(app, method, uri, body).await;
 	(status, serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(format!("{bytes:?}"))))
 }
 

@@ -26,7 +26,7 @@ use super::{
 	AppState,
 };
 use crate::{
-	attribution::{normalise, weigh, Segment},
+	attribution::{self, Segment},
 	error::ApiError,
 	hash::hex,
 	metrics::bump,
@@ -410,29 +410,14 @@ fn recompute(
 		.iter()
 		.flat_map(|(id, index)| index.segments().iter().map(move |s| (*id, &**s)))
 		.collect();
-	let searched: Vec<&Segment> = segments.iter().map(|s| s.1).collect();
-	let (_, weights) = weigh(&searched, &tokens, claimed.options.min_span);
-	let weighed: Vec<(u32, u32, [u8; 32], f64)> = segments
-		.iter()
-		.zip(&weights)
-		.flat_map(|((dataset_id, segment), weights)| {
-			segment
-				.records()
-				.iter()
-				.zip(weights)
-				.filter(|(_, w)| **w > 0.0)
-				.map(|(r, w)| (*dataset_id, r.contribution_id, r.content_hash, *w))
-		})
-		.collect();
-	let scores = normalise(&weighed.iter().map(|w| w.3).collect::<Vec<_>>());
-	let mut found: Vec<Recomputed> = weighed
+	let (_, credits) = attribution::attribute(&segments, &tokens, claimed.options.min_span);
+	let mut found: Vec<Recomputed> = credits
 		.into_iter()
-		.zip(scores)
-		.map(|((dataset_id, contribution_id, content_hash, _), score_ppm)| Recomputed {
+		.map(|(dataset_id, credit)| Recomputed {
 			dataset_id,
-			contribution_id,
-			content_hash,
-			score_ppm,
+			contribution_id: credit.record.contribution_id,
+			content_hash: credit.record.content_hash,
+			score_ppm: credit.score_ppm,
 		})
 		.collect();
 	if let Some(max) = claimed.max_records {
