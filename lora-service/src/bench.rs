@@ -461,6 +461,8 @@ fn verification(args: &Args, path: &std::path::Path) -> Result<()> {
 		stops.push(models[0].config.eos_token_id);
 	}
 	let vocabulary = Vocabulary::of(&tokenizer, stops.clone());
+	// Never cancelled.
+	let running = std::sync::atomic::AtomicBool::new(false);
 	let encode = |text: &str| -> Result<Vec<u32>> {
 		Ok(tokenizer.encode(text, false).map_err(anyhow::Error::msg)?.get_ids().to_vec())
 	};
@@ -511,8 +513,14 @@ fn verification(args: &Args, path: &std::path::Path) -> Result<()> {
 				let claim =
 					Claim { prompt: &prompts[i], output: &bytes, max_tokens, truncated: false };
 				let adapter = adapter_of(i);
-				let forced =
-					verify::force(verifier, adapter.as_deref(), &vocabulary, encode, &claim)?;
+				let forced = verify::force(
+					verifier,
+					adapter.as_deref(),
+					&vocabulary,
+					encode,
+					&claim,
+					&running,
+				)?;
 				largest = largest.max(forced.max_gap);
 				resegmented += forced.resegmented;
 				near_ties += forced.near_ties;
@@ -564,7 +572,8 @@ fn verification(args: &Args, path: &std::path::Path) -> Result<()> {
 			let bytes = vocabulary.spell(&forged);
 			let claim = Claim { prompt: &prompts[i], output: &bytes, max_tokens, truncated: false };
 			let adapter = adapter_of(i);
-			let forced = verify::force(model, adapter.as_deref(), &vocabulary, encode, &claim)?;
+			let forced =
+				verify::force(model, adapter.as_deref(), &vocabulary, encode, &claim, &running)?;
 			tried += 1;
 			if let Some(verify::Divergence::NotGreedy { gap, .. }) = forced.divergence {
 				smallest = smallest.min(gap);
@@ -590,7 +599,8 @@ fn verification(args: &Args, path: &std::path::Path) -> Result<()> {
 		let bytes = vocabulary.spell(&outputs[0]);
 		let claim = Claim { prompt: &prompt, output: &bytes, max_tokens, truncated: false };
 		let started = Instant::now();
-		let forced = verify::force(model, Some(&adapters[0]), &vocabulary, encode, &claim)?;
+		let forced =
+			verify::force(model, Some(&adapters[0]), &vocabulary, encode, &claim, &running)?;
 		let verified = started.elapsed();
 		anyhow::ensure!(forced.divergence.is_none(), "the timed output did not verify: {forced:?}");
 		println!(

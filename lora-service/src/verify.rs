@@ -17,7 +17,10 @@
 //! activations, batched versus single-row arithmetic); docs/verification.md has the
 //! measurements it was chosen from.
 
-use std::collections::HashMap;
+use std::{
+	collections::HashMap,
+	sync::atomic::{AtomicBool, Ordering},
+};
 
 use anyhow::{ensure, Result};
 
@@ -67,6 +70,15 @@ impl Vocabulary {
 	pub fn of(tokenizer: &tokenizers::Tokenizer, stops: Vec<u32>) -> Self {
 		let size = tokenizer.get_vocab_size(true);
 		Self::new(size, |id| crate::api::logprobs::token_bytes(tokenizer, id), stops)
+	}
+
+	/// Whether another token of another length than `token` continues `text` and scores within
+	/// [`EPSILON`] of the model's choice in `logits`.
+	fn ambiguous(&self, scores: &Scores<'_>, text: &[u8], token: u32, cut: bool) -> bool {
+		let length = self.bytes(token).len();
+		self.continuing(text, cut)
+			.into_iter()
+			.any(|other| self.bytes(other).len() != length && within(scores.gap(other)))
 	}
 
 	/// The bytes `tokens` spell, one after another.
@@ -136,7 +148,7 @@ pub enum Divergence {
 	/// stop token is `gap` below its choice `chosen`.
 	EndedEarly { chosen: u32, gap: f32 },
 	/// The output holds more than `max_tokens` tokens.
-	TooLong { tokens: usize },
+	TooLong,
 	/// More than [`MAX_RESEGMENTED`] tokens differ from the canonical tokenization.
 	Resegmented,
 }
@@ -151,47 +163,64 @@ pub struct Forced {
 	/// How many accepted positions had another token within [`EPSILON`] of the model's choice:
 	/// where a claim could have said otherwise and still verified.
 	pub near_ties: usize,
+	/// How many accepted positions had another token within [`EPSILON`] that also continues
+	/// the output but is of another length: there generation may have split the text
+	/// otherwise, and the output's token count is uncertain by one for each.
+	pub ambiguous: usize,
 	/// How many tokens were re-segmented away from the canonical tokenization.
 	pub resegmented: usize,
 	/// Where the output departs from greedy decoding, if it does.
 	pub divergence: Option<Divergence>,
 }
 
-/// The model's choice in `logits` (ties to the lower id) and its logit.
-fn choice(logits: &[f32]) -> (u32, f32) {
-	let mut best = (0u32, f32::NEG_INFINITY);
-	for (id, &logit) in logits.iter().enumerate() {
-		if logit > best.1 {
-			best = (id as u32, logit);
+/// One position's logits and the model's choice among them (ties to the lower id).
+struct Scores<'a> {
+	logits: &'a [f32],
+	choice: u32,
+	top: f32,
+}
+
+impl<'a> Scores<'a> {
+	fn of(logits: &'a [f32]) -> Self {
+		let (mut choice, mut top) = (0u32, f32::NEG_INFINITY);
+		for (id, &logit) in logits.iter().enumerate() {
+			if logit > top {
+				(choice, top) = (id as u32, logit);
+			}
 		}
+		Self { logits, choice, top }
 	}
-	best
+
+	/// How far `token` scores below the model's choice.
+	fn gap(&self, token: u32) -> f32 {
+		self.logits.get(token as usize).map_or(f32::INFINITY, |&logit| self.top - logit)
+	}
+
+	/// Whether a token other than the model's choice is within [`EPSILON`] of it.
+	fn near_tie(&self) -> bool {
+		let choice = self.choice as usize;
+		self.logits.iter().enumerate().any(|(id, &logit)| id != choice && within(self.top - logit))
+	}
 }
 
-/// Whether a token other than the model's choice in `logits` is within [`EPSILON`] of it.
-fn near_tie(logits: &[f32]) -> bool {
-	let (best, top) = choice(logits);
-	logits.iter().enumerate().any(|(id, &logit)| id as u32 != best && top - logit <= EPSILON)
-}
-
-/// How far `token` scores below the model's choice in `logits`.
-fn gap(logits: &[f32], token: u32) -> f32 {
-	let best = choice(logits).1;
-	logits.get(token as usize).map_or(f32::INFINITY, |&logit| best - logit)
+/// Whether a gap is within [`EPSILON`]; a NaN (from non-finite logits) never is.
+fn within(gap: f32) -> bool {
+	gap <= EPSILON
 }
 
 /// Teacher-forces `claim` through `model` with `adapter`, as described in the module's
-/// documentation.
-/// `encode` is the tokenizer's encoding of text.
+/// documentation; `encode` is the tokenizer's encoding of text. Gives up with an error as soon
+/// as `cancelled` is set.
 pub fn force(
 	model: &Model,
 	adapter: Option<&Adapter>,
 	vocabulary: &Vocabulary,
 	encode: impl Fn(&str) -> Result<Vec<u32>>,
 	claim: &Claim<'_>,
+	cancelled: &AtomicBool,
 ) -> Result<Forced> {
 	let canonical = vocabulary.canonical(claim.output, encode)?;
-	force_from(model, adapter, vocabulary, &canonical, claim)
+	force_from(model, adapter, vocabulary, &canonical, claim, cancelled)
 }
 
 /// [`force`], given the output's canonical tokens.
@@ -201,86 +230,98 @@ fn force_from(
 	vocabulary: &Vocabulary,
 	canonical: &[u32],
 	claim: &Claim<'_>,
+	cancelled: &AtomicBool,
 ) -> Result<Forced> {
 	ensure!(!claim.prompt.is_empty(), "the prompt is empty");
+	let check = || -> Result<()> {
+		ensure!(!cancelled.load(Ordering::Relaxed), "the verification was cancelled");
+		Ok(())
+	};
 	let text = claim.output;
 	// Where each canonical token starts in the text, if the tokens spell it.
-	let mut starts = HashMap::with_capacity(canonical.len());
-	let mut offset = 0;
-	for (index, &token) in canonical.iter().enumerate() {
-		starts.insert(offset, index);
-		offset += vocabulary.bytes(token).len();
+	let mut offsets = Vec::with_capacity(canonical.len() + 1);
+	offsets.push(0);
+	for &token in canonical {
+		offsets.push(offsets[offsets.len() - 1] + vocabulary.bytes(token).len());
 	}
-	if offset != text.len() {
-		starts.clear();
-	}
+	let starts: HashMap<usize, usize> = match offsets.last() == Some(&text.len()) {
+		true => offsets.iter().enumerate().map(|(index, &offset)| (offset, index)).collect(),
+		false => HashMap::new(),
+	};
 	let kv_row = model.config.kv_heads * model.config.head_dim;
+	let cut = claim.truncated;
 
 	let mut cache = KvCache::default();
 	let mut next = Vec::new();
 	let last = claim.prompt.len() - 1;
-	model.forward_each(claim.prompt, &mut cache, adapter, |i, logits| {
-		if i == last {
-			next = logits.to_vec();
-		}
-		Ok(())
+	model.forward_each(claim.prompt, &mut cache, adapter, last, |_, logits| {
+		next = logits.to_vec();
+		Ok(false)
 	})?;
-	let mut forced =
-		Forced { tokens: Vec::new(), max_gap: 0.0, near_ties: 0, resegmented: 0, divergence: None };
+	let mut forced = Forced {
+		tokens: Vec::new(),
+		max_gap: 0.0,
+		near_ties: 0,
+		ambiguous: 0,
+		resegmented: 0,
+		divergence: None,
+	};
+	// Takes `token` at byte `offset` whose logits were `logits`, if it is within ε and not a
+	// stop token (a stop token ends generation: it is never part of an output).
+	let take = |forced: &mut Forced, logits: &[f32], token: u32, offset: usize| -> bool {
+		let scores = Scores::of(logits);
+		let g = scores.gap(token);
+		if vocabulary.stops.contains(&token) || !within(g) {
+			return false;
+		}
+		forced.max_gap = forced.max_gap.max(g);
+		forced.near_ties += usize::from(scores.near_tie());
+		forced.ambiguous += usize::from(vocabulary.ambiguous(&scores, &text[offset..], token, cut));
+		forced.tokens.push(token);
+		true
+	};
 	let (mut offset, mut prefills) = (0, 0);
 	while offset < text.len() {
+		check()?;
+		let room = claim.max_tokens.saturating_sub(forced.tokens.len());
+		if room == 0 {
+			forced.divergence = Some(Divergence::TooLong);
+			return Ok(forced);
+		}
 		if let Some(&start) = starts.get(&offset).filter(|_| prefills < MAX_PREFILLS) {
-			prefills += 1;
-			// Forced in one prefill: every canonical token from here while each is within ε.
-			let rest = &canonical[start..];
-			let first = gap(&next, rest[0]);
-			if first <= EPSILON {
+			// Forced in one prefill: every canonical token from here while each is within ε,
+			// no more than `max_tokens` in all.
+			let rest = &canonical[start..canonical.len().min(start + room)];
+			if take(&mut forced, &next, rest[0], offset) {
+				prefills += 1;
 				let before = cache.len();
 				let mut accepted = 1;
-				let mut max_gap = first;
-				let mut near_ties = usize::from(near_tie(&next));
 				let mut diverged = false;
-				model.forward_each(rest, &mut cache, adapter, |i, logits| {
-					if diverged {
-						return Ok(());
-					}
-					match rest.get(i + 1) {
-						Some(&token) => {
-							let g = gap(logits, token);
-							if g > EPSILON {
-								diverged = true;
-								next = logits.to_vec();
-							} else {
-								max_gap = max_gap.max(g);
-								near_ties += usize::from(near_tie(logits));
-								accepted += 1;
-							}
-						}
-						None => next = logits.to_vec(),
-					}
-					Ok(())
+				model.forward_each(rest, &mut cache, adapter, 0, |i, logits| {
+					check()?;
+					next = logits.to_vec();
+					let Some(&token) = rest.get(i + 1) else { return Ok(false) };
+					diverged = !take(&mut forced, logits, token, offsets[start + i + 1]);
+					accepted += usize::from(!diverged);
+					Ok(!diverged)
 				})?;
 				cache.truncate(before + accepted, kv_row);
-				forced.max_gap = forced.max_gap.max(max_gap);
-				forced.near_ties += near_ties;
-				for &token in &rest[..accepted] {
-					forced.tokens.push(token);
-					offset += vocabulary.bytes(token).len();
-				}
+				offset = offsets[start + accepted];
 				if !diverged {
-					break;
+					continue;
 				}
 			}
 		}
 		// Re-segmented: the best-scored token that continues the text, if it is within ε.
-		let cut = claim.truncated;
 		let candidates = vocabulary.continuing(&text[offset..], cut);
+		let scores = Scores::of(&next);
 		let best = candidates
 			.iter()
-			.map(|&token| (token, gap(&next, token)))
+			.map(|&token| (token, scores.gap(token)))
 			.min_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
-		let chosen = choice(&next).0;
-		let Some((token, g)) = best.filter(|(_, g)| *g <= EPSILON) else {
+		let chosen = scores.choice;
+		let Some((token, _)) = best.filter(|&(token, _)| take(&mut forced, &next, token, offset))
+		else {
 			let gap = best.map_or(f32::INFINITY, |b| b.1);
 			let index = forced.tokens.len();
 			forced.divergence = Some(Divergence::NotGreedy { offset, index, chosen, gap });
@@ -291,30 +332,25 @@ fn force_from(
 			forced.divergence = Some(Divergence::Resegmented);
 			return Ok(forced);
 		}
-		forced.max_gap = forced.max_gap.max(g);
-		forced.near_ties += usize::from(near_tie(&next));
-		forced.tokens.push(token);
 		offset = (offset + vocabulary.bytes(token).len()).min(text.len());
-		model.forward_each(&[token], &mut cache, adapter, |_, logits| {
-			next = logits.to_vec();
-			Ok(())
-		})?;
+		// The logits after it, unless it is the last token `max_tokens` allows.
+		if forced.tokens.len() < claim.max_tokens {
+			model.forward_each(&[token], &mut cache, adapter, 0, |_, logits| {
+				next = logits.to_vec();
+				Ok(false)
+			})?;
+		}
 	}
-	if forced.tokens.len() > claim.max_tokens {
-		forced.divergence = Some(Divergence::TooLong { tokens: forced.tokens.len() });
-	} else if !claim.truncated && forced.tokens.len() < claim.max_tokens {
+	if !claim.truncated && forced.tokens.len() < claim.max_tokens {
 		// Generation stopped on its own: a stop token was the model's choice.
-		let (chosen, best) = choice(&next);
-		let stop = vocabulary
-			.stops
-			.iter()
-			.filter_map(|&token| next.get(token as usize).copied())
-			.fold(f32::NEG_INFINITY, f32::max);
-		let g = best - stop;
-		if g > EPSILON {
-			forced.divergence = Some(Divergence::EndedEarly { chosen, gap: g });
-		} else {
+		let scores = Scores::of(&next);
+		let chosen = scores.choice;
+		let g =
+			vocabulary.stops.iter().map(|&token| scores.gap(token)).fold(f32::INFINITY, f32::min);
+		if within(g) {
 			forced.max_gap = forced.max_gap.max(g);
+		} else {
+			forced.divergence = Some(Divergence::EndedEarly { chosen, gap: g });
 		}
 	}
 	Ok(forced)
@@ -367,7 +403,9 @@ mod tests {
 					.to_vec())
 			};
 			let claim = Claim { prompt, output, max_tokens, truncated };
-			force(&self.model, Some(&self.adapter), &self.vocabulary, encode, &claim).unwrap()
+			let cancelled = AtomicBool::new(false);
+			force(&self.model, Some(&self.adapter), &self.vocabulary, encode, &claim, &cancelled)
+				.unwrap()
 		}
 
 		/// The logits after `prompt` and `output`.
@@ -376,11 +414,9 @@ mod tests {
 			let mut last = Vec::new();
 			let mut cache = KvCache::default();
 			self.model
-				.forward_each(&tokens, &mut cache, Some(&self.adapter), |i, logits| {
-					if i + 1 == tokens.len() {
-						last = logits.to_vec();
-					}
-					Ok(())
+				.forward_each(&tokens, &mut cache, Some(&self.adapter), tokens.len() - 1, |_, l| {
+					last = l.to_vec();
+					Ok(true)
 				})
 				.unwrap();
 			last
@@ -424,8 +460,16 @@ mod tests {
 		canonical.splice(5..7, [0]);
 		let claim =
 			Claim { prompt, output: &tiny.bytes(&generated), max_tokens: 24, truncated: false };
-		let forced =
-			force_from(&tiny.model, Some(&tiny.adapter), &vocabulary, &canonical, &claim).unwrap();
+		let cancelled = AtomicBool::new(false);
+		let forced = force_from(
+			&tiny.model,
+			Some(&tiny.adapter),
+			&vocabulary,
+			&canonical,
+			&claim,
+			&cancelled,
+		)
+		.unwrap();
 		assert_eq!(forced.divergence, None);
 		assert_eq!(forced.tokens, generated);
 		assert_eq!(forced.resegmented, 2);
@@ -443,7 +487,7 @@ mod tests {
 			let worst = (3..259u32)
 				.min_by(|&a, &b| logits[a as usize].total_cmp(&logits[b as usize]))
 				.unwrap();
-			assert!(gap(&logits, worst) > EPSILON);
+			assert!(Scores::of(&logits).gap(worst) > EPSILON);
 			let mut forged = generated.clone();
 			forged[index] = worst;
 			let forced = tiny.force(prompt, &tiny.bytes(&forged), 40, false);
@@ -467,7 +511,7 @@ mod tests {
 		let early = tiny.force(prompt, &bytes, 41, false);
 		assert!(matches!(early.divergence, Some(Divergence::EndedEarly { .. })), "{early:?}");
 		let long = tiny.force(prompt, &bytes, 39, false);
-		assert_eq!(long.divergence, Some(Divergence::TooLong { tokens: 40 }));
+		assert_eq!(long.divergence, Some(Divergence::TooLong));
 		// Cut inside its last token of two or more bytes.
 		let last = generated.iter().rposition(|&t| tiny.vocabulary.bytes(t).len() > 1);
 		let last = last.expect("a merged token among 40");
@@ -486,7 +530,7 @@ mod tests {
 		// Find a point where the model's choice is a stop token: make it one by asking the
 		// vocabulary to treat the model's choice after the prompt as one.
 		let prompt = PROMPTS[2];
-		let choice = choice(&tiny.logits_after(prompt, &[])).0;
+		let choice = Scores::of(&tiny.logits_after(prompt, &[])).choice;
 		let vocabulary = Vocabulary::of(&tiny.tokenizer, vec![choice]);
 		let tiny = Tiny { vocabulary, ..tiny };
 		let forced = tiny.force(prompt, b"", 10, false);
@@ -498,5 +542,78 @@ mod tests {
 			tiny.force(prompt, b"", 10, false).divergence,
 			Some(Divergence::EndedEarly { .. })
 		));
+	}
+
+	/// A stop token spelled inside an output (its control text) is never taken as the model
+	/// stopping and going on: generation ends at a stop token, so nothing follows one.
+	#[test]
+	fn a_stop_token_inside_an_output_is_not_greedy() {
+		let tiny = tiny();
+		let prompt = PROMPTS[2];
+		let choice = Scores::of(&tiny.logits_after(prompt, &[])).choice;
+		let mut after: Vec<u32> = prompt.to_vec();
+		after.push(choice);
+		let continuation = tiny.generate(&after, 8);
+		// The model's choice after the prompt treated as a stop token, then what follows it.
+		let vocabulary = Vocabulary::of(&tiny.tokenizer, vec![choice]);
+		let mut canonical = vec![choice];
+		canonical.extend(&continuation);
+		let output: Vec<u8> = tiny.vocabulary.spell(&canonical);
+		let claim = Claim { prompt, output: &output, max_tokens: 9, truncated: false };
+		let cancelled = AtomicBool::new(false);
+		let forced = force_from(
+			&tiny.model,
+			Some(&tiny.adapter),
+			&vocabulary,
+			&canonical,
+			&claim,
+			&cancelled,
+		)
+		.unwrap();
+		assert!(
+			matches!(forced.divergence, Some(Divergence::NotGreedy { index: 0, .. })),
+			"{forced:?}"
+		);
+	}
+
+	/// An output longer than `max_tokens` is refused without running more than `max_tokens` of
+	/// it through the model, so a claim can never run past the context.
+	#[test]
+	fn a_claim_past_the_context_is_too_long_not_an_error() {
+		let tiny = tiny();
+		let prompt = PROMPTS[0];
+		let context = tiny::config().context_length;
+		let bytes = vec![0xffu8; context + 10];
+		let forced = tiny.force(prompt, &bytes, context - prompt.len(), false);
+		assert!(
+			matches!(forced.divergence, Some(Divergence::TooLong | Divergence::NotGreedy { .. })),
+			"{forced:?}"
+		);
+		// Greedy bytes, one past max_tokens.
+		let generated = tiny.generate(prompt, 30);
+		assert_eq!(
+			tiny.force(prompt, &tiny.bytes(&generated), 29, false).divergence,
+			Some(Divergence::TooLong)
+		);
+	}
+
+	/// A verification given up midway answers an error, not a verdict.
+	#[test]
+	fn a_cancelled_verification_gives_no_verdict() {
+		let tiny = tiny();
+		let prompt = PROMPTS[1];
+		let output = tiny.bytes(&tiny.generate(prompt, 20));
+		let claim = Claim { prompt, output: &output, max_tokens: 20, truncated: false };
+		let cancelled = AtomicBool::new(true);
+		let encode = |_: &str| -> Result<Vec<u32>> { Ok(Vec::new()) };
+		assert!(force(
+			&tiny.model,
+			Some(&tiny.adapter),
+			&tiny.vocabulary,
+			encode,
+			&claim,
+			&cancelled
+		)
+		.is_err());
 	}
 }

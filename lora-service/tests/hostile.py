@@ -50,6 +50,7 @@ cases = [
     ("POST", "/v1/verify", json.dumps({**{k: v for k, v in claim.items() if k != "output"}, "output_hex": "0xzz"}), 400, "invalid_output_hex"),
     ("POST", "/v1/verify", json.dumps({**claim, "output": big_text}), 400, "output_too_large"),
     ("POST", "/v1/verify", json.dumps({**claim, "max_tokens": 10**9}), 400, "prompt_too_long"),
+    ("POST", "/v1/verify", json.dumps({**claim, "truncated": True}), 400, "invalid_truncation"),
     ("POST", "/v1/verify", json.dumps({**claim, "attribution": {"datasets": [424242], "records": []}}), 404, "unknown_dataset"),
     ("POST", "/v1/verify", json.dumps({**claim, "attribution": {"datasets": [1], "records": [], "as_of": [{"dataset_id": 1, "next_contribution_id": -1}]}}), 400, "invalid_json"),
     # Bounds.

@@ -323,10 +323,10 @@ enum Input<'a> {
 }
 
 /// Counts a generation among those in flight for as long as it lives.
-struct InFlight(Arc<AppState>);
+pub(super) struct InFlight(Arc<AppState>);
 
 impl InFlight {
-	fn new(state: Arc<AppState>) -> Self {
+	pub(super) fn new(state: Arc<AppState>) -> Self {
 		state.in_flight.fetch_add(1, Ordering::Relaxed);
 		Self(state)
 	}
@@ -339,7 +339,7 @@ impl Drop for InFlight {
 }
 
 /// Sets its flag when dropped.
-struct CancelOnDrop(Arc<std::sync::atomic::AtomicBool>);
+pub(super) struct CancelOnDrop(pub(super) Arc<std::sync::atomic::AtomicBool>);
 
 impl Drop for CancelOnDrop {
 	fn drop(&mut self) {

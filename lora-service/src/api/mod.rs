@@ -323,9 +323,11 @@ impl AppState {
 	/// Starts draining: requests in flight finish, new ones are refused with 503.
 	pub fn drain(&self) {
 		self.draining.store(true, std::sync::atomic::Ordering::Relaxed);
+		// Verifications waiting for their turn are refused; the one running finishes.
+		self.verifications.close();
 	}
 
-	/// Requests sent to the engine and not yet answered, or waiting for it.
+	/// Generation requests and verifications sent and not yet answered, or waiting.
 	pub fn in_flight(&self) -> u64 {
 		self.in_flight.load(std::sync::atomic::Ordering::Relaxed)
 	}

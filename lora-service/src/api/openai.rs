@@ -211,9 +211,11 @@ pub struct VerifyRequest {
 	pub output: Option<String>,
 	pub output_hex: Option<String>,
 	pub max_tokens: usize,
-	/// The output was cut after generation (at a character boundary within a byte bound).
+	/// The output was cut after generation, at the last character boundary within
+	/// `max_output_bytes` (required with it).
 	#[serde(default)]
 	pub truncated: bool,
+	pub max_output_bytes: Option<usize>,
 	/// The token counts claimed.
 	pub prompt_tokens: usize,
 	pub completion_tokens: usize,

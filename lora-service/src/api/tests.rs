@@ -2006,3 +2006,91 @@ async fn served_completions_verify_and_forgeries_do_not() {
 	assert!(metrics.contains("tributary_lora_verifications_valid_total 2"), "{metrics}");
 	assert!(metrics.contains("tributary_lora_verifications_invalid_total 5"), "{metrics}");
 }
+
+/// Verification's own refusals and its queue: a cut output needs its bound and must reach it;
+/// `max_records` of 0 and a dataset named twice in `as_of` are refused; a verification whose
+/// client gives up while waiting leaves no place taken; a draining service refuses new ones.
+#[tokio::test(flavor = "multi_thread")]
+async fn verification_bounds_its_claims_and_its_queue() {
+	let state = start(tiny_path(), options("http-verify-queue")).unwrap();
+	let app = router(state.clone());
+	let (status, answer) = post(
+		&app,
+		"/v1/completions",
+		json!({ "model": "base", "prompt": "the river runs", "max_tokens": 12 }),
+	)
+	.await;
+	assert_eq!(status, StatusCode::OK, "{answer}");
+	let choice = &answer["choices"][0];
+	let hex_output = match choice["text_hex"].as_str() {
+		Some(hex) => hex.to_string(),
+		None => format!("0x{}", hex(choice["text"].as_str().unwrap().as_bytes())),
+	};
+	let claim = json!({
+		"model": "base",
+		"prompt": "the river runs",
+		"output_hex": hex_output,
+		"max_tokens": 12,
+		"prompt_tokens": answer["usage"]["prompt_tokens"],
+		"completion_tokens": answer["usage"]["completion_tokens"],
+	});
+	assert_eq!(post(&app, "/v1/verify", claim.clone()).await.1["verdict"], "valid");
+
+	// Cut at a bound: it needs the bound, and must reach it.
+	let mut cut = claim.clone();
+	cut["truncated"] = json!(true);
+	expect_error(
+		post(&app, "/v1/verify", cut.clone()).await,
+		StatusCode::BAD_REQUEST,
+		"invalid_truncation",
+		"no bound",
+	);
+	let length = (hex_output.len() - 2) / 2;
+	cut["max_output_bytes"] = json!(length + 2);
+	assert_eq!(post(&app, "/v1/verify", cut.clone()).await.1["verdict"], "valid");
+	cut["max_output_bytes"] = json!(length + 4);
+	let (_, verdict) = post(&app, "/v1/verify", cut).await;
+	assert_eq!(verdict["reasons"][0]["code"], "not_truncated", "{verdict}");
+
+	let dataset = json!({ "contribution_id": 0, "text": "the river runs to the sea" });
+	assert_eq!(post(&app, "/v1/datasets/3/records", dataset).await.0, StatusCode::CREATED);
+	let mut none_kept = claim.clone();
+	none_kept["attribution"] = json!({ "datasets": [3], "records": [], "max_records": 0 });
+	expect_error(
+		post(&app, "/v1/verify", none_kept).await,
+		StatusCode::BAD_REQUEST,
+		"invalid_attribution",
+		"max_records 0",
+	);
+	let mut twice = claim.clone();
+	twice["attribution"] = json!({ "datasets": [3], "records": [], "as_of": [
+		{ "dataset_id": 3, "next_contribution_id": 1 },
+		{ "dataset_id": 3, "next_contribution_id": 0 },
+	]});
+	expect_error(
+		post(&app, "/v1/verify", twice).await,
+		StatusCode::BAD_REQUEST,
+		"invalid_attribution",
+		"as_of twice",
+	);
+
+	// A verification running (its permit held here), another given up while waiting.
+	let running = state.verifications.clone().acquire_owned().await.unwrap();
+	let gave_up = tokio::time::timeout(
+		std::time::Duration::from_millis(200),
+		post(&app, "/v1/verify", claim.clone()),
+	)
+	.await;
+	assert!(gave_up.is_err(), "it waited for its turn");
+	assert_eq!(state.verify_waiting.load(std::sync::atomic::Ordering::Relaxed), 0);
+	drop(running);
+	assert_eq!(post(&app, "/v1/verify", claim.clone()).await.1["verdict"], "valid");
+
+	state.drain();
+	expect_error(
+		post(&app, "/v1/verify", claim).await,
+		StatusCode::SERVICE_UNAVAILABLE,
+		"shutting_down",
+		"draining",
+	);
+}

@@ -8,7 +8,10 @@
 
 use std::{
 	collections::{BTreeMap, HashSet},
-	sync::{atomic::Ordering, Arc},
+	sync::{
+		atomic::{AtomicBool, Ordering},
+		Arc,
+	},
 	time::Instant,
 };
 
@@ -20,6 +23,7 @@ use serde_json::{json, Value};
 
 use super::{
 	adapters, blocking,
+	completions::{CancelOnDrop, InFlight},
 	openai::{ClaimedAttribution, VerifyRequest},
 	read,
 	validate::{self, parse},
@@ -37,7 +41,7 @@ use crate::{
 pub const MAX_WAITING: u64 = 16;
 
 /// The fields of a verification request.
-pub(crate) const VERIFY_FIELDS: [&str; 11] = [
+pub(crate) const VERIFY_FIELDS: [&str; 12] = [
 	"model",
 	"adapter_hash",
 	"adapter_uri",
@@ -46,6 +50,7 @@ pub(crate) const VERIFY_FIELDS: [&str; 11] = [
 	"output_hex",
 	"max_tokens",
 	"truncated",
+	"max_output_bytes",
 	"prompt_tokens",
 	"completion_tokens",
 	"attribution",
@@ -61,6 +66,10 @@ pub(super) async fn verify(
 	body: Result<Json<Value>, JsonRejection>,
 ) -> Result<Json<Value>, ApiError> {
 	let request: VerifyRequest = parse(body, &VERIFY_FIELDS, &[])?;
+	if state.draining.load(Ordering::Relaxed) {
+		return Err(ApiError::Unavailable("shutting_down", "the service is shutting down".into()));
+	}
+	let _in_flight = InFlight::new(state.clone());
 	let output = output_bytes(&request)?;
 	let max_text = state.options.max_text_bytes;
 	validate::text_bytes("prompt_too_large", "the prompt", &request.prompt, max_text)?;
@@ -68,6 +77,12 @@ pub(super) async fn verify(
 		return Err(ApiError::bad(
 			"output_too_large",
 			format!("the output holds {} bytes, above the limit of {max_text}", output.len()),
+		));
+	}
+	if request.truncated && request.max_output_bytes.is_none() {
+		return Err(ApiError::bad(
+			"invalid_truncation",
+			"an output marked truncated needs max_output_bytes, the bound it was cut at",
 		));
 	}
 	if let Some(claimed) = &request.attribution {
@@ -110,25 +125,22 @@ pub(super) async fn verify(
 		),
 	};
 
-	// One at a time, a bounded number waiting.
-	let waiting = state.verify_waiting.fetch_add(1, Ordering::Relaxed);
-	if waiting >= MAX_WAITING {
-		state.verify_waiting.fetch_sub(1, Ordering::Relaxed);
-		return Err(ApiError::TooManyRequests(
-			"verifications_queue_full",
-			format!("{waiting} verifications are waiting; try again shortly"),
-		));
-	}
-	let permit = state.verifications.clone().acquire_owned().await;
-	state.verify_waiting.fetch_sub(1, Ordering::Relaxed);
-	let permit = permit.map_err(|_| {
+	// One at a time, a bounded number waiting (counted while this future waits, however it
+	// ends).
+	let waiting = Waiting::new(&state)?;
+	let permit = state.verifications.clone().acquire_owned().await.map_err(|_| {
 		ApiError::Unavailable("shutting_down", "the service is shutting down".into())
 	})?;
+	drop(waiting);
+	// Set when this future is dropped (the client went away): the verification stops at its
+	// next step.
+	let cancelled = Arc::new(AtomicBool::new(false));
+	let _cancel = CancelOnDrop(cancelled.clone());
 	let started = Instant::now();
 	let state_for_work = state.clone();
 	let verdict = blocking(move || {
 		let _permit = permit;
-		judge(&state_for_work, &request, &prompt, &output, adapter.as_deref())
+		judge(&state_for_work, &request, &prompt, &output, adapter.as_deref(), &cancelled)
 	})
 	.await;
 	let millis = started.elapsed().as_millis() as u64;
@@ -142,6 +154,29 @@ pub(super) async fn verify(
 		"verified a claimed completion in {millis} ms"
 	);
 	Ok(Json(verdict))
+}
+
+/// A verification waiting for its turn, counted until dropped.
+struct Waiting<'a>(&'a AppState);
+
+impl<'a> Waiting<'a> {
+	fn new(state: &'a AppState) -> Result<Self, ApiError> {
+		let waiting = state.verify_waiting.fetch_add(1, Ordering::Relaxed);
+		let guard = Self(state);
+		if waiting >= MAX_WAITING {
+			return Err(ApiError::TooManyRequests(
+				"verifications_queue_full",
+				format!("{waiting} verifications are waiting; try again shortly"),
+			));
+		}
+		Ok(guard)
+	}
+}
+
+impl Drop for Waiting<'_> {
+	fn drop(&mut self) {
+		self.0.verify_waiting.fetch_sub(1, Ordering::Relaxed);
+	}
 }
 
 /// The output's bytes: `output` as text, or `output_hex` for bytes that are not UTF-8.
@@ -160,7 +195,7 @@ pub(super) fn output_bytes(request: &VerifyRequest) -> Result<Vec<u8>, ApiError>
 
 fn parse_hex(text: &str) -> Option<Vec<u8>> {
 	let digits = text.strip_prefix("0x")?;
-	if digits.len() % 2 != 0 {
+	if digits.len() % 2 != 0 || !digits.bytes().all(|b| b.is_ascii_hexdigit()) {
 		return None;
 	}
 	(0..digits.len() / 2)
@@ -192,6 +227,16 @@ fn check_attribution(state: &AppState, claimed: &ClaimedAttribution) -> Result<(
 	if let Some(view) = claimed.as_of.iter().find(|v| !datasets.contains(&v.dataset_id)) {
 		return Err(outside(view.dataset_id));
 	}
+	if claimed.max_records == Some(0) {
+		return Err(ApiError::bad("invalid_attribution", "max_records keeps at least one record"));
+	}
+	let mut stood = HashSet::new();
+	if let Some(view) = claimed.as_of.iter().find(|v| !stood.insert(v.dataset_id)) {
+		return Err(ApiError::bad(
+			"invalid_attribution",
+			format!("as_of names dataset {} more than once", view.dataset_id),
+		));
+	}
 	let excluded: usize = claimed.as_of.iter().map(|v| v.excluded.len()).sum();
 	if claimed.records.len() > MAX_CLAIMED_RECORDS || excluded > MAX_EXCLUDED {
 		return Err(ApiError::bad(
@@ -216,6 +261,7 @@ fn judge(
 	prompt: &[u32],
 	output: &[u8],
 	adapter: Option<&crate::adapters::Adapter>,
+	cancelled: &AtomicBool,
 ) -> Result<Value, ApiError> {
 	let vocabulary = state
 		.vocabulary
@@ -225,7 +271,7 @@ fn judge(
 	};
 	let claim =
 		Claim { prompt, output, max_tokens: request.max_tokens, truncated: request.truncated };
-	let forced = verify::force(&state.model, adapter, vocabulary, encode, &claim)
+	let forced = verify::force(&state.model, adapter, vocabulary, encode, &claim, cancelled)
 		.map_err(|e| ApiError::internal("verification_failed", format!("{e:#}")))?;
 
 	let mut reasons = Vec::new();
@@ -254,12 +300,9 @@ fn judge(
 				describe(*chosen)
 			),
 		)),
-		Some(Divergence::TooLong { tokens }) => reasons.push(reason(
+		Some(Divergence::TooLong) => reasons.push(reason(
 			"too_many_tokens",
-			format!(
-				"the output holds {tokens} tokens, more than max_tokens ({})",
-				request.max_tokens
-			),
+			format!("the output holds more than max_tokens ({}) tokens", request.max_tokens),
 		)),
 		Some(Divergence::Resegmented) => reasons.push(reason(
 			"not_greedy",
@@ -276,23 +319,32 @@ fn judge(
 			format!("the prompt holds {} tokens, not {}", prompt.len(), request.prompt_tokens),
 		));
 	}
-	// A cut output says only that its count is within max_tokens (the count of the whole output
-	// is scaled to the bytes kept).
-	let tokens = forced.tokens.len();
-	if request.truncated {
-		if request.completion_tokens > request.max_tokens {
+	// A cut output must have been cut at its bound (within a character of it), and counts the
+	// tokens that hold its bytes, the last one cut.
+	if let (true, Some(bound)) = (request.truncated, request.max_output_bytes) {
+		if output.len().saturating_add(4) <= bound || output.len() > bound {
 			reasons.push(reason(
-				"completion_tokens_differ",
+				"not_truncated",
 				format!(
-					"{} completion tokens claimed, more than max_tokens ({})",
-					request.completion_tokens, request.max_tokens
+					"the output is marked cut at {bound} bytes but holds {} (a cut keeps all \
+					 but the last character's bytes within the bound)",
+					output.len()
 				),
 			));
 		}
-	} else if forced.divergence.is_none() && request.completion_tokens != tokens {
+	}
+	// Where generation may have split the text otherwise (a near-tie between tokens of
+	// different lengths), its count may differ by one.
+	let tokens = forced.tokens.len();
+	if forced.divergence.is_none() && request.completion_tokens.abs_diff(tokens) > forced.ambiguous
+	{
 		reasons.push(reason(
 			"completion_tokens_differ",
-			format!("the output holds {tokens} tokens, not {}", request.completion_tokens),
+			format!(
+				"the output holds {tokens} tokens ({} of them where another split scores within \
+				 ε), not {}",
+				forced.ambiguous, request.completion_tokens
+			),
 		));
 	}
 
@@ -333,7 +385,7 @@ fn judge(
 		Divergence::EndedEarly { chosen, gap } => {
 			json!({ "kind": "ended_early", "model_token": chosen, "gap": gap })
 		}
-		Divergence::TooLong { tokens } => json!({ "kind": "too_many_tokens", "tokens": tokens }),
+		Divergence::TooLong => json!({ "kind": "too_many_tokens" }),
 		Divergence::Resegmented => json!({ "kind": "resegmented" }),
 	});
 	Ok(json!({
@@ -345,6 +397,7 @@ fn judge(
 		"completion_tokens": tokens,
 		"output": {
 			"max_gap": forced.max_gap,
+			"ambiguous_positions": forced.ambiguous,
 			"resegmented_tokens": forced.resegmented,
 			"divergence": divergence,
 		},
@@ -438,6 +491,7 @@ fn differences(claimed: &[(u32, u32, u32)], recomputed: &[(u32, u32, u32)]) -> S
 	let by_id = |records: &[(u32, u32, u32)]| -> BTreeMap<(u32, u32), u32> {
 		records.iter().map(|&(d, c, s)| ((d, c), s)).collect()
 	};
+	let claimed_len = claimed.len();
 	let (claimed, recomputed) = (by_id(claimed), by_id(recomputed));
 	let mut keys: Vec<&(u32, u32)> = claimed.keys().chain(recomputed.keys()).collect();
 	keys.sort_unstable();
@@ -455,5 +509,10 @@ fn differences(claimed: &[(u32, u32, u32)], recomputed: &[(u32, u32, u32)]) -> S
 			)
 		})
 		.collect();
-	format!("the attribution differs from the one recomputed: {}", listed.join("; "))
+	let repeated = claimed_len != claimed.len();
+	format!(
+		"the attribution differs from the one recomputed: {}{}",
+		listed.join("; "),
+		if repeated { "; the claim names a record more than once" } else { "" }
+	)
 }

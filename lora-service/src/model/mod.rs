@@ -145,23 +145,30 @@ impl Model {
 	}
 
 	/// One sequence: runs `tokens` after what `cache` holds and calls `each(i, logits)` with the
-	/// logits after token i, (vocab), in order. The output layer runs [`LOGIT_CHUNK`] positions
-	/// at a time, so a long sequence never holds all its logits at once.
+	/// logits after token i, (vocab), for each i from `from` on, in order, until it answers
+	/// `false`. The output layer runs [`LOGIT_CHUNK`] positions at a time, so a long sequence
+	/// never holds all its logits at once, and none for positions before `from` or after `each`
+	/// has had enough.
 	pub fn forward_each(
 		&self,
 		tokens: &[u32],
 		cache: &mut KvCache,
 		adapter: Option<&Adapter>,
-		mut each: impl FnMut(usize, &[f32]) -> Result<()>,
+		from: usize,
+		mut each: impl FnMut(usize, &[f32]) -> Result<bool>,
 	) -> Result<()> {
 		let (x, _) = self.hidden(&mut [Row { tokens, cache }], adapter.into())?;
 		let x = ops::rms_norm(&x, &self.norm, self.config.rms_eps)?;
-		for start in (0..tokens.len()).step_by(LOGIT_CHUNK) {
+		let mut start = from;
+		while start < tokens.len() {
 			let length = LOGIT_CHUNK.min(tokens.len() - start);
 			let logits = self.lm_head.forward(&x.narrow(0, start, length)?)?.to_vec2::<f32>()?;
 			for (i, row) in logits.iter().enumerate() {
-				each(start + i, row)?;
+				if !each(start + i, row)? {
+					return Ok(());
+				}
 			}
+			start += length;
 		}
 		Ok(())
 	}

@@ -56,6 +56,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 			4,
 			r#"{"records":[{"contribution_id":1,"text":"a record"},{"contribution_id":2,"content_hash":"0x00"}]}"#,
 		),
+		(
+			5,
+			r#"{"model":"a","adapter_hash":"0x00","prompt":"hi","output_hex":"0xff20","max_tokens":4,"truncated":true,"prompt_tokens":1,"completion_tokens":2,"attribution":{"datasets":[1],"records":[{"dataset_id":1,"contribution_id":0,"score_ppm":1000000}],"max_records":16,"as_of":[{"dataset_id":1,"next_contribution_id":3,"excluded":[1]}]}}"#,
+		),
 	];
 	for (index, (route, body)) in bodies.iter().enumerate() {
 		write(&format!("body-{index}"), &[3, *route], body.as_bytes())?;
