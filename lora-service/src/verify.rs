@@ -115,6 +115,9 @@ pub struct Claim<'a> {
 	/// The output was cut after generation, so it may end inside its last token and says
 	/// nothing about where generation stopped.
 	pub truncated: bool,
+	/// Generation was bounded to this many bytes: it stopped before a token that would pass
+	/// them.
+	pub max_output_bytes: Option<usize>,
 }
 
 impl Vocabulary {
@@ -145,7 +148,8 @@ pub enum Divergence {
 	/// within [`EPSILON`] of the model's choice `chosen`: the best of them is `gap` below it.
 	NotGreedy { offset: usize, index: usize, chosen: u32, gap: f32 },
 	/// The output stops after fewer than `max_tokens` tokens where the model goes on: its best
-	/// stop token is `gap` below its choice `chosen`.
+	/// stop token (or token too long for the output's byte bound) is `gap` below its choice
+	/// `chosen`.
 	EndedEarly { chosen: u32, gap: f32 },
 	/// The output holds more than `max_tokens` tokens.
 	TooLong,
@@ -342,11 +346,16 @@ fn force_from(
 		}
 	}
 	if !claim.truncated && forced.tokens.len() < claim.max_tokens {
-		// Generation stopped on its own: a stop token was the model's choice.
+		// Generation stopped on its own: the model's choice was a stop token, or a token that
+		// would have taken the output past its bound.
 		let scores = Scores::of(&next);
 		let chosen = scores.choice;
-		let g =
-			vocabulary.stops.iter().map(|&token| scores.gap(token)).fold(f32::INFINITY, f32::min);
+		let stop = vocabulary.stops.iter().map(|&token| scores.gap(token));
+		let room = claim.max_output_bytes.map(|bound| bound.saturating_sub(text.len()));
+		let past_bound = (0..vocabulary.bytes.len() as u32)
+			.filter(|&token| room.is_some_and(|room| vocabulary.bytes(token).len() > room))
+			.map(|token| scores.gap(token));
+		let g = stop.chain(past_bound).fold(f32::INFINITY, f32::min);
 		if within(g) {
 			forced.max_gap = forced.max_gap.max(g);
 		} else {
@@ -402,7 +411,7 @@ mod tests {
 					.get_ids()
 					.to_vec())
 			};
-			let claim = Claim { prompt, output, max_tokens, truncated };
+			let claim = Claim { prompt, output, max_tokens, truncated, max_output_bytes: None };
 			let cancelled = AtomicBool::new(false);
 			force(&self.model, Some(&self.adapter), &self.vocabulary, encode, &claim, &cancelled)
 				.unwrap()
@@ -458,8 +467,13 @@ mod tests {
 		let vocabulary = Vocabulary::new(tiny::config().vocab_size, bytes_of, vec![1, 2]);
 		let mut canonical = generated.clone();
 		canonical.splice(5..7, [0]);
-		let claim =
-			Claim { prompt, output: &tiny.bytes(&generated), max_tokens: 24, truncated: false };
+		let claim = Claim {
+			prompt,
+			output: &tiny.bytes(&generated),
+			max_tokens: 24,
+			truncated: false,
+			max_output_bytes: None,
+		};
 		let cancelled = AtomicBool::new(false);
 		let forced = force_from(
 			&tiny.model,
@@ -559,7 +573,13 @@ mod tests {
 		let mut canonical = vec![choice];
 		canonical.extend(&continuation);
 		let output: Vec<u8> = tiny.vocabulary.spell(&canonical);
-		let claim = Claim { prompt, output: &output, max_tokens: 9, truncated: false };
+		let claim = Claim {
+			prompt,
+			output: &output,
+			max_tokens: 9,
+			truncated: false,
+			max_output_bytes: None,
+		};
 		let cancelled = AtomicBool::new(false);
 		let forced = force_from(
 			&tiny.model,
@@ -603,7 +623,13 @@ mod tests {
 		let tiny = tiny();
 		let prompt = PROMPTS[1];
 		let output = tiny.bytes(&tiny.generate(prompt, 20));
-		let claim = Claim { prompt, output: &output, max_tokens: 20, truncated: false };
+		let claim = Claim {
+			prompt,
+			output: &output,
+			max_tokens: 20,
+			truncated: false,
+			max_output_bytes: None,
+		};
 		let cancelled = AtomicBool::new(true);
 		let encode = |_: &str| -> Result<Vec<u32>> { Ok(Vec::new()) };
 		assert!(force(
@@ -615,5 +641,36 @@ mod tests {
 			&cancelled
 		)
 		.is_err());
+	}
+
+	/// An output bounded in bytes stopped where the model's next choice would not fit: valid
+	/// with its bound, and ended early with room to spare.
+	#[test]
+	fn an_output_stopped_at_its_byte_bound_verifies() {
+		let tiny = tiny();
+		let prompt = PROMPTS[1];
+		let generated = tiny.generate(prompt, 41);
+		let bytes = tiny.bytes(&generated[..40]);
+		let next = tiny.vocabulary.bytes(generated[40]).len();
+		let encode = |text: &str| -> Result<Vec<u32>> {
+			Ok(tiny.tokenizer.encode(text, false).map_err(anyhow::Error::msg)?.get_ids().to_vec())
+		};
+		let bounded = |bound: usize| {
+			let claim = Claim {
+				prompt,
+				output: &bytes,
+				max_tokens: 41,
+				truncated: false,
+				max_output_bytes: Some(bound),
+			};
+			let cancelled = AtomicBool::new(false);
+			force(&tiny.model, Some(&tiny.adapter), &tiny.vocabulary, encode, &claim, &cancelled)
+				.unwrap()
+		};
+		assert_eq!(bounded(bytes.len() + next - 1).divergence, None);
+		assert!(matches!(
+			bounded(bytes.len() + 100).divergence,
+			Some(Divergence::EndedEarly { .. })
+		));
 	}
 }

@@ -290,6 +290,9 @@ async fn queue(
 		sampling,
 		logprobs,
 		adapter,
+		byte_limit: options
+			.max_output_bytes
+			.map(|max| scheduler::ByteLimit { max, lengths: state.token_lengths.clone() }),
 		cancelled: Some(cancelled.clone()),
 		reply: Box::new(move |result| {
 			let _ = sender.send(result);

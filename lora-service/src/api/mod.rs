@@ -312,6 +312,8 @@ pub struct AppState {
 	pub(crate) draining: AtomicBool,
 	/// The model, for verifications (the engine generates with its own handle).
 	pub(crate) model: Arc<Model>,
+	/// How many bytes each token spells, for `max_output_bytes`.
+	pub(crate) token_lengths: Arc<[u32]>,
 	/// The vocabulary by bytes, built at the first verification.
 	pub(crate) vocabulary: std::sync::OnceLock<Arc<crate::verify::Vocabulary>>,
 	/// One verification at a time, and how many wait for it.
@@ -416,6 +418,9 @@ pub fn start(model_path: &std::path::Path, options: Options) -> anyhow::Result<A
 		api_key,
 		draining: AtomicBool::new(false),
 		in_flight: AtomicU64::new(0),
+		token_lengths: (0..model.config.vocab_size as u32)
+			.map(|id| logprobs::token_bytes(&tokenizer, id).len() as u32)
+			.collect(),
 		model,
 		vocabulary: std::sync::OnceLock::new(),
 		verifications: Arc::new(tokio::sync::Semaphore::new(1)),

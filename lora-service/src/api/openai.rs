@@ -7,7 +7,7 @@ use serde_json::Value;
 pub use crate::chat::ChatMessage;
 
 /// The fields every generation request may carry besides its own.
-pub(crate) const GENERATION_FIELDS: [&str; 27] = [
+pub(crate) const GENERATION_FIELDS: [&str; 28] = [
 	"temperature",
 	"top_p",
 	"seed",
@@ -19,6 +19,7 @@ pub(crate) const GENERATION_FIELDS: [&str; 27] = [
 	"adapter_hash",
 	"adapter_uri",
 	"attribution",
+	"max_output_bytes",
 	"max_tokens",
 	"logprobs",
 	"top_logprobs",
@@ -73,6 +74,10 @@ pub struct Generation {
 	pub adapter_uri: Option<String>,
 	/// Attribute the output over these datasets.
 	pub attribution: Option<AttributionOptions>,
+	/// End generation (`finish_reason: "length"`) before a token that would take the output
+	/// past this many bytes: the chain's bound on a result's output, so that the output is
+	/// never cut and every token of it can be verified.
+	pub max_output_bytes: Option<usize>,
 	/// Chat: `true` for each token's log-probability. Completions: the number of most likely
 	/// alternatives to report with each token's, 0–20 (`validate::logprobs`).
 	pub logprobs: Option<Value>,
@@ -215,6 +220,8 @@ pub struct VerifyRequest {
 	/// `max_output_bytes` (required with it).
 	#[serde(default)]
 	pub truncated: bool,
+	/// The bound on the output's bytes: generation ended before a token that would pass it
+	/// (the completion's `max_output_bytes`), or the output was cut at it (`truncated`).
 	pub max_output_bytes: Option<usize>,
 	/// The token counts claimed.
 	pub prompt_tokens: usize,

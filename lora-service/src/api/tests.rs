@@ -2036,6 +2036,36 @@ async fn verification_bounds_its_claims_and_its_queue() {
 	});
 	assert_eq!(post(&app, "/v1/verify", claim.clone()).await.1["verdict"], "valid");
 
+	// Generation bounded in bytes stops before the token that would pass the bound, with the
+	// tokens of the unbounded output that fit, and verifies with its bound.
+	let whole = hex_output.len() / 2 - 1;
+	let (status, bounded) = post(
+		&app,
+		"/v1/completions",
+		json!({ "model": "base", "prompt": "the river runs", "max_tokens": 12, "max_output_bytes": whole / 2 }),
+	)
+	.await;
+	assert_eq!(status, StatusCode::OK, "{bounded}");
+	let bounded_choice = &bounded["choices"][0];
+	assert_eq!(bounded_choice["finish_reason"], "length");
+	let bounded_hex = match bounded_choice["text_hex"].as_str() {
+		Some(hex) => hex.to_string(),
+		None => format!("0x{}", hex(bounded_choice["text"].as_str().unwrap().as_bytes())),
+	};
+	assert!((bounded_hex.len() - 2) / 2 <= whole / 2);
+	assert!(hex_output.starts_with(&bounded_hex), "a prefix of the unbounded output");
+	let mut within = claim.clone();
+	within["output_hex"] = json!(bounded_hex);
+	within["completion_tokens"] = bounded["usage"]["completion_tokens"].clone();
+	within["max_output_bytes"] = json!(whole / 2);
+	assert_eq!(post(&app, "/v1/verify", within.clone()).await.1["verdict"], "valid");
+	within["max_output_bytes"] = json!(1);
+	let (_, verdict) = post(&app, "/v1/verify", within).await;
+	assert!(
+		verdict["reasons"].as_array().unwrap().iter().any(|r| r["code"] == "too_many_bytes"),
+		"{verdict}"
+	);
+
 	// Cut at a bound: it needs the bound, and must reach it.
 	let mut cut = claim.clone();
 	cut["truncated"] = json!(true);

@@ -269,8 +269,13 @@ fn judge(
 	let encode = |text: &str| -> anyhow::Result<Vec<u32>> {
 		Ok(state.tokenizer.encode(text, false).map_err(anyhow::Error::msg)?.get_ids().to_vec())
 	};
-	let claim =
-		Claim { prompt, output, max_tokens: request.max_tokens, truncated: request.truncated };
+	let claim = Claim {
+		prompt,
+		output,
+		max_tokens: request.max_tokens,
+		truncated: request.truncated,
+		max_output_bytes: request.max_output_bytes,
+	};
 	let forced = verify::force(&state.model, adapter, vocabulary, encode, &claim, cancelled)
 		.map_err(|e| ApiError::internal("verification_failed", format!("{e:#}")))?;
 
@@ -319,10 +324,19 @@ fn judge(
 			format!("the prompt holds {} tokens, not {}", prompt.len(), request.prompt_tokens),
 		));
 	}
-	// A cut output must have been cut at its bound (within a character of it), and counts the
-	// tokens that hold its bytes, the last one cut.
+	// An output holds no more than its bound; a cut one was cut at it (within a character of
+	// it), and counts the tokens that hold its bytes, the last one cut.
+	if let Some(bound) = request.max_output_bytes.filter(|&bound| output.len() > bound) {
+		reasons.push(reason(
+			"too_many_bytes",
+			format!(
+				"the output holds {} bytes, more than max_output_bytes ({bound})",
+				output.len()
+			),
+		));
+	}
 	if let (true, Some(bound)) = (request.truncated, request.max_output_bytes) {
-		if output.len().saturating_add(4) <= bound || output.len() > bound {
+		if output.len().saturating_add(4) <= bound {
 			reasons.push(reason(
 				"not_truncated",
 				format!(

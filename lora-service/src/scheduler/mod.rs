@@ -70,6 +70,8 @@ pub struct Request {
 	/// (at most `MAX_TOP_LOGPROBS`); `None`, none.
 	pub logprobs: Option<usize>,
 	pub adapter: Option<Arc<Adapter>>,
+	/// Ends generation before a token that would take the output past a number of bytes.
+	pub byte_limit: Option<ByteLimit>,
 	/// Set when nobody waits for the outcome any more (the client went away): the request
 	/// leaves the batch at the next step.
 	pub cancelled: Option<Arc<std::sync::atomic::AtomicBool>>,
@@ -77,6 +79,15 @@ pub struct Request {
 	pub reply: Box<dyn FnOnce(Outcome) + Send>,
 	/// When it was sent, for the queue-wait and time-to-first-token histograms.
 	pub queued_at: Instant,
+}
+
+/// A bound on an output's bytes: generation ends (`Finish::Length`) before a token that would
+/// take the output past `max` bytes, so the output is never cut inside a token.
+#[derive(Clone, Debug)]
+pub struct ByteLimit {
+	pub max: usize,
+	/// Token i spells `lengths[i]` bytes.
+	pub lengths: Arc<[u32]>,
 }
 
 /// What the engine reports, for `/metrics`.
@@ -123,6 +134,8 @@ struct Active {
 	/// `next`'s log-probabilities, when the request asks.
 	next_logprobs: Option<TokenLogprobs>,
 	output: Vec<u32>,
+	/// The bytes the output spells, when the request bounds them.
+	bytes: usize,
 	logprobs: Vec<TokenLogprobs>,
 	finish: Option<Finish>,
 	/// Why the row failed on its own, if it did.
@@ -143,6 +156,14 @@ impl Active {
 		if self.output.len() >= self.request.max_tokens {
 			self.finish = Some(Finish::Length);
 			return;
+		}
+		if let Some(limit) = &self.request.byte_limit {
+			let length = limit.lengths.get(self.next as usize).map_or(0, |&l| l as usize);
+			if self.bytes.saturating_add(length) > limit.max {
+				self.finish = Some(Finish::Length);
+				return;
+			}
+			self.bytes += length;
 		}
 		self.output.push(self.next);
 		let logprobs = self.next_logprobs.take();
@@ -358,6 +379,7 @@ fn prefill(model: &Model, request: Request, stats: &Stats) -> Option<Active> {
 				next,
 				next_logprobs,
 				output: Vec::new(),
+				bytes: 0,
 				logprobs: Vec::new(),
 				finish: None,
 				failure: None,
@@ -452,6 +474,7 @@ mod tests {
 			sampling,
 			logprobs: None,
 			adapter,
+			byte_limit: None,
 			cancelled: None,
 			reply: Box::new(move |result| {
 				let _ = reply.send(result);
