@@ -261,6 +261,40 @@ describe('inference', () => {
     assert.equal(stats.timesCited, 1);
     assert.equal(stats.totalScorePpm, 1_000_000);
 
+    // Anyone holding the model, the adapter and the records can check the result: the
+    // service's /v1/verify finds the output on chain (the argument of the worker's
+    // submitResult) greedy, and its counts and attribution as claimed, over the dataset as it
+    // stood at settlement; a claim with another score is not.
+    const settledHash = await api.rpc.chain.getBlockHash(settled.blockNumber);
+    const { block } = await api.rpc.chain.getBlock(settledHash);
+    const submitResult = block.extrinsics[settled.phase.asApplyExtrinsic.toNumber()];
+    assert.equal(submitResult.method.method, 'submitResult');
+    const stood = (await (await api.at(settledHash)).call.datasetsApi.dataset(chain.datasetId)).unwrap();
+    const claim = {
+      model: String(chain.adapterId),
+      adapter_hash: chain.adapterHash,
+      adapter_uri: adapterServer.uri,
+      prompt: PROMPT,
+      output_hex: submitResult.method.args[1].toHex(),
+      max_tokens: MAX_TOKENS,
+      max_output_bytes: api.consts.inference.maxOutputLength.toNumber(),
+      prompt_tokens: inputTokens.toNumber(),
+      completion_tokens: outputTokens.toNumber(),
+      attribution: {
+        datasets: [chain.datasetId],
+        records: attribution.records.map((r) => (
+          { dataset_id: r.datasetId, contribution_id: r.contributionId, score_ppm: r.scorePpm })),
+        max_records: api.consts.inference.maxAttributions.toNumber(),
+        as_of: [{ dataset_id: chain.datasetId, next_contribution_id: stood.nextContributionId.toNumber() }],
+      },
+    };
+    const verdict = await lora.post('/v1/verify', claim);
+    assert.equal(verdict.status, 200, JSON.stringify(verdict.body));
+    assert.equal(verdict.body.verdict, 'valid', JSON.stringify(verdict.body));
+    const halved = [{ ...claim.attribution.records[0], score_ppm: 500_000 }];
+    const forged = await lora.post('/v1/verify', { ...claim, attribution: { ...claim.attribution, records: halved } });
+    assert.deepEqual(forged.body.reasons.map((r) => r.code), ['attribution_differs'], JSON.stringify(forged.body));
+
     // The node's off-chain index holds the same record (what attribution_forRequest answers
     // from once the retention window has pruned it from the chain).
     const indexKey = u8aToHex(u8aConcat(

@@ -13,8 +13,9 @@
 //! Settlement: the fee is `min(cap, base fee + input and output token prices)`; it moves from
 //! the requester's hold into the royalties pot and is divided there
 //! ([`Settlement`], which pallet-royalties implements); the rest of the cap is released. A
-//! result bills at most one output token per output byte. An output longer than
-//! `MaxOutputLength` is submitted cut and marked `truncated`, billed for what was kept.
+//! result bills at most one output token per output byte. The worker asks the service to end
+//! generation within `MaxOutputLength` bytes; an output longer than that (from a service that
+//! ignores it) is submitted cut and marked `truncated`, billed for what was kept.
 //!
 //! A request the provider's service refuses (a prompt too long for the model, say) is
 //! `decline`d by the operator: the requester pays the base fee, to the treasury rather than to

@@ -4,9 +4,11 @@
 //! `offchain::crypto`), the worker takes the open requests assigned to it and, for each one not already being served
 //! or submitted, calls the LoRA service the node was given (`POST {url}/v1/completions`): the
 //! adapter id as the model, the adapter's on-chain hash and URI (a service that lacks the adapter
-//! fetches it from there and checks it against the hash), the prompt, `max_tokens`, temperature 0
-//! and attribution over the adapter's lineage datasets, with an HTTP deadline of
-//! [`HTTP_DEADLINE_MS`]. It maps each attributed record's content hash to its contribution
+//! fetches it from there and checks it against the hash), the prompt, `max_tokens`,
+//! `max_output_bytes` (`MaxOutputLength`: generation ends before a token that would pass it),
+//! temperature 0 and attribution over the adapter's lineage datasets, with an HTTP deadline of
+//! [`HTTP_DEADLINE_MS`]. The output it submits is the completion's bytes (`text_hex` when they
+//! are not UTF-8, else `text`). It maps each attributed record's content hash to its contribution
 //! through pallet-datasets' hash index, drops records outside the lineage or not accepted, keeps
 //! the `MaxAttributions` best-scored, and submits `submit_result` signed by the operator key.
 //!
@@ -22,10 +24,11 @@
 //! - A prompt the service refuses as too long for the model or for its byte bound (HTTP 413,
 //!   or the error codes `prompt_too_long` and `prompt_too_large`) is declined (`decline`, [`DeclineReason::PromptTooLong`]): the
 //!   requester pays the base fee and the provider is not penalised.
-//! - An output longer than `MaxOutputLength` is cut at the last character boundary within it
-//!   and submitted marked `truncated`, its output tokens counted in proportion to the bytes
-//!   kept (rounded down). The completion carries no token offsets, so the cut falls on a
-//!   character, not necessarily a token, boundary; the rounding is in the requester's favour.
+//! - An output longer than `MaxOutputLength` (from a service that ignores `max_output_bytes`)
+//!   is cut at the last character boundary within it and submitted marked `truncated`, its
+//!   output tokens counted in proportion to the bytes kept (rounded down). The completion
+//!   carries no token offsets, so the cut falls on a character, not necessarily a token,
+//!   boundary; the rounding is in the requester's favour.
 //! - Token counts past the request's bounds (more output tokens than `max_tokens` or than the
 //!   output has bytes, more prompt tokens than the prompt has bytes) are lowered to them, which
 //!   only lowers the fee, and scores summing past a million are scaled down to a million, so
@@ -117,6 +120,9 @@ struct CompletionBody<'a> {
 	model: String,
 	prompt: &'a str,
 	max_tokens: u32,
+	/// `MaxOutputLength`: the service ends generation before a token that would pass it, so
+	/// that the output is never cut and every token of it can be verified.
+	max_output_bytes: u32,
 	temperature: u8,
 	adapter_hash: String,
 	/// Where the service fetches the adapter from if it lacks it (checked against
@@ -141,6 +147,9 @@ struct Completion {
 #[derive(Deserialize)]
 struct Choice {
 	text: String,
+	/// The output's bytes as `0x…` hex, given when they are not UTF-8 (`text` then shows
+	/// U+FFFD in their place): what is submitted, so that the output is its tokens' bytes.
+	text_hex: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -251,6 +260,7 @@ impl<T: Config> Pallet<T> {
 			model: request.adapter_id.to_string(),
 			prompt,
 			max_tokens: request.max_tokens,
+			max_output_bytes: T::MaxOutputLength::get(),
 			temperature: 0,
 			adapter_hash: format!("{:?}", request.adapter_hash),
 			adapter_uri: T::Models::adapter_uri(request.adapter_id)
@@ -268,10 +278,15 @@ impl<T: Config> Pallet<T> {
 				return Self::send(account, Call::decline { request_id, reason });
 			}
 		};
-		let text = completion.choices.into_iter().next().ok_or(ServeError::Malformed)?.text;
+		let choice = completion.choices.into_iter().next().ok_or(ServeError::Malformed)?;
+		let bytes = match choice.text_hex {
+			Some(hex) => parse_hex(&hex).ok_or(ServeError::Malformed)?,
+			None => choice.text.into_bytes(),
+		};
 		let Usage { prompt_tokens, completion_tokens } = completion.usage;
+		// A service that ignores `max_output_bytes` may answer more: cut, as a last resort.
 		let (output, counted_tokens, truncated) =
-			cut_to(text, T::MaxOutputLength::get() as usize, completion_tokens);
+			cut_to(bytes, T::MaxOutputLength::get() as usize, completion_tokens);
 		if truncated {
 			log::info!(
 				target: LOG_TARGET,
@@ -279,8 +294,7 @@ impl<T: Config> Pallet<T> {
 				output.len()
 			);
 		}
-		let output: BoundedVec<u8, T::MaxOutputLength> =
-			BoundedVec::truncate_from(output.into_bytes());
+		let output: BoundedVec<u8, T::MaxOutputLength> = BoundedVec::truncate_from(output);
 		// Within what `submit_result` takes (a byte-level token covers at least one byte of the
 		// prompt, and of the output): counting fewer tokens only lowers the fee.
 		let prompt_bytes = u32::try_from(request.prompt.len()).unwrap_or(u32::MAX);
@@ -396,20 +410,25 @@ fn completions_url(base: &[u8]) -> String {
 	format!("{}/v1/completions", base.trim_end_matches('/'))
 }
 
-/// `text` cut to at most `bound` bytes at a character boundary, the tokens counted for what is
-/// kept (`tokens` in proportion to the bytes kept, rounded down), and whether it was cut.
-fn cut_to(mut text: String, bound: usize, tokens: u32) -> (String, u32, bool) {
-	let total = text.len();
+/// `bytes` cut to at most `bound` at a character boundary, the tokens counted for what is kept
+/// (`tokens` in proportion to the bytes kept, rounded down), and whether they were cut.
+fn cut_to(mut bytes: Vec<u8>, bound: usize, tokens: u32) -> (Vec<u8>, u32, bool) {
+	let total = bytes.len();
 	if total <= bound {
-		return (text, tokens, false);
+		return (bytes, tokens, false);
 	}
+	// Back to the start of the character the bound falls in (at most three continuation
+	// bytes; bytes that are not UTF-8 are cut where they are).
 	let mut end = bound;
-	while !text.is_char_boundary(end) {
+	while end > 0 && bound - end < 3 && bytes[end] & 0xC0 == 0x80 {
 		end -= 1;
 	}
-	text.truncate(end);
+	if bytes[end] & 0xC0 == 0x80 {
+		end = bound;
+	}
+	bytes.truncate(end);
 	let kept = u64::from(tokens).saturating_mul(end as u64) / total as u64;
-	(text, u32::try_from(kept).unwrap_or(u32::MAX), true)
+	(bytes, u32::try_from(kept).unwrap_or(u32::MAX), true)
 }
 
 /// Whether the service's refusal (`status`, `body`) is the request's doing, and why: a prompt
@@ -471,16 +490,18 @@ fn post_json<Body: Serialize>(url: &str, body: &Body) -> Result<(u16, Vec<u8>), 
 
 /// A `0x`-prefixed (or bare) 64-digit hex hash.
 fn parse_hash(hex: &str) -> Option<ContentHash> {
+	let hash: [u8; 32] = parse_hex(hex)?.try_into().ok()?;
+	Some(ContentHash::from(hash))
+}
+
+/// Bytes from hex digits, with or without `0x`.
+fn parse_hex(hex: &str) -> Option<Vec<u8>> {
 	let hex = hex.strip_prefix("0x").unwrap_or(hex).as_bytes();
-	if hex.len() != 64 {
+	if hex.len() % 2 != 0 {
 		return None;
 	}
 	let digit = |c: u8| (c as char).to_digit(16);
-	let mut hash = [0u8; 32];
-	for (byte, pair) in hash.iter_mut().zip(hex.chunks_exact(2)) {
-		*byte = (digit(pair[0])? * 16 + digit(pair[1])?) as u8;
-	}
-	Some(ContentHash::from(hash))
+	hex.chunks_exact(2).map(|pair| Some((digit(pair[0])? * 16 + digit(pair[1])?) as u8)).collect()
 }
 
 #[cfg(test)]
@@ -503,10 +524,16 @@ mod tests {
 
 	#[test]
 	fn outputs_are_cut_at_a_character_boundary_and_tokens_counted_for_what_is_kept() {
-		assert_eq!(cut_to("abcdef".into(), 6, 3), ("abcdef".into(), 3, false));
-		assert_eq!(cut_to("abcdef".into(), 4, 3), ("abcd".into(), 2, true));
+		let cut = |text: &[u8], bound, tokens| cut_to(text.to_vec(), bound, tokens);
+		assert_eq!(cut(b"abcdef", 6, 3), (b"abcdef".to_vec(), 3, false));
+		assert_eq!(cut(b"abcdef", 4, 3), (b"abcd".to_vec(), 2, true));
 		// "é" is two bytes: a cut inside it moves back before it.
-		assert_eq!(cut_to("aéb".into(), 2, 3), ("a".into(), 0, true));
+		assert_eq!(cut("aéb".as_bytes(), 2, 3), (b"a".to_vec(), 0, true));
+		// Bytes that are not UTF-8 are cut at the bound.
+		assert_eq!(
+			cut(&[0x61, 0x80, 0x80, 0x80, 0x80, 0x62], 4, 3),
+			(vec![0x61, 0x80, 0x80, 0x80], 2, true)
+		);
 	}
 
 	#[test]

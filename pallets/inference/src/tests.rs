@@ -377,7 +377,7 @@ mod offchain_worker {
 			uri: "http://lora.test:8181/v1/completions".into(),
 			headers: vec![("Content-Type".into(), "application/json".into())],
 			body: format!(
-				r#"{{"model":"0","prompt":"Where does the Rhine rise?","max_tokens":32,"temperature":0,"adapter_hash":"{}","adapter_uri":"https://adapters.test/rhine","attribution":{{"datasets":[0]}}}}"#,
+				r#"{{"model":"0","prompt":"Where does the Rhine rise?","max_tokens":32,"max_output_bytes":64,"temperature":0,"adapter_hash":"{}","adapter_uri":"https://adapters.test/rhine","attribution":{{"datasets":[0]}}}}"#,
 				hash_hex(7)
 			)
 			.into_bytes(),
@@ -506,6 +506,36 @@ mod offchain_worker {
 		});
 	}
 
+	/// An output whose tokens' bytes are not UTF-8 comes with them as hex (`text_hex`, the
+	/// text showing U+FFFD in their place): the bytes are what is submitted, so that the output
+	/// on chain is its tokens' bytes and can be verified; hex that is not hex is no answer.
+	#[test]
+	fn an_output_that_is_not_utf8_is_submitted_as_its_bytes() {
+		with_worker(|harness| {
+			let id = make_request(10_000);
+			let answer = completion("Alps \\ufffd", &[])
+				.replace(r#""finish_reason""#, r#""text_hex":"0x416c707320ff","finish_reason""#);
+			harness.http.write().expect_request(expected_request(&answer));
+			let submitted = worker(harness, 2);
+			let RuntimeCall::Inference(Call::submit_result { output, .. }) = &submitted[0].1 else {
+				panic!("not a result: {submitted:?}")
+			};
+			assert_eq!(output.to_vec(), b"Alps \xff".to_vec());
+			assert_ok!(submitted[0]
+				.1
+				.clone()
+				.dispatch_bypass_filter(RuntimeOrigin::signed(OPERATOR)));
+			assert!(Requests::<Test>::get(id).is_none());
+		});
+		with_worker(|harness| {
+			make_request(10_000);
+			let answer = completion("Alps", &[])
+				.replace(r#""finish_reason""#, r#""text_hex":"0xzz","finish_reason""#);
+			harness.http.write().expect_request(expected_request(&answer));
+			assert_eq!(worker(harness, 2), vec![]);
+		});
+	}
+
 	/// An error answer is not a result: nothing is submitted and the next block tries again.
 	#[test]
 	fn an_error_answer_is_retried_on_a_later_block() {
@@ -529,8 +559,10 @@ mod offchain_worker {
 		});
 	}
 
-	/// An output longer than `MaxOutputLength` is submitted cut to it, marked truncated and
-	/// billed for the tokens kept; the chain settles it.
+	/// The worker asks the service to stop before `MaxOutputLength` (`max_output_bytes`, in
+	/// every request above); an output longer than that from a service that ignores it is
+	/// submitted cut to it, marked truncated and billed for the tokens kept; the chain settles
+	/// it.
 	#[test]
 	fn an_output_too_long_is_submitted_truncated_and_billed_for_what_was_kept() {
 		with_worker(|harness| {
