@@ -511,13 +511,7 @@ fn verification(args: &Args, path: &std::path::Path) -> Result<()> {
 			let (mut near_ties, mut positions) = (0, 0);
 			for (i, output) in outputs.iter().enumerate() {
 				let bytes = vocabulary.spell(output);
-				let claim = Claim {
-					prompt: &prompts[i],
-					output: &bytes,
-					max_tokens,
-					truncated: false,
-					max_output_bytes: None,
-				};
+				let claim = Claim::whole(&prompts[i], &bytes, max_tokens);
 				let adapter = adapter_of(i);
 				let forced = verify::force(
 					verifier,
@@ -576,13 +570,7 @@ fn verification(args: &Args, path: &std::path::Path) -> Result<()> {
 			};
 			forged[middle] = substitute;
 			let bytes = vocabulary.spell(&forged);
-			let claim = Claim {
-				prompt: &prompts[i],
-				output: &bytes,
-				max_tokens,
-				truncated: false,
-				max_output_bytes: None,
-			};
+			let claim = Claim::whole(&prompts[i], &bytes, max_tokens);
 			let adapter = adapter_of(i);
 			let forced =
 				verify::force(model, adapter.as_deref(), &vocabulary, encode, &claim, &running)?;
@@ -609,13 +597,7 @@ fn verification(args: &Args, path: &std::path::Path) -> Result<()> {
 			generate(model, 1, max_tokens, &[], vec![(prompt.clone(), Some(adapters[0].clone()))])?;
 		let generated = timing.wall;
 		let bytes = vocabulary.spell(&outputs[0]);
-		let claim = Claim {
-			prompt: &prompt,
-			output: &bytes,
-			max_tokens,
-			truncated: false,
-			max_output_bytes: None,
-		};
+		let claim = Claim::whole(&prompt, &bytes, max_tokens);
 		let started = Instant::now();
 		let forced =
 			verify::force(model, Some(&adapters[0]), &vocabulary, encode, &claim, &running)?;

@@ -120,6 +120,13 @@ pub struct Claim<'a> {
 	pub max_output_bytes: Option<usize>,
 }
 
+impl<'a> Claim<'a> {
+	/// A whole greedy output, neither cut nor bounded in bytes.
+	pub fn whole(prompt: &'a [u32], output: &'a [u8], max_tokens: usize) -> Self {
+		Self { prompt, output, max_tokens, truncated: false, max_output_bytes: None }
+	}
+}
+
 impl Vocabulary {
 	/// The output's canonical tokens: `encode` of each stretch of UTF-8, and a byte token for
 	/// each byte outside one, so that their bytes spell the output.
@@ -417,6 +424,18 @@ mod tests {
 				.unwrap()
 		}
 
+		/// [`force_from`] with this model and adapter, never cancelled.
+		fn force_from(
+			&self,
+			vocabulary: &Vocabulary,
+			canonical: &[u32],
+			claim: &Claim<'_>,
+		) -> Forced {
+			let cancelled = AtomicBool::new(false);
+			force_from(&self.model, Some(&self.adapter), vocabulary, canonical, claim, &cancelled)
+				.unwrap()
+		}
+
 		/// The logits after `prompt` and `output`.
 		fn logits_after(&self, prompt: &[u32], output: &[u32]) -> Vec<f32> {
 			let tokens: Vec<u32> = prompt.iter().chain(output).copied().collect();
@@ -467,23 +486,9 @@ mod tests {
 		let vocabulary = Vocabulary::new(tiny::config().vocab_size, bytes_of, vec![1, 2]);
 		let mut canonical = generated.clone();
 		canonical.splice(5..7, [0]);
-		let claim = Claim {
-			prompt,
-			output: &tiny.bytes(&generated),
-			max_tokens: 24,
-			truncated: false,
-			max_output_bytes: None,
-		};
-		let cancelled = AtomicBool::new(false);
-		let forced = force_from(
-			&tiny.model,
-			Some(&tiny.adapter),
-			&vocabulary,
-			&canonical,
-			&claim,
-			&cancelled,
-		)
-		.unwrap();
+		let output = tiny.bytes(&generated);
+		let claim = Claim::whole(prompt, &output, 24);
+		let forced = tiny.force_from(&vocabulary, &canonical, &claim);
 		assert_eq!(forced.divergence, None);
 		assert_eq!(forced.tokens, generated);
 		assert_eq!(forced.resegmented, 2);
@@ -573,23 +578,8 @@ mod tests {
 		let mut canonical = vec![choice];
 		canonical.extend(&continuation);
 		let output: Vec<u8> = tiny.vocabulary.spell(&canonical);
-		let claim = Claim {
-			prompt,
-			output: &output,
-			max_tokens: 9,
-			truncated: false,
-			max_output_bytes: None,
-		};
-		let cancelled = AtomicBool::new(false);
-		let forced = force_from(
-			&tiny.model,
-			Some(&tiny.adapter),
-			&vocabulary,
-			&canonical,
-			&claim,
-			&cancelled,
-		)
-		.unwrap();
+		let claim = Claim::whole(prompt, &output, 9);
+		let forced = tiny.force_from(&vocabulary, &canonical, &claim);
 		assert!(
 			matches!(forced.divergence, Some(Divergence::NotGreedy { index: 0, .. })),
 			"{forced:?}"
@@ -623,13 +613,7 @@ mod tests {
 		let tiny = tiny();
 		let prompt = PROMPTS[1];
 		let output = tiny.bytes(&tiny.generate(prompt, 20));
-		let claim = Claim {
-			prompt,
-			output: &output,
-			max_tokens: 20,
-			truncated: false,
-			max_output_bytes: None,
-		};
+		let claim = Claim::whole(prompt, &output, 20);
 		let cancelled = AtomicBool::new(true);
 		let encode = |_: &str| -> Result<Vec<u32>> { Ok(Vec::new()) };
 		assert!(force(
