@@ -18,7 +18,7 @@ export const types = {
   TributaryCitedRecord: { datasetId: 'u32', contributionId: 'u32', scorePpm: 'u32', earned: 'Balance' },
   TributaryOutputRecord: { adapterId: 'u32', settledAt: 'BlockNumber', records: 'Vec<TributaryCitedRecord>' },
   TributaryContributionStats: { timesCited: 'u32', totalScorePpm: 'u64', totalEarned: 'Balance' },
-  TributaryPendingRoyalties: { credits: 'Balance', pools: 'Vec<(u32, Balance)>', total: 'Balance' },
+  TributaryPendingRoyalties: { credits: 'Balance', pools: 'Vec<(u32, Balance)>', total: 'Balance', vesting: 'Balance' },
   TributaryPricing: { baseFee: 'Balance', per1kInputTokens: 'Balance', per1kOutputTokens: 'Balance' },
   TributaryInferenceRequest: {
     requester: 'AccountId',

@@ -221,9 +221,45 @@ pub fn seeds() -> Vec<Seed> {
 			vec![
 				(0, BOB, request(0)),
 				(1, ALICE, result(0)),
-				(1, BOB, royalties(pallet_royalties::Call::claim {})),
+				// The credits vest when the result's window closes: the request's deadline (20
+				// blocks), the challenge period (20) and the draw's delay (2) after the request.
+				(32, RICH, pay_eve()),
+				(10, BOB, royalties(pallet_royalties::Call::claim {})),
 				(0, CHARLIE, royalties(pallet_royalties::Call::claim {})),
 				(0, ALICE, royalties(pallet_royalties::Call::claim {})),
+			],
+		),
+		Seed::all(
+			"verification",
+			vec![
+				(0, BOB, request(0)),
+				(1, ALICE, result(0)),
+				// A second provider of model 0, Dave with Eve as operator, to sit on the jury.
+				(
+					0,
+					DAVE,
+					providers(pallet_providers::Call::register {
+						spec: spec(1),
+						operator: crate::accounts()[EVE as usize].clone(),
+						bond: 2_000 * TRIB,
+					}),
+				),
+				(0, DAVE, providers(pallet_providers::Call::serve { model_id: 0 })),
+				(1, CHARLIE, inference(pallet_inference::Call::challenge { request_id: 0 })),
+				// The window closes 42 blocks after the request: the jury is Dave's provider.
+				(32, RICH, pay_eve()),
+				(8, EVE, providers(pallet_providers::Call::heartbeat {})),
+				(
+					0,
+					EVE,
+					inference(pallet_inference::Call::vote {
+						request_id: 0,
+						vote: pallet_inference::Vote::Wrong,
+					}),
+				),
+				// The votes are counted a minute (10 blocks) after the draw; the slash applies
+				// two days later, past what one input runs.
+				(10, RICH, pay_eve()),
 			],
 		),
 		Seed::all(

@@ -46,4 +46,10 @@ pub trait DatasetsInspect<AccountId> {
 	/// since), or the dataset is gone and nothing can be said: false only for an id that an
 	/// existing dataset has not reached.
 	fn contribution_issued(dataset_id: DatasetId, contribution_id: ContributionId) -> bool;
+	/// The id the dataset's next contribution will get (every id below it was issued), if the
+	/// dataset exists.
+	fn next_contribution_id(dataset_id: DatasetId) -> Option<ContributionId>;
+	/// The accepted weight of the dataset's contributions with ids from `first` on. Reads each
+	/// of them: for off-chain workers, never for a block.
+	fn accepted_weight_from(dataset_id: DatasetId, first: ContributionId) -> u64;
 }

@@ -39,7 +39,7 @@ pub use datasets::{DatasetsInspect, OnContributionRemoved, WeightObserver};
 pub use deposits::{RecordFootprint, RecordedTicket, TwoPartStoragePrice};
 pub use inference::AttributedRecord;
 pub use models::{ModelsInspect, Pricing, RoyaltySplit};
-pub use providers::ProviderAssignment;
+pub use providers::{ProviderAssignment, ProviderJudging};
 pub use royalties::{Distribution, Settlement, SpanCredit};
 
 use polkadot_sdk::sp_core::H256;

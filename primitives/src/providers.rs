@@ -24,3 +24,28 @@ pub trait ProviderAssignment<AccountId> {
 	/// invariant checks (it reads every provider: not for use in a block).
 	fn assignments() -> Vec<(AccountId, u32)>;
 }
+
+/// What the inference pallet asks of providers to judge a settled result: a jury of other
+/// providers, and the slash of a provider whose result a jury found wrong.
+pub trait ProviderJudging<AccountId, Balance> {
+	/// Up to `size` distinct providers of `model_id` other than `accused`, among those online,
+	/// serving it and bonded at least the minimum (capacity aside: judging is not serving),
+	/// drawn one after another with probability proportional to bonded stake, without
+	/// replacement, from `seed`. The same seed and state give the same jury. Returns each
+	/// juror and its operator.
+	fn select_jury(
+		model_id: ModelId,
+		seed: &[u8; 32],
+		accused: &AccountId,
+		size: u32,
+	) -> Vec<(AccountId, AccountId)>;
+	/// Schedules a slash of `amount` of the provider's stake (bonded and unlocking, as a
+	/// fraction of it now, rounded up) through the deferral governance may cancel. When it
+	/// applies, `rewards` are paid from what it took, in order, and the rest goes where slashes
+	/// go; a cancelled slash pays nobody.
+	fn slash_wrong_result(
+		provider: &AccountId,
+		amount: Balance,
+		rewards: Vec<(AccountId, Balance)>,
+	) -> DispatchResult;
+}

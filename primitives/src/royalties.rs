@@ -59,4 +59,15 @@ pub trait Settlement<AccountId, Balance> {
 		spans: &[SpanCredit<AccountId>],
 		pools: &[(DatasetId, u32)],
 	) -> Result<(Distribution<Balance>, Vec<Balance>), DispatchError>;
+
+	/// What [`Self::distribute`] would credit to accounts for `fee` (the provider's and owner's
+	/// shares and each span credit, in that order; the treasury's share and the pools aside),
+	/// without moving anything: what a settlement that is still vesting will credit.
+	fn credits(
+		fee: Balance,
+		split: &RoyaltySplit,
+		provider: &AccountId,
+		owner: &AccountId,
+		spans: &[SpanCredit<AccountId>],
+	) -> Vec<(AccountId, Balance)>;
 }

@@ -225,7 +225,9 @@ impl_runtime_apis! {
 
 	impl pallet_royalties_runtime_api::RoyaltiesApi<Block, AccountId, Balance> for Runtime {
 		fn pending(who: AccountId) -> pallet_royalties::PendingRoyalties<Balance> {
-			Royalties::pending_royalties(&who)
+			let mut pending = Royalties::pending_royalties(&who);
+			pending.vesting = pallet_inference::Pallet::<Runtime>::vesting_credits(&who);
+			pending
 		}
 	}
 

@@ -121,5 +121,8 @@ pub const MAX_ATTRIBUTIONS: u32 = 64;
 /// many a block, since each expiry may penalise its provider.
 pub const MAX_REQUESTS_PER_BLOCK: u32 = 64;
 
+/// The providers drawn to judge a challenged or audited result.
+pub const JURY_SIZE: u32 = 3;
+
 /// Concurrent inference assignments per GPU a provider declares.
 pub const ASSIGNMENTS_PER_GPU: u32 = 4;

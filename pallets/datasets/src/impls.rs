@@ -655,6 +655,18 @@ impl<T: Config> DatasetsInspect<T::AccountId> for Pallet<T> {
 		Datasets::<T>::get(dataset_id)
 			.is_none_or(|dataset| contribution_id < dataset.next_contribution_id)
 	}
+
+	fn next_contribution_id(dataset_id: DatasetId) -> Option<ContributionId> {
+		Datasets::<T>::get(dataset_id).map(|dataset| dataset.next_contribution_id)
+	}
+
+	fn accepted_weight_from(dataset_id: DatasetId, first: ContributionId) -> u64 {
+		let next = Datasets::<T>::get(dataset_id).map_or(first, |d| d.next_contribution_id);
+		(first..next)
+			.filter_map(|id| Contributions::<T>::get(dataset_id, id))
+			.filter(|contribution| contribution.status == ContributionStatus::Accepted)
+			.fold(0u64, |sum, contribution| sum.saturating_add(contribution.length))
+	}
 }
 
 /// Whether `license` reads as an SPDX license expression: identifiers made of letters,

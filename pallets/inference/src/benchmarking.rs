@@ -1,7 +1,10 @@
 //! Benchmarks for requests, results and expiry, each at its heaviest: the most providers
 //! serving the model to draw from, the longest prompt and output, the most attributed records,
 //! the longest lineage (every pool filled), and — for a result — a lineage dataset with from
-//! 10 to 100,000 contributors, whose settlement must not grow with them.
+//! 10 to 100,000 contributors, whose settlement must not grow with them. Closing windows and
+//! counting verdicts are measured for each way they end (paid or sent to a jury; overturned,
+//! or upheld and paid), with the most attributed records and lineage datasets, juries drawn
+//! from as many providers as may serve a model, and a juror missing its vote.
 
 #[cfg(test)]
 use crate::mock;
@@ -34,7 +37,7 @@ where
 	T::Currency: Mutate<T::AccountId>,
 {
 	// What the validation inherent notes in every block of a chain.
-	Pallet::<T>::note_draw_randomness(Some([7; 32]));
+	Pallet::<T>::note_draw_randomness(Some([7; 32]), 1);
 	let request_id = NextRequestId::<T>::get();
 	Pallet::<T>::request(
 		RawOrigin::Signed(requester.clone()).into(),
@@ -47,6 +50,84 @@ where
 	request_id
 }
 
+/// `n` results settled from requests of one block (each from a requester of its own), each
+/// with the longest output and the most attributed records over the longest lineage, and each
+/// challenged when `challenged`: their ids and the block their windows close in.
+fn settled_results<T: Config>(n: u32, challenged: bool) -> (Vec<RequestId>, BlockNumberFor<T>)
+where
+	T::Currency: Mutate<T::AccountId>,
+{
+	let a = T::MaxAttributions::get();
+	let (model_id, records) = T::BenchmarkHelper::served_model(a.max(10), a, n.max(1));
+	let score = 1_000_000u32.checked_div(a).unwrap_or(0);
+	let attribution: BoundedVec<AttributedRecord, T::MaxAttributions> = BoundedVec::truncate_from(
+		records
+			.iter()
+			.map(|&(dataset_id, contribution_id)| AttributedRecord {
+				dataset_id,
+				contribution_id,
+				score_ppm: score,
+			})
+			.collect(),
+	);
+	let ids: Vec<RequestId> =
+		(0..n).map(|index| requested::<T>(&funded::<T>("requester", index), model_id)).collect();
+	for (index, request_id) in ids.iter().enumerate() {
+		let operator = Requests::<T>::get(request_id).expect("the request is open").operator;
+		Pallet::<T>::submit_result(
+			RawOrigin::Signed(operator).into(),
+			*request_id,
+			BoundedVec::truncate_from(vec![b'o'; T::MaxOutputLength::get() as usize]),
+			T::MaxPromptLength::get(),
+			T::MaxTokens::get().min(T::MaxOutputLength::get()),
+			attribution.clone(),
+			false,
+		)
+		.expect("the benchmark's result is valid");
+		if challenged {
+			let challenger = funded::<T>("challenger", index as u32);
+			Pallet::<T>::challenge(RawOrigin::Signed(challenger).into(), *request_id)
+				.expect("the benchmark's challenge is valid");
+		}
+	}
+	let closes_at =
+		ids.first().and_then(Results::<T>::get).map_or_else(Zero::zero, |result| result.closes_at);
+	(ids, closes_at)
+}
+
+/// Moves to `closes_at` with relay-chain randomness newer than anything the results saw and
+/// every provider online, for the windows' close.
+fn close_windows<T: Config>(closes_at: BlockNumberFor<T>) {
+	polkadot_sdk::frame_system::Pallet::<T>::set_block_number(closes_at);
+	T::BenchmarkHelper::keep_providers_online();
+	Pallet::<T>::note_draw_randomness(Some([9; 32]), u32::MAX / 2);
+}
+
+/// `n` juries drawn for challenged results, each juror but the last having voted `vote`:
+/// the ids and the block the votes are counted in.
+fn juries<T: Config>(n: u32, vote: Vote) -> (Vec<RequestId>, BlockNumberFor<T>)
+where
+	T::Currency: Mutate<T::AccountId>,
+{
+	let (ids, closes_at) = settled_results::<T>(n, true);
+	close_windows::<T>(closes_at);
+	Pallet::<T>::on_initialize(closes_at);
+	let mut verdict_at = closes_at;
+	for request_id in &ids {
+		let result = Results::<T>::get(request_id).expect("a jury was drawn");
+		assert_eq!(result.jurors.len() as u32, T::JurySize::get(), "a full jury");
+		verdict_at = result.verdict_at.expect("a jury was drawn");
+		let voting = result.jurors.len().saturating_sub(1);
+		for juror in result.jurors.iter().take(voting) {
+			Pallet::<T>::vote(RawOrigin::Signed(juror.operator.clone()).into(), *request_id, vote)
+				.expect("the juror votes");
+		}
+	}
+	polkadot_sdk::frame_system::Pallet::<T>::set_block_number(verdict_at);
+	T::BenchmarkHelper::keep_providers_online();
+	(ids, verdict_at)
+}
+
 #[benchmarks(where T::Currency: Mutate<T::AccountId>)]
 mod benchmarks {
 	use super::*;
@@ -55,7 +136,7 @@ mod benchmarks {
 	fn request(p: Linear<1, { T::MaxPromptLength::get() }>) {
 		let (model_id, _) = T::BenchmarkHelper::served_model(10, 0, 1);
 		let requester = funded::<T>("requester", 0);
-		Pallet::<T>::note_draw_randomness(Some([7; 32]));
+		Pallet::<T>::note_draw_randomness(Some([7; 32]), 1);
 		let request_id = NextRequestId::<T>::get();
 
 		#[extrinsic_call]
@@ -156,6 +237,93 @@ mod benchmarks {
 		}
 
 		assert!(ids.iter().all(|id| !Requests::<T>::contains_key(id)));
+	}
+
+	#[benchmark]
+	fn challenge() {
+		let (ids, _) = settled_results::<T>(1, false);
+		let challenger = funded::<T>("challenger", 0);
+
+		#[extrinsic_call]
+		_(RawOrigin::Signed(challenger), ids[0]);
+
+		assert!(Results::<T>::get(ids[0]).is_some_and(|result| result.challenge.is_some()));
+	}
+
+	#[benchmark]
+	fn vote() {
+		let (ids, closes_at) = settled_results::<T>(1, true);
+		close_windows::<T>(closes_at);
+		Pallet::<T>::on_initialize(closes_at);
+		let result = Results::<T>::get(ids[0]).expect("a jury was drawn");
+		// The last juror: the search for the caller goes through the whole jury.
+		let operator = result.jurors.last().expect("a jury was drawn").operator.clone();
+
+		#[extrinsic_call]
+		_(RawOrigin::Signed(operator), ids[0], Vote::Wrong);
+
+		assert!(Results::<T>::get(ids[0])
+			.is_some_and(|result| result.jurors.iter().any(|j| j.vote == Some(Vote::Wrong))));
+	}
+
+	/// `n` windows closing unchallenged and unaudited: each result paid (its fee divided over
+	/// the most attributed records and lineage pools, its attribution recorded).
+	#[benchmark]
+	fn close_paid(n: Linear<1, { T::MaxRequestsPerBlock::get() }>) {
+		let (ids, closes_at) = settled_results::<T>(n, false);
+		close_windows::<T>(closes_at);
+
+		#[block]
+		{
+			Pallet::<T>::on_initialize(closes_at);
+		}
+
+		assert!(ids.iter().all(|id| !Results::<T>::contains_key(id)));
+	}
+
+	/// `n` windows closing on challenged results: each draws a full jury from every provider
+	/// serving the model.
+	#[benchmark]
+	fn close_judged(n: Linear<1, { T::MaxRequestsPerBlock::get() }>) {
+		let (ids, closes_at) = settled_results::<T>(n, true);
+		close_windows::<T>(closes_at);
+
+		#[block]
+		{
+			Pallet::<T>::on_initialize(closes_at);
+		}
+
+		assert!(ids
+			.iter()
+			.all(|id| Results::<T>::get(id).is_some_and(|result| result.verdict_at.is_some())));
+	}
+
+	/// `n` verdicts overturning their results: the fee refunded, the bond released, a juror's
+	/// missed vote penalised and the provider's slash scheduled with rewards.
+	#[benchmark]
+	fn verdict_overturned(n: Linear<1, { T::MaxRequestsPerBlock::get() }>) {
+		let (ids, verdict_at) = juries::<T>(n, Vote::Wrong);
+
+		#[block]
+		{
+			Pallet::<T>::on_initialize(verdict_at);
+		}
+
+		assert!(ids.iter().all(|id| !Results::<T>::contains_key(id)));
+	}
+
+	/// `n` verdicts upholding their results: the bond forfeited to the provider and the jurors,
+	/// a juror's missed vote penalised, and the result paid.
+	#[benchmark]
+	fn verdict_upheld(n: Linear<1, { T::MaxRequestsPerBlock::get() }>) {
+		let (ids, verdict_at) = juries::<T>(n, Vote::Valid);
+
+		#[block]
+		{
+			Pallet::<T>::on_initialize(verdict_at);
+		}
+
+		assert!(ids.iter().all(|id| !Results::<T>::contains_key(id)));
 	}
 
 	impl_benchmark_test_suite!(Pallet, mock::new_test_ext(), mock::Test);

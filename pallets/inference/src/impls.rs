@@ -32,12 +32,13 @@ impl<T: Config> Pallet<T> {
 		Ok(request)
 	}
 
-	/// Notes the randomness this block's requests are drawn from. The runtime calls it once a
-	/// block, from the validation-data inherent, with the relay chain's BABE randomness read
-	/// from the verified relay state proof; `None` (a proof without it) takes no request in the
+	/// Notes the randomness this block's requests are drawn from, and the relay-chain block it
+	/// is from. The runtime calls it once a block, from the validation-data inherent, with the
+	/// relay chain's BABE randomness read from the verified relay state proof; `None` (a proof without it) takes no request in the
 	/// block rather than reuse an earlier block's, which everyone knows.
-	pub fn note_draw_randomness(randomness: Option<[u8; 32]>) {
+	pub fn note_draw_randomness(randomness: Option<[u8; 32]>, relay_number: u32) {
 		DrawRandomness::<T>::set(randomness);
+		DrawRelayNumber::<T>::put(relay_number);
 	}
 
 	/// The seed `requester`'s request is drawn from: the block's relay-chain randomness with
@@ -139,11 +140,13 @@ impl<T: Config> Pallet<T> {
 	}
 
 	/// Every open request is assigned, queued for expiry once, and its cap held; every
-	/// `InferenceFee` hold is the caps of its account's open requests; each provider's count of
-	/// assignments in progress is its number of open requests.
+	/// `InferenceFee` hold is the caps of its account's open requests and the fees of its
+	/// results still open to challenge; each provider's count of assignments in progress is its
+	/// number of open requests; and the invariants of results open to challenge
+	/// ([`Self::try_state_results`]).
 	pub fn do_try_state() -> Result<(), polkadot_sdk::sp_runtime::TryRuntimeError> {
 		use alloc::collections::BTreeMap;
-		let mut held: BTreeMap<T::AccountId, BalanceOf<T>> = Default::default();
+		let mut held: BTreeMap<T::AccountId, BalanceOf<T>> = Self::try_state_results()?;
 		let mut assigned: BTreeMap<T::AccountId, u32> = Default::default();
 		for (request_id, request) in Requests::<T>::iter() {
 			let count = assigned.entry(request.provider.clone()).or_default();
@@ -166,7 +169,7 @@ impl<T: Config> Pallet<T> {
 			ensure!(
 				T::Currency::balance_on_hold(&HoldReason::InferenceFee.into(), &who)
 					== held.get(&who).copied().unwrap_or_else(Zero::zero),
-				"each account's fee hold is the sum of its open requests' caps"
+				"each account's fee hold is its open requests' caps and its vesting results' fees"
 			);
 		}
 		ensure!(

@@ -26,6 +26,33 @@
 //! Every request also pays `RequestFee` to the treasury when it is made, whatever becomes of
 //! it: the requests one block takes are bounded (`MaxRequestsPerBlock`), and filling them costs
 //! money that does not come back.
+//!
+//! ## Verification (`docs/verification.md`)
+//!
+//! A settled result is a claim until its window closes, `ChallengePeriod + DrawDelay + 1`
+//! blocks after the request's deadline. Its fee stays held from the requester meanwhile (what
+//! it will credit shows as vesting in `royalties_pending`), and its prompt and output go to the
+//! offchain index ([`result_key`]) for jurors to read.
+//!
+//! - Anyone may `challenge` it until `ChallengePeriod` blocks after the deadline, holding
+//!   `ChallengeBond`; one challenge per result.
+//! - When the window closes, the result is judged if it was challenged, or if the audit draw
+//!   picks it (`AuditRate`); otherwise it is paid: the fee goes to the royalties pot and is
+//!   divided as before, and its attribution recorded. Both draws, the audit and the jury, use
+//!   the relay chain's randomness of a relay block later than the one the settlement and the
+//!   challenge saw (`DrawDelay` blocks later at least, and the close waits further if the
+//!   relay chain has not moved), so neither the provider, the challenger nor a block author
+//!   knows them when they act.
+//! - A jury is `JurySize` other providers serving the model, drawn by stake. Their operators
+//!   `vote` within `VotingPeriod` blocks (free when accepted); a juror that does not vote is
+//!   penalised as for a missed assignment.
+//! - More `Wrong` votes than `Valid` ones overturn the result: the requester gets the fee back,
+//!   nothing is credited, the challenger's bond is released, and the provider is slashed
+//!   `WrongResultSlash + WrongResultFeeMultiple × fee` through pallet-providers' deferral, from
+//!   which the challenger (`ChallengerReward`) and the jurors who found it wrong
+//!   (`JurorsReward`, shared) are paid when it applies. Otherwise the result is paid; a
+//!   challenge that at least one juror found valid forfeits its bond, half to the provider and
+//!   half shared by the jurors who found it valid (with no valid vote cast, it is released).
 
 #![cfg_attr(not(feature = "std"), no_std)]
 
@@ -38,6 +65,7 @@ pub use weights::WeightInfo;
 #[cfg(feature = "runtime-benchmarks")]
 mod benchmarking;
 mod impls;
+pub mod jury;
 #[cfg(test)]
 mod mock;
 pub mod offchain;
@@ -57,14 +85,36 @@ use polkadot_sdk::{
 	},
 	frame_system::pallet_prelude::*,
 	sp_core::H256,
-	sp_runtime::traits::{Hash, One, Saturating, Zero},
+	sp_runtime::{
+		traits::{Hash, One, Saturating, Zero},
+		Perbill,
+	},
 };
 use tributary_primitives::len_u32;
 pub use tributary_primitives::{
 	AdapterId, AttributedRecord, CitedRecord, ContributionId, DatasetId, DatasetsInspect,
-	LineageLedger, ModelId, ModelsInspect, OutputLedger, Pricing, ProviderAssignment, RequestId,
-	Settlement, SpanCredit,
+	LineageLedger, ModelId, ModelsInspect, OutputLedger, Pricing, ProviderAssignment,
+	ProviderJudging, RequestId, RoyaltySplit, Settlement, SpanCredit,
 };
+
+mod verification;
+use verification::SettledFacts;
+pub use verification::RELAY_BLOCKS_AHEAD;
+
+/// Where a settled result's prompt and output (SCALE-encoded `(prompt, output)` bytes) are in
+/// the offchain index, for jurors' off-chain workers to read.
+pub fn result_key(request_id: RequestId) -> Vec<u8> {
+	(b"tributary/inference/result/", request_id).encode()
+}
+
+/// The most datasets an adapter's lineage names, as the lineage ledger bounds it.
+pub struct MaxLineageOf<T>(PhantomData<T>);
+
+impl<T: Config> Get<u32> for MaxLineageOf<T> {
+	fn get() -> u32 {
+		T::Lineage::max_lineage()
+	}
+}
 
 /// The most contributors of a lineage dataset `submit_result`'s benchmark measures.
 pub const MAX_BENCHMARKED_CONTRIBUTORS: u32 = 100_000;
@@ -73,6 +123,26 @@ pub const MAX_BENCHMARKED_CONTRIBUTORS: u32 = 100_000;
 pub type BalanceOf<T> = <<T as Config>::Currency as Inspect<
 	<T as polkadot_sdk::frame_system::Config>::AccountId,
 >>::Balance;
+
+/// The most verdicts one block counts: the juries one block's closes draw, which are at most
+/// the results due that block and those postponed to it (`MaxRequestsPerBlock` each).
+pub struct MaxVerdictsOf<T>(PhantomData<T>);
+
+impl<T: Config> Get<u32> for MaxVerdictsOf<T> {
+	fn get() -> u32 {
+		T::MaxRequestsPerBlock::get().saturating_mul(2)
+	}
+}
+
+/// A settled result open to challenge, as this runtime stores it.
+pub type SettledResultOf<T> = SettledResult<
+	<T as polkadot_sdk::frame_system::Config>::AccountId,
+	BalanceOf<T>,
+	BlockNumberFor<T>,
+	<T as Config>::MaxAttributions,
+	MaxLineageOf<T>,
+	<T as Config>::JurySize,
+>;
 
 /// A request as this runtime stores it.
 pub type RequestOf<T> = Request<
@@ -97,8 +167,11 @@ pub mod pallet {
 	/// Why this pallet holds funds.
 	#[pallet::composite_enum]
 	pub enum HoldReason {
-		/// A request's fee cap, until settlement or expiry.
+		/// A request's fee cap, until settlement or expiry; then its fee, until the result's
+		/// challenge window closes (and its jury, if any, has found it valid).
 		InferenceFee,
+		/// A challenger's bond, until the jury's verdict.
+		ChallengeBond,
 	}
 
 	/// Defaults for tests' mock runtimes, which `#[derive_impl]` their configuration from it.
@@ -108,6 +181,15 @@ pub mod pallet {
 			frame_support::{derive_impl, register_default_impl, traits::ConstU64},
 			frame_system,
 		};
+
+		polkadot_sdk::frame_support::parameter_types! {
+			/// No result is audited unless a test says so.
+			pub const AuditRate: Perbill = Perbill::from_parts(0);
+			/// Two fifths of a wrong result's slash to its challenger.
+			pub const ChallengerReward: Perbill = Perbill::from_percent(40);
+			/// A fifth of it to the jurors who found it wrong.
+			pub const JurorsReward: Perbill = Perbill::from_percent(20);
+		}
 
 		/// The values most mock runtimes use; a mock overrides what its tests need otherwise.
 		pub struct TestDefaultConfig;
@@ -125,6 +207,14 @@ pub mod pallet {
 			type MaxTokens = ConstU32<256>;
 			type MaxAttributions = ConstU32<4>;
 			type MaxRequestsPerBlock = ConstU32<3>;
+			type ChallengePeriod = ConstU64<5>;
+			type DrawDelay = ConstU64<1>;
+			type VotingPeriod = ConstU64<4>;
+			type AuditRate = AuditRate;
+			type JurySize = ConstU32<3>;
+			type WrongResultFeeMultiple = ConstU32<20>;
+			type ChallengerReward = ChallengerReward;
+			type JurorsReward = JurorsReward;
 			type WeightInfo = ();
 		}
 	}
@@ -170,6 +260,10 @@ pub mod pallet {
 		#[pallet::no_default]
 		type Datasets: DatasetsInspect<Self::AccountId>;
 
+		/// Providers: juries for challenged and audited results, and a wrong result's slash.
+		#[pallet::no_default]
+		type Judging: ProviderJudging<Self::AccountId, BalanceOf<Self>>;
+
 		/// Where a fee is paid and divided.
 		#[pallet::no_default]
 		type Royalties: Settlement<Self::AccountId, BalanceOf<Self>>;
@@ -213,6 +307,53 @@ pub mod pallet {
 		#[pallet::constant]
 		type MaxRequestsPerBlock: Get<u32>;
 
+		/// Blocks after a request's deadline in which its result may be challenged.
+		#[pallet::constant]
+		#[pallet::no_default_bounds]
+		type ChallengePeriod: Get<BlockNumberFor<Self>>;
+
+		/// Blocks between the last one a challenge is accepted in and the window's close, where
+		/// the audit and the jury are drawn (at least one: the draw must use randomness no
+		/// challenger saw).
+		#[pallet::constant]
+		#[pallet::no_default_bounds]
+		type DrawDelay: Get<BlockNumberFor<Self>>;
+
+		/// Blocks a jury has to vote.
+		#[pallet::constant]
+		#[pallet::no_default_bounds]
+		type VotingPeriod: Get<BlockNumberFor<Self>>;
+
+		/// Held from a challenger until the verdict.
+		#[pallet::constant]
+		#[pallet::no_default]
+		type ChallengeBond: Get<BalanceOf<Self>>;
+
+		/// The share of unchallenged results judged anyway.
+		#[pallet::constant]
+		type AuditRate: Get<Perbill>;
+
+		/// The providers drawn for a jury (fewer if fewer others serve the model).
+		#[pallet::constant]
+		type JurySize: Get<u32>;
+
+		/// What a wrong result's slash takes at least, whatever its fee.
+		#[pallet::constant]
+		#[pallet::no_default]
+		type WrongResultSlash: Get<BalanceOf<Self>>;
+
+		/// How many times its fee a wrong result's slash takes beyond `WrongResultSlash`.
+		#[pallet::constant]
+		type WrongResultFeeMultiple: Get<u32>;
+
+		/// The share of a wrong result's slash paid to its challenger.
+		#[pallet::constant]
+		type ChallengerReward: Get<Perbill>;
+
+		/// The share of a wrong result's slash shared by the jurors who found it wrong.
+		#[pallet::constant]
+		type JurorsReward: Get<Perbill>;
+
 		/// Weights of this pallet's calls, from its benchmarks.
 		type WeightInfo: WeightInfo;
 
@@ -247,6 +388,50 @@ pub mod pallet {
 	#[pallet::storage]
 	pub type DrawRandomness<T: Config> = StorageValue<_, [u8; 32]>;
 
+	/// The relay-chain block [`DrawRandomness`] comes from.
+	#[pallet::storage]
+	pub type DrawRelayNumber<T: Config> = StorageValue<_, u32, ValueQuery>;
+
+	/// Settled results whose challenge window has not closed, or whose jury has not yet
+	/// decided.
+	#[pallet::storage]
+	pub type Results<T: Config> = StorageMap<_, Twox64Concat, RequestId, SettledResultOf<T>>;
+
+	/// The results whose windows close at the start of each block. A result's closing block
+	/// follows from its request's deadline, so one block closes at most the requests of one
+	/// block.
+	#[pallet::storage]
+	pub type Closes<T: Config> = StorageMap<
+		_,
+		Twox64Concat,
+		BlockNumberFor<T>,
+		BoundedVec<RequestId, T::MaxRequestsPerBlock>,
+		ValueQuery,
+	>;
+
+	/// Results whose closing found no relay-chain randomness newer than their last event (the
+	/// relay chain had not moved): they close at the start of the next block, first.
+	#[pallet::storage]
+	pub type Postponed<T: Config> =
+		StorageValue<_, BoundedVec<RequestId, T::MaxRequestsPerBlock>, ValueQuery>;
+
+	/// The juries whose votes are counted at the start of each block (juries are drawn when
+	/// windows close, so one block counts at most the results one block closed).
+	#[pallet::storage]
+	pub type Verdicts<T: Config> = StorageMap<
+		_,
+		Twox64Concat,
+		BlockNumberFor<T>,
+		BoundedVec<RequestId, MaxVerdictsOf<T>>,
+		ValueQuery,
+	>;
+
+	/// The results each operator is drawn to judge and has not voted on (what its off-chain
+	/// worker checks).
+	#[pallet::storage]
+	pub type JuryDuty<T: Config> =
+		StorageDoubleMap<_, Blake2_128Concat, T::AccountId, Twox64Concat, RequestId, ()>;
+
 	/// The open requests assigned to each operator (what its off-chain worker serves).
 	#[pallet::storage]
 	pub type AssignmentsByOperator<T: Config> =
@@ -265,9 +450,10 @@ pub mod pallet {
 			operator: T::AccountId,
 			deadline: BlockNumberFor<T>,
 		},
-		/// A result was accepted and paid for. `attributions`: the records credited (a cited
-		/// record withdrawn since the service drew on it is not). `truncated`: the output was cut
-		/// at `MaxOutputLength` (and billed for what was kept).
+		/// A result was accepted and charged `fee` (held from the requester until the result
+		/// vests at `vests_at`, or is overturned). `attributions`: the records it will credit (a
+		/// cited record withdrawn since the service drew on it is not). `truncated`: the output
+		/// was cut at `MaxOutputLength` (and billed for what was kept).
 		Settled {
 			request_id: RequestId,
 			output_hash: H256,
@@ -277,7 +463,45 @@ pub mod pallet {
 			refund: BalanceOf<T>,
 			attributions: u32,
 			truncated: bool,
+			vests_at: BlockNumberFor<T>,
 		},
+		/// A settled result was challenged; its bond is held until the verdict.
+		Challenged { request_id: RequestId, challenger: T::AccountId, bond: BalanceOf<T> },
+		/// A result's window closed and a jury was drawn for it (`audit`: unchallenged, picked
+		/// by the audit draw); its votes are counted at `verdict_at`.
+		JuryDrawn {
+			request_id: RequestId,
+			jurors: Vec<T::AccountId>,
+			audit: bool,
+			verdict_at: BlockNumberFor<T>,
+		},
+		/// A challenged result found no other provider of its model to judge it: the
+		/// challenger's bond was released and the result paid.
+		NoJury { request_id: RequestId },
+		/// A juror voted.
+		Voted { request_id: RequestId, juror: T::AccountId, vote: Vote },
+		/// The jury did not find the result wrong; it is paid. `forfeited`: the challenger's
+		/// bond, paid to the provider and the jurors who found the result valid.
+		Upheld {
+			request_id: RequestId,
+			valid: u32,
+			wrong: u32,
+			missed: u32,
+			forfeited: BalanceOf<T>,
+		},
+		/// The jury found the result wrong: the requester got `refund` (the fee) back, nothing
+		/// was credited, and the provider's slash of `slash` was scheduled.
+		Overturned {
+			request_id: RequestId,
+			provider: T::AccountId,
+			valid: u32,
+			wrong: u32,
+			missed: u32,
+			refund: BalanceOf<T>,
+			slash: BalanceOf<T>,
+		},
+		/// A result vested: its fee was divided and its attribution recorded.
+		Paid { request_id: RequestId, fee: BalanceOf<T> },
 		/// The provider's service refused the request: the requester paid `fee` (the base fee)
 		/// to the treasury and the rest of the cap was released; the provider is not penalised.
 		Declined {
@@ -326,22 +550,57 @@ pub mod pallet {
 		/// No relay-chain randomness was noted for this block, so no provider can be drawn
 		/// that the block author could not choose.
 		NoDrawRandomness,
+		/// No settled result open to challenge or judgement has this id.
+		UnknownResult,
+		/// The result's challenge period is over.
+		ChallengeClosed,
+		/// The result is challenged already.
+		AlreadyChallenged,
+		/// The account cannot cover the challenge bond.
+		InsufficientBond,
+		/// The result has no jury (yet).
+		NoJury,
+		/// The caller is not the operator of a juror of this result.
+		NotJuror,
+		/// This juror has voted.
+		AlreadyVoted,
+		/// The jury's votes are counted already.
+		VotingClosed,
 	}
 
 	#[pallet::hooks]
 	impl<T: Config> Hooks<BlockNumberFor<T>> for Pallet<T> {
+		/// Expires unanswered requests, then closes the windows due (results paid, or sent to
+		/// a jury), then counts the votes of the juries due.
 		fn on_initialize(now: BlockNumberFor<T>) -> Weight {
 			let expiring = Expiries::<T>::take(now);
 			let count = len_u32(expiring.len());
 			for request_id in expiring {
 				Self::expire(request_id);
 			}
-			T::WeightInfo::expire(count)
+			let closing = Self::close_windows(now);
+			let verdicts = Self::count_verdicts(now);
+			// Each close and each verdict at the dearer of the ways it can end.
+			let close =
+				T::WeightInfo::close_paid(closing).max(T::WeightInfo::close_judged(closing));
+			let verdict = T::WeightInfo::verdict_overturned(verdicts)
+				.max(T::WeightInfo::verdict_upheld(verdicts));
+			T::WeightInfo::expire(count).saturating_add(close).saturating_add(verdict)
 		}
 
-		/// Serves the requests assigned to this node's operator keys through the LoRA service.
+		fn integrity_test() {
+			assert!(
+				!T::DrawDelay::get().is_zero(),
+				"the draw must come after the last block a challenge is accepted in"
+			);
+			assert!(!T::VotingPeriod::get().is_zero(), "a jury needs at least a block to vote");
+		}
+
+		/// Serves the requests assigned to this node's operator keys through the LoRA service,
+		/// and judges the results they are drawn to judge with it.
 		fn offchain_worker(now: BlockNumberFor<T>) {
 			Self::serve_assigned(now);
+			Self::judge_assigned(now);
 		}
 
 		#[cfg(feature = "try-runtime")]
@@ -454,7 +713,7 @@ pub mod pallet {
 			// The attribution: accepted records of the adapter's lineage, each once.
 			let lineage = T::Lineage::lineage(request.adapter_id).ok_or(Error::<T>::NoLineage)?;
 			let mut scores = 0u32;
-			let mut spans: Vec<SpanCredit<T::AccountId>> = Vec::with_capacity(attribution.len());
+			let mut contributors: Vec<Option<T::AccountId>> = Vec::with_capacity(attribution.len());
 			for (i, entry) in attribution.iter().enumerate() {
 				ensure!(
 					lineage.iter().any(|share| share.dataset_id == entry.dataset_id),
@@ -466,60 +725,75 @@ pub mod pallet {
 					Error::<T>::DuplicateAttribution
 				);
 				scores = scores.checked_add(entry.score_ppm).ok_or(Error::<T>::ScoresOverflow)?;
-				let Some(contributor) =
-					T::Datasets::accepted_contributor(entry.dataset_id, entry.contribution_id)
-				else {
-					// A record of the lineage that was issued but is no longer accepted (withdrawn
-					// or removed since the service drew on it) is skipped, its score left to the
-					// pools: refusing the whole result would let a contributor who is also the
-					// requester withdraw a cited record just ahead of each submission and run the
-					// request past its deadline. An id never issued is the provider's invention.
-					ensure!(
-						T::Datasets::contribution_issued(entry.dataset_id, entry.contribution_id),
-						Error::<T>::InvalidAttribution
-					);
-					continue;
-				};
-				spans.push(SpanCredit {
-					dataset_id: entry.dataset_id,
-					contribution_id: entry.contribution_id,
-					contributor,
-					score_ppm: entry.score_ppm,
-				});
+				let contributor =
+					T::Datasets::accepted_contributor(entry.dataset_id, entry.contribution_id);
+				// A record of the lineage that was issued but is no longer accepted (withdrawn
+				// or removed since the service drew on it) is skipped, its score left to the
+				// pools: refusing the whole result would let a contributor who is also the
+				// requester withdraw a cited record just ahead of each submission and run the
+				// request past its deadline. An id never issued is the provider's invention.
+				ensure!(
+					contributor.is_some()
+						|| T::Datasets::contribution_issued(
+							entry.dataset_id,
+							entry.contribution_id
+						),
+					Error::<T>::InvalidAttribution
+				);
+				contributors.push(contributor);
 			}
 			ensure!(scores <= 1_000_000, Error::<T>::ScoresOverflow);
-			let pools: Vec<(DatasetId, u32)> =
-				lineage.iter().map(|share| (share.dataset_id, share.share.deconstruct())).collect();
+			let lineage: Vec<LineageAt> = lineage
+				.iter()
+				.map(|share| LineageAt {
+					dataset_id: share.dataset_id,
+					share_ppm: share.share.deconstruct(),
+					next_contribution_id: T::Datasets::next_contribution_id(share.dataset_id)
+						.unwrap_or_default(),
+					total_weight: T::Datasets::total_weight(share.dataset_id).unwrap_or_default(),
+				})
+				.collect();
 
 			let fee = Self::fee(&request, input_tokens, output_tokens);
 			let split =
 				T::Models::royalty_split(request.model_id).ok_or(Error::<T>::ModelNotActive)?;
 			let owner = T::Models::owner(request.model_id).ok_or(Error::<T>::ModelNotActive)?;
-			let refund = Self::pay_from_cap(&request, fee, &T::Royalties::pot())?;
-			let (_, earned) =
-				T::Royalties::distribute(fee, &split, &request.provider, &owner, &spans, &pools)?;
-			let cited: Vec<CitedRecord<BalanceOf<T>>> = spans
-				.iter()
-				.zip(earned)
-				.map(|(span, earned)| CitedRecord {
-					dataset_id: span.dataset_id,
-					contribution_id: span.contribution_id,
-					score_ppm: span.score_ppm,
-					earned,
-				})
-				.collect();
-			T::Ledger::record_output(request_id, request.adapter_id, &cited)?;
+			let credited = len_u32(contributors.iter().flatten().count());
+			let output_hash = polkadot_sdk::sp_runtime::traits::BlakeTwo256::hash(&output);
+			let vests_at = Self::settle(
+				request_id,
+				&request,
+				SettledFacts {
+					output_hash,
+					input_tokens,
+					output_tokens,
+					truncated,
+					fee,
+					split,
+					owner,
+					attribution,
+					contributors,
+					lineage,
+				},
+			)?;
+			// For jurors: the prompt and output, which a later block's state no longer holds.
+			polkadot_sdk::sp_io::offchain_index::set(
+				&result_key(request_id),
+				&(&request.prompt, &output).encode(),
+			);
+			let refund = request.max_fee.saturating_sub(fee);
 
 			Self::close(request_id, &request);
 			Self::deposit_event(Event::Settled {
 				request_id,
-				output_hash: polkadot_sdk::sp_runtime::traits::BlakeTwo256::hash(&output),
+				output_hash,
 				input_tokens,
 				output_tokens,
 				fee,
 				refund,
-				attributions: len_u32(spans.len()),
+				attributions: credited,
 				truncated,
+				vests_at,
 			});
 			Ok(())
 		}
@@ -546,6 +820,31 @@ pub mod pallet {
 			});
 			Ok(())
 		}
+
+		/// Challenges the settled result of `request_id`, holding `ChallengeBond` from the
+		/// caller until the verdict: a jury of other providers checks it when its window closes.
+		/// Accepted until `ChallengePeriod` blocks after the request's deadline, once per
+		/// result.
+		#[pallet::call_index(3)]
+		#[pallet::weight(T::WeightInfo::challenge())]
+		pub fn challenge(origin: OriginFor<T>, request_id: RequestId) -> DispatchResult {
+			let challenger = ensure_signed(origin)?;
+			Self::do_challenge(challenger, request_id)
+		}
+
+		/// A juror's vote on the result of `request_id`, from its operator, before the votes
+		/// are counted. Free when accepted.
+		#[pallet::call_index(4)]
+		#[pallet::weight(T::WeightInfo::vote())]
+		pub fn vote(
+			origin: OriginFor<T>,
+			request_id: RequestId,
+			vote: Vote,
+		) -> DispatchResultWithPostInfo {
+			let operator = ensure_signed(origin)?;
+			Self::do_vote(operator, request_id, vote)?;
+			Ok(Pays::No.into())
+		}
 	}
 }
 
@@ -568,4 +867,8 @@ pub trait BenchmarkHelper<AccountId> {
 	fn max_contributors() -> u32 {
 		MAX_BENCHMARKED_CONTRIBUTORS
 	}
+
+	/// Marks every provider as heard from now, so that all are online for a jury's draw
+	/// however many blocks the benchmark skipped.
+	fn keep_providers_online();
 }

@@ -15,7 +15,7 @@ use polkadot_sdk::{
 	pallet_balances,
 	sp_core::H256,
 	sp_io,
-	sp_runtime::{BuildStorage, Permill},
+	sp_runtime::{BuildStorage, Perbill, Permill},
 };
 
 pub type AccountId = u64;
@@ -85,7 +85,12 @@ parameter_types! {
 	pub const TreasuryAccount: AccountId = TREASURY;
 	/// Zero unless a test sets it.
 	pub storage RequestFee: Balance = 0;
+	/// No audits unless a test sets it.
+	pub storage Audits: Perbill = Perbill::from_parts(0);
 }
+
+pub const CHALLENGE_BOND: Balance = 500;
+pub const WRONG_RESULT_SLASH: Balance = 50;
 
 #[derive_impl(pallet_datasets::config_preludes::TestDefaultConfig)]
 impl pallet_datasets::Config for Test {
@@ -130,8 +135,8 @@ impl pallet_providers::Config for Test {
 	type BenchmarkHelper = BenchmarkSetup;
 }
 
-fn split() -> pallet_models::RoyaltySplit {
-	pallet_models::RoyaltySplit {
+fn split() -> RoyaltySplit {
+	RoyaltySplit {
 		provider: Permill::from_percent(50),
 		owner: Permill::from_percent(20),
 		data: Permill::from_percent(25),
@@ -143,6 +148,9 @@ pub const PROVIDER: AccountId = 20;
 pub const OPERATOR: AccountId = 21;
 pub const REQUESTER: AccountId = 30;
 pub const TIMEOUT: u64 = 10;
+/// Accounts endowed for tests that register more providers of model 0 (as jurors), each with
+/// its operator; none is registered unless a test does it.
+pub const JURORS: [(AccountId, AccountId); 4] = [(40, 41), (42, 43), (44, 45), (46, 47)];
 
 #[derive_impl(pallet_royalties::config_preludes::TestDefaultConfig)]
 impl pallet_royalties::Config for Test {
@@ -166,6 +174,10 @@ impl Config for Test {
 	type Treasury = TreasuryAccount;
 	type RequestFee = RequestFee;
 	type RequestTimeout = ConstU64<TIMEOUT>;
+	type Judging = Providers;
+	type ChallengeBond = ConstU128<CHALLENGE_BOND>;
+	type WrongResultSlash = ConstU128<WRONG_RESULT_SLASH>;
+	type AuditRate = Audits;
 	#[cfg(feature = "runtime-benchmarks")]
 	type BenchmarkHelper = BenchmarkSetup;
 }
@@ -282,6 +294,14 @@ impl BenchmarkHelper<AccountId> for BenchmarkSetup {
 		(model_id, (0..records).map(|id| (dataset_id, id)).collect())
 	}
 
+	fn keep_providers_online() {
+		let now = System::block_number();
+		for (who, mut record) in pallet_providers::Providers::<Test>::iter() {
+			record.last_heartbeat = now;
+			pallet_providers::Providers::<Test>::insert(who, record);
+		}
+	}
+
 	fn max_contributors() -> u32 {
 		1_000
 	}
@@ -333,6 +353,7 @@ impl ExtBuilder {
 		pallet_balances::GenesisConfig::<Test> {
 			balances: [ALICE, BOB, CHARLIE, OWNER, TREASURY, PROVIDER, OPERATOR, REQUESTER]
 				.into_iter()
+				.chain(JURORS.iter().flat_map(|&(juror, operator)| [juror, operator]))
 				.map(|who| (who, ENDOWMENT))
 				.collect(),
 			..Default::default()
@@ -368,7 +389,7 @@ impl ExtBuilder {
 			serving_provider(PROVIDER, OPERATOR).unwrap();
 			// What the runtime notes from the relay state proof in every block's validation
 			// inherent (the relay chain is outside what these tests run).
-			Inference::note_draw_randomness(Some(relay_randomness(1)));
+			Inference::note_draw_randomness(Some(relay_randomness(1)), 1);
 		});
 		ext
 	}
@@ -434,7 +455,7 @@ pub fn run_to(n: u64) {
 		Attribution::on_initialize(next);
 		Providers::on_initialize(next);
 		Inference::on_initialize(next);
-		Inference::note_draw_randomness(Some(relay_randomness(next)));
+		Inference::note_draw_randomness(Some(relay_randomness(next)), next as u32);
 	}
 }
 

@@ -275,7 +275,7 @@ impl<T: Config> Pallet<T> {
 					target: LOG_TARGET,
 					"request {request_id}: the service refused it ({reason:?}); declining it"
 				);
-				return Self::send(account, Call::decline { request_id, reason });
+				return Self::send_signed(account, Call::decline { request_id, reason });
 			}
 		};
 		let choice = completion.choices.into_iter().next().ok_or(ServeError::Malformed)?;
@@ -310,7 +310,7 @@ impl<T: Config> Pallet<T> {
 		let cited = completion.attribution.map(|a| a.records).unwrap_or_default();
 		let attribution = Self::onchain_attribution(request_id, &lineage, cited);
 		log::info!(target: LOG_TARGET, "request {request_id}: submitting its result");
-		Self::send(
+		Self::send_signed(
 			account,
 			Call::submit_result {
 				request_id,
@@ -324,7 +324,7 @@ impl<T: Config> Pallet<T> {
 	}
 
 	/// Sends `call` signed by `account`.
-	fn send(account: &Account<T>, call: Call<T>) -> Result<(), ServeError> {
+	pub(crate) fn send_signed(account: &Account<T>, call: Call<T>) -> Result<(), ServeError> {
 		let sent = Signer::<T, T::AuthorityId>::all_accounts()
 			.with_filter(vec![account.public.clone()])
 			.send_signed_transaction(|_| call.clone());
@@ -461,7 +461,10 @@ fn post_completion<Body: Serialize>(url: &str, body: &Body) -> Result<Answer, Se
 
 /// POSTs `body` as JSON to `url` and reads the answer's status and bytes, within
 /// [`HTTP_DEADLINE_MS`]; with the service's API key, when the node was given one.
-fn post_json<Body: Serialize>(url: &str, body: &Body) -> Result<(u16, Vec<u8>), ServeError> {
+pub(crate) fn post_json<Body: Serialize>(
+	url: &str,
+	body: &Body,
+) -> Result<(u16, Vec<u8>), ServeError> {
 	let body = serde_json::to_vec(body).map_err(|_| ServeError::Malformed)?;
 	let deadline = sp_io::offchain::timestamp().add(Duration::from_millis(HTTP_DEADLINE_MS));
 	let mut request =

@@ -14,6 +14,15 @@ fn make_request(max_fee: Balance) -> RequestId {
 	id
 }
 
+/// When a result of a request made in block 1 vests: the deadline (11), the challenge period
+/// (5) and the draw's delay (1) later.
+const VESTS_AT: u64 = 1 + TIMEOUT + 5 + 1;
+
+/// Runs to the block the result of `request_id` vests in (its window closes).
+fn vest(request_id: RequestId) {
+	run_to(Results::<Test>::get(request_id).expect("an open result").closes_at);
+}
+
 fn held(who: AccountId) -> Balance {
 	Balances::balance_on_hold(&HoldReason::InferenceFee.into(), &who)
 }
@@ -88,6 +97,18 @@ fn a_result_settles_to_the_planck() {
 		let requester_before = Balances::total_balance(&REQUESTER);
 		let treasury_before = Balances::balance(&TREASURY);
 		assert_ok!(settle(id, &[(0, 0, 700_000)]));
+		// Until the window closes the fee stays held from the requester, and what it will
+		// credit shows as vesting.
+		assert_eq!(held(REQUESTER), 125);
+		assert_eq!(pallet_royalties::Credits::<Test>::get(PROVIDER), None);
+		assert_eq!(Inference::vesting_credits(&PROVIDER), 62);
+		assert_eq!(Inference::vesting_credits(&OWNER), 25);
+		assert_eq!(Inference::vesting_credits(&ALICE), 10);
+		assert!(pallet_attribution::Outputs::<Test>::get(id).is_none());
+		vest(id);
+		System::assert_has_event(Event::Paid { request_id: id, fee: 125 }.into());
+		assert_eq!(Inference::vesting_credits(&PROVIDER), 0);
+		assert!(Results::<Test>::get(id).is_none());
 		assert_eq!(held(REQUESTER), 0);
 		assert_eq!(requester_before - Balances::total_balance(&REQUESTER), 125);
 		assert_eq!(Balances::balance(&TREASURY) - treasury_before, 8);
@@ -122,6 +143,7 @@ fn a_result_settles_to_the_planck() {
 				refund: 875,
 				attributions: 1,
 				truncated: false,
+				vests_at: VESTS_AT,
 			}
 			.into(),
 		);
@@ -143,6 +165,7 @@ fn a_settled_output_is_kept_for_the_retention_window_then_pruned() {
 	ExtBuilder.build_and_execute(|| {
 		let id = make_request(1_000);
 		assert_ok!(settle(id, &[(0, 1, 400_000)]));
+		vest(id);
 		let settled_at = System::block_number();
 		run_to(settled_at + 99);
 		assert!(pallet_attribution::Outputs::<Test>::get(id).is_some());
@@ -171,6 +194,7 @@ fn the_fee_is_capped() {
 			attributed(&[]),
 			false,
 		));
+		vest(id);
 		assert_eq!(before - Balances::total_balance(&REQUESTER), 110);
 	});
 }
@@ -290,6 +314,7 @@ fn a_request_is_charged_at_the_prices_of_its_time() {
 				refund: 875,
 				attributions: 0,
 				truncated: false,
+				vests_at: VESTS_AT,
 			}
 			.into(),
 		);
@@ -860,7 +885,7 @@ fn steering_the_draw_by_ordering_a_blocks_requests_changes_nothing() {
 		a_second_provider();
 		for block in 0u8..16 {
 			System::set_parent_hash(H256::repeat_byte(block));
-			Inference::note_draw_randomness(Some([block; 32]));
+			Inference::note_draw_randomness(Some([block; 32]), 1);
 			assert_eq!(draws(&[REQUESTER, ALICE]), draws(&[ALICE, REQUESTER]), "block {block}");
 		}
 	});
@@ -876,7 +901,7 @@ fn the_parent_hash_does_not_decide_the_draw() {
 		System::set_parent_hash(H256::repeat_byte(1));
 		let drawn: alloc::collections::BTreeSet<AccountId> = (0u8..16)
 			.map(|byte| {
-				Inference::note_draw_randomness(Some([byte; 32]));
+				Inference::note_draw_randomness(Some([byte; 32]), 1);
 				draws(&[REQUESTER])[0].1
 			})
 			.collect();
@@ -889,7 +914,7 @@ fn the_parent_hash_does_not_decide_the_draw() {
 #[test]
 fn a_block_without_relay_randomness_takes_no_request() {
 	ExtBuilder.build_and_execute(|| {
-		Inference::note_draw_randomness(None);
+		Inference::note_draw_randomness(None, 1);
 		assert_noop!(
 			Inference::request(RuntimeOrigin::signed(REQUESTER), 0, prompt(), 32, 1_000),
 			Error::<Test>::NoDrawRandomness
@@ -908,6 +933,7 @@ fn a_withdrawn_record_keeps_its_earnings_and_takes_its_statistics() {
 	ExtBuilder.build_and_execute(|| {
 		let id = make_request(1_000);
 		assert_ok!(settle(id, &[(0, 0, 700_000)]));
+		vest(id);
 		assert!(pallet_attribution::ContributionStatistics::<Test>::contains_key(0, 0));
 		let deposit = Balances::balance_on_hold(
 			&pallet_datasets::HoldReason::ContributionDeposit.into(),
@@ -939,6 +965,18 @@ fn a_withdrawal_racing_a_result_does_not_get_the_result_refused() {
 		assert_ok!(Datasets::withdraw_contribution(RuntimeOrigin::signed(ALICE), 0, 0));
 		assert_ok!(settle(id, &[(0, 0, 700_000), (0, 1, 100_000)]));
 		assert!(!Requests::<Test>::contains_key(id));
+		// An id the dataset never issued is still the provider's invention.
+		let invented = make_request(1_000);
+		assert_noop!(
+			settle(invented, &[(0, 1, 10), (0, 2, 10)]),
+			Error::<Test>::InvalidAttribution
+		);
+		assert_ok!(Inference::decline(
+			RuntimeOrigin::signed(OPERATOR),
+			invented,
+			DeclineReason::Refused
+		));
+		vest(id);
 		// The withdrawn record is skipped: not credited, not recorded, its score left to the
 		// pool, whose one remaining contributor is BOB.
 		let cited: Vec<_> = pallet_attribution::Outputs::<Test>::get(id)
@@ -955,10 +993,6 @@ fn a_withdrawal_racing_a_result_does_not_get_the_result_refused() {
 			record.event,
 			RuntimeEvent::Inference(Event::Settled { attributions: 1, .. })
 		)));
-
-		// An id the dataset never issued is still the provider's invention.
-		let id = make_request(1_000);
-		assert_noop!(settle(id, &[(0, 1, 10), (0, 2, 10)]), Error::<Test>::InvalidAttribution);
 	});
 }
 
@@ -982,11 +1016,412 @@ fn a_retired_model_cannot_be_reaped_from_under_an_open_request() {
 			pallet_models::Error::<Test>::TooEarlyToReap
 		);
 		assert_ok!(settle(id, &[(0, 0, 500_000)]));
+		// The result vests on what settlement kept (owner, split, lineage), whatever becomes
+		// of the model meanwhile.
+		assert!(Inference::vesting_credits(&OWNER) > 0);
+		vest(id);
 		assert!(Royalties::pending(&OWNER).0 > 0);
 
-		System::set_block_number(pallet_models::ReapableAt::<Test>::get(0).unwrap());
+		let reapable = pallet_models::ReapableAt::<Test>::get(0).unwrap();
+		System::set_block_number(reapable.max(System::block_number()));
 		assert_ok!(Models::reap_model(RuntimeOrigin::signed(BOB), 0));
 		assert!(pallet_models::Models::<Test>::get(0).is_none());
 		assert_eq!(pallet_attribution::Lineages::<Test>::iter().count(), 0);
 	});
+}
+
+/// Challenges, audits, juries and verdicts.
+mod verification {
+	use super::*;
+	use polkadot_sdk::frame_support::traits::{tokens::Precision, Hooks};
+
+	fn bond_held(who: AccountId) -> Balance {
+		Balances::balance_on_hold(&HoldReason::ChallengeBond.into(), &who)
+	}
+
+	/// Registers the first `count` of [`JURORS`] as providers of model 0.
+	fn jurors(count: usize) -> Vec<(AccountId, AccountId)> {
+		let jurors = JURORS[..count].to_vec();
+		for &(juror, operator) in &jurors {
+			assert_ok!(serving_provider(juror, operator));
+		}
+		jurors
+	}
+
+	/// Runs to block `n` as `run_to` does, every provider's operator sending its heartbeats
+	/// when due, so that all stay online.
+	fn run_online_to(n: u64) {
+		while System::block_number() < n {
+			for (_, record) in pallet_providers::Providers::<Test>::iter() {
+				let _ = Providers::heartbeat(RuntimeOrigin::signed(record.operator));
+			}
+			run_to(System::block_number() + 1);
+		}
+	}
+
+	/// A request settled by PROVIDER with its record... and a stake large enough for the
+	/// slash to take all it asks: returns the request id.
+	fn settled(entries: &[(DatasetId, ContributionId, u32)]) -> RequestId {
+		assert_ok!(Providers::bond_extra(RuntimeOrigin::signed(PROVIDER), 10_000));
+		let id = make_request(1_000);
+		assert_ok!(settle(id, entries));
+		id
+	}
+
+	/// Runs to the close of `id`'s window: returns its jurors' (provider, operator) in the order
+	/// drawn.
+	fn close(id: RequestId) -> Vec<(AccountId, AccountId)> {
+		run_online_to(Results::<Test>::get(id).unwrap().closes_at);
+		Results::<Test>::get(id)
+			.map(|result| {
+				result.jurors.iter().map(|juror| (juror.provider, juror.operator)).collect()
+			})
+			.unwrap_or_default()
+	}
+
+	fn vote(operator: AccountId, id: RequestId, vote: Vote) -> DispatchResultWithPostInfo {
+		Inference::vote(RuntimeOrigin::signed(operator), id, vote)
+	}
+
+	fn verdict(id: RequestId) {
+		run_online_to(Results::<Test>::get(id).unwrap().verdict_at.unwrap());
+	}
+
+	fn pending_slashes(provider: AccountId) -> usize {
+		pallet_providers::PendingSlashes::<Test>::iter_prefix(provider).count()
+	}
+
+	/// The attack the protocol is for: a provider cites its own record at a million parts (here
+	/// ALICE's record stands in for it). A challenger bonds, the jury finds it wrong: the
+	/// requester gets the fee back, nothing is credited or recorded, the challenger's bond is
+	/// released, the juror that did not vote is penalised, and the provider's slash (50 + 20 ×
+	/// the fee of 125) is scheduled; when it applies, the challenger gets 40 % of it and the two
+	/// jurors who found it wrong 10 % each.
+	#[test]
+	fn a_challenged_wrong_result_is_overturned_refunded_and_slashed() {
+		ExtBuilder.build_and_execute(|| {
+			let drawn = jurors(3);
+			let requester_before = Balances::total_balance(&REQUESTER);
+			let id = settled(&[(0, 0, 1_000_000)]);
+			assert_eq!(Inference::vesting_credits(&ALICE), 15);
+			assert_ok!(Inference::challenge(RuntimeOrigin::signed(CHARLIE), id));
+			assert_eq!(bond_held(CHARLIE), CHALLENGE_BOND);
+			System::assert_last_event(
+				Event::Challenged { request_id: id, challenger: CHARLIE, bond: CHALLENGE_BOND }
+					.into(),
+			);
+
+			let jury = close(id);
+			assert_eq!(jury.len(), 3);
+			assert!(jury.iter().all(|juror| drawn.contains(juror)));
+			assert!(System::events().iter().any(|record| matches!(
+				&record.event,
+				RuntimeEvent::Inference(Event::JuryDrawn { audit: false, jurors, .. })
+					if jurors.len() == 3
+			)));
+			assert_eq!(Inference::jury_duty_of(&jury[0].1), vec![id]);
+			// Only jurors vote, once each, free of charge.
+			assert_noop!(vote(OPERATOR, id, Vote::Valid), Error::<Test>::NotJuror);
+			let voted = vote(jury[0].1, id, Vote::Wrong).unwrap();
+			assert_eq!(voted.pays_fee, Pays::No);
+			assert_noop!(vote(jury[0].1, id, Vote::Valid), Error::<Test>::AlreadyVoted);
+			assert_ok!(vote(jury[1].1, id, Vote::Wrong));
+			assert!(Inference::jury_duty_of(&jury[0].1).is_empty());
+
+			let slashes_before = pending_slashes(jury[2].0);
+			verdict(id);
+			assert_noop!(vote(jury[2].1, id, Vote::Valid), Error::<Test>::UnknownResult);
+			let slash = WRONG_RESULT_SLASH + 20 * 125;
+			System::assert_has_event(
+				Event::Overturned {
+					request_id: id,
+					provider: PROVIDER,
+					valid: 0,
+					wrong: 2,
+					missed: 1,
+					refund: 125,
+					slash,
+				}
+				.into(),
+			);
+			assert!(Results::<Test>::get(id).is_none());
+			assert_eq!(held(REQUESTER), 0);
+			assert_eq!(Balances::total_balance(&REQUESTER), requester_before);
+			assert_eq!(bond_held(CHARLIE), 0);
+			assert_eq!(Inference::vesting_credits(&ALICE), 0);
+			assert_eq!(pallet_royalties::Credits::<Test>::get(PROVIDER), None);
+			assert_eq!(Royalties::pending(&ALICE), (0, vec![]));
+			assert!(pallet_attribution::Outputs::<Test>::get(id).is_none());
+			assert_eq!(pending_slashes(jury[2].0), slashes_before + 1);
+			assert_eq!(pending_slashes(PROVIDER), 1);
+
+			// The slash applies after its deferral and pays the challenger and the jurors who
+			// found the result wrong; the rest goes to the treasury.
+			let charlie = Balances::balance(&CHARLIE);
+			let jurors_before: Vec<Balance> =
+				jury.iter().map(|(juror, _)| Balances::balance(juror)).collect();
+			let stake_before = Balances::balance_on_hold(
+				&pallet_providers::HoldReason::ProviderBond.into(),
+				&PROVIDER,
+			);
+			run_online_to(System::block_number() + 6);
+			let taken = stake_before
+				- Balances::balance_on_hold(
+					&pallet_providers::HoldReason::ProviderBond.into(),
+					&PROVIDER,
+				);
+			assert!(taken >= slash && taken <= slash + 2, "took {taken} for a slash of {slash}");
+			assert_eq!(Balances::balance(&CHARLIE) - charlie, slash * 40 / 100);
+			assert_eq!(Balances::balance(&jury[0].0) - jurors_before[0], slash * 10 / 100);
+			assert_eq!(Balances::balance(&jury[1].0) - jurors_before[1], slash * 10 / 100);
+		});
+	}
+
+	/// A challenge the jury rejects forfeits its bond: half to the provider, half shared by the
+	/// jurors who found the result valid; the result is paid.
+	#[test]
+	fn an_upheld_challenge_forfeits_its_bond_to_the_provider_and_the_jurors() {
+		ExtBuilder.build_and_execute(|| {
+			jurors(3);
+			let id = settled(&[(0, 0, 700_000)]);
+			assert_ok!(Inference::challenge(RuntimeOrigin::signed(CHARLIE), id));
+			let jury = close(id);
+			assert_ok!(vote(jury[0].1, id, Vote::Valid));
+			assert_ok!(vote(jury[1].1, id, Vote::Valid));
+			assert_ok!(vote(jury[2].1, id, Vote::Wrong));
+			let (charlie, provider) =
+				(Balances::total_balance(&CHARLIE), Balances::balance(&PROVIDER));
+			let juror = Balances::balance(&jury[0].0);
+			verdict(id);
+			System::assert_has_event(
+				Event::Upheld {
+					request_id: id,
+					valid: 2,
+					wrong: 1,
+					missed: 0,
+					forfeited: CHALLENGE_BOND,
+				}
+				.into(),
+			);
+			System::assert_has_event(Event::Paid { request_id: id, fee: 125 }.into());
+			assert_eq!(charlie - Balances::total_balance(&CHARLIE), CHALLENGE_BOND);
+			assert_eq!(Balances::balance(&PROVIDER) - provider, CHALLENGE_BOND / 2);
+			assert_eq!(Balances::balance(&jury[0].0) - juror, CHALLENGE_BOND / 4);
+			assert_eq!(pallet_royalties::Credits::<Test>::get(PROVIDER), Some(62));
+			assert_eq!(pending_slashes(PROVIDER), 0);
+		});
+	}
+
+	/// As many valid votes as wrong ones, or none cast at all, do not overturn a result; with
+	/// no valid vote the challenger's bond is released rather than forfeited, and every juror
+	/// that did not vote is penalised.
+	#[test]
+	fn a_tie_or_a_silent_jury_upholds_the_result() {
+		ExtBuilder.build_and_execute(|| {
+			jurors(3);
+			let id = settled(&[]);
+			assert_ok!(Inference::challenge(RuntimeOrigin::signed(CHARLIE), id));
+			let jury = close(id);
+			assert_ok!(vote(jury[0].1, id, Vote::Valid));
+			assert_ok!(vote(jury[1].1, id, Vote::Wrong));
+			assert_ok!(vote(jury[2].1, id, Vote::Abstain));
+			verdict(id);
+			System::assert_has_event(
+				Event::Upheld {
+					request_id: id,
+					valid: 1,
+					wrong: 1,
+					missed: 0,
+					forfeited: CHALLENGE_BOND,
+				}
+				.into(),
+			);
+
+			let id = make_request(1_000);
+			assert_ok!(settle(id, &[]));
+			assert_ok!(Inference::challenge(RuntimeOrigin::signed(CHARLIE), id));
+			let jury = close(id);
+			let before: Vec<usize> =
+				jury.iter().map(|(juror, _)| pending_slashes(*juror)).collect();
+			let charlie = Balances::total_balance(&CHARLIE);
+			verdict(id);
+			System::assert_has_event(
+				Event::Upheld { request_id: id, valid: 0, wrong: 0, missed: 3, forfeited: 0 }
+					.into(),
+			);
+			assert_eq!(Balances::total_balance(&CHARLIE), charlie);
+			assert_eq!(bond_held(CHARLIE), 0);
+			for ((juror, _), before) in jury.iter().zip(before) {
+				assert_eq!(pending_slashes(*juror), before + 1);
+			}
+		});
+	}
+
+	/// With `AuditRate` at 100 %, an unchallenged result goes to a jury when its window
+	/// closes; found valid, it is paid, and nobody is slashed.
+	#[test]
+	fn an_audited_result_goes_to_a_jury_without_a_challenger() {
+		ExtBuilder.build_and_execute(|| {
+			Audits::set(&Perbill::one());
+			jurors(2);
+			let id = settled(&[(0, 1, 300_000)]);
+			let jury = close(id);
+			assert_eq!(jury.len(), 2);
+			assert!(System::events().iter().any(|record| matches!(
+				&record.event,
+				RuntimeEvent::Inference(Event::JuryDrawn { audit: true, .. })
+			)));
+			for (_, operator) in &jury {
+				assert_ok!(vote(*operator, id, Vote::Valid));
+			}
+			verdict(id);
+			System::assert_has_event(
+				Event::Upheld { request_id: id, valid: 2, wrong: 0, missed: 0, forfeited: 0 }
+					.into(),
+			);
+			System::assert_has_event(Event::Paid { request_id: id, fee: 125 }.into());
+			assert_eq!(pending_slashes(PROVIDER), 0);
+		});
+	}
+
+	/// An audit the jury finds wrong overturns the result as a challenge would, with no
+	/// challenger to reward: the jurors who found it wrong share their part.
+	#[test]
+	fn an_audit_found_wrong_is_overturned_without_a_challenger() {
+		ExtBuilder.build_and_execute(|| {
+			Audits::set(&Perbill::one());
+			jurors(1);
+			let requester_before = Balances::total_balance(&REQUESTER);
+			let id = settled(&[(0, 0, 1_000_000)]);
+			let jury = close(id);
+			assert_ok!(vote(jury[0].1, id, Vote::Wrong));
+			verdict(id);
+			assert_eq!(Balances::total_balance(&REQUESTER), requester_before);
+			let slash_id = pallet_providers::PendingSlashes::<Test>::iter_prefix(PROVIDER)
+				.map(|(slash_id, _)| slash_id)
+				.next()
+				.unwrap();
+			let slash = WRONG_RESULT_SLASH + 20 * 125;
+			assert_eq!(
+				pallet_providers::SlashRewards::<Test>::get(slash_id).unwrap().into_inner(),
+				vec![(jury[0].0, slash * 20 / 100)]
+			);
+			// Governance may still cancel the slash, and then nobody is paid from it.
+			assert_ok!(Providers::cancel_slash(RuntimeOrigin::root(), PROVIDER, slash_id));
+			assert!(pallet_providers::SlashRewards::<Test>::get(slash_id).is_none());
+		});
+	}
+
+	/// A challenge is refused after the challenge period, a second time, from an account that
+	/// cannot cover the bond, and for a result that is not open; a refusal changes nothing.
+	#[test]
+	fn bad_challenges_are_refused_and_change_nothing() {
+		ExtBuilder.build_and_execute(|| {
+			let id = settled(&[]);
+			let poor = 77;
+			assert_noop!(
+				Inference::challenge(RuntimeOrigin::signed(poor), id),
+				Error::<Test>::InsufficientBond
+			);
+			assert_noop!(
+				Inference::challenge(RuntimeOrigin::signed(CHARLIE), id + 1),
+				Error::<Test>::UnknownResult
+			);
+			assert_ok!(Inference::challenge(RuntimeOrigin::signed(CHARLIE), id));
+			assert_noop!(
+				Inference::challenge(RuntimeOrigin::signed(BOB), id),
+				Error::<Test>::AlreadyChallenged
+			);
+
+			let late = make_request(1_000);
+			assert_ok!(settle(late, &[]));
+			assert_noop!(vote(OPERATOR, late, Vote::Wrong), Error::<Test>::NoJury);
+			let until = Results::<Test>::get(late).unwrap().challenge_until;
+			run_online_to(until);
+			// The block after the challenge period, before its window's close runs (which a
+			// postponed close can leave it in).
+			System::set_block_number(until + 1);
+			assert_noop!(
+				Inference::challenge(RuntimeOrigin::signed(BOB), late),
+				Error::<Test>::ChallengeClosed
+			);
+			System::set_block_number(until);
+		});
+	}
+
+	/// No other provider serves the model: a challenge finds no jury, its bond is released
+	/// and the result paid.
+	#[test]
+	fn a_challenge_with_nobody_to_judge_it_is_dismissed() {
+		ExtBuilder.build_and_execute(|| {
+			let id = settled(&[]);
+			assert_ok!(Inference::challenge(RuntimeOrigin::signed(CHARLIE), id));
+			assert!(close(id).is_empty());
+			System::assert_has_event(Event::NoJury { request_id: id }.into());
+			System::assert_has_event(Event::Paid { request_id: id, fee: 125 }.into());
+			assert_eq!(bond_held(CHARLIE), 0);
+		});
+	}
+
+	/// Steering the jury: a challenger who knows the randomness the jury will be drawn from
+	/// could challenge only when the draw suits it. The draw waits for the relay chain's
+	/// randomness of a block at least two past the one the challenge saw: while the relay chain
+	/// stands still, the close is postponed, block after block.
+	#[test]
+	fn the_jury_is_drawn_from_relay_randomness_the_challenger_never_saw() {
+		ExtBuilder.build_and_execute(|| {
+			jurors(3);
+			let id = settled(&[]);
+			let closes_at = Results::<Test>::get(id).unwrap().closes_at;
+			run_online_to(closes_at - 1);
+			// The relay chain stalls at the relay block of this parachain block.
+			let stalled = closes_at as u32 - 1;
+			assert_ok!(Inference::challenge(RuntimeOrigin::signed(CHARLIE), id));
+			for block in closes_at..closes_at + 3 {
+				for (_, record) in pallet_providers::Providers::<Test>::iter() {
+					let _ = Providers::heartbeat(RuntimeOrigin::signed(record.operator));
+				}
+				System::set_block_number(block);
+				Providers::on_initialize(block);
+				Inference::on_initialize(block);
+				Inference::note_draw_randomness(Some(relay_randomness(block)), stalled);
+				assert_eq!(Postponed::<Test>::get().into_inner(), vec![id]);
+				assert!(Results::<Test>::get(id).unwrap().jurors.is_empty());
+			}
+			// The relay chain moves on by one block: still not enough.
+			Inference::on_initialize(closes_at + 3);
+			System::set_block_number(closes_at + 3);
+			Inference::note_draw_randomness(Some(relay_randomness(closes_at + 3)), stalled + 1);
+			Inference::on_initialize(closes_at + 4);
+			System::set_block_number(closes_at + 4);
+			assert!(Results::<Test>::get(id).unwrap().jurors.is_empty());
+			Inference::note_draw_randomness(Some(relay_randomness(closes_at + 4)), stalled + 2);
+			Inference::on_initialize(closes_at + 5);
+			assert_eq!(Results::<Test>::get(id).unwrap().jurors.len(), 3);
+			assert!(Postponed::<Test>::get().is_empty());
+		});
+	}
+
+	/// The vesting amounts and the invariants: a fee held beyond its result's life, or a bond
+	/// held with no challenge, is caught.
+	#[test]
+	fn try_state_catches_stray_fees_and_bonds() {
+		ExtBuilder.build_and_execute(|| {
+			let id = settled(&[]);
+			assert_ok!(Inference::challenge(RuntimeOrigin::signed(CHARLIE), id));
+			assert_ok!(Inference::do_try_state());
+			let result = Results::<Test>::take(id).unwrap();
+			assert!(Inference::do_try_state().is_err());
+			Results::<Test>::insert(id, result);
+			assert_ok!(Balances::hold(&HoldReason::ChallengeBond.into(), &BOB, 1));
+			assert!(Inference::do_try_state().is_err());
+			assert_ok!(Balances::release(
+				&HoldReason::ChallengeBond.into(),
+				&BOB,
+				1,
+				Precision::Exact
+			));
+			assert_ok!(Inference::do_try_state());
+		});
+	}
 }

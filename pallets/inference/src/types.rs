@@ -1,4 +1,5 @@
-//! The records this pallet keeps: requests waiting for their result. The attributed records a
+//! The records this pallet keeps: requests waiting for their result, and settled results
+//! still open to challenge, with their challenge and jury. The attributed records a
 //! result carries ([`crate::AttributedRecord`]) are in `tributary-primitives`.
 
 use codec::{Decode, DecodeWithMemTracking, Encode, MaxEncodedLen};
@@ -10,7 +11,9 @@ use polkadot_sdk::{
 	sp_core::H256,
 };
 use scale_info::TypeInfo;
-use tributary_primitives::{AdapterId, ModelId, Pricing};
+use tributary_primitives::{
+	AdapterId, AttributedRecord, ContributionId, DatasetId, ModelId, Pricing, RoyaltySplit,
+};
 
 /// A request waiting for its result.
 #[derive(
@@ -72,4 +75,135 @@ pub enum DeclineReason {
 	PromptTooLong,
 	/// The service refused the prompt for another reason (its content, say).
 	Refused,
+}
+
+/// A juror's finding on a result it checked with its own service (`POST /v1/verify`).
+#[derive(
+	Encode,
+	Decode,
+	DecodeWithMemTracking,
+	Clone,
+	Copy,
+	PartialEq,
+	Eq,
+	Debug,
+	TypeInfo,
+	MaxEncodedLen,
+)]
+#[cfg_attr(feature = "std", derive(serde::Serialize, serde::Deserialize))]
+pub enum Vote {
+	/// The output is the model's greedy output for the prompt, and the counts and the
+	/// attribution are exact.
+	Valid,
+	/// The output, a count or the attribution is not what the model and the records give.
+	Wrong,
+	/// The juror could not check the result (its service lacks the adapter or records as they
+	/// stood at settlement). Counts for neither side, and is not a missed vote.
+	Abstain,
+}
+
+/// A provider drawn to judge a result, and its vote once cast.
+#[derive(Encode, Decode, Clone, PartialEq, Eq, Debug, TypeInfo, MaxEncodedLen)]
+#[cfg_attr(feature = "std", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "std", serde(rename_all = "camelCase"))]
+pub struct Juror<AccountId> {
+	/// The provider, whose stake answers for a missed vote.
+	pub provider: AccountId,
+	/// Its operator when drawn: the account that votes.
+	pub operator: AccountId,
+	pub vote: Option<Vote>,
+}
+
+/// A challenge of a settled result, with the bond held from the challenger.
+#[derive(Encode, Decode, Clone, PartialEq, Eq, Debug, TypeInfo, MaxEncodedLen)]
+#[cfg_attr(feature = "std", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "std", serde(rename_all = "camelCase"))]
+pub struct Challenge<AccountId, Balance> {
+	pub challenger: AccountId,
+	pub bond: Balance,
+}
+
+/// One dataset of the adapter's lineage as it stood at settlement: what a juror recomputes
+/// the attribution over.
+#[derive(Encode, Decode, Clone, Copy, PartialEq, Eq, Debug, TypeInfo, MaxEncodedLen)]
+#[cfg_attr(feature = "std", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "std", serde(rename_all = "camelCase"))]
+pub struct LineageAt {
+	pub dataset_id: DatasetId,
+	/// Its lineage share, in parts per million: how its pool shares the fee.
+	pub share_ppm: u32,
+	/// The dataset's next contribution id at settlement: records from it on came later.
+	pub next_contribution_id: ContributionId,
+	/// The dataset's accepted weight at settlement: with the weight accepted since from
+	/// records issued later, it tells a juror whether a record the settlement drew on has been
+	/// removed since (or an earlier pending one accepted).
+	pub total_weight: u64,
+}
+
+/// A result that settled and is still open to challenge: its fee stays held from the
+/// requester until the window closes (and a jury, if one was drawn, has found it valid).
+#[derive(
+	Encode, Decode, CloneNoBound, PartialEqNoBound, EqNoBound, DebugNoBound, TypeInfo, MaxEncodedLen,
+)]
+#[cfg_attr(feature = "std", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "std", serde(rename_all = "camelCase"))]
+#[cfg_attr(
+	feature = "std",
+	serde(bound(
+		serialize = "AccountId: serde::Serialize, Balance: serde::Serialize, BlockNumber: serde::Serialize",
+		deserialize = "AccountId: serde::Deserialize<'de>, Balance: serde::Deserialize<'de>, \
+	               BlockNumber: serde::Deserialize<'de>"
+	))
+)]
+#[scale_info(skip_type_params(MaxAttributions, MaxLineage, JurySize))]
+#[codec(mel_bound(AccountId: MaxEncodedLen, Balance: MaxEncodedLen, BlockNumber: MaxEncodedLen))]
+pub struct SettledResult<AccountId, Balance, BlockNumber, MaxAttributions, MaxLineage, JurySize>
+where
+	AccountId: Clone + PartialEq + Eq + Debug,
+	Balance: Clone + PartialEq + Eq + Debug,
+	BlockNumber: Clone + PartialEq + Eq + Debug,
+	MaxAttributions: Get<u32>,
+	MaxLineage: Get<u32>,
+	JurySize: Get<u32>,
+{
+	pub requester: AccountId,
+	pub model_id: ModelId,
+	pub adapter_id: AdapterId,
+	pub adapter_hash: H256,
+	pub provider: AccountId,
+	/// The model's owner at settlement, credited its share when the window closes.
+	pub owner: AccountId,
+	pub max_tokens: u32,
+	/// blake2-256 of the output (the bytes are in the `submit_result` extrinsic, and in the
+	/// offchain index under [`crate::result_key`]).
+	pub output_hash: H256,
+	pub input_tokens: u32,
+	pub output_tokens: u32,
+	pub truncated: bool,
+	/// Held from the requester until the result vests or is overturned.
+	pub fee: Balance,
+	/// The model's royalty split at settlement.
+	pub split: RoyaltySplit,
+	/// The attribution as submitted.
+	pub attribution: BoundedVec<AttributedRecord, MaxAttributions>,
+	/// The contributor of each attributed record at settlement, in the same order; `None` for a
+	/// record no longer accepted then (its score is left to the pools).
+	pub contributors: BoundedVec<Option<AccountId>, MaxAttributions>,
+	/// The adapter's lineage at settlement.
+	pub lineage: BoundedVec<LineageAt, MaxLineage>,
+	/// The block the result settled in.
+	pub settled_at: BlockNumber,
+	/// The last block a challenge is accepted in.
+	pub challenge_until: BlockNumber,
+	/// The block the window closes in: the result is audited or paid then, and a challenged
+	/// one goes to its jury.
+	pub closes_at: BlockNumber,
+	/// The relay-chain block the last event (settlement, challenge) saw: the draw at closing
+	/// waits for randomness of a later relay block.
+	pub seen_relay: u32,
+	pub challenge: Option<Challenge<AccountId, Balance>>,
+	/// The jury drawn at closing, if the result was challenged or audited.
+	pub jurors: BoundedVec<Juror<AccountId>, JurySize>,
+	/// The block the jury's votes are counted in (after the last block they are accepted in).
+	pub verdict_at: Option<BlockNumber>,
 }

@@ -49,6 +49,12 @@ pub trait WeightInfo {
 	fn submit_result(o: u32, a: u32, c: u32, ) -> Weight;
 	fn decline() -> Weight;
 	fn expire(n: u32, ) -> Weight;
+	fn challenge() -> Weight;
+	fn vote() -> Weight;
+	fn close_paid(n: u32, ) -> Weight;
+	fn close_judged(n: u32, ) -> Weight;
+	fn verdict_overturned(n: u32, ) -> Weight;
+	fn verdict_upheld(n: u32, ) -> Weight;
 }
 
 /// Weights for `pallet_inference`, measured on the machine above, for a runtime's database.
@@ -209,6 +215,24 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 			.saturating_add(T::DbWeight::get().writes((6_u64).saturating_mul(n.into())))
 			.saturating_add(Weight::from_parts(0, 24385).saturating_mul(n.into()))
 	}
+	fn challenge() -> Weight {
+		Weight::from_parts(100_000_000, 20_000)
+	}
+	fn vote() -> Weight {
+		Weight::from_parts(100_000_000, 20_000)
+	}
+	fn close_paid(n: u32, ) -> Weight {
+		Weight::from_parts(400_000_000, 300_000).saturating_mul(n.into())
+	}
+	fn close_judged(n: u32, ) -> Weight {
+		Weight::from_parts(400_000_000, 300_000).saturating_mul(n.into())
+	}
+	fn verdict_overturned(n: u32, ) -> Weight {
+		Weight::from_parts(400_000_000, 300_000).saturating_mul(n.into())
+	}
+	fn verdict_upheld(n: u32, ) -> Weight {
+		Weight::from_parts(400_000_000, 300_000).saturating_mul(n.into())
+	}
 }
 
 /// The same weights against RocksDB's costs, for tests and mock runtimes.
@@ -243,5 +267,23 @@ impl WeightInfo for () {
 			.saturating_add(RocksDbWeight::get().writes(3_u64))
 			.saturating_add(RocksDbWeight::get().writes((6_u64).saturating_mul(n.into())))
 			.saturating_add(Weight::from_parts(0, 24385).saturating_mul(n.into()))
+	}
+	fn challenge() -> Weight {
+		Weight::from_parts(100_000_000, 20_000)
+	}
+	fn vote() -> Weight {
+		Weight::from_parts(100_000_000, 20_000)
+	}
+	fn close_paid(n: u32, ) -> Weight {
+		Weight::from_parts(400_000_000, 300_000).saturating_mul(n.into())
+	}
+	fn close_judged(n: u32, ) -> Weight {
+		Weight::from_parts(400_000_000, 300_000).saturating_mul(n.into())
+	}
+	fn verdict_overturned(n: u32, ) -> Weight {
+		Weight::from_parts(400_000_000, 300_000).saturating_mul(n.into())
+	}
+	fn verdict_upheld(n: u32, ) -> Weight {
+		Weight::from_parts(400_000_000, 300_000).saturating_mul(n.into())
 	}
 }

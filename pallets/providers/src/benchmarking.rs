@@ -7,7 +7,10 @@ use polkadot_sdk::{
 	frame_benchmarking::v2::*,
 	frame_support::traits::{fungible::Mutate, Hooks},
 	frame_system::{self, RawOrigin},
-	sp_runtime::traits::{Bounded, One, Saturating},
+	sp_runtime::{
+		traits::{Bounded, One, Saturating},
+		SaturatedConversion,
+	},
 };
 
 fn funded<T: Config>(name: &'static str, index: u32) -> T::AccountId
@@ -276,7 +279,8 @@ mod benchmarks {
 		Ok(())
 	}
 
-	// `n` slashes due, each against a provider with every unlocking chunk in use.
+	// `n` slashes due, each against a provider with every unlocking chunk in use, and each
+	// paying the most rewards a slash pays, each to an account that did not exist.
 	#[benchmark]
 	fn on_initialize(n: Linear<0, { T::MaxSlashesPerBlock::get() }>) {
 		let mut providers = Vec::new();
@@ -289,9 +293,20 @@ mod benchmarks {
 			providers.push(provider);
 		}
 		set_block::<T>(One::one());
-		for provider in &providers {
-			Pallet::<T>::schedule_slash(provider, Perbill::from_percent(10), BoundedVec::new())
-				.expect("room");
+		for (index, provider) in providers.iter().enumerate() {
+			let slash_id =
+				Pallet::<T>::schedule_slash(provider, Perbill::from_percent(10), BoundedVec::new())
+					.expect("room");
+			let stake: u128 =
+				Pallet::<T>::total_stake(&Providers::<T>::get(provider).expect("registered"))
+					.saturated_into();
+			let rewards = T::MaxSlashRewards::get();
+			// Together half of what the slash takes, each above the existential deposit.
+			let each = (stake / 20 / u128::from(rewards.max(1))).saturated_into::<BalanceOf<T>>();
+			let paid: Vec<(T::AccountId, BalanceOf<T>)> = (0..rewards)
+				.map(|r| (account("rewarded", index as u32 * rewards + r, 0), each))
+				.collect();
+			SlashRewards::<T>::insert(slash_id, BoundedVec::truncate_from(paid));
 		}
 		let due = BlockNumberFor::<T>::one().saturating_add(T::SlashDeferDuration::get());
 		set_block::<T>(due);

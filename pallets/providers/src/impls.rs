@@ -5,13 +5,13 @@ use crate::*;
 use alloc::vec::Vec;
 use polkadot_sdk::{
 	frame_support::traits::{
-		fungible::{BalancedHold, InspectHold, MutateHold},
-		tokens::Precision,
+		fungible::{Balanced, BalancedHold, InspectHold, MutateHold},
+		tokens::{imbalance::Imbalance, Precision},
 	},
 	frame_system,
 	sp_runtime::{
 		traits::{Saturating, Zero},
-		SaturatedConversion,
+		PerThing, Rounding, SaturatedConversion,
 	},
 };
 
@@ -360,6 +360,7 @@ impl<T: Config> Pallet<T> {
 		let slash = Self::take_pending_slash(&provider, &mut record, slash_id)
 			.ok_or(Error::<T>::UnknownSlash)?;
 		Providers::<T>::insert(&provider, record);
+		SlashRewards::<T>::remove(slash_id);
 		SlashQueue::<T>::mutate_exists(slash.apply_at, |queue| {
 			if let Some(list) = queue {
 				list.retain(|entry| *entry != (provider.clone(), slash_id));
@@ -389,11 +390,24 @@ impl<T: Config> Pallet<T> {
 			amount = amount.saturating_add(from_chunk);
 		}
 		record.unlocking.retain(|chunk| !chunk.value.is_zero());
-		let (credit, _) = <T::Currency as BalancedHold<_>>::slash(
+		let (mut credit, _) = <T::Currency as BalancedHold<_>>::slash(
 			&HoldReason::ProviderBond.into(),
 			provider,
 			amount,
 		);
+		// The slash's rewards first, from what it took; a reward the account cannot take (below
+		// the existential deposit) stays with the rest.
+		for (who, reward) in SlashRewards::<T>::take(slash_id).unwrap_or_default() {
+			let (part, rest) = credit.split(reward);
+			let paid = part.peek();
+			credit = match <T::Currency as Balanced<_>>::resolve(&who, part) {
+				Ok(()) => {
+					Self::deposit_event(Event::SlashRewardPaid { slash_id, who, amount: paid });
+					rest
+				}
+				Err(part) => rest.merge(part),
+			};
+		}
 		T::Slash::on_unbalanced(credit);
 		Providers::<T>::insert(provider, record);
 		Self::deposit_event(Event::Slashed { provider: provider.clone(), slash_id, amount });
@@ -514,6 +528,99 @@ impl<T: Config> Pallet<T> {
 			PendingSlashes::<T>::iter_keys().count() == pending_entries,
 			"a slash is pending against an account that is not a provider"
 		);
+		let pending: alloc::collections::BTreeSet<SlashId> =
+			PendingSlashes::<T>::iter_keys().map(|(_, slash_id)| slash_id).collect();
+		ensure!(
+			SlashRewards::<T>::iter_keys().all(|slash_id| pending.contains(&slash_id)),
+			"a slash's rewards outlive the slash"
+		);
+		Ok(())
+	}
+
+	/// Up to `size` distinct providers of `model_id` other than `accused`, online, serving it
+	/// and bonded at least the minimum, drawn by bonded stake without replacement from `seed`.
+	pub fn select_jury(
+		model_id: ModelId,
+		seed: &[u8; 32],
+		accused: &T::AccountId,
+		size: u32,
+	) -> Vec<(T::AccountId, ProviderOf<T>)> {
+		let mut eligible: Vec<(T::AccountId, ProviderOf<T>, u128)> =
+			ServingProviders::<T>::get(model_id)
+				.into_iter()
+				.filter(|who| who != accused)
+				.filter_map(|who| Providers::<T>::get(&who).map(|record| (who, record)))
+				.filter(|(_, record)| {
+					Self::status(record) == ProviderStatus::Online
+						&& record.bonded >= T::MinProviderBond::get()
+				})
+				.map(|(who, record)| {
+					let stake = record.bonded.saturated_into();
+					(who, record, stake)
+				})
+				.collect();
+		let mut jury = Vec::new();
+		for round in 0..size {
+			let total =
+				eligible.iter().fold(0u128, |sum, (_, _, stake)| sum.saturating_add(*stake));
+			if total == 0 {
+				break;
+			}
+			let draw = polkadot_sdk::sp_io::hashing::blake2_256(&(seed, round).encode());
+			let mut point_bytes = [0u8; 16];
+			point_bytes.copy_from_slice(&draw[..16]);
+			let mut point = u128::from_le_bytes(point_bytes) % total;
+			let Some(index) = eligible.iter().position(|(_, _, stake)| {
+				let hit = point < *stake;
+				point = point.saturating_sub(*stake);
+				hit
+			}) else {
+				break;
+			};
+			let (who, record, _) = eligible.swap_remove(index);
+			jury.push((who, record));
+		}
+		jury
+	}
+}
+
+/// The reason a wrong result's slash gives.
+const WRONG_RESULT: &[u8] = b"a jury found a settled result wrong";
+
+impl<T: Config> ProviderJudging<T::AccountId, BalanceOf<T>> for Pallet<T> {
+	fn select_jury(
+		model_id: ModelId,
+		seed: &[u8; 32],
+		accused: &T::AccountId,
+		size: u32,
+	) -> Vec<(T::AccountId, T::AccountId)> {
+		Self::select_jury(model_id, seed, accused, size)
+			.into_iter()
+			.map(|(who, record)| (who, record.operator))
+			.collect()
+	}
+
+	fn slash_wrong_result(
+		provider: &T::AccountId,
+		amount: BalanceOf<T>,
+		rewards: Vec<(T::AccountId, BalanceOf<T>)>,
+	) -> DispatchResult {
+		let record = Self::provider(provider)?;
+		let stake: u128 = Self::total_stake(&record).saturated_into();
+		let amount: u128 = amount.saturated_into();
+		ensure!(stake > 0 && amount > 0, Error::<T>::ZeroFraction);
+		let fraction = if amount >= stake {
+			Perbill::one()
+		} else {
+			Perbill::from_rational_with_rounding(amount, stake, Rounding::Up)
+				.unwrap_or_else(|()| Perbill::one())
+		};
+		let rewards = BoundedVec::<_, T::MaxSlashRewards>::truncate_from(rewards);
+		let reason = BoundedVec::truncate_from(WRONG_RESULT.to_vec());
+		let slash_id = Self::schedule_slash(provider, fraction, reason)?;
+		if !rewards.is_empty() {
+			SlashRewards::<T>::insert(slash_id, rewards);
+		}
 		Ok(())
 	}
 }

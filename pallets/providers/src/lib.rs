@@ -21,6 +21,12 @@
 //!   takes its fraction of the bonded stake and of every unlocking chunk, to the treasury.
 //!   Pending slashes are not bounded per provider (every miss is punished), and while one is
 //!   pending no unlocking chunk can be withdrawn and the provider cannot leave.
+//! - **Juries:** the inference pallet asks [`ProviderJudging::select_jury`] for providers of a
+//!   model to judge a result another provider settled (online, bonded at least the minimum,
+//!   by stake, without replacement), and schedules a wrong result's slash through the same
+//!   deferral with [`ProviderJudging::slash_wrong_result`]: an amount, taken as a fraction of
+//!   the stake when scheduled, from which the challenger and jurors are paid when it applies
+//!   (the rest to the treasury); a cancelled slash pays nobody.
 //! - **Selection:** the inference pallet asks [`ProviderAssignment::select`] for a provider of
 //!   a model: one of those online, serving it, bonded at least the minimum and under capacity,
 //!   with probability proportional to bonded stake, drawn from a seed the caller supplies.
@@ -48,7 +54,7 @@ pub mod types;
 pub mod weights;
 
 pub use genesis::{GenesisProvider, GenesisSpec};
-pub use tributary_primitives::{ModelId, ModelsInspect, ProviderAssignment};
+pub use tributary_primitives::{ModelId, ModelsInspect, ProviderAssignment, ProviderJudging};
 
 use polkadot_sdk::{
 	frame_support::{
@@ -149,6 +155,7 @@ pub mod pallet {
 			type MaxSlashesPerBlock = ConstU32<4>;
 			type MaxSpecLength = ConstU32<32>;
 			type MaxReasonLength = ConstU32<32>;
+			type MaxSlashRewards = ConstU32<4>;
 			type WeightInfo = ();
 		}
 	}
@@ -257,6 +264,11 @@ pub mod pallet {
 		#[pallet::constant]
 		type MaxReasonLength: Get<u32>;
 
+		/// The most accounts one slash rewards when it applies (a wrong result's challenger and
+		/// the jurors who found it wrong).
+		#[pallet::constant]
+		type MaxSlashRewards: Get<u32>;
+
 		/// Weights of this pallet's calls, from its benchmarks.
 		type WeightInfo: WeightInfo;
 
@@ -319,6 +331,16 @@ pub mod pallet {
 	#[pallet::storage]
 	pub type NextSlashId<T> = StorageValue<_, SlashId, ValueQuery>;
 
+	/// What a pending slash pays when it applies, and to whom (from what it takes; the rest
+	/// goes to `Slash`). Removed with the slash, applied or cancelled.
+	#[pallet::storage]
+	pub type SlashRewards<T: Config> = StorageMap<
+		_,
+		Twox64Concat,
+		SlashId,
+		BoundedVec<(T::AccountId, BalanceOf<T>), T::MaxSlashRewards>,
+	>;
+
 	#[pallet::genesis_config]
 	#[derive(polkadot_sdk::frame_support::DefaultNoBound)]
 	pub struct GenesisConfig<T: Config> {
@@ -374,8 +396,10 @@ pub mod pallet {
 		},
 		/// Governance cancelled a pending slash.
 		SlashCancelled { provider: T::AccountId, slash_id: SlashId },
-		/// A slash took `amount` of the provider's stake to the treasury.
+		/// A slash took `amount` of the provider's stake to the treasury (less its rewards).
 		Slashed { provider: T::AccountId, slash_id: SlashId, amount: BalanceOf<T> },
+		/// A slash that applied paid `who` `amount` of what it took.
+		SlashRewardPaid { slash_id: SlashId, who: T::AccountId, amount: BalanceOf<T> },
 	}
 
 	#[pallet::error]

@@ -35,11 +35,12 @@ impl<T: Config> Pallet<T> {
 		PoolPositions::<T>::insert(who, dataset_id, stake);
 	}
 
-	/// What `who` could claim now, as the runtime API answers it.
+	/// What `who` could claim now, as the runtime API answers it (`vesting` is the inference
+	/// pallet's to fill in).
 	pub fn pending_royalties(who: &T::AccountId) -> PendingRoyalties<BalanceOf<T>> {
 		let (credits, pools) = Self::pending(who);
 		let total = pools.iter().fold(credits, |total, (_, amount)| total.saturating_add(*amount));
-		PendingRoyalties { credits, pools, total }
+		PendingRoyalties { credits, pools, total, vesting: Zero::zero() }
 	}
 
 	/// What `who` could claim now: credits, and its shares of every pool it has a
@@ -69,6 +70,16 @@ impl<T: Config> Pallet<T> {
 		Credits::<T>::insert(who, mine);
 		TotalCredits::<T>::put(total);
 		Ok(())
+	}
+
+	/// The part of a fee's data share credited to matched records: `SpanShare` of it when the
+	/// output matched any, nothing otherwise.
+	fn span_part(data: BalanceOf<T>, spans: &[SpanCredit<T::AccountId>]) -> BalanceOf<T> {
+		if spans.is_empty() {
+			Zero::zero()
+		} else {
+			T::SpanShare::get().mul_floor(data)
+		}
 	}
 
 	/// `amount × parts / 1,000,000`, rounded down.
@@ -233,8 +244,7 @@ impl<T: Config> Settlement<T::AccountId, BalanceOf<T>> for Pallet<T> {
 		let mut dust = fee.saturating_sub(shares);
 
 		// The span part, by score; what scores leave unassigned joins the pool part.
-		let span_part =
-			if spans.is_empty() { Zero::zero() } else { T::SpanShare::get().mul_floor(data) };
+		let span_part = Self::span_part(data, spans);
 		let mut earned = Vec::with_capacity(spans.len());
 		let mut spans_paid = BalanceOf::<T>::zero();
 		for span in spans {
@@ -296,6 +306,27 @@ impl<T: Config> Settlement<T::AccountId, BalanceOf<T>> for Pallet<T> {
 		};
 		Self::deposit_event(Event::Distributed { fee, distribution: distribution.clone() });
 		Ok((distribution, earned))
+	}
+
+	fn credits(
+		fee: BalanceOf<T>,
+		split: &RoyaltySplit,
+		provider: &T::AccountId,
+		owner: &T::AccountId,
+		spans: &[SpanCredit<T::AccountId>],
+	) -> Vec<(T::AccountId, BalanceOf<T>)> {
+		let span_part = Self::span_part(split.data.mul_floor(fee), spans);
+		[
+			(provider.clone(), split.provider.mul_floor(fee)),
+			(owner.clone(), split.owner.mul_floor(fee)),
+		]
+		.into_iter()
+		.chain(
+			spans
+				.iter()
+				.map(|span| (span.contributor.clone(), Self::part(span_part, span.score_ppm))),
+		)
+		.collect()
 	}
 }
 

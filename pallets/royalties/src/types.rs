@@ -16,8 +16,12 @@ pub struct PendingRoyalties<Balance> {
 	pub credits: Balance,
 	/// `[datasetId, amount]`: shares of dataset pools (`claim_from_datasets`).
 	pub pools: Vec<(DatasetId, Balance)>,
-	/// Credits and pool shares together.
+	/// Credits and pool shares together: what can be claimed now.
 	pub total: Balance,
+	/// Credits of settlements still open to challenge (as provider, model owner or contributor
+	/// of attributed records), claimable once their challenge windows close and taken back if
+	/// a jury finds the result wrong; not in `total`. (Their pool parts reach the pools then.)
+	pub vesting: Balance,
 }
 
 /// A dataset's reward pool.

@@ -55,19 +55,19 @@ impl OnSystemEvent for RelayRandomness {
 			.ok()
 			.flatten()
 			.flatten();
+		let relay_number = cumulus_pallet_parachain_system::ValidationData::<Runtime>::get()
+			.map(|data| data.relay_parent_number)
+			.unwrap_or_default();
 		let randomness = current.or_else(|| {
 			let epoch = proof
 				.read_optional_entry::<[u8; 32]>(well_known_keys::ONE_EPOCH_AGO_RANDOMNESS)
 				.ok()
 				.flatten()?;
-			let relay_number = cumulus_pallet_parachain_system::ValidationData::<Runtime>::get()
-				.map(|data| data.relay_parent_number)
-				.unwrap_or_default();
 			Some(sp_io::hashing::blake2_256(&(epoch, relay_number).encode()))
 		});
-		pallet_inference::Pallet::<Runtime>::note_draw_randomness(randomness);
-		// Two entries read from the proof and the validation data, one value written.
-		<Runtime as frame_system::Config>::DbWeight::get().reads_writes(3, 1)
+		pallet_inference::Pallet::<Runtime>::note_draw_randomness(randomness, relay_number);
+		// Two entries read from the proof and the validation data, two values written.
+		<Runtime as frame_system::Config>::DbWeight::get().reads_writes(3, 2)
 	}
 }
 

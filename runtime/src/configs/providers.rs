@@ -13,14 +13,14 @@ use frame_support::{
 use sp_runtime::Perbill;
 
 use crate::{
-	constants::{TreasuryAccount, ASSIGNMENTS_PER_GPU, MAX_REQUESTS_PER_BLOCK},
+	constants::{TreasuryAccount, ASSIGNMENTS_PER_GPU, JURY_SIZE, MAX_REQUESTS_PER_BLOCK},
 	origins::EnsureCouncilMajority,
 	Balance, Balances, BlockNumber, Models, Runtime, RuntimeHoldReason, DAYS, MINUTES, TRIB,
 };
 
 parameter_types! {
 	pub const MinProviderBond: Balance = 1_000 * TRIB;
-	pub const UnbondingPeriod: BlockNumber = 7 * DAYS;
+	pub const UnbondingPeriod: BlockNumber = UNBONDING_PERIOD;
 	pub const SlashDeferDuration: BlockNumber = 2 * DAYS;
 	pub const HeartbeatInterval: BlockNumber = MINUTES;
 	pub const OfflineAfter: BlockNumber = 10 * MINUTES;
@@ -30,13 +30,21 @@ parameter_types! {
 	pub const BondPerAssignment: Balance = MinProviderBond::get() / ASSIGNMENTS_PER_GPU as Balance;
 }
 
-/// The most slashes applied in one block.
-const MAX_SLASHES_PER_BLOCK: u32 = MAX_REQUESTS_PER_BLOCK;
+/// Seven days before unbonded stake can be withdrawn.
+pub const UNBONDING_PERIOD: BlockNumber = 7 * DAYS;
 
-// Requests expire in `on_initialize`, before any extrinsic of the block, and each schedules at
-// most one slash for the block `SlashDeferDuration` later; governance's slashes take what room
-// is left. With room for every request of a block, a missed assignment is always punished.
-const _: () = assert!(MAX_REQUESTS_PER_BLOCK <= MAX_SLASHES_PER_BLOCK);
+/// The most slashes applied in one block: room for everything one block's `on_initialize`
+/// schedules (below).
+const MAX_SLASHES_PER_BLOCK: u32 = MAX_REQUESTS_PER_BLOCK * (2 + 2 * (JURY_SIZE + 1));
+
+// Slashes are scheduled in `on_initialize`, before any extrinsic of the block, for the block
+// `SlashDeferDuration` later: one per expiring request (at most `MAX_REQUESTS_PER_BLOCK`), and
+// per verdict (at most twice that: the results one block closes, postponed ones included) one
+// for each juror that did not vote and one for a wrong result. Governance's slashes take what
+// room is left. With room for all of them, a missed assignment or vote is always punished.
+const _: () = assert!(
+	MAX_REQUESTS_PER_BLOCK + 2 * MAX_REQUESTS_PER_BLOCK * (JURY_SIZE + 1) <= MAX_SLASHES_PER_BLOCK
+);
 
 impl pallet_providers::Config for Runtime {
 	type AuthorityId = pallet_providers::offchain::crypto::OperatorAuthId;
@@ -60,6 +68,8 @@ impl pallet_providers::Config for Runtime {
 	type MaxSlashesPerBlock = ConstU32<MAX_SLASHES_PER_BLOCK>;
 	type MaxSpecLength = ConstU32<64>;
 	type MaxReasonLength = ConstU32<128>;
+	// A wrong result's challenger and the jurors who found it wrong.
+	type MaxSlashRewards = ConstU32<{ JURY_SIZE + 1 }>;
 	type WeightInfo = pallet_providers::weights::SubstrateWeight<Runtime>;
 	#[cfg(feature = "runtime-benchmarks")]
 	type BenchmarkHelper = crate::benchmark_helpers::BenchmarkModels;
