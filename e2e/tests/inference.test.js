@@ -5,10 +5,12 @@
 // on a web server (the service fetches it from its on-chain URI and checks its hash), a provider
 // bonded and serving with its operator key in the node's keystore, a request, the node's
 // off-chain worker's result with its attribution, credits equal to the split and claims that
-// pay them. Then a second provider on a second node (following the first, sealing nothing, with
-// a LoRA service of its own that nobody feeds by hand) serves a request assigned to it. Then
-// the first service stops, and a request expires with a full refund and a penalty for the
-// provider.
+// pay them once the result's challenge window closes. Then a second provider on a second node
+// (following the first, sealing nothing, with a LoRA service of its own that nobody feeds by
+// hand) serves a request assigned to it. With both serving, each provider's worker judges the
+// other's results with its own service: an honest result audited and upheld, a forged
+// attribution and a made-up output challenged and overturned. Then the first service stops,
+// and a request expires with a full refund and a penalty for the provider.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -16,7 +18,7 @@ import { after, before, describe, it } from 'node:test';
 
 import { Keyring } from '@polkadot/keyring';
 import { bnToU8a, stringToU8a, u8aConcat, u8aToHex } from '@polkadot/util';
-import { blake2AsHex, cryptoWaitReady } from '@polkadot/util-crypto';
+import { blake2AsHex, cryptoWaitReady, xxhashAsHex } from '@polkadot/util-crypto';
 
 import {
   DevNode,
@@ -38,6 +40,11 @@ const PRICING = { baseFee: TRIB / 100n, per1kInputTokens: TRIB / 1000n, per1kOut
 const SPLIT = { provider: 450_000n, owner: 200_000n, data: 300_000n, treasury: 50_000n };
 const PROMPT = 'Write one sentence about rivers.';
 const MAX_TOKENS = 24;
+// The runtime's storage parameter for the share of results audited (a Perbill).
+const AUDIT_RATE_KEY = xxhashAsHex(':AuditRate:', 128);
+// Blocks from a request to its result's vesting: the deadline (20), the challenge period (20)
+// and the draw's delay (2).
+const VESTS_AFTER = 42;
 
 /** `amount × parts / 1,000,000`, rounded down (Permill::mul_floor). */
 const part = (amount, parts) => (amount * parts) / MILLION;
@@ -248,6 +255,17 @@ describe('inference', () => {
     assert.equal(refund.toBigInt(), maxFee - expectedFee);
     assert.equal(await rpc('inference_request', [requestId]), null);
 
+    // The result is a claim until its challenge window closes: its fee stays held from Dave
+    // and what it will credit shows as vesting, not claimable.
+    assert.equal(settled.event.data.vestsAt.toNumber(), requestBlock + VESTS_AFTER);
+    const vesting = await rpc('royalties_pending', [eve.address]);
+    assert.equal(BigInt(vesting.credits), 0n);
+    assert.equal(BigInt(vesting.vesting), part(fee.toBigInt(), SPLIT.provider));
+    await waitForEvent(
+      api, settled.blockNumber, 'inference', 'Paid', (data) => data.requestId.toNumber() === requestId, 120_000,
+    );
+    assert.equal(BigInt((await rpc('royalties_pending', [eve.address])).vesting), 0n);
+
     // The attribution names Charlie's record, the one the output reproduces.
     const attribution = await rpc('attribution_forRequest', [requestId]);
     assert.equal(attribution.adapterId, chain.adapterId);
@@ -419,6 +437,9 @@ describe('inference', () => {
     );
     assert.equal(settled.event.data.outputHash.toHex(), blake2AsHex(stringToU8a(chain.output), 256));
     assert.equal(await loraB.metric('adapter_fetches_total'), 1, "node B's service fetched the adapter itself");
+    await waitForEvent(
+      api, settled.blockNumber, 'inference', 'Paid', (data) => data.requestId.toNumber() === requestId, 120_000,
+    );
     const attribution = await rpc('attribution_forRequest', [requestId]);
     assert.deepEqual(
       attribution.records.map((r) => [r.datasetId, r.contributionId, r.scorePpm]),
@@ -432,11 +453,118 @@ describe('inference', () => {
     const again = await loraB.waitForRecord(chain.datasetId, chain.contributionId, 60_000);
     assert.equal(again.content_hash, chain.recordHash);
 
-    // Back to Eve alone for what follows. Node A's service never held the second record
-    // (no provider of node A served the model while it was on chain); it holds the first.
-    await sendAndFinalize(api, api.tx.providers.stopServing(chain.modelId), charlie);
+    // Eve serves again, beside Charlie. Node A's service never held the second record (no
+    // provider of node A served the model while it was on chain); it holds the first.
     await sendAndFinalize(api, api.tx.providers.serve(chain.modelId), eve);
     assert.deepEqual([...(await lora.records(chain.datasetId)).keys()], [chain.contributionId]);
+  });
+
+  it("each provider's worker judges the other's results: an honest one upheld, forged ones overturned", async () => {
+    const { alice, bob, charlie, dave, eve, ferdie } = keys;
+    // Eve's provider (operator Ferdie) is served by node A and its service, Charlie's (operator
+    // Bob) by node B and its own: a jury for a result of one is the other.
+    const side = {
+      [eve.address]: { operator: ferdie, service: lora, other: charlie.address },
+      [charlie.address]: { operator: bob, service: loraB, other: eve.address },
+    };
+    const setAuditRate = (parts) => sendAndFinalize(api, api.tx.sudo.sudo(api.tx.system.setStorage(
+      [[AUDIT_RATE_KEY, u8aToHex(bnToU8a(parts, { bitLength: 32, isLe: true }))]],
+    )), alice);
+    const request = async () => {
+      const requested = await sendAndFinalize(
+        api, api.tx.inference.request(chain.modelId, PROMPT, MAX_TOKENS, TRIB), dave,
+      );
+      const data = eventOf(requested.events, 'inference', 'Requested').data;
+      const requestBlock = (await api.rpc.chain.getHeader(requested.blockHash)).number.toNumber();
+      return { requestId: data.requestId.toNumber(), provider: data.provider.toString(), requestBlock, requested };
+    };
+    const event = (from, method, requestId, timeoutMs = 150_000) => waitForEvent(
+      api, from, 'inference', method, (data) => data.requestId.toNumber() === requestId, timeoutMs,
+    );
+    const slashesScheduled = async (from, provider) => (await eventsSince(api, from))
+      .filter(({ event: e }) => e.section === 'providers' && e.method === 'SlashScheduled'
+        && e.data.provider.toString() === provider);
+
+    // Every result audited (governance sets the storage parameter): an honest result, served by
+    // its provider's worker, goes to the other provider, whose worker checks it with its own
+    // service and finds it valid. It is paid; nobody is slashed.
+    await setAuditRate(1_000_000_000);
+    const honest = await request();
+    const settled = await event(honest.requestBlock, 'Settled', honest.requestId);
+    const drawn = await event(honest.requestBlock, 'JuryDrawn', honest.requestId);
+    assert.equal(drawn.event.data.audit.isTrue, true);
+    assert.deepEqual(drawn.event.data.jurors.map(String), [side[honest.provider].other]);
+    const voted = await event(drawn.blockNumber - 1, 'Voted', honest.requestId);
+    assert.equal(voted.event.data.vote.toString(), 'Valid');
+    const upheld = await event(drawn.blockNumber - 1, 'Upheld', honest.requestId);
+    assert.deepEqual(
+      ['valid', 'wrong', 'missed'].map((k) => upheld.event.data[k].toNumber()), [1, 0, 0],
+    );
+    await event(drawn.blockNumber - 1, 'Paid', honest.requestId);
+    assert.deepEqual(await slashesScheduled(honest.requestBlock, honest.provider), []);
+    const { inputTokens, outputTokens, fee } = settled.event.data;
+    await setAuditRate(0);
+
+    // Two forgeries, each submitted by hand by the assigned provider's operator while the
+    // services are down (so that the workers cannot answer first): the honest output with an
+    // attribution to a record of Eve's own at a million parts, and an output the model never
+    // wrote. Dave challenges both.
+    const own = stringToU8a('Eve says every river runs to her mill, and pays her for it.');
+    const contributed = await sendAndFinalize(
+      api, api.tx.datasets.contribute(chain.datasetId, null, u8aToHex(own)), eve,
+    );
+    const ownId = eventOf(contributed.events, 'datasets', 'ContributionSubmitted').data.contributionId.toNumber();
+    await lora.stop();
+    await loraB.stop();
+    const daveBefore = await free(api, dave.address);
+    const forgeries = [
+      { output: chain.output, tokens: [inputTokens, outputTokens], attribution: [[chain.datasetId, ownId, 1_000_000]] },
+      { output: 'Rivers are made of green cheese, and the sea of crackers.', tokens: [inputTokens, 12], attribution: [] },
+    ];
+    const txFees = [];
+    for (const forgery of forgeries) {
+      Object.assign(forgery, await request());
+      txFees.push(feePaid(forgery.requested.events, dave.address));
+      const forged = await sendAndFinalize(api, api.tx.inference.submitResult(
+        forgery.requestId, u8aToHex(stringToU8a(forgery.output)), ...forgery.tokens, forgery.attribution, false,
+      ), side[forgery.provider].operator);
+      forgery.fee = eventOf(forged.events, 'inference', 'Settled').data.fee.toBigInt();
+      const challenged = await sendAndFinalize(api, api.tx.inference.challenge(forgery.requestId), dave);
+      txFees.push(feePaid(challenged.events, dave.address));
+    }
+    await lora.start();
+    await loraB.start();
+    for (const forgery of forgeries) {
+      const jury = await event(forgery.requestBlock, 'JuryDrawn', forgery.requestId);
+      assert.equal(jury.event.data.audit.isFalse, true);
+      assert.deepEqual(jury.event.data.jurors.map(String), [side[forgery.provider].other]);
+      const vote = await event(jury.blockNumber - 1, 'Voted', forgery.requestId);
+      assert.equal(vote.event.data.vote.toString(), 'Wrong', forgery.output);
+      const overturned = await event(jury.blockNumber - 1, 'Overturned', forgery.requestId);
+      assert.equal(overturned.event.data.provider.toString(), forgery.provider);
+      assert.equal(overturned.event.data.refund.toBigInt(), forgery.fee, 'the requester gets the fee back');
+      assert.equal(overturned.event.data.slash.toBigInt(), 10n * TRIB + 40n * forgery.fee);
+      const scheduled = (await slashesScheduled(overturned.blockNumber - 1, forgery.provider))
+        .filter(({ blockNumber }) => blockNumber === overturned.blockNumber);
+      assert.equal(scheduled.length, 1, 'the slash is scheduled with the verdict');
+      // Nothing was credited or recorded.
+      assert.equal(await rpc('attribution_forRequest', [forgery.requestId]), null);
+    }
+    assert.equal(BigInt((await rpc('royalties_pending', [eve.address])).vesting), 0n);
+    assert.equal(BigInt((await rpc('royalties_pending', [charlie.address])).vesting), 0n);
+    // Dave paid the request fees and his transactions' fees; the fees and the bonds came back.
+    const requestFee = api.consts.inference.requestFee.toBigInt();
+    assert.equal(
+      daveBefore - (await free(api, dave.address)),
+      2n * requestFee + txFees.reduce((a, b) => a + b, 0n),
+    );
+    const inferenceHolds = (await api.query.balances.holds(dave.address))
+      .filter((hold) => 'inference' in hold.id.toJSON());
+    assert.deepEqual(inferenceHolds.map((hold) => hold.amount.toBigInt()), [], 'no fee or bond is held');
+
+    // Back to the default audit rate, and to Eve alone for what follows.
+    await sendAndFinalize(api, api.tx.sudo.sudo(api.tx.system.killStorage([AUDIT_RATE_KEY])), alice);
+    await sendAndFinalize(api, api.tx.providers.stopServing(chain.modelId), charlie);
     await nodeB.stop();
     await loraB.stop();
   });

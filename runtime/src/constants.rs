@@ -124,5 +124,8 @@ pub const MAX_REQUESTS_PER_BLOCK: u32 = 64;
 /// The providers drawn to judge a challenged or audited result.
 pub const JURY_SIZE: u32 = 3;
 
+/// The most juries drawn in one block; the rest wait their turn.
+pub const MAX_JURIES_PER_BLOCK: u32 = 8;
+
 /// Concurrent inference assignments per GPU a provider declares.
 pub const ASSIGNMENTS_PER_GPU: u32 = 4;

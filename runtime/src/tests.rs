@@ -421,14 +421,25 @@ fn block_capacity_for_settlements_and_hooks() {
 		 {by_proof} by proof size"
 	);
 
-	let hooks =
-		InferenceWeights::expire(<Runtime as pallet_inference::Config>::MaxRequestsPerBlock::get())
-			.saturating_add(LedgerWeights::prune(
-				<Runtime as pallet_attribution::Config>::MaxOutputsPerBlock::get(),
-			))
-			.saturating_add(ProviderWeights::on_initialize(
-				<Runtime as pallet_providers::Config>::MaxSlashesPerBlock::get(),
-			));
+	let requests = <Runtime as pallet_inference::Config>::MaxRequestsPerBlock::get();
+	let juries = <Runtime as pallet_inference::Config>::MaxJuriesPerBlock::get();
+	// A block expires one block's requests, closes one block's results and as many postponed,
+	// draws and counts at most `MaxJuriesPerBlock` juries (vested results are paid in spare
+	// weight, `on_idle`, which takes no share of this).
+	let verification = InferenceWeights::close(2 * requests)
+		.saturating_add(InferenceWeights::draw_juries(juries))
+		.saturating_add(
+			InferenceWeights::verdict_overturned(juries)
+				.max(InferenceWeights::verdict_upheld(juries)),
+		);
+	let hooks = InferenceWeights::expire(requests)
+		.saturating_add(verification)
+		.saturating_add(LedgerWeights::prune(
+			<Runtime as pallet_attribution::Config>::MaxOutputsPerBlock::get(),
+		))
+		.saturating_add(ProviderWeights::on_initialize(
+			<Runtime as pallet_providers::Config>::MaxSlashesPerBlock::get(),
+		));
 	let reserved = crate::AVERAGE_ON_INITIALIZE_RATIO * block.max_block;
 	println!(
 		"hooks' worst case {hooks:?} of a block of {:?}, {reserved:?} reserved",

@@ -1,10 +1,10 @@
 //! Benchmarks for requests, results and expiry, each at its heaviest: the most providers
 //! serving the model to draw from, the longest prompt and output, the most attributed records,
 //! the longest lineage (every pool filled), and — for a result — a lineage dataset with from
-//! 10 to 100,000 contributors, whose settlement must not grow with them. Closing windows and
-//! counting verdicts are measured for each way they end (paid or sent to a jury; overturned,
-//! or upheld and paid), with the most attributed records and lineage datasets, juries drawn
-//! from as many providers as may serve a model, and a juror missing its vote.
+//! 10 to 100,000 contributors, whose settlement must not grow with them. Closing windows,
+//! drawing juries (from as many providers as may serve a model), counting verdicts (each way
+//! they end, with a juror missing its vote) and paying a vested result (the most attributed
+//! records and lineage datasets) are each measured at their heaviest.
 
 #[cfg(test)]
 use crate::mock;
@@ -70,8 +70,17 @@ where
 			})
 			.collect(),
 	);
-	let ids: Vec<RequestId> =
-		(0..n).map(|index| requested::<T>(&funded::<T>("requester", index), model_id)).collect();
+	// `MaxRequestsPerBlock` requests a block (more than one block's for more juries than that).
+	let per_block = T::MaxRequestsPerBlock::get().max(1);
+	let ids: Vec<RequestId> = (0..n)
+		.map(|index| {
+			if index > 0 && index % per_block == 0 {
+				let now = polkadot_sdk::frame_system::Pallet::<T>::block_number();
+				polkadot_sdk::frame_system::Pallet::<T>::set_block_number(now + One::one());
+			}
+			requested::<T>(&funded::<T>("requester", index), model_id)
+		})
+		.collect();
 	for (index, request_id) in ids.iter().enumerate() {
 		let operator = Requests::<T>::get(request_id).expect("the request is open").operator;
 		Pallet::<T>::submit_result(
@@ -90,14 +99,25 @@ where
 				.expect("the benchmark's challenge is valid");
 		}
 	}
+	// The last window's close: `close_all` closes every one.
 	let closes_at =
-		ids.first().and_then(Results::<T>::get).map_or_else(Zero::zero, |result| result.closes_at);
+		ids.last().and_then(Results::<T>::get).map_or_else(Zero::zero, |result| result.closes_at);
 	(ids, closes_at)
+}
+
+/// Closes the windows of `ids`, each at its block, ending at the last.
+fn close_all<T: Config>(ids: &[RequestId]) {
+	let closes: BTreeSet<BlockNumberFor<T>> =
+		ids.iter().filter_map(Results::<T>::get).map(|result| result.closes_at).collect();
+	for closes_at in closes {
+		at_close::<T>(closes_at);
+		Pallet::<T>::close_windows(closes_at);
+	}
 }
 
 /// Moves to `closes_at` with relay-chain randomness newer than anything the results saw and
 /// every provider online, for the windows' close.
-fn close_windows<T: Config>(closes_at: BlockNumberFor<T>) {
+fn at_close<T: Config>(closes_at: BlockNumberFor<T>) {
 	polkadot_sdk::frame_system::Pallet::<T>::set_block_number(closes_at);
 	T::BenchmarkHelper::keep_providers_online();
 	Pallet::<T>::note_draw_randomness(Some([9; 32]), u32::MAX / 2);
@@ -110,13 +130,14 @@ where
 	T::Currency: Mutate<T::AccountId>,
 {
 	let (ids, closes_at) = settled_results::<T>(n, true);
-	close_windows::<T>(closes_at);
-	Pallet::<T>::on_initialize(closes_at);
+	close_all::<T>(&ids);
+	Pallet::<T>::draw_juries(closes_at);
 	let mut verdict_at = closes_at;
 	for request_id in &ids {
 		let result = Results::<T>::get(request_id).expect("a jury was drawn");
 		assert_eq!(result.jurors.len() as u32, T::JurySize::get(), "a full jury");
-		verdict_at = result.verdict_at.expect("a jury was drawn");
+		let Stage::Judging { verdict_at: at } = result.stage else { panic!("a jury was drawn") };
+		verdict_at = at;
 		let voting = result.jurors.len().saturating_sub(1);
 		for juror in result.jurors.iter().take(voting) {
 			Pallet::<T>::vote(RawOrigin::Signed(juror.operator.clone()).into(), *request_id, vote)
@@ -253,8 +274,9 @@ mod benchmarks {
 	#[benchmark]
 	fn vote() {
 		let (ids, closes_at) = settled_results::<T>(1, true);
-		close_windows::<T>(closes_at);
-		Pallet::<T>::on_initialize(closes_at);
+		at_close::<T>(closes_at);
+		Pallet::<T>::close_windows(closes_at);
+		Pallet::<T>::draw_juries(closes_at);
 		let result = Results::<T>::get(ids[0]).expect("a jury was drawn");
 		// The last juror: the search for the caller goes through the whole jury.
 		let operator = result.jurors.last().expect("a jury was drawn").operator.clone();
@@ -266,64 +288,83 @@ mod benchmarks {
 			.is_some_and(|result| result.jurors.iter().any(|j| j.vote == Some(Vote::Wrong))));
 	}
 
-	/// `n` windows closing unchallenged and unaudited: each result paid (its fee divided over
-	/// the most attributed records and lineage pools, its attribution recorded).
+	/// `n` windows closing unchallenged (each result's audit drawn, and it vests; a
+	/// challenged one is queued for its jury instead, at the same cost). A block closes one
+	/// block's requests and those postponed to it, at most twice `MaxRequestsPerBlock`: the
+	/// weight is linear in `n`.
 	#[benchmark]
-	fn close_paid(n: Linear<1, { T::MaxRequestsPerBlock::get() }>) {
+	fn close(n: Linear<1, { T::MaxRequestsPerBlock::get() }>) {
 		let (ids, closes_at) = settled_results::<T>(n, false);
-		close_windows::<T>(closes_at);
+		at_close::<T>(closes_at);
 
 		#[block]
 		{
-			Pallet::<T>::on_initialize(closes_at);
-		}
-
-		assert!(ids.iter().all(|id| !Results::<T>::contains_key(id)));
-	}
-
-	/// `n` windows closing on challenged results: each draws a full jury from every provider
-	/// serving the model.
-	#[benchmark]
-	fn close_judged(n: Linear<1, { T::MaxRequestsPerBlock::get() }>) {
-		let (ids, closes_at) = settled_results::<T>(n, true);
-		close_windows::<T>(closes_at);
-
-		#[block]
-		{
-			Pallet::<T>::on_initialize(closes_at);
+			Pallet::<T>::close_windows(closes_at);
 		}
 
 		assert!(ids
 			.iter()
-			.all(|id| Results::<T>::get(id).is_some_and(|result| result.verdict_at.is_some())));
+			.all(|id| Results::<T>::get(id).is_some_and(|result| result.stage == Stage::Vested)));
+	}
+
+	/// `n` juries drawn, each full, from every provider serving the model.
+	#[benchmark]
+	fn draw_juries(n: Linear<1, { T::MaxJuriesPerBlock::get() }>) {
+		let (ids, closes_at) = settled_results::<T>(n, true);
+		close_all::<T>(&ids);
+
+		#[block]
+		{
+			Pallet::<T>::draw_juries(closes_at);
+		}
+
+		assert!(ids.iter().all(|id| Results::<T>::get(id)
+			.is_some_and(|result| matches!(result.stage, Stage::Judging { .. }))));
+	}
+
+	/// A vested result paid: its fee divided over the most attributed records and lineage
+	/// pools, its attribution recorded (what `on_idle` does for each, and `pay` for one).
+	#[benchmark]
+	fn pay() {
+		let (ids, closes_at) = settled_results::<T>(1, false);
+		at_close::<T>(closes_at);
+		Pallet::<T>::close_windows(closes_at);
+		let caller = funded::<T>("payer", 0);
+
+		#[extrinsic_call]
+		_(RawOrigin::Signed(caller), ids[0]);
+
+		assert!(!Results::<T>::contains_key(ids[0]));
 	}
 
 	/// `n` verdicts overturning their results: the fee refunded, the bond released, a juror's
 	/// missed vote penalised and the provider's slash scheduled with rewards.
 	#[benchmark]
-	fn verdict_overturned(n: Linear<1, { T::MaxRequestsPerBlock::get() }>) {
+	fn verdict_overturned(n: Linear<1, { T::MaxJuriesPerBlock::get() }>) {
 		let (ids, verdict_at) = juries::<T>(n, Vote::Wrong);
 
 		#[block]
 		{
-			Pallet::<T>::on_initialize(verdict_at);
+			Pallet::<T>::count_verdicts(verdict_at);
 		}
 
 		assert!(ids.iter().all(|id| !Results::<T>::contains_key(id)));
 	}
 
 	/// `n` verdicts upholding their results: the bond forfeited to the provider and the jurors,
-	/// a juror's missed vote penalised, and the result paid.
+	/// a juror's missed vote penalised, and the result vested.
 	#[benchmark]
-	fn verdict_upheld(n: Linear<1, { T::MaxRequestsPerBlock::get() }>) {
+	fn verdict_upheld(n: Linear<1, { T::MaxJuriesPerBlock::get() }>) {
 		let (ids, verdict_at) = juries::<T>(n, Vote::Valid);
 
 		#[block]
 		{
-			Pallet::<T>::on_initialize(verdict_at);
+			Pallet::<T>::count_verdicts(verdict_at);
 		}
 
-		assert!(ids.iter().all(|id| !Results::<T>::contains_key(id)));
+		assert!(ids
+			.iter()
+			.all(|id| Results::<T>::get(id).is_some_and(|result| result.stage == Stage::Vested)));
 	}
 
 	impl_benchmark_test_suite!(Pallet, mock::new_test_ext(), mock::Test);

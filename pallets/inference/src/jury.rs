@@ -130,7 +130,8 @@ impl<T: Config> Pallet<T> {
 	fn judge_once(now: BlockNumberFor<T>, account: &Account<T>, request_id: RequestId) {
 		let Some(result) = Results::<T>::get(request_id) else { return };
 		// A vote sent now lands in the next block at the earliest; it must be before the count.
-		if result.verdict_at.is_none_or(|at| now.saturating_add(One::one()) >= at) {
+		let crate::Stage::Judging { verdict_at } = result.stage else { return };
+		if now.saturating_add(One::one()) >= verdict_at {
 			return;
 		}
 		let lock_key = (LOCK_PREFIX, request_id).encode();

@@ -36,9 +36,11 @@
 //!
 //! - Anyone may `challenge` it until `ChallengePeriod` blocks after the deadline, holding
 //!   `ChallengeBond`; one challenge per result.
-//! - When the window closes, the result is judged if it was challenged, or if the audit draw
-//!   picks it (`AuditRate`); otherwise it is paid: the fee goes to the royalties pot and is
-//!   divided as before, and its attribution recorded. Both draws, the audit and the jury, use
+//! - When the window closes, the result waits for a jury if it was challenged, or if the audit
+//!   draw picks it (`AuditRate`); otherwise it vests, and is paid in a later block's spare
+//!   weight (`on_idle`, first in first out) or by anyone's `pay`: the fee goes to the royalties
+//!   pot and is divided as before, and its attribution recorded. Juries are drawn
+//!   `MaxJuriesPerBlock` a block, in turn. Both draws, the audit and the jury, use
 //!   the relay chain's randomness of a relay block later than the one the settlement and the
 //!   challenge saw (`DrawDelay` blocks later at least, and the close waits further if the
 //!   relay chain has not moved), so neither the provider, the challenger nor a block author
@@ -124,16 +126,6 @@ pub type BalanceOf<T> = <<T as Config>::Currency as Inspect<
 	<T as polkadot_sdk::frame_system::Config>::AccountId,
 >>::Balance;
 
-/// The most verdicts one block counts: the juries one block's closes draw, which are at most
-/// the results due that block and those postponed to it (`MaxRequestsPerBlock` each).
-pub struct MaxVerdictsOf<T>(PhantomData<T>);
-
-impl<T: Config> Get<u32> for MaxVerdictsOf<T> {
-	fn get() -> u32 {
-		T::MaxRequestsPerBlock::get().saturating_mul(2)
-	}
-}
-
 /// A settled result open to challenge, as this runtime stores it.
 pub type SettledResultOf<T> = SettledResult<
 	<T as polkadot_sdk::frame_system::Config>::AccountId,
@@ -212,6 +204,7 @@ pub mod pallet {
 			type VotingPeriod = ConstU64<4>;
 			type AuditRate = AuditRate;
 			type JurySize = ConstU32<3>;
+			type MaxJuriesPerBlock = ConstU32<4>;
 			type WrongResultFeeMultiple = ConstU32<20>;
 			type ChallengerReward = ChallengerReward;
 			type JurorsReward = JurorsReward;
@@ -333,6 +326,10 @@ pub mod pallet {
 		#[pallet::constant]
 		type AuditRate: Get<Perbill>;
 
+		/// The most juries drawn in one block (and so counted in one); the rest wait their turn.
+		#[pallet::constant]
+		type MaxJuriesPerBlock: Get<u32>;
+
 		/// The providers drawn for a jury (fewer if fewer others serve the model).
 		#[pallet::constant]
 		type JurySize: Get<u32>;
@@ -415,16 +412,28 @@ pub mod pallet {
 	pub type Postponed<T: Config> =
 		StorageValue<_, BoundedVec<RequestId, T::MaxRequestsPerBlock>, ValueQuery>;
 
-	/// The juries whose votes are counted at the start of each block (juries are drawn when
-	/// windows close, so one block counts at most the results one block closed).
+	/// The juries whose votes are counted at the start of each block (as many as one block
+	/// draws at most).
 	#[pallet::storage]
 	pub type Verdicts<T: Config> = StorageMap<
 		_,
 		Twox64Concat,
 		BlockNumberFor<T>,
-		BoundedVec<RequestId, MaxVerdictsOf<T>>,
+		BoundedVec<RequestId, T::MaxJuriesPerBlock>,
 		ValueQuery,
 	>;
+
+	/// The two queues of settled results, first in, first out: to be judged (drawn
+	/// `MaxJuriesPerBlock` a block) and to be paid (in blocks' spare weight, or by `pay`).
+	/// Each entry is a result's id; an entry whose result has moved on (paid by `pay` ahead
+	/// of its turn) is skipped.
+	#[pallet::storage]
+	pub type Queued<T: Config> =
+		StorageDoubleMap<_, Twox64Concat, Queue, Twox64Concat, u64, RequestId>;
+
+	/// Each queue's first entry and the index its next entry gets.
+	#[pallet::storage]
+	pub type QueueBounds<T: Config> = StorageMap<_, Twox64Concat, Queue, (u64, u64), ValueQuery>;
 
 	/// The results each operator is drawn to judge and has not voted on (what its off-chain
 	/// worker checks).
@@ -467,8 +476,11 @@ pub mod pallet {
 		},
 		/// A settled result was challenged; its bond is held until the verdict.
 		Challenged { request_id: RequestId, challenger: T::AccountId, bond: BalanceOf<T> },
-		/// A result's window closed and a jury was drawn for it (`audit`: unchallenged, picked
-		/// by the audit draw); its votes are counted at `verdict_at`.
+		/// A result's window closed and it was challenged, or picked by the audit draw
+		/// (`audit`): it waits for its jury.
+		AwaitingJury { request_id: RequestId, audit: bool },
+		/// A jury was drawn for a result (`audit`: unchallenged, picked by the audit draw); its
+		/// votes are counted at `verdict_at`.
 		JuryDrawn {
 			request_id: RequestId,
 			jurors: Vec<T::AccountId>,
@@ -500,7 +512,9 @@ pub mod pallet {
 			refund: BalanceOf<T>,
 			slash: BalanceOf<T>,
 		},
-		/// A result vested: its fee was divided and its attribution recorded.
+		/// A result vested: it is queued to be paid (or may be paid at once with `pay`).
+		Vested { request_id: RequestId },
+		/// A vested result was paid: its fee divided and its attribution recorded.
 		Paid { request_id: RequestId, fee: BalanceOf<T> },
 		/// The provider's service refused the request: the requester paid `fee` (the base fee)
 		/// to the treasury and the rest of the cap was released; the provider is not penalised.
@@ -566,6 +580,8 @@ pub mod pallet {
 		AlreadyVoted,
 		/// The jury's votes are counted already.
 		VotingClosed,
+		/// The result has not vested (its window is open, or a jury is judging it).
+		NotVested,
 	}
 
 	#[pallet::hooks]
@@ -580,12 +596,19 @@ pub mod pallet {
 			}
 			let closing = Self::close_windows(now);
 			let verdicts = Self::count_verdicts(now);
-			// Each close and each verdict at the dearer of the ways it can end.
-			let close =
-				T::WeightInfo::close_paid(closing).max(T::WeightInfo::close_judged(closing));
+			let drawn = Self::draw_juries(now);
+			// Each verdict at the dearer of the ways it can end.
 			let verdict = T::WeightInfo::verdict_overturned(verdicts)
 				.max(T::WeightInfo::verdict_upheld(verdicts));
-			T::WeightInfo::expire(count).saturating_add(close).saturating_add(verdict)
+			T::WeightInfo::expire(count)
+				.saturating_add(T::WeightInfo::close(closing))
+				.saturating_add(verdict)
+				.saturating_add(T::WeightInfo::draw_juries(drawn))
+		}
+
+		/// Pays vested results, first in first out, in the block's spare weight.
+		fn on_idle(_now: BlockNumberFor<T>, remaining: Weight) -> Weight {
+			Self::pay_queued(remaining)
 		}
 
 		fn integrity_test() {
@@ -830,6 +853,18 @@ pub mod pallet {
 		pub fn challenge(origin: OriginFor<T>, request_id: RequestId) -> DispatchResult {
 			let challenger = ensure_signed(origin)?;
 			Self::do_challenge(challenger, request_id)
+		}
+
+		/// Pays the vested result of `request_id` now rather than in its turn (anyone may; the
+		/// caller pays the transaction fee).
+		#[pallet::call_index(5)]
+		#[pallet::weight(T::WeightInfo::pay())]
+		pub fn pay(origin: OriginFor<T>, request_id: RequestId) -> DispatchResult {
+			ensure_signed(origin)?;
+			let result = Results::<T>::get(request_id).ok_or(Error::<T>::UnknownResult)?;
+			ensure!(result.stage == Stage::Vested, Error::<T>::NotVested);
+			Self::pay_out(request_id, &result);
+			Ok(())
 		}
 
 		/// A juror's vote on the result of `request_id`, from its operator, before the votes

@@ -1084,7 +1084,10 @@ mod verification {
 	}
 
 	fn verdict(id: RequestId) {
-		run_online_to(Results::<Test>::get(id).unwrap().verdict_at.unwrap());
+		let Stage::Judging { verdict_at } = Results::<Test>::get(id).unwrap().stage else {
+			panic!("a jury judges the result");
+		};
+		run_online_to(verdict_at);
 	}
 
 	fn pending_slashes(provider: AccountId) -> usize {
@@ -1424,4 +1427,35 @@ mod verification {
 			assert_ok!(Inference::do_try_state());
 		});
 	}
+}
+
+/// A vested result is paid in a block's spare weight, in turn, or at once by anyone's `pay`;
+/// a result still in its window cannot be paid, and a queue entry left by an early `pay` is
+/// skipped.
+#[test]
+fn a_vested_result_is_paid_in_spare_weight_or_by_anyone() {
+	use polkadot_sdk::frame_support::traits::Hooks;
+	ExtBuilder.build_and_execute(|| {
+		let id = make_request(1_000);
+		assert_ok!(settle(id, &[(0, 0, 700_000)]));
+		assert_noop!(Inference::pay(RuntimeOrigin::signed(BOB), id), Error::<Test>::NotVested);
+		let closes_at = Results::<Test>::get(id).unwrap().closes_at;
+		run_to(closes_at - 1);
+		// The close, without the block's spare weight.
+		System::set_block_number(closes_at);
+		Inference::on_initialize(closes_at);
+		assert_eq!(Results::<Test>::get(id).unwrap().stage, Stage::Vested);
+		System::assert_has_event(Event::Vested { request_id: id }.into());
+		assert_eq!(Inference::on_idle(closes_at, Weight::zero()), Weight::zero());
+		assert!(Results::<Test>::contains_key(id), "no spare weight, nothing paid");
+		assert_ok!(Inference::pay(RuntimeOrigin::signed(BOB), id));
+		System::assert_has_event(Event::Paid { request_id: id, fee: 125 }.into());
+		assert_eq!(pallet_royalties::Credits::<Test>::get(PROVIDER), Some(62));
+		assert_noop!(Inference::pay(RuntimeOrigin::signed(BOB), id), Error::<Test>::UnknownResult);
+		// The queue's entry for it is skipped, and the queue left empty.
+		let used = Inference::on_idle(closes_at, Weight::MAX);
+		assert_eq!(used, <Test as Config>::WeightInfo::pay());
+		let (first, next) = QueueBounds::<Test>::get(Queue::Pay);
+		assert_eq!(first, next);
+	});
 }

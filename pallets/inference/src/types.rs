@@ -202,8 +202,47 @@ where
 	/// waits for randomness of a later relay block.
 	pub seen_relay: u32,
 	pub challenge: Option<Challenge<AccountId, Balance>>,
-	/// The jury drawn at closing, if the result was challenged or audited.
+	/// The jury, once drawn.
 	pub jurors: BoundedVec<Juror<AccountId>, JurySize>,
-	/// The block the jury's votes are counted in (after the last block they are accepted in).
-	pub verdict_at: Option<BlockNumber>,
+	/// Where the result stands.
+	pub stage: Stage<BlockNumber>,
+}
+
+/// Where a settled result stands.
+#[derive(Encode, Decode, Clone, Copy, PartialEq, Eq, Debug, TypeInfo, MaxEncodedLen)]
+#[cfg_attr(feature = "std", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "std", serde(rename_all = "camelCase"))]
+pub enum Stage<BlockNumber> {
+	/// In its window: it may be challenged; queued to close.
+	Open,
+	/// Its window closed and it was challenged or picked for audit: queued for a jury, to be
+	/// drawn from `seed` (fixed at the close, from randomness nobody who acted on the result
+	/// saw).
+	AwaitingJury { seed: [u8; 32], audit: bool },
+	/// Its jury is voting; the votes are counted at the start of `verdict_at`.
+	Judging { verdict_at: BlockNumber },
+	/// Vested (unchallenged and unaudited, or upheld): queued to be paid, in a block's spare
+	/// weight or by anyone's `pay`.
+	Vested,
+}
+
+/// The queues of settled results.
+#[derive(
+	Encode,
+	Decode,
+	DecodeWithMemTracking,
+	Clone,
+	Copy,
+	PartialEq,
+	Eq,
+	Debug,
+	TypeInfo,
+	MaxEncodedLen,
+)]
+#[cfg_attr(feature = "std", derive(serde::Serialize, serde::Deserialize))]
+pub enum Queue {
+	/// Results waiting for their jury.
+	Jury,
+	/// Vested results waiting to be paid.
+	Pay,
 }

@@ -75,7 +75,7 @@ impl<T: Config> Pallet<T> {
 				seen_relay: DrawRelayNumber::<T>::get(),
 				challenge: None,
 				jurors: BoundedVec::new(),
-				verdict_at: None,
+				stage: Stage::Open,
 			},
 		);
 		Ok(closes_at)
@@ -83,7 +83,10 @@ impl<T: Config> Pallet<T> {
 
 	pub(crate) fn do_challenge(challenger: T::AccountId, request_id: RequestId) -> DispatchResult {
 		let mut result = Results::<T>::get(request_id).ok_or(Error::<T>::UnknownResult)?;
-		ensure!(Self::now() <= result.challenge_until, Error::<T>::ChallengeClosed);
+		ensure!(
+			result.stage == Stage::Open && Self::now() <= result.challenge_until,
+			Error::<T>::ChallengeClosed
+		);
 		ensure!(result.challenge.is_none(), Error::<T>::AlreadyChallenged);
 		let bond = T::ChallengeBond::get();
 		T::Currency::hold(&HoldReason::ChallengeBond.into(), &challenger, bond)
@@ -101,7 +104,9 @@ impl<T: Config> Pallet<T> {
 		vote: Vote,
 	) -> DispatchResult {
 		let mut result = Results::<T>::get(request_id).ok_or(Error::<T>::UnknownResult)?;
-		let verdict_at = result.verdict_at.ok_or(Error::<T>::NoJury)?;
+		let Stage::Judging { verdict_at } = result.stage else {
+			return Err(Error::<T>::NoJury.into());
+		};
 		ensure!(Self::now() < verdict_at, Error::<T>::VotingClosed);
 		let juror = result
 			.jurors
@@ -117,19 +122,19 @@ impl<T: Config> Pallet<T> {
 		Ok(())
 	}
 
-	/// Closes the windows due now (the postponed ones first): each result is paid, or goes to
-	/// a jury. Returns how many were closed or postponed.
+	/// Closes the windows due now (the postponed ones first): each result vests, or waits for a
+	/// jury. Returns how many were closed or postponed.
 	pub(crate) fn close_windows(now: BlockNumberFor<T>) -> u32 {
 		let postponed = Postponed::<T>::take();
 		let due = Closes::<T>::take(now);
 		let count = len_u32(postponed.len().saturating_add(due.len()));
 		for request_id in postponed.into_iter().chain(due) {
-			Self::close_window(now, request_id);
+			Self::close_window(request_id);
 		}
 		count
 	}
 
-	fn close_window(now: BlockNumberFor<T>, request_id: RequestId) {
+	fn close_window(request_id: RequestId) {
 		let Some(mut result) = Results::<T>::get(request_id) else { return };
 		let relay = DrawRelayNumber::<T>::get();
 		let randomness = DrawRandomness::<T>::get();
@@ -143,27 +148,82 @@ impl<T: Config> Pallet<T> {
 		let randomness = randomness.unwrap_or_default();
 		let challenged = result.challenge.is_some();
 		if !challenged && !Self::audited(&randomness, request_id) {
-			Self::pay_out(request_id, &result);
+			Self::vest(request_id, result);
 			return;
 		}
+		// The jury's seed is fixed now, from the same randomness; the draw itself waits its
+		// turn.
 		let seed = polkadot_sdk::sp_io::hashing::blake2_256(
 			&(b"tributary/jury", randomness, request_id).encode(),
 		);
+		result.stage = Stage::AwaitingJury { seed, audit: !challenged };
+		Results::<T>::insert(request_id, result);
+		Self::enqueue(Queue::Jury, request_id);
+		Self::deposit_event(Event::AwaitingJury { request_id, audit: !challenged });
+	}
+
+	/// A result vests: queued to be paid.
+	fn vest(request_id: RequestId, mut result: SettledResultOf<T>) {
+		result.stage = Stage::Vested;
+		Results::<T>::insert(request_id, result);
+		Self::enqueue(Queue::Pay, request_id);
+		Self::deposit_event(Event::Vested { request_id });
+	}
+
+	fn enqueue(queue: Queue, request_id: RequestId) {
+		QueueBounds::<T>::mutate(queue, |(_, next)| {
+			Queued::<T>::insert(queue, *next, request_id);
+			*next = next.saturating_add(1);
+		});
+	}
+
+	/// The first entry of `queue`, taken from it.
+	fn dequeue(queue: Queue) -> Option<RequestId> {
+		QueueBounds::<T>::mutate(queue, |(first, next)| {
+			while *first < *next {
+				let taken = Queued::<T>::take(queue, *first);
+				*first = first.saturating_add(1);
+				if taken.is_some() {
+					return taken;
+				}
+			}
+			None
+		})
+	}
+
+	/// Draws the juries of up to `MaxJuriesPerBlock` results waiting for one, in turn. Returns
+	/// how many were taken from the queue.
+	pub(crate) fn draw_juries(now: BlockNumberFor<T>) -> u32 {
+		let mut drawn = 0u32;
+		while drawn < T::MaxJuriesPerBlock::get() {
+			let Some(request_id) = Self::dequeue(Queue::Jury) else { break };
+			drawn = drawn.saturating_add(1);
+			let Some(result) = Results::<T>::get(request_id) else { continue };
+			let Stage::AwaitingJury { seed, audit } = result.stage else { continue };
+			Self::draw_jury(now, request_id, result, seed, audit);
+		}
+		drawn
+	}
+
+	fn draw_jury(
+		now: BlockNumberFor<T>,
+		request_id: RequestId,
+		mut result: SettledResultOf<T>,
+		seed: [u8; 32],
+		audit: bool,
+	) {
 		let drawn =
 			T::Judging::select_jury(result.model_id, &seed, &result.provider, T::JurySize::get());
-		if drawn.is_empty() {
-			if let Some(challenge) = &result.challenge {
-				Self::release_bond(challenge);
+		let verdict_at = now.saturating_add(T::VotingPeriod::get());
+		// A block draws at most `MaxJuriesPerBlock` juries, and counts the same verdicts.
+		let queued = !drawn.is_empty()
+			&& Verdicts::<T>::try_mutate(verdict_at, |queue| queue.try_push(request_id)).is_ok();
+		if !queued {
+			if let Some(challenge) = result.challenge.take() {
+				Self::release_bond(&challenge);
 			}
 			Self::deposit_event(Event::NoJury { request_id });
-			Self::pay_out(request_id, &result);
-			return;
-		}
-		let verdict_at = now.saturating_add(T::VotingPeriod::get());
-		if Verdicts::<T>::try_mutate(verdict_at, |queue| queue.try_push(request_id)).is_err() {
-			// One block closes at most its due results and the postponed ones.
-			defensive!("a block's verdicts have room for every result it closes");
-			Self::pay_out(request_id, &result);
+			Self::vest(request_id, result);
 			return;
 		}
 		let jurors: Vec<Juror<T::AccountId>> = drawn
@@ -175,14 +235,24 @@ impl<T: Config> Pallet<T> {
 		}
 		let names = jurors.iter().map(|juror| juror.provider.clone()).collect();
 		result.jurors = BoundedVec::truncate_from(jurors);
-		result.verdict_at = Some(verdict_at);
+		result.stage = Stage::Judging { verdict_at };
 		Results::<T>::insert(request_id, result);
-		Self::deposit_event(Event::JuryDrawn {
-			request_id,
-			jurors: names,
-			audit: !challenged,
-			verdict_at,
-		});
+		Self::deposit_event(Event::JuryDrawn { request_id, jurors: names, audit, verdict_at });
+	}
+
+	/// Pays vested results in turn while `remaining` covers one more. Returns the weight used.
+	pub(crate) fn pay_queued(remaining: Weight) -> Weight {
+		let each = T::WeightInfo::pay();
+		let mut used = Weight::zero();
+		while used.saturating_add(each).all_lte(remaining) {
+			let Some(request_id) = Self::dequeue(Queue::Pay) else { break };
+			used = used.saturating_add(each);
+			if let Some(result) = Results::<T>::get(request_id).filter(|r| r.stage == Stage::Vested)
+			{
+				Self::pay_out(request_id, &result);
+			}
+		}
+		used
 	}
 
 	/// Whether the audit draw picks the result: with probability `AuditRate`.
@@ -208,7 +278,7 @@ impl<T: Config> Pallet<T> {
 		count
 	}
 
-	fn judge(request_id: RequestId, result: SettledResultOf<T>) {
+	fn judge(request_id: RequestId, mut result: SettledResultOf<T>) {
 		let (mut valid, mut wrong, mut missed) = (0u32, 0u32, 0u32);
 		for juror in &result.jurors {
 			match juror.vote {
@@ -249,7 +319,8 @@ impl<T: Config> Pallet<T> {
 			}
 		}
 		Self::deposit_event(Event::Upheld { request_id, valid, wrong, missed, forfeited });
-		Self::pay_out(request_id, &result);
+		result.challenge = None;
+		Self::vest(request_id, result);
 	}
 
 	/// A wrong result: the fee goes back to the requester, the challenger's bond is released,
@@ -356,8 +427,8 @@ impl<T: Config> Pallet<T> {
 		challenge.bond
 	}
 
-	/// A result vests: its fee moves from the requester's hold into the royalties pot and is
-	/// divided, and its attribution recorded. Should that fail (it cannot, short of a broken
+	/// A vested result is paid: its fee moves from the requester's hold into the royalties pot
+	/// and is divided, and its attribution recorded. Should that fail (it cannot, short of a broken
 	/// invariant), the requester gets the fee back rather than lose it.
 	pub(crate) fn pay_out(request_id: RequestId, result: &SettledResultOf<T>) {
 		Results::<T>::remove(request_id);
@@ -475,25 +546,36 @@ impl<T: Config> Pallet<T> {
 				.filter(|id| **id == request_id)
 				.count()
 				.saturating_add(postponed.iter().filter(|id| **id == request_id).count());
-			match result.verdict_at {
-				None => {
-					ensure!(closing == 1, "an open result is queued to close once");
-					ensure!(
-						result.jurors.is_empty(),
-						"a result has jurors only with a verdict due"
-					);
-				}
-				Some(verdict_at) => {
-					ensure!(closing == 0, "a result before a jury is not queued to close");
-					ensure!(
-						Verdicts::<T>::get(verdict_at)
-							.iter()
-							.filter(|id| **id == request_id)
-							.count() == 1,
-						"a judged result is queued for its verdict once"
-					);
-					ensure!(!result.jurors.is_empty(), "a jury has a juror");
-				}
+			let queued = |queue: Queue| {
+				Queued::<T>::iter_prefix_values(queue).filter(|id| *id == request_id).count()
+			};
+			ensure!(
+				closing == usize::from(result.stage == Stage::Open),
+				"a result is queued to close once while open, and not after"
+			);
+			ensure!(
+				queued(Queue::Jury)
+					== usize::from(matches!(result.stage, Stage::AwaitingJury { .. })),
+				"a result waiting for its jury is queued for it once"
+			);
+			ensure!(
+				queued(Queue::Pay) == usize::from(result.stage == Stage::Vested),
+				"a vested result is queued to be paid once"
+			);
+			ensure!(
+				result.jurors.is_empty() != matches!(result.stage, Stage::Judging { .. }),
+				"a result has jurors exactly while they judge it"
+			);
+			ensure!(
+				result.challenge.is_none() || result.stage != Stage::Vested,
+				"a vested result has no challenge left"
+			);
+			if let Stage::Judging { verdict_at } = result.stage {
+				ensure!(
+					Verdicts::<T>::get(verdict_at).iter().filter(|id| **id == request_id).count()
+						== 1,
+					"a judged result is queued for its verdict once"
+				);
 			}
 			for (i, juror) in result.jurors.iter().enumerate() {
 				ensure!(juror.provider != result.provider, "the accused never judges itself");
@@ -518,6 +600,14 @@ impl<T: Config> Pallet<T> {
 			}
 		}
 		ensure!(JuryDuty::<T>::iter().count() == duties, "jury duty names a juror of an open jury");
+		for queue in [Queue::Jury, Queue::Pay] {
+			let (first, next) = QueueBounds::<T>::get(queue);
+			ensure!(first <= next, "a queue's first entry is not past its end");
+			ensure!(
+				Queued::<T>::iter_key_prefix(queue).all(|index| first <= index && index < next),
+				"a queue's entries lie between its bounds"
+			);
+		}
 		for who in polkadot_sdk::frame_system::Account::<T>::iter_keys() {
 			ensure!(
 				T::Currency::balance_on_hold(&HoldReason::ChallengeBond.into(), &who)

@@ -51,8 +51,9 @@ pub trait WeightInfo {
 	fn expire(n: u32, ) -> Weight;
 	fn challenge() -> Weight;
 	fn vote() -> Weight;
-	fn close_paid(n: u32, ) -> Weight;
-	fn close_judged(n: u32, ) -> Weight;
+	fn close(n: u32, ) -> Weight;
+	fn draw_juries(n: u32, ) -> Weight;
+	fn pay() -> Weight;
 	fn verdict_overturned(n: u32, ) -> Weight;
 	fn verdict_upheld(n: u32, ) -> Weight;
 }
@@ -221,11 +222,14 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	fn vote() -> Weight {
 		Weight::from_parts(100_000_000, 20_000)
 	}
-	fn close_paid(n: u32, ) -> Weight {
+	fn close(n: u32, ) -> Weight {
+		Weight::from_parts(40_000_000, 30_000).saturating_mul(n.into())
+	}
+	fn draw_juries(n: u32, ) -> Weight {
 		Weight::from_parts(400_000_000, 300_000).saturating_mul(n.into())
 	}
-	fn close_judged(n: u32, ) -> Weight {
-		Weight::from_parts(400_000_000, 300_000).saturating_mul(n.into())
+	fn pay() -> Weight {
+		Weight::from_parts(400_000_000, 300_000)
 	}
 	fn verdict_overturned(n: u32, ) -> Weight {
 		Weight::from_parts(400_000_000, 300_000).saturating_mul(n.into())
@@ -274,11 +278,14 @@ impl WeightInfo for () {
 	fn vote() -> Weight {
 		Weight::from_parts(100_000_000, 20_000)
 	}
-	fn close_paid(n: u32, ) -> Weight {
+	fn close(n: u32, ) -> Weight {
+		Weight::from_parts(40_000_000, 30_000).saturating_mul(n.into())
+	}
+	fn draw_juries(n: u32, ) -> Weight {
 		Weight::from_parts(400_000_000, 300_000).saturating_mul(n.into())
 	}
-	fn close_judged(n: u32, ) -> Weight {
-		Weight::from_parts(400_000_000, 300_000).saturating_mul(n.into())
+	fn pay() -> Weight {
+		Weight::from_parts(400_000_000, 300_000)
 	}
 	fn verdict_overturned(n: u32, ) -> Weight {
 		Weight::from_parts(400_000_000, 300_000).saturating_mul(n.into())

@@ -18,7 +18,9 @@ use frame_support::{parameter_types, traits::ConstU32};
 use sp_runtime::Perbill;
 
 use crate::{
-	constants::{TreasuryAccount, JURY_SIZE, MAX_ATTRIBUTIONS, MAX_REQUESTS_PER_BLOCK},
+	constants::{
+		TreasuryAccount, JURY_SIZE, MAX_ATTRIBUTIONS, MAX_JURIES_PER_BLOCK, MAX_REQUESTS_PER_BLOCK,
+	},
 	Attribution, Balance, Balances, BlockNumber, Datasets, Models, Providers, Royalties, Runtime,
 	RuntimeHoldReason, MILLI_TRIB, MINUTES, TRIB,
 };
@@ -91,6 +93,7 @@ impl pallet_inference::Config for Runtime {
 	type ChallengeBond = ChallengeBond;
 	type AuditRate = AuditRate;
 	type JurySize = ConstU32<JURY_SIZE>;
+	type MaxJuriesPerBlock = ConstU32<MAX_JURIES_PER_BLOCK>;
 	type WrongResultSlash = WrongResultSlash;
 	type WrongResultFeeMultiple = ConstU32<WRONG_RESULT_FEE_MULTIPLE>;
 	type ChallengerReward = ChallengerReward;

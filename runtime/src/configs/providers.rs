@@ -13,7 +13,10 @@ use frame_support::{
 use sp_runtime::Perbill;
 
 use crate::{
-	constants::{TreasuryAccount, ASSIGNMENTS_PER_GPU, JURY_SIZE, MAX_REQUESTS_PER_BLOCK},
+	constants::{
+		TreasuryAccount, ASSIGNMENTS_PER_GPU, JURY_SIZE, MAX_JURIES_PER_BLOCK,
+		MAX_REQUESTS_PER_BLOCK,
+	},
 	origins::EnsureCouncilMajority,
 	Balance, Balances, BlockNumber, Models, Runtime, RuntimeHoldReason, DAYS, MINUTES, TRIB,
 };
@@ -35,15 +38,15 @@ pub const UNBONDING_PERIOD: BlockNumber = 7 * DAYS;
 
 /// The most slashes applied in one block: room for everything one block's `on_initialize`
 /// schedules (below).
-const MAX_SLASHES_PER_BLOCK: u32 = MAX_REQUESTS_PER_BLOCK * (2 + 2 * (JURY_SIZE + 1));
+const MAX_SLASHES_PER_BLOCK: u32 = MAX_REQUESTS_PER_BLOCK + MAX_JURIES_PER_BLOCK * (JURY_SIZE + 1);
 
 // Slashes are scheduled in `on_initialize`, before any extrinsic of the block, for the block
 // `SlashDeferDuration` later: one per expiring request (at most `MAX_REQUESTS_PER_BLOCK`), and
-// per verdict (at most twice that: the results one block closes, postponed ones included) one
-// for each juror that did not vote and one for a wrong result. Governance's slashes take what
-// room is left. With room for all of them, a missed assignment or vote is always punished.
+// per verdict (at most `MAX_JURIES_PER_BLOCK`) one for each juror that did not vote and one for
+// a wrong result. Governance's slashes take what room is left. With room for all of them, a
+// missed assignment or vote is always punished.
 const _: () = assert!(
-	MAX_REQUESTS_PER_BLOCK + 2 * MAX_REQUESTS_PER_BLOCK * (JURY_SIZE + 1) <= MAX_SLASHES_PER_BLOCK
+	MAX_REQUESTS_PER_BLOCK + MAX_JURIES_PER_BLOCK * (JURY_SIZE + 1) <= MAX_SLASHES_PER_BLOCK
 );
 
 impl pallet_providers::Config for Runtime {
