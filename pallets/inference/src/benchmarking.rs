@@ -111,7 +111,7 @@ fn close_all<T: Config>(ids: &[RequestId]) {
 		ids.iter().filter_map(Results::<T>::get).map(|result| result.closes_at).collect();
 	for closes_at in closes {
 		at_close::<T>(closes_at);
-		Pallet::<T>::close_windows(closes_at);
+		Pallet::<T>::close_windows(closes_at, true);
 	}
 }
 
@@ -120,12 +120,13 @@ fn close_all<T: Config>(ids: &[RequestId]) {
 fn at_close<T: Config>(closes_at: BlockNumberFor<T>) {
 	polkadot_sdk::frame_system::Pallet::<T>::set_block_number(closes_at);
 	T::BenchmarkHelper::keep_providers_online();
-	Pallet::<T>::note_draw_randomness(Some([9; 32]), u32::MAX / 2);
+	DrawRandomness::<T>::put([9; 32]);
+	DrawRelayNumber::<T>::put(u32::MAX / 2);
 }
 
-/// `n` juries drawn for challenged results, each juror but the last having voted `vote`:
-/// the ids and the block the votes are counted in.
-fn juries<T: Config>(n: u32, vote: Vote) -> (Vec<RequestId>, BlockNumberFor<T>)
+/// `n` juries drawn for challenged results, the first jurors of each having voted `votes`
+/// and the rest not: the ids and the block the votes are counted in.
+fn juries<T: Config>(n: u32, votes: &[Vote]) -> (Vec<RequestId>, BlockNumberFor<T>)
 where
 	T::Currency: Mutate<T::AccountId>,
 {
@@ -138,9 +139,8 @@ where
 		assert_eq!(result.jurors.len() as u32, T::JurySize::get(), "a full jury");
 		let Stage::Judging { verdict_at: at } = result.stage else { panic!("a jury was drawn") };
 		verdict_at = at;
-		let voting = result.jurors.len().saturating_sub(1);
-		for juror in result.jurors.iter().take(voting) {
-			Pallet::<T>::vote(RawOrigin::Signed(juror.operator.clone()).into(), *request_id, vote)
+		for (juror, vote) in result.jurors.iter().zip(votes) {
+			Pallet::<T>::vote(RawOrigin::Signed(juror.operator.clone()).into(), *request_id, *vote)
 				.expect("the juror votes");
 		}
 	}
@@ -275,7 +275,7 @@ mod benchmarks {
 	fn vote() {
 		let (ids, closes_at) = settled_results::<T>(1, true);
 		at_close::<T>(closes_at);
-		Pallet::<T>::close_windows(closes_at);
+		Pallet::<T>::close_windows(closes_at, true);
 		Pallet::<T>::draw_juries(closes_at);
 		let result = Results::<T>::get(ids[0]).expect("a jury was drawn");
 		// The last juror: the search for the caller goes through the whole jury.
@@ -299,12 +299,12 @@ mod benchmarks {
 
 		#[block]
 		{
-			Pallet::<T>::close_windows(closes_at);
+			Pallet::<T>::close_windows(closes_at, true);
 		}
 
 		assert!(ids
 			.iter()
-			.all(|id| Results::<T>::get(id).is_some_and(|result| result.stage == Stage::Vested)));
+			.all(|id| Results::<T>::get(id).is_some_and(|result| result.stage != Stage::Open)));
 	}
 
 	/// `n` juries drawn, each full, from every provider serving the model.
@@ -328,7 +328,13 @@ mod benchmarks {
 	fn pay() {
 		let (ids, closes_at) = settled_results::<T>(1, false);
 		at_close::<T>(closes_at);
-		Pallet::<T>::close_windows(closes_at);
+		Pallet::<T>::close_windows(closes_at, true);
+		// Vested, whatever the audit draw said.
+		Results::<T>::mutate(ids[0], |result| {
+			if let Some(result) = result {
+				result.stage = Stage::Vested;
+			}
+		});
 		let caller = funded::<T>("payer", 0);
 
 		#[extrinsic_call]
@@ -337,11 +343,12 @@ mod benchmarks {
 		assert!(!Results::<T>::contains_key(ids[0]));
 	}
 
-	/// `n` verdicts overturning their results: the fee refunded, the bond released, a juror's
-	/// missed vote penalised and the provider's slash scheduled with rewards.
+	/// `n` verdicts overturning their results: the fee refunded, the bond released, the
+	/// provider's slash scheduled with rewards for the challenger and two jurors, and the third
+	/// juror's missed vote penalised.
 	#[benchmark]
 	fn verdict_overturned(n: Linear<1, { T::MaxJuriesPerBlock::get() }>) {
-		let (ids, verdict_at) = juries::<T>(n, Vote::Wrong);
+		let (ids, verdict_at) = juries::<T>(n, &[Vote::Wrong, Vote::Wrong]);
 
 		#[block]
 		{
@@ -351,11 +358,12 @@ mod benchmarks {
 		assert!(ids.iter().all(|id| !Results::<T>::contains_key(id)));
 	}
 
-	/// `n` verdicts upholding their results: the bond forfeited to the provider and the jurors,
-	/// a juror's missed vote penalised, and the result vested.
+	/// `n` verdicts upholding their results: the bond forfeited to the provider and the juror
+	/// who found the result valid, the other jurors' missed votes penalised, and the result
+	/// vested.
 	#[benchmark]
 	fn verdict_upheld(n: Linear<1, { T::MaxJuriesPerBlock::get() }>) {
-		let (ids, verdict_at) = juries::<T>(n, Vote::Valid);
+		let (ids, verdict_at) = juries::<T>(n, &[Vote::Valid]);
 
 		#[block]
 		{

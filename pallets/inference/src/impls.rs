@@ -33,12 +33,27 @@ impl<T: Config> Pallet<T> {
 	}
 
 	/// Notes the randomness this block's requests are drawn from, and the relay-chain block it
-	/// is from. The runtime calls it once a block, from the validation-data inherent, with the
-	/// relay chain's BABE randomness read from the verified relay state proof; `None` (a proof without it) takes no request in the
-	/// block rather than reuse an earlier block's, which everyone knows.
-	pub fn note_draw_randomness(randomness: Option<[u8; 32]>, relay_number: u32) {
+	/// is from, then closes the windows due in this block and draws the juries waiting, from it.
+	/// The runtime calls it once a block, from the validation-data inherent, with the relay
+	/// chain's BABE randomness read from the verified relay state proof, before any transaction
+	/// of the block; `None` (a proof without it) takes no request in the block rather than
+	/// reuse an earlier block's, which everyone knows. Returns the weight of the closes and
+	/// draws.
+	///
+	/// Closing and drawing here, rather than in `on_initialize`, uses randomness no transaction
+	/// could react to: every transaction before this point ran in an earlier block, and when the
+	/// relay chain has moved on since that block's (`relay_number` above the last noted), none
+	/// of them could know it. Had the relay chain not moved, nothing is closed or drawn in this
+	/// block: the closes are postponed and the juries wait.
+	pub fn note_draw_randomness(randomness: Option<[u8; 32]>, relay_number: u32) -> Weight {
+		let moved = relay_number > DrawRelayNumber::<T>::get();
 		DrawRandomness::<T>::set(randomness);
 		DrawRelayNumber::<T>::put(relay_number);
+		let fresh = moved && randomness.is_some();
+		let now = polkadot_sdk::frame_system::Pallet::<T>::block_number();
+		let closing = Self::close_windows(now, fresh);
+		let drawn = if fresh { Self::draw_juries(now) } else { 0 };
+		T::WeightInfo::close(closing).saturating_add(T::WeightInfo::draw_juries(drawn))
 	}
 
 	/// The seed `requester`'s request is drawn from: the block's relay-chain randomness with

@@ -186,6 +186,17 @@ impl<T: Config> Pallet<T> {
 		};
 		let body = Self::claim(result, prompt, output).ok_or(ServeError::Malformed)?;
 		let (status, bytes) = post_json(&verify_url(&url), &body)?;
+		// A refusal of the claim itself (an adapter or dataset the service cannot have, a
+		// claim past its bounds) will not change on a later block: the juror cannot tell.
+		// A full queue (429) or a fault (5xx) is tried again.
+		if (400..500).contains(&status) && status != 429 {
+			log::warn!(
+				target: LOG_TARGET,
+				"result {request_id}: the service refused the claim ({status}: {}); abstaining",
+				String::from_utf8_lossy(&bytes)
+			);
+			return Ok(Vote::Abstain);
+		}
 		if status != 200 {
 			return Err(ServeError::Status(status, String::from_utf8_lossy(&bytes).into_owned()));
 		}
@@ -209,14 +220,18 @@ impl<T: Config> Pallet<T> {
 		}
 	}
 
-	/// Whether every lineage dataset still holds the accepted records it held at settlement:
-	/// its accepted weight, less that of records issued since, is what it was.
+	/// Whether every lineage dataset still holds the accepted records it held at settlement
+	/// (its accepted weight, less that of records issued since, is what it was), and the claim
+	/// cites none that had already left when it settled (a record the service drew on and the
+	/// chain skipped: no service that follows the chain holds it to recompute with).
 	fn records_unchanged(result: &SettledResultOf<T>) -> bool {
-		result.lineage.iter().all(|at| {
-			let now = T::Datasets::total_weight(at.dataset_id).unwrap_or_default();
-			let since = T::Datasets::accepted_weight_from(at.dataset_id, at.next_contribution_id);
-			now.checked_sub(since) == Some(at.total_weight)
-		})
+		result.contributors.iter().all(Option::is_some)
+			&& result.lineage.iter().all(|at| {
+				let now = T::Datasets::total_weight(at.dataset_id).unwrap_or_default();
+				let since =
+					T::Datasets::accepted_weight_from(at.dataset_id, at.next_contribution_id);
+				now.checked_sub(since) == Some(at.total_weight)
+			})
 	}
 
 	/// The claim `result` makes, as `POST /v1/verify` takes it.

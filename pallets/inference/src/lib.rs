@@ -586,24 +586,19 @@ pub mod pallet {
 
 	#[pallet::hooks]
 	impl<T: Config> Hooks<BlockNumberFor<T>> for Pallet<T> {
-		/// Expires unanswered requests, then closes the windows due (results paid, or sent to
-		/// a jury), then counts the votes of the juries due.
+		/// Expires unanswered requests, then counts the votes of the juries due.
 		fn on_initialize(now: BlockNumberFor<T>) -> Weight {
 			let expiring = Expiries::<T>::take(now);
 			let count = len_u32(expiring.len());
 			for request_id in expiring {
 				Self::expire(request_id);
 			}
-			let closing = Self::close_windows(now);
 			let verdicts = Self::count_verdicts(now);
-			let drawn = Self::draw_juries(now);
-			// Each verdict at the dearer of the ways it can end.
+			// Each verdict at the dearer of the ways it can end. (Windows close, and juries are
+			// drawn, in the validation-data inherent: `note_draw_randomness`.)
 			let verdict = T::WeightInfo::verdict_overturned(verdicts)
 				.max(T::WeightInfo::verdict_upheld(verdicts));
-			T::WeightInfo::expire(count)
-				.saturating_add(T::WeightInfo::close(closing))
-				.saturating_add(verdict)
-				.saturating_add(T::WeightInfo::draw_juries(drawn))
+			T::WeightInfo::expire(count).saturating_add(verdict)
 		}
 
 		/// Pays vested results, first in first out, in the block's spare weight.
@@ -617,6 +612,7 @@ pub mod pallet {
 				"the draw must come after the last block a challenge is accepted in"
 			);
 			assert!(!T::VotingPeriod::get().is_zero(), "a jury needs at least a block to vote");
+			assert!(T::JurySize::get() > 0, "a jury has a juror");
 		}
 
 		/// Serves the requests assigned to this node's operator keys through the LoRA service,

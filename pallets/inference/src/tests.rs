@@ -1257,6 +1257,24 @@ mod verification {
 			for ((juror, _), before) in jury.iter().zip(before) {
 				assert_eq!(pending_slashes(*juror), before + 1);
 			}
+
+			// One juror alone cannot overturn a result: it takes most of the drawn jury, whoever
+			// abstains or stays silent. (The jurors' missed votes took them below the minimum
+			// bond; they bond back above it.)
+			for (juror, _) in &jury {
+				assert_ok!(Providers::bond_extra(RuntimeOrigin::signed(*juror), 10));
+			}
+			let id = make_request(1_000);
+			assert_ok!(settle(id, &[]));
+			assert_ok!(Inference::challenge(RuntimeOrigin::signed(CHARLIE), id));
+			let jury = close(id);
+			assert_ok!(vote(jury[0].1, id, Vote::Wrong));
+			assert_ok!(vote(jury[1].1, id, Vote::Abstain));
+			verdict(id);
+			System::assert_has_event(
+				Event::Upheld { request_id: id, valid: 0, wrong: 1, missed: 1, forfeited: 0 }
+					.into(),
+			);
 		});
 	}
 
@@ -1441,9 +1459,11 @@ fn a_vested_result_is_paid_in_spare_weight_or_by_anyone() {
 		assert_noop!(Inference::pay(RuntimeOrigin::signed(BOB), id), Error::<Test>::NotVested);
 		let closes_at = Results::<Test>::get(id).unwrap().closes_at;
 		run_to(closes_at - 1);
-		// The close, without the block's spare weight.
+		// The close (in the validation inherent), without the block's spare weight.
 		System::set_block_number(closes_at);
 		Inference::on_initialize(closes_at);
+		let _ =
+			Inference::note_draw_randomness(Some(relay_randomness(closes_at)), closes_at as u32);
 		assert_eq!(Results::<Test>::get(id).unwrap().stage, Stage::Vested);
 		System::assert_has_event(Event::Vested { request_id: id }.into());
 		assert_eq!(Inference::on_idle(closes_at, Weight::zero()), Weight::zero());

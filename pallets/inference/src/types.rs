@@ -215,10 +215,9 @@ where
 pub enum Stage<BlockNumber> {
 	/// In its window: it may be challenged; queued to close.
 	Open,
-	/// Its window closed and it was challenged or picked for audit: queued for a jury, to be
-	/// drawn from `seed` (fixed at the close, from randomness nobody who acted on the result
-	/// saw).
-	AwaitingJury { seed: [u8; 32], audit: bool },
+	/// Its window closed and it was challenged or picked for audit (`audit`): queued for a
+	/// jury, drawn in its turn from the randomness of the block that draws it.
+	AwaitingJury { audit: bool },
 	/// Its jury is voting; the votes are counted at the start of `verdict_at`.
 	Judging { verdict_at: BlockNumber },
 	/// Vested (unchallenged and unaudited, or upheld): queued to be paid, in a block's spare

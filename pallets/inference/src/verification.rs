@@ -124,22 +124,21 @@ impl<T: Config> Pallet<T> {
 
 	/// Closes the windows due now (the postponed ones first): each result vests, or waits for a
 	/// jury. Returns how many were closed or postponed.
-	pub(crate) fn close_windows(now: BlockNumberFor<T>) -> u32 {
+	pub(crate) fn close_windows(now: BlockNumberFor<T>, fresh: bool) -> u32 {
 		let postponed = Postponed::<T>::take();
 		let due = Closes::<T>::take(now);
 		let count = len_u32(postponed.len().saturating_add(due.len()));
 		for request_id in postponed.into_iter().chain(due) {
-			Self::close_window(request_id);
+			Self::close_window(request_id, fresh);
 		}
 		count
 	}
 
-	fn close_window(request_id: RequestId) {
+	fn close_window(request_id: RequestId, fresh_block: bool) {
 		let Some(mut result) = Results::<T>::get(request_id) else { return };
 		let relay = DrawRelayNumber::<T>::get();
 		let randomness = DrawRandomness::<T>::get();
-		let fresh =
-			randomness.is_some() && relay >= result.seen_relay.saturating_add(RELAY_BLOCKS_AHEAD);
+		let fresh = fresh_block && relay >= result.seen_relay.saturating_add(RELAY_BLOCKS_AHEAD);
 		// Wait for randomness nobody who acted on the result could have seen; should the
 		// relay chain stall past the room kept for it, draw with what there is.
 		if !fresh && Postponed::<T>::try_mutate(|queue| queue.try_push(request_id)).is_ok() {
@@ -151,12 +150,9 @@ impl<T: Config> Pallet<T> {
 			Self::vest(request_id, result);
 			return;
 		}
-		// The jury's seed is fixed now, from the same randomness; the draw itself waits its
-		// turn.
-		let seed = polkadot_sdk::sp_io::hashing::blake2_256(
-			&(b"tributary/jury", randomness, request_id).encode(),
-		);
-		result.stage = Stage::AwaitingJury { seed, audit: !challenged };
+		// The jury is drawn in its turn, from that block's randomness: a seed fixed now would be
+		// known while the providers' stakes can still change.
+		result.stage = Stage::AwaitingJury { audit: !challenged };
 		Results::<T>::insert(request_id, result);
 		Self::enqueue(Queue::Jury, request_id);
 		Self::deposit_event(Event::AwaitingJury { request_id, audit: !challenged });
@@ -191,7 +187,8 @@ impl<T: Config> Pallet<T> {
 		})
 	}
 
-	/// Draws the juries of up to `MaxJuriesPerBlock` results waiting for one, in turn. Returns
+	/// Draws the juries of up to `MaxJuriesPerBlock` results waiting for one, in turn, from this
+	/// block's randomness (the caller has checked that no transaction could know it). Returns
 	/// how many were taken from the queue.
 	pub(crate) fn draw_juries(now: BlockNumberFor<T>) -> u32 {
 		let mut drawn = 0u32;
@@ -199,7 +196,11 @@ impl<T: Config> Pallet<T> {
 			let Some(request_id) = Self::dequeue(Queue::Jury) else { break };
 			drawn = drawn.saturating_add(1);
 			let Some(result) = Results::<T>::get(request_id) else { continue };
-			let Stage::AwaitingJury { seed, audit } = result.stage else { continue };
+			let Stage::AwaitingJury { audit } = result.stage else { continue };
+			let seed = polkadot_sdk::sp_io::hashing::blake2_256(
+				&(b"tributary/jury", DrawRandomness::<T>::get().unwrap_or_default(), request_id)
+					.encode(),
+			);
 			Self::draw_jury(now, request_id, result, seed, audit);
 		}
 		drawn
@@ -243,7 +244,11 @@ impl<T: Config> Pallet<T> {
 	/// Pays vested results in turn while `remaining` covers one more. Returns the weight used.
 	pub(crate) fn pay_queued(remaining: Weight) -> Weight {
 		let each = T::WeightInfo::pay();
-		let mut used = Weight::zero();
+		// The queue's bounds, read and written once more when it runs dry.
+		let mut used = T::DbWeight::get().reads_writes(1, 1);
+		if !used.all_lte(remaining) {
+			return Weight::zero();
+		}
 		while used.saturating_add(each).all_lte(remaining) {
 			let Some(request_id) = Self::dequeue(Queue::Pay) else { break };
 			used = used.saturating_add(each);
@@ -271,7 +276,9 @@ impl<T: Config> Pallet<T> {
 		let due = Verdicts::<T>::take(now);
 		let count = len_u32(due.len());
 		for request_id in due {
-			if let Some(result) = Results::<T>::get(request_id) {
+			if let Some(result) = Results::<T>::get(request_id)
+				.filter(|result| matches!(result.stage, Stage::Judging { .. }))
+			{
 				Self::judge(request_id, result);
 			}
 		}
@@ -306,7 +313,9 @@ impl<T: Config> Pallet<T> {
 				.map(|juror| juror.provider.clone())
 				.collect()
 		};
-		if wrong > valid {
+		// A wrong result needs most of the drawn jury: abstentions and missed votes do not let
+		// one juror overturn it.
+		if wrong.saturating_mul(2) > len_u32(result.jurors.len()) {
 			Self::overturn(request_id, &result, voted(Vote::Wrong), (valid, wrong, missed));
 			return;
 		}
@@ -360,6 +369,7 @@ impl<T: Config> Pallet<T> {
 			);
 		}
 		Results::<T>::remove(request_id);
+		polkadot_sdk::sp_io::offchain_index::clear(&result_key(request_id));
 		Self::deposit_event(Event::Overturned {
 			request_id,
 			provider: result.provider.clone(),
@@ -406,6 +416,8 @@ impl<T: Config> Pallet<T> {
 		for (to, amount) in payments {
 			// The challenger's hold pays; what an account cannot take (below the existential
 			// deposit) is released back to the challenger instead.
+			// Forced: a hold pays whatever the holder has frozen (a lock on its free balance
+			// must not turn a forfeit into a release).
 			let paid = T::Currency::transfer_on_hold(
 				&HoldReason::ChallengeBond.into(),
 				&challenge.challenger,
@@ -413,7 +425,7 @@ impl<T: Config> Pallet<T> {
 				amount,
 				Precision::Exact,
 				Restriction::Free,
-				Fortitude::Polite,
+				Fortitude::Force,
 			);
 			if paid.is_err() {
 				let _ = T::Currency::release(
@@ -432,7 +444,9 @@ impl<T: Config> Pallet<T> {
 	/// invariant), the requester gets the fee back rather than lose it.
 	pub(crate) fn pay_out(request_id: RequestId, result: &SettledResultOf<T>) {
 		Results::<T>::remove(request_id);
+		polkadot_sdk::sp_io::offchain_index::clear(&result_key(request_id));
 		let paid = with_storage_layer(|| -> DispatchResult {
+			// Forced: the fee is held for this, whatever the requester has frozen since.
 			T::Currency::transfer_on_hold(
 				&HoldReason::InferenceFee.into(),
 				&result.requester,
@@ -440,7 +454,7 @@ impl<T: Config> Pallet<T> {
 				result.fee,
 				Precision::Exact,
 				Restriction::Free,
-				Fortitude::Polite,
+				Fortitude::Force,
 			)?;
 			let spans = Self::span_credits(result);
 			let pools: Vec<(DatasetId, u32)> =
@@ -600,6 +614,19 @@ impl<T: Config> Pallet<T> {
 			}
 		}
 		ensure!(JuryDuty::<T>::iter().count() == duties, "jury duty names a juror of an open jury");
+		let now = Self::now();
+		ensure!(
+			Closes::<T>::iter_keys().all(|at| at > now)
+				&& Verdicts::<T>::iter_keys().all(|at| at > now),
+			"no close or verdict is queued for a block that has begun"
+		);
+		for (at, queue) in Verdicts::<T>::iter() {
+			ensure!(
+				queue.iter().all(|id| Results::<T>::get(id)
+					.is_some_and(|r| r.stage == Stage::Judging { verdict_at: at })),
+				"a verdict queue names results its jury judges until then"
+			);
+		}
 		for queue in [Queue::Jury, Queue::Pay] {
 			let (first, next) = QueueBounds::<T>::get(queue);
 			ensure!(first <= next, "a queue's first entry is not past its end");

@@ -31,8 +31,9 @@ parameter_types! {
 	pub const RequestFee: Balance = 10 * MILLI_TRIB;
 	/// Two minutes after its deadline to challenge a result.
 	pub const ChallengePeriod: BlockNumber = 2 * MINUTES;
-	/// A minute for a jury to vote.
-	pub const VotingPeriod: BlockNumber = MINUTES;
+	/// Two minutes for a jury to vote: beyond a verification's HTTP deadline (90 s) and a
+	/// few tries.
+	pub const VotingPeriod: BlockNumber = 2 * MINUTES;
 	/// What a challenge puts at stake: a hundred requests' fees.
 	pub const ChallengeBond: Balance = TRIB;
 	/// One result in twenty is judged without a challenge. A storage parameter: governance
@@ -61,7 +62,7 @@ const _: () = assert!(WRONG_RESULT_FEE_MULTIPLE * AUDIT_PERCENT >= 2 * 100);
 // before stake unbonded when the result settled could be withdrawn (and a pending slash then
 // holds it).
 const _: () = assert!(
-	2 * MINUTES + 2 * MINUTES + DRAW_DELAY + MINUTES + 10 * MINUTES
+	2 * MINUTES + 2 * MINUTES + DRAW_DELAY + 2 * MINUTES + 10 * MINUTES
 		< crate::configs::providers::UNBONDING_PERIOD
 );
 

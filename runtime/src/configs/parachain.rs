@@ -37,7 +37,7 @@ impl cumulus_pallet_parachain_system::Config for Runtime {
 	type SchedulingSignatureVerifier = ();
 }
 
-/// Hands the relay chain's BABE randomness to the inference pallet's draw, once a block, from
+/// Hands the relay chain's BABE randomness to the inference pallet's draws, once a block, from
 /// the relay state proof the validation-data inherent has just verified (before any
 /// transaction of the block): the randomness of the relay block this block builds on (its VRF
 /// output, which neither a requester nor this chain's block author chooses), or where a relay
@@ -65,9 +65,12 @@ impl OnSystemEvent for RelayRandomness {
 				.flatten()?;
 			Some(sp_io::hashing::blake2_256(&(epoch, relay_number).encode()))
 		});
-		pallet_inference::Pallet::<Runtime>::note_draw_randomness(randomness, relay_number);
+		// The windows due close, and juries waiting are drawn, here: before any transaction of
+		// the block (`pallet_inference`'s `note_draw_randomness`).
+		let closes =
+			pallet_inference::Pallet::<Runtime>::note_draw_randomness(randomness, relay_number);
 		// Two entries read from the proof and the validation data, two values written.
-		<Runtime as frame_system::Config>::DbWeight::get().reads_writes(3, 2)
+		<Runtime as frame_system::Config>::DbWeight::get().reads_writes(3, 2).saturating_add(closes)
 	}
 }
 
