@@ -232,6 +232,11 @@ def check(paths):
         text = open(path).read()
         for bench in benchmarks(text):
             base, slopes = charged(text, bench["name"])
+            if base is None:
+                print(f"{path}: {bench['name']} has no benchmarked weight (a hand-written "
+                      f"`Weight::from_parts` is not a measurement: run scripts/benchmark.sh)")
+                failed += 1
+                continue
             high = {c: hi for c, _, hi in bench["components"]}
             need, have = total_cost(bench["items"]), at(base, slopes, high)
             if have < need:

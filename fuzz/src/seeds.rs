@@ -257,9 +257,9 @@ pub fn seeds() -> Vec<Seed> {
 						vote: pallet_inference::Vote::Wrong,
 					}),
 				),
-				// The votes are counted a minute (10 blocks) after the draw; the slash applies
-				// two days later, past what one input runs.
-				(10, RICH, pay_eve()),
+				// The votes are counted two minutes (20 blocks) after the draw; the slash
+				// applies two days later, past what one input runs.
+				(20, RICH, pay_eve()),
 			],
 		),
 		Seed::all(
