@@ -91,4 +91,8 @@ pub trait OutputLedger<Balance> {
 		adapter_id: AdapterId,
 		records: &[CitedRecord<Balance>],
 	) -> DispatchResult;
+
+	/// Whether an output can be recorded in this block: the ledger records a bounded number a
+	/// block, and a payer checks before paying rather than fail after.
+	fn has_room() -> bool;
 }

@@ -389,9 +389,11 @@ fn datasets_hold_no_more_contributors_than_settlement_was_measured_for() {
 
 /// The heaviest result (the longest output, `MaxAttributions` records, the longest lineage
 /// with 100,000 contributors in a dataset) fits in one block, by time and by proof size; the
-/// hooks' worst cases (the most expiries, output prunes and slashes one block can hold) leave at least
-/// three quarters of a block to transactions. `cargo test --release --workspace
-/// block_capacity -- --nocapture` prints how many settlements fit (docs/performance.md).
+/// hooks' worst cases (the most expiries, closes, jury draws, verdicts, slashes and output
+/// prunes one block can hold) fit in the share of a block set aside for them, so that the
+/// largest transaction a block admits still fits beside them. `cargo test --release
+/// --workspace block_capacity -- --nocapture` prints how many settlements fit
+/// (docs/performance.md).
 #[test]
 fn block_capacity_for_settlements_and_hooks() {
 	use frame_support::{dispatch::DispatchClass, traits::Get};
@@ -446,6 +448,11 @@ fn block_capacity_for_settlements_and_hooks() {
 		block.max_block
 	);
 	assert!(hooks.all_lte(reserved), "the hooks fit in what is set aside for them: {hooks:?}");
+	let largest = normal.max_extrinsic.unwrap_or(max_total);
+	assert!(
+		hooks.saturating_add(largest).all_lte(block.max_block),
+		"the largest transaction fits beside the hooks' worst case"
+	);
 }
 
 /// Attack: fill a block's proof allowance (the parachain block's scarcer resource) while

@@ -340,6 +340,12 @@ impl<T: Config> OnContributionRemoved for Pallet<T> {
 }
 
 impl<T: Config> OutputLedger<T::Balance> for Pallet<T> {
+	fn has_room() -> bool {
+		let now = polkadot_sdk::frame_system::Pallet::<T>::block_number();
+		PruneQueue::<T>::decode_len(now.saturating_add(T::RetentionPeriod::get()))
+			.is_none_or(|len| len < T::MaxOutputsPerBlock::get() as usize)
+	}
+
 	fn record_output(
 		request_id: RequestId,
 		adapter_id: AdapterId,

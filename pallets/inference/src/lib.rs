@@ -582,6 +582,9 @@ pub mod pallet {
 		VotingClosed,
 		/// The result has not vested (its window is open, or a jury is judging it).
 		NotVested,
+		/// The attribution ledger has recorded as many outputs in this block as it records in
+		/// one: pay in a later block.
+		LedgerFull,
 	}
 
 	#[pallet::hooks]
@@ -859,6 +862,7 @@ pub mod pallet {
 			ensure_signed(origin)?;
 			let result = Results::<T>::get(request_id).ok_or(Error::<T>::UnknownResult)?;
 			ensure!(result.stage == Stage::Vested, Error::<T>::NotVested);
+			ensure!(T::Ledger::has_room(), Error::<T>::LedgerFull);
 			Self::pay_out(request_id, &result);
 			Ok(())
 		}

@@ -1479,3 +1479,39 @@ fn a_vested_result_is_paid_in_spare_weight_or_by_anyone() {
 		assert_eq!(first, next);
 	});
 }
+
+/// Attack: fill a block's attribution ledger (it records `MaxOutputsPerBlock` outputs a block)
+/// with other results' payments, so that a vested result paid after them in the block fails to
+/// record and its fee goes back to the requester rather than to the provider and the
+/// contributors. A full ledger refuses the payment instead, and leaves the result queued.
+#[test]
+fn a_full_ledger_defers_payments_rather_than_refund_them() {
+	use polkadot_sdk::frame_support::traits::{Get, Hooks};
+	use tributary_primitives::OutputLedger as _;
+	type PerBlock = <Test as pallet_attribution::Config>::MaxOutputsPerBlock;
+	ExtBuilder.build_and_execute(|| {
+		let id = make_request(1_000);
+		assert_ok!(settle(id, &[(0, 0, 700_000)]));
+		let closes_at = Results::<Test>::get(id).unwrap().closes_at;
+		run_to(closes_at - 1);
+		System::set_block_number(closes_at);
+		Inference::on_initialize(closes_at);
+		let _ =
+			Inference::note_draw_randomness(Some(relay_randomness(closes_at)), closes_at as u32);
+		assert_eq!(Results::<Test>::get(id).unwrap().stage, Stage::Vested);
+		// Other outputs take every place the ledger has in this block.
+		let per_block: u32 = <PerBlock as Get<u32>>::get();
+		for other in 0..u64::from(per_block) {
+			assert_ok!(Attribution::record_output(1_000_000 + other, 0, &[]));
+		}
+		assert!(!Attribution::has_room());
+		assert_noop!(Inference::pay(RuntimeOrigin::signed(BOB), id), Error::<Test>::LedgerFull);
+		Inference::on_idle(closes_at, Weight::MAX);
+		assert_eq!(Results::<Test>::get(id).unwrap().stage, Stage::Vested, "still owed");
+		// The next block has room: the provider is paid, the requester's fee is not returned.
+		System::set_block_number(closes_at + 1);
+		Inference::on_idle(closes_at + 1, Weight::MAX);
+		System::assert_has_event(Event::Paid { request_id: id, fee: 125 }.into());
+		assert_eq!(pallet_royalties::Credits::<Test>::get(PROVIDER), Some(62));
+	});
+}
