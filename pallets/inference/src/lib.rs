@@ -45,10 +45,11 @@
 //!   challenge saw (`DrawDelay` blocks later at least, and the close waits further if the
 //!   relay chain has not moved), so neither the provider, the challenger nor a block author
 //!   knows them when they act.
-//! - A jury is `JurySize` other providers serving the model, drawn by stake. Their operators
-//!   `vote` within `VotingPeriod` blocks (free when accepted); a juror that does not vote is
-//!   penalised as for a missed assignment.
-//! - More `Wrong` votes than `Valid` ones overturn the result: the requester gets the fee back,
+//! - A jury is `JurySize` other providers serving the model, drawn by stake; with fewer than a
+//!   majority of `JurySize` eligible (`quorum`), none is drawn and the result is paid. Their
+//!   operators `vote` within `VotingPeriod` blocks (free when accepted); a juror that does not
+//!   vote is penalised as for a missed assignment.
+//! - `Wrong` votes from more than half the drawn jury overturn the result: the requester gets the fee back,
 //!   nothing is credited, the challenger's bond is released, and the provider is slashed
 //!   `WrongResultSlash + WrongResultFeeMultiple × fee` through pallet-providers' deferral, from
 //!   which the challenger (`ChallengerReward`) and the jurors who found it wrong
@@ -487,8 +488,9 @@ pub mod pallet {
 			audit: bool,
 			verdict_at: BlockNumberFor<T>,
 		},
-		/// A challenged result found no other provider of its model to judge it: the
-		/// challenger's bond was released and the result paid.
+		/// A challenged or audited result found too few other providers of its model to
+		/// judge it (fewer than a majority of `JurySize`): the challenger's bond was released
+		/// and the result paid.
 		NoJury { request_id: RequestId },
 		/// A juror voted.
 		Voted { request_id: RequestId, juror: T::AccountId, vote: Vote },

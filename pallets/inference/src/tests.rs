@@ -1311,11 +1311,13 @@ mod verification {
 	fn an_audit_found_wrong_is_overturned_without_a_challenger() {
 		ExtBuilder.build_and_execute(|| {
 			Audits::set(&Perbill::one());
-			jurors(1);
+			jurors(2);
 			let requester_before = Balances::total_balance(&REQUESTER);
 			let id = settled(&[(0, 0, 1_000_000)]);
 			let jury = close(id);
-			assert_ok!(vote(jury[0].1, id, Vote::Wrong));
+			for (_, operator) in &jury {
+				assert_ok!(vote(*operator, id, Vote::Wrong));
+			}
 			verdict(id);
 			assert_eq!(Balances::total_balance(&REQUESTER), requester_before);
 			let slash_id = pallet_providers::PendingSlashes::<Test>::iter_prefix(PROVIDER)
@@ -1323,10 +1325,13 @@ mod verification {
 				.next()
 				.unwrap();
 			let slash = WRONG_RESULT_SLASH + 20 * 125;
-			assert_eq!(
-				pallet_providers::SlashRewards::<Test>::get(slash_id).unwrap().into_inner(),
-				vec![(jury[0].0, slash * 20 / 100)]
-			);
+			let mut rewards =
+				pallet_providers::SlashRewards::<Test>::get(slash_id).unwrap().into_inner();
+			rewards.sort();
+			let mut expected: Vec<_> =
+				jury.iter().map(|(juror, _)| (*juror, slash * 20 / 100 / 2)).collect();
+			expected.sort();
+			assert_eq!(rewards, expected);
 			// Governance may still cancel the slash, and then nobody is paid from it.
 			assert_ok!(Providers::cancel_slash(RuntimeOrigin::root(), PROVIDER, slash_id));
 			assert!(pallet_providers::SlashRewards::<Test>::get(slash_id).is_none());
@@ -1381,6 +1386,56 @@ mod verification {
 			System::assert_has_event(Event::NoJury { request_id: id }.into());
 			System::assert_has_event(Event::Paid { request_id: id, fee: 125 }.into());
 			assert_eq!(bond_held(CHARLIE), 0);
+		});
+	}
+
+	/// A jury of one: the challenger runs the only other provider of the model, challenges
+	/// honest results and, drawn as their sole juror, votes them wrong, taking the fee back,
+	/// the challenger's and the jurors' parts of the slash. No jury is drawn below a majority
+	/// of `JurySize` (two of three here): the challenge is dismissed, the bond released, the
+	/// result paid, and nobody slashed.
+	#[test]
+	fn a_challenger_cannot_judge_alone_as_the_only_other_provider() {
+		ExtBuilder.build_and_execute(|| {
+			assert_eq!(Inference::quorum(), 2);
+			let (own_juror, _) = jurors(1)[0];
+			let id = settled(&[]);
+			assert_ok!(Inference::challenge(RuntimeOrigin::signed(own_juror), id));
+			assert!(close(id).is_empty(), "no jury of one");
+			System::assert_has_event(Event::NoJury { request_id: id }.into());
+			System::assert_has_event(Event::Paid { request_id: id, fee: 125 }.into());
+			assert_eq!(bond_held(own_juror), 0);
+			assert_eq!(pending_slashes(PROVIDER), 0);
+		});
+	}
+
+	/// An upheld result may wait blocks for its payment (no spare weight, or a full ledger):
+	/// it vests without its jury, and the invariants hold in between.
+	#[test]
+	fn an_upheld_result_waits_for_its_payment_without_its_jury() {
+		ExtBuilder.build_and_execute(|| {
+			jurors(3);
+			let id = settled(&[]);
+			assert_ok!(Inference::challenge(RuntimeOrigin::signed(CHARLIE), id));
+			let jury = close(id);
+			for (_, operator) in &jury {
+				assert_ok!(vote(*operator, id, Vote::Valid));
+			}
+			let Some(Stage::Judging { verdict_at }) =
+				Results::<Test>::get(id).map(|result| result.stage)
+			else {
+				panic!("judging")
+			};
+			// The verdict's block, without `on_idle`: the payment waits.
+			run_online_to(verdict_at - 1);
+			System::set_block_number(verdict_at);
+			Inference::count_verdicts(verdict_at);
+			let result = Results::<Test>::get(id).unwrap();
+			assert_eq!(result.stage, Stage::Vested);
+			assert!(result.jurors.is_empty());
+			assert_ok!(Inference::do_try_state());
+			assert_ok!(Inference::pay(RuntimeOrigin::signed(BOB), id));
+			System::assert_has_event(Event::Paid { request_id: id, fee: 125 }.into());
 		});
 	}
 

@@ -216,8 +216,10 @@ impl<T: Config> Pallet<T> {
 		let drawn =
 			T::Judging::select_jury(result.model_id, &seed, &result.provider, T::JurySize::get());
 		let verdict_at = now.saturating_add(T::VotingPeriod::get());
-		// A block draws at most `MaxJuriesPerBlock` juries, and counts the same verdicts.
-		let queued = !drawn.is_empty()
+		// A jury smaller than a majority of a full one is not drawn: in it, one juror (the
+		// challenger's own provider, say) could decide alone. A block draws at most
+		// `MaxJuriesPerBlock` juries, and counts the same verdicts.
+		let queued = len_u32(drawn.len()) >= Self::quorum()
 			&& Verdicts::<T>::try_mutate(verdict_at, |queue| queue.try_push(request_id)).is_ok();
 		if !queued {
 			if let Some(challenge) = result.challenge.take() {
@@ -239,6 +241,13 @@ impl<T: Config> Pallet<T> {
 		result.stage = Stage::Judging { verdict_at };
 		Results::<T>::insert(request_id, result);
 		Self::deposit_event(Event::JuryDrawn { request_id, jurors: names, audit, verdict_at });
+	}
+
+	/// The fewest jurors a jury is drawn with: a majority of `JurySize`, so that a wrong
+	/// verdict (most of the drawn jury) always takes at least two jurors when `JurySize` is
+	/// three or more.
+	pub fn quorum() -> u32 {
+		(T::JurySize::get() / 2).saturating_add(1)
 	}
 
 	/// Pays vested results in turn while `remaining` covers one more. Returns the weight used.
@@ -335,6 +344,8 @@ impl<T: Config> Pallet<T> {
 		}
 		Self::deposit_event(Event::Upheld { request_id, valid, wrong, missed, forfeited });
 		result.challenge = None;
+		// The jury is done with it (a vested result may wait blocks for its payment).
+		result.jurors = BoundedVec::new();
 		Self::vest(request_id, result);
 	}
 
