@@ -459,14 +459,24 @@ describe('inference', () => {
     assert.deepEqual([...(await lora.records(chain.datasetId)).keys()], [chain.contributionId]);
   });
 
-  it("each provider's worker judges the other's results: an honest one upheld, forged ones overturned", async () => {
+  it("each provider's worker judges the others' results: an honest one upheld, forged ones overturned", async () => {
     const { alice, bob, charlie, dave, eve, ferdie } = keys;
-    // Eve's provider (operator Ferdie) is served by node A and its service, Charlie's (operator
-    // Bob) by node B and its own: a jury for a result of one is the other.
+    // A jury has at least two jurors (a majority of three), so a third provider joins: Grace's,
+    // her own operator, her key in node B's keystore. Eve's provider (operator Ferdie) is
+    // served by node A and its service, Charlie's (operator Bob) and Grace's by node B and its
+    // own: a jury for a result of one is the other two.
+    const grace = new Keyring({ type: 'sr25519' }).addFromUri('//Grace');
+    await sendAndFinalize(api, api.tx.balances.transferKeepAlive(grace.address, 2_000n * TRIB), alice);
+    const spec = { gpuModel: 'NVIDIA L4', vramGib: 24, gpuCount: 1, region: 'eu-north', endpoint: null };
+    await sendAndFinalize(api, api.tx.providers.register(spec, grace.address, 1_000n * TRIB), grace);
+    await nodeB.api.rpc.author.insertKey('trib', '//Grace', u8aToHex(grace.publicKey));
+    await sendAndFinalize(api, api.tx.providers.serve(chain.modelId), grace);
     const side = {
-      [eve.address]: { operator: ferdie, service: lora, other: charlie.address },
-      [charlie.address]: { operator: bob, service: loraB, other: eve.address },
+      [eve.address]: { operator: ferdie },
+      [charlie.address]: { operator: bob },
+      [grace.address]: { operator: grace },
     };
+    const others = (provider) => Object.keys(side).filter((p) => p !== provider).sort();
     const setAuditRate = (parts) => sendAndFinalize(api, api.tx.sudo.sudo(api.tx.system.setStorage(
       [[AUDIT_RATE_KEY, u8aToHex(bnToU8a(parts, { bitLength: 32, isLe: true }))]],
     )), alice);
@@ -486,19 +496,17 @@ describe('inference', () => {
         && e.data.provider.toString() === provider);
 
     // Every result audited (governance sets the storage parameter): an honest result, served by
-    // its provider's worker, goes to the other provider, whose worker checks it with its own
-    // service and finds it valid. It is paid; nobody is slashed.
+    // its provider's worker, goes to the other two providers, whose workers check it with their
+    // own services and find it valid. It is paid; nobody is slashed.
     await setAuditRate(1_000_000_000);
     const honest = await request();
     const settled = await event(honest.requestBlock, 'Settled', honest.requestId);
     const drawn = await event(honest.requestBlock, 'JuryDrawn', honest.requestId);
     assert.equal(drawn.event.data.audit.isTrue, true);
-    assert.deepEqual(drawn.event.data.jurors.map(String), [side[honest.provider].other]);
-    const voted = await event(drawn.blockNumber - 1, 'Voted', honest.requestId);
-    assert.equal(voted.event.data.vote.toString(), 'Valid');
+    assert.deepEqual(drawn.event.data.jurors.map(String).sort(), others(honest.provider));
     const upheld = await event(drawn.blockNumber - 1, 'Upheld', honest.requestId);
     assert.deepEqual(
-      ['valid', 'wrong', 'missed'].map((k) => upheld.event.data[k].toNumber()), [1, 0, 0],
+      ['valid', 'wrong', 'missed'].map((k) => upheld.event.data[k].toNumber()), [2, 0, 0],
     );
     await event(drawn.blockNumber - 1, 'Paid', honest.requestId);
     assert.deepEqual(await slashesScheduled(honest.requestBlock, honest.provider), []);
@@ -537,10 +545,12 @@ describe('inference', () => {
     for (const forgery of forgeries) {
       const jury = await event(forgery.requestBlock, 'JuryDrawn', forgery.requestId);
       assert.equal(jury.event.data.audit.isFalse, true);
-      assert.deepEqual(jury.event.data.jurors.map(String), [side[forgery.provider].other]);
-      const vote = await event(jury.blockNumber - 1, 'Voted', forgery.requestId);
-      assert.equal(vote.event.data.vote.toString(), 'Wrong', forgery.output);
+      assert.deepEqual(jury.event.data.jurors.map(String).sort(), others(forgery.provider));
       const overturned = await event(jury.blockNumber - 1, 'Overturned', forgery.requestId);
+      assert.deepEqual(
+        ['valid', 'wrong', 'missed'].map((k) => overturned.event.data[k].toNumber()), [0, 2, 0],
+        forgery.output,
+      );
       assert.equal(overturned.event.data.provider.toString(), forgery.provider);
       assert.equal(overturned.event.data.refund.toBigInt(), forgery.fee, 'the requester gets the fee back');
       assert.equal(overturned.event.data.slash.toBigInt(), 10n * TRIB + 40n * forgery.fee);
@@ -550,8 +560,9 @@ describe('inference', () => {
       // Nothing was credited or recorded.
       assert.equal(await rpc('attribution_forRequest', [forgery.requestId]), null);
     }
-    assert.equal(BigInt((await rpc('royalties_pending', [eve.address])).vesting), 0n);
-    assert.equal(BigInt((await rpc('royalties_pending', [charlie.address])).vesting), 0n);
+    for (const provider of Object.keys(side)) {
+      assert.equal(BigInt((await rpc('royalties_pending', [provider])).vesting), 0n);
+    }
     // Dave paid the request fees and his transactions' fees; the fees and the bonds came back.
     const requestFee = api.consts.inference.requestFee.toBigInt();
     assert.equal(
@@ -565,6 +576,7 @@ describe('inference', () => {
     // Back to the default audit rate, and to Eve alone for what follows.
     await sendAndFinalize(api, api.tx.sudo.sudo(api.tx.system.killStorage([AUDIT_RATE_KEY])), alice);
     await sendAndFinalize(api, api.tx.providers.stopServing(chain.modelId), charlie);
+    await sendAndFinalize(api, api.tx.providers.stopServing(chain.modelId), grace);
     await nodeB.stop();
     await loraB.stop();
   });
@@ -574,6 +586,8 @@ describe('inference', () => {
     await lora.stop();
     const maxFee = TRIB;
     const daveBefore = await free(api, dave.address);
+    // Eve may carry a slash already, for a forgery of the test before.
+    const slashesBefore = (await rpc('providers_pendingSlashes', [eve.address])).length;
     const requested = await sendAndFinalize(
       api, api.tx.inference.request(chain.modelId, PROMPT, MAX_TOKENS, maxFee), dave,
     );
@@ -595,7 +609,7 @@ describe('inference', () => {
     );
     assert.deepEqual(await inferenceHolds(), [], 'the cap is released in full');
     const slashes = await rpc('providers_pendingSlashes', [eve.address]);
-    assert.equal(slashes.length, 1);
+    assert.equal(slashes.length, slashesBefore + 1);
     assert.equal(await rpc('inference_request', [requestId]), null);
   });
 });

@@ -234,7 +234,8 @@ pub fn seeds() -> Vec<Seed> {
 			vec![
 				(0, BOB, request(0)),
 				(1, ALICE, result(0)),
-				// A second provider of model 0, Dave with Eve as operator, to sit on the jury.
+				// Two more providers of model 0 to sit on the jury (it takes two at least): Dave
+				// with Eve as operator, and the rich account as its own.
 				(
 					0,
 					DAVE,
@@ -245,13 +246,33 @@ pub fn seeds() -> Vec<Seed> {
 					}),
 				),
 				(0, DAVE, providers(pallet_providers::Call::serve { model_id: 0 })),
+				(
+					0,
+					RICH,
+					providers(pallet_providers::Call::register {
+						spec: spec(1),
+						operator: crate::accounts()[RICH as usize].clone(),
+						bond: 2_000 * TRIB,
+					}),
+				),
+				(0, RICH, providers(pallet_providers::Call::serve { model_id: 0 })),
 				(1, CHARLIE, inference(pallet_inference::Call::challenge { request_id: 0 })),
-				// The window closes 42 blocks after the request: the jury is Dave's provider.
+				// The window closes 42 blocks after the request: the jury is Dave's provider
+				// and the rich account's.
 				(32, RICH, pay_eve()),
 				(8, EVE, providers(pallet_providers::Call::heartbeat {})),
+				(0, RICH, providers(pallet_providers::Call::heartbeat {})),
 				(
 					0,
 					EVE,
+					inference(pallet_inference::Call::vote {
+						request_id: 0,
+						vote: pallet_inference::Vote::Wrong,
+					}),
+				),
+				(
+					0,
+					RICH,
 					inference(pallet_inference::Call::vote {
 						request_id: 0,
 						vote: pallet_inference::Vote::Wrong,
