@@ -1079,6 +1079,17 @@ mod verification {
 			.unwrap_or_default()
 	}
 
+	/// Three jurors registered, a request settled by PROVIDER citing `entries`, challenged by
+	/// CHARLIE and run to its close: returns its id and its jury, as [`close`] does.
+	fn challenged(
+		entries: &[(DatasetId, ContributionId, u32)],
+	) -> (RequestId, Vec<(AccountId, AccountId)>) {
+		jurors(3);
+		let id = settled(entries);
+		assert_ok!(Inference::challenge(RuntimeOrigin::signed(CHARLIE), id));
+		(id, close(id))
+	}
+
 	fn vote(operator: AccountId, id: RequestId, vote: Vote) -> DispatchResultWithPostInfo {
 		Inference::vote(RuntimeOrigin::signed(operator), id, vote)
 	}
@@ -1185,10 +1196,7 @@ mod verification {
 	#[test]
 	fn an_upheld_challenge_forfeits_its_bond_to_the_provider_and_the_jurors() {
 		ExtBuilder.build_and_execute(|| {
-			jurors(3);
-			let id = settled(&[(0, 0, 700_000)]);
-			assert_ok!(Inference::challenge(RuntimeOrigin::signed(CHARLIE), id));
-			let jury = close(id);
+			let (id, jury) = challenged(&[(0, 0, 700_000)]);
 			assert_ok!(vote(jury[0].1, id, Vote::Valid));
 			assert_ok!(vote(jury[1].1, id, Vote::Valid));
 			assert_ok!(vote(jury[2].1, id, Vote::Wrong));
@@ -1221,10 +1229,7 @@ mod verification {
 	#[test]
 	fn a_tie_or_a_silent_jury_upholds_the_result() {
 		ExtBuilder.build_and_execute(|| {
-			jurors(3);
-			let id = settled(&[]);
-			assert_ok!(Inference::challenge(RuntimeOrigin::signed(CHARLIE), id));
-			let jury = close(id);
+			let (id, jury) = challenged(&[]);
 			assert_ok!(vote(jury[0].1, id, Vote::Valid));
 			assert_ok!(vote(jury[1].1, id, Vote::Wrong));
 			assert_ok!(vote(jury[2].1, id, Vote::Abstain));
@@ -1414,10 +1419,7 @@ mod verification {
 	#[test]
 	fn an_upheld_result_waits_for_its_payment_without_its_jury() {
 		ExtBuilder.build_and_execute(|| {
-			jurors(3);
-			let id = settled(&[]);
-			assert_ok!(Inference::challenge(RuntimeOrigin::signed(CHARLIE), id));
-			let jury = close(id);
+			let (id, jury) = challenged(&[]);
 			for (_, operator) in &jury {
 				assert_ok!(vote(*operator, id, Vote::Valid));
 			}
