@@ -601,6 +601,12 @@ impl<T: Config> Pallet<T> {
 				result.challenge.is_none() || result.stage != Stage::Vested,
 				"a vested result has no challenge left"
 			);
+			if let Stage::AwaitingJury { audit } = result.stage {
+				ensure!(
+					audit == result.challenge.is_none(),
+					"a result waits for a jury because it was challenged, or else audited"
+				);
+			}
 			if let Stage::Judging { verdict_at } = result.stage {
 				ensure!(
 					Verdicts::<T>::get(verdict_at).iter().filter(|id| **id == request_id).count()
@@ -637,6 +643,13 @@ impl<T: Config> Pallet<T> {
 				&& Verdicts::<T>::iter_keys().all(|at| at > now),
 			"no close or verdict is queued for a block that has begun"
 		);
+		for (at, queue) in Closes::<T>::iter() {
+			ensure!(
+				queue.iter().all(|id| Results::<T>::get(id)
+					.is_some_and(|r| r.stage == Stage::Open && r.closes_at == at)),
+				"a close queue names open results closing then"
+			);
+		}
 		for (at, queue) in Verdicts::<T>::iter() {
 			ensure!(
 				queue.iter().all(|id| Results::<T>::get(id)
