@@ -66,6 +66,12 @@ const _: () = assert!(
 		< crate::configs::providers::UNBONDING_PERIOD
 );
 
+// Audits keep up at full load: the results of a block's requests (at most
+// `MAX_REQUESTS_PER_BLOCK`, settled at most as many a block), audited at `AUDIT_PERCENT`, take
+// fewer juries than a block draws, leaving the rest for challenges. Governance raising
+// `AuditRate` past this lets the jury queue grow (docs/verification.md, "A long jury queue").
+const _: () = assert!(AUDIT_PERCENT * MAX_REQUESTS_PER_BLOCK < 100 * MAX_JURIES_PER_BLOCK);
+
 /// Blocks from the last one a challenge is accepted in to the draw.
 const DRAW_DELAY: BlockNumber = 2;
 
