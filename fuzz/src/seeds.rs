@@ -78,6 +78,15 @@ fn result(request_id: u64) -> RuntimeCall {
 	})
 }
 
+/// Registers the origin as a provider with `operator` and `gpu_count` GPUs, bonding 2,000 TRIB.
+fn register_provider(operator: u8, gpu_count: u32) -> RuntimeCall {
+	providers(pallet_providers::Call::register {
+		spec: spec(gpu_count),
+		operator: crate::accounts()[usize::from(operator)].clone(),
+		bond: 2_000 * TRIB,
+	})
+}
+
 fn spec(gpu_count: u32) -> HardwareSpec<<Runtime as pallet_providers::Config>::MaxSpecLength> {
 	HardwareSpec {
 		gpu_model: BoundedVec::truncate_from(b"NVIDIA L4".to_vec()),
@@ -236,25 +245,9 @@ pub fn seeds() -> Vec<Seed> {
 				(1, ALICE, result(0)),
 				// Two more providers of model 0 to sit on the jury (it takes two at least): Dave
 				// with Eve as operator, and the rich account as its own.
-				(
-					0,
-					DAVE,
-					providers(pallet_providers::Call::register {
-						spec: spec(1),
-						operator: crate::accounts()[EVE as usize].clone(),
-						bond: 2_000 * TRIB,
-					}),
-				),
+				(0, DAVE, register_provider(EVE, 1)),
 				(0, DAVE, providers(pallet_providers::Call::serve { model_id: 0 })),
-				(
-					0,
-					RICH,
-					providers(pallet_providers::Call::register {
-						spec: spec(1),
-						operator: crate::accounts()[RICH as usize].clone(),
-						bond: 2_000 * TRIB,
-					}),
-				),
+				(0, RICH, register_provider(RICH, 1)),
 				(0, RICH, providers(pallet_providers::Call::serve { model_id: 0 })),
 				(1, CHARLIE, inference(pallet_inference::Call::challenge { request_id: 0 })),
 				// The window closes 42 blocks after the request: the jury is Dave's provider
@@ -302,15 +295,7 @@ pub fn seeds() -> Vec<Seed> {
 		Seed::all(
 			"providers",
 			vec![
-				(
-					0,
-					DAVE,
-					providers(pallet_providers::Call::register {
-						spec: spec(2),
-						operator: crate::accounts()[EVE as usize].clone(),
-						bond: 2_000 * TRIB,
-					}),
-				),
+				(0, DAVE, register_provider(EVE, 2)),
 				(0, DAVE, providers(pallet_providers::Call::serve { model_id: 0 })),
 				// Registering counts as a heartbeat; the next is due an interval (10 blocks) later.
 				(10, EVE, providers(pallet_providers::Call::heartbeat {})),

@@ -49,10 +49,10 @@
 //!   majority of `JurySize` eligible (`quorum`), none is drawn and the result is paid. Their
 //!   operators `vote` within `VotingPeriod` blocks (free when accepted); a juror that does not
 //!   vote is penalised as for a missed assignment.
-//! - `Wrong` votes from more than half the drawn jury overturn the result: the requester gets the fee back,
-//!   nothing is credited, the challenger's bond is released, and the provider is slashed
-//!   `WrongResultSlash + WrongResultFeeMultiple × fee` through pallet-providers' deferral, from
-//!   which the challenger (`ChallengerReward`) and the jurors who found it wrong
+//! - `Wrong` votes from more than half the drawn jury overturn the result: the requester gets
+//!   the fee back, nothing is credited, the challenger's bond is released, and the provider is
+//!   slashed `WrongResultSlash + WrongResultFeeMultiple × fee` through pallet-providers'
+//!   deferral, from which the challenger (`ChallengerReward`) and the jurors who found it wrong
 //!   (`JurorsReward`, shared) are paid when it applies. Otherwise the result is paid; a
 //!   challenge that at least one juror found valid forfeits its bond, half to the provider and
 //!   half shared by the jurors who found it valid (with no valid vote cast, it is released).

@@ -1094,11 +1094,16 @@ mod verification {
 		Inference::vote(RuntimeOrigin::signed(operator), id, vote)
 	}
 
-	fn verdict(id: RequestId) {
+	/// The block the jury judging `id` is counted in.
+	fn verdict_at(id: RequestId) -> u64 {
 		let Stage::Judging { verdict_at } = Results::<Test>::get(id).unwrap().stage else {
 			panic!("a jury judges the result");
 		};
-		run_online_to(verdict_at);
+		verdict_at
+	}
+
+	fn verdict(id: RequestId) {
+		run_online_to(verdict_at(id));
 	}
 
 	fn pending_slashes(provider: AccountId) -> usize {
@@ -1423,11 +1428,7 @@ mod verification {
 			for (_, operator) in &jury {
 				assert_ok!(vote(*operator, id, Vote::Valid));
 			}
-			let Some(Stage::Judging { verdict_at }) =
-				Results::<Test>::get(id).map(|result| result.stage)
-			else {
-				panic!("judging")
-			};
+			let verdict_at = verdict_at(id);
 			// The verdict's block, without `on_idle`: the payment waits.
 			run_online_to(verdict_at - 1);
 			System::set_block_number(verdict_at);
