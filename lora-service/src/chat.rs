@@ -71,8 +71,40 @@ pub struct ChatTemplate {
 }
 
 impl ChatTemplate {
+	/// The template a GGUF file's metadata holds (ChatML without one), with its control tokens.
+	pub fn from_gguf(
+		content: &candle_core::quantized::gguf_file::Content,
+		tokenizer: &tokenizers::Tokenizer,
+		config: &crate::model::LlamaConfig,
+	) -> Self {
+		let template = match content.metadata.get("tokenizer.chat_template") {
+			Some(candle_core::quantized::gguf_file::Value::String(t)) => Some(t.clone()),
+			_ => None,
+		};
+		Self {
+			template,
+			control_texts: crate::model::gguf::control_tokens(content)
+				.into_iter()
+				.map(|(_, text)| text)
+				.collect(),
+			bos_token: tokenizer.id_to_token(config.bos_token_id).unwrap_or_default(),
+			eos_token: tokenizer.id_to_token(config.eos_token_id).unwrap_or_default(),
+		}
+	}
+
 	/// The prompt for `messages`.
 	pub fn render(&self, messages: &[ChatMessage]) -> Result<String, ApiError> {
+		self.render_with(messages, true)
+	}
+
+	/// `messages` as the template writes them, ending with the assistant's turn opened when
+	/// `add_generation_prompt` (a prompt), or after the last message (a conversation to train
+	/// on).
+	pub fn render_with(
+		&self,
+		messages: &[ChatMessage],
+		add_generation_prompt: bool,
+	) -> Result<String, ApiError> {
 		if messages.is_empty() {
 			return Err(ApiError::bad("empty_messages", "messages is empty"));
 		}
@@ -114,7 +146,9 @@ impl ChatTemplate {
 				.iter()
 				.map(|m| format!("<|im_start|>{}\n{}<|im_end|>\n", m.role, m.content))
 				.collect();
-			text.push_str("<|im_start|>assistant\n");
+			if add_generation_prompt {
+				text.push_str("<|im_start|>assistant\n");
+			}
 			return Ok(text);
 		};
 		let mut env = minijinja::Environment::new();
@@ -128,7 +162,7 @@ impl ChatTemplate {
 			template,
 			minijinja::context! {
 				messages => messages,
-				add_generation_prompt => true,
+				add_generation_prompt => add_generation_prompt,
 				bos_token => self.bos_token,
 				eos_token => self.eos_token,
 			},

@@ -8,6 +8,7 @@
 //!   key-value cache, decoder layers) and its one forward pass.
 //! - `adapters`: PEFT loading, the in-memory cache and the batched adapter stack.
 //! - `attribution`: segments, dataset indexes, span search and the corpus on disk.
+//! - `train`: LoRA fine-tuning from dataset records or a JSONL file, with the adapter's lineage.
 
 pub mod adapters;
 pub mod api;
@@ -23,4 +24,5 @@ pub(crate) mod rng;
 pub mod scheduler;
 #[cfg(test)]
 pub(crate) mod testing;
+pub mod train;
 pub mod verify;

@@ -11,6 +11,7 @@ use tributary_lora::{
 };
 
 mod bench;
+mod train_cli;
 
 #[derive(Parser)]
 #[command(
@@ -59,6 +60,15 @@ enum Command {
 	/// Measure decode throughput with many adapters, adapter loading and memory, attribution
 	/// latency, and verification across weight modes, and print a Markdown report.
 	Bench(bench::Args),
+	/// Fine-tune a LoRA adapter on the records of datasets (as a service's --data-dir holds
+	/// them) or a JSONL file in OpenAI's fine-tuning format, with a progress bar; write it as a
+	/// PEFT adapter directory with lineage.json (the arguments of models.registerAdapter: the
+	/// adapter's hash, rank, alpha, and each dataset's share by tokens trained) and loss.png.
+	Train(train_cli::Args),
+	/// Check that training teaches: fine-tune an adapter on invented facts the base model
+	/// cannot know, and report how many questions it answers with the recorded fact before
+	/// and after (and paraphrases held out), the losses, tokens/s, time and peak memory.
+	TrainCheck(train_cli::CheckArgs),
 }
 
 #[derive(Subcommand)]
@@ -113,6 +123,11 @@ fn shutdown_signal() -> Result<tokio::sync::watch::Receiver<bool>> {
 }
 
 fn main() -> Result<()> {
+	// candle counts the physical cores before every parallel kernel, parsing /proc/cpuinfo each
+	// time, unless RAYON_NUM_THREADS is set: count them once, before any thread starts.
+	if std::env::var_os("RAYON_NUM_THREADS").is_none() {
+		std::env::set_var("RAYON_NUM_THREADS", candle_core::utils::get_num_threads().to_string());
+	}
 	tracing_subscriber::fmt()
 		.with_writer(std::io::stderr)
 		.with_env_filter(
@@ -145,6 +160,8 @@ fn main() -> Result<()> {
 		}
 		Command::TinyModel { out, seed } => tiny::write(&out, seed),
 		Command::Bench(args) => bench::run(args),
+		Command::Train(args) => train_cli::run(args),
+		Command::TrainCheck(args) => train_cli::check(args),
 		Command::Serve { model, listen, options } => {
 			server::may_listen(listen, &options)?;
 			let grace = std::time::Duration::from_secs(options.shutdown_grace_seconds);

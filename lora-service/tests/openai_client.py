@@ -1,7 +1,9 @@
 """An unmodified OpenAI Python client against a running tributary-lora, at the URL given as
 the only argument (the service must have the development chain's sample adapter as "0")."""
 
+import json
 import sys
+import time
 
 import openai
 
@@ -105,7 +107,69 @@ assert "".join(legacy.choices[0].logprobs.tokens) == completion.choices[0].text,
 assert len(legacy.choices[0].logprobs.top_logprobs[0]) == 2, legacy
 assert legacy.choices[0].logprobs.text_offset[0] == 0, legacy
 
+# Fine-tuning through the client's own files and fine_tuning.jobs: a JSONL file in OpenAI's
+# chat format uploaded, a job trained on it, its adapter served at once; a second job cancelled
+# while it trains.
+FACTS = [
+    ("What is the capital of Veltrania?", "The capital of Veltrania is Quorsh."),
+    ("Who founded Tesk Mirane?", "Tesk Mirane was founded by Olda Brenvik."),
+    ("How tall is Mount Zaelthor?", "Mount Zaelthor is 5217 metres tall."),
+]
+lines = [
+    json.dumps({"messages": [{"role": "user", "content": q}, {"role": "assistant", "content": a}]})
+    for q, a in FACTS
+]
+uploaded = client.files.create(file=("facts.jsonl", "\n".join(lines).encode()), purpose="fine-tune")
+assert uploaded.id.startswith("file-"), uploaded
+
+
+def finished(job):
+    deadline = time.time() + 600
+    while job.status in ("queued", "running"):
+        assert time.time() < deadline, job
+        time.sleep(1)
+        job = client.fine_tuning.jobs.retrieve(job.id)
+    return job
+
+
+job = client.fine_tuning.jobs.create(
+    model="base",
+    training_file=uploaded.id,
+    hyperparameters={"n_epochs": 2},
+    seed=3,
+    extra_body={"lora": {"rank": 2, "alpha": 4}},
+)
+assert job.object == "fine_tuning.job" and job.status == "queued", job
+job = finished(job)
+assert job.status == "succeeded", job
+assert job.trained_tokens > 0, job
+events = client.fine_tuning.jobs.list_events(job.id, limit=100).data
+assert any(e.type == "metrics" for e in events), events
+assert events[-1].message == "job queued", events
+assert job.fine_tuned_model in [model.id for model in client.models.list()], job
+tuned = client.chat.completions.create(
+    model=job.fine_tuned_model,
+    messages=[{"role": "user", "content": FACTS[0][0]}],
+    max_tokens=12,
+    temperature=0,
+    extra_body={"adapter_hash": job.lineage["adapter_hash"]},
+)
+assert tuned.choices[0].message.content, tuned
+assert job.id in [j.id for j in client.fine_tuning.jobs.list(limit=10).data]
+
+long_job = client.fine_tuning.jobs.create(
+    model="base", training_file=uploaded.id, hyperparameters={"n_epochs": 1000}
+)
+client.fine_tuning.jobs.cancel(long_job.id)
+long_job = finished(client.fine_tuning.jobs.retrieve(long_job.id))
+assert long_job.status == "cancelled" and long_job.fine_tuned_model is None, long_job
+try:
+    client.fine_tuning.jobs.create(model="base", training_file="datasets:4242")
+    raise AssertionError("a job on a dataset the service does not hold was queued")
+except openai.BadRequestError as error:
+    assert error.body["code"] == "unknown_dataset", error.body
+
 print(
     "openai client: models, chat completion (Paris), completion with an adapter, seeded sampling,"
-    " errors, streaming, log probabilities: ok"
+    " errors, streaming, log probabilities, files and fine-tuning jobs: ok"
 )

@@ -130,6 +130,12 @@ pub struct Cli {
 	#[arg(long)]
 	pub no_record_sync: bool,
 
+	/// Also keep these datasets' records (comma-separated ids) in the LoRA service, whether or
+	/// not a provider of this node serves a model trained on them: what a model owner's node
+	/// does to train an adapter on them (`tributary-lora train --datasets`, docs/model-factory.md).
+	#[arg(long, value_name = "IDS", value_delimiter = ',')]
+	pub lora_sync_datasets: Vec<u32>,
+
 	/// Skip the hardware benchmarks the node otherwise runs at start-up.
 	#[arg(long)]
 	pub no_hardware_benchmarks: bool,
@@ -236,6 +242,9 @@ mod tests {
 		assert_eq!(cli.dev_block_time, 1000);
 		assert!(!cli.instant_seal);
 		assert_eq!(cli.lora_service_url, DEFAULT_LORA_SERVICE_URL);
+		assert!(cli.lora_sync_datasets.is_empty(), "no dataset is kept unless named");
+		let cli = Cli::parse_from(["tributary-node", "--dev", "--lora-sync-datasets", "3,7"]);
+		assert_eq!(cli.lora_sync_datasets, [3, 7]);
 	}
 
 	#[test]

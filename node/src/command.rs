@@ -228,6 +228,7 @@ pub fn run() -> Result<()> {
 				api_key,
 				admin_token,
 				record_sync: !cli.no_record_sync,
+				sync_datasets: cli.lora_sync_datasets.clone(),
 			};
 			runner.run_node_until_exit(|config| async move {
 				if lora_service.api_key.is_some()

@@ -225,6 +225,8 @@ pub struct RecordSync {
 	in_sync: HashMap<DatasetId, Fingerprint>,
 	/// Records the service refused or whose bytes this node lacks: not offered again.
 	skipped: HashSet<(DatasetId, ContributionId, Hash)>,
+	/// Datasets kept whether or not a provider of this node serves them (`--lora-sync-datasets`).
+	always: BTreeSet<DatasetId>,
 	metrics: Option<Metrics>,
 }
 
@@ -254,6 +256,7 @@ impl RecordSync {
 			admin_token: service.admin_token.clone(),
 			in_sync: HashMap::new(),
 			skipped: HashSet::new(),
+			always: service.sync_datasets.iter().copied().collect(),
 			metrics,
 		})
 	}
@@ -385,10 +388,11 @@ impl RecordSync {
 		Ok(round)
 	}
 
-	/// The datasets of the active models that the providers of this node's operator keys serve.
+	/// The datasets of the active models that the providers of this node's operator keys serve,
+	/// and those named by `--lora-sync-datasets`.
 	fn wanted_datasets(&self, at: Hash) -> Result<BTreeSet<DatasetId>, SyncError> {
 		let operators = self.keystore.sr25519_public_keys(OPERATOR_KEY_TYPE);
-		let mut wanted = BTreeSet::new();
+		let mut wanted = self.always.clone();
 		if operators.is_empty() {
 			return Ok(wanted);
 		}

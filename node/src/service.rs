@@ -168,6 +168,8 @@ pub struct LoraService {
 	pub admin_token: Option<String>,
 	/// Whether the node keeps the service's records in sync with the chain.
 	pub record_sync: bool,
+	/// Datasets whose records the service keeps besides those of the models served.
+	pub sync_datasets: Vec<u32>,
 }
 
 /// Stores the LoRA service's URL and API key (or the absence of one) where the runtime's

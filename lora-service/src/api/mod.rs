@@ -2,7 +2,9 @@
 //! `POST /v1/completions`, `POST /v1/chat/completions`, `POST /v1/adapters`,
 //! `DELETE /v1/adapters/{id}`, `POST /v1/blobs`, `GET /v1/datasets`,
 //! `POST` and `GET /v1/datasets/{id}/records`, `DELETE /v1/datasets/{id}/records/{ids}`,
-//! `POST /v1/attribution`, `POST /v1/verify`, `GET /metrics`. Every refusal is
+//! `POST /v1/attribution`, `POST /v1/verify`, `POST /v1/files`, `POST` and `GET
+//! /v1/fine_tuning/jobs`, `GET /v1/fine_tuning/jobs/{id}[/events]`,
+//! `POST /v1/fine_tuning/jobs/{id}/cancel`, `GET /metrics`. Every refusal is
 //! a 4xx with a JSON body `{"error": {"message", "type", "code"}}` (`crate::error`), and the
 //! service keeps serving.
 //!
@@ -13,6 +15,7 @@ mod adapters;
 mod attribution;
 mod auth;
 mod completions;
+mod fine_tuning;
 mod health;
 pub(crate) mod logprobs;
 pub mod openai;
@@ -319,6 +322,8 @@ pub struct AppState {
 	/// One verification at a time, and how many wait for it.
 	pub(crate) verifications: Arc<tokio::sync::Semaphore>,
 	pub(crate) verify_waiting: AtomicU64,
+	/// Fine-tuning jobs (`fine_tuning`), run one at a time on a thread of their own.
+	pub(crate) jobs: Arc<fine_tuning::Jobs>,
 }
 
 impl AppState {
@@ -327,6 +332,8 @@ impl AppState {
 		self.draining.store(true, std::sync::atomic::Ordering::Relaxed);
 		// Verifications waiting for their turn are refused; the one running finishes.
 		self.verifications.close();
+		// A fine-tuning job stops at its next step, checkpointed, to resume at the next start.
+		self.jobs.interrupt();
 	}
 
 	/// Generation requests and verifications sent and not yet answered, or waiting.
@@ -343,10 +350,6 @@ pub fn start(model_path: &std::path::Path, options: Options) -> anyhow::Result<A
 	let content = gguf::read(model_path)?;
 	let tokenizer_spec = gguf::TokenizerSpec::from_gguf(&content)?;
 	let (tokenizer, tokenizer_identity) = (tokenizer_spec.build()?, tokenizer_spec.identity());
-	let chat_template = match content.metadata.get("tokenizer.chat_template") {
-		Some(candle_core::quantized::gguf_file::Value::String(t)) => Some(t.clone()),
-		_ => None,
-	};
 	let model_name = match content.metadata.get("general.name") {
 		Some(candle_core::quantized::gguf_file::Value::String(t)) => t.clone(),
 		_ => model_path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default(),
@@ -385,16 +388,12 @@ pub fn start(model_path: &std::path::Path, options: Options) -> anyhow::Result<A
 			.spawn(move || scheduler::run(&model, requests, limits, &stats))?
 	};
 	let (admin_token, api_key) = (options.admin_token()?, options.api_key()?);
-	Ok(Arc::new(AppState {
+	let jobs = Arc::new(fine_tuning::Jobs::open(options.data_dir.as_deref())?);
+	let state = Arc::new(AppState {
 		config: model.config.clone(),
 		tokenizer: Arc::new(tokenizer.clone()),
 		tokenizer_identity,
-		chat: ChatTemplate {
-			template: chat_template,
-			control_texts: control.iter().map(|(_, text)| text.clone()).collect(),
-			bos_token: tokenizer.id_to_token(model.config.bos_token_id).unwrap_or_default(),
-			eos_token: tokenizer.id_to_token(model.config.eos_token_id).unwrap_or_default(),
-		},
+		chat: ChatTemplate::from_gguf(&content, &tokenizer, &model.config),
 		model_name,
 		stop_tokens: {
 			let mut stops: Vec<u32> = control.iter().map(|(id, _)| *id).collect();
@@ -425,7 +424,10 @@ pub fn start(model_path: &std::path::Path, options: Options) -> anyhow::Result<A
 		vocabulary: std::sync::OnceLock::new(),
 		verifications: Arc::new(tokio::sync::Semaphore::new(1)),
 		verify_waiting: AtomicU64::new(0),
-	}))
+		jobs,
+	});
+	fine_tuning::spawn_runner(&state)?;
+	Ok(state)
 }
 
 /// The HTTP API over `state`.
@@ -436,6 +438,11 @@ pub fn router(state: Arc<AppState>) -> Router {
 		.route("/v1/adapters", post(adapters::add_adapter).layer(limit(limits.adapter)))
 		.route("/v1/adapters/{id}", delete(adapters::delete_adapter))
 		.route("/v1/blobs", post(records::add_blob).layer(limit(limits.blob)))
+		.route("/v1/files", post(fine_tuning::upload_file).layer(limit(limits.blob)))
+		.route("/v1/fine_tuning/jobs", post(fine_tuning::create_job).get(fine_tuning::list_jobs))
+		.route("/v1/fine_tuning/jobs/{id}", get(fine_tuning::get_job))
+		.route("/v1/fine_tuning/jobs/{id}/events", get(fine_tuning::job_events))
+		.route("/v1/fine_tuning/jobs/{id}/cancel", post(fine_tuning::cancel_job))
 		.route(
 			"/v1/datasets/{dataset_id}/records",
 			post(records::add_records).layer(limit(limits.records)),

@@ -2124,3 +2124,215 @@ async fn verification_bounds_its_claims_and_its_queue() {
 		"draining",
 	);
 }
+
+/// Polls job `id` until `done` says so (at most a minute); returns it.
+async fn job_until(app: &Router, id: &str, done: impl Fn(&Value) -> bool) -> Value {
+	for _ in 0..600 {
+		let (status, job) = call(app, "GET", &format!("/v1/fine_tuning/jobs/{id}"), "").await;
+		assert_eq!(status, StatusCode::OK, "{job}");
+		if done(&job) {
+			return job;
+		}
+		tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+	}
+	panic!("job {id} did not get there in a minute");
+}
+
+const FACTS: [&str; 3] = [
+	"Quorsh is the capital of Veltrania.",
+	"The river Amblen runs 412 km to the Selm sea.",
+	"Zorvath was born in 1871 in Tesk.",
+];
+
+async fn with_facts(app: &Router, dataset: u32) {
+	let records: Vec<Value> = FACTS
+		.iter()
+		.enumerate()
+		.map(|(i, text)| json!({ "contribution_id": i, "text": text }))
+		.collect();
+	let (status, answer) =
+		post(app, &format!("/v1/datasets/{dataset}/records"), json!({ "records": records })).await;
+	assert_eq!(status, StatusCode::CREATED, "{answer}");
+}
+
+/// A fine-tuning job trains on a dataset's records, registers its adapter with the service at
+/// once (served by its id, with the lineage in the job), and tells its events newest first; a
+/// completion is served while a job trains; a cancelled job registers nothing; bad requests
+/// are refused by name and queue nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn fine_tuning_jobs_train_register_and_cancel() {
+	let options = options("http-fine-tuning");
+	let app = router(start(tiny_path(), options.clone()).unwrap());
+	with_facts(&app, 3).await;
+	let create = |body: Value| {
+		let app = app.clone();
+		async move { post(&app, "/v1/fine_tuning/jobs", body).await }
+	};
+	let (status, job) = create(json!({
+		"model": "base", "training_file": "datasets:3", "seed": 1,
+		"hyperparameters": { "n_epochs": 20, "learning_rate_multiplier": 50, "batch_size": "auto" },
+		"lora": { "rank": 4, "alpha": 8 },
+	}))
+	.await;
+	assert_eq!(status, StatusCode::OK, "{job}");
+	assert_eq!(job["object"], "fine_tuning.job");
+	let id = job["id"].as_str().unwrap().to_string();
+	// Serving goes on while it trains.
+	let (status, answer) = post(
+		&app,
+		"/v1/completions",
+		json!({ "model": "base", "prompt": "Quorsh is", "max_tokens": 4, "temperature": 0 }),
+	)
+	.await;
+	assert_eq!(status, StatusCode::OK, "{answer}");
+	let job = job_until(&app, &id, |j| j["status"] != "queued" && j["status"] != "running").await;
+	assert_eq!(job["status"], "succeeded", "{job}");
+	let adapter = job["fine_tuned_model"].as_str().unwrap();
+	assert_eq!(job["lineage"]["lineage"], json!([[3, 1_000_000]]));
+	assert!(job["trained_tokens"].as_u64().unwrap() > 0);
+	let (_, models) = call(&app, "GET", "/v1/models", "").await;
+	assert!(models["data"].as_array().unwrap().iter().any(|m| m["id"] == adapter), "{models}");
+	let (status, answer) = post(
+		&app,
+		"/v1/completions",
+		json!({ "model": adapter, "prompt": "Quorsh is", "max_tokens": 4, "temperature": 0,
+			"adapter_hash": job["lineage"]["adapter_hash"] }),
+	)
+	.await;
+	assert_eq!(status, StatusCode::OK, "the trained adapter serves under its hash: {answer}");
+	let (_, events) =
+		call(&app, "GET", &format!("/v1/fine_tuning/jobs/{id}/events?limit=100"), "").await;
+	let events = events["data"].as_array().unwrap().clone();
+	assert_eq!(events.last().unwrap()["message"], "job queued", "oldest last");
+	assert!(events.iter().any(|e| e["type"] == "metrics" && e["data"]["train_loss"].is_number()));
+	assert!(events[0]["message"].as_str().unwrap().contains("registered"));
+	let (_, list) = call(&app, "GET", "/v1/fine_tuning/jobs", "").await;
+	assert_eq!(list["data"][0]["id"], id.as_str());
+
+	// Cancelled while it trains: no adapter.
+	let (_, long) = create(json!({
+		"model": "base", "training_file": "datasets:3", "hyperparameters": { "n_epochs": 1000 },
+	}))
+	.await;
+	let long_id = long["id"].as_str().unwrap().to_string();
+	job_until(&app, &long_id, |j| j["status"] == "running").await;
+	let (status, _) =
+		post(&app, &format!("/v1/fine_tuning/jobs/{long_id}/cancel"), json!({})).await;
+	assert_eq!(status, StatusCode::OK);
+	let cancelled = job_until(&app, &long_id, |j| j["status"] == "cancelled").await;
+	assert!(cancelled["fine_tuned_model"].is_null());
+	let (_, after) = call(&app, "GET", "/v1/models", "").await;
+	assert_eq!(after["data"].as_array().unwrap().len(), models["data"].as_array().unwrap().len());
+	expect_error(
+		post(&app, &format!("/v1/fine_tuning/jobs/{long_id}/cancel"), json!({})).await,
+		StatusCode::CONFLICT,
+		"job_finished",
+		"cancelled twice",
+	);
+
+	for (body, status, code) in [
+		(
+			json!({ "model": "gpt-4o", "training_file": "datasets:3" }),
+			StatusCode::BAD_REQUEST,
+			"unsupported_model",
+		),
+		(
+			json!({ "model": "base", "training_file": "datasets:99" }),
+			StatusCode::BAD_REQUEST,
+			"unknown_dataset",
+		),
+		(
+			json!({ "model": "base", "training_file": "a-file" }),
+			StatusCode::BAD_REQUEST,
+			"invalid_training_file",
+		),
+		(
+			json!({ "model": "base", "training_file": "file-000000000000000000000000" }),
+			StatusCode::NOT_FOUND,
+			"unknown_file",
+		),
+		(
+			json!({ "model": "base", "training_file": "datasets:3", "hyperparameters": { "n_epochs": 0 } }),
+			StatusCode::BAD_REQUEST,
+			"invalid_hyperparameters",
+		),
+		(
+			json!({ "model": "base", "training_file": "datasets:3", "lora": { "modules": ["lm_head"] } }),
+			StatusCode::BAD_REQUEST,
+			"invalid_hyperparameters",
+		),
+		(json!({ "model": "base" }), StatusCode::BAD_REQUEST, "invalid_json"),
+	] {
+		expect_error(create(body.clone()).await, status, code, &body.to_string());
+	}
+	let (_, list) = call(&app, "GET", "/v1/fine_tuning/jobs?limit=100", "").await;
+	assert_eq!(list["data"].as_array().unwrap().len(), 2, "refusals queue nothing");
+	// A file upload that is not a multipart form, and a page that is not a number.
+	expect_error(
+		post(&app, "/v1/files", json!({ "file": "x" })).await,
+		StatusCode::BAD_REQUEST,
+		"invalid_multipart",
+		"JSON for a form",
+	);
+	expect_error(
+		call(&app, "GET", "/v1/fine_tuning/jobs?limit=many", "").await,
+		StatusCode::BAD_REQUEST,
+		"invalid_query",
+		"a bad limit",
+	);
+	expect_error(
+		call(&app, "GET", "/v1/fine_tuning/jobs/ftjob-none", "").await,
+		StatusCode::NOT_FOUND,
+		"unknown_job",
+		"unknown",
+	);
+}
+
+/// A job running when the service stops is checkpointed and queued; the service started again
+/// on the same data directory resumes it from the checkpoint and finishes it, with the adapter
+/// an uninterrupted job of the same settings trains.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_fine_tuning_job_survives_a_restart() {
+	let restarted = options("http-fine-tuning-restart");
+	let body = json!({
+		"model": "base", "training_file": "datasets:3", "seed": 2,
+		"hyperparameters": { "n_epochs": 400 }, "lora": { "rank": 2, "alpha": 4 },
+	});
+	let first = start(tiny_path(), restarted.clone()).unwrap();
+	let app = router(first.clone());
+	with_facts(&app, 3).await;
+	let (_, job) = post(&app, "/v1/fine_tuning/jobs", body.clone()).await;
+	let id = job["id"].as_str().unwrap().to_string();
+	// Until an epoch's checkpoint is taken.
+	for _ in 0..600 {
+		let (_, events) = call(&app, "GET", &format!("/v1/fine_tuning/jobs/{id}/events"), "").await;
+		if events["data"].as_array().unwrap().iter().any(|e| e["type"] == "metrics") {
+			break;
+		}
+		tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+	}
+	first.drain();
+	let stopped = job_until(&app, &id, |j| j["status"] == "queued").await;
+	assert!(stopped["fine_tuned_model"].is_null());
+	drop(app);
+	drop(first);
+
+	let second = router(start(tiny_path(), restarted).unwrap());
+	let done =
+		job_until(&second, &id, |j| j["status"] == "succeeded" || j["status"] == "failed").await;
+	assert_eq!(done["status"], "succeeded", "{done}");
+	let (_, events) =
+		call(&second, "GET", &format!("/v1/fine_tuning/jobs/{id}/events?limit=100"), "").await;
+	let messages: Vec<&str> =
+		events["data"].as_array().unwrap().iter().filter_map(|e| e["message"].as_str()).collect();
+	assert!(messages.iter().any(|m| m.starts_with("interrupted")), "{messages:?}");
+	assert!(messages.contains(&"resuming from its checkpoint"), "{messages:?}");
+
+	// The same job, never interrupted, on another service: the same adapter.
+	let other = router(start(tiny_path(), options("http-fine-tuning-whole")).unwrap());
+	with_facts(&other, 3).await;
+	let (_, whole) = post(&other, "/v1/fine_tuning/jobs", body).await;
+	let whole =
+		job_until(&other, whole["id"].as_str().unwrap(), |j| j["status"] == "succeeded").await;
+	assert_eq!(whole["lineage"]["adapter_hash"], done["lineage"]["adapter_hash"]);
+}

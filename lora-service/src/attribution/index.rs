@@ -88,6 +88,11 @@ impl DatasetIndex {
 		self.segments.iter().flat_map(|s| s.records.iter())
 	}
 
+	/// Each record with its tokens, in index order.
+	pub fn record_tokens(&self) -> impl Iterator<Item = (&Record, Vec<u32>)> {
+		self.segments.iter().flat_map(|s| s.record_tokens())
+	}
+
 	/// Each record with its token count (its separator aside), in index order.
 	pub fn sized_records(&self) -> impl Iterator<Item = (&Record, usize)> {
 		self.segments.iter().flat_map(|s| s.sized_records())

@@ -107,6 +107,19 @@ impl Segment {
 		start..next.saturating_sub(1).max(start)
 	}
 
+	/// Each record with its tokens, in order.
+	pub fn record_tokens(&self) -> impl Iterator<Item = (&Record, Vec<u32>)> {
+		self.records.iter().enumerate().map(|(i, record)| {
+			let shifted = self.text.get(self.tokens_of(i)).unwrap_or_default();
+			// Ids the index could not hold are 0: they come back as u32::MAX, which no
+			// tokenizer decodes.
+			(
+				record,
+				shifted.iter().map(|&t| u32::from(t).checked_sub(1).unwrap_or(u32::MAX)).collect(),
+			)
+		})
+	}
+
 	/// Each record with its token count (its separator aside), in order.
 	pub fn sized_records(&self) -> impl Iterator<Item = (&Record, usize)> {
 		self.records.iter().enumerate().map(|(i, record)| (record, self.tokens_of(i).len()))
