@@ -104,6 +104,9 @@ pub struct Job {
 struct Kept {
 	job: Job,
 	events: VecDeque<Event>,
+	/// Events ever added (their ids count up from 1, within the job).
+	#[serde(default)]
+	added: u64,
 }
 
 /// Every job, the queue, and the one running.
@@ -112,7 +115,6 @@ struct Book {
 	jobs: BTreeMap<String, Kept>,
 	queue: VecDeque<String>,
 	running: Option<(String, Arc<AtomicBool>)>,
-	next_event: u64,
 }
 
 /// The fine-tuning jobs of a service.
@@ -155,7 +157,6 @@ impl Jobs {
 				book.queue.push_back(kept.job.id.clone());
 				tracing::info!(job = kept.job.id, "fine-tuning job queued again after a restart");
 			}
-			book.next_event = book.next_event.max(kept.events.len() as u64);
 			book.jobs.insert(kept.job.id.clone(), kept);
 		}
 		let mut queued: Vec<String> = book.queue.drain(..).collect();
@@ -186,18 +187,17 @@ impl Jobs {
 	/// Adds an event to job `id` and saves it.
 	fn event(&self, id: &str, level: &str, kind: &str, message: String, data: Value) {
 		let mut book = lock(&self.book);
-		book.next_event += 1;
-		let event = Event {
-			object: "fine_tuning.job.event".into(),
-			id: format!("ftevent-{}-{}", id.trim_start_matches("ftjob-"), book.next_event),
-			created_at: now(),
-			level: level.into(),
-			message,
-			kind: kind.into(),
-			data,
-		};
 		if let Some(kept) = book.jobs.get_mut(id) {
-			kept.events.push_back(event);
+			kept.added += 1;
+			kept.events.push_back(Event {
+				object: "fine_tuning.job.event".into(),
+				id: format!("ftevent-{}-{}", id.trim_start_matches("ftjob-"), kept.added),
+				created_at: now(),
+				level: level.into(),
+				message,
+				kind: kind.into(),
+				data,
+			});
 			while kept.events.len() > MAX_EVENTS {
 				kept.events.pop_front();
 			}
@@ -412,8 +412,8 @@ pub(super) async fn create_job(
 	match &training {
 		Source::File(id) => check_file(id)?,
 		Source::Datasets(ids) => {
-			let corpus = lock(&state.corpus);
-			if let Some(missing) = ids.iter().find(|id| corpus.get(**id).is_none()) {
+			let indexes = super::read(&state.indexes).clone();
+			if let Some(missing) = ids.iter().find(|id| !indexes.contains_key(id)) {
 				return Err(ApiError::bad(
 					"unknown_dataset",
 					format!("the service holds no records of dataset {missing}"),
@@ -499,7 +499,7 @@ pub(super) async fn create_job(
 				}
 			}
 		}
-		book.jobs.insert(id.clone(), Kept { job: job.clone(), events: VecDeque::new() });
+		book.jobs.insert(id.clone(), Kept { job: job.clone(), events: VecDeque::new(), added: 0 });
 		book.queue.push_back(id.clone());
 	}
 	jobs.event(&id, "info", "message", "job queued".into(), Value::Null);
@@ -684,6 +684,8 @@ fn run_job(state: &AppState, id: &str, cancel: &AtomicBool) {
 			tracing::info!(job = id, "fine-tuning job cancelled");
 		}
 		Err(e) => {
+			// A failed job is not run again: its checkpoint goes.
+			std::fs::remove_dir_all(output::checkpoint_dir(&dir.join("adapter"))).ok();
 			let message = format!("{e:#}");
 			jobs.update(id, |job| {
 				job.status = Status::Failed;
@@ -712,9 +714,10 @@ fn train(
 	let sources = match source(&job.training_file).map_err(|e| anyhow::anyhow!("{e}"))? {
 		Source::File(id) => read_file(&id)?,
 		Source::Datasets(ids) => {
-			let corpus = lock(&state.corpus);
-			let blobs = lock(&state.blobs);
-			data::held_records(&corpus, &blobs, &state.tokenizer, &ids)?
+			// The indexes as last published: no lock held while the records are decoded.
+			let indexes = super::read(&state.indexes).clone();
+			let blob = |hash: &[u8; 32]| lock(&state.blobs).get(hash);
+			data::held_records(&indexes, blob, &state.tokenizer, &ids)?
 		}
 	};
 	let tokenize = Tokenize {

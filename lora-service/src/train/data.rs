@@ -10,7 +10,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use tokenizers::Tokenizer;
 
 use crate::{
-	attribution::{Blobs, Corpus},
+	attribution::{Blobs, Corpus, Indexes},
 	chat::{ChatMessage, ChatTemplate},
 	hash::{blake2_256, hex},
 };
@@ -160,26 +160,26 @@ pub fn dataset_records(
 ) -> Result<Vec<Source>> {
 	let corpus = Corpus::open(Some(data_dir), spec.identity())?;
 	let blobs = Blobs::open(Some(data_dir))?;
-	held_records(&corpus, &blobs, tokenizer, datasets)
+	held_records(&corpus.indexes(), |hash| blobs.get(hash), tokenizer, datasets)
 		.with_context(|| format!("the service's data in {}", data_dir.display()))
 }
 
-/// The records of `datasets` in `corpus`, in dataset and contribution order. A record's bytes
+/// The records of `datasets` in `indexes`, in dataset and contribution order. A record's bytes
 /// are its indexed tokens decoded, or, where those do not give back its bytes (text that was
 /// not UTF-8, uploaded as a blob), the blob; either way checked against the hash the index
 /// names, which is the hash the chain recorded.
 pub fn held_records(
-	corpus: &Corpus,
-	blobs: &Blobs,
+	indexes: &Indexes,
+	blob: impl Fn(&[u8; 32]) -> Result<Option<Vec<u8>>>,
 	tokenizer: &Tokenizer,
 	datasets: &[u32],
 ) -> Result<Vec<Source>> {
 	let mut sources = Vec::new();
 	for &dataset in datasets {
-		let held = corpus
-			.get(dataset)
+		let held = indexes
+			.get(&dataset)
 			.ok_or_else(|| anyhow!("the service holds no records of dataset {dataset}"))?;
-		let mut records: Vec<_> = held.index.record_tokens().collect();
+		let mut records: Vec<_> = held.record_tokens().collect();
 		records.sort_by(|a, b| a.0.cmp(b.0));
 		if records.is_empty() {
 			bail!("dataset {dataset} has no records");
@@ -190,7 +190,7 @@ pub fn held_records(
 			let bytes = match decoded.filter(|b| blake2_256(b) == record.content_hash) {
 				Some(bytes) => bytes,
 				// `Blobs::get` checks the bytes against their hash.
-				None => blobs.get(&record.content_hash)?.ok_or_else(|| {
+				None => blob(&record.content_hash)?.ok_or_else(|| {
 					anyhow!(
 						"{name}: its tokens do not give back its bytes (0x{}), and no blob holds them",
 						hex(&record.content_hash)
@@ -298,13 +298,16 @@ mod tests {
 			.collect();
 		corpus.add(4, records).unwrap();
 		// The record that is not UTF-8 came as a blob (as the node sends such bytes).
-		let missing = held_records(&corpus, &blobs, &tokenizer, &[4]).err().unwrap().to_string();
+		let held = |blobs: &Blobs, datasets: &[u32]| {
+			held_records(&corpus.indexes(), |hash| blobs.get(hash), &tokenizer, datasets)
+		};
+		let missing = held(&blobs, &[4]).err().unwrap().to_string();
 		assert!(missing.contains("contribution 2"), "{missing}");
 		blobs.put(texts[2].to_vec()).unwrap();
-		let sources = held_records(&corpus, &blobs, &tokenizer, &[4]).unwrap();
+		let sources = held(&blobs, &[4]).unwrap();
 		let bytes: Vec<&[u8]> = sources.iter().map(|s| s.bytes.as_slice()).collect();
 		assert_eq!(bytes, texts);
-		assert!(held_records(&corpus, &blobs, &tokenizer, &[5]).is_err(), "a dataset not held");
+		assert!(held(&blobs, &[5]).is_err(), "a dataset not held");
 	}
 
 	/// A long record becomes windows that together train on every target once.
