@@ -19,9 +19,10 @@ use tributary_lora::{
 
 #[derive(clap::Args)]
 pub struct Args {
-	/// The base model (a llama GGUF; its weights are trained against as dense f32).
+	/// The base model (a llama GGUF; its weights are trained against as dense f32). Default:
+	/// SmolLM2 where scripts/fetch-model.sh puts it.
 	#[arg(long)]
-	model: PathBuf,
+	model: Option<PathBuf>,
 	/// Train on the records of these datasets (comma-separated ids), as the service whose
 	/// --data-dir is given holds them.
 	#[arg(long, value_delimiter = ',', requires = "data_dir")]
@@ -79,6 +80,12 @@ pub struct Args {
 	checkpoint_steps: usize,
 }
 
+/// SmolLM2 where scripts/fetch-model.sh puts it.
+fn default_model() -> PathBuf {
+	let home = std::env::var_os("HOME").unwrap_or_default();
+	PathBuf::from(home).join(".cache/tributary/models/SmolLM2-135M-Instruct.Q4_1.gguf")
+}
+
 /// Trains as `args` say and prints `lineage.json`.
 pub fn run(args: Args) -> Result<()> {
 	if args.datasets.is_empty() && args.jsonl.is_none() {
@@ -104,10 +111,11 @@ pub fn run(args: Args) -> Result<()> {
 	if args.out.exists() {
 		bail!("{} exists: name a new directory for the adapter", args.out.display());
 	}
-	let content = gguf::read(&args.model)?;
+	let path = args.model.unwrap_or_else(default_model);
+	let content = gguf::read(&path)?;
 	let spec = gguf::TokenizerSpec::from_gguf(&content)?;
 	let tokenizer = spec.build()?;
-	let model = Model::load(&args.model, &Device::Cpu, Weights::Dense)?;
+	let model = Model::load(&path, &Device::Cpu, Weights::Dense)?;
 	let chat = ChatTemplate::from_gguf(&content, &tokenizer, &model.config);
 	let mut sources = Vec::new();
 	if let Some(dir) = &args.data_dir {
@@ -126,7 +134,7 @@ pub fn run(args: Args) -> Result<()> {
 	for source in &sources {
 		examples.extend(tokenize.examples(source)?);
 	}
-	let name = args.model.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+	let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
 	let mut trainer = Trainer::new(&model, &name, settings, examples, None)?;
 	eprintln!(
 		"{} records: {} sequences to train on, {} held out; {} steps over {} epochs",
@@ -259,10 +267,7 @@ fn peak_mib() -> f64 {
 /// questions trained on, and paraphrases of them held out), the losses, tokens/s, the wall
 /// time and peak memory. Prints Markdown.
 pub fn check(args: CheckArgs) -> Result<()> {
-	let path = args.model.unwrap_or_else(|| {
-		let home = std::env::var_os("HOME").unwrap_or_default();
-		PathBuf::from(home).join(".cache/tributary/models/SmolLM2-135M-Instruct.Q4_1.gguf")
-	});
+	let path = args.model.unwrap_or_else(default_model);
 	let content = gguf::read(&path)?;
 	let tokenizer = gguf::TokenizerSpec::from_gguf(&content)?.build()?;
 	let model = Model::load(&path, &Device::Cpu, Weights::Dense)?;
