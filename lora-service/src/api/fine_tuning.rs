@@ -150,8 +150,13 @@ impl Jobs {
 		for entry in std::fs::read_dir(&jobs.dir)? {
 			let path = entry?.path().join("job.json");
 			let Ok(bytes) = std::fs::read(&path) else { continue };
-			let mut kept: Kept = serde_json::from_slice(&bytes)
-				.map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))?;
+			let mut kept: Kept = match serde_json::from_slice(&bytes) {
+				Ok(kept) => kept,
+				Err(e) => {
+					tracing::warn!("skipping the fine-tuning job in {}: {e}", path.display());
+					continue;
+				}
+			};
 			if !kept.job.status.finished() {
 				kept.job.status = Status::Queued;
 				book.queue.push_back(kept.job.id.clone());
@@ -607,8 +612,9 @@ pub(super) fn spawn_runner(state: &Arc<AppState>) -> std::io::Result<()> {
 		let Some(state) = weak.upgrade() else { return };
 		let next = {
 			let mut book = lock(&state.jobs.book);
+			// A stopping service starts nothing: its queue waits for the next start.
 			let stopping = state.jobs.stopping.load(Ordering::Relaxed);
-			match book.queue.pop_front().filter(|_| !stopping) {
+			match (!stopping).then(|| book.queue.pop_front()).flatten() {
 				Some(id) => {
 					let flag = Arc::new(AtomicBool::new(false));
 					book.running = Some((id.clone(), flag.clone()));
@@ -636,6 +642,10 @@ pub(super) fn spawn_runner(state: &Arc<AppState>) -> std::io::Result<()> {
 fn run_job(state: &AppState, id: &str, cancel: &AtomicBool) {
 	let jobs = &state.jobs;
 	let Some(kept) = jobs.get(id) else { return };
+	// Cancelled between leaving the queue and starting.
+	if cancel.load(Ordering::Relaxed) || kept.job.status.finished() {
+		return;
+	}
 	jobs.update(id, |job| job.status = Status::Running);
 	jobs.event(id, "info", "message", "training started".into(), Value::Null);
 	tracing::info!(job = id, "fine-tuning job running");
