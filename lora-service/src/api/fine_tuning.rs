@@ -608,6 +608,18 @@ pub(super) async fn cancel_job(
 /// Starts the thread that runs queued jobs, one at a time, for as long as the service lives.
 pub(super) fn spawn_runner(state: &Arc<AppState>) -> std::io::Result<()> {
 	let weak: Weak<AppState> = Arc::downgrade(state);
+	// Jobs' matrix multiplications run in a pool of their own (candle's CPU matmul splits its
+	// work over the rayon pool it is called in), so that serving keeps the other cores.
+	let threads = match state.options.fine_tuning_threads {
+		0 => (candle_core::utils::get_num_threads() / 2).max(1),
+		n => n,
+	};
+	let pool = rayon::ThreadPoolBuilder::new()
+		.num_threads(threads)
+		.thread_name(|i| format!("fine-tuning-{i}"))
+		.build()
+		.map_err(std::io::Error::other)?;
+	tracing::info!(threads, "fine-tuning jobs multiply matrices on {threads} threads");
 	std::thread::Builder::new().name("fine-tuning".into()).spawn(move || loop {
 		let Some(state) = weak.upgrade() else { return };
 		let next = {
@@ -631,7 +643,7 @@ pub(super) fn spawn_runner(state: &Arc<AppState>) -> std::io::Result<()> {
 			}
 		};
 		let Some((id, cancel)) = next else { continue };
-		run_job(&state, &id, &cancel);
+		pool.install(|| run_job(&state, &id, &cancel));
 		lock(&state.jobs.book).running = None;
 	})?;
 	Ok(())

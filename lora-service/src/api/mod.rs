@@ -128,6 +128,10 @@ pub struct Options {
 	/// refused with 503) before the service stops anyway.
 	#[arg(long, default_value_t = 30)]
 	pub shutdown_grace_seconds: u64,
+	/// The threads a fine-tuning job's matrix multiplications use (the rest of the cores stay
+	/// with serving); 0: half the cores the service computes with, at least one.
+	#[arg(long, default_value_t = 0)]
+	pub fine_tuning_threads: usize,
 	/// The bearer token that endpoints changing what the service holds (adapters, blobs,
 	/// records) require. Without one the service listens on loopback addresses only.
 	#[arg(long, env = "TRIBUTARY_LORA_ADMIN_TOKEN", hide_env_values = true)]

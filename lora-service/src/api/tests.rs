@@ -35,6 +35,7 @@ fn options(name: &str) -> Options {
 		max_adapter_rank: 64,
 		weights: crate::model::Weights::Dense,
 		shutdown_grace_seconds: 5,
+		fine_tuning_threads: 0,
 		admin_token: None,
 		admin_token_file: None,
 		api_key: None,
