@@ -31,6 +31,7 @@ def refused(method, path, body, status, code, headers=None):
 
 
 big_text = "a" * 70_000
+jobs_before = len(json.loads(send("GET", "/v1/fine_tuning/jobs?limit=100")[1])["data"])
 claim = {"model": "base", "prompt": "hi", "output": " there", "max_tokens": 4, "prompt_tokens": 1, "completion_tokens": 1}
 cases = [
     # Bodies that are not what the route takes.
@@ -83,6 +84,19 @@ cases = [
     ("GET", "/v1/datasets/4242/records?limit=10001", "", 400, "invalid_limit"),
     ("GET", "/v1/datasets/4242/records?after=-1", "", 400, "invalid_after"),
     ("POST", "/v1/datasets/4242/records", json.dumps({"records": [{"contribution_id": 1, "text": "x", "content_hash": "ab" * 32}]}), 422, "record_hash_mismatch"),
+    # Fine-tuning: jobs on what the service does not hold, settings out of range, files that
+    # are not forms or not JSONL, ids that try to leave their directory.
+    ("POST", "/v1/fine_tuning/jobs", '{"model": "base", "training_file": "datasets:4242"}', 400, "unknown_dataset"),
+    ("POST", "/v1/fine_tuning/jobs", '{"model": "base", "training_file": "../../etc/passwd"}', 400, "invalid_training_file"),
+    ("POST", "/v1/fine_tuning/jobs", '{"model": "base", "training_file": "file-' + "0" * 24 + '"}', 404, "unknown_file"),
+    ("POST", "/v1/fine_tuning/jobs", '{"model": "0", "training_file": "datasets:1"}', 400, "unsupported_model"),
+    ("POST", "/v1/fine_tuning/jobs", '{"model": "base", "training_file": "datasets:1", "hyperparameters": {"n_epochs": 1e9}}', 400, "invalid_json"),
+    ("POST", "/v1/fine_tuning/jobs", '{"model": "base", "training_file": "datasets:1", "lora": {"rank": 100000}}', 400, "invalid_hyperparameters"),
+    ("POST", "/v1/files", '{"file": "x"}', 400, "invalid_multipart"),
+    ("GET", "/v1/fine_tuning/jobs/../../etc/passwd", "", 404, "not_found"),
+    ("GET", "/v1/fine_tuning/jobs/ftjob-nothing/events", "", 404, "unknown_job"),
+    ("POST", "/v1/fine_tuning/jobs/ftjob-nothing/cancel", "", 404, "unknown_job"),
+    ("GET", "/v1/fine_tuning/jobs?limit=x", "", 400, "invalid_query"),
     # Routes and methods that do not exist.
     ("GET", "/v1/completions", "", 405, "method_not_allowed"),
     ("POST", "/../../etc/passwd", "", 404, "not_found"),
@@ -92,6 +106,19 @@ for method, path, body, status, code in cases:
 refused("POST", "/v1/completions", '{"model": "base", "prompt": "hi"}', 415, "invalid_json", {"content-type": "text/plain"})
 status, raw = send("GET", "/v1/datasets/4242/records")
 assert status == 200 and json.loads(raw)["data"] == [], f"a refused upload indexed something: {raw!r}"
+# A multipart file that is not JSONL, and one without its purpose.
+boundary = "hostile-boundary"
+def form(purpose, content):
+    parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="t.jsonl"\r\n\r\n'.encode() + content + b"\r\n"]
+    if purpose:
+        parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="purpose"\r\n\r\n{purpose}\r\n'.encode())
+    return b"".join(parts) + f"--{boundary}--\r\n".encode()
+multipart = {"content-type": f"multipart/form-data; boundary={boundary}"}
+refused("POST", "/v1/files", form("fine-tune", b"\xff\xfe"), 400, "invalid_file", multipart)
+refused("POST", "/v1/files", form("fine-tune", b'{"messages": ['), 400, "invalid_file", multipart)
+refused("POST", "/v1/files", form(None, b"text"), 400, "invalid_purpose", multipart)
+status, raw = send("GET", "/v1/fine_tuning/jobs?limit=100")
+assert status == 200 and len(json.loads(raw)["data"]) == jobs_before, f"a refused job was queued: {raw!r}"
 
 # A crowd of clients at once, most of them gone before their answer: the service answers the
 # rest, and drops the abandoned.
@@ -115,4 +142,4 @@ answer = json.loads(raw)
 assert status == 200 and answer["usage"]["completion_tokens"] > 0, answer
 status, raw = send("GET", "/v1/models")
 assert status == 200 and [m["id"] for m in json.loads(raw)["data"]][:2] == ["base", "0"], raw
-print(f"hostile input: {len(cases) + 1} refusals, each a 4xx with a JSON code; 24 abandoned requests; still serving")
+print(f"hostile input: {len(cases) + 4} refusals, each a 4xx with a JSON code; 24 abandoned requests; still serving")

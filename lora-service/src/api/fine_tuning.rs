@@ -409,6 +409,21 @@ pub(super) async fn create_job(
 			format!("jobs fine-tune the base model (\"base\"), not {:?}", request.model),
 		));
 	}
+	let hyper = &request.hyperparameters;
+	let defaults = Settings::default();
+	let settings = Settings {
+		rank: request.lora.rank.unwrap_or(defaults.rank),
+		alpha: request.lora.alpha.unwrap_or(defaults.alpha),
+		modules: request.lora.modules.clone().unwrap_or(defaults.modules.clone()),
+		epochs: hyper.n_epochs.map_or(defaults.epochs, |n| n.or(defaults.epochs)),
+		batch_size: hyper.batch_size.map_or(defaults.batch_size, |n| n.or(defaults.batch_size)),
+		learning_rate: defaults.learning_rate
+			* hyper.learning_rate_multiplier.map_or(1.0, |m| m.or(1.0)),
+		holdout: if request.validation_file.is_some() { 0.0 } else { defaults.holdout },
+		seed: request.seed.unwrap_or(0),
+		..defaults
+	};
+	settings.check().map_err(|e| ApiError::bad("invalid_hyperparameters", e.to_string()))?;
 	let training = source(&request.training_file)?;
 	let check_file = |id: &str| match state.jobs.files.join(id).exists() {
 		true => Ok(()),
@@ -437,21 +452,6 @@ pub(super) async fn create_job(
 			}
 		}
 	}
-	let hyper = &request.hyperparameters;
-	let defaults = Settings::default();
-	let settings = Settings {
-		rank: request.lora.rank.unwrap_or(defaults.rank),
-		alpha: request.lora.alpha.unwrap_or(defaults.alpha),
-		modules: request.lora.modules.clone().unwrap_or(defaults.modules.clone()),
-		epochs: hyper.n_epochs.map_or(defaults.epochs, |n| n.or(defaults.epochs)),
-		batch_size: hyper.batch_size.map_or(defaults.batch_size, |n| n.or(defaults.batch_size)),
-		learning_rate: defaults.learning_rate
-			* hyper.learning_rate_multiplier.map_or(1.0, |m| m.or(1.0)),
-		holdout: if request.validation_file.is_some() { 0.0 } else { defaults.holdout },
-		seed: request.seed.unwrap_or(0),
-		..defaults
-	};
-	settings.check().map_err(|e| ApiError::bad("invalid_hyperparameters", e.to_string()))?;
 	let id = format!(
 		"ftjob-{}",
 		&hex(&blake2_256(
