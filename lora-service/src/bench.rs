@@ -9,7 +9,7 @@ use std::{
 	time::{Duration, Instant},
 };
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use candle_core::Device;
 
 use tributary_lora::{
@@ -134,11 +134,7 @@ fn random_adapter(shape: Shape, rank: usize, seed: u64, model: &Model) -> Result
 }
 
 pub fn run(args: Args) -> Result<()> {
-	let path = match args.model.clone() {
-		Some(path) => path,
-		None => PathBuf::from(std::env::var("HOME").context("HOME")?)
-			.join(".cache/tributary/models/SmolLM2-135M-Instruct.Q4_1.gguf"),
-	};
+	let path = args.model.clone().unwrap_or_else(tributary_lora::model::default_path);
 	let weights = args.weights.unwrap_or(Weights::Mixed);
 	let started = Instant::now();
 	let model = Arc::new(Model::load(&path, &Device::Cpu, weights)?);

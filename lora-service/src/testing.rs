@@ -64,10 +64,9 @@ pub(crate) fn tiny_adapter(seed: u64, rank: usize) -> Adapter {
 /// The real model: $TRIBUTARY_MODEL, or where `scripts/fetch-model.sh` puts it. Its tests fail
 /// (rather than pass vacuously) when it is missing.
 pub(crate) fn smollm2_path() -> PathBuf {
-	let path = std::env::var_os("TRIBUTARY_MODEL").map(PathBuf::from).unwrap_or_else(|| {
-		let home = std::env::var_os("HOME").expect("HOME is set");
-		Path::new(&home).join(".cache/tributary/models/SmolLM2-135M-Instruct.Q4_1.gguf")
-	});
+	let path = std::env::var_os("TRIBUTARY_MODEL")
+		.map(PathBuf::from)
+		.unwrap_or_else(crate::model::default_path);
 	assert!(
 		path.exists(),
 		"{} is missing: run scripts/fetch-model.sh (or set TRIBUTARY_MODEL)",

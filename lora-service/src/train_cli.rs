@@ -13,7 +13,7 @@ use anyhow::{bail, Result};
 use candle_core::Device;
 use tributary_lora::{
 	chat::ChatTemplate,
-	model::{gguf, Model, Weights},
+	model::{self, gguf, Model, Weights},
 	train::{data, output, Progress, Settings, Tokenize, Trainer},
 };
 
@@ -80,12 +80,6 @@ pub struct Args {
 	checkpoint_steps: usize,
 }
 
-/// SmolLM2 where scripts/fetch-model.sh puts it.
-fn default_model() -> PathBuf {
-	let home = std::env::var_os("HOME").unwrap_or_default();
-	PathBuf::from(home).join(".cache/tributary/models/SmolLM2-135M-Instruct.Q4_1.gguf")
-}
-
 /// Trains as `args` say and prints `lineage.json`.
 pub fn run(args: Args) -> Result<()> {
 	if args.datasets.is_empty() && args.jsonl.is_none() {
@@ -111,7 +105,7 @@ pub fn run(args: Args) -> Result<()> {
 	if args.out.exists() {
 		bail!("{} exists: name a new directory for the adapter", args.out.display());
 	}
-	let path = args.model.unwrap_or_else(default_model);
+	let path = args.model.unwrap_or_else(model::default_path);
 	let content = gguf::read(&path)?;
 	let spec = gguf::TokenizerSpec::from_gguf(&content)?;
 	let tokenizer = spec.build()?;
@@ -124,16 +118,8 @@ pub fn run(args: Args) -> Result<()> {
 	if let Some(path) = &args.jsonl {
 		sources.extend(data::jsonl_records(path)?);
 	}
-	let tokenize = Tokenize {
-		tokenizer: &tokenizer,
-		chat: &chat,
-		end_token: tokenizer.token_to_id("<|endoftext|>").unwrap_or(model.config.eos_token_id),
-		max_length: settings.max_length.min(model.config.context_length),
-	};
-	let mut examples = Vec::new();
-	for source in &sources {
-		examples.extend(tokenize.examples(source)?);
-	}
+	let tokenize = Tokenize::new(&tokenizer, &chat, &model.config, settings.max_length);
+	let examples = tokenize.all(&sources)?;
 	let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
 	let mut trainer = Trainer::new(&model, &name, settings, examples, None)?;
 	eprintln!(
@@ -267,21 +253,24 @@ fn peak_mib() -> f64 {
 /// questions trained on, and paraphrases of them held out), the losses, tokens/s, the wall
 /// time and peak memory. Prints Markdown.
 pub fn check(args: CheckArgs) -> Result<()> {
-	let path = args.model.unwrap_or_else(default_model);
+	let path = args.model.unwrap_or_else(model::default_path);
 	let content = gguf::read(&path)?;
 	let tokenizer = gguf::TokenizerSpec::from_gguf(&content)?.build()?;
 	let model = Model::load(&path, &Device::Cpu, Weights::Dense)?;
 	let chat = ChatTemplate::from_gguf(&content, &tokenizer, &model.config);
 	let facts = tributary_lora::train::facts::invented(args.facts, args.seed);
-	let tokenize = Tokenize { tokenizer: &tokenizer, chat: &chat, end_token: 0, max_length: 256 };
-	let examples_of = |pick: fn(&tributary_lora::train::facts::Fact) -> &str| -> Result<Vec<_>> {
-		let mut examples = Vec::new();
-		for (i, fact) in facts.iter().enumerate() {
-			let bytes = tributary_lora::train::facts::record(pick(fact), &fact.answer).into_bytes();
-			let source = data::Source { bytes, dataset: Some(1), name: format!("fact {i}") };
-			examples.extend(tokenize.examples(&source)?);
-		}
-		Ok(examples)
+	let tokenize = Tokenize::new(&tokenizer, &chat, &model.config, Settings::default().max_length);
+	let examples_of = |pick: fn(&tributary_lora::train::facts::Fact) -> &str| {
+		let sources: Vec<data::Source> = facts
+			.iter()
+			.enumerate()
+			.map(|(i, fact)| data::Source {
+				bytes: tributary_lora::train::facts::record(pick(fact), &fact.answer).into_bytes(),
+				dataset: Some(1),
+				name: format!("fact {i}"),
+			})
+			.collect();
+		tokenize.all(&sources)
 	};
 	let train = examples_of(|f| &f.question)?;
 	let held_out = examples_of(|f| &f.paraphrase)?;

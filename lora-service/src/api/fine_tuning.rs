@@ -524,18 +524,26 @@ pub(super) async fn list_jobs(
 	State(state): State<Arc<AppState>>,
 	page: Result<Query<Page>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
-	let Page { after, limit } = query(page)?;
-	let limit = limit.unwrap_or(20).clamp(1, 100);
 	let mut jobs: Vec<Job> = lock(&state.jobs.book).jobs.values().map(|k| k.job.clone()).collect();
 	jobs.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id)));
-	let start = after.and_then(|a| jobs.iter().position(|j| j.id == a).map(|p| p + 1)).unwrap_or(0);
-	let page: Vec<&Job> = jobs.iter().skip(start).take(limit).collect();
-	let has_more = start + page.len() < jobs.len();
-	Ok(Json(json!({ "object": "list", "data": page, "has_more": has_more })))
+	Ok(Json(listed(&jobs, |job| &job.id, page)?))
 }
 
-fn query(page: Result<Query<Page>, QueryRejection>) -> Result<Page, ApiError> {
-	page.map(|Query(page)| page).map_err(|e| ApiError::bad("invalid_query", e.body_text()))
+/// OpenAI's list of `items` (in the order given): those after the one whose id is `after`, at
+/// most `limit` (20 unless given, 1 to 100), and whether more follow.
+fn listed<T: Serialize>(
+	items: &[T],
+	id: impl Fn(&T) -> &str,
+	page: Result<Query<Page>, QueryRejection>,
+) -> Result<Value, ApiError> {
+	let Page { after, limit } =
+		page.map(|Query(page)| page).map_err(|e| ApiError::bad("invalid_query", e.body_text()))?;
+	let limit = limit.unwrap_or(20).clamp(1, 100);
+	let start =
+		after.and_then(|a| items.iter().position(|item| id(item) == a).map(|p| p + 1)).unwrap_or(0);
+	let data: Vec<&T> = items.iter().skip(start).take(limit).collect();
+	let has_more = start + data.len() < items.len();
+	Ok(json!({ "object": "list", "data": data, "has_more": has_more }))
 }
 
 fn unknown(id: &str) -> ApiError {
@@ -557,14 +565,8 @@ pub(super) async fn job_events(
 	page: Result<Query<Page>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
 	let kept = state.jobs.get(&id).ok_or_else(|| unknown(&id))?;
-	let Page { after, limit } = query(page)?;
-	let limit = limit.unwrap_or(20).clamp(1, 100);
 	let events: Vec<&Event> = kept.events.iter().rev().collect();
-	let start =
-		after.and_then(|a| events.iter().position(|e| e.id == a).map(|p| p + 1)).unwrap_or(0);
-	let page: Vec<&&Event> = events.iter().skip(start).take(limit).collect();
-	let has_more = start + page.len() < events.len();
-	Ok(Json(json!({ "object": "list", "data": page, "has_more": has_more })))
+	Ok(Json(listed(&events, |event| &event.id, page)?))
 }
 
 /// `POST /v1/fine_tuning/jobs/{id}/cancel`: a queued job is cancelled at once, a running one
@@ -742,31 +744,17 @@ fn train(
 			data::held_records(&indexes, blob, &state.tokenizer, &ids)?
 		}
 	};
-	let tokenize = Tokenize {
-		tokenizer: &state.tokenizer,
-		chat: &state.chat,
-		end_token: state
-			.tokenizer
-			.token_to_id("<|endoftext|>")
-			.unwrap_or(state.config.eos_token_id),
-		max_length: job.settings.max_length.min(state.config.context_length),
-	};
-	let examples = |sources: &[data::Source]| -> anyhow::Result<Vec<crate::train::Example>> {
-		let mut examples = Vec::new();
-		for source in sources {
-			examples.extend(tokenize.examples(source)?);
-		}
-		Ok(examples)
-	};
+	let tokenize =
+		Tokenize::new(&state.tokenizer, &state.chat, &state.config, job.settings.max_length);
 	let held_out = match &job.validation_file {
-		Some(id) => Some(examples(&read_file(id)?)?),
+		Some(id) => Some(tokenize.all(&read_file(id)?)?),
 		None => None,
 	};
 	let mut trainer = Trainer::new(
 		&state.model,
 		&state.model_name,
 		job.settings.clone(),
-		examples(&sources)?,
+		tokenize.all(&sources)?,
 		held_out,
 	)?;
 	let out = jobs.job_dir(&job.id).join("adapter");
@@ -777,7 +765,8 @@ fn train(
 	}
 	let mut last_event = std::time::Instant::now();
 	let tokens = trainer.run(Some(&checkpoint), cancel, |p| {
-		// A metrics event at every epoch's end and at most every 5 seconds between.
+		// A metrics event at the last step, at an epoch's end that measured the held-out loss,
+		// and otherwise at most every 5 seconds.
 		if p.eval_loss.is_some() || p.step == steps || last_event.elapsed().as_secs() >= 5 {
 			last_event = std::time::Instant::now();
 			jobs.event(

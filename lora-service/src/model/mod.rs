@@ -50,6 +50,12 @@ impl<'a> From<Option<&'a Adapter>> for Lora<'a> {
 	}
 }
 
+/// Where `scripts/fetch-model.sh` puts SmolLM2, the default model of the commands that take one.
+pub fn default_path() -> std::path::PathBuf {
+	let home = std::env::var_os("HOME").unwrap_or_default();
+	std::path::Path::new(&home).join(".cache/tributary/models/SmolLM2-135M-Instruct.Q4_1.gguf")
+}
+
 /// The base model's weights and its rotary tables.
 pub struct Model {
 	pub config: LlamaConfig,

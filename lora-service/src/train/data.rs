@@ -58,7 +58,33 @@ struct Conversation {
 	messages: Vec<ChatMessage>,
 }
 
-impl Tokenize<'_> {
+impl<'a> Tokenize<'a> {
+	/// For a model with this configuration: a plain-text record ends with `<|endoftext|>`
+	/// (the end token where the vocabulary has none), and sequences are at most `max_length`
+	/// tokens and never longer than the context.
+	pub fn new(
+		tokenizer: &'a Tokenizer,
+		chat: &'a ChatTemplate,
+		config: &crate::model::LlamaConfig,
+		max_length: usize,
+	) -> Self {
+		Self {
+			tokenizer,
+			chat,
+			end_token: tokenizer.token_to_id("<|endoftext|>").unwrap_or(config.eos_token_id),
+			max_length: max_length.min(config.context_length),
+		}
+	}
+
+	/// Every record's examples, in order.
+	pub fn all(&self, sources: &[Source]) -> Result<Vec<Example>> {
+		let mut examples = Vec::new();
+		for source in sources {
+			examples.extend(self.examples(source)?);
+		}
+		Ok(examples)
+	}
+
 	/// The record's examples: one, or several windows of a long record.
 	pub fn examples(&self, source: &Source) -> Result<Vec<Example>> {
 		let text = std::str::from_utf8(&source.bytes)

@@ -179,16 +179,19 @@ pub fn write_curve(curve: &Curve, dir: &Path) -> Result<()> {
 	super::plot::loss_png(curve, &dir.join("loss.png"))
 }
 
+/// `out` with `suffix` appended to its name.
+fn beside(out: &Path, suffix: &str) -> std::path::PathBuf {
+	let mut name = out.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+	name.push(suffix);
+	out.with_file_name(name)
+}
+
 /// Where the output is assembled before it is renamed into place.
 pub fn partial_dir(out: &Path) -> std::path::PathBuf {
-	let mut name = out.file_name().map(|n| n.to_os_string()).unwrap_or_default();
-	name.push(".partial");
-	out.with_file_name(name)
+	beside(out, ".partial")
 }
 
 /// Where a run's checkpoint is kept, beside its output.
 pub fn checkpoint_dir(out: &Path) -> std::path::PathBuf {
-	let mut name = out.file_name().map(|n| n.to_os_string()).unwrap_or_default();
-	name.push(".checkpoint");
-	out.with_file_name(name)
+	beside(out, ".checkpoint")
 }
