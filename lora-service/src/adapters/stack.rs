@@ -9,13 +9,12 @@
 use std::sync::Arc;
 
 use anyhow::{bail, Result};
-use candle_core::Tensor;
 
 use super::peft::{module_dims, Adapter};
-use crate::model::{attention::dot, LlamaConfig};
+use crate::model::{lora, LlamaConfig};
 
-/// One projection's slots: A^T of each slot (rank rows of `fan_in`) and scaled B^T (rank rows
-/// of `fan_out`), zero-padded to the stack's rank.
+/// One projection's slots: A^T of each slot (`fan_in` rows of the stack's rank) and scaled B^T
+/// (rank rows of `fan_out`), zero-padded to the stack's rank.
 struct Stacked {
 	fan_in: usize,
 	fan_out: usize,
@@ -92,10 +91,13 @@ impl AdapterStack {
 				a.fill(0.0);
 				b.fill(0.0);
 				if let Some(pair) = &adapter.layers[layer][module] {
-					// pair.a is A^T (in, own rank): its columns are our rows.
-					let a_t = pair.a.t()?.contiguous()?.flatten_all()?.to_vec1::<f32>()?;
+					// pair.a is A^T (in, own rank): row i goes to row i of the slot, padded.
+					let own = pair.a.dim(1)?;
+					let a_t = pair.a.flatten_all()?.to_vec1::<f32>()?;
+					for (slot_row, row) in a.chunks_exact_mut(r).zip(a_t.chunks_exact(own.max(1))) {
+						slot_row[..own].copy_from_slice(row);
+					}
 					let b_t = pair.b.flatten_all()?.to_vec1::<f32>()?;
-					a[..a_t.len()].copy_from_slice(&a_t);
 					b[..b_t.len()].copy_from_slice(&b_t);
 				}
 			}
@@ -176,43 +178,21 @@ impl AdapterStack {
 			.collect()
 	}
 
-	/// `y` = x W^T (tokens, out) plus each token's update from its slot's adapter, for
-	/// projection `module` of layer `layer`: for token i in slot s,
-	/// y_i += Σ_j (x_i · A^T[s, j]) B^T[s, j], j over that adapter's own rank (`ranks[i]`; the
-	/// slot's width is the stack's rank).
-	pub(crate) fn add_updates(
+	/// Slot `slot`'s update of projection `module` in layer `layer`, for [`lora::Update`].
+	pub(crate) fn update(
 		&self,
-		x: &Tensor,
-		y: Tensor,
 		layer: usize,
 		module: usize,
-		slots: &[Option<usize>],
-		ranks: &[usize],
-	) -> Result<Tensor> {
-		let Some(stacked) = self.layers.get(layer).and_then(|l| l[module].as_ref()) else {
-			return Ok(y);
-		};
-		if slots.iter().all(Option::is_none) {
-			return Ok(y);
-		}
-		let (fan_in, fan_out, rank) = (stacked.fan_in, stacked.fan_out, self.rank);
-		let xs = x.flatten_all()?.to_vec1::<f32>()?;
-		let mut ys = y.flatten_all()?.to_vec1::<f32>()?;
-		for (row, (slot, own)) in slots.iter().zip(ranks).enumerate() {
-			let Some(slot) = slot else { continue };
-			let x_row = &xs[row * fan_in..][..fan_in];
-			let y_row = &mut ys[row * fan_out..][..fan_out];
-			for j in 0..(*own).min(rank) {
-				let k = slot * rank + j;
-				let low = dot(x_row, &stacked.a[k * fan_in..][..fan_in]);
-				if low != 0.0 {
-					for (y, b) in y_row.iter_mut().zip(&stacked.b[k * fan_out..][..fan_out]) {
-						*y += low * b;
-					}
-				}
-			}
-		}
-		Ok(Tensor::from_vec(ys, (slots.len(), fan_out), x.device())?)
+		slot: usize,
+	) -> Option<lora::Update<'_>> {
+		let stacked = self.layers.get(layer)?[module].as_ref()?;
+		let r = self.rank;
+		Some(lora::Update {
+			a: stacked.a.get(slot * r * stacked.fan_in..)?.get(..r * stacked.fan_in)?,
+			stride: r,
+			b: stacked.b.get(slot * r * stacked.fan_out..)?.get(..r * stacked.fan_out)?,
+			rank: r,
+		})
 	}
 }
 

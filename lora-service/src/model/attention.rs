@@ -5,6 +5,10 @@
 use anyhow::Result;
 use candle_core::Tensor;
 use candle_nn::rotary_emb;
+use rayon::prelude::*;
+
+/// Below this many multiply-adds attention runs on the calling thread.
+const PARALLEL_MIN: usize = 1 << 15;
 
 use super::{
 	gguf::LlamaConfig,
@@ -22,6 +26,14 @@ pub struct KvCache {
 }
 
 impl KvCache {
+	/// An empty cache with room for `positions` (at most the context) in every layer, so that
+	/// it never grows while its sequence decodes.
+	pub fn reserved(config: &LlamaConfig, positions: usize) -> Self {
+		let values = positions.min(config.context_length) * config.kv_heads * config.head_dim;
+		let layer = || (Vec::with_capacity(values), Vec::with_capacity(values));
+		Self { layers: (0..config.layers).map(|_| layer()).collect(), length: 0 }
+	}
+
 	/// How many positions the cache holds.
 	pub fn len(&self) -> usize {
 		self.length
@@ -55,43 +67,42 @@ pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
 	lanes.iter().sum::<f32>() + tail
 }
 
-/// Causal attention of `q` (t, heads, d) at positions `start..start + t` over `keys` and
-/// `values` (start + t, kv heads, d), the query heads that share a key-value head reading the
-/// same rows. Returns (t, heads · d).
-pub(crate) fn attention(
+/// Causal attention of query head `h` of `q` (t, heads, d) at positions `start..start + t` over
+/// `keys` and `values` (start + t, kv heads, d), the query heads that share a key-value head
+/// reading the same rows. Returns (t, d). Each token's output is computed alone, over the
+/// positions it sees in order, so it does not depend on how many tokens come with it.
+pub(crate) fn attention_head(
 	config: &LlamaConfig,
 	q: &[f32],
 	keys: &[f32],
 	values: &[f32],
 	start: usize,
+	h: usize,
 ) -> Vec<f32> {
 	let (heads, kv, d) = (config.heads, config.kv_heads, config.head_dim);
-	let groups = heads / kv;
+	let g = h / (heads / kv);
 	let t = q.len() / (heads * d);
 	let scale = 1.0 / (d as f32).sqrt();
-	let mut out = vec![0f32; t * heads * d];
+	let mut out = vec![0f32; t * d];
 	let mut scores = vec![0f32; start + t];
 	for i in 0..t {
 		let visible = start + i + 1;
-		for h in 0..heads {
-			let g = h / groups;
-			let query = &q[(i * heads + h) * d..][..d];
-			let mut max = f32::NEG_INFINITY;
-			for (j, score) in scores[..visible].iter_mut().enumerate() {
-				*score = dot(query, &keys[(j * kv + g) * d..][..d]) * scale;
-				max = max.max(*score);
-			}
-			let mut total = 0.0;
-			for score in &mut scores[..visible] {
-				*score = (*score - max).exp();
-				total += *score;
-			}
-			let row = &mut out[(i * heads + h) * d..][..d];
-			for (j, score) in scores[..visible].iter().enumerate() {
-				let p = score / total;
-				for (o, v) in row.iter_mut().zip(&values[(j * kv + g) * d..][..d]) {
-					*o += p * v;
-				}
+		let query = &q[(i * heads + h) * d..][..d];
+		let mut max = f32::NEG_INFINITY;
+		for (j, score) in scores[..visible].iter_mut().enumerate() {
+			*score = dot(query, &keys[(j * kv + g) * d..][..d]) * scale;
+			max = max.max(*score);
+		}
+		let mut total = 0.0;
+		for score in &mut scores[..visible] {
+			*score = (*score - max).exp();
+			total += *score;
+		}
+		let row = &mut out[i * d..][..d];
+		for (j, score) in scores[..visible].iter().enumerate() {
+			let p = score / total;
+			for (o, v) in row.iter_mut().zip(&values[(j * kv + g) * d..][..d]) {
+				*o += p * v;
 			}
 		}
 	}
@@ -129,21 +140,37 @@ impl Attention {
 		let k = rotated(heads(Module::K, &self.k, config.kv_heads)?)?;
 		let v = heads(Module::V, &self.v, config.kv_heads)?.flatten_all()?.to_vec1::<f32>()?;
 		let (q_row, kv_row) = (config.heads * d, config.kv_heads * d);
-		let mut y = Vec::with_capacity(n * q_row);
+		// Each row's keys and values join its cache; then every (row, head) is attended to on
+		// whichever core is free.
+		let mut seen = Vec::with_capacity(rows.len());
 		let mut first = 0;
 		for (row, &t) in rows.iter_mut().zip(&pass.lengths) {
 			let start = row.cache.length;
 			let (keys, values) = &mut row.cache.layers[layer];
 			keys.extend_from_slice(&k[first * kv_row..(first + t) * kv_row]);
 			values.extend_from_slice(&v[first * kv_row..(first + t) * kv_row]);
-			y.extend(attention(
-				config,
-				&q[first * q_row..(first + t) * q_row],
-				keys,
-				values,
-				start,
-			));
+			seen.push((first, t, start));
 			first += t;
+		}
+		let units: Vec<(usize, usize)> =
+			(0..rows.len()).flat_map(|r| (0..config.heads).map(move |h| (r, h))).collect();
+		let rows = &*rows;
+		let head = |&(r, h): &(usize, usize)| {
+			let (first, t, start) = seen[r];
+			let (keys, values) = &rows[r].cache.layers[layer];
+			attention_head(config, &q[first * q_row..(first + t) * q_row], keys, values, start, h)
+		};
+		let work: usize = seen.iter().map(|&(_, t, start)| t * (start + t)).sum::<usize>() * q_row;
+		let heads: Vec<Vec<f32>> = match work < PARALLEL_MIN {
+			true => units.iter().map(head).collect(),
+			false => units.par_iter().map(head).collect(),
+		};
+		let mut y = vec![0f32; n * q_row];
+		for (&(r, h), out) in units.iter().zip(&heads) {
+			let (first, t, _) = seen[r];
+			for i in 0..t {
+				y[(first + i) * q_row + h * d..][..d].copy_from_slice(&out[i * d..][..d]);
+			}
 		}
 		let y = Tensor::from_vec(y, (n, q_row), h.device())?;
 		pass.lora.project(&y, &self.o, layer, Module::O)

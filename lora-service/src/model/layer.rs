@@ -7,7 +7,14 @@ use anyhow::Result;
 use candle_core::Tensor;
 use candle_nn::ops;
 
-use super::{attention::Attention, gguf::LlamaConfig, linear::Linear, Row};
+use super::{
+	attention::Attention,
+	gguf::LlamaConfig,
+	linear::Linear,
+	lora::{self, Update},
+	matmul::with_f32,
+	Row,
+};
 use crate::adapters::{Adapter, AdapterStack};
 
 /// A layer's projections, in the order adapters name them (`adapters::MODULES`).
@@ -107,7 +114,8 @@ pub(crate) enum TokenLora<'a> {
 }
 
 impl TokenLora<'_> {
-	/// x W^T for the projection `module` of layer `layer`, plus each token's update.
+	/// x W^T for the projection `module` of layer `layer`, plus each token's update, each
+	/// token's row computed alone (`lora`).
 	pub(crate) fn project(
 		&self,
 		x: &Tensor,
@@ -115,16 +123,36 @@ impl TokenLora<'_> {
 		layer: usize,
 		module: Module,
 	) -> Result<Tensor> {
-		let y = w.forward(x)?;
+		let tokens = x.dim(0)?;
+		let mut y = w.forward_vec(x)?;
+		let module = module as usize;
 		match self {
-			Self::None => Ok(y),
-			Self::Adapter(adapter) => match &adapter.layers[layer][module as usize] {
-				Some(pair) => Ok((y + x.matmul(&pair.a)?.matmul(&pair.b)?)?),
-				None => Ok(y),
-			},
+			Self::None => {}
+			Self::Adapter(adapter) => {
+				if let Some(pair) = &adapter.layers[layer][module] {
+					let rank = pair.a.dim(1)?;
+					with_f32(&pair.a, |a| {
+						with_f32(&pair.b, |b| {
+							with_f32(x, |xs| {
+								let update = Update { a, stride: rank, b, rank };
+								lora::add_per_token(xs, &mut y, tokens, |_| Some(update))
+							})
+						})
+					})???;
+				}
+			}
 			Self::Stack { stack, slots, ranks } => {
-				stack.add_updates(x, y, layer, module as usize, slots, ranks)
+				if slots.iter().any(Option::is_some) {
+					with_f32(x, |xs| {
+						lora::add_per_token(xs, &mut y, tokens, |t| {
+							let update = stack.update(layer, module, slots[t]?)?;
+							Some(Update { rank: update.rank.min(ranks[t]), ..update })
+						})
+					})?;
+				}
 			}
 		}
+		let out = w.out()?;
+		Ok(Tensor::from_vec(y, (tokens, out), x.device())?)
 	}
 }

@@ -1,6 +1,7 @@
 //! The base model's linear layers: dense f32 weights, or quantized ones multiplied by candle's
 //! quantized kernels.
 
+use super::matmul::Packed;
 use anyhow::Result;
 use candle_core::{
 	quantized::{GgmlDType, QMatMul, QTensor},
@@ -35,7 +36,8 @@ impl Weights {
 
 /// A projection's weights, (out, in).
 pub(crate) enum Linear {
-	Dense(Tensor),
+	/// Packed for the row-invariant kernel (`matmul`).
+	Dense(Packed),
 	Quantized(QMatMul),
 }
 
@@ -47,7 +49,7 @@ impl Linear {
 
 	pub(crate) fn new(tensor: QTensor, weights: Weights, device: &Device) -> Result<Self> {
 		Ok(match weights {
-			Weights::Dense => Self::Dense(tensor.dequantize(device)?),
+			Weights::Dense => Self::pack(&tensor.dequantize(device)?)?,
 			Weights::Quantized | Weights::Mixed if Self::fast(tensor.dtype()) => {
 				Self::Quantized(QMatMul::from_qtensor(tensor)?)
 			}
@@ -55,21 +57,47 @@ impl Linear {
 		})
 	}
 
+	fn pack(dense: &Tensor) -> Result<Self> {
+		let (out, k) = dense.dims2()?;
+		let w = dense.flatten_all()?.to_vec1::<f32>()?;
+		Ok(Self::Dense(Packed::new(&w, out, k)))
+	}
+
 	fn requantize(dense: &Tensor) -> Result<Self> {
 		Ok(Self::Quantized(QMatMul::from_qtensor(QTensor::quantize(dense, GgmlDType::Q8_0)?)?))
+	}
+
+	/// x (rows, in) W^T, row-major (rows, out).
+	pub(crate) fn forward_vec(&self, x: &Tensor) -> Result<Vec<f32>> {
+		Ok(match self {
+			Self::Dense(w) => {
+				let rows = x.dim(0)?;
+				super::matmul::with_f32(x, |x| w.matmul_t(x, rows))?
+			}
+			Self::Quantized(w) => w.forward(x)?.flatten_all()?.to_vec1::<f32>()?,
+		})
+	}
+
+	/// Output features.
+	pub(crate) fn out(&self) -> Result<usize> {
+		Ok(match self {
+			Self::Dense(w) => w.out(),
+			Self::Quantized(QMatMul::QTensor(q)) => q.shape().dims2()?.0,
+			Self::Quantized(QMatMul::Tensor(w) | QMatMul::TensorF16(w)) => w.dim(0)?,
+		})
 	}
 
 	/// x (rows, in) W^T.
 	pub(crate) fn forward(&self, x: &Tensor) -> Result<Tensor> {
 		Ok(match self {
-			Self::Dense(w) => x.matmul(&w.t()?)?,
+			Self::Dense(w) => w.forward(x)?,
 			Self::Quantized(w) => w.forward(x)?,
 		})
 	}
 
 	pub(crate) fn dense(&self) -> Result<Tensor> {
 		Ok(match self {
-			Self::Dense(w) => w.clone(),
+			Self::Dense(w) => Tensor::from_vec(w.unpack(), (w.out(), w.k()), &Device::Cpu)?,
 			Self::Quantized(QMatMul::QTensor(q)) => q.dequantize(&q.device())?,
 			Self::Quantized(QMatMul::Tensor(w)) => w.clone(),
 			Self::Quantized(QMatMul::TensorF16(w)) => w.to_dtype(DType::F32)?,
@@ -80,7 +108,7 @@ impl Linear {
 	pub(crate) fn plus(&self, delta: &Tensor) -> Result<Self> {
 		let sum = (self.dense()? + delta)?;
 		Ok(match self {
-			Self::Dense(_) => Self::Dense(sum),
+			Self::Dense(_) => Self::pack(&sum)?,
 			Self::Quantized(_) => Self::requantize(&sum)?,
 		})
 	}
@@ -95,7 +123,7 @@ impl Linear {
 	/// Bytes the weights take in memory.
 	pub(crate) fn bytes(&self) -> usize {
 		match self {
-			Self::Dense(w) => w.elem_count() * 4,
+			Self::Dense(w) => w.bytes(),
 			Self::Quantized(QMatMul::QTensor(q)) => q.storage_size_in_bytes(),
 			Self::Quantized(QMatMul::Tensor(w)) => w.elem_count() * 4,
 			Self::Quantized(QMatMul::TensorF16(w)) => w.elem_count() * 2,

@@ -8,10 +8,12 @@ pub mod attention;
 pub mod gguf;
 pub(crate) mod layer;
 pub mod linear;
+pub(crate) mod lora;
+pub(crate) mod matmul;
 pub mod tiny;
 
 use anyhow::{bail, Context, Result};
-use candle_core::{quantized::gguf_file::Content, DType, Device, Tensor, D};
+use candle_core::{quantized::gguf_file::Content, DType, Device, Tensor};
 use candle_nn::ops;
 
 use self::{
@@ -301,7 +303,7 @@ impl Model {
 		let mut logits = self.forward_sequence(prompt, &mut cache, adapter)?;
 		let mut out = Vec::new();
 		for _ in 0..max_tokens {
-			let next = logits.argmax(D::Minus1)?.to_scalar::<u32>()?;
+			let next = crate::scheduler::sampling::argmax(&logits.to_vec1::<f32>()?);
 			if next == stop {
 				break;
 			}
