@@ -1,7 +1,7 @@
 //! The base model's linear layers: dense f32 weights, or quantized ones multiplied by candle's
 //! quantized kernels.
 
-use super::matmul::Packed;
+use super::matmul::{Format, Packed};
 use anyhow::Result;
 use candle_core::{
 	quantized::{GgmlDType, QMatMul, QTensor},
@@ -49,7 +49,13 @@ impl Linear {
 
 	pub(crate) fn new(tensor: QTensor, weights: Weights, device: &Device) -> Result<Self> {
 		Ok(match weights {
-			Weights::Dense => Self::pack(&tensor.dequantize(device)?)?,
+			Weights::Dense => match Format::of(tensor.dtype()) {
+				Some(format) => {
+					let (out, k) = tensor.shape().dims2()?;
+					Self::Dense(Packed::blocks(format, &tensor.data()?, out, k)?)
+				}
+				None => Self::pack(&tensor.dequantize(device)?)?,
+			},
 			Weights::Quantized | Weights::Mixed if Self::fast(tensor.dtype()) => {
 				Self::Quantized(QMatMul::from_qtensor(tensor)?)
 			}

@@ -18,8 +18,10 @@
 //! with `-C target-cpu=native`, `.cargo/config.toml`), else a multiply then an add: the same
 //! binary gives the same bits on every run; different CPUs may differ in the last bits.
 
+use std::sync::Arc;
+
 use anyhow::{bail, Result};
-use candle_core::{Storage, Tensor};
+use candle_core::{quantized::GgmlDType, Storage, Tensor};
 use rayon::prelude::*;
 
 /// Calls `f` with the elements of an f32 tensor on the CPU, borrowed where they lie
@@ -55,18 +57,85 @@ pub(crate) fn fma(a: f32, b: f32, c: f32) -> f32 {
 	}
 }
 
-/// Weights (out, k) packed in panels of [`LANES`] outputs (the last zero-padded).
+/// Inputs per block of a GGUF block format.
+const BLOCK: usize = 32;
+
+/// The GGUF block formats held as they are and decoded in the kernel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Format {
+	/// w = (q − 8)·d, q of 4 bits.
+	Q4_0,
+	/// w = q·d + m, q of 4 bits.
+	Q4_1,
+	/// w = q·d, q a signed byte.
+	Q8_0,
+}
+
+impl Format {
+	pub(crate) fn of(dtype: GgmlDType) -> Option<Self> {
+		match dtype {
+			GgmlDType::Q4_0 => Some(Self::Q4_0),
+			GgmlDType::Q4_1 => Some(Self::Q4_1),
+			GgmlDType::Q8_0 => Some(Self::Q8_0),
+			_ => None,
+		}
+	}
+
+	/// Bytes of one GGUF block.
+	fn block_bytes(self) -> usize {
+		match self {
+			Self::Q4_0 => 18,
+			Self::Q4_1 => 20,
+			Self::Q8_0 => 34,
+		}
+	}
+
+	/// Code bytes of one block of one output: two 4-bit codes a byte, or one byte.
+	fn codes(self) -> usize {
+		match self {
+			Self::Q4_0 | Self::Q4_1 => BLOCK / 2,
+			Self::Q8_0 => BLOCK,
+		}
+	}
+}
+
+/// IEEE half precision to single (exact).
+fn f16_to_f32(bits: u16) -> f32 {
+	let sign = u32::from(bits >> 15) << 31;
+	let exponent = u32::from((bits >> 10) & 0x1f);
+	let mantissa = u32::from(bits & 0x3ff);
+	let magnitude = match (exponent, mantissa) {
+		(0, 0) => 0,
+		// Subnormal: mantissa · 2^-24, exact in f32.
+		(0, m) => (m as f32 * f32::from_bits(0x3380_0000)).to_bits(),
+		(0x1f, m) => 0x7f80_0000 | (m << 13),
+		(e, m) => ((e + 112) << 23) | (m << 13),
+	};
+	f32::from_bits(sign | magnitude)
+}
+
+/// The packed weights: f32, or a GGUF block format's scales, offsets and codes.
+#[derive(Clone)]
+enum Panels {
+	/// Panel p's element (i, lane) at `(p * k + i) * LANES + lane`.
+	F32(Arc<[f32]>),
+	/// Per panel and block (p * blocks + b): LANES scales, LANES offsets (Q4_1; zeros
+	/// otherwise), and the codes, `format.codes()` rows of LANES bytes (row j of a 4-bit
+	/// format holds inputs j and j + 16 in its low and high nibbles).
+	Blocks { format: Format, scales: Arc<[f32]>, offsets: Arc<[f32]>, codes: Arc<[u8]> },
+}
+
+/// Weights (out, k) packed in panels of [`LANES`] outputs (the last zero-padded), shared by
+/// copies of the model (such as one with an adapter merged into other projections).
 #[derive(Clone)]
 pub(crate) struct Packed {
 	out: usize,
 	k: usize,
-	/// Panel p's element (i, lane) at `(p * k + i) * LANES + lane` (shared by copies of the
-	/// model, such as one with an adapter merged into other projections).
-	panels: std::sync::Arc<[f32]>,
+	panels: Panels,
 }
 
 impl Packed {
-	/// Packs row-major weights (out, k).
+	/// Packs row-major f32 weights (out, k).
 	pub(crate) fn new(w: &[f32], out: usize, k: usize) -> Self {
 		assert_eq!(w.len(), out * k, "weights of ({out}, {k})");
 		let count = out.div_ceil(LANES);
@@ -77,7 +146,46 @@ impl Packed {
 				panels[(p * k + i) * LANES + lane] = value;
 			}
 		}
-		Self { out, k, panels: panels.into() }
+		Self { out, k, panels: Panels::F32(panels.into()) }
+	}
+
+	/// Packs a GGUF tensor (out, k) of `format` from its raw blocks, without decoding it.
+	pub(crate) fn blocks(format: Format, data: &[u8], out: usize, k: usize) -> Result<Self> {
+		if k % BLOCK != 0 || data.len() != out * k / BLOCK * format.block_bytes() {
+			bail!("{} bytes are not ({out}, {k}) of {format:?}", data.len());
+		}
+		let (blocks, count, codes) = (k / BLOCK, out.div_ceil(LANES), format.codes());
+		let mut scales = vec![0f32; count * blocks * LANES];
+		let mut offsets = vec![0f32; count * blocks * LANES];
+		let mut packed = vec![0u8; count * blocks * codes * LANES];
+		for (index, block) in data.chunks_exact(format.block_bytes()).enumerate() {
+			let (o, b) = (index / blocks, index % blocks);
+			let (p, lane) = (o / LANES, o % LANES);
+			let at = (p * blocks + b) * LANES + lane;
+			let half = |i: usize| f16_to_f32(u16::from_le_bytes([block[i], block[i + 1]]));
+			scales[at] = half(0);
+			let qs = match format {
+				Format::Q4_1 => {
+					offsets[at] = half(2);
+					&block[4..]
+				}
+				Format::Q4_0 | Format::Q8_0 => &block[2..],
+			};
+			let base = (p * blocks + b) * codes * LANES;
+			for (j, &q) in qs.iter().enumerate() {
+				packed[base + j * LANES + lane] = q;
+			}
+		}
+		Ok(Self {
+			out,
+			k,
+			panels: Panels::Blocks {
+				format,
+				scales: scales.into(),
+				offsets: offsets.into(),
+				codes: packed.into(),
+			},
+		})
 	}
 
 	pub(crate) fn out(&self) -> usize {
@@ -88,13 +196,64 @@ impl Packed {
 		self.k
 	}
 
-	/// The weights back in row-major (out, k).
+	/// Block `b` of panel `p` decoded to f32, (input, lane): GGUF's own arithmetic, so the
+	/// weights are the bits candle's dequantization gives.
+	#[inline(always)]
+	fn decode(&self, p: usize, b: usize, w: &mut [[f32; LANES]; BLOCK]) {
+		let Panels::Blocks { format, scales, offsets, codes } = &self.panels else { return };
+		let blocks = self.k / BLOCK;
+		let at = (p * blocks + b) * LANES;
+		let d: &[f32; LANES] = scales[at..][..LANES].try_into().expect("LANES scales");
+		let m: &[f32; LANES] = offsets[at..][..LANES].try_into().expect("LANES offsets");
+		let codes = &codes[(p * blocks + b) * format.codes() * LANES..][..format.codes() * LANES];
+		let row = |j: usize| -> [u8; LANES] {
+			codes[j * LANES..][..LANES].try_into().expect("LANES codes")
+		};
+		match format {
+			Format::Q4_0 => {
+				for j in 0..BLOCK / 2 {
+					(w[j], w[j + BLOCK / 2]) = q4_0_lanes(row(j), d);
+				}
+			}
+			Format::Q4_1 => {
+				for j in 0..BLOCK / 2 {
+					(w[j], w[j + BLOCK / 2]) = q4_1_lanes(row(j), d, m);
+				}
+			}
+			Format::Q8_0 => {
+				for (j, w) in w.iter_mut().enumerate() {
+					*w = q8_0_lanes(row(j), d);
+				}
+			}
+		}
+	}
+
+	/// The weights back in row-major (out, k), f32.
 	pub(crate) fn unpack(&self) -> Vec<f32> {
-		let mut w = vec![0f32; self.out * self.k];
-		for (o, row) in w.chunks_exact_mut(self.k.max(1)).enumerate().take(self.out) {
-			let (p, lane) = (o / LANES, o % LANES);
-			for (i, value) in row.iter_mut().enumerate() {
-				*value = self.panels[(p * self.k + i) * LANES + lane];
+		let k = self.k;
+		let mut w = vec![0f32; self.out * k];
+		match &self.panels {
+			Panels::F32(panels) => {
+				for (o, row) in w.chunks_exact_mut(k.max(1)).enumerate().take(self.out) {
+					let (p, lane) = (o / LANES, o % LANES);
+					for (i, value) in row.iter_mut().enumerate() {
+						*value = panels[(p * k + i) * LANES + lane];
+					}
+				}
+			}
+			Panels::Blocks { .. } => {
+				let mut block = [[0f32; LANES]; BLOCK];
+				for p in 0..self.out.div_ceil(LANES) {
+					for b in 0..k / BLOCK {
+						self.decode(p, b, &mut block);
+						for lane in 0..LANES.min(self.out - p * LANES) {
+							let row = &mut w[(p * LANES + lane) * k + b * BLOCK..][..BLOCK];
+							for (i, value) in row.iter_mut().enumerate() {
+								*value = block[i][lane];
+							}
+						}
+					}
+				}
 			}
 		}
 		w
@@ -102,7 +261,12 @@ impl Packed {
 
 	/// Bytes the packed weights take.
 	pub(crate) fn bytes(&self) -> usize {
-		self.panels.len() * 4
+		match &self.panels {
+			Panels::F32(panels) => panels.len() * 4,
+			Panels::Blocks { scales, offsets, codes, .. } => {
+				(scales.len() + offsets.len()) * 4 + codes.len()
+			}
+		}
 	}
 
 	/// x (rows, k) W^T as a tensor (rows, out).
@@ -137,25 +301,21 @@ impl Packed {
 			let mut p = first;
 			while p < end {
 				let two = p + 1 < end;
-				let mut r = 0;
-				while r < rows {
-					let n = (rows - r).min(ROWS);
-					let x = &x[r * k..(r + n) * k];
-					let y = &mut y[r * width + (p - first) * LANES..];
-					match two {
-						true => tile::<2>(
-							n,
-							k,
-							x,
-							&self.panels[p * k * LANES..][..2 * k * LANES],
-							y,
-							width,
-						),
-						false => {
-							tile::<1>(n, k, x, &self.panels[p * k * LANES..][..k * LANES], y, width)
-						}
+				let y = &mut y[(p - first) * LANES..];
+				match (&self.panels, two) {
+					(Panels::F32(panels), true) => f32_pair::<2>(
+						rows,
+						k,
+						x,
+						&panels[p * k * LANES..][..2 * k * LANES],
+						y,
+						width,
+					),
+					(Panels::F32(panels), false) => {
+						f32_pair::<1>(rows, k, x, &panels[p * k * LANES..][..k * LANES], y, width)
 					}
-					r += n;
+					(Panels::Blocks { .. }, true) => self.block_pair::<2>(rows, x, p, y, width),
+					(Panels::Blocks { .. }, false) => self.block_pair::<1>(rows, x, p, y, width),
 				}
 				p += if two { 2 } else { 1 };
 			}
@@ -174,6 +334,86 @@ impl Packed {
 			}
 		}
 		y
+	}
+
+	/// Every row times panels p..p+P of a block format, into y at `y[r * stride + lane]`. Each
+	/// block is decoded once for all rows; the rows' accumulators wait in memory between blocks.
+	fn block_pair<const P: usize>(
+		&self,
+		rows: usize,
+		x: &[f32],
+		p: usize,
+		y: &mut [f32],
+		stride: usize,
+	) {
+		let k = self.k;
+		let mut acc = vec![[[0f32; LANES]; P]; rows];
+		let mut w = [[[0f32; LANES]; BLOCK]; P];
+		for b in 0..k / BLOCK {
+			for (q, w) in w.iter_mut().enumerate() {
+				self.decode(p + q, b, w);
+			}
+			let mut r = 0;
+			while r < rows {
+				let n = (rows - r).min(ROWS);
+				let x = &x[r * k + b * BLOCK..];
+				let acc = &mut acc[r..r + n];
+				match n {
+					6 => block_tile::<6, P>(k, x, &w, acc),
+					5 => block_tile::<5, P>(k, x, &w, acc),
+					4 => block_tile::<4, P>(k, x, &w, acc),
+					3 => block_tile::<3, P>(k, x, &w, acc),
+					2 => block_tile::<2, P>(k, x, &w, acc),
+					_ => block_tile::<1, P>(k, x, &w, acc),
+				}
+				r += n;
+			}
+		}
+		for (r, acc) in acc.iter().enumerate() {
+			for (q, lanes) in acc.iter().enumerate() {
+				y[r * stride + q * LANES..][..LANES].copy_from_slice(lanes);
+			}
+		}
+	}
+}
+
+/// R rows (x at stride k, from the block's first input) through one decoded block of P panels,
+/// continuing their accumulators.
+#[inline(always)]
+fn block_tile<const R: usize, const P: usize>(
+	k: usize,
+	x: &[f32],
+	w: &[[[f32; LANES]; BLOCK]; P],
+	acc: &mut [[[f32; LANES]; P]],
+) {
+	let mut a: [[[f32; LANES]; P]; R] = std::array::from_fn(|r| acc[r]);
+	let x: [&[f32; BLOCK]; R] =
+		std::array::from_fn(|r| x[r * k..][..BLOCK].try_into().expect("a block of inputs"));
+	for i in 0..BLOCK {
+		for r in 0..R {
+			let xv = x[r][i];
+			for q in 0..P {
+				fma_lanes(&mut a[r][q], xv, &w[q][i]);
+			}
+		}
+	}
+	acc[..R].copy_from_slice(&a);
+}
+
+/// Every row times `P` f32 panels, into y at `y[r * stride + lane]`, [`ROWS`] rows at a time.
+fn f32_pair<const P: usize>(
+	rows: usize,
+	k: usize,
+	x: &[f32],
+	panels: &[f32],
+	y: &mut [f32],
+	stride: usize,
+) {
+	let mut r = 0;
+	while r < rows {
+		let n = (rows - r).min(ROWS);
+		tile::<P>(n, k, &x[r * k..(r + n) * k], panels, &mut y[r * stride..], stride);
+		r += n;
 	}
 }
 
@@ -229,6 +469,38 @@ fn micro<const R: usize, const P: usize>(
 	}
 }
 
+/// One code row of a Q4_0 block, (q − 8)·d: the low nibbles' weights and the high ones'.
+#[inline(always)]
+fn q4_0_lanes(c: [u8; LANES], d: &[f32; LANES]) -> ([f32; LANES], [f32; LANES]) {
+	let (mut low, mut high) = ([0f32; LANES], [0f32; LANES]);
+	for lane in 0..LANES {
+		low[lane] = ((c[lane] & 0x0f) as i16 - 8) as f32 * d[lane];
+		high[lane] = ((c[lane] >> 4) as i16 - 8) as f32 * d[lane];
+	}
+	(low, high)
+}
+
+/// One code row of a Q4_1 block, q·d + m: the low nibbles' weights and the high ones'.
+#[inline(always)]
+fn q4_1_lanes(c: [u8; LANES], d: &[f32; LANES], m: &[f32; LANES]) -> ([f32; LANES], [f32; LANES]) {
+	let (mut low, mut high) = ([0f32; LANES], [0f32; LANES]);
+	for lane in 0..LANES {
+		low[lane] = (c[lane] & 0x0f) as f32 * d[lane] + m[lane];
+		high[lane] = (c[lane] >> 4) as f32 * d[lane] + m[lane];
+	}
+	(low, high)
+}
+
+/// One code row of a Q8_0 block, q·d.
+#[inline(always)]
+fn q8_0_lanes(c: [u8; LANES], d: &[f32; LANES]) -> [f32; LANES] {
+	let mut w = [0f32; LANES];
+	for lane in 0..LANES {
+		w[lane] = c[lane] as i8 as f32 * d[lane];
+	}
+	w
+}
+
 /// acc[lane] = fma(x, w[lane], acc[lane]) for every lane (one vector instruction).
 #[inline(always)]
 fn fma_lanes(acc: &mut [f32; LANES], x: f32, w: &[f32; LANES]) {
@@ -282,24 +554,70 @@ mod tests {
 		}
 	}
 
+	/// A GGUF block tensor packed as it is decodes to the bits candle's dequantization gives,
+	/// and multiplies to the bits of those weights packed as f32, for every block format.
+	#[test]
+	fn block_formats_equal_their_dequantized_weights_to_the_bit() {
+		use candle_core::{quantized::QTensor, Device};
+		for (out, k, rows) in [(40, 96, 7), (576, 576, 1), (33, 64, 13)] {
+			let w = random(out * k, 5);
+			let dense = Tensor::from_vec(w, (out, k), &Device::Cpu).unwrap();
+			for dtype in [GgmlDType::Q4_0, GgmlDType::Q4_1, GgmlDType::Q8_0] {
+				let q = QTensor::quantize(&dense, dtype).unwrap();
+				let want = q.dequantize(&Device::Cpu).unwrap().flatten_all().unwrap();
+				let want = want.to_vec1::<f32>().unwrap();
+				let format = Format::of(dtype).unwrap();
+				let packed = Packed::blocks(format, &q.data().unwrap(), out, k).unwrap();
+				let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+				assert_eq!(bits(&packed.unpack()), bits(&want), "{dtype:?} ({out}, {k})");
+				let x = random(rows * k, 6);
+				let y = packed.matmul_t(&x, rows);
+				assert_eq!(bits(&y), bits(&Packed::new(&want, out, k).matmul_t(&x, rows)));
+				assert_eq!(bits(&y), bits(&reference(&x, &want, rows, out, k)));
+			}
+		}
+		assert!(Packed::blocks(Format::Q8_0, &[0; 33], 1, 32).is_err(), "a short tensor");
+	}
+
+	/// Half precision to single, exactly, across normal, subnormal and special values.
+	#[test]
+	fn half_precision_converts_exactly() {
+		assert_eq!(f16_to_f32(0x3c00), 1.0);
+		assert_eq!(f16_to_f32(0xc000), -2.0);
+		assert_eq!(f16_to_f32(0x0001), 2f32.powi(-24));
+		assert_eq!(f16_to_f32(0x7bff), 65504.0);
+		assert_eq!(f16_to_f32(0x7c00), f32::INFINITY);
+		assert!(f16_to_f32(0x7e00).is_nan());
+		assert_eq!(f16_to_f32(0x8000).to_bits(), (-0.0f32).to_bits());
+		assert_eq!(f16_to_f32(0x0200), 2f32.powi(-15));
+	}
+
 	/// A row's output is the same bits alone, in a batch of any size at any place in it, and
 	/// among any other rows.
 	#[test]
 	fn a_rows_output_does_not_depend_on_its_batch() {
+		use candle_core::{quantized::QTensor, Device};
 		let (out, k) = (1536, 576);
 		let w = random(out * k, 1);
-		let packed = Packed::new(&w, out, k);
-		let x = random(17 * k, 2);
-		let alone: Vec<Vec<f32>> = (0..17).map(|r| packed.matmul_t(&x[r * k..][..k], 1)).collect();
-		for rows in [2, 5, 6, 7, 12, 17] {
-			let y = packed.matmul_t(&x[..rows * k], rows);
-			for r in 0..rows {
-				assert_eq!(&y[r * out..][..out], alone[r].as_slice(), "row {r} of {rows}");
+		let dense = Tensor::from_vec(w.clone(), (out, k), &Device::Cpu).unwrap();
+		let q = QTensor::quantize(&dense, GgmlDType::Q4_1).unwrap();
+		for packed in [
+			Packed::new(&w, out, k),
+			Packed::blocks(Format::Q4_1, &q.data().unwrap(), out, k).unwrap(),
+		] {
+			let x = random(17 * k, 2);
+			let alone: Vec<Vec<f32>> =
+				(0..17).map(|r| packed.matmul_t(&x[r * k..][..k], 1)).collect();
+			for rows in [2, 5, 6, 7, 12, 17] {
+				let y = packed.matmul_t(&x[..rows * k], rows);
+				for r in 0..rows {
+					assert_eq!(&y[r * out..][..out], alone[r].as_slice(), "row {r} of {rows}");
+				}
 			}
+			let mut other = random(6 * k, 3);
+			other[2 * k..3 * k].copy_from_slice(&x[5 * k..6 * k]);
+			let y = packed.matmul_t(&other, 6);
+			assert_eq!(&y[2 * out..][..out], alone[5].as_slice());
 		}
-		let mut other = random(6 * k, 3);
-		other[2 * k..3 * k].copy_from_slice(&x[5 * k..6 * k]);
-		let y = packed.matmul_t(&other, 6);
-		assert_eq!(&y[2 * out..][..out], alone[5].as_slice());
 	}
 }
