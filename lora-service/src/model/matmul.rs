@@ -151,7 +151,7 @@ impl Packed {
 
 	/// Packs a GGUF tensor (out, k) of `format` from its raw blocks, without decoding it.
 	pub(crate) fn blocks(format: Format, data: &[u8], out: usize, k: usize) -> Result<Self> {
-		if k % BLOCK != 0 || data.len() != out * k / BLOCK * format.block_bytes() {
+		if !k.is_multiple_of(BLOCK) || data.len() != out * k / BLOCK * format.block_bytes() {
 			bail!("{} bytes are not ({out}, {k}) of {format:?}", data.len());
 		}
 		let (blocks, count, codes) = (k / BLOCK, out.div_ceil(LANES), format.codes());
