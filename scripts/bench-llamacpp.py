@@ -45,6 +45,24 @@ for i in range(args.requests):
     generate(prompt(i), args.tokens)
 one_by_one = time.perf_counter() - start
 
+# Time to first token: 16 requests with 256-token prompts, all waiting from the start, served
+# one by one (each prefilled, then generating 8 tokens).
+ttft = []
+start = time.perf_counter()
+for i in range(16):
+    llm.reset()
+    llm.eval([(i * 7919 + j * 104729) % (llm.n_vocab() - 300) + 100 for j in range(256)])
+    llm.sample(temp=0.0)
+    ttft.append(time.perf_counter() - start)
+    for _ in range(7):
+        llm.eval([llm.sample(temp=0.0)])
+ttft.sort()
+
+
+def rank(q):
+    return ttft[min(max(int(-(-q * len(ttft) // 1)), 1), len(ttft)) - 1]
+
+
 print(f"llama.cpp {llama_cpp.__version__}, {args.threads} threads, the same GGUF file:\n")
 print("| workload | requests | tokens | seconds | tokens/s |")
 print("|---|---:|---:|---:|---:|")
@@ -53,4 +71,8 @@ total = args.requests * args.tokens
 print(
     f"| llama.cpp, {args.requests} requests one by one (base model; llama.cpp has no PEFT adapter here) "
     f"| {args.requests} | {total} | {one_by_one:.2f} | {total / one_by_one:.1f} |"
+)
+print(
+    f"\nllama.cpp time to first token, 16 requests with 256-token prompts sent at once, served "
+    f"one by one: p50 {rank(0.5) * 1e3:.0f} ms, p99 {rank(0.99) * 1e3:.0f} ms."
 )

@@ -251,6 +251,19 @@ fn decode(args: &Args, model: &Arc<Model>) -> Result<()> {
 	let timing = serve(model, args.batch, tokens, requests)?;
 	let name = format!("{count} requests, {count} distinct adapters, {tokens} tokens each");
 	row(&name, count * tokens, timing, base);
+	// The same, sampled: temperature 0.8, top_p 0.95, a seed per request.
+	eprintln!("{count} requests with {count} adapters, sampled");
+	let requests = (0..count)
+		.map(|i| (prompt(i, vocab), Some(adapters[i % adapters.len()].clone())))
+		.collect();
+	let sampled = |i: usize| Sampling { temperature: 0.8, top_p: 0.95, seed: i as u64 };
+	let (timing, outputs, _) = generate_with(model, args.batch, tokens, &[], requests, sampled)?;
+	anyhow::ensure!(outputs.iter().all(|o| o.len() == tokens), "a sampled request ended early");
+	let name = format!(
+		"{count} requests, {count} distinct adapters, {tokens} tokens each, sampled \
+		 (temperature 0.8, top_p 0.95)"
+	);
+	row(&name, count * tokens, timing, base);
 	// One at a time: merge each request's adapter into the weights, serve it alone.
 	eprintln!("one adapter at a time, merged");
 	let (mut merging, mut served) = (Duration::ZERO, Timing::default());
@@ -271,6 +284,34 @@ fn decode(args: &Args, model: &Arc<Model>) -> Result<()> {
 	println!(
 		"\nMerging one adapter into the weights took {:.0} ms on average.\n",
 		merging.as_secs_f64() * 1e3 / args.baseline_requests.max(1) as f64
+	);
+	time_to_first_token(args, model, &adapters)
+}
+
+/// Time to first token of 16 requests with 256-token prompts and 16 adapters, all sent at
+/// once: p50 and p99 (the nearest rank) from the moment they are queued.
+fn time_to_first_token(args: &Args, model: &Arc<Model>, adapters: &[Arc<Adapter>]) -> Result<()> {
+	let (count, length) = (16, 256);
+	let vocab = model.config.vocab_size;
+	eprintln!("time to first token, {count} requests of {length}-token prompts");
+	let requests = (0..count)
+		.map(|i| {
+			let prompt = (0..length)
+				.map(|j| ((i * 7919 + j * 104_729) % (vocab - 300) + 100) as u32)
+				.collect();
+			(prompt, Some(adapters[i % adapters.len()].clone()))
+		})
+		.collect();
+	let (_, _, mut firsts) =
+		generate_with(model, args.batch, 8, &[], requests, |_| Sampling::GREEDY)?;
+	firsts.sort();
+	let rank = |q: f64| firsts[((q * count as f64).ceil() as usize).clamp(1, count) - 1];
+	println!(
+		"Time to first token, {count} requests with {length}-token prompts and {count} distinct \
+		 adapters sent at once (batch {}): p50 {:.0} ms, p99 {:.0} ms.\n",
+		args.batch,
+		rank(0.5).as_secs_f64() * 1e3,
+		rank(0.99).as_secs_f64() * 1e3
 	);
 	Ok(())
 }
@@ -398,10 +439,28 @@ fn generate(
 	stops: &[u32],
 	requests: Vec<(Vec<u32>, Option<Arc<Adapter>>)>,
 ) -> Result<(Timing, Vec<Vec<u32>>)> {
+	let (timing, outputs, _) =
+		generate_with(model, batch, max_tokens, stops, requests, |_| Sampling::GREEDY)?;
+	Ok((timing, outputs))
+}
+
+/// [`generate`], each request sampled as `sampling(i)` says, with each request's time to its
+/// first token from the start (every request is queued before it).
+fn generate_with(
+	model: &Arc<Model>,
+	batch: usize,
+	max_tokens: usize,
+	stops: &[u32],
+	requests: Vec<(Vec<u32>, Option<Arc<Adapter>>)>,
+	sampling: impl Fn(usize) -> Sampling,
+) -> Result<(Timing, Vec<Vec<u32>>, Vec<Duration>)> {
 	let (sender, receiver) = mpsc::channel();
 	let stats = engine::Stats::default();
 	let mut answers = Vec::new();
-	for (prompt, adapter) in requests {
+	let firsts: Vec<Arc<std::sync::OnceLock<Instant>>> =
+		(0..requests.len()).map(|_| Arc::default()).collect();
+	for (i, (prompt, adapter)) in requests.into_iter().enumerate() {
+		let first = firsts[i].clone();
 		let (reply, answer) = mpsc::channel();
 		stats.queued.fetch_add(1, Ordering::Relaxed);
 		sender
@@ -410,8 +469,10 @@ fn generate(
 				max_tokens,
 				stop_tokens: stops.to_vec(),
 				stop_check: None,
-				on_token: None,
-				sampling: Sampling::GREEDY,
+				on_token: Some(Box::new(move |_, _| {
+					first.get_or_init(Instant::now);
+				})),
+				sampling: sampling(i),
 				logprobs: None,
 				adapter,
 				byte_limit: None,
@@ -436,7 +497,11 @@ fn generate(
 		.into_iter()
 		.map(|answer| Ok(answer.recv()?.map_err(anyhow::Error::msg)?.tokens))
 		.collect::<Result<_>>()?;
-	Ok((timing, outputs))
+	let firsts = firsts
+		.iter()
+		.map(|first| first.get().map_or(Duration::ZERO, |at| at.duration_since(started)))
+		.collect();
+	Ok((timing, outputs, firsts))
 }
 
 /// Teacher forcing across weight modes: outputs generated under each mode (served batched, as

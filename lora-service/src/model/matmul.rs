@@ -41,6 +41,9 @@ pub(crate) fn with_f32<T>(t: &Tensor, f: impl FnOnce(&[f32]) -> T) -> Result<T> 
 pub(crate) const LANES: usize = 16;
 /// Rows per micro-kernel tile: 6 rows × 2 panels are 12 vector accumulators.
 const ROWS: usize = 6;
+/// Up to this many rows, a block format is decoded into registers per tile of rows
+/// (`Packed::fused_panel`); above, once into memory for all rows (`Packed::block_pair`).
+const FUSED_ROWS: usize = 4;
 /// Below this many multiply-adds a product runs on the calling thread.
 const PARALLEL_MIN: usize = 1 << 16;
 
@@ -314,6 +317,11 @@ impl Packed {
 					(Panels::F32(panels), false) => {
 						f32_pair::<1>(rows, k, x, &panels[p * k * LANES..][..k * LANES], y, width)
 					}
+					(Panels::Blocks { .. }, _) if rows <= FUSED_ROWS => {
+						for q in p..(p + 2).min(end) {
+							self.fused_panel(rows, x, q, &mut y[(q - p) * LANES..], width);
+						}
+					}
 					(Panels::Blocks { .. }, true) => self.block_pair::<2>(rows, x, p, y, width),
 					(Panels::Blocks { .. }, false) => self.block_pair::<1>(rows, x, p, y, width),
 				}
@@ -334,6 +342,83 @@ impl Packed {
 			}
 		}
 		y
+	}
+
+	/// A few rows times panel p of a block format, into y at `y[r * stride + lane]`: each code
+	/// row is decoded into registers and used at once by every row (the low nibbles of a block,
+	/// inputs 0..16, before the high ones, 16..32, so each sum keeps its order).
+	fn fused_panel(&self, rows: usize, x: &[f32], p: usize, y: &mut [f32], stride: usize) {
+		match rows {
+			1 => self.fused::<1>(x, p, y, stride),
+			2 => self.fused::<2>(x, p, y, stride),
+			3 => self.fused::<3>(x, p, y, stride),
+			_ => {
+				let mut r = 0;
+				while r < rows {
+					let n = (rows - r).min(FUSED_ROWS);
+					let (x, y) = (&x[r * self.k..], &mut y[r * stride..]);
+					match n {
+						1 => self.fused::<1>(x, p, y, stride),
+						2 => self.fused::<2>(x, p, y, stride),
+						3 => self.fused::<3>(x, p, y, stride),
+						_ => self.fused::<4>(x, p, y, stride),
+					}
+					r += n;
+				}
+			}
+		}
+	}
+
+	// The index walks the inputs, the weight rows and the accumulators in lockstep.
+	#[allow(clippy::needless_range_loop)]
+	#[inline(always)]
+	fn fused<const R: usize>(&self, x: &[f32], p: usize, y: &mut [f32], stride: usize) {
+		let Panels::Blocks { format, scales, offsets, codes } = &self.panels else { return };
+		let (k, blocks, per) = (self.k, self.k / BLOCK, format.codes() * LANES);
+		let rows: [&[f32]; R] = std::array::from_fn(|r| &x[r * k..][..k]);
+		let mut acc = [[0f32; LANES]; R];
+		for b in 0..blocks {
+			let at = (p * blocks + b) * LANES;
+			let d: &[f32; LANES] = scales[at..][..LANES].try_into().expect("LANES scales");
+			let m: &[f32; LANES] = offsets[at..][..LANES].try_into().expect("LANES offsets");
+			let codes = &codes[(p * blocks + b) * per..][..per];
+			let row = |j: usize| -> [u8; LANES] {
+				codes[j * LANES..][..LANES].try_into().expect("LANES codes")
+			};
+			let xs: [&[f32; BLOCK]; R] = std::array::from_fn(|r| {
+				rows[r][b * BLOCK..][..BLOCK].try_into().expect("a block of inputs")
+			});
+			match format {
+				Format::Q4_0 | Format::Q4_1 => {
+					for high in [false, true] {
+						for j in 0..BLOCK / 2 {
+							let (low_w, high_w) = match format {
+								Format::Q4_0 => q4_0_lanes(row(j), d),
+								_ => q4_1_lanes(row(j), d, m),
+							};
+							let (w, i) = match high {
+								false => (low_w, j),
+								true => (high_w, j + BLOCK / 2),
+							};
+							for r in 0..R {
+								fma_lanes(&mut acc[r], xs[r][i], &w);
+							}
+						}
+					}
+				}
+				Format::Q8_0 => {
+					for i in 0..BLOCK {
+						let w = q8_0_lanes(row(i), d);
+						for r in 0..R {
+							fma_lanes(&mut acc[r], xs[r][i], &w);
+						}
+					}
+				}
+			}
+		}
+		for (r, acc) in acc.iter().enumerate() {
+			y[r * stride..][..LANES].copy_from_slice(acc);
+		}
 	}
 
 	/// Every row times panels p..p+P of a block format, into y at `y[r * stride + lane]`. Each
