@@ -70,6 +70,11 @@ pub struct Options {
 	/// The most sequences decoded together in one step.
 	#[arg(long, default_value_t = 16)]
 	pub max_batch: usize,
+	/// The most prompt tokens one step carries beside the decoding rows: a joining request's
+	/// prompt runs in pieces of up to this many tokens inside the decode steps, so the rows
+	/// decoding beside it wait at most that long for their next token.
+	#[arg(long, default_value_t = crate::scheduler::PREFILL_CHUNK, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=8192))]
+	pub prefill_chunk: usize,
 	/// The most requests waiting for a place in the batch; beyond it requests get 429.
 	#[arg(long, default_value_t = 256)]
 	pub max_queue: usize,
@@ -384,8 +389,11 @@ pub fn start(model_path: &std::path::Path, options: Options) -> anyhow::Result<A
 	let stats = Arc::new(scheduler::Stats::default());
 	let (sender, requests) = mpsc::channel();
 	let engine_thread = {
-		let limits =
-			scheduler::Limits { max_batch: options.max_batch, kv_budget: options.kv_budget() };
+		let limits = scheduler::Limits {
+			max_batch: options.max_batch,
+			prefill_chunk: options.prefill_chunk,
+			kv_budget: options.kv_budget(),
+		};
 		let (model, stats) = (model.clone(), stats.clone());
 		std::thread::Builder::new()
 			.name("engine".into())

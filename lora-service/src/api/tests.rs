@@ -20,6 +20,8 @@ fn options(name: &str) -> Options {
 		adapters_dir: dir.join("adapters"),
 		data_dir: Some(dir.join("data")),
 		max_batch: 4,
+		// Small, so that prompts run in pieces beside decoding rows.
+		prefill_chunk: 16,
 		max_queue: 64,
 		max_prompt_tokens: 256,
 		kv_cache_gib: 1.0,

@@ -1,7 +1,11 @@
-//! The scheduler: continuous batching. Requests join the running batch between decode steps
-//! (after their own prefill) and leave it when they finish, so sequences at different
-//! positions, with different adapters, decode together; each row's next token is chosen as
-//! its request says (`sampling`), and stop strings end it (`stop`).
+//! The scheduler: continuous batching with chunked prefill. Requests join the running batch
+//! between steps and leave it when they finish, so sequences at different positions, with
+//! different adapters, decode together. A step carries every decoding row's next token and
+//! pieces of the joining rows' prompts, at most `Limits::prefill_chunk` prompt tokens in all,
+//! so a long prompt neither stalls the rows decoding beside it nor runs alone: the weights are
+//! read once for both. Every kernel computes each token's row alone (`model::matmul`), so a
+//! prompt run in pieces gives the bits it gives at once. Each row's next token is chosen as its
+//! request says (`sampling`), and stop strings end it (`stop`).
 
 use std::{
 	sync::{
@@ -146,6 +150,8 @@ struct Active {
 	reserved: usize,
 	/// When its last token came.
 	last_token_at: Instant,
+	/// How many of its prompt's tokens its cache holds (the prompt runs in pieces).
+	prefilled: usize,
 }
 
 impl Active {
@@ -196,11 +202,16 @@ impl Active {
 	}
 }
 
+/// Prompt tokens a step carries at most, by default.
+pub const PREFILL_CHUNK: usize = 256;
+
 /// How much the engine takes on at once.
 #[derive(Clone, Copy, Debug)]
 pub struct Limits {
 	/// The most rows decoded together.
 	pub max_batch: usize,
+	/// The most prompt tokens one step carries beside the decoding rows (at least one).
+	pub prefill_chunk: usize,
 	/// The bytes the rows' key-value caches may take at their worst (each row's prompt and
 	/// `max_tokens`, up to the context): a request that would exceed it waits for rows to
 	/// finish. A request larger than the budget alone is served alone.
@@ -210,7 +221,7 @@ pub struct Limits {
 impl Limits {
 	/// `max_batch` rows, without a memory budget.
 	pub fn batch(max_batch: usize) -> Self {
-		Self { max_batch, kv_budget: usize::MAX }
+		Self { max_batch, prefill_chunk: PREFILL_CHUNK, kv_budget: usize::MAX }
 	}
 }
 
@@ -269,11 +280,13 @@ pub fn run(model: &Model, requests: mpsc::Receiver<Request>, limits: Limits, sta
 			}
 			stats.queued.fetch_sub(1, Ordering::Relaxed);
 			stats.queue_wait.observe(request.queued_at.elapsed().as_secs_f64());
-			if let Some(mut row) = prefill(model, request, stats) {
-				row.reserved = cost;
-				reserved += cost;
-				active.push(row);
+			if request.prompt.is_empty() {
+				stats.failed.fetch_add(1, Ordering::Relaxed);
+				(request.reply)(Err("a request needs a prompt".into()));
+				continue;
 			}
+			reserved += cost;
+			active.push(Active::admitted(request, cost, &model.config));
 		}
 		stats.kv_reserved_bytes.store(reserved as u64, Ordering::Relaxed);
 		// Retire what is done or abandoned, then take one step for the rest.
@@ -305,19 +318,25 @@ pub fn run(model: &Model, requests: mpsc::Receiver<Request>, limits: Limits, sta
 		}
 		let started = Instant::now();
 		let lengths: Vec<usize> = active.iter().map(|row| row.cache.len()).collect();
-		match guarded(|| step(model, &mut active, &mut stack, stats)) {
-			Ok(()) => {
-				let rows = active.len() as u64;
-				stats.batch_size.store(rows, Ordering::Relaxed);
+		let chunk = limits.prefill_chunk;
+		match guarded(|| step(model, &mut active, &mut stack, stats, chunk)) {
+			Ok((decoded, prompted)) => {
 				stats.stack_bytes.store(stack.bytes() as u64, Ordering::Relaxed);
-				stats.steps.fetch_add(1, Ordering::Relaxed);
-				stats.decoded_tokens.fetch_add(rows, Ordering::Relaxed);
-				let elapsed = started.elapsed();
-				stats.decode_nanos.fetch_add(elapsed.as_nanos() as u64, Ordering::Relaxed);
-				let now = rows as f64 / elapsed.as_secs_f64().max(1e-9);
-				let before = stats.tokens_per_second();
-				let smoothed = if before == 0.0 { now } else { 0.9 * before + 0.1 * now };
-				stats.tokens_per_second.store(smoothed.to_bits(), Ordering::Relaxed);
+				stats.prefill_tokens.fetch_add(prompted as u64, Ordering::Relaxed);
+				if decoded > 0 {
+					let rows = decoded as u64;
+					stats.batch_size.store(rows, Ordering::Relaxed);
+					stats.steps.fetch_add(1, Ordering::Relaxed);
+					stats.decoded_tokens.fetch_add(rows, Ordering::Relaxed);
+					// The step's time, in the share its decoding rows had of its tokens.
+					let share = decoded as f64 / (decoded + prompted) as f64;
+					let elapsed = started.elapsed().as_secs_f64() * share;
+					stats.decode_nanos.fetch_add((elapsed * 1e9) as u64, Ordering::Relaxed);
+					let now = rows as f64 / elapsed.max(1e-9);
+					let before = stats.tokens_per_second();
+					let smoothed = if before == 0.0 { now } else { 0.9 * before + 0.1 * now };
+					stats.tokens_per_second.store(smoothed.to_bits(), Ordering::Relaxed);
+				}
 			}
 			Err(e) => {
 				// One row may be at fault: the step is undone, and each row takes it alone;
@@ -332,9 +351,12 @@ pub fn run(model: &Model, requests: mpsc::Receiver<Request>, limits: Limits, sta
 				}
 				let mut kept = Vec::with_capacity(active.len());
 				for mut row in active.drain(..) {
-					match guarded(|| step(model, std::slice::from_mut(&mut row), &mut stack, stats))
-					{
-						Ok(()) => kept.push(row),
+					let alone = std::slice::from_mut(&mut row);
+					match guarded(|| step(model, alone, &mut stack, stats, chunk)) {
+						Ok((_, prompted)) => {
+							stats.prefill_tokens.fetch_add(prompted as u64, Ordering::Relaxed);
+							kept.push(row);
+						}
 						Err(e) => {
 							reserved -= row.reserved;
 							stats.failed.fetch_add(1, Ordering::Relaxed);
@@ -362,43 +384,37 @@ fn guarded<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
 	})
 }
 
-/// Runs a request's prompt through the model and picks its first token.
-fn prefill(model: &Model, request: Request, stats: &Stats) -> Option<Active> {
-	// The cache holds the prompt and every token the request may generate without growing.
-	let mut cache = KvCache::reserved(&model.config, request.prompt.len() + request.max_tokens);
-	let mut rng = Rng(SplitMix64(request.sampling.seed));
-	let first = guarded(|| {
-		let logits =
-			model.forward_sequence(&request.prompt, &mut cache, request.adapter.as_deref())?;
-		choose(&logits.to_vec1::<f32>()?, request.sampling, request.logprobs, &mut rng)
-	});
-	match first {
-		Ok((next, next_logprobs)) => {
-			stats.prefill_tokens.fetch_add(request.prompt.len() as u64, Ordering::Relaxed);
-			let mut row = Active {
-				request,
-				rng,
-				cache,
-				next,
-				next_logprobs,
-				output: Vec::new(),
-				bytes: 0,
-				logprobs: Vec::new(),
-				finish: None,
-				failure: None,
-				reserved: 0,
-				last_token_at: Instant::now(),
-			};
-			stats.time_to_first_token.observe(row.request.queued_at.elapsed().as_secs_f64());
-			row.accept(model.config.context_length);
-			Some(row)
-		}
-		Err(e) => {
-			stats.failed.fetch_add(1, Ordering::Relaxed);
-			(request.reply)(Err(format!("{e:#}")));
-			None
+impl Active {
+	/// A request admitted to the batch, its prompt not yet run, with `reserved` bytes of
+	/// key-value cache set aside (and reserved in memory: the cache never grows).
+	fn admitted(request: Request, reserved: usize, config: &crate::model::LlamaConfig) -> Self {
+		Self {
+			cache: KvCache::reserved(config, request.prompt.len() + request.max_tokens),
+			rng: Rng(SplitMix64(request.sampling.seed)),
+			next: 0,
+			next_logprobs: None,
+			output: Vec::new(),
+			bytes: 0,
+			logprobs: Vec::new(),
+			finish: None,
+			failure: None,
+			reserved,
+			last_token_at: Instant::now(),
+			prefilled: 0,
+			request,
 		}
 	}
+}
+
+/// What a row does in a step.
+#[derive(Clone, Copy, PartialEq)]
+enum Work {
+	/// Runs its next token.
+	Decode,
+	/// Runs its prompt's tokens start..end.
+	Prompt(usize, usize),
+	/// Waits for a later step (the step's prompt tokens are spent).
+	Wait,
 }
 
 /// The next token from one row of logits, as `sampling` says, with its log-probabilities when
@@ -417,45 +433,100 @@ fn choose(
 	Ok((next, logprobs))
 }
 
-/// One decode step for every active row, with the rows' adapters placed in the stack's slots.
+/// One step: every decoding row's next token and, within `chunk` prompt tokens, pieces of the
+/// prompts of rows still prefilling (oldest first), with the rows' adapters placed in the
+/// stack's slots. Rows whose prompt is done, and decoding rows, get their next token. Returns
+/// the rows decoded and the prompt tokens run.
 fn step(
 	model: &Model,
 	active: &mut [Active],
 	stack: &mut AdapterStack,
 	stats: &Stats,
-) -> Result<()> {
-	let adapters: Vec<Option<Arc<Adapter>>> =
-		active.iter().map(|row| row.request.adapter.clone()).collect();
-	let slots = stack.place(&adapters, &model.config)?;
-	let mut rows: Vec<Row> = active
-		.iter_mut()
-		.map(|row| Row { tokens: std::slice::from_ref(&row.next), cache: &mut row.cache })
+	chunk: usize,
+) -> Result<(usize, usize)> {
+	let mut budget = chunk.max(1);
+	let plan: Vec<Work> = active
+		.iter()
+		.map(|row| {
+			let (done, total) = (row.prefilled, row.request.prompt.len());
+			if done >= total {
+				return Work::Decode;
+			}
+			let take = (total - done).min(budget);
+			budget -= take;
+			match take {
+				0 => Work::Wait,
+				_ => Work::Prompt(done, done + take),
+			}
+		})
 		.collect();
+	let adapters: Vec<Option<Arc<Adapter>>> = active
+		.iter()
+		.zip(&plan)
+		.filter(|(_, work)| **work != Work::Wait)
+		.map(|(row, _)| row.request.adapter.clone())
+		.collect();
+	let slots = stack.place(&adapters, &model.config)?;
+	let mut rows: Vec<Row> = Vec::with_capacity(adapters.len());
+	for (row, work) in active.iter_mut().zip(&plan) {
+		let tokens = match *work {
+			Work::Decode => std::slice::from_ref(&row.next),
+			Work::Prompt(start, end) => &row.request.prompt[start..end],
+			Work::Wait => continue,
+		};
+		rows.push(Row { tokens, cache: &mut row.cache });
+	}
 	let logits = model.forward(&mut rows, Lora::Stack { stack, slots: &slots })?;
+	drop(rows);
 	let vocab = logits.dim(1)?;
 	let logits = logits.flatten_all()?.to_vec1::<f32>()?;
-	// Every row's next token first, on copies of the generators and on every core: a failure
-	// leaves every row as it was.
-	let rows: Vec<(Sampling, Option<usize>, Rng)> = active
-		.iter()
-		.map(|row| (row.request.sampling, row.request.logprobs, row.rng.clone()))
+	// The rows that get a token, with their logits; the next tokens are chosen first, on
+	// copies of the generators and on every core: a failure leaves every row as it was.
+	let running = active.iter().zip(&plan).filter(|(_, work)| **work != Work::Wait);
+	let choosing: Vec<(usize, Sampling, Option<usize>, Rng)> = running
+		.enumerate()
+		.filter(|(_, (row, work))| match **work {
+			Work::Prompt(_, end) => end == row.request.prompt.len(),
+			_ => true,
+		})
+		.map(|(at, (row, _))| (at, row.request.sampling, row.request.logprobs, row.rng.clone()))
 		.collect();
-	let chosen = rows
+	let mut chosen = choosing
 		.into_par_iter()
-		.zip(logits.par_chunks(vocab.max(1)))
-		.map(|((sampling, logprobs, mut rng), logits)| {
+		.map(|(at, sampling, logprobs, mut rng)| {
+			let logits = &logits[at * vocab..][..vocab];
 			let (next, logprobs) = choose(logits, sampling, logprobs, &mut rng)?;
 			Ok((next, logprobs, rng))
 		})
-		.collect::<Result<Vec<_>>>()?;
+		.collect::<Result<Vec<_>>>()?
+		.into_iter();
 	let now = Instant::now();
-	for (row, (next, logprobs, rng)) in active.iter_mut().zip(chosen) {
+	let (mut decoded, mut prompted) = (0, 0);
+	for (row, work) in active.iter_mut().zip(plan) {
+		match work {
+			Work::Wait => continue,
+			Work::Prompt(start, end) => {
+				row.prefilled = end;
+				prompted += end - start;
+				if end < row.request.prompt.len() {
+					continue;
+				}
+				let first = row.request.queued_at.elapsed().as_secs_f64();
+				stats.time_to_first_token.observe(first);
+			}
+			Work::Decode => {
+				decoded += 1;
+				stats.inter_token.observe(now.duration_since(row.last_token_at).as_secs_f64());
+			}
+		}
+		let Some((next, logprobs, rng)) = chosen.next() else {
+			anyhow::bail!("a row that gets a token has no logits");
+		};
 		(row.next, row.next_logprobs, row.rng) = (next, logprobs, rng);
-		stats.inter_token.observe(now.duration_since(row.last_token_at).as_secs_f64());
 		row.last_token_at = now;
 		row.accept(model.config.context_length);
 	}
-	Ok(())
+	Ok((decoded, prompted))
 }
 
 #[cfg(test)]
@@ -494,11 +565,16 @@ mod tests {
 	/// Serves `requests` through the engine (at most `max_batch` together) and returns the
 	/// outputs in order.
 	fn serve(model: &Arc<Model>, requests: Vec<Request>, max_batch: usize) -> Vec<Vec<u32>> {
+		serve_with(model, requests, Limits::batch(max_batch))
+	}
+
+	/// [`serve`] within `limits`.
+	fn serve_with(model: &Arc<Model>, requests: Vec<Request>, limits: Limits) -> Vec<Vec<u32>> {
 		let (sender, receiver) = mpsc::channel();
 		let stats = Arc::new(Stats::default());
 		let engine = {
 			let (model, stats) = (model.clone(), stats.clone());
-			std::thread::spawn(move || run(&model, receiver, Limits::batch(max_batch), &stats))
+			std::thread::spawn(move || run(&model, receiver, limits, &stats))
 		};
 		let mut answers = Vec::new();
 		for request in requests {
@@ -546,17 +622,29 @@ mod tests {
 				.collect(),
 			8,
 		);
-		for ((prompt, max_tokens, adapter), served) in specs.iter().zip(together) {
+		let chunked = serve_with(
+			&model,
+			specs
+				.iter()
+				.map(|(p, n, a)| request(p.clone(), *n, a.clone(), Sampling::GREEDY).0)
+				.collect(),
+			Limits { prefill_chunk: 3, ..Limits::batch(8) },
+		);
+		for (((prompt, max_tokens, adapter), served), pieces) in
+			specs.iter().zip(together).zip(chunked)
+		{
 			let alone = model.generate_greedy(prompt, *max_tokens, 2, adapter.as_deref()).unwrap();
 			assert_eq!(served, alone, "prompt {prompt:?}");
+			assert_eq!(pieces, alone, "prompt {prompt:?} in pieces of 3");
 			assert!(!served.is_empty());
 		}
 	}
 
 	/// SmolLM2, in each way of holding its weights: sixteen requests over the base model and
 	/// three adapters, half greedy and half sampled at a fixed seed, with prompts whose
-	/// continuations have near-ties ("river number 4"), served sixteen together and eight
-	/// together get, token for token, what each gets served alone.
+	/// continuations have near-ties ("river number 4"), served sixteen together, eight
+	/// together, and sixteen together with their prompts run in pieces of five tokens beside
+	/// the decoding rows, get, token for token, what each gets served alone.
 	#[test]
 	fn smollm2_outputs_do_not_depend_on_the_batch() {
 		use crate::adapters::random::{self as random_adapter, Shape};
@@ -595,10 +683,11 @@ mod tests {
 			};
 			let alone: Vec<Vec<u32>> =
 				(0..16).map(|i| serve(&model, vec![make(i)], 1).remove(0)).collect();
-			for max_batch in [16, 8] {
-				let together = serve(&model, (0..16).map(make).collect(), max_batch);
+			let chunked = Limits { prefill_chunk: 5, ..Limits::batch(16) };
+			for limits in [Limits::batch(16), Limits::batch(8), chunked] {
+				let together = serve_with(&model, (0..16).map(make).collect(), limits);
 				for (i, (a, b)) in alone.iter().zip(&together).enumerate() {
-					assert_eq!(a, b, "{weights:?}, request {i}, batches of {max_batch}");
+					assert_eq!(a, b, "{weights:?}, request {i}, {limits:?}");
 				}
 			}
 		}
@@ -854,7 +943,7 @@ mod tests {
 			drop(sender);
 			let stats = Stats::default();
 			stats.queued.store(2, Ordering::Relaxed);
-			run(&model, receiver, Limits { max_batch: 4, kv_budget: budget }, &stats);
+			run(&model, receiver, Limits { kv_budget: budget, ..Limits::batch(4) }, &stats);
 			assert!(first_answer.recv().unwrap().is_ok() && second_answer.recv().unwrap().is_ok());
 			assert_eq!(*saw_first_done.lock().unwrap(), Some(waits), "budget {budget}");
 			assert_eq!(stats.kv_reserved_bytes.load(Ordering::Relaxed), 0, "all released");
