@@ -138,7 +138,7 @@ impl TokenLora<'_> {
 								lora::add_per_token(xs, &mut y, tokens, |_| Some(update))
 							})
 						})
-					})???;
+					})????;
 				}
 			}
 			Self::Stack { stack, slots, ranks } => {
@@ -148,7 +148,7 @@ impl TokenLora<'_> {
 							let update = stack.update(layer, module, slots[t]?)?;
 							Some(Update { rank: update.rank.min(ranks[t]), ..update })
 						})
-					})?;
+					})??;
 				}
 			}
 		}

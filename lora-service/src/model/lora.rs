@@ -21,10 +21,18 @@ pub(crate) struct Update<'a> {
 const PARALLEL_MIN: usize = 1 << 15;
 
 impl Update<'_> {
-	/// y += Σ_{j < rank} (Σ_i x_i A^T[i][j]) B^T[j], each sum in index order.
+	/// Whether it fits a projection of `fan_in` inputs and `fan_out` outputs.
+	pub(crate) fn fits(&self, fan_in: usize, fan_out: usize) -> bool {
+		self.rank <= self.stride
+			&& self.a.len() == fan_in * self.stride
+			&& self.b.len() >= self.rank * fan_out
+	}
+
+	/// y += Σ_{j < rank} (Σ_i x_i A^T[i][j]) B^T[j], each sum in index order. The update
+	/// must fit x and y ([`Update::fits`]).
 	pub(crate) fn add(&self, x: &[f32], y: &mut [f32]) {
 		let (rank, stride, fan_out) = (self.rank.min(self.stride), self.stride, y.len());
-		if rank == 0 || self.a.len() < x.len() * stride || self.b.len() < rank * fan_out {
+		if rank == 0 || !self.fits(x.len(), fan_out) {
 			return;
 		}
 		let mut low = vec![0f32; rank];
@@ -43,17 +51,21 @@ impl Update<'_> {
 }
 
 /// Adds token t's update `update(t)` (if any) to row t of `y` (tokens, fan_out), from row t of
-/// `x` (tokens, fan_in).
+/// `x` (tokens, fan_in); an update that does not fit the projection is an error, and nothing
+/// is added.
 pub(crate) fn add_per_token<'a>(
 	x: &[f32],
 	y: &mut [f32],
 	tokens: usize,
 	update: impl Fn(usize) -> Option<Update<'a>> + Sync,
-) {
+) -> anyhow::Result<()> {
 	if tokens == 0 {
-		return;
+		return Ok(());
 	}
 	let (fan_in, fan_out) = (x.len() / tokens, y.len() / tokens);
+	if let Some(t) = (0..tokens).find(|&t| update(t).is_some_and(|u| !u.fits(fan_in, fan_out))) {
+		anyhow::bail!("token {t}'s adapter does not fit a projection of ({fan_in}, {fan_out})");
+	}
 	let each = |(t, (x, y)): (usize, (&[f32], &mut [f32]))| {
 		if let Some(u) = update(t) {
 			u.add(x, y);
@@ -66,4 +78,5 @@ pub(crate) fn add_per_token<'a>(
 		}
 		false => x.par_chunks(fan_in).zip(y.par_chunks_mut(fan_out)).enumerate().for_each(each),
 	}
+	Ok(())
 }
