@@ -28,7 +28,8 @@ pub struct Args {
 	/// The base model (a llama GGUF). Default: SmolLM2 where scripts/fetch-model.sh puts it.
 	#[arg(long)]
 	model: Option<PathBuf>,
-	/// How the base weights are held (both are measured when not given).
+	/// How the base weights are held for the decode workloads (dense, the service's default,
+	/// when not given; then the first table compares all three).
 	#[arg(long, value_enum)]
 	weights: Option<Weights>,
 	/// Sequences decoded together.
@@ -135,7 +136,7 @@ fn random_adapter(shape: Shape, rank: usize, seed: u64, model: &Model) -> Result
 
 pub fn run(args: Args) -> Result<()> {
 	let path = args.model.clone().unwrap_or_else(tributary_lora::model::default_path);
-	let weights = args.weights.unwrap_or(Weights::Mixed);
+	let weights = args.weights.unwrap_or(Weights::Dense);
 	let started = Instant::now();
 	let model = Arc::new(Model::load(&path, &Device::Cpu, weights)?);
 	eprintln!("loaded {} in {:.2?}", path.display(), started.elapsed());

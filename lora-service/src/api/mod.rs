@@ -122,11 +122,12 @@ pub struct Options {
 	/// adapter slots are as wide as the highest rank in it.
 	#[arg(long, default_value_t = 128)]
 	pub max_adapter_rank: usize,
-	/// How the base model's weights are held: dense (f32, the model's own answers on every
-	/// CPU), quantized (candle's 8-bit kernels; types without SIMD kernels, such as Q4_1, are
-	/// re-quantized to Q8_0), or mixed (quantized but for the feed-forward down projections).
-	/// The 8-bit modes are faster but change answers, differently on different CPUs;
-	/// docs/lora-service.md has the measurements.
+	/// How the base model's weights are held: dense (exact f32 arithmetic on the file's
+	/// weights, kept in their Q4_0/Q4_1/Q8_0 blocks where the file has them: the model's own
+	/// answers, whatever the batch), quantized (candle's 8-bit kernels; types without SIMD
+	/// kernels, such as Q4_1, are re-quantized to Q8_0), or mixed (quantized but for the
+	/// feed-forward down projections). The 8-bit modes change answers, differently on
+	/// different CPUs; docs/lora-service.md has the measurements.
 	#[arg(long, value_enum, default_value = "dense")]
 	pub weights: crate::model::Weights,
 	/// After SIGTERM or Ctrl-C, how long requests in flight have to finish (new ones are

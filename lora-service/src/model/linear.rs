@@ -11,27 +11,20 @@ use candle_core::{
 /// How the base model's projection weights are held.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Weights {
-	/// Dequantized to f32 (four bytes a weight; exact arithmetic on the file's weights).
+	/// Exact f32 arithmetic on the file's weights: Q4_0, Q4_1 and Q8_0 tensors kept in their
+	/// blocks and decoded in the kernel to the bits their dequantization gives (under a byte a
+	/// weight), other types dequantized to f32 (four bytes a weight).
 	Dense,
 	/// Every projection quantized and multiplied by candle's quantized kernels, which quantize
 	/// the activations to 8 bits per block of 32: kept as the file has them where candle has
 	/// SIMD kernels for the type (Q4_0, Q8_0, Q4K, Q6K), otherwise (Q4_1, F16, …) re-quantized
 	/// to Q8_0 (about a byte a weight).
 	Quantized,
-	/// Quantized, except the feed-forward down projections, dense: their inputs carry the
+	/// Quantized, except the feed-forward down projections, dense (f32): their inputs carry the
 	/// outlier activations that 8-bit blocks lose. Closer to the model's answers than
 	/// `Quantized`, but not the same: on some CPUs SmolLM2's answer to "What is the capital of
 	/// France?" still goes astray (docs/lora-service.md).
 	Mixed,
-}
-
-impl Weights {
-	pub(crate) fn for_down_projection(self) -> Self {
-		match self {
-			Self::Mixed => Self::Dense,
-			other => other,
-		}
-	}
 }
 
 /// A projection's weights, (out, in).
@@ -61,6 +54,12 @@ impl Linear {
 			}
 			Weights::Quantized | Weights::Mixed => Self::requantize(&tensor.dequantize(device)?)?,
 		})
+	}
+
+	/// Dequantized to f32 panels whatever the file's type (`mixed`'s down projections: with
+	/// 16 rows and more, f32 panels multiply faster than blocks decoded on the fly).
+	pub(crate) fn f32(tensor: QTensor, device: &Device) -> Result<Self> {
+		Self::pack(&tensor.dequantize(device)?)
 	}
 
 	fn pack(dense: &Tensor) -> Result<Self> {

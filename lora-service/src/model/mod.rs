@@ -108,7 +108,10 @@ impl Model {
 			let mlp = Mlp {
 				gate: linear("ffn_gate", weights)?,
 				up: linear("ffn_up", weights)?,
-				down: linear("ffn_down", weights.for_down_projection())?,
+				down: match weights {
+					Weights::Mixed => Linear::f32(t("ffn_down.weight")?, device)?,
+					_ => linear("ffn_down", weights)?,
+				},
 			};
 			let attn_norm = t("attn_norm.weight")?.dequantize(device)?;
 			let ffn_norm = t("ffn_norm.weight")?.dequantize(device)?;
