@@ -20,7 +20,7 @@ pub enum Weights {
 	/// SIMD kernels for the type (Q4_0, Q8_0, Q4K, Q6K), otherwise (Q4_1, F16, …) re-quantized
 	/// to Q8_0 (about a byte a weight).
 	Quantized,
-	/// Quantized, except the feed-forward down projections, dense (f32): their inputs carry the
+	/// Quantized, except the feed-forward down projections, dense: their inputs carry the
 	/// outlier activations that 8-bit blocks lose. Closer to the model's answers than
 	/// `Quantized`, but not the same: on some CPUs SmolLM2's answer to "What is the capital of
 	/// France?" still goes astray (docs/lora-service.md).
@@ -54,12 +54,6 @@ impl Linear {
 			}
 			Weights::Quantized | Weights::Mixed => Self::requantize(&tensor.dequantize(device)?)?,
 		})
-	}
-
-	/// Dequantized to f32 panels whatever the file's type (`mixed`'s down projections: with
-	/// 16 rows and more, f32 panels multiply faster than blocks decoded on the fly).
-	pub(crate) fn f32(tensor: QTensor, device: &Device) -> Result<Self> {
-		Self::pack(&tensor.dequantize(device)?)
 	}
 
 	fn pack(dense: &Tensor) -> Result<Self> {

@@ -109,7 +109,7 @@ impl Model {
 				gate: linear("ffn_gate", weights)?,
 				up: linear("ffn_up", weights)?,
 				down: match weights {
-					Weights::Mixed => Linear::f32(t("ffn_down.weight")?, device)?,
+					Weights::Mixed => linear("ffn_down", Weights::Dense)?,
 					_ => linear("ffn_down", weights)?,
 				},
 			};
