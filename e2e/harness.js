@@ -356,7 +356,22 @@ export function describeError(api, dispatchError) {
  * Signs and sends `tx`, resolving with the events of its block once it is finalized. `options`
  * are @polkadot/api's signer options (e.g. `{ mode: 1, metadataHash }`).
  */
-export function sendAndFinalize(api, tx, signer, options = {}) {
+export async function sendAndFinalize(api, tx, signer, options = {}) {
+  // A signer that is also a provider's operator shares its account with that provider's
+  // off-chain worker, which may have a transaction in another node's pool with the nonce this
+  // node hands out: the pool refuses ours (1014, "Priority is too low") and nothing of it is
+  // included, so it is signed again, with the next nonce, once a block has passed.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await sendAndFinalizeOnce(api, tx, signer, options);
+    } catch (e) {
+      if (attempt >= 4 || options.nonce !== undefined || !String(e?.message ?? e).startsWith('1014:')) throw e;
+      await new Promise((resolve) => setTimeout(resolve, 7_000));
+    }
+  }
+}
+
+function sendAndFinalizeOnce(api, tx, signer, options) {
   return new Promise((resolve, reject) => {
     tx.signAndSend(signer, options, ({ status, events, dispatchError }) => {
       if (dispatchError) {

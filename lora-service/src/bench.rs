@@ -210,8 +210,9 @@ fn decode(args: &Args, model: &Arc<Model>) -> Result<()> {
 	println!("## Decode throughput\n");
 	println!(
 		"Each workload: at least {} requests (16-token prompts, {} tokens each), {} decoded together. \
-		 Decode tokens/s counts the tokens of decode steps over their time; end to end adds the \
-		 prefills (each request's prompt, run when it joins).\n",
+		 Decode tokens/s counts the tokens decoded over the steps' time, each step's in the share \
+		 its decoding rows had of its tokens (prompts run in pieces inside the steps); end to end \
+		 is every token generated over the whole time.\n",
 		args.requests, args.tokens, args.batch
 	);
 	println!("| workload | decode tokens/s | × base | end-to-end tokens/s | seconds |");
