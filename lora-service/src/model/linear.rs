@@ -69,10 +69,7 @@ impl Linear {
 	/// x (rows, in) W^T, row-major (rows, out).
 	pub(crate) fn forward_vec(&self, x: &Tensor) -> Result<Vec<f32>> {
 		Ok(match self {
-			Self::Dense(w) => {
-				let rows = x.dim(0)?;
-				super::matmul::with_f32(x, |x| w.matmul_t(x, rows))?
-			}
+			Self::Dense(w) => w.forward_vec(x)?,
 			Self::Quantized(w) => w.forward(x)?.flatten_all()?.to_vec1::<f32>()?,
 		})
 	}

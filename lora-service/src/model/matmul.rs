@@ -117,6 +117,9 @@ fn f16_to_f32(bits: u16) -> f32 {
 	f32::from_bits(sign | magnitude)
 }
 
+/// One block of one panel: its format, LANES scales, LANES offsets, and code rows.
+type Block<'a> = (Format, &'a [f32; LANES], &'a [f32; LANES], &'a [u8]);
+
 /// The packed weights: f32, or a GGUF block format's scales, offsets and codes.
 #[derive(Clone)]
 enum Panels {
@@ -199,16 +202,22 @@ impl Packed {
 		self.k
 	}
 
+	/// Block `b` of panel `p` of a block format: the format, its LANES scales and offsets, and
+	/// its code rows.
+	#[inline(always)]
+	fn block(&self, p: usize, b: usize) -> Option<Block<'_>> {
+		let Panels::Blocks { format, scales, offsets, codes } = &self.panels else { return None };
+		let (at, per) = (p * (self.k / BLOCK) + b, format.codes() * LANES);
+		let d = scales[at * LANES..][..LANES].try_into().expect("LANES scales");
+		let m = offsets[at * LANES..][..LANES].try_into().expect("LANES offsets");
+		Some((*format, d, m, &codes[at * per..][..per]))
+	}
+
 	/// Block `b` of panel `p` decoded to f32, (input, lane): GGUF's own arithmetic, so the
 	/// weights are the bits candle's dequantization gives.
 	#[inline(always)]
 	fn decode(&self, p: usize, b: usize, w: &mut [[f32; LANES]; BLOCK]) {
-		let Panels::Blocks { format, scales, offsets, codes } = &self.panels else { return };
-		let blocks = self.k / BLOCK;
-		let at = (p * blocks + b) * LANES;
-		let d: &[f32; LANES] = scales[at..][..LANES].try_into().expect("LANES scales");
-		let m: &[f32; LANES] = offsets[at..][..LANES].try_into().expect("LANES offsets");
-		let codes = &codes[(p * blocks + b) * format.codes() * LANES..][..format.codes() * LANES];
+		let Some((format, d, m, codes)) = self.block(p, b) else { return };
 		let row = |j: usize| -> [u8; LANES] {
 			codes[j * LANES..][..LANES].try_into().expect("LANES codes")
 		};
@@ -274,12 +283,17 @@ impl Packed {
 
 	/// x (rows, k) W^T as a tensor (rows, out).
 	pub(crate) fn forward(&self, x: &Tensor) -> Result<Tensor> {
+		let rows = x.dim(0)?;
+		Ok(Tensor::from_vec(self.forward_vec(x)?, (rows, self.out), x.device())?)
+	}
+
+	/// x (rows, k) W^T, row-major (rows, out), x borrowed from its tensor.
+	pub(crate) fn forward_vec(&self, x: &Tensor) -> Result<Vec<f32>> {
 		let (rows, k) = x.dims2()?;
 		if k != self.k {
 			bail!("an input of {k} for weights of {}", self.k);
 		}
-		let y = with_f32(x, |x| self.matmul_t(x, rows))?;
-		Ok(Tensor::from_vec(y, (rows, self.out), x.device())?)
+		with_f32(x, |x| self.matmul_t(x, rows))
 	}
 
 	/// x (rows, k) W^T: (rows, out), row-major.
@@ -373,15 +387,11 @@ impl Packed {
 	#[allow(clippy::needless_range_loop)]
 	#[inline(always)]
 	fn fused<const R: usize>(&self, x: &[f32], p: usize, y: &mut [f32], stride: usize) {
-		let Panels::Blocks { format, scales, offsets, codes } = &self.panels else { return };
-		let (k, blocks, per) = (self.k, self.k / BLOCK, format.codes() * LANES);
+		let k = self.k;
 		let rows: [&[f32]; R] = std::array::from_fn(|r| &x[r * k..][..k]);
 		let mut acc = [[0f32; LANES]; R];
-		for b in 0..blocks {
-			let at = (p * blocks + b) * LANES;
-			let d: &[f32; LANES] = scales[at..][..LANES].try_into().expect("LANES scales");
-			let m: &[f32; LANES] = offsets[at..][..LANES].try_into().expect("LANES offsets");
-			let codes = &codes[(p * blocks + b) * per..][..per];
+		for b in 0..k / BLOCK {
+			let Some((format, d, m, codes)) = self.block(p, b) else { return };
 			let row = |j: usize| -> [u8; LANES] {
 				codes[j * LANES..][..LANES].try_into().expect("LANES codes")
 			};
