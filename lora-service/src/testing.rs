@@ -16,6 +16,12 @@ use crate::{
 	model::{tiny, Model, Weights},
 };
 
+/// n values in [-1, 1) from a seed.
+pub(crate) fn random(n: usize, seed: u64) -> Vec<f32> {
+	let mut rng = crate::rng::SplitMix64(seed);
+	(0..n).map(|_| rng.next_24() as f32 / (1 << 23) as f32 - 1.0).collect()
+}
+
 /// A directory of this test process's own, removed by nobody (the system's temp cleaning).
 pub(crate) fn scratch(name: &str) -> PathBuf {
 	let dir = std::env::temp_dir().join(format!("tributary-lora-{}-{name}", std::process::id()));

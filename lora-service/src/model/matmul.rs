@@ -607,12 +607,7 @@ fn fma_lanes(acc: &mut [f32; LANES], x: f32, w: &[f32; LANES]) {
 #[cfg(test)]
 mod tests {
 	use super::*;
-	use crate::rng::SplitMix64;
-
-	fn random(n: usize, seed: u64) -> Vec<f32> {
-		let mut rng = SplitMix64(seed);
-		(0..n).map(|_| rng.next_24() as f32 / (1 << 23) as f32 - 1.0).collect()
-	}
+	use crate::testing::random;
 
 	/// The sum the kernel claims, one output at a time: a sequential fused multiply-add over k.
 	fn reference(x: &[f32], w: &[f32], rows: usize, out: usize, k: usize) -> Vec<f32> {
