@@ -14,6 +14,7 @@ use super::{
 	gguf::LlamaConfig,
 	layer::{Module, Pass},
 	linear::Linear,
+	matmul::with_f32,
 	Row,
 };
 
@@ -133,38 +134,45 @@ impl Attention {
 		let heads = |module: Module, w: &Linear, count: usize| -> Result<Tensor> {
 			Ok(pass.lora.project(h, w, layer, module)?.reshape((n, count, 1, d))?)
 		};
-		let rotated = |x: Tensor| -> Result<Vec<f32>> {
-			Ok(rotary_emb::rope_i(&x, &pass.cos, &pass.sin)?.flatten_all()?.to_vec1::<f32>()?)
+		let rotated = |x: Tensor| -> Result<Tensor> {
+			Ok(rotary_emb::rope_i(&x, &pass.cos, &pass.sin)?)
 		};
 		let q = rotated(heads(Module::Q, &self.q, config.heads)?)?;
 		let k = rotated(heads(Module::K, &self.k, config.kv_heads)?)?;
-		let v = heads(Module::V, &self.v, config.kv_heads)?.flatten_all()?.to_vec1::<f32>()?;
+		let v = heads(Module::V, &self.v, config.kv_heads)?;
 		let (q_row, kv_row) = (config.heads * d, config.kv_heads * d);
-		// Each row's keys and values join its cache; then every (row, head) is attended to on
-		// whichever core is free.
+		// Each row's keys and values join its cache, read where the projections left them.
 		let mut seen = Vec::with_capacity(rows.len());
-		let mut first = 0;
-		for (row, &t) in rows.iter_mut().zip(&pass.lengths) {
-			let start = row.cache.length;
-			let (keys, values) = &mut row.cache.layers[layer];
-			keys.extend_from_slice(&k[first * kv_row..(first + t) * kv_row]);
-			values.extend_from_slice(&v[first * kv_row..(first + t) * kv_row]);
-			seen.push((first, t, start));
-			first += t;
-		}
+		with_f32(&k, |k| {
+			with_f32(&v, |v| {
+				let mut first = 0;
+				for (row, &t) in rows.iter_mut().zip(&pass.lengths) {
+					let start = row.cache.length;
+					let (keys, values) = &mut row.cache.layers[layer];
+					keys.extend_from_slice(&k[first * kv_row..(first + t) * kv_row]);
+					values.extend_from_slice(&v[first * kv_row..(first + t) * kv_row]);
+					seen.push((first, t, start));
+					first += t;
+				}
+			})
+		})??;
+		// Then every (row, head) is attended to on whichever core is free.
 		let units: Vec<(usize, usize)> =
 			(0..rows.len()).flat_map(|r| (0..config.heads).map(move |h| (r, h))).collect();
 		let rows = &*rows;
-		let head = |&(r, h): &(usize, usize)| {
-			let (first, t, start) = seen[r];
-			let (keys, values) = &rows[r].cache.layers[layer];
-			attention_head(config, &q[first * q_row..(first + t) * q_row], keys, values, start, h)
-		};
 		let work: usize = seen.iter().map(|&(_, t, start)| t * (start + t)).sum::<usize>() * q_row;
-		let heads: Vec<Vec<f32>> = match work < PARALLEL_MIN {
-			true => units.iter().map(head).collect(),
-			false => units.par_iter().map(head).collect(),
-		};
+		let heads: Vec<Vec<f32>> = with_f32(&q, |q| {
+			let head = |&(r, h): &(usize, usize)| {
+				let (first, t, start) = seen[r];
+				let (keys, values) = &rows[r].cache.layers[layer];
+				let q = &q[first * q_row..(first + t) * q_row];
+				attention_head(config, q, keys, values, start, h)
+			};
+			match work < PARALLEL_MIN {
+				true => units.iter().map(head).collect(),
+				false => units.par_iter().map(head).collect(),
+			}
+		})?;
 		let mut y = vec![0f32; n * q_row];
 		for (&(r, h), out) in units.iter().zip(&heads) {
 			let (first, t, _) = seen[r];

@@ -4,7 +4,7 @@
 //! update.
 
 use anyhow::Result;
-use candle_core::Tensor;
+use candle_core::{CpuStorage, InplaceOp2, Layout, Tensor};
 use candle_nn::ops;
 
 use super::{
@@ -115,7 +115,7 @@ pub(crate) enum TokenLora<'a> {
 
 impl TokenLora<'_> {
 	/// x W^T for the projection `module` of layer `layer`, plus each token's update, each
-	/// token's row computed alone (`lora`).
+	/// token's row computed alone (`lora`), added in place to the product's own storage.
 	pub(crate) fn project(
 		&self,
 		x: &Tensor,
@@ -123,8 +123,7 @@ impl TokenLora<'_> {
 		layer: usize,
 		module: Module,
 	) -> Result<Tensor> {
-		let tokens = x.dim(0)?;
-		let mut y = w.forward_vec(x)?;
+		let y = w.forward(x)?;
 		let module = module as usize;
 		match self {
 			Self::None => {}
@@ -133,26 +132,57 @@ impl TokenLora<'_> {
 					let rank = pair.a.dim(1)?;
 					with_f32(&pair.a, |a| {
 						with_f32(&pair.b, |b| {
-							with_f32(x, |xs| {
-								let update = Update { a, stride: rank, b, rank };
-								lora::add_per_token(xs, &mut y, tokens, |_| Some(update))
-							})
+							let update = Update { a, stride: rank, b, rank };
+							y.inplace_op2(x, &AddUpdates(|_| Some(update)))
 						})
-					})????;
+					})???;
 				}
 			}
 			Self::Stack { stack, slots, ranks } => {
 				if slots.iter().any(Option::is_some) {
-					with_f32(x, |xs| {
-						lora::add_per_token(xs, &mut y, tokens, |t| {
+					y.inplace_op2(
+						x,
+						&AddUpdates(|t| {
 							let update = stack.update(layer, module, slots[t]?)?;
 							Some(Update { rank: update.rank.min(ranks[t]), ..update })
-						})
-					})??;
+						}),
+					)?;
 				}
 			}
 		}
-		let out = w.out()?;
-		Ok(Tensor::from_vec(y, (tokens, out), x.device())?)
+		Ok(y)
+	}
+}
+
+/// Adds token t's update to row t of a projection's output (tokens, out), in place, from row
+/// t of its input (tokens, in): `lora::add_per_token` on the tensors' own storage.
+struct AddUpdates<F>(F);
+
+impl<'a, F: Fn(usize) -> Option<Update<'a>> + Sync> InplaceOp2 for AddUpdates<F> {
+	fn name(&self) -> &'static str {
+		"lora-updates"
+	}
+
+	fn cpu_fwd(
+		&self,
+		y: &mut CpuStorage,
+		y_layout: &Layout,
+		x: &CpuStorage,
+		x_layout: &Layout,
+	) -> candle_core::Result<()> {
+		let (CpuStorage::F32(y), CpuStorage::F32(x)) = (y, x) else {
+			candle_core::bail!("LoRA updates of f32 tensors only");
+		};
+		let (Some((y_start, y_end)), Some((x_start, x_end))) =
+			(y_layout.contiguous_offsets(), x_layout.contiguous_offsets())
+		else {
+			candle_core::bail!("LoRA updates of contiguous tensors only");
+		};
+		let tokens = y_layout.dims().first().copied().unwrap_or(0);
+		if x_layout.dims().first() != Some(&tokens) {
+			candle_core::bail!("an input of {:?} for an output of {:?}", x_layout.dims(), y_layout.dims());
+		}
+		lora::add_per_token(&x[x_start..x_end], &mut y[y_start..y_end], tokens, &self.0)
+			.map_err(|e| candle_core::Error::Msg(e.to_string()))
 	}
 }

@@ -66,23 +66,6 @@ impl Linear {
 		Ok(Self::Quantized(QMatMul::from_qtensor(QTensor::quantize(dense, GgmlDType::Q8_0)?)?))
 	}
 
-	/// x (rows, in) W^T, row-major (rows, out).
-	pub(crate) fn forward_vec(&self, x: &Tensor) -> Result<Vec<f32>> {
-		Ok(match self {
-			Self::Dense(w) => w.forward_vec(x)?,
-			Self::Quantized(w) => w.forward(x)?.flatten_all()?.to_vec1::<f32>()?,
-		})
-	}
-
-	/// Output features.
-	pub(crate) fn out(&self) -> Result<usize> {
-		Ok(match self {
-			Self::Dense(w) => w.out(),
-			Self::Quantized(QMatMul::QTensor(q)) => q.shape().dims2()?.0,
-			Self::Quantized(QMatMul::Tensor(w) | QMatMul::TensorF16(w)) => w.dim(0)?,
-		})
-	}
-
 	/// x (rows, in) W^T.
 	pub(crate) fn forward(&self, x: &Tensor) -> Result<Tensor> {
 		Ok(match self {
