@@ -236,7 +236,28 @@ pub fn kv_bytes(config: &crate::model::LlamaConfig, positions: usize) -> usize {
 /// Runs requests from `requests` on `model` within `limits`, until the sending side is dropped
 /// and every request has been answered. Requests are admitted in the order they came; the
 /// first that does not fit the memory budget waits, and those behind it with it.
+///
+/// The loop runs on a worker of a thread pool of its own, one thread a core, which every
+/// parallel part of a step then uses: the loop's thread takes its share of each product and
+/// the others steal the rest, instead of a thread outside the pool handing each of a step's
+/// hundreds of parallel calls over and sleeping until they finish.
 pub fn run(model: &Model, requests: mpsc::Receiver<Request>, limits: Limits, stats: &Stats) {
+	let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+	match rayon::ThreadPoolBuilder::new()
+		.num_threads(threads)
+		.thread_name(|i| format!("tributary-step-{i}"))
+		.build()
+	{
+		Ok(pool) => pool.install(|| run_here(model, requests, limits, stats)),
+		Err(error) => {
+			tracing::warn!(%error, "no thread pool of its own for the engine; using the global one");
+			run_here(model, requests, limits, stats)
+		}
+	}
+}
+
+/// [`run`]'s loop, on the calling thread.
+fn run_here(model: &Model, requests: mpsc::Receiver<Request>, limits: Limits, stats: &Stats) {
 	let max_batch = limits.max_batch.max(1);
 	let mut active: Vec<Active> = Vec::new();
 	let mut stack = AdapterStack::empty(max_batch);
