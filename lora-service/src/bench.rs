@@ -47,6 +47,10 @@ pub struct Args {
 	/// The adapters' rank (all seven projections targeted).
 	#[arg(long, default_value_t = 8)]
 	rank: usize,
+	/// Rounds of the base workload and the same requests with an adapter each, interleaved,
+	/// for the median ratio of their decode rates (0: none).
+	#[arg(long, default_value_t = 5)]
+	rounds: usize,
 	/// Requests served one by one with merged weights (the baseline).
 	#[arg(long, default_value_t = 8)]
 	baseline_requests: usize,
@@ -287,7 +291,47 @@ fn decode(args: &Args, model: &Arc<Model>) -> Result<()> {
 		"\nMerging one adapter into the weights took {:.0} ms on average.\n",
 		merging.as_secs_f64() * 1e3 / args.baseline_requests.max(1) as f64
 	);
+	interleaved(args, model, &adapters)?;
 	time_to_first_token(args, model, &adapters)
+}
+
+/// The adapters' cost as a ratio that the machine's drift does not decide: rounds of the base
+/// workload, then the same requests each with an adapter of its own (a new one each round,
+/// from the whole pool, so that every round loads its adapters into the stack as the
+/// many-adapter workloads do), one after the other; the median of the rounds' ratios.
+fn interleaved(args: &Args, model: &Arc<Model>, adapters: &[Arc<Adapter>]) -> Result<()> {
+	let (rounds, vocab, count) = (args.rounds, model.config.vocab_size, args.requests);
+	if rounds == 0 || adapters.is_empty() {
+		return Ok(());
+	}
+	let mut ratios = Vec::with_capacity(rounds);
+	for round in 0..rounds {
+		eprintln!("interleaved round {} of {rounds}", round + 1);
+		let requests = (0..count).map(|i| (prompt(i, vocab), None)).collect();
+		let base = serve(model, args.batch, args.tokens, requests)?.decode_rate();
+		let requests = (0..count)
+			.map(|i| (prompt(i, vocab), Some(adapters[(round * count + i) % adapters.len()].clone())))
+			.collect();
+		let with = serve(model, args.batch, args.tokens, requests)?.decode_rate();
+		ratios.push((base, with, with / base));
+	}
+	let mut sorted: Vec<f64> = ratios.iter().map(|r| r.2).collect();
+	sorted.sort_by(f64::total_cmp);
+	println!(
+		"Base model against {count} requests each with its own adapter (of {}), batch {}, in {rounds} \
+		 interleaved rounds: decode tokens/s {}; median ratio {:.3} (lowest {:.3}, highest {:.3}).\n",
+		adapters.len(),
+		args.batch,
+		ratios
+			.iter()
+			.map(|(base, with, _)| format!("{base:.1} / {with:.1}"))
+			.collect::<Vec<_>>()
+			.join(", "),
+		sorted[sorted.len() / 2],
+		sorted[0],
+		sorted[sorted.len() - 1]
+	);
+	Ok(())
 }
 
 /// Time to first token of 16 requests with 256-token prompts and 16 adapters, all sent at
