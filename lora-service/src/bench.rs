@@ -310,7 +310,9 @@ fn interleaved(args: &Args, model: &Arc<Model>, adapters: &[Arc<Adapter>]) -> Re
 		let requests = (0..count).map(|i| (prompt(i, vocab), None)).collect();
 		let base = serve(model, args.batch, args.tokens, requests)?.decode_rate();
 		let requests = (0..count)
-			.map(|i| (prompt(i, vocab), Some(adapters[(round * count + i) % adapters.len()].clone())))
+			.map(|i| {
+				(prompt(i, vocab), Some(adapters[(round * count + i) % adapters.len()].clone()))
+			})
 			.collect();
 		let with = serve(model, args.batch, args.tokens, requests)?.decode_rate();
 		ratios.push((base, with, with / base));

@@ -134,9 +134,7 @@ impl Attention {
 		let heads = |module: Module, w: &Linear, count: usize| -> Result<Tensor> {
 			Ok(pass.lora.project(h, w, layer, module)?.reshape((n, count, 1, d))?)
 		};
-		let rotated = |x: Tensor| -> Result<Tensor> {
-			Ok(rotary_emb::rope_i(&x, &pass.cos, &pass.sin)?)
-		};
+		let rotated = |x: Tensor| rotary_emb::rope_i(&x, &pass.cos, &pass.sin);
 		let q = rotated(heads(Module::Q, &self.q, config.heads)?)?;
 		let k = rotated(heads(Module::K, &self.k, config.kv_heads)?)?;
 		let v = heads(Module::V, &self.v, config.kv_heads)?;

@@ -180,7 +180,11 @@ impl<'a, F: Fn(usize) -> Option<Update<'a>> + Sync> InplaceOp2 for AddUpdates<F>
 		};
 		let tokens = y_layout.dims().first().copied().unwrap_or(0);
 		if x_layout.dims().first() != Some(&tokens) {
-			candle_core::bail!("an input of {:?} for an output of {:?}", x_layout.dims(), y_layout.dims());
+			candle_core::bail!(
+				"an input of {:?} for an output of {:?}",
+				x_layout.dims(),
+				y_layout.dims()
+			);
 		}
 		lora::add_per_token(&x[x_start..x_end], &mut y[y_start..y_end], tokens, &self.0)
 			.map_err(|e| candle_core::Error::Msg(e.to_string()))

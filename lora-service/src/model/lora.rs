@@ -40,8 +40,8 @@ impl Update<'_> {
 			&& self.b.len() >= self.rank * fan_out
 	}
 
-	/// y += Σ_{j < rank} (Σ_i x_i A^T[i][j]) B^T[j], each sum in index order. The update
-	/// must fit x and y ([`Update::fits`]).
+	/// y += Σ_{j < rank} (x·A)_j B^T[j], in the module's order. The update must fit x and y
+	/// ([`Update::fits`]).
 	pub(crate) fn add(&self, x: &[f32], y: &mut [f32]) {
 		let (rank, fan_out) = (self.rank.min(self.stride), y.len());
 		if rank == 0 || !self.fits(x.len(), fan_out) {

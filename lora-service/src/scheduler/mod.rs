@@ -635,22 +635,15 @@ mod tests {
 				(prompt, 3 + i as usize, adapter)
 			})
 			.collect();
-		let together = serve(
-			&model,
+		let requests = || {
 			specs
 				.iter()
 				.map(|(p, n, a)| request(p.clone(), *n, a.clone(), Sampling::GREEDY).0)
-				.collect(),
-			8,
-		);
-		let chunked = serve_with(
-			&model,
-			specs
-				.iter()
-				.map(|(p, n, a)| request(p.clone(), *n, a.clone(), Sampling::GREEDY).0)
-				.collect(),
-			Limits { prefill_chunk: 3, ..Limits::batch(8) },
-		);
+				.collect()
+		};
+		let together = serve(&model, requests(), 8);
+		let chunked =
+			serve_with(&model, requests(), Limits { prefill_chunk: 3, ..Limits::batch(8) });
 		for (((prompt, max_tokens, adapter), served), pieces) in
 			specs.iter().zip(together).zip(chunked)
 		{
