@@ -32,6 +32,10 @@ pub struct Args {
 	/// when not given; then the first table compares all three).
 	#[arg(long, value_enum)]
 	weights: Option<Weights>,
+	/// Where the decode workloads run: cpu, or cuda / cuda:N in a binary built with the cuda
+	/// feature (scripts/build-cuda.sh). Attribution and verification run on the CPU.
+	#[arg(long, default_value = "cpu", value_parser = tributary_lora::model::parse_device)]
+	device: Device,
 	/// Sequences decoded together.
 	#[arg(long, default_value_t = 16)]
 	batch: usize,
@@ -142,16 +146,18 @@ pub fn run(args: Args) -> Result<()> {
 	let path = args.model.clone().unwrap_or_else(tributary_lora::model::default_path);
 	let weights = args.weights.unwrap_or(Weights::Dense);
 	let started = Instant::now();
-	let model = Arc::new(Model::load(&path, &Device::Cpu, weights)?);
+	let model = Arc::new(Model::load(&path, &args.device, weights)?);
 	eprintln!("loaded {} in {:.2?}", path.display(), started.elapsed());
 	let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
 	println!("# tributary-lora bench\n");
 	println!(
-		"Model `{}` ({} layers, hidden {}), {threads} CPU threads, batch {}, {} tokens per \
-		 request, adapters of rank {} over all seven projections, base weights {weights:?}.\n",
+		"Model `{}` ({} layers, hidden {}), {threads} CPU threads, device {:?}, batch {}, {} \
+		 tokens per request, adapters of rank {} over all seven projections, base weights \
+		 {weights:?}.\n",
 		path.file_name().unwrap_or_default().to_string_lossy(),
 		model.config.layers,
 		model.config.hidden,
+		args.device,
 		args.batch,
 		args.tokens,
 		args.rank
@@ -183,7 +189,7 @@ fn compare_weights(args: &Args, path: &std::path::Path) -> Result<()> {
 	for weights in [Weights::Dense, Weights::Quantized, Weights::Mixed] {
 		eprintln!("base model with {weights:?} weights");
 		let started = Instant::now();
-		let model = Arc::new(Model::load(path, &Device::Cpu, weights)?);
+		let model = Arc::new(Model::load(path, &args.device, weights)?);
 		let load = started.elapsed();
 		let vocab = model.config.vocab_size;
 		let single = serve(&model, 1, args.tokens * 2, vec![(prompt(0, vocab), None)])?;

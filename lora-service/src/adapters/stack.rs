@@ -9,17 +9,21 @@
 use std::sync::Arc;
 
 use anyhow::{bail, Result};
+use candle_core::{DType, Device, Tensor};
 
 use super::peft::{module_dims, Adapter};
 use crate::model::{lora, LlamaConfig};
 
 /// One projection's slots: A^T of each slot (`fan_in` rows of the stack's rank) and scaled B^T
-/// (rank rows of `fan_out`), zero-padded to the stack's rank.
+/// (rank rows of `fan_out`), zero-padded to the stack's rank: in host memory for this crate's
+/// kernels, or for the tensor path as tensors (slots, fan_in, rank) and (slots, rank, fan_out)
+/// on the model's device.
 struct Stacked {
 	fan_in: usize,
 	fan_out: usize,
 	a: Vec<f32>,
 	b: Vec<f32>,
+	tensors: Option<(Tensor, Tensor)>,
 }
 
 /// Adapters in slots, per projection of every layer.
@@ -29,6 +33,8 @@ pub struct AdapterStack {
 	/// Which projections any slot may target (the others are not stacked).
 	modules: [bool; 7],
 	layers: Vec<[Option<Stacked>; 7]>,
+	/// The tensor path's device (None: host memory).
+	device: Option<Device>,
 }
 
 /// The projections an adapter targets.
@@ -43,34 +49,75 @@ fn targets(adapter: &Adapter) -> [bool; 7] {
 }
 
 impl AdapterStack {
-	/// An empty stack of `capacity` slots of `rank` for `modules`.
-	pub fn new(capacity: usize, rank: usize, modules: [bool; 7], config: &LlamaConfig) -> Self {
-		let layers = (0..config.layers)
-			.map(|_| {
-				std::array::from_fn(|module| {
-					(modules[module] && rank > 0).then(|| {
-						let (fan_in, fan_out) = module_dims(config, module);
-						Stacked {
-							fan_in,
-							fan_out,
-							a: vec![0.0; capacity * rank * fan_in],
-							b: vec![0.0; capacity * rank * fan_out],
-						}
-					})
-				})
-			})
-			.collect();
-		Self { rank, slots: vec![None; capacity], modules, layers }
+	/// An empty stack of `capacity` slots of `rank` for `modules`, in host memory or on
+	/// `device` for the tensor path.
+	pub fn new(
+		capacity: usize,
+		rank: usize,
+		modules: [bool; 7],
+		config: &LlamaConfig,
+		device: Option<&Device>,
+	) -> Result<Self> {
+		let mut layers = Vec::with_capacity(config.layers);
+		for _ in 0..config.layers {
+			let mut projections: [Option<Stacked>; 7] = Default::default();
+			for (module, entry) in projections.iter_mut().enumerate() {
+				if !modules[module] || rank == 0 {
+					continue;
+				}
+				let (fan_in, fan_out) = module_dims(config, module);
+				*entry = Some(match device {
+					None => Stacked {
+						fan_in,
+						fan_out,
+						a: vec![0.0; capacity * rank * fan_in],
+						b: vec![0.0; capacity * rank * fan_out],
+						tensors: None,
+					},
+					Some(device) => Stacked {
+						fan_in,
+						fan_out,
+						a: Vec::new(),
+						b: Vec::new(),
+						tensors: Some((
+							Tensor::zeros((capacity, fan_in, rank), DType::F32, device)?,
+							Tensor::zeros((capacity, rank, fan_out), DType::F32, device)?,
+						)),
+					},
+				});
+			}
+			layers.push(projections);
+		}
+		Ok(Self { rank, slots: vec![None; capacity], modules, layers, device: device.cloned() })
 	}
 
-	/// A stack of `capacity` slots with nothing stacked yet (it grows when adapters come).
-	pub fn empty(capacity: usize) -> Self {
-		Self { rank: 0, slots: vec![None; capacity], modules: [false; 7], layers: Vec::new() }
+	/// A stack of `capacity` slots with nothing stacked yet (it grows when adapters come), in
+	/// host memory or on `device` for the tensor path (`Model::tensor_device`).
+	pub fn empty(capacity: usize, device: Option<&Device>) -> Self {
+		Self {
+			rank: 0,
+			slots: vec![None; capacity],
+			modules: [false; 7],
+			layers: Vec::new(),
+			device: device.cloned(),
+		}
 	}
 
-	/// Bytes the stacked weights take.
+	/// The tensor path's device (None: the stack is in host memory).
+	pub fn device(&self) -> Option<&Device> {
+		self.device.as_ref()
+	}
+
+	/// Bytes the stacked weights take, wherever they are.
 	pub fn bytes(&self) -> usize {
-		self.layers.iter().flatten().flatten().map(|s| (s.a.len() + s.b.len()) * 4).sum()
+		let tensors =
+			|s: &Stacked| s.tensors.as_ref().map_or(0, |(a, b)| a.elem_count() + b.elem_count());
+		self.layers
+			.iter()
+			.flatten()
+			.flatten()
+			.map(|s| (s.a.len() + s.b.len() + tensors(s)) * 4)
+			.sum()
 	}
 
 	/// How many slots hold an adapter.
@@ -86,10 +133,9 @@ impl AdapterStack {
 		for (layer, stacked) in self.layers.iter_mut().enumerate() {
 			for (module, entry) in stacked.iter_mut().enumerate() {
 				let Some(stacked) = entry else { continue };
-				let a = &mut stacked.a[slot * r * stacked.fan_in..][..r * stacked.fan_in];
-				let b = &mut stacked.b[slot * r * stacked.fan_out..][..r * stacked.fan_out];
-				a.fill(0.0);
-				b.fill(0.0);
+				let (fan_in, fan_out) = (stacked.fan_in, stacked.fan_out);
+				let mut a = vec![0f32; r * fan_in];
+				let mut b = vec![0f32; r * fan_out];
 				if let Some(pair) = &adapter.layers[layer][module] {
 					// pair.a is A^T (in, own rank): row i goes to row i of the slot, padded.
 					let own = pair.a.dim(1)?;
@@ -99,6 +145,25 @@ impl AdapterStack {
 					}
 					let b_t = pair.b.flatten_all()?.to_vec1::<f32>()?;
 					b[..b_t.len()].copy_from_slice(&b_t);
+				}
+				match &stacked.tensors {
+					None => {
+						stacked.a[slot * r * fan_in..][..r * fan_in].copy_from_slice(&a);
+						stacked.b[slot * r * fan_out..][..r * fan_out].copy_from_slice(&b);
+					}
+					Some((a_slots, b_slots)) => {
+						let device = a_slots.device();
+						a_slots.slice_set(
+							&Tensor::from_vec(a, (1, fan_in, r), device)?,
+							0,
+							slot,
+						)?;
+						b_slots.slice_set(
+							&Tensor::from_vec(b, (1, r, fan_out), device)?,
+							0,
+							slot,
+						)?;
+					}
 				}
 			}
 		}
@@ -140,7 +205,8 @@ impl AdapterStack {
 				false => std::array::from_fn(|m| needed[m] || self.modules[m]),
 			};
 			let rank = if shrink { rank } else { rank.max(self.rank) };
-			*self = Self::new(wanted.len().max(self.slots.len()), rank, modules, config);
+			let capacity = wanted.len().max(self.slots.len());
+			*self = Self::new(capacity, rank, modules, config, self.device.as_ref())?;
 		}
 		let slot_of = |slots: &[Option<Arc<Adapter>>], adapter: &Arc<Adapter>| {
 			slots.iter().position(|s| s.as_ref().is_some_and(|s| Arc::ptr_eq(s, adapter)))
@@ -178,6 +244,13 @@ impl AdapterStack {
 			.collect()
 	}
 
+	/// The tensor path's slots of projection `module` in layer `layer`: A^T (slots, in, rank)
+	/// and scaled B^T (slots, rank, out).
+	pub(crate) fn tensors(&self, layer: usize, module: usize) -> Option<(&Tensor, &Tensor)> {
+		let (a, b) = self.layers.get(layer)?[module].as_ref()?.tensors.as_ref()?;
+		Some((a, b))
+	}
+
 	/// Slot `slot`'s update of projection `module` in layer `layer`, for [`lora::Update`].
 	pub(crate) fn update(
 		&self,
@@ -200,8 +273,8 @@ impl AdapterStack {
 mod tests {
 	use super::*;
 	use crate::{
-		model::{KvCache, Lora, Row, Weights},
-		testing::{max_diff, tiny_adapter, tiny_model_with},
+		model::{Kernels, KvCache, Lora, Model, Row, Weights},
+		testing::{max_diff, tiny_adapter, tiny_model_with, tiny_path},
 	};
 
 	/// Nine sequences at different positions, one with no adapter and eight with adapters of
@@ -209,13 +282,21 @@ mod tests {
 	/// adapters change places (some leave, new ones join slots others left) and it still holds.
 	fn mixed_batch_decodes_as_each_sequence_alone(weights: Weights) {
 		let model = tiny_model_with(weights);
+		mixed_batch_decodes_as_reference_alone(&model, &tiny_model_with(weights));
+	}
+
+	/// [`mixed_batch_decodes_as_each_sequence_alone`] with the batches run by `model` and each
+	/// sequence alone by `reference`.
+	fn mixed_batch_decodes_as_reference_alone(model: &Model, reference: &Model) {
+		let weights = model.weights;
 		let adapters: Vec<Arc<Adapter>> = (0..12)
 			.map(|i| Arc::new(tiny_adapter(100 + i, [2, 4, 8, 16][i as usize % 4])))
 			.collect();
 		let prompts: Vec<Vec<u32>> =
 			(0..9u32).map(|i| (0..=i * 3).map(|j| (j * 37 + i * 11) % 250 + 3).collect()).collect();
+		let modules = [true, false, true, false, false, false, false];
 		let mut stack =
-			AdapterStack::new(2, 2, [true, false, true, false, false, false, false], &model.config);
+			AdapterStack::new(2, 2, modules, &model.config, model.tensor_device()).unwrap();
 		for round in 0..2 {
 			let rows: Vec<Option<Arc<Adapter>>> = (0..9)
 				.map(|i| (i > 0).then(|| adapters[(i - 1 + round * 4) % 12].clone()))
@@ -226,7 +307,7 @@ mod tests {
 			for (prompt, adapter) in prompts.iter().zip(&rows) {
 				let mut cache = KvCache::default();
 				let logits =
-					model.forward_sequence(prompt, &mut cache, adapter.as_deref()).unwrap();
+					reference.forward_sequence(prompt, &mut cache, adapter.as_deref()).unwrap();
 				next.push(logits.argmax(0).unwrap().to_scalar::<u32>().unwrap());
 				alone.push(cache);
 				let mut cache = KvCache::default();
@@ -246,7 +327,7 @@ mod tests {
 					.forward(&mut batch, Lora::Stack { stack: &stack, slots: &slots })
 					.unwrap();
 				for (row, adapter) in rows.iter().enumerate() {
-					let single = model
+					let single = reference
 						.forward_sequence(&[next[row]], &mut alone[row], adapter.as_deref())
 						.unwrap();
 					let diff = max_diff(&batched.get(row).unwrap(), &single);
@@ -267,13 +348,41 @@ mod tests {
 		mixed_batch_decodes_as_each_sequence_alone(Weights::Quantized);
 	}
 
+	/// On the tensor path (the stack's slots as tensors, gathered per token), run on the CPU,
+	/// a mixed batch decodes as this crate's kernels decode each sequence alone.
+	#[test]
+	fn a_mixed_batch_on_the_tensor_path_decodes_as_each_sequence_alone() {
+		let device = Device::Cpu;
+		let model = Model::load_with(tiny_path(), &device, Weights::Dense, Kernels::Tensors);
+		mixed_batch_decodes_as_reference_alone(&model.unwrap(), &tiny_model_with(Weights::Dense));
+	}
+
+	/// A stack held where the model's kernels do not run is refused, not read as empty.
+	#[test]
+	fn a_stack_held_elsewhere_is_refused() {
+		let device = Device::Cpu;
+		let tensors =
+			Model::load_with(tiny_path(), &device, Weights::Dense, Kernels::Tensors).unwrap();
+		let host = tiny_model_with(Weights::Dense);
+		let adapter = Arc::new(tiny_adapter(5, 4));
+		for (model, other) in [(&host, &tensors), (&tensors, &host)] {
+			let mut stack = AdapterStack::empty(1, other.tensor_device());
+			let slots = stack.place(&[Some(adapter.clone())], &model.config).unwrap();
+			let mut cache = KvCache::default();
+			let rows = &mut [Row { tokens: &[5, 6], cache: &mut cache }];
+			let error = model.forward(rows, Lora::Stack { stack: &stack, slots: &slots });
+			assert!(error.unwrap_err().to_string().contains("adapter stack"));
+			assert_eq!(cache.len(), 0);
+		}
+	}
+
 	/// Placing keeps adapters in their slots, reuses the slots of adapters no row wants any
 	/// more, and the base rows need none.
 	#[test]
 	fn adapters_keep_their_slots() {
 		let model = tiny_model_with(Weights::Dense);
 		let adapters: Vec<Arc<Adapter>> = (0..3).map(|i| Arc::new(tiny_adapter(i, 4))).collect();
-		let mut stack = AdapterStack::new(2, 4, [true; 7], &model.config);
+		let mut stack = AdapterStack::new(2, 4, [true; 7], &model.config, None).unwrap();
 		let a = |i: usize| Some(adapters[i].clone());
 		assert_eq!(
 			stack.place(&[a(0), None, a(1)], &model.config).unwrap(),
@@ -294,7 +403,7 @@ mod tests {
 	#[test]
 	fn a_step_refuses_mismatched_rows() {
 		let model = tiny_model_with(Weights::Dense);
-		let stack = AdapterStack::new(1, 4, [true; 7], &model.config);
+		let stack = AdapterStack::new(1, 4, [true; 7], &model.config, None).unwrap();
 		let mut cache = KvCache::default();
 		model.forward_sequence(&[5, 6], &mut cache, None).unwrap();
 		let step = |cache: &mut KvCache, slots: &[Option<usize>]| {
@@ -314,7 +423,7 @@ mod tests {
 		let model = tiny_model_with(Weights::Dense);
 		let wide = Arc::new(tiny_adapter(7, 16));
 		let narrow = Arc::new(tiny_adapter(8, 2));
-		let mut stack = AdapterStack::empty(2);
+		let mut stack = AdapterStack::empty(2, None);
 		stack.place(&[Some(wide.clone()), Some(narrow.clone())], &model.config).unwrap();
 		let wide_bytes = stack.bytes();
 		let slots = stack.place(&[Some(narrow.clone())], &model.config).unwrap();

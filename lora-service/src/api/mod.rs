@@ -130,6 +130,12 @@ pub struct Options {
 	/// different CPUs; docs/lora-service.md has the measurements.
 	#[arg(long, value_enum, default_value = "dense")]
 	pub weights: crate::model::Weights,
+	/// Where the model runs: cpu (this service's own kernels, whose greedy outputs do not
+	/// depend on the batch), or cuda / cuda:N, a GPU, in a binary built with the cuda
+	/// feature (scripts/build-cuda.sh): weights, key-value caches and the adapter stack on the
+	/// GPU, multiplied by candle's CUDA kernels and cuBLAS (docs/lora-service.md, "GPU").
+	#[arg(long, default_value = "cpu", value_parser = crate::model::parse_device)]
+	pub device: Device,
 	/// After SIGTERM or Ctrl-C, how long requests in flight have to finish (new ones are
 	/// refused with 503) before the service stops anyway.
 	#[arg(long, default_value_t = 30)]
@@ -355,8 +361,8 @@ impl AppState {
 /// Loads the model from `model_path`, starts the batching engine on its own thread and
 /// returns the state the router serves.
 pub fn start(model_path: &std::path::Path, options: Options) -> anyhow::Result<Arc<AppState>> {
-	let device = Device::Cpu;
-	tracing::info!("reading {}", model_path.display());
+	let device = options.device.clone();
+	tracing::info!(device = ?device, "reading {}", model_path.display());
 	let content = gguf::read(model_path)?;
 	let tokenizer_spec = gguf::TokenizerSpec::from_gguf(&content)?;
 	let (tokenizer, tokenizer_identity) = (tokenizer_spec.build()?, tokenizer_spec.identity());

@@ -36,6 +36,7 @@ fn options(name: &str) -> Options {
 		adapter_cache_gib: 1.0,
 		max_adapter_rank: 64,
 		weights: crate::model::Weights::Dense,
+		device: candle_core::Device::Cpu,
 		shutdown_grace_seconds: 5,
 		fine_tuning_threads: 0,
 		admin_token: None,

@@ -1,10 +1,12 @@
 //! Attention with a key-value cache per sequence: the query, key, value and output
 //! projections, rotary position embeddings at each token's own position, and causal
-//! attention of each row's tokens over its cache.
+//! attention of each row's tokens over its cache: on this crate's kernels a loop over each
+//! (row, head) on the caches' own arrays, on the tensor path two batched matmuls a row over
+//! caches held as tensors on the model's device.
 
-use anyhow::Result;
-use candle_core::Tensor;
-use candle_nn::rotary_emb;
+use anyhow::{bail, Result};
+use candle_core::{DType, Device, Tensor};
+use candle_nn::{ops, rotary_emb};
 use rayon::prelude::*;
 
 /// Below this many multiply-adds attention runs on the calling thread.
@@ -15,14 +17,19 @@ use super::{
 	layer::{Module, Pass},
 	linear::Linear,
 	matmul::with_f32,
-	Row,
+	Kernels, Row,
 };
 
-/// One sequence's keys and values, per layer, as flat arrays of (position, kv head, dim):
-/// appending a token appends its keys and values, nothing else moves.
+/// One sequence's keys and values, per layer: as flat arrays of (position, kv head, dim) for
+/// this crate's kernels, where appending a token appends its keys and values and nothing else
+/// moves; on the tensor path as tensors of (capacity, kv head, dim) on the model's device,
+/// written in place.
 #[derive(Default)]
 pub struct KvCache {
 	pub(crate) layers: Vec<(Vec<f32>, Vec<f32>)>,
+	/// The tensor path's keys and values per layer; their first `length` positions hold the
+	/// sequence.
+	pub(crate) tensors: Vec<(Tensor, Tensor)>,
 	pub(crate) length: usize,
 }
 
@@ -32,7 +39,52 @@ impl KvCache {
 	pub fn reserved(config: &LlamaConfig, positions: usize) -> Self {
 		let values = positions.min(config.context_length) * config.kv_heads * config.head_dim;
 		let layer = || (Vec::with_capacity(values), Vec::with_capacity(values));
-		Self { layers: (0..config.layers).map(|_| layer()).collect(), length: 0 }
+		Self { layers: (0..config.layers).map(|_| layer()).collect(), ..Self::default() }
+	}
+
+	/// An empty cache on `device` with room for `positions` (at most the context) in every
+	/// layer, for the tensor path.
+	pub fn on_device(config: &LlamaConfig, positions: usize, device: &Device) -> Result<Self> {
+		let mut cache = Self::default();
+		cache.fit(config, positions.max(1), device)?;
+		Ok(cache)
+	}
+
+	/// Positions the tensor path's cache has room for.
+	fn capacity(&self) -> usize {
+		self.tensors.first().map_or(0, |(keys, _)| keys.dims().first().copied().unwrap_or(0))
+	}
+
+	/// Makes room on `device` for `positions` positions (at most the context), at least
+	/// doubling the room when it grows, the positions held copied over.
+	pub(crate) fn fit(
+		&mut self,
+		config: &LlamaConfig,
+		positions: usize,
+		device: &Device,
+	) -> Result<()> {
+		if self.tensors.is_empty() && self.length > 0 {
+			bail!("this cache was filled by the CPU kernels, not the tensor path");
+		}
+		let held = self.capacity();
+		if positions <= held {
+			return Ok(());
+		}
+		let capacity = positions.max(2 * held).min(config.context_length.max(positions));
+		let shape = (capacity, config.kv_heads, config.head_dim);
+		let mut grown = Vec::with_capacity(config.layers);
+		for layer in 0..config.layers {
+			let keys = Tensor::zeros(shape, DType::F32, device)?;
+			let values = Tensor::zeros(shape, DType::F32, device)?;
+			if let (Some((old_keys, old_values)), true) = (self.tensors.get(layer), self.length > 0)
+			{
+				keys.slice_set(&old_keys.narrow(0, 0, self.length)?, 0, 0)?;
+				values.slice_set(&old_values.narrow(0, 0, self.length)?, 0, 0)?;
+			}
+			grown.push((keys, values));
+		}
+		self.tensors = grown;
+		Ok(())
 	}
 
 	/// How many positions the cache holds.
@@ -45,7 +97,8 @@ impl KvCache {
 	}
 
 	/// Back to its first `length` positions, `kv_row` values a position in each layer's keys
-	/// and values: what a forward pass that failed part-way had appended is gone.
+	/// and values: what a forward pass that failed part-way had appended is gone (on the tensor
+	/// path it lies past `length`, where the next pass overwrites it).
 	pub fn truncate(&mut self, length: usize, kv_row: usize) {
 		for (keys, values) in &mut self.layers {
 			keys.truncate(length * kv_row);
@@ -132,12 +185,16 @@ impl Attention {
 		let (n, d) = (h.dim(0)?, config.head_dim);
 		// (tokens, heads, 1, d): each token its own position, rotated with its own angles.
 		let heads = |module: Module, w: &Linear, count: usize| -> Result<Tensor> {
-			Ok(pass.lora.project(h, w, layer, module)?.reshape((n, count, 1, d))?)
+			Ok(pass.project(h, w, layer, module)?.reshape((n, count, 1, d))?)
 		};
 		let rotated = |x: Tensor| rotary_emb::rope_i(&x, &pass.cos, &pass.sin);
 		let q = rotated(heads(Module::Q, &self.q, config.heads)?)?;
 		let k = rotated(heads(Module::K, &self.k, config.kv_heads)?)?;
 		let v = heads(Module::V, &self.v, config.kv_heads)?;
+		if pass.kernels == Kernels::Tensors {
+			let y = attend_tensors(config, &q, &k, &v, layer, pass, rows)?;
+			return pass.project(&y, &self.o, layer, Module::O);
+		}
 		let (q_row, kv_row) = (config.heads * d, config.kv_heads * d);
 		// Each row's keys and values join its cache, read where the projections left them.
 		let mut seen = Vec::with_capacity(rows.len());
@@ -179,6 +236,60 @@ impl Attention {
 			}
 		}
 		let y = Tensor::from_vec(y, (n, q_row), h.device())?;
-		pass.lora.project(&y, &self.o, layer, Module::O)
+		pass.project(&y, &self.o, layer, Module::O)
 	}
+}
+
+/// The tensor path's attention of every row's tokens, rotated queries `q` (tokens, heads, 1, d)
+/// and keys `k` and values `v` (tokens, kv heads, 1, d), over its cache after writing their
+/// keys and values into it at layer `layer`: for each row, scores = q Kᵀ / √d over the
+/// positions each token sees (a causal mask when the row has several tokens), softmax, times V,
+/// each as one batched matmul over the heads. Returns (tokens, heads · d).
+fn attend_tensors(
+	config: &LlamaConfig,
+	q: &Tensor,
+	k: &Tensor,
+	v: &Tensor,
+	layer: usize,
+	pass: &Pass<'_>,
+	rows: &mut [Row<'_>],
+) -> Result<Tensor> {
+	let (heads, kv, d) = (config.heads, config.kv_heads, config.head_dim);
+	let group = heads / kv;
+	let scale = 1.0 / (d as f64).sqrt();
+	let mut outputs = Vec::with_capacity(rows.len());
+	let mut first = 0;
+	for (row, &t) in rows.iter_mut().zip(&pass.lengths) {
+		let start = row.cache.length;
+		let seen = start + t;
+		let Some((keys, values)) = row.cache.tensors.get(layer) else {
+			bail!("a row's cache has no room on the device at layer {layer}");
+		};
+		keys.slice_set(&k.narrow(0, first, t)?.reshape((t, kv, d))?, 0, start)?;
+		values.slice_set(&v.narrow(0, first, t)?.reshape((t, kv, d))?, 0, start)?;
+		// (heads, seen, d): the query heads that share a key-value head read the same rows.
+		let per_head = |x: &Tensor| -> Result<Tensor> {
+			Ok(x.narrow(0, 0, seen)?
+				.transpose(0, 1)?
+				.unsqueeze(1)?
+				.broadcast_as((kv, group, seen, d))?
+				.reshape((heads, seen, d))?)
+		};
+		let query = q.narrow(0, first, t)?.reshape((t, heads, d))?.transpose(0, 1)?.contiguous()?;
+		let mut scores = (query.matmul(&per_head(keys)?.t()?)? * scale)?;
+		if t > 1 {
+			// Token i sees positions up to start + i.
+			let mask: Vec<f32> = (0..t)
+				.flat_map(|i| {
+					(0..seen).map(move |j| if j <= start + i { 0.0 } else { f32::NEG_INFINITY })
+				})
+				.collect();
+			scores = scores.broadcast_add(&Tensor::from_vec(mask, (t, seen), q.device())?)?;
+		}
+		let probs = ops::softmax_last_dim(&scores)?;
+		let out = probs.matmul(&per_head(values)?)?;
+		outputs.push(out.transpose(0, 1)?.reshape((t, heads * d))?);
+		first += t;
+	}
+	Ok(Tensor::cat(&outputs, 0)?)
 }

@@ -13,7 +13,7 @@ use super::{
 	linear::Linear,
 	lora::{self, Update},
 	matmul::with_f32,
-	Row,
+	Kernels, Row,
 };
 use crate::adapters::{Adapter, AdapterStack};
 
@@ -38,10 +38,9 @@ pub(crate) struct Mlp {
 
 impl Mlp {
 	fn forward(&self, h: &Tensor, layer: usize, pass: &Pass<'_>) -> Result<Tensor> {
-		let lora = &pass.lora;
-		let gate = ops::silu(&lora.project(h, &self.gate, layer, Module::Gate)?)?;
-		let gated = (gate * lora.project(h, &self.up, layer, Module::Up)?)?;
-		lora.project(&gated, &self.down, layer, Module::Down)
+		let gate = ops::silu(&pass.project(h, &self.gate, layer, Module::Gate)?)?;
+		let gated = (gate * pass.project(h, &self.up, layer, Module::Up)?)?;
+		pass.project(&gated, &self.down, layer, Module::Down)
 	}
 }
 
@@ -98,6 +97,7 @@ pub(crate) struct Pass<'a> {
 	pub(crate) cos: Tensor,
 	pub(crate) sin: Tensor,
 	pub(crate) lora: TokenLora<'a>,
+	pub(crate) kernels: Kernels,
 }
 
 /// Each token's LoRA update.
@@ -110,12 +110,16 @@ pub(crate) enum TokenLora<'a> {
 		stack: &'a AdapterStack,
 		slots: Vec<Option<usize>>,
 		ranks: Vec<usize>,
+		/// On the tensor path, the tokens that have an adapter and their slots, (m) each, on
+		/// the model's device (None: no token has one, or this crate's kernels).
+		gather: Option<(Tensor, Tensor)>,
 	},
 }
 
-impl TokenLora<'_> {
-	/// x W^T for the projection `module` of layer `layer`, plus each token's update, each
-	/// token's row computed alone (`lora`), added in place to the product's own storage.
+impl Pass<'_> {
+	/// x W^T for the projection `module` of layer `layer`, plus each token's update: on this
+	/// crate's kernels each token's row computed alone (`lora`), added in place to the
+	/// product's own storage; on the tensor path as tensors on the model's device.
 	pub(crate) fn project(
 		&self,
 		x: &Tensor,
@@ -123,6 +127,53 @@ impl TokenLora<'_> {
 		layer: usize,
 		module: Module,
 	) -> Result<Tensor> {
+		match self.kernels {
+			Kernels::Host => self.lora.project(x, w, layer, module),
+			Kernels::Tensors => self.lora.project_tensors(x, w, layer, module),
+		}
+	}
+}
+
+impl TokenLora<'_> {
+	/// The tensor path's [`Pass::project`]: x W^T plus (x A) B for every token with an adapter,
+	/// A and B gathered per token from the stack's slots (BGMV as batched matmuls) and the
+	/// updates added to their tokens' rows.
+	fn project_tensors(
+		&self,
+		x: &Tensor,
+		w: &Linear,
+		layer: usize,
+		module: Module,
+	) -> Result<Tensor> {
+		let y = w.forward(x)?;
+		let module = module as usize;
+		Ok(match self {
+			Self::None => y,
+			Self::Adapter(adapter) => match &adapter.layers[layer][module] {
+				Some(pair) => {
+					let (a, b) = (pair.a.to_device(y.device())?, pair.b.to_device(y.device())?);
+					(y + x.matmul(&a)?.matmul(&b)?)?
+				}
+				None => y,
+			},
+			Self::Stack { stack, gather: Some((tokens, slots)), .. } => {
+				match stack.tensors(layer, module) {
+					Some((a, b)) => {
+						let xs = x.index_select(tokens, 0)?.unsqueeze(1)?;
+						let a = a.index_select(slots, 0)?;
+						let b = b.index_select(slots, 0)?;
+						let updates = xs.matmul(&a)?.matmul(&b)?.squeeze(1)?;
+						y.index_add(tokens, &updates, 0)?
+					}
+					None => y,
+				}
+			}
+			Self::Stack { gather: None, .. } => y,
+		})
+	}
+
+	/// This crate's kernels' [`Pass::project`].
+	fn project(&self, x: &Tensor, w: &Linear, layer: usize, module: Module) -> Result<Tensor> {
 		let y = w.forward(x)?;
 		let module = module as usize;
 		match self {
@@ -138,7 +189,7 @@ impl TokenLora<'_> {
 					})???;
 				}
 			}
-			Self::Stack { stack, slots, ranks } => {
+			Self::Stack { stack, slots, ranks, .. } => {
 				if slots.iter().any(Option::is_some) {
 					y.inplace_op2(
 						x,

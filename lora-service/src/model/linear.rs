@@ -1,7 +1,11 @@
 //! The base model's linear layers: dense f32 weights, or quantized ones multiplied by candle's
-//! quantized kernels.
+//! quantized kernels; on the tensor path (`Kernels::Tensors`, a GPU's), either held on the
+//! model's device and multiplied there by candle.
 
-use super::matmul::{Format, Packed};
+use super::{
+	matmul::{Format, Packed},
+	Kernels,
+};
 use anyhow::Result;
 use candle_core::{
 	quantized::{GgmlDType, QMatMul, QTensor},
@@ -32,6 +36,10 @@ pub(crate) enum Linear {
 	/// Packed for the row-invariant kernel (`matmul`).
 	Dense(Packed),
 	Quantized(QMatMul),
+	/// On the tensor path: held on the model's device and multiplied by candle's kernels there
+	/// (cuBLAS and candle's quantized CUDA kernels on a GPU), quantized as the file has them or,
+	/// for [`Weights::Dense`] and the dense down projections of [`Weights::Mixed`], as f32.
+	Device(QMatMul),
 }
 
 impl Linear {
@@ -40,7 +48,18 @@ impl Linear {
 		matches!(dtype, GgmlDType::Q4_0 | GgmlDType::Q8_0 | GgmlDType::Q4K | GgmlDType::Q6K)
 	}
 
-	pub(crate) fn new(tensor: QTensor, weights: Weights, device: &Device) -> Result<Self> {
+	pub(crate) fn new(
+		tensor: QTensor,
+		weights: Weights,
+		device: &Device,
+		kernels: Kernels,
+	) -> Result<Self> {
+		if kernels == Kernels::Tensors {
+			return Ok(Self::Device(match weights {
+				Weights::Dense => QMatMul::Tensor(tensor.dequantize(device)?),
+				Weights::Quantized | Weights::Mixed => QMatMul::from_qtensor(tensor)?,
+			}));
+		}
 		Ok(match weights {
 			Weights::Dense => match Format::of(tensor.dtype()) {
 				Some(format) => {
@@ -70,16 +89,18 @@ impl Linear {
 	pub(crate) fn forward(&self, x: &Tensor) -> Result<Tensor> {
 		Ok(match self {
 			Self::Dense(w) => w.forward(x)?,
-			Self::Quantized(w) => w.forward(x)?,
+			Self::Quantized(w) | Self::Device(w) => w.forward(x)?,
 		})
 	}
 
 	pub(crate) fn dense(&self) -> Result<Tensor> {
 		Ok(match self {
 			Self::Dense(w) => Tensor::from_vec(w.unpack(), (w.out(), w.k()), &Device::Cpu)?,
-			Self::Quantized(QMatMul::QTensor(q)) => q.dequantize(&q.device())?,
-			Self::Quantized(QMatMul::Tensor(w)) => w.clone(),
-			Self::Quantized(QMatMul::TensorF16(w)) => w.to_dtype(DType::F32)?,
+			Self::Quantized(w) | Self::Device(w) => match w {
+				QMatMul::QTensor(q) => q.dequantize(&q.device())?,
+				QMatMul::Tensor(w) => w.clone(),
+				QMatMul::TensorF16(w) => w.to_dtype(DType::F32)?,
+			},
 		})
 	}
 
@@ -89,6 +110,10 @@ impl Linear {
 		Ok(match self {
 			Self::Dense(_) => Self::pack(&sum)?,
 			Self::Quantized(_) => Self::requantize(&sum)?,
+			Self::Device(QMatMul::QTensor(q)) => {
+				Self::Device(QMatMul::from_qtensor(QTensor::quantize(&sum, q.dtype())?)?)
+			}
+			Self::Device(_) => Self::Device(QMatMul::Tensor(sum)),
 		})
 	}
 
@@ -96,6 +121,7 @@ impl Linear {
 		match self {
 			Self::Dense(w) => Self::Dense(w.clone()),
 			Self::Quantized(w) => Self::Quantized(w.clone()),
+			Self::Device(w) => Self::Device(w.clone()),
 		}
 	}
 
@@ -103,9 +129,11 @@ impl Linear {
 	pub(crate) fn bytes(&self) -> usize {
 		match self {
 			Self::Dense(w) => w.bytes(),
-			Self::Quantized(QMatMul::QTensor(q)) => q.storage_size_in_bytes(),
-			Self::Quantized(QMatMul::Tensor(w)) => w.elem_count() * 4,
-			Self::Quantized(QMatMul::TensorF16(w)) => w.elem_count() * 2,
+			Self::Quantized(w) | Self::Device(w) => match w {
+				QMatMul::QTensor(q) => q.storage_size_in_bytes(),
+				QMatMul::Tensor(w) => w.elem_count() * 4,
+				QMatMul::TensorF16(w) => w.elem_count() * 2,
+			},
 		}
 	}
 }

@@ -52,10 +52,46 @@ impl<'a> From<Option<&'a Adapter>> for Lora<'a> {
 	}
 }
 
+/// The device `name` says: `cpu`, or `cuda` / `cuda:N` (the GPU of that ordinal, in a binary
+/// built with the `cuda` feature).
+pub fn parse_device(name: &str) -> Result<Device> {
+	let ordinal = match name {
+		"cpu" => return Ok(Device::Cpu),
+		"cuda" => 0,
+		_ => match name.strip_prefix("cuda:").map(str::parse::<usize>) {
+			Some(Ok(ordinal)) => ordinal,
+			_ => bail!("unknown device {name:?}: cpu, cuda or cuda:N"),
+		},
+	};
+	if cfg!(feature = "cuda") {
+		Ok(Device::new_cuda(ordinal)?)
+	} else {
+		bail!(
+			"{name} needs a binary built with the cuda feature (scripts/build-cuda.sh, or \
+			 cargo build --release --features cuda in lora-service/)"
+		)
+	}
+}
+
 /// Where `scripts/fetch-model.sh` puts SmolLM2, the default model of the commands that take one.
 pub fn default_path() -> std::path::PathBuf {
 	let home = std::env::var_os("HOME").unwrap_or_default();
 	std::path::Path::new(&home).join(".cache/tributary/models/SmolLM2-135M-Instruct.Q4_1.gguf")
+}
+
+/// Which kernels run a model's forward pass.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kernels {
+	/// This crate's CPU kernels: projections that compute each row alone in one order
+	/// (`matmul`), LoRA updates per token in registers (`lora`), attention over the caches' own
+	/// arrays. A greedy output is the same alone or in any batch.
+	Host,
+	/// candle's tensor operations on the model's device, which may be a GPU (cuBLAS and
+	/// candle's CUDA kernels): weights, key-value caches and the adapter stack live on the
+	/// device, each row's attention is two batched matmuls over its cache, and the adapters'
+	/// updates are gathered per token (BGMV) as tensors. The products' order of summation is
+	/// the library's, which may change with the batch.
+	Tensors,
 }
 
 /// The base model's weights and its rotary tables.
@@ -69,6 +105,7 @@ pub struct Model {
 	pub(crate) cos: Tensor,
 	pub(crate) sin: Tensor,
 	pub(crate) device: Device,
+	pub(crate) kernels: Kernels,
 }
 
 impl Model {
@@ -78,8 +115,24 @@ impl Model {
 			+ self.lm_head.bytes()
 	}
 
-	/// Loads a llama GGUF file, holding its projection weights as `weights` says.
+	/// Loads a llama GGUF file onto `device`, holding its projection weights as `weights` says:
+	/// on the CPU for this crate's kernels, on any other device for candle's.
 	pub fn load(path: &std::path::Path, device: &Device, weights: Weights) -> Result<Self> {
+		let kernels = if device.is_cpu() { Kernels::Host } else { Kernels::Tensors };
+		Self::load_with(path, device, weights, kernels)
+	}
+
+	/// [`Model::load`] with the kernels named: the tensor path runs on the CPU too (the tests
+	/// compare it there with this crate's kernels).
+	pub fn load_with(
+		path: &std::path::Path,
+		device: &Device,
+		weights: Weights,
+		kernels: Kernels,
+	) -> Result<Self> {
+		if kernels == Kernels::Host && !device.is_cpu() {
+			bail!("this crate's own kernels run on the CPU only");
+		}
 		let mut file =
 			std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
 		let content = Content::read(&mut file)?;
@@ -90,14 +143,14 @@ impl Model {
 		let embedding = qtensor("token_embd.weight")?;
 		let embed = embedding.dequantize(device)?;
 		let lm_head = match content.tensor_infos.contains_key("output.weight") {
-			true => Linear::new(qtensor("output.weight")?, weights, device)?,
-			false => Linear::new(embedding, weights, device)?,
+			true => Linear::new(qtensor("output.weight")?, weights, device, kernels)?,
+			false => Linear::new(embedding, weights, device, kernels)?,
 		};
 		let mut layers = Vec::with_capacity(config.layers);
 		for i in 0..config.layers {
 			let mut t = |suffix: &str| qtensor(&format!("blk.{i}.{suffix}"));
 			let mut linear = |suffix: &str, weights: Weights| -> Result<Linear> {
-				Linear::new(t(&format!("{suffix}.weight"))?, weights, device)
+				Linear::new(t(&format!("{suffix}.weight"))?, weights, device, kernels)
 			};
 			let attention = Attention {
 				q: linear("attn_q", weights)?,
@@ -138,7 +191,22 @@ impl Model {
 			layers,
 			norm,
 			device: device.clone(),
+			kernels,
 		})
+	}
+
+	/// The device of the tensor path (None: this crate's CPU kernels).
+	pub fn tensor_device(&self) -> Option<&Device> {
+		(self.kernels == Kernels::Tensors).then_some(&self.device)
+	}
+
+	/// A key-value cache for a sequence of up to `positions` positions, reserved up front where
+	/// the forward pass keeps it: in host memory, or on the tensor path's device.
+	pub fn cache(&self, positions: usize) -> Result<KvCache> {
+		match self.tensor_device() {
+			None => Ok(KvCache::reserved(&self.config, positions)),
+			Some(device) => KvCache::on_device(&self.config, positions, device),
+		}
 	}
 
 	/// Runs every row's tokens through the model after what its cache holds, appends their
@@ -223,17 +291,47 @@ impl Model {
 						.flat_map(|(v, t)| std::iter::repeat_n(*v, *t))
 						.collect()
 				};
-				let slots_of_tokens = slots
+				let slots_of_tokens: Vec<Option<usize>> = slots
 					.iter()
 					.zip(&lengths)
 					.flat_map(|(slot, t)| std::iter::repeat_n(*slot, *t))
 					.collect();
-				TokenLora::Stack { stack, slots: slots_of_tokens, ranks: per_token(&ranks) }
+				if stack.device().is_some() != (self.kernels == Kernels::Tensors) {
+					bail!("the adapter stack is not held where the model's kernels run");
+				}
+				let gather = match self.kernels {
+					Kernels::Host => None,
+					Kernels::Tensors => {
+						let (tokens, slots): (Vec<u32>, Vec<u32>) = slots_of_tokens
+							.iter()
+							.enumerate()
+							.filter_map(|(t, slot)| Some((t as u32, (*slot)? as u32)))
+							.unzip();
+						match tokens.is_empty() {
+							true => None,
+							false => Some((
+								Tensor::new(tokens.as_slice(), &self.device)?,
+								Tensor::new(slots.as_slice(), &self.device)?,
+							)),
+						}
+					}
+				};
+				TokenLora::Stack { stack, slots: slots_of_tokens, ranks: per_token(&ranks), gather }
 			}
 		};
 		for row in rows.iter_mut() {
-			if row.cache.layers.is_empty() {
-				row.cache.layers = vec![(Vec::new(), Vec::new()); c.layers];
+			match self.kernels {
+				Kernels::Host if row.cache.layers.is_empty() => {
+					if !row.cache.tensors.is_empty() {
+						bail!("this cache was filled by the tensor path, not the CPU kernels");
+					}
+					row.cache.layers = vec![(Vec::new(), Vec::new()); c.layers];
+				}
+				Kernels::Host => {}
+				Kernels::Tensors => {
+					let positions = row.cache.length + row.tokens.len();
+					row.cache.fit(c, positions, &self.device)?;
+				}
 			}
 		}
 		let n = ids.len();
@@ -244,6 +342,7 @@ impl Model {
 			sin: self.sin.index_select(&positions, 0)?.reshape((n, 1, half))?,
 			lengths,
 			lora,
+			kernels: self.kernels,
 		};
 		let mut x = self.embed.index_select(&Tensor::new(ids.as_slice(), &self.device)?, 0)?;
 		for (index, layer) in self.layers.iter().enumerate() {
@@ -291,6 +390,7 @@ impl Model {
 			cos: self.cos.clone(),
 			sin: self.sin.clone(),
 			device: self.device.clone(),
+			kernels: self.kernels,
 		})
 	}
 
@@ -320,7 +420,91 @@ impl Model {
 #[cfg(test)]
 mod tests {
 	use super::*;
-	use crate::testing::{max_diff, smollm2_path, tiny_adapter, tiny_model};
+	use crate::testing::{max_diff, smollm2_path, tiny_adapter, tiny_model, tiny_path};
+
+	/// SmolLM2's chat prompt asking for the capital of France.
+	const FRANCE: &str = "<|im_start|>system\nYou are a helpful AI assistant named SmolLM, \
+	                      trained by Hugging Face<|im_end|>\n<|im_start|>user\nWhat is the \
+	                      capital of France?<|im_end|>\n<|im_start|>assistant\n";
+
+	fn tiny_tensor_model() -> Model {
+		Model::load_with(tiny_path(), &Device::Cpu, Weights::Dense, Kernels::Tensors).unwrap()
+	}
+
+	/// The tensor path (candle's operations, as on a GPU), run on the CPU, gives the logits of
+	/// this crate's kernels: a prompt prefilled in two chunks (the second after what the cache
+	/// holds, several tokens under the causal mask), then decoded token by token, the cache
+	/// growing from empty, with and without an adapter.
+	#[test]
+	fn the_tensor_path_gives_the_cpu_kernels_logits() {
+		let (host, tensors) = (tiny_model(), tiny_tensor_model());
+		assert_eq!(tensors.tensor_device().map(Device::is_cpu), Some(true));
+		let adapter = tiny_adapter(3, 8);
+		let prompt = [5u32, 77, 120, 9, 200, 41, 13, 3, 99, 18];
+		for adapter in [None, Some(&adapter)] {
+			let run = |model: &Model| {
+				let mut cache = KvCache::default();
+				let mut logits = vec![
+					model.forward_sequence(&prompt[..4], &mut cache, adapter).unwrap(),
+					model.forward_sequence(&prompt[4..], &mut cache, adapter).unwrap(),
+				];
+				for token in [7u32, 150, 2] {
+					logits.push(model.forward_sequence(&[token], &mut cache, adapter).unwrap());
+				}
+				assert_eq!(cache.len(), prompt.len() + 3);
+				logits
+			};
+			for (step, (a, b)) in run(&host).iter().zip(run(&tensors)).enumerate() {
+				let diff = max_diff(a, &b);
+				assert!(diff < 1e-4, "step {step} differs by {diff}");
+			}
+		}
+	}
+
+	/// A cache filled by one kind of kernels is refused by the other (its positions are not
+	/// where the other reads them), and the refusal leaves it as it was.
+	#[test]
+	fn a_cache_stays_with_the_kernels_that_filled_it() {
+		let (host, tensors) = (tiny_model(), tiny_tensor_model());
+		for (fill, other) in [(&host, &tensors), (&tensors, &host)] {
+			let mut cache = KvCache::default();
+			fill.forward_sequence(&[5, 77, 120], &mut cache, None).unwrap();
+			let error = other.forward_sequence(&[9], &mut cache, None).unwrap_err();
+			assert!(error.to_string().contains("filled by"), "{error}");
+			assert_eq!(cache.len(), 3);
+			fill.forward_sequence(&[9], &mut cache, None).unwrap();
+		}
+		// A cache reserved for the tensor path lives on its device, with room for the request.
+		let cache = tensors.cache(40).unwrap();
+		assert_eq!((cache.len(), cache.tensors.len()), (0, tensors.config.layers));
+		assert_eq!(cache.tensors[0].0.dims()[0], 40);
+	}
+
+	/// SmolLM2's answer, on the tensor path: the weights as the CPU kernels hold them in
+	/// `dense`, multiplied by candle.
+	#[test]
+	fn smollm2_answers_the_capital_of_france_on_the_tensor_path() {
+		let path = smollm2_path();
+		let tokenizer = gguf::tokenizer(&gguf::read(&path).unwrap()).unwrap();
+		let model =
+			Model::load_with(&path, &Device::Cpu, Weights::Dense, Kernels::Tensors).unwrap();
+		let ids = tokenizer.encode(FRANCE, false).unwrap().get_ids().to_vec();
+		let im_end = tokenizer.token_to_id("<|im_end|>").unwrap();
+		let out = model.generate_greedy(&ids, 24, im_end, None).unwrap();
+		assert_eq!(tokenizer.decode(&out, false).unwrap(), "The capital of France is Paris.");
+	}
+
+	/// Devices by name: the CPU, a GPU only in a binary built for one, anything else refused.
+	#[test]
+	fn devices_are_named() {
+		assert!(parse_device("cpu").unwrap().is_cpu());
+		assert!(parse_device("tpu").unwrap_err().to_string().contains("unknown device"));
+		assert!(parse_device("cuda:x").is_err());
+		if !cfg!(feature = "cuda") {
+			let error = parse_device("cuda:0").unwrap_err().to_string();
+			assert!(error.contains("cuda feature"), "{error}");
+		}
+	}
 
 	#[test]
 	fn smollm2_answers_the_capital_of_france() {
@@ -328,10 +512,7 @@ mod tests {
 		let content = gguf::read(&path).unwrap();
 		let tokenizer = gguf::tokenizer(&content).unwrap();
 		let model = Model::load(&path, &Device::Cpu, Weights::Dense).unwrap();
-		let prompt = "<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by \
-		              Hugging Face<|im_end|>\n<|im_start|>user\nWhat is the capital of France?\
-		              <|im_end|>\n<|im_start|>assistant\n";
-		let ids = tokenizer.encode(prompt, false).unwrap().get_ids().to_vec();
+		let ids = tokenizer.encode(FRANCE, false).unwrap().get_ids().to_vec();
 		let im_end = tokenizer.token_to_id("<|im_end|>").unwrap();
 		let out = model.generate_greedy(&ids, 24, im_end, None).unwrap();
 		let text = tokenizer.decode(&out, false).unwrap();

@@ -260,7 +260,7 @@ pub fn run(model: &Model, requests: mpsc::Receiver<Request>, limits: Limits, sta
 fn run_here(model: &Model, requests: mpsc::Receiver<Request>, limits: Limits, stats: &Stats) {
 	let max_batch = limits.max_batch.max(1);
 	let mut active: Vec<Active> = Vec::new();
-	let mut stack = AdapterStack::empty(max_batch);
+	let mut stack = AdapterStack::empty(max_batch, model.tensor_device());
 	let mut open = true;
 	// The oldest request not yet admitted, waiting for memory.
 	let mut waiting: Option<Request> = None;
@@ -306,8 +306,17 @@ fn run_here(model: &Model, requests: mpsc::Receiver<Request>, limits: Limits, st
 				(request.reply)(Err("a request needs a prompt".into()));
 				continue;
 			}
+			let cache = match model.cache(request.prompt.len() + request.max_tokens) {
+				Ok(cache) => cache,
+				Err(e) => {
+					// The device has no room for its cache: this request fails, not the engine.
+					stats.failed.fetch_add(1, Ordering::Relaxed);
+					(request.reply)(Err(format!("reserving its key-value cache: {e:#}")));
+					continue;
+				}
+			};
 			reserved += cost;
-			active.push(Active::admitted(request, cost, &model.config));
+			active.push(Active::admitted(request, cost, cache));
 		}
 		stats.kv_reserved_bytes.store(reserved as u64, Ordering::Relaxed);
 		// Retire what is done or abandoned, then take one step for the rest.
@@ -408,9 +417,9 @@ fn guarded<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
 impl Active {
 	/// A request admitted to the batch, its prompt not yet run, with `reserved` bytes of
 	/// key-value cache set aside (and reserved in memory: the cache never grows).
-	fn admitted(request: Request, reserved: usize, config: &crate::model::LlamaConfig) -> Self {
+	fn admitted(request: Request, reserved: usize, cache: KvCache) -> Self {
 		Self {
-			cache: KvCache::reserved(config, request.prompt.len() + request.max_tokens),
+			cache,
 			rng: Rng(SplitMix64(request.sampling.seed)),
 			next: 0,
 			next_logprobs: None,
@@ -625,7 +634,21 @@ mod tests {
 	/// running batch: token for token what each gets served alone.
 	#[test]
 	fn requests_served_together_match_each_served_alone() {
-		let model = Arc::new(tiny_model());
+		served_together_match_each_served_alone(Arc::new(tiny_model()));
+	}
+
+	/// The same on the tensor path (candle's operations, as on a GPU, here on the CPU), each
+	/// output token for token what this crate's kernels give the request alone.
+	#[test]
+	fn requests_served_on_the_tensor_path_match_each_served_alone() {
+		let path = crate::testing::tiny_path();
+		let (device, dense) = (candle_core::Device::Cpu, crate::model::Weights::Dense);
+		let model = Model::load_with(path, &device, dense, crate::model::Kernels::Tensors).unwrap();
+		served_together_match_each_served_alone(Arc::new(model));
+	}
+
+	fn served_together_match_each_served_alone(model: Arc<Model>) {
+		let reference = tiny_model();
 		let adapters: Vec<Arc<Adapter>> =
 			(0..8).map(|i| Arc::new(tiny_adapter(200 + i, [4, 8][i as usize % 2]))).collect();
 		let specs: Vec<(Vec<u32>, usize, Option<Arc<Adapter>>)> = (0..16u32)
@@ -647,7 +670,8 @@ mod tests {
 		for (((prompt, max_tokens, adapter), served), pieces) in
 			specs.iter().zip(together).zip(chunked)
 		{
-			let alone = model.generate_greedy(prompt, *max_tokens, 2, adapter.as_deref()).unwrap();
+			let alone =
+				reference.generate_greedy(prompt, *max_tokens, 2, adapter.as_deref()).unwrap();
 			assert_eq!(served, alone, "prompt {prompt:?}");
 			assert_eq!(pieces, alone, "prompt {prompt:?} in pieces of 3");
 			assert!(!served.is_empty());

@@ -24,8 +24,10 @@ pub(crate) struct Frozen {
 }
 
 impl Frozen {
-	/// The model's weights, dequantized once where the model holds them quantized.
+	/// The model's weights, dequantized once where the model holds them quantized, in host
+	/// memory: training runs on the CPU wherever the model serves.
 	pub(crate) fn of(model: &Model) -> Result<Self> {
+		let host = |t: Tensor| t.to_device(&Device::Cpu);
 		let layers = model
 			.layers
 			.iter()
@@ -33,22 +35,22 @@ impl Frozen {
 				let p = layer.projections();
 				let mut dense = Vec::with_capacity(7);
 				for linear in p {
-					dense.push(linear.dense()?.detach());
+					dense.push(host(linear.dense()?)?.detach());
 				}
 				let dense: [Tensor; 7] =
 					dense.try_into().map_err(|_| anyhow::anyhow!("seven projections"))?;
-				Ok((layer.attn_norm.clone(), layer.ffn_norm.clone(), dense))
+				Ok((host(layer.attn_norm.clone())?, host(layer.ffn_norm.clone())?, dense))
 			})
 			.collect::<Result<_>>()?;
 		Ok(Self {
 			config: model.config.clone(),
-			embed: model.embed.clone(),
+			embed: host(model.embed.clone())?,
 			layers,
-			norm: model.norm.clone(),
-			lm_head: model.lm_head.dense()?.detach(),
-			cos: model.cos.clone(),
-			sin: model.sin.clone(),
-			device: model.device.clone(),
+			norm: host(model.norm.clone())?,
+			lm_head: host(model.lm_head.dense()?)?.detach(),
+			cos: host(model.cos.clone())?,
+			sin: host(model.sin.clone())?,
+			device: Device::Cpu,
 		})
 	}
 
