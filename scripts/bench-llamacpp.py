@@ -1,7 +1,8 @@
 """llama.cpp (through llama-cpp-python) on the same GGUF file, for comparison with
 `tributary-lora bench`: single-stream greedy decode throughput, and a workload of requests
 served one by one. Prints Markdown rows. Usage: bench-llamacpp.py MODEL [--tokens N]
-[--requests N] [--threads N]."""
+[--requests N] [--threads N] [--gpu-layers N] (layers offloaded to the GPU, -1 all, in a
+llama-cpp-python built with CUDA)."""
 
 import argparse
 import os
@@ -14,10 +15,16 @@ parser.add_argument("model")
 parser.add_argument("--tokens", type=int, default=32)
 parser.add_argument("--requests", type=int, default=16)
 parser.add_argument("--threads", type=int, default=os.cpu_count())
+parser.add_argument("--gpu-layers", type=int, default=0)
 args = parser.parse_args()
 
 llm = llama_cpp.Llama(
-    model_path=args.model, n_ctx=512, n_threads=args.threads, n_batch=512, verbose=False
+    model_path=args.model,
+    n_ctx=512,
+    n_threads=args.threads,
+    n_batch=512,
+    n_gpu_layers=args.gpu_layers,
+    verbose=False,
 )
 
 

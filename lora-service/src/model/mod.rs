@@ -64,7 +64,14 @@ pub fn parse_device(name: &str) -> Result<Device> {
 		},
 	};
 	if cfg!(feature = "cuda") {
-		Ok(Device::new_cuda(ordinal)?)
+		Device::new_cuda(ordinal).map_err(|error| {
+			// The driver's own words, without the backtrace candle attaches.
+			let error = match error {
+				candle_core::Error::WithBacktrace { inner, .. } => *inner,
+				error => error,
+			};
+			anyhow::anyhow!("{name}: {error}")
+		})
 	} else {
 		bail!(
 			"{name} needs a binary built with the cuda feature (scripts/build-cuda.sh, or \
