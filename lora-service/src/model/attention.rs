@@ -22,8 +22,9 @@ use super::{
 
 /// One sequence's keys and values, per layer: as flat arrays of (position, kv head, dim) for
 /// this crate's kernels, where appending a token appends its keys and values and nothing else
-/// moves; on the tensor path as tensors of (capacity, kv head, dim) on the model's device,
-/// written in place.
+/// moves; on the tensor path as tensors of (kv head, capacity, dim) on the model's device,
+/// written in place, so that a head's positions are one matrix that attention reads where it
+/// lies.
 #[derive(Default)]
 pub struct KvCache {
 	pub(crate) layers: Vec<(Vec<f32>, Vec<f32>)>,
@@ -46,17 +47,18 @@ impl KvCache {
 	/// layer, for the tensor path.
 	pub fn on_device(config: &LlamaConfig, positions: usize, device: &Device) -> Result<Self> {
 		let mut cache = Self::default();
-		cache.fit(config, positions.max(1), device)?;
+		cache.fit(config, positions.min(config.context_length).max(1), device)?;
 		Ok(cache)
 	}
 
 	/// Positions the tensor path's cache has room for.
 	fn capacity(&self) -> usize {
-		self.tensors.first().map_or(0, |(keys, _)| keys.dims().first().copied().unwrap_or(0))
+		self.tensors.first().map_or(0, |(keys, _)| keys.dims().get(1).copied().unwrap_or(0))
 	}
 
-	/// Makes room on `device` for `positions` positions (at most the context), at least
-	/// doubling the room when it grows, the positions held copied over.
+	/// Makes room on `device` for `positions` positions, the positions held copied over. A
+	/// cache that grows at least doubles, but not past the context (unless `positions` does:
+	/// the forward pass refuses that itself).
 	pub(crate) fn fit(
 		&mut self,
 		config: &LlamaConfig,
@@ -70,16 +72,16 @@ impl KvCache {
 		if positions <= held {
 			return Ok(());
 		}
-		let capacity = positions.max(2 * held).min(config.context_length.max(positions));
-		let shape = (capacity, config.kv_heads, config.head_dim);
+		let capacity = (2 * held).clamp(positions, config.context_length.max(positions));
+		let shape = (config.kv_heads, capacity, config.head_dim);
 		let mut grown = Vec::with_capacity(config.layers);
 		for layer in 0..config.layers {
 			let keys = Tensor::zeros(shape, DType::F32, device)?;
 			let values = Tensor::zeros(shape, DType::F32, device)?;
 			if let (Some((old_keys, old_values)), true) = (self.tensors.get(layer), self.length > 0)
 			{
-				keys.slice_set(&old_keys.narrow(0, 0, self.length)?, 0, 0)?;
-				values.slice_set(&old_values.narrow(0, 0, self.length)?, 0, 0)?;
+				keys.slice_set(&old_keys.narrow(1, 0, self.length)?.contiguous()?, 1, 0)?;
+				values.slice_set(&old_values.narrow(1, 0, self.length)?.contiguous()?, 1, 0)?;
 			}
 			grown.push((keys, values));
 		}
@@ -242,9 +244,11 @@ impl Attention {
 
 /// The tensor path's attention of every row's tokens, rotated queries `q` (tokens, heads, 1, d)
 /// and keys `k` and values `v` (tokens, kv heads, 1, d), over its cache after writing their
-/// keys and values into it at layer `layer`: for each row, scores = q Kᵀ / √d over the
-/// positions each token sees (a causal mask when the row has several tokens), softmax, times V,
-/// each as one batched matmul over the heads. Returns (tokens, heads · d).
+/// keys and values into it at layer `layer`. For each row and key-value head, the queries of
+/// the heads that share it, all the row's tokens, are one matrix: scores = Q Kᵀ / √d over the
+/// positions held (the row's causal mask, `Pass::masks`, when it has several tokens), softmax,
+/// times V, as two batched matmuls over the key-value heads that read the cache where it lies.
+/// Returns (tokens, heads · d).
 fn attend_tensors(
 	config: &LlamaConfig,
 	q: &Tensor,
@@ -259,36 +263,34 @@ fn attend_tensors(
 	let scale = 1.0 / (d as f64).sqrt();
 	let mut outputs = Vec::with_capacity(rows.len());
 	let mut first = 0;
-	for (row, &t) in rows.iter_mut().zip(&pass.lengths) {
+	for ((row, &t), mask) in rows.iter_mut().zip(&pass.lengths).zip(&pass.masks) {
 		let start = row.cache.length;
 		let seen = start + t;
 		let Some((keys, values)) = row.cache.tensors.get(layer) else {
 			bail!("a row's cache has no room on the device at layer {layer}");
 		};
-		keys.slice_set(&k.narrow(0, first, t)?.reshape((t, kv, d))?, 0, start)?;
-		values.slice_set(&v.narrow(0, first, t)?.reshape((t, kv, d))?, 0, start)?;
-		// (heads, seen, d): the query heads that share a key-value head read the same rows.
-		let per_head = |x: &Tensor| -> Result<Tensor> {
-			Ok(x.narrow(0, 0, seen)?
-				.transpose(0, 1)?
-				.unsqueeze(1)?
-				.broadcast_as((kv, group, seen, d))?
-				.reshape((heads, seen, d))?)
+		// The row's (t, kv, 1, d) keys and values as (kv, t, d), at its next positions.
+		let write = |cache: &Tensor, x: &Tensor| -> Result<()> {
+			let x = x.narrow(0, first, t)?.reshape((t, kv, d))?.transpose(0, 1)?.contiguous()?;
+			Ok(cache.slice_set(&x, 1, start)?)
 		};
-		let query = q.narrow(0, first, t)?.reshape((t, heads, d))?.transpose(0, 1)?.contiguous()?;
-		let mut scores = (query.matmul(&per_head(keys)?.t()?)? * scale)?;
-		if t > 1 {
-			// Token i sees positions up to start + i.
-			let mask: Vec<f32> = (0..t)
-				.flat_map(|i| {
-					(0..seen).map(move |j| if j <= start + i { 0.0 } else { f32::NEG_INFINITY })
-				})
-				.collect();
-			scores = scores.broadcast_add(&Tensor::from_vec(mask, (t, seen), q.device())?)?;
-		}
+		write(keys, k)?;
+		write(values, v)?;
+		// Query head h reads key-value head h / group: (kv, group · t, d).
+		let query = q.narrow(0, first, t)?.reshape((t, kv, group, d))?;
+		let query = query.permute((1, 2, 0, 3))?.reshape((kv, group * t, d))?;
+		let scores = (query.matmul(&keys.narrow(1, 0, seen)?.t()?)? * scale)?;
+		let scores = match mask {
+			Some(mask) => scores.reshape((kv, group, t, seen))?.broadcast_add(mask)?.reshape((
+				kv,
+				group * t,
+				seen,
+			))?,
+			None => scores,
+		};
 		let probs = ops::softmax_last_dim(&scores)?;
-		let out = probs.matmul(&per_head(values)?)?;
-		outputs.push(out.transpose(0, 1)?.reshape((t, heads * d))?);
+		let out = probs.matmul(&values.narrow(1, 0, seen)?)?.reshape((kv, group, t, d))?;
+		outputs.push(out.permute((2, 0, 1, 3))?.reshape((t, heads * d))?);
 		first += t;
 	}
 	Ok(Tensor::cat(&outputs, 0)?)

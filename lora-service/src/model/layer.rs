@@ -98,6 +98,20 @@ pub(crate) struct Pass<'a> {
 	pub(crate) sin: Tensor,
 	pub(crate) lora: TokenLora<'a>,
 	pub(crate) kernels: Kernels,
+	/// On the tensor path, each row's causal mask (tokens, positions held after them) on the
+	/// model's device, when the row has several tokens; empty on this crate's kernels.
+	pub(crate) masks: Vec<Option<Tensor>>,
+}
+
+/// On the tensor path, which tokens of a pass have an adapter, and where their A and B are:
+/// the tokens of one-token rows (decoding) gathered with their slots, the rows of several
+/// tokens (prompts) each multiplied by its slot's matrices, and every such token's index in the
+/// pass in the order their updates come (the single tokens', then each row's).
+pub(crate) struct Gather {
+	pub(crate) singles: Option<(Tensor, Tensor)>,
+	/// (first token, tokens, slot) of each row of several tokens.
+	pub(crate) runs: Vec<(usize, usize, usize)>,
+	pub(crate) tokens: Tensor,
 }
 
 /// Each token's LoRA update.
@@ -110,9 +124,9 @@ pub(crate) enum TokenLora<'a> {
 		stack: &'a AdapterStack,
 		slots: Vec<Option<usize>>,
 		ranks: Vec<usize>,
-		/// On the tensor path, the tokens that have an adapter and their slots, (m) each, on
-		/// the model's device (None: no token has one, or this crate's kernels).
-		gather: Option<(Tensor, Tensor)>,
+		/// On the tensor path, the tokens that have an adapter (None: no token has one, or
+		/// this crate's kernels).
+		gather: Option<Gather>,
 	},
 }
 
@@ -135,9 +149,10 @@ impl Pass<'_> {
 }
 
 impl TokenLora<'_> {
-	/// The tensor path's [`Pass::project`]: x W^T plus (x A) B for every token with an adapter,
-	/// A and B gathered per token from the stack's slots (BGMV as batched matmuls) and the
-	/// updates added to their tokens' rows.
+	/// The tensor path's [`Pass::project`]: x W^T plus (x A) B for every token with an adapter:
+	/// decoding tokens' A and B gathered from the stack's slots (BGMV as batched matmuls), a
+	/// prompt's tokens multiplied by their slot's matrices together, and the updates added to
+	/// their tokens' rows at once.
 	fn project_tensors(
 		&self,
 		x: &Tensor,
@@ -156,18 +171,22 @@ impl TokenLora<'_> {
 				}
 				None => y,
 			},
-			Self::Stack { stack, gather: Some((tokens, slots)), .. } => {
-				match stack.tensors(layer, module) {
-					Some((a, b)) => {
+			Self::Stack { stack, gather: Some(gather), .. } => match stack.tensors(layer, module) {
+				Some((a, b)) => {
+					let mut updates = Vec::with_capacity(1 + gather.runs.len());
+					if let Some((tokens, slots)) = &gather.singles {
 						let xs = x.index_select(tokens, 0)?.unsqueeze(1)?;
-						let a = a.index_select(slots, 0)?;
-						let b = b.index_select(slots, 0)?;
-						let updates = xs.matmul(&a)?.matmul(&b)?.squeeze(1)?;
-						y.index_add(tokens, &updates, 0)?
+						let (a, b) = (a.index_select(slots, 0)?, b.index_select(slots, 0)?);
+						updates.push(xs.matmul(&a)?.matmul(&b)?.squeeze(1)?);
 					}
-					None => y,
+					for &(first, t, slot) in &gather.runs {
+						let xs = x.narrow(0, first, t)?;
+						updates.push(xs.matmul(&a.get(slot)?)?.matmul(&b.get(slot)?)?);
+					}
+					y.index_add(&gather.tokens, &Tensor::cat(&updates, 0)?, 0)?
 				}
-			}
+				None => y,
+			},
 			Self::Stack { gather: None, .. } => y,
 		})
 	}

@@ -106,7 +106,9 @@ impl Linear {
 
 	/// The same representation, with `delta` (out, in) added.
 	pub(crate) fn plus(&self, delta: &Tensor) -> Result<Self> {
-		let sum = (self.dense()? + delta)?;
+		let dense = self.dense()?;
+		// The change is computed where the adapter lives, the CPU; a GPU's weights are there.
+		let sum = (&dense + delta.to_device(dense.device())?)?;
 		Ok(match self {
 			Self::Dense(_) => Self::pack(&sum)?,
 			Self::Quantized(_) => Self::requantize(&sum)?,

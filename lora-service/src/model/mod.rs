@@ -18,7 +18,7 @@ use candle_nn::ops;
 
 use self::{
 	attention::Attention,
-	layer::{DecoderLayer, Mlp, Pass, TokenLora},
+	layer::{DecoderLayer, Gather, Mlp, Pass, TokenLora},
 	linear::Linear,
 };
 pub use self::{attention::KvCache, gguf::LlamaConfig, linear::Weights};
@@ -261,6 +261,61 @@ impl Model {
 
 	/// The residual stream after the last layer, (tokens, hidden), of every row's tokens in row
 	/// order, and each row's token count; the rows' caches hold their tokens afterwards.
+	/// The tensor path's [`Gather`] of a pass whose rows, of `lengths` tokens, have adapters in
+	/// `slots`; None when no row has one.
+	fn gather(&self, slots: &[Option<usize>], lengths: &[usize]) -> Result<Option<Gather>> {
+		let (mut singles, mut single_slots, mut runs, mut in_runs) =
+			(Vec::new(), Vec::new(), Vec::new(), Vec::new());
+		let mut first = 0;
+		for (&slot, &t) in slots.iter().zip(lengths) {
+			match slot {
+				Some(slot) if t == 1 => {
+					singles.push(first as u32);
+					single_slots.push(slot as u32);
+				}
+				Some(slot) => {
+					runs.push((first, t, slot));
+					in_runs.extend(first as u32..(first + t) as u32);
+				}
+				None => {}
+			}
+			first += t;
+		}
+		if singles.is_empty() && runs.is_empty() {
+			return Ok(None);
+		}
+		let singles_on_device = match singles.is_empty() {
+			true => None,
+			false => Some((
+				Tensor::new(singles.as_slice(), &self.device)?,
+				Tensor::new(single_slots.as_slice(), &self.device)?,
+			)),
+		};
+		singles.extend(in_runs);
+		Ok(Some(Gather {
+			singles: singles_on_device,
+			runs,
+			tokens: Tensor::new(singles.as_slice(), &self.device)?,
+		}))
+	}
+
+	/// The tensor path's causal mask of `row`, (tokens, positions held after them): token i sees
+	/// the positions up to the cache's length plus i. None for a row of one token, which sees
+	/// every position.
+	fn causal_mask(&self, row: &Row<'_>) -> Result<Option<Tensor>> {
+		let (start, t) = (row.cache.length, row.tokens.len());
+		if t < 2 {
+			return Ok(None);
+		}
+		let seen = start + t;
+		let mask: Vec<f32> = (0..t)
+			.flat_map(|i| {
+				(0..seen).map(move |j| if j <= start + i { 0.0 } else { f32::NEG_INFINITY })
+			})
+			.collect();
+		Ok(Some(Tensor::from_vec(mask, (t, seen), &self.device)?))
+	}
+
 	fn hidden(&self, rows: &mut [Row<'_>], lora: Lora<'_>) -> Result<(Tensor, Vec<usize>)> {
 		let c = &self.config;
 		if rows.is_empty() {
@@ -308,20 +363,7 @@ impl Model {
 				}
 				let gather = match self.kernels {
 					Kernels::Host => None,
-					Kernels::Tensors => {
-						let (tokens, slots): (Vec<u32>, Vec<u32>) = slots_of_tokens
-							.iter()
-							.enumerate()
-							.filter_map(|(t, slot)| Some((t as u32, (*slot)? as u32)))
-							.unzip();
-						match tokens.is_empty() {
-							true => None,
-							false => Some((
-								Tensor::new(tokens.as_slice(), &self.device)?,
-								Tensor::new(slots.as_slice(), &self.device)?,
-							)),
-						}
-					}
+					Kernels::Tensors => self.gather(slots, &lengths)?,
 				};
 				TokenLora::Stack { stack, slots: slots_of_tokens, ranks: per_token(&ranks), gather }
 			}
@@ -344,7 +386,14 @@ impl Model {
 		let n = ids.len();
 		let half = c.head_dim / 2;
 		let positions = Tensor::new(positions.as_slice(), &self.device)?;
+		let masks = match self.kernels {
+			Kernels::Host => Vec::new(),
+			Kernels::Tensors => {
+				rows.iter().map(|row| self.causal_mask(row)).collect::<Result<Vec<_>>>()?
+			}
+		};
 		let pass = Pass {
+			masks,
 			cos: self.cos.index_select(&positions, 0)?.reshape((n, 1, half))?,
 			sin: self.sin.index_select(&positions, 0)?.reshape((n, 1, half))?,
 			lengths,
@@ -482,9 +531,13 @@ mod tests {
 			fill.forward_sequence(&[9], &mut cache, None).unwrap();
 		}
 		// A cache reserved for the tensor path lives on its device, with room for the request.
+		let c = &tensors.config;
 		let cache = tensors.cache(40).unwrap();
 		assert_eq!((cache.len(), cache.tensors.len()), (0, tensors.config.layers));
-		assert_eq!(cache.tensors[0].0.dims()[0], 40);
+		assert_eq!(cache.tensors[0].0.dims(), [c.kv_heads, 40, c.head_dim]);
+		// Never more room than the context.
+		let cache = tensors.cache(c.context_length + 100).unwrap();
+		assert_eq!(cache.tensors[0].0.dims()[1], c.context_length);
 	}
 
 	/// SmolLM2's answer, on the tensor path: the weights as the CPU kernels hold them in
@@ -546,7 +599,17 @@ mod tests {
 	/// at every position of a prompt.
 	#[test]
 	fn an_unmerged_adapter_equals_its_merged_weights() {
-		let model = tiny_model();
+		unmerged_adapter_equals_its_merged_weights(&tiny_model());
+	}
+
+	/// On the tensor path too (weights held as candle's `QMatMul`), the single adapter's
+	/// update carried from where the adapter lives.
+	#[test]
+	fn an_unmerged_adapter_equals_its_merged_weights_on_the_tensor_path() {
+		unmerged_adapter_equals_its_merged_weights(&tiny_tensor_model());
+	}
+
+	fn unmerged_adapter_equals_its_merged_weights(model: &Model) {
 		let adapter = tiny_adapter(3, 8);
 		let prompt = [5u32, 77, 120, 9, 200, 41, 13, 3];
 		let run = |model: &Model, adapter: Option<&Adapter>| {
@@ -556,8 +619,8 @@ mod tests {
 				.map(|&token| model.forward_sequence(&[token], &mut cache, adapter).unwrap())
 				.collect::<Vec<_>>()
 		};
-		let base = run(&model, None);
-		let unmerged = run(&model, Some(&adapter));
+		let base = run(model, None);
+		let unmerged = run(model, Some(&adapter));
 		let merged = run(&model.merged(&adapter).unwrap(), None);
 		for position in 0..prompt.len() {
 			assert!(max_diff(&base[position], &unmerged[position]) > 1e-3, "the adapter matters");
