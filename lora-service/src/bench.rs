@@ -33,7 +33,8 @@ pub struct Args {
 	#[arg(long, value_enum)]
 	weights: Option<Weights>,
 	/// Where the decode workloads run: cpu, or cuda / cuda:N in a binary built with the cuda
-	/// feature (scripts/build-cuda.sh). Attribution and verification run on the CPU.
+	/// feature (scripts/build-cuda.sh). Attribution runs on the CPU; verification adds the
+	/// device's dense model to the CPU's weight modes.
 	#[arg(long, default_value = "cpu", value_parser = tributary_lora::model::parse_device)]
 	device: Device,
 	/// Sequences decoded together.
@@ -569,10 +570,17 @@ fn verification(args: &Args, path: &std::path::Path) -> Result<()> {
 	let mut stops: Vec<u32> =
 		gguf::control_tokens(&content).into_iter().map(|(id, _)| id).collect();
 	let modes = [Weights::Dense, Weights::Quantized, Weights::Mixed];
-	let models: Vec<Arc<Model>> = modes
+	let mut labels: Vec<String> = modes.iter().map(|mode| format!("{mode:?}")).collect();
+	let mut models: Vec<Arc<Model>> = modes
 		.iter()
 		.map(|&weights| Model::load(path, &Device::Cpu, weights).map(Arc::new))
 		.collect::<Result<_>>()?;
+	if !args.device.is_cpu() {
+		// A GPU's dense model (the tensor path) beside the CPU's: its gaps to them are what ε
+		// must cover for a provider that serves on a GPU.
+		models.push(Arc::new(Model::load(path, &args.device, Weights::Dense)?));
+		labels.push("Dense on the GPU".to_string());
+	}
 	if !stops.contains(&models[0].config.eos_token_id) {
 		stops.push(models[0].config.eos_token_id);
 	}
@@ -644,16 +652,16 @@ fn verification(args: &Args, path: &std::path::Path) -> Result<()> {
 					valid += 1;
 				} else {
 					eprintln!(
-						"output {i} of {:?} not verified under {:?}: {:?}",
-						modes[g], modes[v], forced.divergence
+						"output {i} of {} not verified under {}: {:?}",
+						labels[g], labels[v], forced.divergence
 					);
 				}
 			}
 			println!(
-				"| {:?} | {:?} | {largest:.3} | {valid}/{} | {resegmented} | {near_ties}/{positions} \
+				"| {} | {} | {largest:.3} | {valid}/{} | {resegmented} | {near_ties}/{positions} \
 				 ({:.1} %) |",
-				modes[g],
-				modes[v],
+				labels[g],
+				labels[v],
 				outputs.len(),
 				100.0 * near_ties as f64 / positions.max(1) as f64
 			);
@@ -697,7 +705,7 @@ fn verification(args: &Args, path: &std::path::Path) -> Result<()> {
 				caught += 1;
 			}
 		}
-		println!("| {:?} | {caught}/{tried} | {smallest:.3} |", modes[g]);
+		println!("| {} | {caught}/{tried} | {smallest:.3} |", labels[g]);
 	}
 
 	// Cost: one 256-token continuation generated alone, then verified, per mode.
@@ -719,8 +727,8 @@ fn verification(args: &Args, path: &std::path::Path) -> Result<()> {
 		let verified = started.elapsed();
 		anyhow::ensure!(forced.divergence.is_none(), "the timed output did not verify: {forced:?}");
 		println!(
-			"| {:?} | {:.2} | {:.2} | {:.3} |",
-			modes[g],
+			"| {} | {:.2} | {:.2} | {:.3} |",
+			labels[g],
 			generated.as_secs_f64(),
 			verified.as_secs_f64(),
 			verified.as_secs_f64() / generated.as_secs_f64()
