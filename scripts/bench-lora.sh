@@ -16,7 +16,10 @@ llamacpp_args=()
 cmake_args=()
 if [[ " $* " =~ \ --device[=\ ]cuda ]]; then
 	LORA_BIN="$("$ROOT/scripts/build-cuda.sh")"
-	# llama.cpp on the GPU too, every layer offloaded.
+	# llama.cpp on the GPU too, every layer offloaded (built with the toolkit build-cuda.sh
+	# found or installed, for the GPU of this machine).
+	[[ -x /usr/local/cuda/bin/nvcc ]] && ! command -v nvcc >/dev/null && export PATH="/usr/local/cuda/bin:$PATH"
+	cuda_host_compiler
 	venv+="-cuda"
 	cmake_args=(-DGGML_CUDA=on)
 	llamacpp_args=(--gpu-layers -1)

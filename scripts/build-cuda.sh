@@ -11,9 +11,9 @@
 # candle compiles its kernels for the GPU's compute capability, read from nvidia-smi; on a
 # machine without one (a build host) set CUDA_COMPUTE_CAP (90 for H100 and H200, 80 for A100,
 # 89 for L4 and L40S); it defaults to 90 there. CUDA 11.8 (Debian 12's) compiles for 8.9 at
-# most: on newer GPUs only `--weights dense` runs (below); CUDA 12 builds every mode for them. The binary links the CUDA driver library
-# (libcuda.so.1, installed with the NVIDIA driver) and the toolkit's cuBLAS, cuRAND and NVRTC, so
-# it runs where those are. Like the CPU build, it is built for the CPU it is built on
+# most: on newer GPUs only `--weights dense` runs (below); CUDA 12 builds every mode for them.
+# The binary links the CUDA driver library (libcuda.so.1, installed with the NVIDIA driver) and
+# the toolkit's cuBLAS, cuRAND and CUDA runtime, so it runs where those are. Like the CPU build, it is built for the CPU it is built on
 # (lora-service/.cargo/config.toml): build it on the machine that runs it.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -43,15 +43,8 @@ if ! command -v nvcc >/dev/null; then
 	DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends nvidia-cuda-toolkit >&2
 fi
 log "$(nvcc --version | tail -n1)"
-cuda_major="$(nvcc --version | sed -n 's/.*release \([0-9]*\)\..*/\1/p')"
-
-# CUDA 11.8 takes host compilers up to GCC 11, older than Debian 12's GCC 12; its clang-14 is
-# supported (Debian's nvcc names it). Through nvcc's own variable, so that every nvcc call has
-# it, the linking of candle's kernel library included.
-if [[ -z "${NVCC_CCBIN:-}${NVCC_PREPEND_FLAGS:-}" && "$cuda_major" == 11 ]] && command -v clang-14 >/dev/null; then
-	export NVCC_PREPEND_FLAGS="-ccbin clang-14"
-	log "CUDA 11: compiling the kernels' host code with clang-14"
-fi
+major="$(cuda_major)"
+cuda_host_compiler
 
 cap="${CUDA_COMPUTE_CAP:-}"
 if [[ -z "$cap" ]] && command -v nvidia-smi >/dev/null; then
@@ -65,7 +58,7 @@ fi
 # CUDA 11 compiles for 8.9 instead: the kernels candle ships as PTX are compiled for the newer
 # GPU by its driver when first loaded, but those it compiles ahead (the quantized matmuls of
 # --weights quantized and mixed) have no code for it, so those modes need CUDA 12 there.
-if [[ "$cuda_major" == 11 && "${cap//[!0-9]/}" -ge 90 ]]; then
+if [[ "$major" == 11 && "${cap//[!0-9]/}" -ge 90 ]]; then
 	log "CUDA 11 cannot compile for compute capability $cap: compiling for 89 (--weights dense only on this GPU; CUDA 12 for all)"
 	cap=89
 fi

@@ -146,3 +146,18 @@ fuzz_cargo() {
 		CARGO_PROFILE_RELEASE_DEBUG_ASSERTIONS=true CARGO_PROFILE_RELEASE_OVERFLOW_CHECKS=true \
 		cargo "$@")
 }
+
+# The CUDA toolkit's major version, from nvcc.
+cuda_major() {
+	nvcc --version | sed -n 's/.*release \([0-9]*\)\..*/\1/p'
+}
+
+# CUDA 11.8 takes host compilers up to GCC 11, older than Debian 12's GCC 12; clang-14 is
+# supported (Debian's nvcc names it). Set through nvcc's own variable, so that every nvcc call
+# has it (candle's kernel library's link step, CMake's builds).
+cuda_host_compiler() {
+	if [[ -z "${NVCC_CCBIN:-}${NVCC_PREPEND_FLAGS:-}" && "$(cuda_major)" == 11 ]] && command -v clang-14 >/dev/null; then
+		export NVCC_PREPEND_FLAGS="-ccbin clang-14"
+		log "CUDA 11: compiling host code for nvcc with clang-14"
+	fi
+}
