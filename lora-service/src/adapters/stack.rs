@@ -21,9 +21,13 @@ use crate::model::{lora, LlamaConfig};
 struct Stacked {
 	fan_in: usize,
 	fan_out: usize,
-	a: Vec<f32>,
-	b: Vec<f32>,
-	tensors: Option<(Tensor, Tensor)>,
+	slots: Slots,
+}
+
+/// Where a projection's slots are held.
+enum Slots {
+	Host { a: Vec<f32>, b: Vec<f32> },
+	Device { a: Tensor, b: Tensor },
 }
 
 /// Adapters in slots, per projection of every layer.
@@ -66,25 +70,17 @@ impl AdapterStack {
 					continue;
 				}
 				let (fan_in, fan_out) = module_dims(config, module);
-				*entry = Some(match device {
-					None => Stacked {
-						fan_in,
-						fan_out,
+				let slots = match device {
+					None => Slots::Host {
 						a: vec![0.0; capacity * rank * fan_in],
 						b: vec![0.0; capacity * rank * fan_out],
-						tensors: None,
 					},
-					Some(device) => Stacked {
-						fan_in,
-						fan_out,
-						a: Vec::new(),
-						b: Vec::new(),
-						tensors: Some((
-							Tensor::zeros((capacity, fan_in, rank), DType::F32, device)?,
-							Tensor::zeros((capacity, rank, fan_out), DType::F32, device)?,
-						)),
+					Some(device) => Slots::Device {
+						a: Tensor::zeros((capacity, fan_in, rank), DType::F32, device)?,
+						b: Tensor::zeros((capacity, rank, fan_out), DType::F32, device)?,
 					},
-				});
+				};
+				*entry = Some(Stacked { fan_in, fan_out, slots });
 			}
 			layers.push(projections);
 		}
@@ -110,14 +106,11 @@ impl AdapterStack {
 
 	/// Bytes the stacked weights take, wherever they are.
 	pub fn bytes(&self) -> usize {
-		let tensors =
-			|s: &Stacked| s.tensors.as_ref().map_or(0, |(a, b)| a.elem_count() + b.elem_count());
-		self.layers
-			.iter()
-			.flatten()
-			.flatten()
-			.map(|s| (s.a.len() + s.b.len() + tensors(s)) * 4)
-			.sum()
+		let values = |s: &Stacked| match &s.slots {
+			Slots::Host { a, b } => a.len() + b.len(),
+			Slots::Device { a, b } => a.elem_count() + b.elem_count(),
+		};
+		self.layers.iter().flatten().flatten().map(|s| values(s) * 4).sum()
 	}
 
 	/// How many slots hold an adapter.
@@ -134,24 +127,33 @@ impl AdapterStack {
 			for (module, entry) in stacked.iter_mut().enumerate() {
 				let Some(stacked) = entry else { continue };
 				let (fan_in, fan_out) = (stacked.fan_in, stacked.fan_out);
-				let mut a = vec![0f32; r * fan_in];
-				let mut b = vec![0f32; r * fan_out];
-				if let Some(pair) = &adapter.layers[layer][module] {
-					// pair.a is A^T (in, own rank): row i goes to row i of the slot, padded.
-					let own = pair.a.dim(1)?;
-					let a_t = pair.a.flatten_all()?.to_vec1::<f32>()?;
-					for (slot_row, row) in a.chunks_exact_mut(r).zip(a_t.chunks_exact(own.max(1))) {
-						slot_row[..own].copy_from_slice(row);
+				let pair = &adapter.layers[layer][module];
+				// The slot's A^T (in, r) and B^T (r, out), zero where the adapter has nothing.
+				let fill = |a: &mut [f32], b: &mut [f32]| -> Result<()> {
+					a.fill(0.0);
+					b.fill(0.0);
+					if let Some(pair) = pair {
+						// pair.a is A^T (in, own rank): row i goes to row i of the slot, padded.
+						let own = pair.a.dim(1)?;
+						let a_t = pair.a.flatten_all()?.to_vec1::<f32>()?;
+						for (slot_row, row) in
+							a.chunks_exact_mut(r).zip(a_t.chunks_exact(own.max(1)))
+						{
+							slot_row[..own].copy_from_slice(row);
+						}
+						let b_t = pair.b.flatten_all()?.to_vec1::<f32>()?;
+						b[..b_t.len()].copy_from_slice(&b_t);
 					}
-					let b_t = pair.b.flatten_all()?.to_vec1::<f32>()?;
-					b[..b_t.len()].copy_from_slice(&b_t);
-				}
-				match &stacked.tensors {
-					None => {
-						stacked.a[slot * r * fan_in..][..r * fan_in].copy_from_slice(&a);
-						stacked.b[slot * r * fan_out..][..r * fan_out].copy_from_slice(&b);
-					}
-					Some((a_slots, b_slots)) => {
+					Ok(())
+				};
+				match &mut stacked.slots {
+					Slots::Host { a, b } => fill(
+						&mut a[slot * r * fan_in..][..r * fan_in],
+						&mut b[slot * r * fan_out..][..r * fan_out],
+					)?,
+					Slots::Device { a: a_slots, b: b_slots } => {
+						let (mut a, mut b) = (vec![0f32; r * fan_in], vec![0f32; r * fan_out]);
+						fill(&mut a, &mut b)?;
 						let device = a_slots.device();
 						a_slots.slice_set(
 							&Tensor::from_vec(a, (1, fan_in, r), device)?,
@@ -247,8 +249,10 @@ impl AdapterStack {
 	/// The tensor path's slots of projection `module` in layer `layer`: A^T (slots, in, rank)
 	/// and scaled B^T (slots, rank, out).
 	pub(crate) fn tensors(&self, layer: usize, module: usize) -> Option<(&Tensor, &Tensor)> {
-		let (a, b) = self.layers.get(layer)?[module].as_ref()?.tensors.as_ref()?;
-		Some((a, b))
+		match &self.layers.get(layer)?[module].as_ref()?.slots {
+			Slots::Device { a, b } => Some((a, b)),
+			Slots::Host { .. } => None,
+		}
 	}
 
 	/// Slot `slot`'s update of projection `module` in layer `layer`, for [`lora::Update`].
@@ -259,11 +263,12 @@ impl AdapterStack {
 		slot: usize,
 	) -> Option<lora::Update<'_>> {
 		let stacked = self.layers.get(layer)?[module].as_ref()?;
+		let Slots::Host { a, b } = &stacked.slots else { return None };
 		let r = self.rank;
 		Some(lora::Update {
-			a: stacked.a.get(slot * r * stacked.fan_in..)?.get(..r * stacked.fan_in)?,
+			a: a.get(slot * r * stacked.fan_in..)?.get(..r * stacked.fan_in)?,
 			stride: r,
-			b: stacked.b.get(slot * r * stacked.fan_out..)?.get(..r * stacked.fan_out)?,
+			b: b.get(slot * r * stacked.fan_out..)?.get(..r * stacked.fan_out)?,
 			rank: r,
 		})
 	}

@@ -259,8 +259,6 @@ impl Model {
 		Ok(())
 	}
 
-	/// The residual stream after the last layer, (tokens, hidden), of every row's tokens in row
-	/// order, and each row's token count; the rows' caches hold their tokens afterwards.
 	/// The tensor path's [`Gather`] of a pass whose rows, of `lengths` tokens, have adapters in
 	/// `slots`; None when no row has one.
 	fn gather(&self, slots: &[Option<usize>], lengths: &[usize]) -> Result<Option<Gather>> {
@@ -316,6 +314,8 @@ impl Model {
 		Ok(Some(Tensor::from_vec(mask, (t, seen), &self.device)?))
 	}
 
+	/// The residual stream after the last layer, (tokens, hidden), of every row's tokens in row
+	/// order, and each row's token count; the rows' caches hold their tokens afterwards.
 	fn hidden(&self, rows: &mut [Row<'_>], lora: Lora<'_>) -> Result<(Tensor, Vec<usize>)> {
 		let c = &self.config;
 		if rows.is_empty() {
